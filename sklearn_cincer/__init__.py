@@ -1,0 +1,24 @@
+"""Interactive label cleaning with example-based explanations (CINCER).
+
+``sklearn-cincer`` implements CINCER (Teso, Bontempelli, Giunchiglia and
+Passerini, NeurIPS 2021) for scikit-learn: while a classifier learns from a
+stream of labeled examples, :class:`SkepticalCleaner` flags examples whose
+label the model finds suspicious, finds the training example that most
+supports the suspicion, and asks an oracle to relabel either or both.
+"""
+
+from ._cleaner import QueryRecord, SkepticalCleaner
+from .oracles import SimulatedOracle
+from .selectors import NearestNeighborSelector, RandomSelector, TopFisherSelector
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "NearestNeighborSelector",
+    "QueryRecord",
+    "RandomSelector",
+    "SimulatedOracle",
+    "SkepticalCleaner",
+    "TopFisherSelector",
+    "__version__",
+]

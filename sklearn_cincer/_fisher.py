@@ -1,0 +1,258 @@
+"""Plain numpy math of a classifier's last layer.
+
+Everything here works on three arrays that describe a fitted model on a set of
+examples, whatever the model is:
+
+``H``
+    ``(n, d)``, the features that feed the last layer, ``h(x)`` (for a linear
+    model, ``x`` itself). The bias input ``1`` is never materialized: functions
+    take ``fit_intercept`` and treat ``h~ = [h; 1]`` implicitly.
+``P``
+    ``(n, k)``, the outputs of the last layer's link in the model's own
+    parameterization (see :data:`LINKS`).
+``y``
+    ``(n,)`` integer label indices into the model's output classes, ``-1`` for
+    a label the model has no output for.
+
+The gradient of the log-likelihood of label ``y`` with respect to the last
+layer's weights and bias is the ``k x (d+1)`` matrix ``g = r h~^T`` where the
+residual ``r = t(y) - P`` is the target minus the output (see
+:func:`residuals`). The parameters are ordered as the rows of that matrix
+(``vec`` in row-major order), so the Fisher information matrix has the
+Kronecker structure ``F = 1/n sum_i Lambda_i kron h~_i h~_i^T`` with the
+per-example output covariance ``Lambda_i`` (see :func:`fisher_matrix`).
+"""
+
+import numpy as np
+from scipy import linalg
+
+#: The links of a last layer that the math supports.
+#:
+#: ``"softmax"``
+#:     ``k = c`` logits and ``P`` the softmax probabilities (multinomial
+#:     logistic regression, networks with a softmax output).
+#: ``"logistic"``
+#:     a binary model with one logit; ``P`` is ``(n, 1)``, the probability of
+#:     the second class (scikit-learn's binary linear models and MLPs).
+#: ``"ovr"``
+#:     ``k = c`` independent logistic units, one per class, as trained by
+#:     one-vs-rest (``SGDClassifier`` with ``loss="log_loss"`` on more than two
+#:     classes); ``P`` holds each unit's sigmoid.
+LINKS = ("softmax", "logistic", "ovr")
+
+# Rows of the (rows x k(d+1)) scratch matrix built per batch when forming the
+# softmax Fisher: bounded so that memory never holds an (n x n_params) matrix.
+_FISHER_BATCH_BYTES = 32 * 2**20
+
+
+def _check_link(link):
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {LINKS}, got {link!r}.")
+
+
+def targets(y, n_outputs, link):
+    """Target vectors ``t(y)`` of labels in the model's output space.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+        Label indices into the model's classes; ``-1`` for a label the model
+        has no output for (its target is all zeros).
+    n_outputs : int
+        ``k``, the number of outputs of the last layer.
+    link : {"softmax", "logistic", "ovr"}
+        The link of the last layer.
+
+    Returns
+    -------
+    T : ndarray of shape (n, n_outputs)
+    """
+    _check_link(link)
+    y = np.asarray(y)
+    if link == "logistic":
+        return (y == 1).astype(float)[:, None]
+    T = np.zeros((y.shape[0], n_outputs))
+    known = y >= 0
+    T[np.flatnonzero(known), y[known]] = 1.0
+    return T
+
+
+def residuals(P, y, link):
+    """Residuals ``r = t(y) - P``: the gradient of ``log P(y|x)`` w.r.t. the logits.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n, k)
+        Outputs of the link.
+    y : ndarray of shape (n,)
+        Label indices (see :func:`targets`).
+    link : {"softmax", "logistic", "ovr"}
+
+    Returns
+    -------
+    R : ndarray of shape (n, k)
+    """
+    return targets(y, P.shape[1], link) - P
+
+
+def gradients(H, P, y, link, fit_intercept=True):
+    """Explicit per-example gradients of ``log P(y|x)`` w.r.t. the last layer.
+
+    Each row is ``vec(r h~^T)``, of length ``k (d + fit_intercept)``. This
+    materializes an ``n x n_params`` matrix: use it for small problems and
+    tests; the selectors never call it on a whole training set.
+
+    Returns
+    -------
+    G : ndarray of shape (n, k * (d + fit_intercept))
+    """
+    R = residuals(P, y, link)
+    Ht = _with_bias(H, fit_intercept)
+    return (R[:, :, None] * Ht[:, None, :]).reshape(H.shape[0], -1)
+
+
+def _with_bias(H, fit_intercept):
+    H = np.asarray(H, dtype=float)
+    if not fit_intercept:
+        return H
+    return np.hstack([H, np.ones((H.shape[0], 1))])
+
+
+def fisher_matrix(H, P, link, fit_intercept=True):
+    """The exact Fisher information of the last layer over a set of examples.
+
+    ``F = 1/n sum_i Lambda_i kron h~_i h~_i^T``, the expectation over the
+    model's own predictive distribution (the "true" Fisher of Eq. 13 of the
+    paper, not the empirical one), with the output covariance
+
+    - softmax: ``Lambda_i = diag(p_i) - p_i p_i^T``;
+    - logistic: ``Lambda_i = p_i (1 - p_i)`` (one output);
+    - ovr: ``Lambda_i = diag(p_i (1 - p_i))``.
+
+    It is built with matrix products over batches of rows, so memory holds at
+    most a batch of ``n_params`` wide rows, never ``n x n_params``.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, d)
+    P : ndarray of shape (n, k)
+    link : {"softmax", "logistic", "ovr"}
+    fit_intercept : bool, default=True
+
+    Returns
+    -------
+    F : ndarray of shape (k * m, k * m) with ``m = d + fit_intercept``
+    """
+    _check_link(link)
+    H = np.asarray(H, dtype=float)
+    P = np.asarray(P, dtype=float)
+    n, d = H.shape
+    k = P.shape[1]
+    m = d + bool(fit_intercept)
+    F = np.zeros((k * m, k * m))
+    if n == 0:
+        return F
+    rows = max(1, _FISHER_BATCH_BYTES // (8 * k * m))
+    for start in range(0, n, rows):
+        Hb = _with_bias(H[start : start + rows], fit_intercept)
+        Pb = P[start : start + rows]
+        # Diagonal blocks: H~^T diag(w_a) H~ with w = p (softmax) or p(1-p).
+        W = Pb if link == "softmax" else Pb * (1.0 - Pb)
+        for a in range(k):
+            block = slice(a * m, (a + 1) * m)
+            F[block, block] += (Hb * W[:, a : a + 1]).T @ Hb
+        if link == "softmax":
+            # The rank-one part p p^T kron h~ h~^T, all blocks at once:
+            # rows q_i = p_i kron h~_i, F -= Q^T Q (numpy runs this as syrk).
+            Q = (Pb[:, :, None] * Hb[:, None, :]).reshape(Hb.shape[0], k * m)
+            F -= Q.T @ Q
+    F /= n
+    return F
+
+
+def damp(F, damping):
+    """``F + lambda I`` with ``lambda = damping * trace(F) / dim``.
+
+    The damping is relative to the mean eigenvalue of ``F`` so that one value
+    works whatever the scale of the features. ``F`` is singular by
+    construction (softmax is invariant to shifting all logits; features may be
+    collinear), so some damping is needed for a Cholesky factor. In the
+    softmax null direction it changes nothing: every gradient is orthogonal to
+    it, since ``sum(t(y) - p) = 0``.
+    """
+    F = np.array(F, dtype=float, copy=True)
+    dim = F.shape[0]
+    scale = np.trace(F) / dim if dim else 0.0
+    if not scale > 0:
+        # All outputs saturated (p in {0, 1}): F is zero, any scale will do.
+        scale = 1.0
+    F.flat[:: dim + 1] += damping * scale
+    return F
+
+
+def factorize(F, damping):
+    """Cholesky factor of the damped Fisher ``F + lambda I``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        With a message that says to raise ``damping`` when the damped matrix
+        is not numerically positive definite.
+    """
+    try:
+        return linalg.cho_factor(damp(F, damping), lower=True, check_finite=True)
+    except linalg.LinAlgError as exc:
+        raise np.linalg.LinAlgError(
+            f"The damped Fisher information matrix (damping={damping!r}) is not "
+            "positive definite in floating point; use a larger damping."
+        ) from exc
+
+
+def solve(factor, g):
+    """Solve ``(F + lambda I) v = g`` for a gradient ``g``.
+
+    Parameters
+    ----------
+    factor : tuple
+        As returned by :func:`factorize`.
+    g : ndarray of shape (k, m) or (k * m,)
+        The gradient; a ``(k, m)`` matrix is read in row-major order.
+
+    Returns
+    -------
+    v : ndarray of the same shape as ``g``
+    """
+    g = np.asarray(g, dtype=float)
+    return linalg.cho_solve(factor, g.reshape(-1), check_finite=False).reshape(g.shape)
+
+
+def kernel_scores(V, H, R, fit_intercept=True):
+    """``-r_k^T V h~_k`` for every row: Eq. 14 with ``V = F^-1 g_t`` solved.
+
+    One matrix product over all candidates, no loop: ``score = -rowsum(R *
+    (H V_w^T + v_b))``, where ``V = [V_w, v_b]`` splits the weight and bias
+    columns, so ``h~`` is never materialized.
+
+    Parameters
+    ----------
+    V : ndarray of shape (k, m)
+        The solved query, ``(F + lambda I)^-1 g_t`` reshaped.
+    H : ndarray of shape (n, d)
+        Features of the candidates (any float dtype; float32 halves the
+        memory traffic of very large candidate sets).
+    R : ndarray of shape (n, k)
+        Residuals of the candidates at their labels.
+    fit_intercept : bool, default=True
+
+    Returns
+    -------
+    scores : ndarray of shape (n,)
+        Higher means removing the candidate raises ``P(y_t | x_t)`` more.
+    """
+    V = np.asarray(V)
+    d = H.shape[1]
+    Vw = V[:, :d].astype(H.dtype, copy=False)
+    HV = H @ Vw.T
+    if fit_intercept:
+        HV += V[:, d].astype(HV.dtype, copy=False)
+    return -np.einsum("ij,ij->i", R, HV)

@@ -1,0 +1,205 @@
+"""How to read the last layer of each kind of fitted classifier.
+
+A :class:`LastLayerView` gives the selectors what Eq. 14 needs from a fitted
+model, whatever its kind: the features ``h(x)`` that feed the last layer, the
+layer's weights, bias and link, and the link's outputs ``P``. Views for
+scikit-learn's linear models, ``MLPClassifier`` and pipelines ending in one
+live here; the skorch view lives in :mod:`sklearn_cincer.nets` so that this
+module never imports torch.
+"""
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import is_classifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ._fisher import _check_link
+
+
+class LastLayerView:
+    """The last layer of a fitted classifier, as the selectors see it.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (c,)
+        The labels of the model, in the order of its outputs (the fitted
+        estimator's ``classes_``).
+    link : {"softmax", "logistic", "ovr"}
+        See :data:`sklearn_cincer._fisher.LINKS`.
+    coef : ndarray of shape (k, d)
+        Weights of the last layer (``k = 1`` for the logistic link).
+    intercept : ndarray of shape (k,) or None
+        Bias of the last layer, ``None`` when the model has none.
+    transform : callable, default=None
+        Maps input rows ``X`` to the features ``h(X)``; ``None`` for the
+        identity (linear models).
+    """
+
+    def __init__(self, classes, link, coef, intercept=None, transform=None):
+        _check_link(link)
+        self.classes = np.asarray(classes)
+        self.link = link
+        self.coef = np.asarray(coef, dtype=float)
+        self.intercept = None if intercept is None else np.asarray(intercept, float)
+        self._transform = transform
+
+    @property
+    def fit_intercept(self):
+        return self.intercept is not None
+
+    @property
+    def n_outputs(self):
+        return self.coef.shape[0]
+
+    def features(self, X):
+        """``h(X)``: the input of the last layer, computed in one batch."""
+        if self._transform is None:
+            return np.asarray(X, dtype=float)
+        return np.asarray(self._transform(X), dtype=float)
+
+    def logits(self, H):
+        Z = H @ self.coef.T
+        if self.intercept is not None:
+            Z += self.intercept
+        return Z
+
+    def outputs(self, H):
+        """``P``: the outputs of the link at features ``H``."""
+        Z = self.logits(H)
+        if self.link == "softmax":
+            return softmax(Z, axis=1)
+        return expit(Z)
+
+    def encode(self, y):
+        """Label values to output indices; ``-1`` for labels the model lacks."""
+        y = np.asarray(y)
+        if y.ndim == 0:
+            y = y.reshape(1)
+        index = np.searchsorted(self.classes, y)
+        index = np.clip(index, 0, len(self.classes) - 1)
+        found = self.classes[index] == y
+        return np.where(found, index, -1)
+
+
+def _unsupported(estimator, needs):
+    return TypeError(
+        f"{needs} needs access to the last layer of the classifier, which is "
+        f"not known for {type(estimator).__name__}. Supported are "
+        "LogisticRegression, SGDClassifier(loss='log_loss'), MLPClassifier, "
+        "skorch classifiers whose module ends in a linear layer, and Pipelines "
+        "ending in one of these. Use a selector that needs only the inputs "
+        "(NearestNeighborSelector, RandomSelector) otherwise."
+    )
+
+
+def _linear_view(estimator):
+    classes = estimator.classes_
+    coef = estimator.coef_
+    intercept = estimator.intercept_ if estimator.fit_intercept else None
+    if len(classes) == 2:
+        return LastLayerView(classes, "logistic", coef, intercept)
+    if isinstance(estimator, SGDClassifier) or _is_ovr_logistic(estimator):
+        return LastLayerView(classes, "ovr", coef, intercept)
+    return LastLayerView(classes, "softmax", coef, intercept)
+
+
+def _is_ovr_logistic(estimator):
+    # Older scikit-learn has ``multi_class``; liblinear is always one-vs-rest.
+    multi_class = getattr(estimator, "multi_class", "auto")
+    return multi_class == "ovr" or getattr(estimator, "solver", None) == "liblinear"
+
+
+_ACTIVATIONS = {
+    "identity": lambda Z: Z,
+    "logistic": expit,
+    "tanh": np.tanh,
+    "relu": lambda Z: np.maximum(Z, 0.0),
+}
+
+
+def _mlp_view(estimator):
+    if estimator.out_activation_ not in ("softmax", "logistic") or (
+        estimator.out_activation_ == "logistic" and estimator.n_outputs_ != 1
+    ):
+        raise TypeError(
+            "Only single-label MLPClassifier models are supported (softmax or "
+            f"one logistic output); this one has out_activation_="
+            f"{estimator.out_activation_!r} with {estimator.n_outputs_} outputs."
+        )
+    activation = _ACTIVATIONS[estimator.activation]
+    hidden = list(zip(estimator.coefs_[:-1], estimator.intercepts_[:-1]))
+
+    def last_hidden_layer(X):
+        A = np.asarray(X, dtype=float)
+        for W, b in hidden:
+            A = activation(A @ W + b)
+        return A
+
+    link = "softmax" if estimator.out_activation_ == "softmax" else "logistic"
+    return LastLayerView(
+        estimator.classes_,
+        link,
+        estimator.coefs_[-1].T,
+        estimator.intercepts_[-1],
+        transform=last_hidden_layer,
+    )
+
+
+def _pipeline_view(pipeline, needs):
+    view = last_layer_view(pipeline.steps[-1][1], needs=needs)
+    head = pipeline[:-1]
+    inner = view._transform
+
+    def transform(X):
+        Z = head.transform(X)
+        return Z if inner is None else inner(Z)
+
+    return LastLayerView(
+        view.classes, view.link, view.coef, view.intercept, transform=transform
+    )
+
+
+def last_layer_view(estimator, needs="This selector"):
+    """The :class:`LastLayerView` of a fitted classifier.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    needs : str
+        Who asks, named in the error when the estimator is not supported.
+
+    Raises
+    ------
+    TypeError
+        When the estimator's last layer cannot be read; the message says what
+        is supported.
+    """
+    if isinstance(estimator, Pipeline):
+        return _pipeline_view(estimator, needs)
+    check_is_fitted(estimator)
+    if isinstance(estimator, LogisticRegression):
+        return _linear_view(estimator)
+    if isinstance(estimator, SGDClassifier):
+        if estimator.loss != "log_loss":
+            raise TypeError(
+                f"{needs} needs a probabilistic model: SGDClassifier with "
+                f"loss='log_loss', not loss={estimator.loss!r}."
+            )
+        return _linear_view(estimator)
+    if isinstance(estimator, MLPClassifier):
+        return _mlp_view(estimator)
+    if type(estimator).__module__.split(".")[0] == "skorch":
+        from .nets._views import skorch_view  # imports torch, so only here
+
+        return skorch_view(estimator, needs=needs)
+    if hasattr(estimator, "last_layer_view"):
+        # Third-party models can describe their last layer themselves.
+        return estimator.last_layer_view()
+    raise _unsupported(estimator, needs)
+
+
+def is_probabilistic_classifier(estimator):
+    return is_classifier(estimator) and hasattr(estimator, "predict_proba")

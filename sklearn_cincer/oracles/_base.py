@@ -1,0 +1,145 @@
+"""The oracle protocol: typed queries and answers.
+
+An oracle is any callable ``oracle(query) -> answer``. The cleaner builds a
+:class:`Query` for each suspicious example and applies the :class:`Answer`
+it gets back, after checking it.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the cleaner asks about one suspicious example.
+
+    Attributes
+    ----------
+    example_id : int
+        Stream id of the suspicious example: its position in the stream (the
+        rows of ``fit``, then those of each ``partial_fit``).
+    x : ndarray of shape (n_features,)
+        Its features, as the cleaner received them.
+    label : object
+        Its current (annotated) label.
+    prediction : object
+        The model's prediction for it.
+    margin : float
+        ``P(prediction | x) - P(label | x)``; the example is suspicious
+        because this reached the cleaner's threshold.
+    classes : ndarray
+        The labels an answer may use.
+    counter_example_id : int or None
+        Stream id of the counter-example: the training example, labeled as the
+        model predicts, that most supports the model's doubt. ``None`` when
+        the strategy shows none (``counter_examples="none"``) or no training
+        example is a candidate.
+    counter_x : ndarray of shape (n_features,) or None
+        The counter-example's features.
+    counter_label : object or None
+        The counter-example's current label.
+    score : float or None
+        The selector's score of the counter-example (higher means removing it
+        would raise ``P(label | x)`` more).
+    round : int
+        Number of the streamed example this query is about, from 1.
+    strategy : {"relabel", "drop", "none"}
+        What the cleaner will do with the answer (see ``SkepticalCleaner``).
+    feature_names : ndarray of str or None
+        Names of the features, when the cleaner was fitted on a DataFrame.
+    """
+
+    example_id: int
+    x: np.ndarray
+    label: Any
+    prediction: Any
+    margin: float
+    classes: np.ndarray
+    counter_example_id: Optional[int] = None
+    counter_x: Optional[np.ndarray] = None
+    counter_label: Any = None
+    score: Optional[float] = None
+    round: int = 0
+    strategy: str = "relabel"
+    feature_names: Optional[np.ndarray] = field(default=None, repr=False)
+
+    @property
+    def has_counter_example(self):
+        """Whether the query shows a counter-example."""
+        return self.counter_example_id is not None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The labels an oracle decided for the examples of a :class:`Query`.
+
+    Attributes
+    ----------
+    label : object
+        The label of the suspicious example: its current label to keep it, or
+        another one of ``query.classes``.
+    counter_label : object, default=None
+        The label of the counter-example; ``None`` keeps its current label.
+        Ignored when the query has no counter-example, and with the "drop"
+        strategy (which never relabels counter-examples).
+    annotator : str, default=None
+        Who answered, for the record.
+    """
+
+    label: Any
+    counter_label: Any = None
+    annotator: Optional[str] = None
+
+
+class OracleError(RuntimeError):
+    """The oracle raised, or gave an answer the cleaner cannot apply."""
+
+
+def _is_known(label, classes):
+    try:
+        return bool(np.any(np.asarray(classes) == label))
+    except (TypeError, ValueError):
+        return False
+
+
+def check_answer(answer, query):
+    """Check an oracle's answer against its query.
+
+    Returns
+    -------
+    label, counter_label : object
+        The decided labels; ``counter_label`` is the counter-example's current
+        label when the answer leaves it out, ``None`` without a
+        counter-example.
+
+    Raises
+    ------
+    OracleError
+        If the answer is not an :class:`Answer` or names a label outside
+        ``query.classes``.
+    """
+    if not isinstance(answer, Answer):
+        raise OracleError(
+            f"The oracle must return an Answer, got {type(answer).__name__} for "
+            f"the query about example {query.example_id}."
+        )
+    if not _is_known(answer.label, query.classes):
+        raise OracleError(
+            f"The oracle answered label {answer.label!r} for example "
+            f"{query.example_id}, which is not one of the classes "
+            f"{list(query.classes)}."
+        )
+    if not query.has_counter_example:
+        return answer.label, None
+    counter_label = query.counter_label
+    if answer.counter_label is not None:
+        if not _is_known(answer.counter_label, query.classes):
+            raise OracleError(
+                f"The oracle answered label {answer.counter_label!r} for the "
+                f"counter-example {query.counter_example_id}, which is not one "
+                f"of the classes {list(query.classes)}."
+            )
+        counter_label = answer.counter_label
+    return answer.label, counter_label

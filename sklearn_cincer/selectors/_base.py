@@ -1,0 +1,114 @@
+"""The selector contract: how counter-example selectors plug into the cleaner."""
+
+from abc import ABCMeta, abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+
+class BaseSelector(BaseEstimator, metaclass=ABCMeta):
+    """Base class for counter-example selectors.
+
+    A selector is a small estimator-like object: its constructor stores
+    parameters only, so ``clone``, ``get_params`` and ``set_params`` work and
+    a :class:`~sklearn_cincer.SkepticalCleaner` can tune it through nested
+    parameters (``selector__damping``) in a grid search.
+
+    The cleaner uses a selector in two steps:
+
+    1. ``fit(estimator, X, y)``, once per model update and only when a query
+       needs it: precompute whatever does not depend on the suspicious example
+       (features of the training set, a factorized Fisher matrix...).
+    2. ``score(x, y, candidates)``, once per suspicious example: score the
+       candidate training examples; the highest score is the counter-example.
+
+    Subclasses implement :meth:`_fit` and :meth:`score`.
+    """
+
+    def fit(self, estimator, X, y):
+        """Prepare to score the training set ``(X, y)`` under a fitted model.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+            The model whose suspicion is being explained.
+        X : array-like of shape (n_samples, n_features)
+            The current training set, in the rows the candidates index.
+        y : array-like of shape (n_samples,)
+            Its current labels.
+
+        Returns
+        -------
+        self : object
+        """
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"X and y have different numbers of rows: {X.shape[0]} and "
+                f"{y.shape[0]}."
+            )
+        self.n_train_ = X.shape[0]
+        self._fit(estimator, X, y)
+        return self
+
+    @abstractmethod
+    def _fit(self, estimator, X, y):
+        """Precompute what scoring needs; ``X`` and ``y`` are arrays."""
+
+    @abstractmethod
+    def score(self, x, y, candidates=None):
+        """Score candidate counter-examples for one suspicious example.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_features,) or (1, n_features)
+            The suspicious example.
+        y : object
+            Its current (annotated) label.
+        candidates : array-like of int, default=None
+            Rows of the fitted training set to score; ``None`` for all.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_candidates,)
+            Higher is a better counter-example.
+        """
+
+    def select(self, x, y, candidates=None):
+        """The best counter-example: its row and its score.
+
+        Ties go to the first candidate in ``candidates`` order.
+
+        Returns
+        -------
+        index : int
+            Row of the fitted training set.
+        score : float
+        """
+        candidates = self._candidates(candidates)
+        if candidates.size == 0:
+            raise ValueError("There is no candidate counter-example to select.")
+        scores = self.score(x, y, candidates)
+        best = int(np.argmax(scores))
+        return int(candidates[best]), float(scores[best])
+
+    def _candidates(self, candidates):
+        check_is_fitted(self, "n_train_")
+        if candidates is None:
+            return np.arange(self.n_train_)
+        candidates = np.asarray(candidates, dtype=np.intp).reshape(-1)
+        if candidates.size and (
+            candidates.min() < 0 or candidates.max() >= self.n_train_
+        ):
+            raise IndexError(
+                f"candidates must index the {self.n_train_} fitted training rows."
+            )
+        return candidates
+
+
+def _as_row(x):
+    """One example as a ``(1, n_features)`` array."""
+    x = np.asarray(x)
+    return x.reshape(1, -1) if x.ndim <= 1 else x
