@@ -9,12 +9,24 @@ supports the suspicion, and asks an oracle to relabel either or both.
 
 from ._cleaner import QueryRecord, SkepticalCleaner
 from .oracles import SimulatedOracle
-from .selectors import NearestNeighborSelector, RandomSelector, TopFisherSelector
+from .selectors import (
+    FullFisherSelector,
+    InfluenceSelector,
+    NearestNeighborSelector,
+    PerceptualSelector,
+    PracticalFisherSelector,
+    RandomSelector,
+    TopFisherSelector,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "FullFisherSelector",
+    "InfluenceSelector",
     "NearestNeighborSelector",
+    "PerceptualSelector",
+    "PracticalFisherSelector",
     "QueryRecord",
     "RandomSelector",
     "SimulatedOracle",

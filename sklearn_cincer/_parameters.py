@@ -55,7 +55,14 @@ Methods:
 from abc import ABC, abstractmethod
 
 import numpy as np
+from scipy.special import expit, softmax
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from . import _fisher
+from ._models import _ACTIVATIONS, last_layer_view
 
 
 class ParameterView(ABC):
@@ -215,5 +222,356 @@ class _PipelineParameterView(ParameterView):
         return self.inner.null_space()
 
 
+def _unsupported(estimator, needs):
+    return TypeError(
+        f"{needs} needs per-example gradients of all the parameters of the "
+        f"classifier, which this package cannot compute for "
+        f"{type(estimator).__name__}. Supported are LogisticRegression, "
+        "SGDClassifier(loss='log_loss'), MLPClassifier, skorch classifiers and "
+        "Pipelines ending in one of these. Use TopFisherSelector (last layer "
+        "only, where the model exposes it), NearestNeighborSelector or "
+        "RandomSelector otherwise."
+    )
+
+
 def _sklearn_parameter_view(estimator, needs):
-    raise TypeError(f"{needs}: not implemented yet")
+    if isinstance(estimator, (LogisticRegression, SGDClassifier)):
+        check_is_fitted(estimator)
+        if isinstance(estimator, SGDClassifier) and estimator.loss != "log_loss":
+            raise TypeError(
+                f"{needs} needs a probabilistic model: SGDClassifier with "
+                f"loss='log_loss', not loss={estimator.loss!r}."
+            )
+        return LinearParameterView(estimator)
+    if isinstance(estimator, MLPClassifier):
+        check_is_fitted(estimator)
+        return MLPParameterView(estimator)
+    if hasattr(estimator, "parameter_view"):
+        # Third-party models can describe their parameters themselves.
+        return estimator.parameter_view()
+    raise _unsupported(estimator, needs)
+
+
+def _encode(classes, y):
+    """Label values to output indices; ``-1`` for labels the model lacks."""
+    y = np.asarray(y)
+    if y.ndim == 0:
+        y = y.reshape(1)
+    index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+    return np.where(classes[index] == y, index, -1)
+
+
+def _apply_output_covariance(P, Z, link):
+    """``Lambda_i z_i`` for every row: the output covariance times a logit direction."""
+    if link == "softmax":
+        return P * (Z - np.sum(P * Z, axis=1, keepdims=True))
+    return P * (1.0 - P) * Z
+
+
+def _proba_from_outputs(P, link):
+    if link == "softmax":
+        return P
+    if link == "logistic":
+        return np.hstack([1.0 - P, P])
+    # One-vs-rest: normalized as scikit-learn's predict_proba does.
+    total = P.sum(axis=1, keepdims=True)
+    total[total == 0] = 1.0
+    return P / total
+
+
+class LinearParameterView(ParameterView):
+    """All parameters of a fitted ``LogisticRegression`` or ``SGDClassifier``.
+
+    The parameters are the rows of the ``k x (d + fit_intercept)`` matrix
+    ``[coef_, intercept_]`` in row-major order, as in
+    :mod:`sklearn_cincer._fisher`: the last layer is the whole model, so
+    everything here is closed form (``has_exact_hessian`` is True).
+
+    The objective, as a mean over ``n`` training rows, is the estimator's own:
+
+    - ``LogisticRegression``: ``C sum loss + 1/2 ||w||^2`` divided by
+      ``C n``, so ``R = (1 - l1_ratio) / (2 C) ||w||^2``; the intercept is not
+      penalized, except by ``solver="liblinear"``, which penalizes it as a
+      feature of value ``intercept_scaling``; ``C = inf`` or ``penalty=None``
+      means no penalty.
+    - ``SGDClassifier``: ``mean loss + alpha R(w)``, so the L2 part of
+      ``alpha`` (times ``1 - l1_ratio`` for ``"elasticnet"``) does not shrink
+      with ``n``; the intercept is not penalized; for more than two classes
+      each one-vs-rest unit is its own problem, so the Hessian is block
+      diagonal.
+
+    The Hessian of the log loss equals the Fisher information for these
+    models (canonical link), so ``hessian = fisher + regularization``. An L1
+    part of the penalty has no Hessian; :meth:`hvp` and :meth:`hessian` refuse
+    it, as they refuse ``class_weight``.
+    """
+
+    has_exact_hessian = True
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.view = last_layer_view(estimator)
+        self.classes = self.view.classes
+        self.link = self.view.link
+        self.fit_intercept = self.view.fit_intercept
+        k, d = self.view.coef.shape
+        self._shape = (k, d + self.fit_intercept)
+        self.n_params = k * (d + self.fit_intercept)
+
+    # -- what the objective is ------------------------------------------------
+    def _penalty(self):
+        """``(l2 weight, l1 part, scales with 1/n, intercept l2)``."""
+        est = self.estimator
+        if isinstance(est, SGDClassifier):
+            penalty = est.penalty
+            l1_ratio = {None: 0.0, "l2": 0.0, "l1": 1.0}.get(penalty, est.l1_ratio)
+            l2 = 0.0 if penalty is None else est.alpha * (1.0 - l1_ratio)
+            l1 = 0.0 if penalty is None else est.alpha * l1_ratio
+            return l2, l1, False, 0.0
+        C = float(est.C)
+        penalty = getattr(est, "penalty", "deprecated")
+        if penalty in ("deprecated", None) or penalty == "elasticnet":
+            l1_ratio = est.l1_ratio if est.l1_ratio is not None else 0.0
+        else:
+            l1_ratio = {"l2": 0.0, "l1": 1.0, "none": 0.0}.get(penalty, 0.0)
+        if penalty in (None, "none") or not np.isfinite(C):
+            return 0.0, 0.0, True, 0.0
+        l2 = (1.0 - l1_ratio) / C
+        intercept = 0.0
+        if est.solver == "liblinear" and self.fit_intercept:
+            intercept = l2 / float(est.intercept_scaling) ** 2
+        return l2, l1_ratio / C, True, intercept
+
+    def _check_twice_differentiable(self, needs="The Hessian"):
+        l2, l1, _, _ = self._penalty()
+        if l1 > 0:
+            raise ValueError(
+                f"{needs} of the objective is not defined for an L1 penalty; "
+                "fit the estimator with an L2 penalty (l1_ratio=0)."
+            )
+        if getattr(self.estimator, "class_weight", None) is not None:
+            raise ValueError(
+                f"{needs} with class_weight is not supported; fit the "
+                "estimator with class_weight=None."
+            )
+
+    def _regularization(self, n_samples):
+        """Diagonal of the Hessian of ``R(theta) / n``, ``(n_params,)``."""
+        l2, _, per_sample, intercept = self._penalty()
+        scale = 1.0 / n_samples if per_sample else 1.0
+        k, m = self._shape
+        diag = np.full((k, m), l2 * scale)
+        if self.fit_intercept:
+            diag[:, -1] = intercept * scale
+        return diag.reshape(-1)
+
+    # -- the contract ---------------------------------------------------------
+    def parameters(self):
+        view = self.view
+        if not self.fit_intercept:
+            return view.coef.reshape(-1).copy()
+        return np.hstack([view.coef, view.intercept[:, None]]).reshape(-1)
+
+    def _features(self, X):
+        H = self.view.features(X)
+        return H, self.view.outputs(H)
+
+    def predict_proba(self, X):
+        return _proba_from_outputs(self._features(X)[1], self.link)
+
+    def gradients(self, X, y, batch_size=256):
+        X = np.asarray(X)
+        y = np.asarray(y)
+        for start in range(0, X.shape[0], batch_size):
+            H, P = self._features(X[start : start + batch_size])
+            yb = _encode(self.classes, y[start : start + batch_size])
+            yield _fisher.gradients(H, P, yb, self.link, self.fit_intercept)
+
+    def gradient_dot(self, X, y, v, batch_size=None):
+        H, P = self._features(X)
+        R = _fisher.residuals(P, _encode(self.classes, y), self.link)
+        V = np.asarray(v, dtype=float).reshape(self._shape)
+        return -_fisher.kernel_scores(V, H, R, self.fit_intercept)
+
+    def fisher(self, X, batch_size=None):
+        H, P = self._features(X)
+        return _fisher.fisher_matrix(H, P, self.link, self.fit_intercept)
+
+    def hvp(self, X, y, v, n_samples=None):
+        self._check_twice_differentiable()
+        H, P = self._features(X)
+        n = H.shape[0]
+        n_samples = n if n_samples is None else n_samples
+        V = np.asarray(v, dtype=float).reshape(self._shape)
+        d = H.shape[1]
+        Z = H @ V[:, :d].T
+        if self.fit_intercept:
+            Z += V[:, d]
+        A = _apply_output_covariance(P, Z, self.link)
+        out = np.empty(self._shape)
+        out[:, :d] = A.T @ H
+        if self.fit_intercept:
+            out[:, d] = A.sum(axis=0)
+        out /= max(n, 1)
+        return out.reshape(-1) + self._regularization(n_samples) * V.reshape(-1)
+
+    def hessian(self, X, y, n_samples=None):
+        self._check_twice_differentiable()
+        X = np.asarray(X)
+        n_samples = X.shape[0] if n_samples is None else n_samples
+        Hs = self.fisher(X)
+        Hs.flat[:: self.n_params + 1] += self._regularization(n_samples)
+        return Hs
+
+    def null_space(self):
+        if self.link != "softmax":
+            return np.zeros((self.n_params, 0))
+        k, m = self._shape
+        free = np.flatnonzero(self._regularization(1) .reshape(k, m)[0] == 0)
+        N = np.zeros((k, m, free.size))
+        N[:, free, np.arange(free.size)] = 1.0 / np.sqrt(k)
+        return N.reshape(self.n_params, free.size)
+
+
+_DERIVATIVES = {
+    # The derivative of each activation, from its output A (and input Z).
+    "identity": lambda A, Z: np.ones_like(A),
+    "logistic": lambda A, Z: A * (1.0 - A),
+    "tanh": lambda A, Z: 1.0 - A**2,
+    "relu": lambda A, Z: (Z > 0).astype(A.dtype),
+}
+
+
+class MLPParameterView(ParameterView):
+    """All weights and biases of a fitted ``MLPClassifier``, in numpy.
+
+    The parameters are, layer after layer, ``coefs_[l]`` (``in x out``,
+    row-major) then ``intercepts_[l]``. Per-example gradients are computed by
+    backpropagation over batches of rows: the gradient of a layer's weights
+    for a batch is a ``(b, in, out)`` array, so memory holds at most
+    ``batch_size x n_params`` numbers.
+
+    The objective is scikit-learn's: ``mean log loss + alpha / (2 n) sum_l
+    ||W_l||^2`` (biases not penalized). It has no closed-form Hessian
+    (``has_exact_hessian`` is False); :meth:`hvp` is the central finite
+    difference of the exact full-batch gradient along ``v``, with a step of
+    ``1e-5`` relative to the parameters' norm (relative error about 1e-9
+    where the activations are smooth; ReLU kinks crossed by the step add a
+    little more).
+    """
+
+    def __init__(self, estimator):
+        if estimator.out_activation_ not in ("softmax", "logistic") or (
+            estimator.out_activation_ == "logistic" and estimator.n_outputs_ != 1
+        ):
+            raise TypeError(
+                "Only single-label MLPClassifier models are supported (softmax "
+                "or one logistic output); this one has out_activation_="
+                f"{estimator.out_activation_!r} with {estimator.n_outputs_} "
+                "outputs."
+            )
+        self.estimator = estimator
+        self.classes = np.asarray(estimator.classes_)
+        self.link = "softmax" if estimator.out_activation_ == "softmax" else "logistic"
+        self.alpha = float(estimator.alpha)
+        self._activation = estimator.activation
+        self._shapes = [W.shape for W in estimator.coefs_]
+        self._theta = self._flatten(estimator.coefs_, estimator.intercepts_)
+        self.n_params = self._theta.size
+        mask = [
+            np.concatenate([np.ones(W.size), np.zeros(W.shape[1])])
+            for W in estimator.coefs_
+        ]
+        self._weight_mask = np.concatenate(mask)
+
+    @staticmethod
+    def _flatten(coefs, intercepts):
+        return np.concatenate(
+            [np.concatenate([W.reshape(-1), b]) for W, b in zip(coefs, intercepts)]
+        )
+
+    def _unflatten(self, theta):
+        layers, at = [], 0
+        for n_in, n_out in self._shapes:
+            W = theta[at : at + n_in * n_out].reshape(n_in, n_out)
+            at += n_in * n_out
+            layers.append((W, theta[at : at + n_out]))
+            at += n_out
+        return layers
+
+    def _forward(self, X, theta):
+        layers = self._unflatten(theta)
+        activation = _ACTIVATIONS[self._activation]
+        A = [np.asarray(X, dtype=float)]
+        Zs = []
+        for W, b in layers[:-1]:
+            Z = A[-1] @ W + b
+            Zs.append(Z)
+            A.append(activation(Z))
+        W, b = layers[-1]
+        logits = A[-1] @ W + b
+        if self.link == "softmax":
+            P = softmax(logits, axis=1)
+        else:
+            P = expit(logits)
+        return layers, A, Zs, P
+
+    def _backward(self, X, y, theta, per_example):
+        """Gradients of ``log P(y|x)``: per example ``(n, n_params)`` or summed."""
+        layers, A, Zs, P = self._forward(X, theta)
+        delta = _fisher.residuals(P, _encode(self.classes, y), self.link)
+        derivative = _DERIVATIVES[self._activation]
+        parts = []
+        for layer in range(len(layers) - 1, -1, -1):
+            W, _ = layers[layer]
+            if per_example:
+                gW = (A[layer][:, :, None] * delta[:, None, :]).reshape(
+                    delta.shape[0], -1
+                )
+                parts.append(np.hstack([gW, delta]))
+            else:
+                parts.append(np.concatenate([(A[layer].T @ delta).reshape(-1),
+                                             delta.sum(axis=0)]))
+            if layer:
+                delta = (delta @ W.T) * derivative(A[layer], Zs[layer - 1])
+        parts.reverse()
+        return np.hstack(parts) if per_example else np.concatenate(parts)
+
+    def parameters(self):
+        return self._theta.copy()
+
+    def predict_proba(self, X):
+        return _proba_from_outputs(self._forward(X, self._theta)[3], self.link)
+
+    def gradients(self, X, y, batch_size=256):
+        X = np.asarray(X)
+        y = np.asarray(y)
+        for start in range(0, X.shape[0], batch_size):
+            stop = start + batch_size
+            yield self._backward(X[start:stop], y[start:stop], self._theta, True)
+
+    def objective_gradient(self, X, y, theta=None, n_samples=None):
+        """Gradient of the training objective (mean loss + penalty) at ``theta``."""
+        theta = self._theta if theta is None else theta
+        n = np.asarray(X).shape[0]
+        n_samples = n if n_samples is None else n_samples
+        loss_grad = -self._backward(X, y, theta, False) / max(n, 1)
+        return loss_grad + (self.alpha / n_samples) * self._weight_mask * theta
+
+    def hvp(self, X, y, v, n_samples=None):
+        v = np.asarray(v, dtype=float)
+        norm = np.linalg.norm(v)
+        if norm == 0:
+            return np.zeros_like(v)
+        eps = 1e-5 * max(1.0, np.linalg.norm(self._theta)) / norm
+        plus = self.objective_gradient(X, y, self._theta + eps * v, n_samples)
+        minus = self.objective_gradient(X, y, self._theta - eps * v, n_samples)
+        return (plus - minus) / (2 * eps)
+
+    def null_space(self):
+        if self.link != "softmax":
+            return np.zeros((self.n_params, 0))
+        k = self._shapes[-1][1]
+        N = np.zeros((self.n_params, 1))
+        N[self.n_params - k :, 0] = 1.0 / np.sqrt(k)
+        return N

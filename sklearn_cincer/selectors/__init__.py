@@ -1,12 +1,19 @@
 """Counter-example selectors: which training example best explains a doubt."""
 
 from ._base import BaseSelector
-from ._fisher import TopFisherSelector
+from ._fisher import FullFisherSelector, PracticalFisherSelector, TopFisherSelector
+from ._influence import InfluenceSelector, lissa
 from ._neighbors import NearestNeighborSelector, RandomSelector
+from ._perceptual import PerceptualSelector
 
 __all__ = [
     "BaseSelector",
+    "FullFisherSelector",
+    "InfluenceSelector",
     "NearestNeighborSelector",
+    "PerceptualSelector",
+    "PracticalFisherSelector",
     "RandomSelector",
     "TopFisherSelector",
+    "lissa",
 ]
