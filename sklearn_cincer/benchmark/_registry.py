@@ -1,0 +1,155 @@
+"""Models, selectors and strategies of the benchmark, by name, resolved lazily.
+
+Nothing here imports torch: the networks are looked up in
+:mod:`sklearn_cincer.nets` only when one is asked for, and the selectors in
+:mod:`sklearn_cincer` only when used, so that a name whose implementation is
+not there yet gives a clear error instead of breaking the import.
+"""
+
+import importlib
+
+#: Model name -> (module, class name, keyword arguments).
+MODELS = {
+    "lr": ("sklearn.linear_model", "LogisticRegression", {"max_iter": 1000}),
+    "lr_net": ("sklearn_cincer.nets", "LogRegNetClassifier", {}),
+    "fc": ("sklearn_cincer.nets", "FCNetClassifier", {}),
+    "cnn": ("sklearn_cincer.nets", "ConvNetClassifier", {}),
+}
+
+#: The paper's names of our models (for the comparison table).
+PAPER_MODEL_NAMES = {"lr": "logreg", "lr_net": "logreg", "fc": "fullnet",
+                     "cnn": "convnet"}
+
+#: Selector name -> class name, looked up in sklearn_cincer then its selectors.
+SELECTORS = {
+    "top_fisher": "TopFisherSelector",
+    "practical_fisher": "PracticalFisherSelector",
+    "full_fisher": "FullFisherSelector",
+    "influence": "InfluenceSelector",
+    "nearest": "NearestNeighborSelector",
+    "random": "RandomSelector",
+    "authors_top_fisher": "AuthorsTopFisherSelector",
+}
+
+#: Strategy name -> SkepticalCleaner's ``counter_examples``.
+STRATEGIES = {"cincer": "relabel", "drop_ce": "drop", "no_ce": "none"}
+
+
+def make_model(name, random_state=None, **params):
+    """A fresh, unfitted classifier by its benchmark name.
+
+    Parameters
+    ----------
+    name : {"lr", "lr_net", "fc", "cnn"}
+        ``"lr"``: scikit-learn's ``LogisticRegression``; ``"fc"``, ``"cnn"``
+        and ``"lr_net"``: the paper's networks from :mod:`sklearn_cincer.nets`
+        (they need the torch extra).
+    random_state : int or None, default=None
+        Seeds the model's initialization.
+    **params
+        Overrides of the model's parameters.
+
+    Returns
+    -------
+    estimator : classifier
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    ImportError
+        When the model needs torch/skorch, or :mod:`sklearn_cincer.nets` does
+        not provide it yet.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark import make_model
+    >>> make_model("lr", random_state=0)
+    LogisticRegression(max_iter=1000, random_state=0)
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
+    module_name, class_name, defaults = MODELS[name]
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ImportError(
+            f"Model {name!r} ({module_name}.{class_name}) is unavailable: it needs "
+            "the torch extra (pip install 'sklearn-cincer[torch]') and "
+            f"sklearn_cincer.nets to provide {class_name} ({exc})."
+        ) from exc
+    kwargs = dict(defaults)
+    kwargs.update(params)
+    if random_state is not None:
+        kwargs["random_state"] = random_state
+    return cls(**kwargs)
+
+
+def selector_class(name):
+    """The selector class of a benchmark selector name.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark import selector_class
+    >>> selector_class("nearest").__name__
+    'NearestNeighborSelector'
+    """
+    if name not in SELECTORS:
+        raise ValueError(
+            f"Unknown selector {name!r}; choose one of {sorted(SELECTORS)}."
+        )
+    class_name = SELECTORS[name]
+    if name == "authors_top_fisher":
+        from ._authors import AuthorsTopFisherSelector
+
+        return AuthorsTopFisherSelector
+    for module_name in ("sklearn_cincer", "sklearn_cincer.selectors"):
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+        if cls is not None:
+            return cls
+    raise ImportError(
+        f"Selector {name!r} ({class_name}) is not available in sklearn_cincer yet."
+    )
+
+
+def make_selector(name, **params):
+    """A selector by its benchmark name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`SELECTORS`.
+    **params
+        Parameters of the selector.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark import make_selector
+    >>> make_selector("top_fisher")
+    TopFisherSelector()
+    """
+    return selector_class(name)(**params)
+
+
+def paper_method(strategy, selector):
+    """The ``method`` of ``paper_results.csv`` a run compares with.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._registry import paper_method
+    >>> paper_method("cincer", "nearest"), paper_method("no_ce", "top_fisher")
+    ('nn_1', 'no_ce')
+    """
+    if strategy == "no_ce":
+        return "no_ce"
+    if strategy == "drop_ce":
+        return "drop_ce"
+    return {
+        "top_fisher": "cincer_top_fisher",
+        "authors_top_fisher": "cincer_top_fisher",
+        "practical_fisher": "practical_fisher",
+        "full_fisher": "full_fisher",
+        "influence": "if",
+        "nearest": "nn_1",
+    }.get(selector)
