@@ -1,6 +1,28 @@
-"""Oracles: who answers the cleaner's questions."""
+"""Oracles: who answers the cleaner's questions.
+
+- :class:`SimulatedOracle` answers from known true labels (experiments).
+- :class:`BrowserOracle` asks a person on a local web page (or in a Jupyter
+  output cell); :class:`TerminalOracle` asks at a prompt.
+- :class:`AnnotationSession` wraps any oracle to write every question and
+  answer to an :class:`AnnotationStore` (SQLite) as it happens, and to replay
+  recorded answers when a session is run again, so a session resumes after a
+  crash.
+"""
 
 from ._base import Answer, OracleError, Query, check_answer
+from ._browser import BrowserOracle
 from ._simulated import SimulatedOracle
+from ._store import AnnotationSession, AnnotationStore
+from ._terminal import TerminalOracle
 
-__all__ = ["Answer", "OracleError", "Query", "SimulatedOracle", "check_answer"]
+__all__ = [
+    "AnnotationSession",
+    "AnnotationStore",
+    "Answer",
+    "BrowserOracle",
+    "OracleError",
+    "Query",
+    "SimulatedOracle",
+    "TerminalOracle",
+    "check_answer",
+]

@@ -86,11 +86,19 @@ class Answer:
         strategy (which never relabels counter-examples).
     annotator : str, default=None
         Who answered, for the record.
+    skipped : bool, default=False
+        True when the person skipped the question instead of answering it.
+        A skip carries the current labels (``label`` is ``query.label`` and
+        ``counter_label`` is ``query.counter_label``), so the cleaner keeps
+        both as they are; the flag only tells the record (and an
+        :class:`~sklearn_cincer.oracles.AnnotationStore`) that nobody vouched
+        for them. It is left out of the ``repr``.
     """
 
     label: Any
     counter_label: Any = None
     annotator: Optional[str] = None
+    skipped: bool = field(default=False, repr=False)
 
 
 class OracleError(RuntimeError):

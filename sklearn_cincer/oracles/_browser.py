@@ -1,0 +1,531 @@
+"""An oracle that asks a person on a local web page."""
+
+import hmac
+import json
+import secrets
+import sys
+import threading
+import time
+import webbrowser
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from ._base import OracleError
+from ._human import _HumanOracle
+from ._page import PAGE
+from ._render import label_text, plain, why_sentence
+
+_POLL_SECONDS = 20.0
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # no access log on the console
+        pass
+
+
+def _in_notebook():
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except Exception:
+        return False
+    return ip is not None and hasattr(ip, "kernel")
+
+
+class BrowserOracle(_HumanOracle):
+    """Asks a person on a web page served on this computer.
+
+    On the first question (or :meth:`start`) it serves a page on
+    ``127.0.0.1`` at a free port, prints its address, and opens it: in the
+    default web browser, or inside the output cell when running in a Jupyter
+    notebook (see ``open_browser``). Each call then shows the question on the
+    page and blocks until the person answers.
+
+    The page shows the suspicious example and its counter-example side by
+    side with their current labels, the model's prediction and margin, the
+    selector's score and one sentence on why they are paired. Tabular rows are
+    tables with the features that differ most highlighted, images are
+    images, texts are texts; ``render`` replaces the default view. The person
+    keeps or changes each label (a button per class), skips, or undoes the
+    last answer, by mouse or keyboard: ``1``-``9`` label the suspicious
+    example, ``Shift`` + ``1``-``9`` the counter-example, ``Enter`` submits,
+    ``S`` skips, ``U`` undoes, ``Esc`` leaves an undo.
+
+    **Skip** keeps both labels as they are: the answer carries the current
+    labels and ``skipped=True``. **Undo** reopens the previous question with
+    the answer given, to revise it. The running cleaner has already applied
+    that answer and moved on, and cannot take it back; the revision goes to
+    ``revisions_`` and to the revision listeners (an
+    :class:`AnnotationSession` writes it to its store at once) and is applied
+    when the session is run again from the store. The page says so.
+
+    **Security.** The server listens on the loopback interface only. Each
+    oracle draws a random token; every address of the page holds it, and
+    requests without it get 404. Writes must be JSON POSTs that carry the
+    token in an ``X-Cincer-Token`` header and, when the browser sends an
+    ``Origin``, come from the page's own origin: a page of another site cannot
+    answer. Requests with a foreign ``Host`` are refused (DNS rebinding).
+    Every label, feature name and text is escaped; the page runs only its
+    own script (a Content-Security-Policy with a per-page nonce) and never
+    sends its address as a referrer. The HTML that a user's ``render``
+    returns is trusted as it is.
+
+    Parameters
+    ----------
+    display : {"auto", "tabular", "text", "image"}, default="auto"
+        How to show an example: "auto" shows text when ``texts`` is given, an
+        image when ``image_shape`` is given, a table otherwise.
+    render : callable, default=None
+        ``render(x, example_id) -> str``: your own HTML for an example
+        (inserted as is: escape what you put in it).
+    texts : sequence of str, default=None
+        The raw text of every example of the stream, indexed by stream id.
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)``: the shape of an
+        example as an image (pixels scaled to its own min and max).
+    feature_names : sequence of str, default=None
+        Feature names; defaults to those the cleaner was fitted with.
+    n_highlight : int, default=3
+        How many of the most different features are highlighted.
+    max_features : int, default=20
+        At most this many features are listed.
+    annotator : str, default=None
+        Who answers, written into each answer.
+    port : int, default=0
+        The port; 0 picks a free one.
+    open_browser : {"auto", True, False}, default="auto"
+        "auto" shows the page in the output cell inside a Jupyter notebook and
+        opens the default browser elsewhere (when there is one); ``True``
+        always opens the browser; ``False`` only prints the address.
+    timeout : float, default=None
+        Seconds to wait for an answer before giving up with an
+        :class:`OracleError`; ``None`` waits for ever.
+
+    Attributes
+    ----------
+    url : str
+        The page's address, token included (after :meth:`start`).
+    answers_ : list of (Query, Answer)
+        Every answer given, in order (revisions not included).
+    revisions_ : list of (Query, Answer)
+        Every revised answer (undo), in order.
+
+    See Also
+    --------
+    TerminalOracle : The same questions at a prompt.
+    AnnotationSession : Records the answers and resumes a session.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.oracles import BrowserOracle
+    >>> oracle = BrowserOracle(open_browser=False, annotator="ana")
+    >>> url = oracle.start()  # doctest: +ELLIPSIS
+    BrowserOracle: answer the questions at http://127.0.0.1:.../
+    >>> oracle.url.startswith("http://127.0.0.1:")
+    True
+    >>> oracle.close()
+
+    In a session, give it to the cleaner (this blocks until you answer):
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer import SkepticalCleaner
+    >>> cleaner = SkepticalCleaner(LogisticRegression(), oracle=oracle)
+    >>> cleaner.fit(X, y)  # doctest: +SKIP
+    """
+
+    def __init__(self, *, display="auto", render=None, texts=None,
+                 image_shape=None, feature_names=None, n_highlight=3,
+                 max_features=20, annotator=None, port=0, open_browser="auto",
+                 timeout=None):
+        super().__init__(display=display, render=render, texts=texts,
+                         image_shape=image_shape, feature_names=feature_names,
+                         n_highlight=n_highlight, max_features=max_features,
+                         annotator=annotator)
+        if open_browser not in ("auto", True, False):
+            raise ValueError(
+                f"open_browser must be 'auto', True or False, got {open_browser!r}."
+            )
+        if not (isinstance(port, int) and 0 <= port < 65536):
+            raise ValueError(f"port must be an int in [0, 65535], got {port!r}.")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be positive or None, got {timeout!r}.")
+        self.port = port
+        self.open_browser = open_browser
+        self.timeout = timeout
+        self._reset_runtime()
+
+    def _reset_runtime(self):
+        self._server = None
+        self._thread = None
+        self._token = None
+        self._nonce = None
+        self.url = None
+        self._cv = threading.Condition()
+        self._version = 0
+        self._next_qid = 0
+        self._current = None  # (qid, query) waiting for an answer
+        self._last = None  # (qid, query, answer) the last answer given
+        self._revising = False
+        self._delivered = {}
+        self._views = {}
+        self._closed = False
+        self._message = None
+
+    def __repr__(self):
+        return (f"BrowserOracle(annotator={self.annotator!r}, "
+                f"url={self.url!r})")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for key in ("_server", "_thread", "_cv", "_token", "_nonce", "url",
+                    "_current", "_last", "_delivered", "_views"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._reset_runtime()
+
+    # -------------------------------------------------------------- server
+
+    def start(self):
+        """Serve the page (if not served yet), print its address and open it.
+
+        Returns
+        -------
+        url : str
+            The page's address, token included.
+        """
+        if self._server is not None:
+            return self.url
+        try:
+            import bottle
+        except ImportError as exc:
+            raise ImportError(
+                "BrowserOracle needs the bottle web framework: "
+                "pip install 'sklearn-cincer[browser]' (or pip install bottle)."
+            ) from exc
+        self._closed = False
+        self._token = secrets.token_urlsafe(24)
+        app = self._make_app(bottle)
+        self._server = make_server("127.0.0.1", self.port, app,
+                                   server_class=_Server,
+                                   handler_class=_QuietHandler)
+        port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}/{self._token}/"
+        self._origins = {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
+        self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="BrowserOracle", daemon=True)
+        self._thread.start()
+        print(f"BrowserOracle: answer the questions at {self.url}", flush=True)
+        self._open()
+        return self.url
+
+    def _open(self):
+        if self.open_browser is False:
+            return
+        if self.open_browser == "auto" and _in_notebook():
+            from IPython.display import display
+
+            display(self.show())
+            return
+        try:
+            webbrowser.get()
+        except webbrowser.Error:
+            return  # no browser here: the printed address is the way in
+        webbrowser.open(self.url)
+
+    def show(self, width="100%", height=760):
+        """The page as an ``IPython.display.IFrame``, for a notebook cell.
+
+        Parameters
+        ----------
+        width : int or str, default="100%"
+        height : int or str, default=760
+
+        Returns
+        -------
+        iframe : IPython.display.IFrame
+        """
+        from IPython.display import IFrame
+
+        if self.url is None:
+            self.start()
+        return IFrame(self.url, width=width, height=height)
+
+    def close(self):
+        """Stop serving; the page says the session is over.
+
+        A question still waiting raises :class:`OracleError` in the cleaner.
+        """
+        with self._cv:
+            self._closed = True
+            self._version += 1
+            self._cv.notify_all()
+        server, self._server = self._server, None
+        if server is not None:
+            time.sleep(0.05)  # let waiting pages learn that the session ended
+            server.shutdown()
+            server.server_close()
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -------------------------------------------------------------- asking
+
+    def __call__(self, query):
+        if self._server is None:
+            self.start()
+        views = self._renderer.html_pair(query)  # bad renderers fail here, early
+        with self._cv:
+            self._next_qid += 1
+            qid = self._next_qid
+            self._views[qid] = views
+            self._current = (qid, query)
+            self._bump()
+            deadline = None if self.timeout is None else time.monotonic() + self.timeout
+            while qid not in self._delivered:
+                if self._closed:
+                    self._current = None
+                    raise OracleError("The BrowserOracle was closed before the "
+                                      f"question about example {query.example_id} "
+                                      "was answered.")
+                if deadline is not None and time.monotonic() > deadline:
+                    self._current = None
+                    self._bump()
+                    raise OracleError(f"No answer within {self.timeout} s about "
+                                      f"example {query.example_id}.")
+                self._cv.wait(0.25)
+            answer = self._delivered.pop(qid)
+            # keep the last two views: the current question and the one undo reopens
+            for old in [k for k in self._views if k < qid - 1]:
+                del self._views[old]
+        return answer
+
+    def _bump(self):
+        self._version += 1
+        self._cv.notify_all()
+
+    # --------------------------------------------------------------- state
+
+    def _state(self):
+        """The page's view of the session, as JSON-able data (lock held)."""
+        base = {"version": self._version, "n_answered": len(self.answers_),
+                "annotator": self.annotator, "message": self._message,
+                "can_undo": self._last is not None}
+        if self._closed:
+            return dict(base, status="closed")
+        if self._revising:
+            qid, query, answer = self._last
+            preset = (answer.label, answer.counter_label)
+            status = "revising"
+        elif self._current is not None:
+            qid, query = self._current
+            preset = (query.label, query.counter_label)
+            status = "question"
+        else:
+            return dict(base, status="waiting")
+        classes = [plain(c) for c in query.classes]
+
+        def index(label):
+            for i, c in enumerate(classes):
+                if c == plain(label):
+                    return i
+            return None
+
+        example_html, counter_html = self._views[qid]
+        counter = None
+        if query.has_counter_example:
+            counter = {"id": int(query.counter_example_id),
+                       "label": label_text(query.counter_label),
+                       "label_index": index(query.counter_label),
+                       "html": counter_html}
+        return dict(
+            base, status=status, qid=qid, round=int(query.round),
+            why=why_sentence(query), classes=[label_text(c) for c in classes],
+            prediction=label_text(query.prediction),
+            prediction_index=index(query.prediction),
+            margin=float(query.margin),
+            score=None if query.score is None else float(query.score),
+            counter_editable=self._asks_counter_label(query),
+            example={"id": int(query.example_id), "label": label_text(query.label),
+                     "label_index": index(query.label), "html": example_html},
+            counter=counter,
+            preset={"label": index(preset[0]),
+                    "counter": None if preset[1] is None else index(preset[1])},
+        )
+
+    # ----------------------------------------------------------------- web
+
+    def _make_app(self, bottle):
+        app = bottle.Bottle(catchall=True)
+        request, response = bottle.request, bottle.response
+        oracle = self
+
+        def refuse(status, text):
+            return bottle.HTTPResponse(
+                status=status, body=json.dumps({"error": text}),
+                headers={"Content-Type": "application/json",
+                         "Cache-Control": "no-store"})
+
+        def guard(token, write=False):
+            """None when the request may go on, else the refusal."""
+            if not hmac.compare_digest(str(token), oracle._token):
+                return refuse(404, "Not found.")
+            if request.get_header("Host", "") not in oracle._hosts:
+                return refuse(403, "Unexpected Host header.")
+            response.set_header("Cache-Control", "no-store")
+            response.set_header("X-Content-Type-Options", "nosniff")
+            response.set_header("Referrer-Policy", "no-referrer")
+            if not write:
+                return None
+            origin = request.get_header("Origin")
+            if origin is not None and origin not in oracle._origins:
+                return refuse(403, "Cross-origin writes are refused.")
+            site = request.get_header("Sec-Fetch-Site")
+            if site is not None and site not in ("same-origin", "none"):
+                return refuse(403, "Cross-site writes are refused.")
+            if not hmac.compare_digest(request.get_header("X-Cincer-Token", ""),
+                                       oracle._token):
+                return refuse(403, "Missing session token header.")
+            if not request.content_type.startswith("application/json"):
+                return refuse(415, "Send JSON.")
+            return None
+
+        def body():
+            try:
+                data = json.loads(request.body.read(65536) or b"{}")
+            except ValueError:
+                data = None
+            return data if isinstance(data, dict) else None
+
+        @app.get("/<token>/")
+        def page(token):
+            refused = guard(token)
+            if refused is not None:
+                return refused
+            nonce = secrets.token_urlsafe(16)
+            response.set_header(
+                "Content-Security-Policy",
+                f"default-src 'none'; script-src 'nonce-{nonce}'; "
+                f"style-src 'nonce-{nonce}' 'unsafe-inline'; img-src data:; "
+                "connect-src 'self'; base-uri 'none'; form-action 'none'")
+            response.content_type = "text/html; charset=utf-8"
+            return PAGE.replace("__NONCE__", nonce)
+
+        @app.get("/<token>/state")
+        def state(token):
+            refused = guard(token)
+            if refused is not None:
+                return refused
+            try:
+                since = int(request.query.get("since", "-1"))
+            except ValueError:
+                since = -1
+            deadline = time.monotonic() + _POLL_SECONDS
+            with oracle._cv:
+                while (oracle._version == since and not oracle._closed
+                       and time.monotonic() < deadline):
+                    oracle._cv.wait(min(1.0, deadline - time.monotonic()))
+                return oracle._state()
+
+        @app.post("/<token>/answer")
+        def answer(token):
+            refused = guard(token, write=True)
+            if refused is not None:
+                return refused
+            data = body()
+            if data is None:
+                return refuse(400, "The answer must be a JSON object.")
+            with oracle._cv:
+                return oracle._take_answer(data, refuse)
+
+        @app.post("/<token>/undo")
+        def undo(token):
+            refused = guard(token, write=True)
+            if refused is not None:
+                return refused
+            with oracle._cv:
+                if oracle._last is None:
+                    return refuse(409, "There is no answer to undo yet.")
+                oracle._revising = True
+                oracle._message = (
+                    "You are revising your last answer. The cleaner has already "
+                    "used it; your revision is saved and applies when the session "
+                    "is run again from its store. Esc goes back.")
+                oracle._bump()
+                return {"state": oracle._state()}
+
+        @app.post("/<token>/cancel")
+        def cancel(token):
+            refused = guard(token, write=True)
+            if refused is not None:
+                return refused
+            with oracle._cv:
+                oracle._revising = False
+                oracle._message = None
+                oracle._bump()
+                return {"state": oracle._state()}
+
+        return app
+
+    def _take_answer(self, data, refuse):
+        """Apply a posted answer (lock held); returns the response."""
+        if self._revising:
+            qid, query, _ = self._last
+        elif self._current is not None:
+            qid, query = self._current
+        else:
+            return refuse(409, "No question is open.")
+        if data.get("qid") != qid:
+            return refuse(409, "That question is no longer open.")
+        classes = [plain(c) for c in query.classes]
+
+        def label_at(key, default):
+            value = data.get(key)
+            if value is None:
+                return default
+            if not isinstance(value, int) or isinstance(value, bool) or not (
+                    0 <= value < len(classes)):
+                raise ValueError(key)
+            return classes[value]
+
+        try:
+            label = label_at("label", plain(query.label))
+            counter = label_at("counter_label", plain(query.counter_label))
+        except ValueError as exc:
+            return refuse(400, f"{exc.args[0]} must be the index of a class.")
+        if not self._asks_counter_label(query):
+            counter = plain(query.counter_label)
+        answer = self._make_answer(query, label, counter,
+                                   skipped=bool(data.get("skip")))
+        if self._revising:
+            self._revising = False
+            self._last = (qid, query, answer)
+            self._message = ("Revision saved. The cleaner already used the earlier "
+                             "answer; the revision applies when the session is run "
+                             "again from its store.")
+            self._revised(query, answer)
+        else:
+            self.answers_.append((query, answer))
+            self._last = (qid, query, answer)
+            self._delivered[qid] = answer
+            self._current = None
+            self._message = None
+        self._bump()
+        return {"ok": True, "state": self._state()}

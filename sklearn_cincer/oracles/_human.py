@@ -1,0 +1,95 @@
+"""What the oracles that ask a person share: rendering, skip, undo."""
+
+import threading
+
+from ._base import Answer
+from ._render import Renderer, plain
+
+
+class _HumanOracle:
+    """Base of :class:`BrowserOracle` and :class:`TerminalOracle`.
+
+    Skip
+        The person may skip a question. The cleaner only knows answers, so a
+        skip is the answer that keeps both current labels
+        (``Answer(label=query.label, counter_label=query.counter_label,
+        skipped=True)``): the cleaner goes on as if the person had confirmed
+        them, and the record says they were skipped. With the "drop" strategy
+        keeping the label drops the counter-example, so a skip drops it too.
+
+    Undo
+        The person may revise the last answer they gave. The cleaner has
+        already applied it and moved on, and nothing can take that back inside
+        the running fit; so the revision is handed to every revision listener
+        (an :class:`AnnotationSession` writes it to its store at once, in
+        place of the earlier answer) and is applied when the session is run
+        again from the store. The oracle keeps every revision in
+        ``revisions_``.
+    """
+
+    def __init__(self, *, display, render, texts, image_shape, feature_names,
+                 n_highlight, max_features, annotator):
+        self.display = display
+        self.render = render
+        self.texts = texts
+        self.image_shape = image_shape
+        self.feature_names = feature_names
+        self.n_highlight = n_highlight
+        self.max_features = max_features
+        self.annotator = annotator
+        self._renderer = Renderer(display=display, render=render, texts=texts,
+                                  image_shape=image_shape,
+                                  feature_names=feature_names,
+                                  n_highlight=n_highlight,
+                                  max_features=max_features)
+        self._listeners = []
+        self._listeners_lock = threading.Lock()
+        self.revisions_ = []
+        self.answers_ = []
+
+    # ----------------------------------------------------------- revisions
+
+    def add_revision_listener(self, listener):
+        """Call ``listener(query, answer)`` for each revised answer (undo).
+
+        Adding the same listener twice has no effect.
+
+        Parameters
+        ----------
+        listener : callable
+        """
+        with self._listeners_lock:
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+
+    def _revised(self, query, answer):
+        self.revisions_.append((query, answer))
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(query, answer)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_listeners"] = []
+        state.pop("_listeners_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._listeners_lock = threading.Lock()
+
+    # ------------------------------------------------------------- answers
+
+    def _make_answer(self, query, label, counter_label, skipped=False):
+        if skipped:
+            label, counter_label = query.label, query.counter_label
+        if not query.has_counter_example:
+            counter_label = None
+        return Answer(label=plain(label), counter_label=plain(counter_label),
+                      annotator=self.annotator, skipped=skipped)
+
+    @staticmethod
+    def _asks_counter_label(query):
+        """Whether the person chooses the counter-example's label."""
+        return query.has_counter_example and query.strategy == "relabel"

@@ -1,0 +1,248 @@
+"""The annotation page of BrowserOracle: one HTML document, inline CSS and JS.
+
+Kept in a Python module so that it ships with the package without package
+data. The script builds every label, name and sentence with ``textContent``;
+the only ``innerHTML`` it sets is the example views, which the server escapes
+(or which come from the user's own ``render``).
+"""
+
+PAGE = r"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>CINCER: label check</title>
+<style nonce="__NONCE__">
+  body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
+         background: #f5f6f8; color: #1d2330; }
+  header { background: #243b55; color: #fff; padding: 10px 18px; display: flex;
+           justify-content: space-between; align-items: baseline; }
+  header h1 { font-size: 18px; margin: 0; }
+  main { padding: 14px 18px; max-width: 1200px; margin: auto; }
+  #banner { display: none; background: #fff3cd; border: 1px solid #e0c46c;
+            padding: 8px 12px; border-radius: 6px; margin-bottom: 10px; }
+  #error { display: none; background: #f8d7da; border: 1px solid #d9828b;
+           padding: 8px 12px; border-radius: 6px; margin-bottom: 10px; }
+  #why { font-size: 15px; margin: 6px 0 12px; line-height: 1.4; }
+  #pair { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
+  #pair.single { grid-template-columns: 1fr; }
+  .panel { background: #fff; border-radius: 8px; padding: 12px 14px;
+           box-shadow: 0 1px 3px rgba(0,0,0,.15); min-width: 0; }
+  .panel h2 { font-size: 16px; margin: 0 0 4px; }
+  .panel .meta { color: #555; font-size: 13px; margin-bottom: 8px; }
+  .panel.suspicious { border-top: 4px solid #d9534f; }
+  .panel.counter { border-top: 4px solid #3c8dbc; }
+  .view { max-height: 420px; overflow: auto; margin-bottom: 10px; }
+  .view .text { white-space: pre-wrap; font-size: 14px; line-height: 1.45; }
+  .view img.image { image-rendering: pixelated; border: 1px solid #ccc; }
+  table.features { border-collapse: collapse; font-size: 13px; width: 100%; }
+  table.features th { text-align: left; font-weight: normal; color: #333;
+                      padding: 2px 8px 2px 0; }
+  table.features td { text-align: right; font-variant-numeric: tabular-nums;
+                      padding: 2px 0; }
+  table.features tr.diff { background: #ffe58a; font-weight: bold; }
+  p.more { color: #777; font-size: 12px; }
+  .labels { display: flex; flex-wrap: wrap; gap: 6px; }
+  .labels button { border: 1px solid #9aa5b1; background: #fff; border-radius: 5px;
+                   padding: 5px 10px; cursor: pointer; font-size: 14px; }
+  .labels button[aria-pressed="true"] { background: #243b55; color: #fff;
+                                        border-color: #243b55; }
+  .labels button .tag { font-size: 11px; color: #888; margin-left: 4px; }
+  .labels button[aria-pressed="true"] .tag { color: #cfd8e3; }
+  #controls { margin-top: 14px; display: flex; gap: 10px; flex-wrap: wrap; }
+  #controls button { font-size: 15px; padding: 7px 16px; border-radius: 6px;
+                     border: 1px solid #888; background: #fff; cursor: pointer; }
+  #controls button#submit { background: #2e7d32; color: #fff; border-color: #2e7d32; }
+  #controls button:disabled { opacity: .45; cursor: default; }
+  #waiting { display: none; font-size: 16px; padding: 30px 0; color: #444; }
+  kbd { background: #eee; border: 1px solid #bbb; border-radius: 3px;
+        padding: 0 4px; font-size: 12px; }
+  #help { color: #555; font-size: 13px; margin-top: 12px; }
+</style>
+</head>
+<body>
+<header><h1>Is this label right?</h1><span id="progress"></span></header>
+<main>
+  <div id="error" role="alert"></div>
+  <div id="banner" role="status"></div>
+  <div id="waiting" role="status">Waiting for the next question&hellip;</div>
+  <section id="question" hidden>
+    <p id="why"></p>
+    <div id="pair">
+      <div class="panel suspicious" id="panel-example">
+        <h2 id="title-example"></h2><div class="meta" id="meta-example"></div>
+        <div class="view" id="view-example"></div>
+        <div class="labels" id="labels-example" aria-label="label of the suspicious example"></div>
+      </div>
+      <div class="panel counter" id="panel-counter">
+        <h2 id="title-counter"></h2><div class="meta" id="meta-counter"></div>
+        <div class="view" id="view-counter"></div>
+        <div class="labels" id="labels-counter" aria-label="label of the counter-example"></div>
+      </div>
+    </div>
+    <div id="controls">
+      <button id="submit" type="button">Submit <kbd>Enter</kbd></button>
+      <button id="skip" type="button">Skip <kbd>S</kbd></button>
+      <button id="undo" type="button">Undo last answer <kbd>U</kbd></button>
+      <button id="cancel" type="button" hidden>Back to the current question <kbd>Esc</kbd></button>
+    </div>
+    <p id="help">Shortcuts: <kbd>1</kbd>&ndash;<kbd>9</kbd> label of the suspicious
+      example, <kbd>Shift</kbd>+<kbd>1</kbd>&ndash;<kbd>9</kbd> label of the
+      counter-example, <kbd>Enter</kbd> submit, <kbd>S</kbd> skip (keep both labels),
+      <kbd>U</kbd> undo the last answer, <kbd>Esc</kbd> leave the undo.</p>
+  </section>
+</main>
+<script nonce="__NONCE__">
+"use strict";
+const BASE = location.pathname.replace(/[^/]*$/, "");
+const TOKEN = BASE.split("/")[1];
+let version = -1, state = null, choice = { label: null, counter: null }, busy = false;
+const $ = (id) => document.getElementById(id);
+
+function showError(text) {
+  const e = $("error");
+  e.textContent = text || "";
+  e.style.display = text ? "block" : "none";
+}
+
+function labelButtons(box, classes, current, prediction, shift, which) {
+  box.textContent = "";
+  classes.forEach((name, i) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.index = String(i);
+    b.textContent = (i < 9 ? (shift ? "\u21e7" : "") + (i + 1) + ". " : "") + name;
+    const tags = [];
+    if (i === current) tags.push("current");
+    if (i === prediction) tags.push("model");
+    if (tags.length) {
+      const t = document.createElement("span");
+      t.className = "tag";
+      t.textContent = "(" + tags.join(", ") + ")";
+      b.appendChild(t);
+    }
+    b.addEventListener("click", () => pick(which, i));
+    box.appendChild(b);
+  });
+}
+
+function pick(which, i) {
+  if (!state || state.status === "waiting" || state.status === "closed") return;
+  if (which === "counter" && !state.counter_editable) return;
+  if (i < 0 || i >= state.classes.length) return;
+  choice[which] = i;
+  const box = $(which === "label" ? "labels-example" : "labels-counter");
+  for (const b of box.children) b.setAttribute("aria-pressed", String(Number(b.dataset.index) === i));
+}
+
+function render(s) {
+  state = s;
+  $("progress").textContent = s.n_answered + " answered" +
+    (s.annotator ? " \u00b7 " + s.annotator : "");
+  const banner = $("banner");
+  banner.textContent = s.message || "";
+  banner.style.display = s.message ? "block" : "none";
+  if (s.status === "waiting" || s.status === "closed") {
+    $("question").hidden = true;
+    $("waiting").style.display = "block";
+    $("waiting").textContent = s.status === "closed"
+      ? "The session is over. You can close this page."
+      : "Saved. Waiting for the next question\u2026";
+    return;
+  }
+  $("waiting").style.display = "none";
+  $("question").hidden = false;
+  document.body.dataset.qid = String(s.qid);
+  document.body.dataset.status = s.status;
+  $("why").textContent = s.why;
+  const ex = s.example;
+  $("title-example").textContent = "Suspicious example #" + ex.id;
+  $("meta-example").textContent = "label: " + ex.label + " \u00b7 model predicts: " +
+    s.prediction + " \u00b7 margin " + s.margin.toFixed(2);
+  $("view-example").innerHTML = ex.html;
+  labelButtons($("labels-example"), s.classes, ex.label_index, s.prediction_index, false, "label");
+  const ce = s.counter;
+  $("pair").classList.toggle("single", !ce);
+  $("panel-counter").hidden = !ce;
+  if (ce) {
+    $("title-counter").textContent = "Counter-example #" + ce.id;
+    $("meta-counter").textContent = "label: " + ce.label +
+      (s.score === null ? "" : " \u00b7 selector score " + s.score.toPrecision(3)) +
+      (s.counter_editable ? "" : " \u00b7 not relabeled with this strategy");
+    $("view-counter").innerHTML = ce.html;
+    labelButtons($("labels-counter"), s.classes, ce.label_index, s.prediction_index, true, "counter");
+  } else {
+    $("labels-counter").textContent = "";
+  }
+  choice = { label: s.preset.label, counter: s.preset.counter };
+  pick("label", s.preset.label);
+  if (ce && s.counter_editable) pick("counter", s.preset.counter);
+  $("undo").disabled = !s.can_undo || s.status === "revising";
+  $("cancel").hidden = s.status !== "revising";
+  $("skip").disabled = s.status === "revising";
+}
+
+async function post(path, body) {
+  if (busy) return null;
+  busy = true;
+  try {
+    const r = await fetch(BASE + path, {
+      method: "POST", cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-Cincer-Token": TOKEN },
+      body: JSON.stringify(body || {}),
+    });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) { showError(data.error || ("The session answered " + r.status)); return null; }
+    showError("");
+    if (data.state) { version = data.state.version; render(data.state); }
+    return data;
+  } catch (e) {
+    showError("Lost contact with the session: is the Python process still running?");
+    return null;
+  } finally { busy = false; }
+}
+
+function submit(skip) {
+  if (!state || (state.status !== "question" && state.status !== "revising")) return;
+  post("answer", { qid: state.qid, label: choice.label,
+                   counter_label: state.counter_editable ? choice.counter : null,
+                   skip: !!skip });
+}
+
+$("submit").addEventListener("click", () => submit(false));
+$("skip").addEventListener("click", () => submit(true));
+$("undo").addEventListener("click", () => post("undo"));
+$("cancel").addEventListener("click", () => post("cancel"));
+
+document.addEventListener("keydown", (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (!state || state.status === "waiting" || state.status === "closed") return;
+  const m = /^(?:Digit|Numpad)([1-9])$/.exec(ev.code);
+  if (m) { pick(ev.shiftKey ? "counter" : "label", Number(m[1]) - 1); ev.preventDefault(); return; }
+  const k = ev.key.toLowerCase();
+  if (k === "enter") { submit(false); ev.preventDefault(); }
+  else if (k === "s") { if (state.status === "question") submit(true); }
+  else if (k === "u") { if (state.can_undo && state.status === "question") post("undo"); }
+  else if (k === "escape") { if (state.status === "revising") post("cancel"); }
+});
+
+async function poll() {
+  for (;;) {
+    try {
+      const r = await fetch(BASE + "state?since=" + version, { cache: "no-store" });
+      if (!r.ok) { showError("The session refused the request (" + r.status + ")."); await new Promise((f) => setTimeout(f, 2000)); continue; }
+      const s = await r.json();
+      if (s.version !== version) { version = s.version; render(s); showError(""); }
+      if (s.status === "closed") return;
+    } catch (e) {
+      showError("Lost contact with the session: is the Python process still running?");
+      await new Promise((f) => setTimeout(f, 1000));
+    }
+  }
+}
+poll();
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,316 @@
+"""How the human oracles show an example: tables, images, texts.
+
+Everything that ends up in a page goes through :func:`html.escape` here; the
+one exception is the HTML that a user-supplied ``render`` callable returns,
+which is the user's own markup and is inserted as is.
+"""
+
+import base64
+import html
+import struct
+import zlib
+from numbers import Integral
+
+import numpy as np
+
+_DISPLAYS = ("auto", "tabular", "text", "image")
+
+
+def plain(value):
+    """numpy scalars as Python scalars."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def label_text(label):
+    """A label as the person reads it."""
+    return "" if label is None else str(plain(label))
+
+
+def fmt(value):
+    """A feature value, short."""
+    value = plain(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def why_sentence(query):
+    """One sentence on why the cleaner asks, and why the pair is shown."""
+    label, pred = label_text(query.label), label_text(query.prediction)
+    doubt = (
+        f"The model predicts '{pred}' for example #{query.example_id} although it "
+        f"is labeled '{label}' (margin {query.margin:.2f})"
+    )
+    if not query.has_counter_example:
+        return doubt + "; no counter-example is shown, so only this label is in question."
+    sentence = (
+        f"{doubt}; example #{query.counter_example_id}, labeled "
+        f"'{label_text(query.counter_label)}' as the model predicts, is the "
+        "training example that most supports the model's doubt"
+    )
+    if query.score is not None:
+        sentence += f" (score {query.score:.3g})"
+    sentence += "."
+    if query.strategy == "drop":
+        sentence += (
+            f" If you keep the label of #{query.example_id}, example "
+            f"#{query.counter_example_id} leaves the training set."
+        )
+    return sentence
+
+
+class Renderer:
+    """Turns the examples of a query into HTML (browser) or text (terminal).
+
+    Parameters
+    ----------
+    display : {"auto", "tabular", "text", "image"}
+        How to show an example. "auto" is "text" when ``texts`` is given,
+        "image" when ``image_shape`` is given, "tabular" otherwise.
+    render : callable or None
+        ``render(x, example_id) -> str``: the user's own view of an example
+        (HTML in a browser, text in a terminal). Overrides ``display``.
+    texts : sequence of str or None
+        The raw text of every example, indexed by stream id (the features the
+        cleaner sees are usually a vectorization of it).
+    image_shape : tuple of int or None
+        ``(height, width)`` or ``(height, width, channels)`` to reshape ``x``
+        into an image.
+    feature_names : sequence of str or None
+        Names of the features; defaults to ``query.feature_names`` or
+        ``x[0], x[1], ...``.
+    n_highlight : int
+        How many of the features that differ most between the example and the
+        counter-example are highlighted.
+    max_features : int
+        At most this many features are listed (those that differ most first
+        when there is a counter-example).
+    """
+
+    def __init__(self, display="auto", render=None, texts=None, image_shape=None,
+                 feature_names=None, n_highlight=3, max_features=20):
+        if display not in _DISPLAYS:
+            raise ValueError(
+                f"display must be one of {list(_DISPLAYS)}, got {display!r}."
+            )
+        if render is not None and not callable(render):
+            raise TypeError(
+                f"render must be a callable render(x, example_id) -> str, got "
+                f"{type(render).__name__}."
+            )
+        if display == "text" and texts is None and render is None:
+            raise ValueError(
+                "display='text' needs texts: the raw text of every example, "
+                "indexed by stream id."
+            )
+        if display == "image" and image_shape is None and render is None:
+            raise ValueError("display='image' needs image_shape=(height, width).")
+        if image_shape is not None:
+            image_shape = tuple(int(s) for s in image_shape)
+            if len(image_shape) not in (2, 3) or min(image_shape) < 1 or (
+                len(image_shape) == 3 and image_shape[2] not in (1, 3, 4)
+            ):
+                raise ValueError(
+                    "image_shape must be (height, width) or (height, width, c) "
+                    f"with c in 1, 3, 4; got {image_shape}."
+                )
+        for name, value in (("n_highlight", n_highlight), ("max_features", max_features)):
+            if not isinstance(value, Integral) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
+        self.display = display
+        self.render = render
+        self.texts = texts
+        self.image_shape = image_shape
+        self.feature_names = feature_names
+        self.n_highlight = n_highlight
+        self.max_features = max_features
+
+    @property
+    def kind(self):
+        if self.render is not None:
+            return "custom"
+        if self.display != "auto":
+            return self.display
+        if self.texts is not None:
+            return "text"
+        if self.image_shape is not None:
+            return "image"
+        return "tabular"
+
+    # ------------------------------------------------------------- helpers
+
+    def text_of(self, example_id):
+        try:
+            text = self.texts[example_id]
+        except (IndexError, KeyError) as exc:
+            raise IndexError(
+                f"texts has no entry for stream id {example_id}: give the raw "
+                "text of every example of the stream, indexed by stream id."
+            ) from exc
+        return str(text)
+
+    def names(self, query, n_features):
+        names = self.feature_names
+        if names is None:
+            names = query.feature_names
+        if names is None:
+            return [f"x[{j}]" for j in range(n_features)]
+        names = [str(n) for n in names]
+        if len(names) != n_features:
+            raise ValueError(
+                f"{len(names)} feature names for {n_features} features."
+            )
+        return names
+
+    def feature_order(self, query):
+        """Indices of the features to list, and the set to highlight."""
+        x = np.asarray(query.x).ravel()
+        n = x.shape[0]
+        if query.has_counter_example:
+            cx = np.asarray(query.counter_x).ravel()
+            try:
+                diff = np.abs(x.astype(float) - cx.astype(float))
+                diff = np.where(np.isnan(diff), np.inf, diff)
+            except (TypeError, ValueError):
+                diff = (x != cx).astype(float)
+            order = np.argsort(-diff, kind="stable")
+            hot = {int(j) for j in order[: self.n_highlight] if diff[j] > 0}
+        else:
+            order = np.arange(n)
+            hot = set()
+        if self.max_features < n:
+            order = order[: self.max_features]
+            if not query.has_counter_example:
+                order = np.sort(order)
+        return [int(j) for j in order], hot
+
+    # ----------------------------------------------------------------- HTML
+
+    def html_pair(self, query):
+        """``(example_html, counter_html or None)``, every string escaped."""
+        kind = self.kind
+        ids = [(query.example_id, query.x, "example")]
+        if query.has_counter_example:
+            ids.append((query.counter_example_id, query.counter_x, "counter"))
+        if kind == "tabular":
+            order, hot = self.feature_order(query)
+            names = self.names(query, np.asarray(query.x).size)
+            out = [self._html_table(np.asarray(x).ravel(), names, order, hot)
+                   for _, x, _ in ids]
+        elif kind == "text":
+            out = [
+                '<div class="text">' + html.escape(self.text_of(i)) + "</div>"
+                for i, _, _ in ids
+            ]
+        elif kind == "image":
+            out = [self._html_image(x, i) for i, x, _ in ids]
+        else:
+            out = []
+            for i, x, _ in ids:
+                rendered = self.render(x, i)
+                if not isinstance(rendered, str):
+                    raise TypeError(
+                        f"render(x, {i}) must return a str of HTML, got "
+                        f"{type(rendered).__name__}."
+                    )
+                out.append(rendered)
+        return out[0], (out[1] if len(out) > 1 else None)
+
+    def _html_table(self, x, names, order, hot):
+        rows = []
+        for j in order:
+            cls = ' class="diff"' if j in hot else ""
+            rows.append(
+                f"<tr{cls}><th>{html.escape(names[j])}</th>"
+                f"<td>{html.escape(fmt(x[j]))}</td></tr>"
+            )
+        more = ""
+        if len(order) < x.shape[0]:
+            more = (f'<p class="more">{len(order)} of {x.shape[0]} features '
+                    "shown, those that differ most first.</p>")
+        return ('<table class="features"><tbody>' + "".join(rows)
+                + "</tbody></table>" + more)
+
+    def _html_image(self, x, example_id):
+        x = np.asarray(x, dtype=float)
+        if x.size != int(np.prod(self.image_shape)):
+            raise ValueError(
+                f"Example {example_id} has {x.size} features, which cannot be "
+                f"reshaped to image_shape {self.image_shape}."
+            )
+        img = x.reshape(self.image_shape)
+        lo, hi = np.nanmin(img), np.nanmax(img)
+        scaled = np.zeros_like(img) if hi <= lo else (img - lo) / (hi - lo)
+        pixels = np.nan_to_num(np.round(scaled * 255)).astype(np.uint8)
+        data = base64.b64encode(png_bytes(pixels)).decode("ascii")
+        h, w = self.image_shape[:2]
+        scale = max(1, 224 // max(h, w))
+        return (f'<img class="image" alt="example {int(example_id)}" '
+                f'width="{w * scale}" height="{h * scale}" '
+                f'src="data:image/png;base64,{data}">')
+
+    # ----------------------------------------------------------------- text
+
+    def text_pair(self, query, width=80):
+        """``(example_text, counter_text or None)`` for a terminal."""
+        kind = self.kind
+        if kind == "image":
+            raise ValueError(
+                "A terminal cannot show images: use BrowserOracle, or pass "
+                "render=... to describe an example in text."
+            )
+        ids = [(query.example_id, query.x)]
+        if query.has_counter_example:
+            ids.append((query.counter_example_id, query.counter_x))
+        if kind == "text":
+            out = [_shorten(self.text_of(i), 600) for i, _ in ids]
+        elif kind == "custom":
+            out = [str(self.render(x, i)) for i, x in ids]
+        else:
+            return self._text_table(query), None
+        return out[0], (out[1] if len(out) > 1 else None)
+
+    def _text_table(self, query):
+        order, hot = self.feature_order(query)
+        x = np.asarray(query.x).ravel()
+        names = self.names(query, x.shape[0])
+        cols = [f"#{query.example_id}"]
+        if query.has_counter_example:
+            cx = np.asarray(query.counter_x).ravel()
+            cols.append(f"#{query.counter_example_id}")
+        name_w = max([len("feature")] + [len(names[j][:30]) for j in order])
+        lines = ["  " + "feature".ljust(name_w) + "".join(c.rjust(12) for c in cols)]
+        for j in order:
+            mark = "* " if j in hot else "  "
+            vals = [fmt(x[j])] + ([fmt(cx[j])] if query.has_counter_example else [])
+            lines.append(mark + names[j][:30].ljust(name_w)
+                         + "".join(v[:11].rjust(12) for v in vals))
+        if hot:
+            lines.append("  (* the features that differ most)")
+        if len(order) < x.shape[0]:
+            lines.append(f"  ({len(order)} of {x.shape[0]} features shown)")
+        return "\n".join(lines)
+
+
+def _shorten(text, n):
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+def png_bytes(pixels):
+    """Encode a uint8 array (h, w) or (h, w, c) as PNG, with the stdlib."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    h, w, c = pixels.shape
+    color = {1: 0, 3: 2, 4: 6}[c]
+    raw = b"".join(b"\x00" + pixels[r].tobytes() for r in range(h))
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(
+            ">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
