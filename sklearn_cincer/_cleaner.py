@@ -231,7 +231,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Size of the bootstrap set: the first rows of ``fit``, on which the
         first model is trained without questions. A float in ``(0, 1)`` is a
         fraction of the rows (rounded up). All rows are bootstrap when there
-        are fewer.
+        are fewer. When the first ``n_bootstrap`` rows hold a single class, the
+        bootstrap set extends to the first row of another class, since no
+        classifier can start from one class.
     refit : {"scratch", "incremental"}, default="scratch"
         How the classifier is updated after each round:
 
@@ -446,13 +448,15 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             n_bootstrap = max(1, math.ceil(self.n_bootstrap * n_samples))
         labels = np.searchsorted(classes, y)
-        boot_classes = np.unique(labels[:n_bootstrap])
-        if boot_classes.size < 2:
+        if np.all(labels == labels[0]):
             raise ValueError(
-                f"The bootstrap set (the first {n_bootstrap} of {n_samples} "
-                f"rows) holds only one class ({classes[boot_classes].tolist()}); "
-                "the classifier needs at least two classes to start from."
+                f"y holds only one class ({classes[labels[0]]!r}); the classifier "
+                "needs at least two classes."
             )
+        if np.all(labels[:n_bootstrap] == labels[0]):
+            # A classifier cannot start from one class: take the bootstrap up
+            # to the first example of another class (data sorted by label).
+            n_bootstrap = int(np.argmax(labels != labels[0])) + 1
 
         rng = check_random_state(self.random_state)
         template = _seed_unset_random_states(clone(self.estimator), rng)
@@ -465,6 +469,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         stream = _Stream(X, labels, classes, template, refit_method, rng, selector)
         stream.in_train[:n_bootstrap] = True
         stream.estimator = self._bootstrap_fit(stream)
+        if self.counter_examples != "none":
+            # Fail fast: a selector that cannot read this model should say so
+            # now, not at the first question, maybe after a person's answers.
+            clone(selector).fit(stream.estimator, *self._training_set(stream))
         self._run(stream, range(n_bootstrap, n_samples))
         self._publish(stream)
         return self
@@ -497,9 +505,13 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
             return
         X, y = self._training_set(stream)
-        if stream.refit_method == "warm_start":
+        if stream.refit_method == "warm_start" and np.array_equal(
+            np.unique(y), stream.estimator.classes_
+        ):
             stream.estimator.fit(X, y)
         else:
+            # From scratch, also when warm starting is impossible because the
+            # training set gained or lost a class (the weights change shape).
             stream.estimator = clone(stream.template).fit(X, y)
 
     # ----------------------------------------------------------- the loop
