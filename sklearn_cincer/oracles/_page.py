@@ -138,6 +138,7 @@ function pick(which, i) {
 
 function render(s) {
   state = s;
+  document.body.dataset.status = s.status;
   $("progress").textContent = s.n_answered + " answered" +
     (s.annotator ? " \u00b7 " + s.annotator : "");
   const banner = $("banner");
@@ -154,7 +155,6 @@ function render(s) {
   $("waiting").style.display = "none";
   $("question").hidden = false;
   document.body.dataset.qid = String(s.qid);
-  document.body.dataset.status = s.status;
   $("why").textContent = s.why;
   const ex = s.example;
   $("title-example").textContent = "Suspicious example #" + ex.id;
