@@ -1,0 +1,184 @@
+"""The ``benchmark`` and ``reproduce`` subcommands of ``sklearn-cincer``.
+
+::
+
+    sklearn-cincer benchmark --dataset breast --model fc --strategy cincer \\
+        --selector top_fisher --repeats 5
+    sklearn-cincer benchmark --dataset breast --model lr --q2 \\
+        --selector top_fisher nearest
+    sklearn-cincer reproduce --output results/paper --n-jobs 2
+"""
+
+import argparse
+import sys
+
+from ._registry import MODELS, SELECTORS, STRATEGIES
+from ._runner import PAPER_PAIRS, PAPER_SETTINGS
+
+
+def _common(parser):
+    parser.add_argument("--repeats", type=int, default=PAPER_SETTINGS["n_repeats"],
+                        help="repeats, each with its own noise and stream "
+                        "(default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=PAPER_SETTINGS["n_rounds"],
+                        help="incoming examples per repeat (default: %(default)s)")
+    parser.add_argument("--random-state", type=int, default=0,
+                        help="base seed of the streams (default: %(default)s)")
+    parser.add_argument("--data-home", default=None,
+                        help="data folder (default: $SKLEARN_CINCER_DATA)")
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="repeats run in parallel (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="print less")
+
+
+def _pair(text):
+    if ":" not in text:
+        raise argparse.ArgumentTypeError(f"expected DATASET:MODEL, got {text!r}")
+    dataset, model = text.split(":", 1)
+    if model not in MODELS:
+        raise argparse.ArgumentTypeError(f"unknown model {model!r}")
+    return dataset, model
+
+
+def add_parser(subparsers):
+    """Register ``benchmark`` and ``reproduce`` on the CLI's subparsers.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from sklearn_cincer.benchmark._commands import add_parser
+    >>> parser = argparse.ArgumentParser()
+    >>> add_parser(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["benchmark", "--dataset", "breast", "--model",
+    ...                           "lr", "--selector", "nearest", "--repeats", "2"])
+    >>> args.selector, args.repeats, args.func.__name__
+    (['nearest'], 2, 'run_benchmark')
+    """
+    bench = subparsers.add_parser(
+        "benchmark",
+        help="run one experiment of the paper (Q1/Q3 competitors, or Q2 Pr@k)",
+        description="Run CINCER and its competitors on one data set and model, "
+        "with the paper's settings, and print our final numbers next to the "
+        "paper's. Results are saved per repeat and resumed when run again.",
+    )
+    bench.add_argument("--dataset", required=True,
+                       choices=["breast", "adult", "mnist", "fashion_mnist",
+                                "20ng", "digits", "wine"])
+    bench.add_argument("--model", required=True, choices=sorted(MODELS))
+    bench.add_argument("--strategy", nargs="+", default=["cincer"],
+                       choices=sorted(STRATEGIES),
+                       help="cincer (relabel the counter-example), drop_ce, no_ce")
+    bench.add_argument("--selector", nargs="+", default=["top_fisher"],
+                       choices=sorted(SELECTORS),
+                       help="counter-example selector(s); authors_top_fisher "
+                       "ranks as the authors' code did")
+    bench.add_argument("--refit", nargs="+", default=["scratch"],
+                       choices=["scratch", "incremental"])
+    bench.add_argument("--q2", action="store_true",
+                       help="measure Pr@5/Pr@10 of the selectors instead "
+                       "(clean incoming examples, frozen model)")
+    bench.add_argument("--bootstrap", type=int, default=None,
+                       help="bootstrap size (default: the paper's, 500 for "
+                       "20ng, else 100)")
+    bench.add_argument("--noise", type=float, default=PAPER_SETTINGS["noise_rate"])
+    bench.add_argument("--threshold", type=float,
+                       default=PAPER_SETTINGS["threshold"])
+    bench.add_argument("--output", default="results/benchmark",
+                       help="results folder (default: %(default)s)")
+    bench.add_argument("--figures", action="store_true",
+                       help="also write figures to OUTPUT/figures")
+    _common(bench)
+    bench.set_defaults(func=run_benchmark)
+
+    rep = subparsers.add_parser(
+        "reproduce",
+        help="run the paper's whole grid; write results, figures and the "
+        "comparison table",
+        description="Run Q1, Q2 and Q3 on the paper's data set/model pairs "
+        "and write traces, figures and our numbers next to the paper's to a "
+        "folder. Resumable: finished repeats are not run again.",
+    )
+    rep.add_argument("--output", default="results/reproduce",
+                     help="results folder (default: %(default)s)")
+    rep.add_argument("--pairs", nargs="+", type=_pair,
+                     default=[f"{d}:{m}" for d, m in PAPER_PAIRS],
+                     help="DATASET:MODEL pairs (default: the paper's 8)")
+    rep.add_argument("--questions", nargs="+", default=["q1", "q2", "q3"],
+                     choices=["q1", "q2", "q3"])
+    rep.add_argument("--refit", nargs="+", default=["scratch"],
+                     choices=["scratch", "incremental"])
+    rep.add_argument("--no-authors-ranking", action="store_true",
+                     help="skip the runs that rank counter-examples as the "
+                     "authors' code did")
+    rep.add_argument("--no-figures", action="store_true")
+    _common(rep)
+    rep.set_defaults(func=run_reproduce)
+
+
+def run_benchmark(args):
+    """Run ``sklearn-cincer benchmark``; returns the exit status."""
+    from pathlib import Path
+
+    from ._reproduce import write_report
+    from ._report import compare_precision_with_paper, compare_with_paper, format_table
+    from ._runner import RunSpec, run_experiment, run_precision_experiment
+
+    verbose = 0 if args.quiet else 1
+    output = Path(args.output)
+    runs = output / "runs"
+    try:
+        if args.q2:
+            frame = run_precision_experiment(
+                args.dataset, args.model, args.selector, n_repeats=args.repeats,
+                n_rounds=args.rounds, n_bootstrap=args.bootstrap,
+                noise_rate=args.noise, random_state=args.random_state,
+                data_home=args.data_home, output_dir=runs, n_jobs=args.n_jobs,
+                verbose=verbose,
+            )
+            print(format_table(compare_precision_with_paper(frame)))
+        else:
+            import pandas as pd
+
+            frames = []
+            for refit in args.refit:
+                for strategy in args.strategy:
+                    selectors = ["none"] if strategy == "no_ce" else args.selector
+                    for selector in selectors:
+                        spec = RunSpec(
+                            args.dataset, args.model, strategy, selector,
+                            refit=refit, n_bootstrap=args.bootstrap,
+                            n_rounds=args.rounds, noise_rate=args.noise,
+                            threshold=args.threshold,
+                        )
+                        frames.append(run_experiment(
+                            spec, n_repeats=args.repeats,
+                            random_state=args.random_state,
+                            data_home=args.data_home, output_dir=runs,
+                            n_jobs=args.n_jobs, verbose=verbose,
+                        ))
+            table = compare_with_paper(pd.concat(frames, ignore_index=True))
+            print(format_table(table))
+        if args.figures:
+            write_report(output)
+    except (ImportError, FileNotFoundError, ValueError) as exc:
+        print(f"sklearn-cincer benchmark: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_reproduce(args):
+    """Run ``sklearn-cincer reproduce``; returns the exit status."""
+    from ._reproduce import reproduce
+    from ._report import format_table
+
+    table = reproduce(
+        args.output, pairs=args.pairs, questions=args.questions,
+        refits=args.refit, n_repeats=args.repeats, n_rounds=args.rounds,
+        authors_ranking=not args.no_authors_ranking,
+        random_state=args.random_state, data_home=args.data_home,
+        n_jobs=args.n_jobs, figures=not args.no_figures,
+        verbose=0 if args.quiet else 1,
+    )
+    if table is not None:
+        print(format_table(table))
+    return 0

@@ -1,0 +1,334 @@
+"""The whole grid of the paper, and the report written from its results.
+
+Layout of an output folder::
+
+    <output>/runs/<dataset>__<model>__<strategy>__<selector>__<refit>/
+        config.json, trace_<r>.csv, queries_<r>.csv
+    <output>/runs/<dataset>__<model>__precision/precision_<r>.csv
+    <output>/figures/*.png
+    <output>/comparison.csv, comparison.md, precision.csv, precision.md
+
+Runs are resumable: a repeat whose trace exists is not run again, so a grid
+can be stopped and restarted, or extended with more repeats.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._registry import make_model
+from ._runner import (
+    PAPER_PAIRS,
+    Q1_RUNS,
+    Q3_RUNS,
+    RunSpec,
+    make_stream,
+    paper_bootstrap,
+    repeat_seed,
+    run_experiment,
+    run_precision_experiment,
+)
+
+#: Q2 is run on these pairs by default (the issue asks for at least these).
+Q2_PAIRS = (("breast", "fc"), ("adult", "fc"), ("mnist", "lr"))
+#: Selectors compared in Q2; full_fisher only where the model is small.
+Q2_SELECTORS = ("top_fisher", "practical_fisher", "influence", "nearest")
+_FULL_FISHER_OK = {"breast", "adult", "wine"}
+
+
+def grid_specs(pairs=PAPER_PAIRS, questions=("q1", "q3"), refits=("scratch",),
+               authors_ranking=True, n_rounds=100):
+    """The competitors of the grid, without duplicates.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._reproduce import grid_specs
+    >>> specs = grid_specs([("breast", "lr")], authors_ranking=False)
+    >>> [(s.strategy, s.selector) for s in specs]  # doctest: +NORMALIZE_WHITESPACE
+    [('cincer', 'top_fisher'), ('drop_ce', 'top_fisher'), ('no_ce', 'none'),
+     ('cincer', 'practical_fisher'), ('cincer', 'nearest')]
+    """
+    runs = []
+    if "q1" in questions:
+        runs += Q1_RUNS
+    if "q3" in questions:
+        runs += Q3_RUNS
+    if authors_ranking:
+        runs.append(("cincer", "authors_top_fisher"))
+    runs = list(dict.fromkeys(runs))
+    specs = []
+    for refit in refits:
+        for dataset, model in pairs:
+            for strategy, selector in runs:
+                specs.append(RunSpec(dataset, model, strategy, selector, refit=refit,
+                                     n_rounds=n_rounds))
+    return specs
+
+
+def collect_traces(output_dir):
+    """All per-round traces under ``<output_dir>/runs``, stacked.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._reproduce import collect_traces
+    >>> collect_traces("/nonexistent").empty
+    True
+    """
+    import pandas as pd
+
+    frames = []
+    for config in sorted(Path(output_dir, "runs").glob("*/config.json")):
+        spec = json.loads(config.read_text())
+        if "strategy" not in spec:
+            continue
+        for path in sorted(config.parent.glob("trace_*.csv")):
+            frame = pd.read_csv(path)
+            for key in ("dataset", "model", "strategy", "selector", "refit"):
+                frame[key] = spec[key]
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def collect_precision(output_dir):
+    """All Q2 results under ``<output_dir>/runs``, stacked."""
+    import pandas as pd
+
+    frames = []
+    for folder in sorted(Path(output_dir, "runs").glob("*__precision")):
+        dataset, model, _ = folder.name.split("__")
+        for path in sorted(folder.glob("precision_*.csv")):
+            frame = pd.read_csv(path)
+            frame["dataset"], frame["model"] = dataset, model
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def counter_example_figure(dataset, model="lr", *, selectors=("top_fisher",
+                           "nearest", "influence"), data=None, data_home=None,
+                           random_state=0, n_bootstrap=None):
+    """Figure 1: a suspicious image next to the counter-examples of several selectors.
+
+    The model is fit on the noisy bootstrap set of repeat 0; the first
+    incoming example it finds suspicious (margin at least 0.2) is shown next
+    to the counter-example each available selector picks.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure or None
+        None when the data set has no images or nothing is suspicious.
+    """
+    from ..datasets import load_dataset
+    from ._registry import make_selector
+    from ._report import pick_counter_examples, plot_counter_examples
+
+    if data is None:
+        data = load_dataset(dataset, data_home=data_home, random_state=random_state)
+    if "images_train" not in data:
+        return None
+    shape = data.images_train.shape[1:]
+    n_bootstrap = paper_bootstrap(dataset) if n_bootstrap is None else n_bootstrap
+    seed = repeat_seed(random_state, 0)
+    s = make_stream(data.X_train, data.y_train, n_bootstrap=n_bootstrap,
+                    n_rounds=100, random_state=seed)
+    B = n_bootstrap
+    fitted = make_model(model, random_state=seed).fit(s.X[:B], s.y_noisy[:B])
+    proba = fitted.predict_proba(s.X[B:])
+    top = proba.max(axis=1)
+    own = proba[np.arange(proba.shape[0]), np.searchsorted(fitted.classes_,
+                                                           s.y_noisy[B:])]
+    suspicious = np.flatnonzero(top - own >= 0.2)
+    if suspicious.size == 0:
+        return None
+    t = B + suspicious[0]
+    chosen = {}
+    for name in selectors:
+        try:
+            chosen[name] = make_selector(name)
+        except ImportError:
+            continue
+    picks = pick_counter_examples(fitted, s.X[:B], s.y_noisy[:B], s.X[t],
+                                  s.y_noisy[t], chosen)
+    names = data.target_names
+    prediction = fitted.predict(s.X[t : t + 1])[0]
+
+    def caption(i):
+        truth = names[s.y_true[i]]
+        return f"label {names[s.y_noisy[i]]} (true {truth})"
+
+    return plot_counter_examples(
+        s.X[t].reshape(shape), caption(t) + f"\npredicted {names[prediction]}",
+        {name: (s.X[i].reshape(shape), caption(i)) for name, i in picks.items()},
+    )
+
+
+def write_report(output_dir, *, paper=None, figures=True):
+    """Write the comparison tables and figures of an output folder.
+
+    Parameters
+    ----------
+    output_dir : str or path-like
+    paper : pandas.DataFrame, default=None
+        The paper's numbers; see :func:`load_paper_results`.
+    figures : bool, default=True
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Our final numbers next to the paper's (also written to
+        ``comparison.csv`` and ``comparison.md``).
+    """
+    from ._report import (
+        compare_precision_with_paper,
+        compare_with_paper,
+        format_table,
+        plot_precision,
+        plot_traces,
+    )
+
+    output_dir = Path(output_dir)
+    traces = collect_traces(output_dir)
+    precision = collect_precision(output_dir)
+    table = None
+    if not traces.empty:
+        table = compare_with_paper(traces, paper)
+        table.to_csv(output_dir / "comparison.csv", index=False)
+        (output_dir / "comparison.md").write_text(format_table(table) + "\n")
+    if not precision.empty:
+        pr = compare_precision_with_paper(precision, paper)
+        pr.to_csv(output_dir / "precision.csv", index=False)
+        (output_dir / "precision.md").write_text(format_table(pr) + "\n")
+    if figures:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig_dir = output_dir / "figures"
+        fig_dir.mkdir(exist_ok=True)
+        if not traces.empty:
+            groups = {"q1": Q1_RUNS, "q3": Q3_RUNS + (("cincer", "authors_top_fisher"),)}
+            for (dataset, model, refit), g in traces.groupby(
+                ["dataset", "model", "refit"]
+            ):
+                for question, runs in groups.items():
+                    keep = g[[
+                        (s, c) in runs for s, c in zip(g["strategy"], g["selector"])
+                    ]]
+                    if keep.empty:
+                        continue
+                    fig = plot_traces(keep, title=f"{dataset} / {model} ({refit})")
+                    fig.savefig(fig_dir / f"{question}__{dataset}__{model}__{refit}.png",
+                                dpi=120)
+                    plt.close(fig)
+        if not precision.empty:
+            for (dataset, model), g in precision.groupby(["dataset", "model"]):
+                fig = plot_precision(g, title=f"{dataset} / {model}")
+                fig.savefig(fig_dir / f"q2__{dataset}__{model}.png", dpi=120)
+                plt.close(fig)
+    return table
+
+
+def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
+              refits=("scratch",), n_repeats=5, n_rounds=100, authors_ranking=True,
+              q2_pairs=Q2_PAIRS, random_state=0, data_home=None, n_jobs=1,
+              figures=True, verbose=1):
+    """Run the paper's grid and write results, figures and the comparison table.
+
+    Competitors whose model or selector is unavailable (e.g. the networks
+    without torch) are skipped with a message; everything else runs.
+
+    Parameters
+    ----------
+    output_dir : str or path-like
+        Where results go (see the module's layout).
+    pairs : sequence of (dataset, model), default=PAPER_PAIRS
+    questions : sequence of {"q1", "q2", "q3"}
+    refits : sequence of {"scratch", "incremental"}
+    n_repeats, n_rounds : int
+    authors_ranking : bool, default=True
+        Also run CINCER with :class:`AuthorsTopFisherSelector`.
+    q2_pairs : sequence of (dataset, model), default=Q2_PAIRS
+    random_state : int, default=0
+    data_home : str, default=None
+    n_jobs : int, default=1
+        Repeats in parallel.
+    figures : bool, default=True
+    verbose : int, default=1
+
+    Returns
+    -------
+    table : pandas.DataFrame or None
+        The comparison table.
+    """
+    from ..datasets import load_dataset
+
+    output_dir = Path(output_dir)
+    runs_dir = output_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    cache = {}
+    skipped = []
+
+    def data_for(dataset):
+        if dataset not in cache:
+            cache.clear()  # one data set in memory at a time
+            cache[dataset] = load_dataset(dataset, data_home=data_home,
+                                          random_state=random_state)
+        return cache[dataset]
+
+    started = time.perf_counter()
+    specs = grid_specs(pairs, [q for q in questions if q != "q2"], refits,
+                       authors_ranking, n_rounds)
+    for i, spec in enumerate(specs, 1):
+        if verbose:
+            print(f"[reproduce] {i}/{len(specs)} {spec.name} "
+                  f"({time.perf_counter() - started:.0f} s so far)", flush=True)
+        try:
+            run_experiment(spec, n_repeats=n_repeats, random_state=random_state,
+                           data=data_for(spec.dataset), output_dir=runs_dir,
+                           n_jobs=n_jobs, verbose=verbose)
+        except ImportError as exc:
+            skipped.append((spec.name, str(exc)))
+            if verbose:
+                print(f"[reproduce] skipped {spec.name}: {exc}", flush=True)
+    if "q2" in questions:
+        for dataset, model in q2_pairs:
+            selectors = list(Q2_SELECTORS)
+            if dataset in _FULL_FISHER_OK:
+                selectors.append("full_fisher")
+            available = []
+            for name in selectors:
+                try:
+                    from ._registry import selector_class
+
+                    selector_class(name)
+                    available.append(name)
+                except ImportError as exc:
+                    skipped.append((f"{dataset}__{model}__q2__{name}", str(exc)))
+            try:
+                run_precision_experiment(
+                    dataset, model, available, n_repeats=n_repeats,
+                    n_rounds=n_rounds, random_state=random_state,
+                    data=data_for(dataset), output_dir=runs_dir, n_jobs=n_jobs,
+                    verbose=verbose,
+                )
+            except ImportError as exc:
+                skipped.append((f"{dataset}__{model}__q2", str(exc)))
+    (output_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
+    table = write_report(output_dir, figures=figures)
+    if figures:
+        import matplotlib.pyplot as plt
+
+        fig_dir = output_dir / "figures"
+        for dataset, model in pairs:
+            if dataset in ("mnist", "fashion_mnist", "digits") and model == "lr":
+                fig = counter_example_figure(dataset, model, data=data_for(dataset),
+                                             random_state=random_state)
+                if fig is not None:
+                    fig.savefig(fig_dir / f"fig1__{dataset}__{model}.png", dpi=120)
+                    plt.close(fig)
+    if verbose:
+        print(f"[reproduce] done in {time.perf_counter() - started:.0f} s; "
+              f"{len(skipped)} skipped; see {output_dir}", flush=True)
+    return table
