@@ -193,15 +193,30 @@ def damp(F, damping):
 def factorize(F, damping):
     """Cholesky factor of the damped Fisher ``F + lambda I``.
 
+    The factor is computed by numpy (the same BLAS as the products that
+    built ``F``: mixing numpy's and scipy's separate OpenBLAS thread pools
+    back to back makes a Cholesky factor many times slower on a busy
+    machine).
+
+    Returns
+    -------
+    factor : tuple ``(L, True)``
+        The lower triangular factor, in the format of
+        :func:`scipy.linalg.cho_factor` (so :func:`scipy.linalg.cho_solve`
+        accepts it).
+
     Raises
     ------
     numpy.linalg.LinAlgError
         With a message that says to raise ``damping`` when the damped matrix
         is not numerically positive definite.
     """
+    D = damp(F, damping)
+    if not np.all(np.isfinite(D)):
+        raise ValueError("The Fisher information matrix has NaN or infinite entries.")
     try:
-        return linalg.cho_factor(damp(F, damping), lower=True, check_finite=True)
-    except linalg.LinAlgError as exc:
+        return np.linalg.cholesky(D), True
+    except np.linalg.LinAlgError as exc:
         raise np.linalg.LinAlgError(
             f"The damped Fisher information matrix (damping={damping!r}) is not "
             "positive definite in floating point; use a larger damping."

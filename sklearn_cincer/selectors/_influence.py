@@ -218,8 +218,8 @@ class InfluenceSelector(_AllParameterSelector):
             s = max(np.trace(H) / H.shape[0], np.finfo(float).tiny)
             H += s * (N @ N.T)
         try:
-            return linalg.cho_factor(H, lower=True)
-        except linalg.LinAlgError as exc:
+            return np.linalg.cholesky(H), True  # numpy's BLAS, as for F
+        except np.linalg.LinAlgError as exc:
             raise np.linalg.LinAlgError(
                 "The Hessian of the training objective is singular (an "
                 "unpenalized model on separable or collinear data?); set a "
