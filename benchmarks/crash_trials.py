@@ -188,7 +188,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--kills", type=int, default=2)
-    parser.add_argument("--max-delay", type=float, default=1.5)
+    parser.add_argument("--max-delay", type=float, default=None,
+                        help="longest wait before a kill, in seconds; default: "
+                        "the duration of an uninterrupted session, measured first")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-samples", type=int, default=N_SAMPLES)
     parser.add_argument("--child", nargs=2, metavar=("STORE", "OUT"))
@@ -203,6 +205,16 @@ def main(argv=None):
 
     threadpool_limits(1)  # the reference runs: BLAS threads only fight on small data
     rng = random.Random(args.seed)
+    if args.max_delay is None:
+        with tempfile.TemporaryDirectory() as workdir:
+            start = time.perf_counter()
+            proc = _spawn(os.path.join(workdir, "s.sqlite"),
+                          os.path.join(workdir, "r.pkl"), args.n_samples)
+            ready = time.perf_counter()
+            proc.communicate(timeout=600)
+            args.max_delay = time.perf_counter() - ready
+        print(f"an uninterrupted session takes {args.max_delay:.1f} s after start-up "
+              f"({ready - start:.1f} s); kills come uniformly within that", flush=True)
     failures, mid = 0, 0
     for i in range(args.trials):
         with tempfile.TemporaryDirectory() as workdir:
