@@ -566,17 +566,21 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             candidates = np.arange(train_ids.shape[0])
         if candidates.size == 0:
             return None, None
-        selector = _seed_unset_random_states(clone(stream.selector), stream.rng)
-        selector.fit(
-            stream.estimator,
-            stream.X[train_ids],
-            stream.classes[stream.labels[train_ids]],
-        )
+        selector = self._fit_selector(stream, train_ids)
         row, score = selector.select(
             stream.X[example_id], stream.classes[stream.labels[example_id]], candidates
         )
         stream.selector = selector
         return int(train_ids[row]), score
+
+    def _fit_selector(self, stream, train_ids):
+        """A fresh, seeded clone of the selector, fit on the current training set."""
+        selector = _seed_unset_random_states(clone(stream.selector), stream.rng)
+        return selector.fit(
+            stream.estimator,
+            stream.X[train_ids],
+            stream.classes[stream.labels[train_ids]],
+        )
 
     def _ask(self, stream, example_id, mu, prediction):
         """Query about a suspicious example; returns other ids whose rows changed."""
