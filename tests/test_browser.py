@@ -6,6 +6,7 @@ the binary named by ``CINCER_CHROMIUM``). Without Playwright or Chromium they
 are skipped, with the reason.
 """
 
+import getpass
 import os
 import shutil
 import threading
@@ -196,7 +197,7 @@ def test_undo_in_the_page_revises_the_store(page, tmp_path):
                      counter_example_id=100 + i, counter_x=np.array([1.0, 1.0]),
                      counter_label="dog", score=1.0, round=i)
 
-    oracle = BrowserOracle(open_browser=False)
+    oracle = BrowserOracle(open_browser=False)  # annotator: the login name
     session = AnnotationSession(oracle, tmp_path / "s.sqlite")
     oracle.start()
     page.goto(oracle.url)
@@ -227,10 +228,12 @@ def test_undo_in_the_page_revises_the_store(page, tmp_path):
         asker.join(20)
     finally:
         oracle.close()
-    assert results == [Answer("fox", "dog"), Answer("cat", "dog")]
+    me = getpass.getuser()
+    assert results == [Answer("fox", "dog", me), Answer("cat", "dog", me)]
     store = AnnotationStore(tmp_path / "s.sqlite")
-    assert store.find_answer(query(1)) == Answer("dog", "cat")
-    assert store.find_answer(query(2)) == Answer("cat", "dog")
+    assert store.find_answer(query(1)) == Answer("dog", "cat", me)
+    assert store.find_answer(query(2)) == Answer("cat", "dog", me)
+    assert {r["annotator"] for r in store.records()} == {me}
     assert session.n_revisions_ == 1 and not page.errors
 
 

@@ -97,7 +97,8 @@ class BrowserOracle(_HumanOracle):
     max_features : int, default=20
         At most this many features are listed.
     annotator : str, default=None
-        Who answers, written into each answer.
+        Who answers, written into each answer; ``None`` writes the login
+        name of the user running Python.
     port : int, default=0
         The port; 0 picks a free one.
     open_browser : {"auto", True, False}, default="auto"

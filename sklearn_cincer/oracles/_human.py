@@ -1,5 +1,6 @@
 """What the oracles that ask a person share: rendering, skip, undo."""
 
+import getpass
 import threading
 
 from ._base import Answer
@@ -87,7 +88,16 @@ class _HumanOracle:
         if not query.has_counter_example:
             counter_label = None
         return Answer(label=plain(label), counter_label=plain(counter_label),
-                      annotator=self.annotator, skipped=skipped)
+                      annotator=self._who(), skipped=skipped)
+
+    def _who(self):
+        """The annotator's name: as given, else the login name."""
+        if self.annotator is not None:
+            return self.annotator
+        try:
+            return getpass.getuser()
+        except Exception:  # no login name to be found
+            return None
 
     @staticmethod
     def _asks_counter_label(query):

@@ -48,7 +48,8 @@ class TerminalOracle(_HumanOracle):
     max_features : int, default=20
         At most this many features are printed.
     annotator : str, default=None
-        Who answers, written into each answer.
+        Who answers, written into each answer; ``None`` writes the login
+        name of the user running Python.
     stdin, stdout : file-like, default=None
         Where to read answers and write questions; ``None`` means
         ``sys.stdin`` and ``sys.stdout`` at the time of the question.
