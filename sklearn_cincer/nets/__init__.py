@@ -33,6 +33,7 @@ from ._classifiers import (
 )
 from ._modules import ConvNet, FCNet, LogRegNet
 from ._parameters import TorchParameterView, skorch_parameter_view
+from ._selectors import TorchTopFisherSelector, torch_fisher_matrix
 from ._views import LAST_LAYER_ATTRIBUTE, find_last_layer, skorch_view
 
 __all__ = [
@@ -47,7 +48,9 @@ __all__ = [
     "StopAtTrainAccuracy",
     "TensorBatches",
     "TorchParameterView",
+    "TorchTopFisherSelector",
     "find_last_layer",
     "skorch_parameter_view",
     "skorch_view",
+    "torch_fisher_matrix",
 ]
