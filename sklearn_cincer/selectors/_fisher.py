@@ -12,6 +12,16 @@ from .._parameters import parameter_view
 from ._base import BaseSelector, _as_row
 
 
+# Above this many entries, features are kept in float32 for scoring.
+_FLOAT32_ENTRIES = 2**22
+
+
+def _scoring_features(H):
+    if H.size >= _FLOAT32_ENTRIES and H.dtype != np.float32:
+        return H.astype(np.float32)
+    return H
+
+
 def _fingerprint(estimator):
     """A hash of a fitted estimator: equal hashes mean an unchanged model."""
     return joblib.hash(estimator)
@@ -51,15 +61,23 @@ class TopFisherSelector(BaseSelector):
         ``F`` is singular (softmax ignores a shift of all logits; features may
         be collinear) and the damping makes it positive definite for its
         Cholesky factor. In the softmax null direction it changes nothing, as
-        every gradient is orthogonal to it. Why ``1e-3``: on logistic
-        regression, where ``F`` is the Hessian of the log loss, the damping
-        plays the role of the L2 penalty, and scikit-learn's default penalty
-        ``1 / (C n)`` is ``1e-3`` to ``1e-2`` of the mean eigenvalue for a few
-        hundred standardized examples; at that value the ranking agrees with
-        leave-one-out retraining (Spearman correlation above 0.9 in the tests
-        of this package), it is small enough to follow the pseudo-inverse on
-        well-determined directions and large enough for a stable factor in
-        float64. Raise it when features are strongly collinear.
+        every gradient is orthogonal to it. Why ``1e-3``: small enough that
+        the ranking follows the undamped kernel (the pseudo-inverse) on the
+        directions the training set determines, large enough for a stable
+        Cholesky factor in float64 whatever the conditioning. On logistic
+        regression, where ``F`` is the Hessian of the log loss and the
+        damping plays the role of the L2 penalty, the ranking agrees with
+        leave-one-out retraining (Spearman correlation 0.998 to 0.999 on the
+        ground-truth problems of the tests) for any damping from 1e-6 to 1e-1;
+        it degrades from about 1 (0.956), where the damping swamps the
+        curvature. Raise it when features are strongly collinear.
+
+    Notes
+    -----
+    The features of a large training set (``n * d >= 2**22``) are kept in
+    float32 for scoring, which halves the memory and time of
+    :func:`~sklearn_cincer._fisher.kernel_scores`; ``F`` is always built
+    and solved in float64.
 
     Attributes
     ----------
@@ -111,7 +129,7 @@ class TopFisherSelector(BaseSelector):
         self.factor_ = self._factorize(H.shape[0])
         self._X = np.asarray(X)
         self._fingerprint = _fingerprint(estimator)
-        self._H = H
+        self._H = _scoring_features(H)
         self._P = P
         self._R = _fisher.residuals(P, view.encode(y), view.link)
 
@@ -169,7 +187,7 @@ class TopFisherSelector(BaseSelector):
             self._fisher_sum += H_new.shape[0] * _fisher.fisher_matrix(
                 H_new, P_new, view.link, view.fit_intercept
             )
-            self._H = np.concatenate([self._H, H_new])
+            self._H = _scoring_features(np.concatenate([self._H, H_new]))
             self._P = np.concatenate([self._P, P_new])
             self._X = X.copy()
             self.factor_ = self._factorize(X.shape[0])
