@@ -304,3 +304,43 @@ def test_pickles_without_its_server(oracle):
         assert request(clone, "GET", "state")[2]["status"] == "waiting"
     finally:
         clone.close()
+
+
+def test_opens_in_a_notebook_cell_or_the_browser(monkeypatch):
+    import sys
+    import types
+    import webbrowser
+
+    shown, opened = [], []
+    ipython = types.ModuleType("IPython")
+    display_mod = types.ModuleType("IPython.display")
+
+    class IFrame:
+        def __init__(self, src, width, height):
+            self.src, self.width, self.height = src, width, height
+
+    display_mod.IFrame = IFrame
+    display_mod.display = shown.append
+    ipython.display = display_mod
+    ipython.get_ipython = lambda: types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display_mod)
+    monkeypatch.setattr(webbrowser, "get", lambda: object())
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+
+    in_notebook = BrowserOracle()  # open_browser="auto"
+    in_notebook.start()
+    in_notebook.close()
+    assert [f.src for f in shown] == [in_notebook.url] and opened == []
+    assert shown[0].width == "100%"
+
+    ipython.get_ipython = lambda: None  # IPython loaded, but no kernel
+    elsewhere = BrowserOracle()
+    elsewhere.start()
+    elsewhere.close()
+    assert opened == [elsewhere.url] and len(shown) == 1
+
+    quiet = BrowserOracle(open_browser=False)
+    quiet.start()
+    quiet.close()
+    assert len(opened) == 1 and len(shown) == 1
