@@ -28,6 +28,9 @@ def _common(parser):
                         help="data folder (default: $SKLEARN_CINCER_DATA)")
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="repeats run in parallel (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/OpenMP threads per repeat; 0 for the "
+                        "libraries' defaults (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="print less")
 
 
@@ -103,6 +106,9 @@ def add_parser(subparsers):
     rep.add_argument("--pairs", nargs="+", type=_pair,
                      default=[f"{d}:{m}" for d, m in PAPER_PAIRS],
                      help="DATASET:MODEL pairs (default: the paper's 8)")
+    rep.add_argument("--q2-pairs", nargs="+", type=_pair,
+                     default=["breast:fc", "adult:fc", "mnist:lr"],
+                     help="DATASET:MODEL pairs of Q2 (default: %(default)s)")
     rep.add_argument("--questions", nargs="+", default=["q1", "q2", "q3"],
                      choices=["q1", "q2", "q3"])
     rep.add_argument("--refit", nargs="+", default=["scratch"],
@@ -133,7 +139,7 @@ def run_benchmark(args):
                 n_rounds=args.rounds, n_bootstrap=args.bootstrap,
                 noise_rate=args.noise, random_state=args.random_state,
                 data_home=args.data_home, output_dir=runs, n_jobs=args.n_jobs,
-                verbose=verbose,
+                threads=args.threads or None, verbose=verbose,
             )
             print(format_table(compare_precision_with_paper(frame)))
         else:
@@ -154,7 +160,8 @@ def run_benchmark(args):
                             spec, n_repeats=args.repeats,
                             random_state=args.random_state,
                             data_home=args.data_home, output_dir=runs,
-                            n_jobs=args.n_jobs, verbose=verbose,
+                            n_jobs=args.n_jobs, threads=args.threads or None,
+                            verbose=verbose,
                         ))
             table = compare_with_paper(pd.concat(frames, ignore_index=True))
             print(format_table(table))
@@ -173,10 +180,12 @@ def run_reproduce(args):
 
     table = reproduce(
         args.output, pairs=args.pairs, questions=args.questions,
+        q2_pairs=args.q2_pairs,
         refits=args.refit, n_repeats=args.repeats, n_rounds=args.rounds,
         authors_ranking=not args.no_authors_ranking,
         random_state=args.random_state, data_home=args.data_home,
-        n_jobs=args.n_jobs, figures=not args.no_figures,
+        n_jobs=args.n_jobs, threads=args.threads or None,
+        figures=not args.no_figures,
         verbose=0 if args.quiet else 1,
     )
     if table is not None:

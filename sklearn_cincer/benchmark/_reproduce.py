@@ -35,7 +35,7 @@ from ._runner import (
 Q2_PAIRS = (("breast", "fc"), ("adult", "fc"), ("mnist", "lr"))
 #: Selectors compared in Q2; full_fisher only where the model is small.
 Q2_SELECTORS = ("top_fisher", "practical_fisher", "influence", "nearest")
-_FULL_FISHER_OK = {"breast", "adult", "wine"}
+_FULL_FISHER_OK = {"breast", "adult", "wine", "digits"}
 
 
 def grid_specs(pairs=PAPER_PAIRS, questions=("q1", "q3"), refits=("scratch",),
@@ -233,7 +233,7 @@ def write_report(output_dir, *, paper=None, figures=True):
 def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
               refits=("scratch",), n_repeats=5, n_rounds=100, authors_ranking=True,
               q2_pairs=Q2_PAIRS, random_state=0, data_home=None, n_jobs=1,
-              figures=True, verbose=1):
+              threads=1, figures=True, verbose=1):
     """Run the paper's grid and write results, figures and the comparison table.
 
     Competitors whose model or selector is unavailable (e.g. the networks
@@ -254,6 +254,8 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
     data_home : str, default=None
     n_jobs : int, default=1
         Repeats in parallel.
+    threads : int or None, default=1
+        BLAS/OpenMP threads per repeat (see :func:`run_experiment`).
     figures : bool, default=True
     verbose : int, default=1
 
@@ -287,7 +289,7 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
         try:
             run_experiment(spec, n_repeats=n_repeats, random_state=random_state,
                            data=data_for(spec.dataset), output_dir=runs_dir,
-                           n_jobs=n_jobs, verbose=verbose)
+                           n_jobs=n_jobs, threads=threads, verbose=verbose)
         except ImportError as exc:
             skipped.append((spec.name, str(exc)))
             if verbose:
@@ -295,8 +297,10 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
     if "q2" in questions:
         for dataset, model in q2_pairs:
             selectors = list(Q2_SELECTORS)
-            if dataset in _FULL_FISHER_OK:
+            if dataset in _FULL_FISHER_OK or model == "lr":
                 selectors.append("full_fisher")
+            if authors_ranking:
+                selectors.append("authors_top_fisher")
             available = []
             for name in selectors:
                 try:
@@ -311,7 +315,7 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
                     dataset, model, available, n_repeats=n_repeats,
                     n_rounds=n_rounds, random_state=random_state,
                     data=data_for(dataset), output_dir=runs_dir, n_jobs=n_jobs,
-                    verbose=verbose,
+                    threads=threads, verbose=verbose,
                 )
             except ImportError as exc:
                 skipped.append((f"{dataset}__{model}__q2", str(exc)))

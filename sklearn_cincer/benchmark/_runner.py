@@ -304,7 +304,19 @@ def _write_csv(rows, path, columns=None):
     return frame
 
 
-def _one_repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose):
+def _one_repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose,
+                threads=None):
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads):
+            return _repeat(spec, repeat, stream, X_test, y_test, classes, seed,
+                           folder, verbose)
+    return _repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder,
+                   verbose)
+
+
+def _repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose):
     started = time.perf_counter()
     model = make_model(spec.model, random_state=seed, **spec.model_params)
     selector = (
@@ -341,7 +353,7 @@ def _load_data(dataset, data, data_home, random_state):
 
 
 def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=None,
-                   output_dir=None, n_jobs=1, verbose=1):
+                   output_dir=None, n_jobs=1, threads=1, verbose=1):
     """Run one competitor over several repeats; resumable, repeats in parallel.
 
     Parameters
@@ -363,6 +375,10 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
         instead of run again.
     n_jobs : int, default=1
         Repeats run in parallel with joblib.
+    threads : int or None, default=1
+        BLAS/OpenMP threads of each repeat (threadpoolctl). One suits the
+        small models of the paper, whose many tiny fits only contend for
+        cores otherwise; None leaves the libraries' defaults.
     verbose : int, default=1
         Print a line per repeat (and per round when above 1).
 
@@ -411,7 +427,8 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
             n_rounds=spec.n_rounds, noise_rate=spec.noise_rate, random_state=seed,
         )
         jobs.append(delayed(_one_repeat)(
-            spec, r, stream, data.X_test, data.y_test, classes, seed, folder, verbose
+            spec, r, stream, data.X_test, data.y_test, classes, seed, folder, verbose,
+            threads,
         ))
     results = Parallel(n_jobs=n_jobs)(jobs) if jobs else []
     for r, trace in zip(todo, results):
@@ -528,7 +545,7 @@ def run_precision(stream, *, model, selectors, ks=(5, 10, 25), repeat=0):
 def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
                              n_rounds=100, n_bootstrap=None, noise_rate=0.2,
                              random_state=0, data=None, data_home=None,
-                             output_dir=None, n_jobs=1, verbose=1):
+                             output_dir=None, n_jobs=1, threads=1, verbose=1):
     """Q2 over several repeats: Pr@k of each selector, same queries for all.
 
     Parameters
@@ -540,7 +557,7 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
         Benchmark selector names.
     n_repeats, n_rounds, n_bootstrap, noise_rate, random_state
         As in :func:`run_experiment` (``n_bootstrap=None``: the paper's).
-    data, data_home, output_dir, n_jobs, verbose
+    data, data_home, output_dir, n_jobs, threads, verbose
         As in :func:`run_experiment`; results go to
         ``<output_dir>/<dataset>__<model>__precision/precision_<r>.csv``.
 
@@ -574,6 +591,14 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
             todo.append(r)
 
     def one(r):
+        if threads is not None:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=threads):
+                return _one(r)
+        return _one(r)
+
+    def _one(r):
         seed = repeat_seed(random_state, r)
         stream = make_stream(data.X_train, data.y_train, n_bootstrap=n_bootstrap,
                              n_rounds=n_rounds, noise_rate=noise_rate,
