@@ -320,7 +320,7 @@ def load_paper_results(path=None):
     return pd.read_csv(path)
 
 
-def compare_with_paper(traces, paper=None, *, inspector="margin"):
+def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=None):
     """Our final numbers next to the paper's, row by row.
 
     For each competitor of ``traces`` (mean and SE over repeats at the last
@@ -335,11 +335,17 @@ def compare_with_paper(traces, paper=None, *, inspector="margin"):
         From :func:`load_paper_results`; loaded when None (a missing file
         leaves the paper's columns empty).
     inspector : str, default="margin"
+    paper_models : dict, default=None
+        Our model name -> the paper's model to compare with, overriding the
+        like-for-like default (``lr`` -> ``logreg``, ``fc`` -> ``fullnet``,
+        ``cnn`` -> ``convnet``); e.g. ``{"lr": "fullnet"}`` puts a
+        logistic-regression run next to the paper's FC numbers, for
+        reference only. The ``paper_model`` column says which was used.
 
     Returns
     -------
     table : pandas.DataFrame
-        Columns: dataset, model, competitor, paper_method, n_repeats,
+        Columns: dataset, model, paper_model, competitor, paper_method, n_repeats,
         ours/paper # cleaned (mean, se), ours/paper # queries, ours/paper
         final F1 (mean, se), F1 at round 0, seconds per round.
 
@@ -376,8 +382,10 @@ def compare_with_paper(traces, paper=None, *, inspector="margin"):
         n = last.shape[0]
         se = lambda s: float(s.std(ddof=0) / np.sqrt(len(s)))  # noqa: E731
         per_round = g[g["round"] > 0]["seconds"]
+        names = dict(PAPER_MODEL_NAMES, **(paper_models or {}))
         row = {
             "dataset": dataset, "model": model,
+            "paper_model": names.get(model, model),
             "competitor": competitor_label(strategy, selector, refit),
             "paper_method": paper_method(strategy, selector),
             "n_repeats": n,
@@ -394,7 +402,7 @@ def compare_with_paper(traces, paper=None, *, inspector="margin"):
         if paper is not None:
             match = paper[
                 (paper["dataset"] == dataset)
-                & (paper["model"] == PAPER_MODEL_NAMES.get(model, model))
+                & (paper["model"] == row["paper_model"])
                 & (paper["method"] == row["paper_method"])
                 & (paper["inspector"] == inspector)
                 & (paper["cepr"] == 0)

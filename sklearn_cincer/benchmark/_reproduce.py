@@ -163,7 +163,7 @@ def counter_example_figure(dataset, model="lr", *, selectors=("top_fisher",
     )
 
 
-def write_report(output_dir, *, paper=None, figures=True):
+def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
     """Write the comparison tables and figures of an output folder.
 
     Parameters
@@ -172,6 +172,8 @@ def write_report(output_dir, *, paper=None, figures=True):
     paper : pandas.DataFrame, default=None
         The paper's numbers; see :func:`load_paper_results`.
     figures : bool, default=True
+    paper_models : dict, default=None
+        See :func:`compare_with_paper`.
 
     Returns
     -------
@@ -192,7 +194,7 @@ def write_report(output_dir, *, paper=None, figures=True):
     precision = collect_precision(output_dir)
     table = None
     if not traces.empty:
-        table = compare_with_paper(traces, paper)
+        table = compare_with_paper(traces, paper, paper_models=paper_models)
         table.to_csv(output_dir / "comparison.csv", index=False)
         (output_dir / "comparison.md").write_text(format_table(table) + "\n")
     if not precision.empty:
