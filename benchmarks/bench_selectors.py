@@ -119,7 +119,8 @@ def bench_reuse(repeats):
             return selector.update(model, X[: N + b], y[: N + b])
 
         seconds, times = median_time(add, repeats)
-        report(f"reuse: update adding {b} row(s) (low-rank F + Cholesky)", seconds, times)
+        name = f"reuse: update adding {b} row(s) (low-rank F + Cholesky)"
+        report(name, seconds, times)
     # The update gives what a fit gives.
     updated = _copy_fitted(base).update(model, X[: N + 10], y[: N + 10])
     fresh = TopFisherSelector().fit(model, X[: N + 10], y[: N + 10])
@@ -151,7 +152,9 @@ def bench_selectors(repeats):
         "TopFisher": TopFisherSelector(),
         "FullFisher": FullFisherSelector(),
         "PracticalFisher": PracticalFisherSelector(),
-        "Influence (exact / LiSSA depth 100)": InfluenceSelector(depth=100, random_state=0),
+        "Influence (exact / LiSSA depth 100)": InfluenceSelector(
+            depth=100, random_state=0
+        ),
         "Perceptual(TopFisher, k=10)": PerceptualSelector(),
     }
     for model_name, model in models.items():

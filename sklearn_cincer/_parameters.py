@@ -153,7 +153,7 @@ class ParameterView(ABC):
         )
 
     def null_space(self):
-        """Orthonormal parameter directions that the outputs ignore, ``(n_params, r)``."""
+        """Orthonormal directions the outputs ignore, ``(n_params, r)``."""
         return np.zeros((self.n_params, 0))
 
 

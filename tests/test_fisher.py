@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, softmax
 from scipy.stats import spearmanr
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.neural_network import MLPClassifier
@@ -16,6 +17,7 @@ from sklearn_cincer import TopFisherSelector, _fisher
 from sklearn_cincer._parameters import parameter_view
 
 RNG = np.random.default_rng(0)
+SGD = SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0)
 
 
 def _data(n_classes, n=80, d=5, seed=0):
@@ -31,9 +33,10 @@ def _linear_models():
     return [
         ("lr-binary", LogisticRegression().fit(X2, y2), X2, y2),
         ("lr-multinomial", LogisticRegression().fit(X3, y3), X3, y3),
-        ("lr-no-intercept", LogisticRegression(fit_intercept=False).fit(X3, y3), X3, y3),
-        ("sgd-binary", SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0).fit(X2, y2), X2, y2),
-        ("sgd-ovr", SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0).fit(X3, y3), X3, y3),
+        ("lr-no-intercept",
+         LogisticRegression(fit_intercept=False).fit(X3, y3), X3, y3),
+        ("sgd-binary", clone(SGD).fit(X2, y2), X2, y2),
+        ("sgd-ovr", clone(SGD).fit(X3, y3), X3, y3),
     ]
 
 
@@ -83,7 +86,8 @@ def _log_likelihood(model, X, y):
         return -np.sum(T * np.logaddexp(0, -Z) + (1 - T) * np.logaddexp(0, Z), axis=1)
     if isinstance(model, SGDClassifier):
         z = model.decision_function(X)
-        return -np.where(y == model.classes_[1], np.logaddexp(0, -z), np.logaddexp(0, z))
+        positive = y == model.classes_[1]
+        return -np.where(positive, np.logaddexp(0, -z), np.logaddexp(0, z))
     P = model.predict_proba(X)
     return np.log(P[np.arange(len(y)), np.searchsorted(model.classes_, y)])
 
@@ -132,7 +136,8 @@ def test_hvp_equals_second_differences_of_the_objective(name, model, X, y):
     u = RNG.normal(size=theta.size)
     u /= np.linalg.norm(u)
     eps = 1e-4
-    f = [_objective(_set_parameters(model, theta + s * eps * u), X, y) for s in (-1, 0, 1)]
+    f = [_objective(_set_parameters(model, theta + s * eps * u), X, y)
+         for s in (-1, 0, 1)]
     curvature = (f[0] - 2 * f[1] + f[2]) / eps**2
     Hu = view.hvp(X, y, u)
     assert u @ Hu == pytest.approx(curvature, rel=1e-4, abs=1e-6)
@@ -278,7 +283,9 @@ def test_one_logit_and_two_logit_models_rank_alike():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_kernel_scores_equal_explicit_gradient_products(dtype, fit_intercept, monkeypatch):
+def test_kernel_scores_equal_explicit_gradient_products(
+    dtype, fit_intercept, monkeypatch
+):
     monkeypatch.setattr(_fisher, "_SCORE_BLOCK_ROWS", 7)
     n, d, k = 50, 6, 3
     H = RNG.normal(size=(n, d))
@@ -323,7 +330,8 @@ def test_top_fisher_update_equals_fit():
     # A changed model or changed rows fall back to a full fit.
     other = make_pipeline(StandardScaler(), LogisticRegression(C=0.1)).fit(X, y)
     again = TopFisherSelector().fit(model, X, y).update(other, X, y)
-    assert np.allclose(again.score(X[5], 0), TopFisherSelector().fit(other, X, y).score(X[5], 0))
+    want = TopFisherSelector().fit(other, X, y).score(X[5], 0)
+    assert np.allclose(again.score(X[5], 0), want)
     X_changed = X.copy()
     X_changed[0] += 1
     again = TopFisherSelector().fit(model, X, y).update(model, X_changed, y)

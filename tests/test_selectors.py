@@ -37,7 +37,8 @@ def _estimators():
         out += [
             (f"lr-{n_classes}", LogisticRegression().fit(X, y), X, y),
             (f"sgd-{n_classes}",
-             SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0).fit(X, y), X, y),
+             SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0).fit(X, y),
+             X, y),
             (f"mlp-{n_classes}",
              MLPClassifier((8,), max_iter=300, random_state=0).fit(X, y), X, y),
         ]
@@ -146,8 +147,9 @@ def test_stochastic_lissa_is_seeded_and_close():
     model = LogisticRegression().fit(X, y)
     exact = InfluenceSelector(method="exact").fit(model, X, y).score(X[0], 1 - y[0])
     params = dict(method="lissa", damping=0.0, batch_size=30, depth=500, repeats=4)
-    a = InfluenceSelector(random_state=1, **params).fit(model, X, y).score(X[0], 1 - y[0])
-    b = InfluenceSelector(random_state=1, **params).fit(model, X, y).score(X[0], 1 - y[0])
+    a = InfluenceSelector(random_state=1, **params).fit(model, X, y)
+    b = InfluenceSelector(random_state=1, **params).fit(model, X, y)
+    a, b = a.score(X[0], 1 - y[0]), b.score(X[0], 1 - y[0])
     assert np.array_equal(a, b)
     assert np.corrcoef(a, exact)[0, 1] > 0.95
 
@@ -193,8 +195,8 @@ def test_selectors_work_inside_the_cleaner():
     noisy = y.copy()
     flip = rng.random(len(y)) < 0.2
     noisy[flip] = (noisy[flip] + 1) % 3
-    for selector in [InfluenceSelector(), FullFisherSelector(), PracticalFisherSelector(),
-                     PerceptualSelector()]:
+    for selector in [InfluenceSelector(), FullFisherSelector(),
+                     PracticalFisherSelector(), PerceptualSelector()]:
         cleaner = SkepticalCleaner(LogisticRegression(), selector=selector,
                                    oracle=SimulatedOracle(y), n_bootstrap=35,
                                    random_state=0)

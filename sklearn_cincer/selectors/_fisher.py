@@ -363,7 +363,9 @@ class PracticalFisherSelector(_AllParameterSelector):
     (2, True)
     """
 
-    _parameter_constraints = {"batch_size": [Interval(Integral, 1, None, closed="left")]}
+    _parameter_constraints = {
+        "batch_size": [Interval(Integral, 1, None, closed="left")]
+    }
 
     def __init__(self, batch_size=256):
         self.batch_size = batch_size
