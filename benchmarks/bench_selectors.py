@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_limits
 
 from sklearn_cincer import (
     FullFisherSelector,
@@ -181,11 +182,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=None)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (threadpoolctl); default: BLAS's own")
     args = parser.parse_args(argv)
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()}")
-    for name in args.only or list(BENCHES):
-        BENCHES[name](args.repeats)
+          f"{os.cpu_count()} CPUs, BLAS threads {args.threads or 'default'}, "
+          f"load average {os.getloadavg()}")
+    with threadpool_limits(limits=args.threads):
+        for name in args.only or list(BENCHES):
+            BENCHES[name](args.repeats)
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -157,3 +157,25 @@ def test_lissa_function_with_damping():
     got = lissa(lambda u, j: A @ u, v, damping=0.5, scale=scale, depth=3000)
     want = np.linalg.solve(A + 0.5 * np.eye(6), v)
     assert np.allclose(got, want, rtol=1e-6)
+
+
+if __name__ == "__main__":
+    # The numbers behind the assertions:  python tests/test_ground_truth.py
+    from sklearn_cincer import PracticalFisherSelector
+
+    for name in sorted(PROBLEMS):
+        problem_ = _problem(name)
+        for label, selector in [
+            ("influence exact", InfluenceSelector(method="exact")),
+            ("influence LiSSA", InfluenceSelector(method="lissa", damping=0.0,
+                                                  depth=2000)),
+            ("top Fisher", TopFisherSelector()),
+            ("full Fisher", FullFisherSelector()),
+            ("practical Fisher", PracticalFisherSelector()),
+        ]:
+            scores = _scores(selector, problem_)
+            rho, top1, top3 = _agreement(scores, problem_[-1])
+            neg = _agreement(-scores, problem_[-1])
+            print(f"{name:26s} {label:17s} Spearman {rho:.4f} top1 {top1:.2f} "
+                  f"top3 {top3:.2f} | opposite sign: {neg[0]:.3f} {neg[1]:.2f} "
+                  f"{neg[2]:.2f}")
