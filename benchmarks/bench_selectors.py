@@ -170,7 +170,18 @@ def bench_selectors(repeats):
                   f"query {score_s:7.4f} s  (N={len(X)})", flush=True)
 
 
+def bench_machine(repeats):
+    """Reference BLAS speed now, to read the other numbers on a shared machine."""
+    rng = np.random.default_rng(0)
+    for dtype, name in ((np.float64, "dgemm"), (np.float32, "sgemm")):
+        A = rng.standard_normal((1500, 1500)).astype(dtype)
+        seconds, times = median_time(lambda: A @ A, repeats)
+        print(f"reference {name} 1500^3: median {seconds:.4f} s = "
+              f"{2 * 1500**3 / seconds / 1e9:.1f} GFLOP/s", flush=True)
+
+
 BENCHES = {
+    "machine": bench_machine,
     "score": bench_score,
     "build": bench_build,
     "reuse": bench_reuse,

@@ -246,7 +246,7 @@ def solve(factor, g):
 _SCORE_BLOCK_ROWS = 16384
 
 
-def kernel_scores(V, H, R, fit_intercept=True):
+def kernel_scores(V, H, R, fit_intercept=True, rows=None):
     """``-r_k^T V h~_k`` for every row: Eq. 14 with ``V = F^-1 g_t`` solved.
 
     Matrix products over blocks of candidates, no loop over candidates:
@@ -265,10 +265,13 @@ def kernel_scores(V, H, R, fit_intercept=True):
     R : ndarray of shape (n, k)
         Residuals of the candidates at their labels.
     fit_intercept : bool, default=True
+    rows : ndarray of int, default=None
+        Score only these rows of ``H`` and ``R`` (gathered one block at a
+        time, so the candidates' features are never copied as a whole).
 
     Returns
     -------
-    scores : ndarray of shape (n,)
+    scores : ndarray of shape (n,) or (len(rows),)
         Higher means removing the candidate raises ``P(y_t | x_t)`` more.
         Float64 when ``H`` is float64, else ``H``'s dtype.
 
@@ -291,15 +294,17 @@ def kernel_scores(V, H, R, fit_intercept=True):
     Vw = np.ascontiguousarray(V[:, :d], dtype=dtype)
     vb = V[:, d].astype(dtype) if fit_intercept else None
     R = np.asarray(R)
-    if R.dtype != dtype:
-        R = R.astype(dtype)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.intp)
+        n = rows.shape[0]
     scores = np.empty(n, dtype=dtype)
     for start in range(0, n, _SCORE_BLOCK_ROWS):
         stop = min(start + _SCORE_BLOCK_ROWS, n)
-        HV = H[start:stop] @ Vw.T
+        block = slice(start, stop) if rows is None else rows[start:stop]
+        HV = H[block] @ Vw.T
         if vb is not None:
             HV += vb
-        HV *= R[start:stop]
+        HV *= R[block]
         np.sum(HV, axis=1, out=scores[start:stop])
     np.negative(scores, out=scores)
     return scores

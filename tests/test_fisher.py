@@ -299,6 +299,10 @@ def test_kernel_scores_equal_explicit_gradient_products(
     assert got.dtype == dtype
     tol = 1e-10 if dtype == np.float64 else 1e-4
     assert np.allclose(got, want, rtol=tol, atol=tol)
+    rows = RNG.permutation(n)[:20]
+    R = _fisher.residuals(P, y, "softmax")
+    subset = _fisher.kernel_scores(V, H.astype(dtype), R, fit_intercept, rows=rows)
+    assert np.allclose(subset, want[rows], rtol=tol, atol=tol)
 
 
 def test_damping_is_relative_to_the_mean_eigenvalue():

@@ -77,10 +77,14 @@ def test_every_selector_scores_every_estimator(name, model, X, y, selector):
         assert kept.all()
     row, score = selector.select(x_t, y_t, candidates)
     assert row in candidates and score == scores.max()
-    # Scoring a subset gives the same numbers as scoring all and indexing.
+    # Scoring a subset, or all rows in another order, gives the same numbers
+    # as scoring all and indexing.
     if not isinstance(selector, PerceptualSelector):
         every = selector.score(x_t, y_t)
         assert np.allclose(every[candidates], scores, rtol=1e-5, atol=1e-8)
+        reverse = np.arange(len(X))[::-1]
+        assert np.allclose(selector.score(x_t, y_t, reverse), every[reverse],
+                           rtol=1e-5, atol=1e-8)
 
 
 def _explicit(model, X, y, x_t, y_t):

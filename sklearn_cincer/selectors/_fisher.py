@@ -22,6 +22,11 @@ def _scoring_features(H):
     return H
 
 
+def _all_rows(candidates, n):
+    """Whether ``candidates`` is every row in order (so no subset is needed)."""
+    return candidates.shape[0] == n and np.array_equal(candidates, np.arange(n))
+
+
 def _fingerprint(estimator):
     """A hash of a fitted estimator: equal hashes mean an unchanged model."""
     return joblib.hash(estimator)
@@ -207,11 +212,10 @@ class TopFisherSelector(BaseSelector):
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
         V = self.query_direction(x, y)
-        if candidates.shape[0] == self.n_train_:
-            H, R = self._H, self._R  # no copy of H when every row is a candidate
-        else:
-            H, R = self._H[candidates], self._R[candidates]
-        return _fisher.kernel_scores(V, H, R, self.view_.fit_intercept)
+        rows = None if _all_rows(candidates, self.n_train_) else candidates
+        return _fisher.kernel_scores(
+            V, self._H, self._R, self.view_.fit_intercept, rows=rows
+        )
 
 
 class _AllParameterSelector(BaseSelector):
@@ -228,7 +232,7 @@ class _AllParameterSelector(BaseSelector):
 
     def _kernel(self, v, candidates):
         """``-G_k v`` for the candidates' gradients ``G_k``, batched."""
-        if candidates.shape[0] == self.n_train_:
+        if _all_rows(candidates, self.n_train_):
             X, y = self._X, self._y
         else:
             X, y = self._X[candidates], self._y[candidates]

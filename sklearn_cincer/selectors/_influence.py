@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _as_row
-from ._fisher import _AllParameterSelector
+from ._fisher import _AllParameterSelector, _all_rows
 
 
 def lissa(hvp, v, *, damping=0.0, scale=1.0, depth=1000, repeats=1):
@@ -175,7 +175,7 @@ class InfluenceSelector(_AllParameterSelector):
         self.random_state = random_state
 
     def _kernel(self, v, candidates):
-        if candidates.shape[0] == self.n_train_:
+        if _all_rows(candidates, self.n_train_):
             X, y = self._X, self._y
         else:
             X, y = self._X[candidates], self._y[candidates]
