@@ -134,7 +134,7 @@ def _spawn(store_path, out_path, n_samples):
 
 
 def trial(workdir, rng, kills=2, max_delay=1.5, n_samples=N_SAMPLES):
-    """One trial; returns a dict of what happened. Raises AssertionError on a failure."""
+    """One trial; returns what happened. Raises AssertionError on a failure."""
     from sklearn_cincer.oracles import Answer
 
     store_path = os.path.join(workdir, "session.sqlite")
@@ -171,7 +171,7 @@ def trial(workdir, rng, kills=2, max_delay=1.5, n_samples=N_SAMPLES):
     assert len(asked) == len(set(asked)), "a question was applied twice"
     assert set(asked) == set(final), "history and store disagree on the questions"
     for h, key in zip(result["history"], asked):
-        assert (h[4], h[5]) == final[key][1:], f"history applied another answer to {key}"
+        assert (h[4], h[5]) == final[key][1:], f"another answer applied to {key}"
     # 3. same labels as an uninterrupted run with the same answers
     X, y = _data(n_samples)
     answers = {k: Answer(label=v[1], counter_label=v[2]) for k, v in final.items()}

@@ -43,7 +43,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
         "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 # the docs' picture; refresh it with CINCER_UPDATE_SCREENSHOT=1
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "_static" / "browser_oracle.png"
+SCREENSHOT = (Path(__file__).resolve().parents[1] / "docs" / "_static"
+              / "browser_oracle.png")
 TIMEOUT_MS = 20000
 
 
@@ -146,25 +147,26 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
                                prediction=None, margin=0, classes=np.array(
                                    ["benign", "malignant"]),
                                counter_example_id=counter_id))
-            i, j = ["benign", "malignant"].index(want.label), ["benign", "malignant"].index(
-                want.counter_label)
+            names = ["benign", "malignant"]
+            i, j = names.index(want.label), names.index(want.counter_label)
             mode = n % 3
             if mode == 0:  # mouse
                 page.click(f"#labels-example button[data-index='{i}']")
                 page.click(f"#labels-counter button[data-index='{j}']")
-                assert page.get_attribute(
-                    f"#labels-example button[data-index='{i}']", "aria-pressed") == "true"
+                button = f"#labels-example button[data-index='{i}']"
+                assert page.get_attribute(button, "aria-pressed") == "true"
                 page.click("#submit")
                 expected.append((example_id, want.label, want.counter_label, False))
             elif mode == 1:  # keyboard
                 page.keyboard.press(f"Digit{i + 1}")
                 page.keyboard.press(f"Shift+Digit{j + 1}")
-                assert page.get_attribute(
-                    f"#labels-counter button[data-index='{j}']", "aria-pressed") == "true"
+                button = f"#labels-counter button[data-index='{j}']"
+                assert page.get_attribute(button, "aria-pressed") == "true"
                 page.keyboard.press("Enter")
                 expected.append((example_id, want.label, want.counter_label, False))
             else:  # skip, by key
-                label = page.text_content("#meta-example").split("label: ")[1].split(" ")[0]
+                meta = page.text_content("#meta-example")
+                label = meta.split("label: ")[1].split(" ")[0]
                 page.keyboard.press("s")
                 counter_label = page.text_content("#meta-counter").split("label: ")[1]
                 expected.append((example_id, label, counter_label.split(" ")[0], True))

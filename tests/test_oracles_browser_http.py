@@ -232,7 +232,8 @@ def test_cancel_leaves_the_undo(oracle):
     wait_state(oracle, "question", qid=s1["qid"] + 1)
     request(oracle, "POST", "undo", body={})
     _, _, reply = request(oracle, "POST", "cancel", body={})
-    assert reply["state"]["status"] == "question" and reply["state"]["qid"] == s1["qid"] + 1
+    assert reply["state"]["status"] == "question"
+    assert reply["state"]["qid"] == s1["qid"] + 1
     request(oracle, "POST", "answer", body={"qid": s1["qid"] + 1, "label": 2})
     assert asker.join().label == "eggs" and oracle.revisions_ == []
 

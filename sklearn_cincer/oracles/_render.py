@@ -42,7 +42,8 @@ def why_sentence(query):
         f"is labeled '{label}' (margin {query.margin:.2f})"
     )
     if not query.has_counter_example:
-        return doubt + "; no counter-example is shown, so only this label is in question."
+        return (doubt + "; no counter-example is shown, so only this label is "
+                "in question.")
     sentence = (
         f"{doubt}; example #{query.counter_example_id}, labeled "
         f"'{label_text(query.counter_label)}' as the model predicts, is the "
@@ -114,7 +115,8 @@ class Renderer:
                     "image_shape must be (height, width) or (height, width, c) "
                     f"with c in 1, 3, 4; got {image_shape}."
                 )
-        for name, value in (("n_highlight", n_highlight), ("max_features", max_features)):
+        for name, value in (("n_highlight", n_highlight),
+                            ("max_features", max_features)):
             if not isinstance(value, Integral) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
         self.display = display

@@ -129,7 +129,8 @@ class AnnotationStore:
     >>> store.record_answer(qid, Answer(label=1, annotator="ana"))
     >>> store.find_answer(query)
     Answer(label=1, counter_label=1, annotator='ana')
-    >>> [(r["example_id"], r["label_before"], r["label_after"]) for r in store.records()]
+    >>> [(r["example_id"], r["label_before"], r["label_after"])
+    ...  for r in store.records()]
     [(5, 0, 1)]
     """
 

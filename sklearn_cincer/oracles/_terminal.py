@@ -8,7 +8,6 @@ from ._render import label_text, why_sentence
 
 _UNDO = object()
 _SKIP = object()
-_KEEP = object()
 
 
 class TerminalOracle(_HumanOracle):
