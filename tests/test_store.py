@@ -315,3 +315,19 @@ def test_cleaner_with_a_session_pickles(tmp_path, data):
     asked = clone.oracle.n_asked_
     more = _cleaner(clone.oracle).fit(X, y_noisy)
     assert clone.oracle.n_asked_ == asked and more.history_ == cleaner.history_
+
+
+def test_summary_counts(tmp_path):
+    store = AnnotationStore(tmp_path / "s.sqlite")
+    q1, q2, q3 = _query(), _query(example_id=6), _query(example_id=7)
+    store.record_answer(store.record_question(q1),
+                        Answer(label=1, counter_label=0, annotator="ana"))
+    store.record_answer(store.record_question(q2),
+                        Answer(label=0, counter_label=1, annotator="bo", skipped=True))
+    store.record_question(q3)
+    store.record_revision(q1, Answer(label=1, counter_label=1, annotator="bo"))
+    assert store.summary() == {
+        "answered": 2, "skipped": 1, "relabeled_examples": 1,
+        "relabeled_counter_examples": 0, "revised": 1, "pending": 1,
+        "annotators": {"bo": 2},
+    }

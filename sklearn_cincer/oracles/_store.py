@@ -338,6 +338,47 @@ class AnnotationStore:
         return self._execute(
             "SELECT COUNT(*) FROM questions WHERE status = 'answered'").fetchone()[0]
 
+    def summary(self):
+        """Counts for a team lead: questions by status, skips, relabels, annotators.
+
+        Returns
+        -------
+        summary : dict
+            ``answered`` (live answers), ``skipped`` (of those, skips),
+            ``relabeled_examples`` and ``relabeled_counter_examples`` (live
+            answers that changed a label), ``revised`` (answers replaced by an
+            undo), ``pending`` (asked, never answered) and ``annotators``
+            (live answers per annotator).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_cincer.oracles import Answer, AnnotationStore, Query
+        >>> store = AnnotationStore(":memory:")
+        >>> query = Query(example_id=5, x=np.zeros(2), label=0, prediction=1,
+        ...               margin=0.7, classes=np.array([0, 1]))
+        >>> store.record_answer(store.record_question(query),
+        ...                     Answer(label=1, annotator="ana"))
+        >>> store.summary()["relabeled_examples"], store.summary()["annotators"]
+        (1, {'ana': 1})
+        """
+        out = {"answered": 0, "skipped": 0, "relabeled_examples": 0,
+               "relabeled_counter_examples": 0, "revised": 0, "pending": 0,
+               "annotators": {}}
+        for r in self.records():
+            if r["status"] != "answered":
+                out[r["status"]] += 1
+                continue
+            out["answered"] += 1
+            out["skipped"] += r["skipped"]
+            out["relabeled_examples"] += r["label_after"] != r["label_before"]
+            out["relabeled_counter_examples"] += (
+                r["counter_example_id"] is not None
+                and r["counter_label_after"] != r["counter_label_before"])
+            who = r["annotator"]
+            out["annotators"][who] = out["annotators"].get(who, 0) + 1
+        return out
+
     def to_csv(self, path_or_buf):
         """Write the audit log (:meth:`records`, every status) as CSV.
 
