@@ -41,9 +41,12 @@ def make_model(name, random_state=None, **params):
     Parameters
     ----------
     name : {"lr", "lr_net", "fc", "cnn"}
-        ``"lr"``: scikit-learn's ``LogisticRegression``; ``"fc"``, ``"cnn"``
-        and ``"lr_net"``: the paper's networks from :mod:`sklearn_cincer.nets`
-        (they need the torch extra).
+        ``"lr"``: scikit-learn's ``LogisticRegression(max_iter=1000)``, L2
+        penalty ``C=1``, fit to convergence (a convex problem: the exact
+        Top Fisher and influence apply); ``"lr_net"``: logistic regression
+        trained as the paper did (Adam, stopping at 70% training accuracy);
+        ``"fc"`` and ``"cnn"``: the paper's networks. The last three come
+        from :mod:`sklearn_cincer.nets` and need the torch extra.
     random_state : int or None, default=None
         Seeds the model's initialization.
     **params
