@@ -195,11 +195,16 @@ def server():
         httpd.timeout = 5
         thread = threading.Thread(target=httpd.serve_forever, daemon=True)
         thread.start()
-        served["httpd"], served["thread"] = httpd, thread
+        # Bounded: the server stops by itself after a minute whatever happens.
+        timer = threading.Timer(60, httpd.shutdown)
+        timer.daemon = True
+        timer.start()
+        served["httpd"], served["thread"], served["timer"] = httpd, thread, timer
         return f"http://127.0.0.1:{httpd.server_address[1]}"
 
     yield start
     if "httpd" in served:
+        served["timer"].cancel()
         served["httpd"].shutdown()
         served["httpd"].server_close()
         served["thread"].join(timeout=10)
