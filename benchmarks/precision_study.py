@@ -83,16 +83,39 @@ class AuthorsTopFisher(BaseSelector):
         self._R = _fisher.residuals(self._P, view.encode(y), view.link)
         self._rng = np.random.default_rng(self.random_state)
 
+    def _sqrt_fisher_factor(self, sample):
+        view = self.view_
+        H, P = self._H[sample], self._P[sample]
+        k = P.shape[1]
+        columns = []
+        labels = range(k) if view.link == "softmax" else (0, 1)
+        for a in labels:
+            if view.link == "softmax":
+                weight = np.sqrt(P[:, a])
+                y = np.full(len(sample), a)
+            else:  # one logit: labels 0 and 1 with P(1) = P[:, 0]
+                weight = np.sqrt(P[:, 0] if a == 1 else 1 - P[:, 0])
+                y = np.full(len(sample), a)
+            G = _fisher.gradients(H, P, y, view.link, view.fit_intercept)
+            columns.append((G * weight[:, None]).T)
+        return np.hstack(columns)
+
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
         view = self.view_
         sample = self._rng.permutation(self.n_train_)[: self.n_samples]
-        F = _fisher.fisher_matrix(self._H[sample], self._P[sample], view.link,
-                                  view.fit_intercept)
         h = view.features(_as_row(x))
         g = _fisher.gradients(h, view.outputs(h), view.encode([y]), view.link,
                               view.fit_intercept)[0]
-        V = (np.linalg.pinv(F, hermitian=True) @ g).reshape(view.n_outputs, -1)
+        # F = B B^T / s over the sample's gradients at every label, weighted
+        # by sqrt P(label): its pseudo-inverse from the SVD of B (cheaper than
+        # numpy.linalg.pinv(F), with the same relative cut-off 1e-15).
+        B = self._sqrt_fisher_factor(sample)
+        U, S, _ = np.linalg.svd(B, full_matrices=False)
+        eig = S**2 / len(sample)
+        keep = eig > 1e-15 * eig.max()
+        U, eig = U[:, keep], eig[keep]
+        V = (U @ ((U.T @ g) / eig)).reshape(view.n_outputs, -1)
         return -_fisher.kernel_scores(V, self._H, self._R, view.fit_intercept,
                                       rows=candidates)
 
