@@ -49,7 +49,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)
-    return X[:300] / 16.0, y[:300]
+    return X[:160] / 16.0, y[:160]
 
 
 def _weights(net):
@@ -283,14 +283,15 @@ def test_view_reads_features_in_batches_not_per_example(digits):
 @pytest.mark.parametrize("refit", ["scratch", "incremental"])
 def test_cleaner_with_fc_net(digits, refit):
     X, y_true = digits
-    X, y_true = X[:75], y_true[:75]
+    X, y_true = X[:70], y_true[:70]
     rng = np.random.RandomState(0)
     y = y_true.copy()
-    flip = rng.choice(75, 15, replace=False)
-    y[flip] = (y[flip] + 1 + rng.randint(9, size=15)) % 10
-    net = FCNetClassifier(max_epochs=10)
+    flip = rng.choice(70, 14, replace=False)
+    y[flip] = (y[flip] + 1 + rng.randint(9, size=14)) % 10
+    net = FCNetClassifier(max_epochs=5)
     cleaner = SkepticalCleaner(
-        net, oracle=SimulatedOracle(y_true), n_bootstrap=60, refit=refit, threshold=0.0,
+        net, oracle=SimulatedOracle(y_true), n_bootstrap=60, refit=refit,
+        threshold=0.0,
         random_state=0,
     ).fit(X, y)
     assert cleaner.refit_method_ == ("fit" if refit == "scratch" else "warm_start")

@@ -12,6 +12,34 @@ torch and skorch are imported only when a network is used.
 - :class:`TorchTopFisherSelector`: Top Fisher computed by torch on a device.
 - :func:`skorch_parameter_view`: per-example gradients and Hessian-vector
   products of all parameters, for the all-parameter selectors.
+
+Your own network with :class:`~sklearn_cincer.SkepticalCleaner`
+----------------------------------------------------------------
+
+The simplest is ``PaperNetClassifier(YourModule, ...)``: it takes any module
+(a class taking ``(n_features, n_classes)`` is sized from the data), casts
+the cleaner's float64 rows to float32, keeps ``classes_`` fixed across warm
+starts, and trains without a validation split. A plain
+``skorch.NeuralNetClassifier`` works too when
+
+- its module ends in a ``torch.nn.Linear`` layer whose outputs are the
+  logits of ``predict_proba`` (with ``CrossEntropyLoss``, or a softmax at the
+  end of the module with skorch's default ``NLLLoss``); otherwise name that
+  layer on the module: ``cincer_last_layer = "name"`` (the dotted name in
+  ``module.named_modules()``), or you get an error that says so;
+- it receives float32 inputs: put it in a Pipeline after
+  ``FunctionTransformer(to_float32)`` (a module-level function, so that it
+  can be pickled and hashed);
+- ``train_split=None``: skorch's default 5-fold stratified validation split
+  fails on tiny bootstrap sets (a class with fewer than 5 examples) and
+  hides 20% of the training set from the model;
+- ``classes=`` lists every label when the bootstrap set may lack one
+  (skorch re-infers ``classes_`` from ``y`` at every fit, and its
+  ``partial_fit`` ignores ``classes``).
+
+Torch threads: the paper's networks are tiny, and on a shared machine
+torch's default of one thread per core can be many times slower than one
+thread (OpenMP spinning); consider ``torch.set_num_threads(1)``.
 """
 
 try:
