@@ -30,7 +30,7 @@ from sklearn_cincer.datasets import load_breast_cancer, make_label_noise
 from sklearn_cincer.oracles import Answer
 
 data = load_breast_cancer()
-X, y_true = data.X_train[:300], data.y_train[:300]
+X, y_true = data.X_train[:240], data.y_train[:240]  # quick: 60 streamed per fold
 y_noisy, flipped = make_label_noise(y_true, noise_rate=0.2, random_state=0)
 
 
@@ -44,9 +44,9 @@ class LookupOracle:
         label = self.labels[query.x.tobytes()]
         counter_label = None
         if query.has_counter_example:
-            counter_label = self.labels[query.counter_x.tobytes()]
-        return Answer(label=label.item(), counter_label=counter_label and
-                      counter_label.item(), annotator="lookup")
+            counter_label = int(self.labels[query.counter_x.tobytes()])
+        return Answer(label=int(label), counter_label=counter_label,
+                      annotator="lookup")
 
 
 # %%
