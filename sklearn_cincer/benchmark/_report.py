@@ -421,8 +421,11 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
     return pd.DataFrame(rows)
 
 
-def compare_precision_with_paper(precision, paper=None, ks=(5, 10)):
+def compare_precision_with_paper(precision, paper=None, ks=(5, 10), paper_models=None):
     """Our Pr@k next to the paper's (``cepr`` runs), per selector.
+
+    ``paper_models`` maps our model names to the paper's, as in
+    :func:`compare_with_paper`.
 
     Examples
     --------
@@ -442,18 +445,20 @@ def compare_precision_with_paper(precision, paper=None, ks=(5, 10)):
         except FileNotFoundError:
             paper = pd.DataFrame()
     names = {"top_fisher": "cincer_top_fisher", "influence": "if",
-             "nearest": "nn_1"}
+             "nearest": "nn_1", "authors_top_fisher": "cincer_top_fisher"}
+    models = dict(PAPER_MODEL_NAMES, **(paper_models or {}))
     rows = []
     for (dataset, model, selector), g in precision.groupby(
         ["dataset", "model", "selector"], sort=False
     ):
-        row = {"dataset": dataset, "model": model, "selector": selector,
+        row = {"dataset": dataset, "model": model,
+               "paper_model": models.get(model, model), "selector": selector,
                "n_queries": int(g.shape[0])}
         match = None
         if len(paper):
             match = paper[
                 (paper["dataset"] == dataset)
-                & (paper["model"] == PAPER_MODEL_NAMES.get(model, model))
+                & (paper["model"] == row["paper_model"])
                 & (paper["method"] == names.get(selector, selector))
                 & (paper["cepr"] == 1)
             ]
