@@ -25,6 +25,20 @@ _LABELS = {
 }
 
 
+#: A fixed colour per competitor, so that figures agree with each other.
+_COLORS = {
+    ("cincer", "top_fisher"): "C3",
+    ("drop_ce", "top_fisher"): "C1",
+    ("no_ce", "none"): "C2",
+    ("cincer", "practical_fisher"): "C0",
+    ("cincer", "nearest"): "C4",
+    ("cincer", "authors_top_fisher"): "C5",
+    ("cincer", "influence"): "C6",
+    ("cincer", "full_fisher"): "C8",
+    ("cincer", "random"): "C7",
+}
+
+
 def competitor_label(strategy, selector, refit="scratch"):
     """A readable name for a competitor.
 
@@ -126,6 +140,8 @@ def plot_traces(traces, *, metrics=("n_cleaned", "f1"), axes=None, title=None):
         for (strategy, selector, refit), g in groups:
             mean, se = g[f"{metric}_mean"].to_numpy(), g[f"{metric}_se"].to_numpy()
             line, = ax.plot(g["round"], mean,
+                            color=_COLORS.get((strategy, selector)),
+                            linestyle="-" if refit == "scratch" else "--",
                             label=competitor_label(strategy, selector, refit))
             ax.fill_between(g["round"], mean - se, mean + se, alpha=0.25,
                             color=line.get_color(), linewidth=0)
