@@ -270,6 +270,20 @@ def test_authors_sign_is_opposite_of_eq14():
     assert np.corrcoef(authors, eq14)[0, 1] < -0.99
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_authors_svd_solver_matches_pinv(binary):
+    X, y = load_iris(return_X_y=True)
+    if binary:
+        X, y = X[50:], y[50:] - 1
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    kw = dict(precision="float64", rcond=1e-10, random_state=3)
+    a = AuthorsTopFisherSelector(solver="pinv", **kw).fit(model, X, y)
+    b = AuthorsTopFisherSelector(solver="svd", **kw).fit(model, X, y)
+    cand = np.arange(len(y))
+    sa, sb = a.score(X[5], y[0], cand), b.score(X[5], y[0], cand)
+    np.testing.assert_allclose(sb, sa, rtol=1e-6, atol=1e-9 * np.abs(sa).max())
+
+
 def test_authors_selector_resamples_each_query():
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
