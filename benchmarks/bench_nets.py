@@ -2,7 +2,8 @@
 
 A round is what ``SkepticalCleaner`` does for one streamed example that is
 suspicious (timed around its ``_round``; the ``partial_fit`` call around it
-also copies the cleaner's state, timed as "partial_fit"): the margin (``predict_proba`` of the example),
+also copies the cleaner's state, timed as "partial_fit"): the margin
+(``predict_proba`` of the example),
 the features ``h(x)`` of the training set (forward hook), the Top Fisher
 matrix and its factor, the query (scoring every candidate), the simulated
 oracle, and the model update. Every streamed example gets a label the
@@ -90,7 +91,8 @@ def main():
             cleaners[refit] = cleaner
             _time_rounds(cleaner)
             results[refit] = {k: [] for k in (
-                "partial_fit", "round", "margin", "selector_fit", "fingerprint", "query", "update",
+                "partial_fit", "round", "margin", "selector_fit", "fingerprint",
+                "query", "update",
                 "epochs")}
         for i in range(n, n + args.rounds):
             for refit, cleaner in cleaners.items():
@@ -141,7 +143,8 @@ def main():
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; "
           "'cpu' is this process's CPU time, 'wall' the elapsed time)")
-    phases = ("partial_fit", "round", "margin", "selector_fit", "fingerprint", "query", "update")
+    phases = ("partial_fit", "round", "margin", "selector_fit", "fingerprint",
+              "query", "update")
     print(f"{'':12s} {'clock':5s} " + " ".join(f"{p:>13s}" for p in phases)
           + f" {'epochs':>7s}")
     for refit, r in results.items():

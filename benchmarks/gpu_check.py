@@ -117,7 +117,9 @@ def check_speed(X, y, net, net_cpu, args):
             lambda: TorchTopFisherSelector(device=device).fit(model, X[:n], y[:n])
         )
         x, label = X[-1], int(y[-1])
-        times = [_timed(lambda: selector.score(x, label))[0] for _ in range(args.repeats)]
+        times = [
+            _timed(lambda: selector.score(x, label))[0] for _ in range(args.repeats)
+        ]
         rows.append((device, n, fit_s, float(np.median(times))))
         print(f"  {device}: N={n:,}: fit (features, F {args.c * (args.d + 1)}^2, "
               f"Cholesky) {fit_s:.3f} s, query (score all N) median "

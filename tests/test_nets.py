@@ -20,7 +20,6 @@ from sklearn_cincer import (  # noqa: E402
     SkepticalCleaner,
     TopFisherSelector,
 )
-from sklearn_cincer import _fisher  # noqa: E402
 from sklearn_cincer._models import last_layer_view  # noqa: E402
 from sklearn_cincer.nets import (  # noqa: E402
     ConvNet,
@@ -28,7 +27,6 @@ from sklearn_cincer.nets import (  # noqa: E402
     FCNet,
     FCNetClassifier,
     LogRegNetClassifier,
-    PaperNetClassifier,
     skorch_view,
 )
 
@@ -84,7 +82,9 @@ def test_fcnet_architecture():
 def test_convnet_accepts_the_input_size(n_features, shape, flat):
     net = ConvNet(n_features, 10, image_shape=shape)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size) for c in convs] == [(32, (3, 3)), (64, (3, 3))]
+    assert [(c.out_channels, c.kernel_size) for c in convs] == [
+        (32, (3, 3)), (64, (3, 3))
+    ]
     dense = [m for m in net.modules() if isinstance(m, nn.Linear)]
     assert (dense[0].in_features, dense[0].out_features) == (flat, 64)
     assert net(torch.zeros(2, n_features)).shape == (2, 10)

@@ -43,7 +43,7 @@ thread (OpenMP spinning); consider ``torch.set_num_threads(1)``.
 """
 
 try:
-    import skorch  # noqa: F401
+    import skorch  # noqa: F401  (fail early with a clear message)
     import torch  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(

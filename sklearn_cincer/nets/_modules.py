@@ -9,7 +9,6 @@ layer is a ``torch.nn.Linear`` named ``output``; its input is ``h(x)``.
 
 import math
 
-import torch
 from torch import nn
 
 

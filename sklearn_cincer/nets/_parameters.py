@@ -17,7 +17,7 @@ import torch
 from torch.func import functional_call, grad, jvp, vmap
 
 from .._parameters import ParameterView
-from ._views import _how_to_name, find_last_layer
+from ._views import find_last_layer
 
 #: Fraction of the free memory (of the device, or of the host for the CPU)
 #: that a full Fisher matrix may take before :meth:`fisher` refuses.
@@ -118,7 +118,9 @@ class TorchParameterView(ParameterView):
         for p in module.parameters():
             p.requires_grad_(False)
         self.module = module
-        self._names = [n for n, p in estimator.module_.named_parameters() if p.requires_grad]
+        self._names = [
+            n for n, p in estimator.module_.named_parameters() if p.requires_grad
+        ]
         named = dict(module.named_parameters())
         self._params = {n: named[n].detach() for n in self._names}
         self._shapes = [self._params[n].shape for n in self._names]
@@ -155,13 +157,16 @@ class TorchParameterView(ParameterView):
 
     def _flat(self, tensors, batched):
         parts = [
-            tensors[n].reshape(tensors[n].shape[0], -1) if batched else tensors[n].reshape(-1)
+            tensors[n].reshape(tensors[n].shape[0], -1)
+            if batched
+            else tensors[n].reshape(-1)
             for n in self._names
         ]
         return torch.cat(parts, dim=-1)
 
     def _unflat(self, v):
-        v = torch.as_tensor(np.asarray(v, dtype=float), device=self.device).to(self.dtype)
+        v = torch.as_tensor(np.asarray(v, dtype=float), device=self.device)
+        v = v.to(self.dtype)
         if v.shape != (self.n_params,):
             raise ValueError(
                 f"Expected a vector of {self.n_params} parameters, got shape "

@@ -124,7 +124,9 @@ class TorchTopFisherSelector(BaseSelector):
             check_outputs(Z, P, view.link, name, estimator.module_, type(self).__name__)
             H = H.to(self.device_, torch.float64)
         else:
-            H = torch.as_tensor(view.features(X), dtype=torch.float64, device=self.device_)
+            H = torch.as_tensor(
+                view.features(X), dtype=torch.float64, device=self.device_
+            )
         Z = H @ self._W.T
         if self._b is not None:
             Z = Z + self._b
@@ -164,7 +166,9 @@ class TorchTopFisherSelector(BaseSelector):
         self._W = torch.as_tensor(view.coef, dtype=torch.float64, device=self.device_)
         self._b = (
             None if view.intercept is None
-            else torch.as_tensor(view.intercept, dtype=torch.float64, device=self.device_)
+            else torch.as_tensor(
+                view.intercept, dtype=torch.float64, device=self.device_
+            )
         )
         H, P = self._features(X)
         F = torch_fisher_matrix(H, P, view.link, view.fit_intercept)
