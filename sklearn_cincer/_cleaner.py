@@ -58,6 +58,9 @@ class QueryRecord:
         False when no oracle was there to answer (``oracle=None``).
     annotator : str or None
         Who answered, as the oracle said.
+    skipped : bool
+        Whether the oracle skipped the question (``Answer.skipped``): both
+        labels stay as they were and nothing is dropped.
     """
 
     round: int
@@ -73,6 +76,7 @@ class QueryRecord:
     dropped: bool
     answered: bool
     annotator: Optional[str] = None
+    skipped: bool = False
 
     @property
     def relabeled_example(self):
@@ -619,6 +623,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 ) from exc
             new_label, new_counter_label = check_answer(answer, query)
             annotator = answer.annotator
+            if answer.skipped:
+                # A skipped question changes nothing, whatever labels it carries.
+                new_label, new_counter_label = query.label, query.counter_label
+        skipped = answered and answer.skipped
 
         changed = []
         stream.labels[example_id] = np.searchsorted(classes, new_label)
@@ -628,7 +636,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 stream.labels[counter_id] = np.searchsorted(classes, new_counter_label)
                 if new_counter_label != query.counter_label:
                     changed.append(counter_id)
-            elif new_label == query.label:  # "drop": the oracle kept the label
+            elif new_label == query.label and not skipped:
+                # "drop": the oracle kept the example's label
                 stream.in_train[counter_id] = False
                 dropped = True
         if self.counter_examples == "drop":
@@ -649,6 +658,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 dropped=dropped,
                 answered=answered,
                 annotator=annotator,
+                skipped=skipped,
             )
         )
         return changed

@@ -478,3 +478,20 @@ def test_selector_that_cannot_read_the_model_names_what_it_needs():
         cleaner.fit(X, y_noisy)  # refused before the stream starts
     assert not hasattr(cleaner, "estimator_")
     SkepticalCleaner(GaussianNB(), counter_examples="none").fit(X, y_noisy)
+
+
+@pytest.mark.parametrize("strategy", ["relabel", "drop"])
+def test_skipped_questions_change_nothing(strategy):
+    X, y, y_noisy, _ = breast_stream(19)
+
+    def skipper(query):
+        other = [c for c in query.classes if c != query.label][0]
+        return Answer(label=other, counter_label=other, skipped=True)
+
+    cleaner = SkepticalCleaner(
+        LogisticRegression(), oracle=skipper, counter_examples=strategy
+    ).fit(X, y_noisy)
+    assert cleaner.n_queries_ > 0
+    assert all(r.skipped and r.answered for r in cleaner.history_)
+    assert cleaner.n_relabeled_examples_ == cleaner.n_dropped_ == 0
+    np.testing.assert_array_equal(cleaner.y_, y_noisy)
