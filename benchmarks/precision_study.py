@@ -37,6 +37,7 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from sklearn_cincer import _fisher
 from sklearn_cincer._models import last_layer_view
@@ -211,7 +212,14 @@ def main(argv=None):
     parser.add_argument("--noise", type=float, default=0.2)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS threads (1: fastest on a shared machine)")
     args = parser.parse_args(argv)
+    with threadpool_limits(limits=args.threads):
+        study(args)
+
+
+def study(args):
     ks = (5, 10)
     print(f"noise {args.noise}, {args.repeats} repeats, clean stream, no retraining\n")
     print("| dataset / model | selector | # queries | chance | Pr@5 | Pr@10 |")
