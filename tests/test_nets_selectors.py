@@ -226,3 +226,35 @@ def test_all_parameter_selectors_run_on_skorch_nets(data, small_net):
         scores = selector.fit(small_net, X, y).score(X[0], 1, candidates)
         assert scores.shape == candidates.shape
         assert np.all(np.isfinite(scores))
+
+
+class _OneLogit(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU())
+        self.out = torch.nn.Linear(6, 1)
+
+    def forward(self, X):
+        return self.out(self.body(X))
+
+
+def test_binary_net_with_one_logit():
+    """skorch's NeuralNetBinaryClassifier: the logistic link, probabilities checked."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 4).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(np.float32)
+    torch.manual_seed(0)
+    net = skorch.NeuralNetBinaryClassifier(
+        _OneLogit, max_epochs=5, train_split=None, lr=0.1
+    ).fit(X, y)
+    view = skorch_view(net)
+    assert view.link == "logistic"
+    np.testing.assert_allclose(
+        view.outputs(view.features(X))[:, 0], net.predict_proba(X)[:, 1], atol=1e-6
+    )
+    got = TorchTopFisherSelector().fit(net, X, y).score(X[0], 1.0)
+    expected = TopFisherSelector().fit(net, X, y).score(X[0], 1.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+    params = skorch_parameter_view(net)
+    np.testing.assert_allclose(params.predict_proba(X), net.predict_proba(X), atol=1e-6)
+    assert params.null_space().shape == (params.n_params, 0)
