@@ -29,13 +29,13 @@ from sklearn_cincer.nets import ConvNetClassifier
 
 torch.set_num_threads(2)
 data = load_digits()
-X, y_true = data.X_train[:250].astype(np.float32), data.y_train[:250]
+X, y_true = data.X_train[:180].astype(np.float32), data.y_train[:180]
 y_noisy, flipped = make_label_noise(y_true, noise_rate=0.2, random_state=0)
 
 cleaner = SkepticalCleaner(
-    ConvNetClassifier(max_epochs=30, random_state=0),
+    ConvNetClassifier(max_epochs=20, random_state=0),
     oracle=SimulatedOracle(y_true),
-    n_bootstrap=150,
+    n_bootstrap=120,  # then 60 streamed examples
     refit="incremental",
     random_state=0,
 )
