@@ -74,7 +74,7 @@ selectors = {
 noisy_one = next(t for t in suspicious if flipped[t])
 clean_one = next((t for t in suspicious if not flipped[t]), suspicious[-1])
 
-fig, axes = plt.subplots(2, 4, figsize=(7.5, 4.2))
+fig, axes = plt.subplots(2, 4, figsize=(7.5, 4.8))
 for row, t in zip(axes, [noisy_one, clean_one]):
     picks = pick_counter_examples(
         model, X[:n_train], y_noisy[:n_train], X[t], y_noisy[t], selectors
