@@ -4,9 +4,9 @@ How cleaning grows over rounds (the paper's Figure 2)
 =========================================================
 
 The paper's first question (Q1): do counter-examples help clean the data? We
-stream 60 examples after a noisy bootstrap set of 100 (the paper: 100) and count, after every
-round, how many labels the annotator has cleaned, for the three strategies of
-:class:`~sklearn_cincer.SkepticalCleaner`:
+stream 60 examples (the paper: 100) after a noisy bootstrap set of 100 and
+count, after every round, how many labels the annotator has cleaned, for
+the three strategies of :class:`~sklearn_cincer.SkepticalCleaner`:
 
 - CINCER (``counter_examples="relabel"``): the suspicious example and its
   counter-example are shown; both may be relabeled.

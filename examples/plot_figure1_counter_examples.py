@@ -55,7 +55,8 @@ model = LogisticRegression(C=0.1, max_iter=1000).fit(X[:n_train], y_noisy[:n_tra
 proba = model.predict_proba(X[n_train:])
 prediction = proba.argmax(axis=1)
 labels = y_noisy[n_train:]
-margin = proba[np.arange(len(labels)), prediction] - proba[np.arange(len(labels)), labels]
+idx = np.arange(len(labels))
+margin = proba[idx, prediction] - proba[idx, labels]
 suspicious = np.flatnonzero((margin >= 0.2) & (prediction != labels)) + n_train
 print(f"{len(suspicious)} of {len(labels)} incoming examples are suspicious")
 

@@ -17,7 +17,6 @@ learning (``counter_examples="none"``: only the suspicious example is shown).
 # ``[0, 1]`` and splits 80:20. :func:`~sklearn_cincer.datasets.make_label_noise`
 # flips 20% of the training labels and returns which ones it flipped.
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 

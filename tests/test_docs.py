@@ -84,7 +84,8 @@ def _documented_objects():
         module = importlib.import_module(module_name)
         for name in module.__all__:
             obj = getattr(module, name)
-            if (inspect.isclass(obj) or inspect.isfunction(obj)) and id(obj) not in seen:
+            documented = inspect.isclass(obj) or inspect.isfunction(obj)
+            if documented and id(obj) not in seen:
                 seen[id(obj)] = (f"{module_name}.{name}", obj)
     return sorted(seen.values(), key=lambda item: item[0])
 

@@ -7,7 +7,6 @@ working directory, and its figures are closed afterwards.
 """
 
 import importlib.util
-import os
 import runpy
 import time
 from pathlib import Path
