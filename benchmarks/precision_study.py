@@ -112,8 +112,11 @@ class AuthorsTopFisher(BaseSelector):
         # by sqrt P(label): its pseudo-inverse from the SVD of B (cheaper than
         # numpy.linalg.pinv(F), with the same relative cut-off 1e-15).
         B = self._sqrt_fisher_factor(sample)
-        U, S, _ = np.linalg.svd(B, full_matrices=False)
-        eig = S**2 / len(sample)
+        try:
+            U, S, _ = np.linalg.svd(B, full_matrices=False)
+            eig = S**2 / len(sample)
+        except np.linalg.LinAlgError:  # LAPACK's gesdd can fail to converge
+            eig, U = np.linalg.eigh(B @ B.T / len(sample))
         keep = eig > 1e-15 * eig.max()
         U, eig = U[:, keep], eig[keep]
         V = (U @ ((U.T @ g) / eig)).reshape(view.n_outputs, -1)
