@@ -9,6 +9,8 @@ Environment variables:
 - ``SKLEARN_CINCER_DOCS_GALLERY=0`` builds without executing the gallery
   examples (their pages show the code, no output); ``tests/test_examples.py``
   runs every example instead. Default: execute.
+- ``SKLEARN_CINCER_DOCS_BLAS_THREADS`` (default 1): BLAS threads while the
+  examples run.
 - ``SKLEARN_CINCER_DOCS_INTERSPHINX=1`` links names of scikit-learn, numpy,
   scipy, skorch, torch and Python to their documentation. It downloads their
   inventories, so it is off by default: an offline build with ``-W`` would
@@ -90,6 +92,17 @@ sphinx_gallery_conf = {
     "min_reported_time": 1,
     "download_all_examples": False,
 }
+
+# One BLAS thread while the examples run (``SKLEARN_CINCER_DOCS_BLAS_THREADS``
+# to change it): they solve many small problems, and on a busy 2-core machine a
+# multi-threaded BLAS spins for most of its time (the gallery took 19 s on a
+# quiet machine and over 4 minutes next to other jobs). The tests do the same
+# (conftest.py).
+from threadpoolctl import threadpool_limits  # noqa: E402  (a scikit-learn dependency)
+
+_BLAS_LIMIT = threadpool_limits(
+    int(os.environ.get("SKLEARN_CINCER_DOCS_BLAS_THREADS", "1")), user_api="blas"
+)
 
 # Examples write nothing but their figures; silence the noisy warnings of
 # third-party code so that -W only fails on problems of the docs themselves.

@@ -27,7 +27,7 @@ from sklearn_cincer import SimulatedOracle, SkepticalCleaner
 from sklearn_cincer.datasets import load_digits, make_label_noise
 from sklearn_cincer.nets import ConvNetClassifier
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # a small network on 8x8 images: one thread is enough
 data = load_digits()
 X, y_true = data.X_train[:180].astype(np.float32), data.y_train[:180]
 y_noisy, flipped = make_label_noise(y_true, noise_rate=0.2, random_state=0)
