@@ -156,15 +156,17 @@ def fisher_matrix(H, P, link, fit_intercept=True):
     for start in range(0, n, rows):
         Hb = _with_bias(H[start : start + rows], fit_intercept)
         Pb = P[start : start + rows]
-        # Diagonal blocks: H~^T diag(w_a) H~ with w = p (softmax) or p(1-p).
+        # Rows q_i = w_i kron h~_i with w = p (softmax) or p(1-p).
         W = Pb if link == "softmax" else Pb * (1.0 - Pb)
+        Q = (W[:, :, None] * Hb[:, None, :]).reshape(Hb.shape[0], k * m)
+        # Diagonal blocks H~^T diag(w_a) H~, all from one product H~^T Q.
+        M = Hb.T @ Q
         for a in range(k):
             block = slice(a * m, (a + 1) * m)
-            F[block, block] += (Hb * W[:, a : a + 1]).T @ Hb
+            F[block, block] += M[:, block]
         if link == "softmax":
             # The rank-one part p p^T kron h~ h~^T, all blocks at once:
-            # rows q_i = p_i kron h~_i, F -= Q^T Q (numpy runs this as syrk).
-            Q = (Pb[:, :, None] * Hb[:, None, :]).reshape(Hb.shape[0], k * m)
+            # F -= Q^T Q (numpy runs this as syrk).
             F -= Q.T @ Q
     F /= n
     return F
