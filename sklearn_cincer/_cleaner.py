@@ -61,6 +61,22 @@ class QueryRecord:
     skipped : bool
         Whether the oracle skipped the question (``Answer.skipped``): both
         labels stay as they were and nothing is dropped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer import SimulatedOracle, SkepticalCleaner
+    >>> X = np.r_[np.linspace(0, 1, 20), np.linspace(2, 3, 20), [0.1]][:, None]
+    >>> y_true = np.r_[np.zeros(20, int), np.ones(20, int), [0]]
+    >>> y_noisy = y_true.copy(); y_noisy[-1] = 1
+    >>> cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
+    ...                            oracle=SimulatedOracle(y_true)).fit(X, y_noisy)
+    >>> record = cleaner.history_[0]
+    >>> record.example_id, record.label_before, record.label_after
+    (40, 1, 0)
+    >>> record.relabeled_example
+    True
     """
 
     round: int
@@ -80,10 +96,12 @@ class QueryRecord:
 
     @property
     def relabeled_example(self):
+        """Whether the answer changed the suspicious example's label."""
         return self.label_after != self.label_before
 
     @property
     def relabeled_counter_example(self):
+        """Whether the answer changed the counter-example's label."""
         return (
             self.counter_example_id is not None
             and not self.dropped
@@ -149,6 +167,21 @@ def _unchanged_on_error(method):
             raise
 
     return wrapper
+
+
+def _can_warm_start(estimator, y):
+    """Whether a warm start on labels ``y`` keeps the model's outputs.
+
+    It does when ``y`` holds exactly the model's classes, or a subset of them
+    for a model whose classes were fixed in advance (a ``classes`` parameter,
+    as skorch classifiers have); otherwise the outputs change shape.
+    """
+    present = np.unique(y)
+    known = np.asarray(estimator.classes_)
+    if np.array_equal(present, known):
+        return True
+    fixed = estimator.get_params().get("classes", None) is not None
+    return fixed and bool(np.isin(present, known).all())
 
 
 def _estimator_has(attr):
@@ -509,9 +542,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
             return
         X, y = self._training_set(stream)
-        if stream.refit_method == "warm_start" and np.array_equal(
-            np.unique(y), stream.estimator.classes_
-        ):
+        if stream.refit_method == "warm_start" and _can_warm_start(stream.estimator, y):
             stream.estimator.fit(X, y)
         else:
             # From scratch, also when warm starting is impossible because the

@@ -191,7 +191,7 @@ def last_layer_view(estimator, needs="This selector"):
         return _linear_view(estimator)
     if isinstance(estimator, MLPClassifier):
         return _mlp_view(estimator)
-    if type(estimator).__module__.split(".")[0] == "skorch":
+    if _is_skorch(estimator):
         from .nets._views import skorch_view  # imports torch, so only here
 
         return skorch_view(estimator, needs=needs)
@@ -199,6 +199,13 @@ def last_layer_view(estimator, needs="This selector"):
         # Third-party models can describe their last layer themselves.
         return estimator.last_layer_view()
     raise _unsupported(estimator, needs)
+
+
+def _is_skorch(estimator):
+    """Whether the estimator is a skorch net (or subclasses one)."""
+    return any(
+        cls.__module__.split(".")[0] == "skorch" for cls in type(estimator).__mro__
+    )
 
 
 def is_probabilistic_classifier(estimator):

@@ -62,7 +62,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fisher
-from ._models import _ACTIVATIONS, last_layer_view
+from ._models import _ACTIVATIONS, _is_skorch, last_layer_view
 
 
 class ParameterView(ABC):
@@ -180,7 +180,7 @@ def parameter_view(estimator, needs="This selector", device=None):
     if isinstance(estimator, Pipeline):
         inner = parameter_view(estimator.steps[-1][1], needs=needs, device=device)
         return _PipelineParameterView(estimator[:-1], inner)
-    if type(estimator).__module__.split(".")[0] == "skorch":
+    if _is_skorch(estimator):
         from .nets._parameters import skorch_parameter_view  # imports torch
 
         return skorch_parameter_view(estimator, needs=needs, device=device)

@@ -31,15 +31,7 @@ HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "skorch"))
 # owners. strict: once an owner adds the section, the xfail fails, so that
 # the name is taken off this list.
 MISSING_EXAMPLES = {
-    "sklearn_cincer.QueryRecord",
-    "sklearn_cincer.oracles.Answer",
-    "sklearn_cincer.oracles.OracleError",
-    "sklearn_cincer.oracles.Query",
-    "sklearn_cincer.oracles.check_answer",
     "sklearn_cincer.selectors.BaseSelector",
-    "sklearn_cincer.datasets.ChecksumError",
-    "sklearn_cincer.benchmark.RunSpec",
-    "sklearn_cincer.benchmark.repeat_seed",
 }
 
 

@@ -66,7 +66,27 @@ def paper_bootstrap(dataset):
 
 
 def repeat_seed(random_state, repeat):
-    """The seed of one repeat: the same for every competitor."""
+    """The seed of one repeat: the same for every competitor.
+
+    Parameters
+    ----------
+    random_state : int
+        The experiment's seed.
+    repeat : int
+        The repeat's number.
+
+    Returns
+    -------
+    seed : int
+        In ``[0, 2**31 - 1)``; it fixes the repeat's noise, bootstrap set,
+        stream order and model seed for all competitors.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark import repeat_seed
+    >>> repeat_seed(0, 1) == repeat_seed(0, 1) != repeat_seed(0, 2)
+    True
+    """
     return int(np.random.SeedSequence([int(random_state), int(repeat)])
                .generate_state(1)[0] % (2**31 - 1))
 
@@ -135,6 +155,32 @@ class RunSpec:
     """One competitor: what is run on which data, and how.
 
     ``name`` identifies its folder of results.
+
+    Parameters
+    ----------
+    dataset : str
+        A name of :data:`sklearn_cincer.datasets.LOADERS`.
+    model : str
+        "lr", "lr_net", "fc" or "cnn".
+    strategy : str, default="cincer"
+        "cincer", "drop_ce" or "no_ce".
+    selector : str, default="top_fisher"
+        A selector name ("none" for "no_ce").
+    refit : {"scratch", "incremental"}, default="scratch"
+    n_bootstrap : int, default=None
+        The paper's (100, or 500 for 20NG) when None.
+    n_rounds : int, default=100
+    noise_rate : float, default=0.2
+    threshold : float, default=0.2
+    model_params, selector_params : dict
+        Extra parameters of the model and the selector.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark import RunSpec
+    >>> spec = RunSpec("breast", "lr", strategy="no_ce")
+    >>> spec.name, spec.n_bootstrap
+    ('breast__lr__no_ce__none__scratch', 100)
     """
 
     dataset: str

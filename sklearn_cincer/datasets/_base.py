@@ -23,7 +23,16 @@ _CHUNK = 1 << 20
 
 
 class ChecksumError(OSError):
-    """A downloaded file does not have the expected checksum."""
+    """A downloaded file does not have the expected checksum.
+
+    The loaders raise it instead of keeping a corrupt or tampered file.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.datasets import ChecksumError
+    >>> issubclass(ChecksumError, OSError)
+    True
+    """
 
 
 @dataclass(frozen=True)

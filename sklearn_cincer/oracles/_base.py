@@ -49,6 +49,23 @@ class Query:
         What the cleaner will do with the answer (see ``SkepticalCleaner``).
     feature_names : ndarray of str or None
         Names of the features, when the cleaner was fitted on a DataFrame.
+
+    Examples
+    --------
+    An oracle reads a query and decides the labels:
+
+    >>> import numpy as np
+    >>> from sklearn_cincer.oracles import Answer, Query
+    >>> query = Query(example_id=7, x=np.array([0.2, 0.9]), label="cat",
+    ...               prediction="dog", margin=0.6,
+    ...               classes=np.array(["cat", "dog"]), counter_example_id=3,
+    ...               counter_x=np.array([0.3, 0.8]), counter_label="dog")
+    >>> query.has_counter_example
+    True
+    >>> def keep_everything(query):
+    ...     return Answer(label=query.label, counter_label=query.counter_label)
+    >>> keep_everything(query)
+    Answer(label='cat', counter_label='dog', annotator=None)
     """
 
     example_id: int
@@ -93,6 +110,14 @@ class Answer:
         both as they are; the flag only tells the record (and an
         :class:`~sklearn_cincer.oracles.AnnotationStore`) that nobody vouched
         for them. It is left out of the ``repr``.
+    
+    Examples
+    --------
+    >>> from sklearn_cincer.oracles import Answer
+    >>> Answer(label=1, counter_label=1, annotator="ann")
+    Answer(label=1, counter_label=1, annotator='ann')
+    >>> Answer(label=0).counter_label is None  # keep the counter-example's label
+    True
     """
 
     label: Any
@@ -102,7 +127,33 @@ class Answer:
 
 
 class OracleError(RuntimeError):
-    """The oracle raised, or gave an answer the cleaner cannot apply."""
+    """The oracle raised, or gave an answer the cleaner cannot apply.
+
+    The cleaner raises it (chained to the oracle's own exception, if any) and
+    is left exactly as it was before the call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer import SkepticalCleaner
+    >>> from sklearn_cincer.oracles import OracleError
+    >>> def offline(query):
+    ...     raise ConnectionError("no annotator")
+    >>> X = np.r_[np.linspace(0, 1, 20), np.linspace(2, 3, 20), [0.1]][:, None]
+    >>> y = np.r_[np.zeros(20, int), np.ones(21, int)]
+    >>> try:
+    ...     SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
+    ...                      oracle=offline).fit(X, y)
+    ... except OracleError as error:
+    ...     print(error)
+    The oracle raised ConnectionError while answering the query about example 40: no annotator
+    """
+
+
+def _labels(classes):
+    """Classes as a plain list, for messages."""
+    return np.asarray(classes).tolist()
 
 
 def _is_known(label, classes):
@@ -114,6 +165,13 @@ def _is_known(label, classes):
 
 def check_answer(answer, query):
     """Check an oracle's answer against its query.
+
+    Parameters
+    ----------
+    answer : Answer
+        What the oracle returned.
+    query : Query
+        What it was asked.
 
     Returns
     -------
@@ -127,6 +185,20 @@ def check_answer(answer, query):
     OracleError
         If the answer is not an :class:`Answer` or names a label outside
         ``query.classes``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.oracles import Answer, Query, check_answer
+    >>> query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1,
+    ...               margin=0.6, classes=np.array([0, 1]), counter_example_id=3,
+    ...               counter_x=np.zeros(2), counter_label=1)
+    >>> check_answer(Answer(label=1), query)
+    (1, 1)
+    >>> check_answer(Answer(label=2), query)
+    Traceback (most recent call last):
+    ...
+    sklearn_cincer.oracles._base.OracleError: The oracle answered label 2 for example 7, which is not one of the classes [0, 1].
     """
     if not isinstance(answer, Answer):
         raise OracleError(
@@ -137,7 +209,7 @@ def check_answer(answer, query):
         raise OracleError(
             f"The oracle answered label {answer.label!r} for example "
             f"{query.example_id}, which is not one of the classes "
-            f"{list(query.classes)}."
+            f"{_labels(query.classes)}."
         )
     if not query.has_counter_example:
         return answer.label, None
