@@ -109,7 +109,7 @@ def main():
                 from sklearn_cincer.selectors import _fisher as fisher_selectors
 
                 r["fingerprint"].append(
-                    _timed(lambda: fisher_selectors._fingerprint(model))[0]
+                    _timed(lambda: selector._same_model(model, Xt))[0]
                 )
                 candidates = np.flatnonzero(yt == prediction)
                 r["query"].append(
