@@ -310,3 +310,87 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None):
         np.sum(HV, axis=1, out=scores[start:stop])
     np.negative(scores, out=scores)
     return scores
+
+
+def output_factors(P, link):
+    """``B_i`` with ``B_i B_i^T = Lambda_i``, the output covariance of each row.
+
+    For softmax ``B = diag(sqrt p) - p sqrt(p)^T`` (since ``sum p = 1``); for
+    the logistic and one-vs-rest links ``B = diag(sqrt(p (1 - p)))``.
+
+    Returns
+    -------
+    B : ndarray of shape (n, k, k)
+    """
+    _check_link(link)
+    P = np.asarray(P, dtype=float)
+    n, k = P.shape
+    if link == "softmax":
+        s = np.sqrt(P)
+        B = -P[:, :, None] * s[:, None, :]
+        B[:, np.arange(k), np.arange(k)] += s
+        return B
+    B = np.zeros((n, k, k))
+    B[:, np.arange(k), np.arange(k)] = np.sqrt(P * (1.0 - P))
+    return B
+
+
+class DualFactor:
+    """The damped Fisher ``F + lambda I`` in its dual (Woodbury) form.
+
+    ``n F = U U^T`` with one column ``B_i[:, a] kron h~_i`` per example ``i``
+    and output ``a``, so ``F`` has rank at most ``n k``. When that is smaller
+    than ``F``'s size (a wide last layer, such as logistic regression on
+    pixels), the Woodbury identity solves with the ``(n k) x (n k)`` Gram
+    matrix ``U^T U = (B^T B) * (H~ H~^T kron 1)`` instead, exactly and without
+    ever forming ``F``::
+
+        (lambda I + U U^T / n)^-1 g = (g - U (n lambda I + U^T U)^-1 U^T g) / lambda
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, d)
+    P : ndarray of shape (n, k)
+    link : {"softmax", "logistic", "ovr"}
+    fit_intercept : bool
+    damping : float
+        As in :func:`damp`: relative to ``trace(F) / dim``.
+    """
+
+    def __init__(self, H, P, link, fit_intercept, damping):
+        Ht = _with_bias(H, fit_intercept)
+        n, m = Ht.shape
+        k = P.shape[1]
+        B = output_factors(P, link)
+        # Gram of the columns (i, a): (B_i^T B_j)[a, b] (h~_i . h~_j).
+        Bs = B.transpose(1, 0, 2).reshape(k, n * k)  # [B_1, ..., B_n]
+        K = Ht @ Ht.T
+        G = (Bs.T @ Bs) * np.repeat(np.repeat(K, k, axis=0), k, axis=1)
+        dim = k * m
+        scale = np.trace(G) / (n * dim) if n else 0.0
+        if not scale > 0:
+            scale = 1.0
+        self.lam = damping * scale
+        G.flat[:: n * k + 1] += n * self.lam
+        try:
+            self.L = np.linalg.cholesky(G)
+        except np.linalg.LinAlgError as exc:
+            raise np.linalg.LinAlgError(
+                f"The damped Fisher information matrix (damping={damping!r}) is "
+                "not positive definite in floating point; use a larger damping."
+            ) from exc
+        self.B, self.Ht, self.shape = B, Ht, (k, m)
+
+    def solve(self, g):
+        """``(F + lambda I)^-1 g`` for a gradient ``g = r h~^T`` of shape (k, m)."""
+        g = np.asarray(g, dtype=float).reshape(self.shape)
+        # U^T g, column (i, a): B_i[:, a]^T g h~_i.
+        Ug = np.einsum("nab,an->nb", self.B, g @ self.Ht.T).reshape(-1)
+        w = linalg.cho_solve((self.L, True), Ug, check_finite=False)
+        C = np.einsum("nab,nb->na", self.B, w.reshape(self.B.shape[0], -1))
+        return (g - C.T @ self.Ht) / self.lam
+
+
+def use_dual(n, k, m):
+    """Whether the dual form is cheaper: rank ``n k`` below the size ``k m``."""
+    return n * k < k * m

@@ -341,3 +341,44 @@ def test_top_fisher_update_equals_fit():
     again = TopFisherSelector().fit(model, X, y).update(model, X_changed, y)
     want = TopFisherSelector().fit(model, X_changed, y).score(X[5], 0)
     assert np.allclose(again.score(X[5], 0), want)
+
+
+@pytest.mark.parametrize("link, k", [("softmax", 4), ("logistic", 1), ("ovr", 3)])
+def test_dual_solve_equals_the_primal_one(link, k):
+    """Woodbury through the (n k) Gram matrix: the same solve, F never formed."""
+    rng = np.random.RandomState(0)
+    n, d = 12, 30
+    H = rng.randn(n, d)
+    if link == "softmax":
+        P = rng.dirichlet(np.ones(k), n)
+    else:
+        P = rng.uniform(0.05, 0.95, (n, k))
+    for fit_intercept in (True, False):
+        m = d + fit_intercept
+        assert _fisher.use_dual(n, k, m)
+        F = _fisher.fisher_matrix(H, P, link, fit_intercept)
+        primal = _fisher.factorize(F, 1e-3)
+        dual = _fisher.DualFactor(H, P, link, fit_intercept, 1e-3)
+        g = rng.randn(k, m)
+        np.testing.assert_allclose(
+            dual.solve(g), _fisher.solve(primal, g), rtol=1e-8, atol=1e-10
+        )
+
+
+def test_top_fisher_on_a_wide_layer_uses_the_dual_form():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn_cincer import TopFisherSelector
+
+    rng = np.random.RandomState(1)
+    X = rng.rand(40, 120)
+    y = rng.randint(0, 3, 40)
+    model = LogisticRegression(max_iter=2000).fit(X, y)
+    selector = TopFisherSelector().fit(model, X, y)
+    assert isinstance(selector.factor_, _fisher.DualFactor)
+    view = selector.view_
+    H, P = view.features(X), view.outputs(view.features(X))
+    primal = _fisher.factorize(_fisher.fisher_matrix(H, P, view.link), 1e-3)
+    g = _fisher.gradients(X[:1], P[:1], view.encode([2]), view.link).reshape(3, -1)
+    np.testing.assert_allclose(
+        selector.query_direction(X[0], 2), _fisher.solve(primal, g), rtol=1e-7
+    )

@@ -102,9 +102,12 @@ class TopFisherSelector(BaseSelector):
     ----------
     view_ : LastLayerView
         How the features, outputs and gradients are read from the model.
-    factor_ : tuple
+    factor_ : tuple or DualFactor
         Cholesky factor of the damped Fisher, as from
-        :func:`scipy.linalg.cho_factor`.
+        :func:`scipy.linalg.cho_factor`; for a last layer wider than its
+        rank (``n k < k (d + 1)``, e.g. logistic regression on images) the
+        exact dual form :class:`sklearn_cincer._fisher.DualFactor` instead,
+        which never forms ``F``.
     n_train_ : int
         Number of training rows the selector was fitted on.
 
@@ -141,11 +144,22 @@ class TopFisherSelector(BaseSelector):
         view = last_layer_view(estimator, needs=type(self).__name__)
         H = view.features(X)
         P = view.outputs(H)
-        # Unnormalized sum n F, kept so that adding rows is a low-rank update.
-        self._fisher_sum = _fisher.fisher_matrix(H, P, view.link, view.fit_intercept)
-        self._fisher_sum *= H.shape[0]
         self.view_ = view
-        self.factor_ = self._factorize(H.shape[0])
+        m = H.shape[1] + view.fit_intercept
+        if _fisher.use_dual(H.shape[0], P.shape[1], m):
+            # A wide last layer (e.g. logistic regression on pixels): solve
+            # exactly through the (n k)-sized Gram matrix, never forming F.
+            self._fisher_sum = None
+            self.factor_ = _fisher.DualFactor(
+                H, P, view.link, view.fit_intercept, self.damping
+            )
+        else:
+            # Unnormalized sum n F, kept so that adding rows is a low-rank update.
+            self._fisher_sum = _fisher.fisher_matrix(
+                H, P, view.link, view.fit_intercept
+            )
+            self._fisher_sum *= H.shape[0]
+            self.factor_ = self._factorize(H.shape[0])
         self._X = np.asarray(X)
         self._fingerprint = _fingerprint(view, H)
         self._H = _scoring_features(H)
@@ -195,6 +209,7 @@ class TopFisherSelector(BaseSelector):
         n_old = getattr(self, "n_train_", None)
         reusable = (
             n_old is not None
+            and self._fisher_sum is not None
             and X.shape[0] == y.shape[0]
             and X.shape[0] >= n_old
             and X.ndim == self._X.ndim
@@ -226,7 +241,10 @@ class TopFisherSelector(BaseSelector):
         g = _fisher.gradients(
             h, view.outputs(h), view.encode([y]), view.link, view.fit_intercept
         )
-        return _fisher.solve(self.factor_, g.reshape(view.n_outputs, -1))
+        g = g.reshape(view.n_outputs, -1)
+        if isinstance(self.factor_, _fisher.DualFactor):
+            return self.factor_.solve(g)
+        return _fisher.solve(self.factor_, g)
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
