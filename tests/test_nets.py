@@ -32,16 +32,8 @@ from sklearn_cincer.nets import (  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks on a shared 2-core machine: one thread avoids OpenMP
-    # spinning under contention (10x faster); restored afterwards.
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
+def one_thread(torch_one_thread):
+    """Every test of this module runs torch on one thread."""
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,8 @@ from sklearn_cincer.nets import _parameters as torch_parameters  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
+def one_thread(torch_one_thread):
+    """Every test of this module runs torch on one thread."""
 
 
 @pytest.fixture(scope="module")
