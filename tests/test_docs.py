@@ -27,14 +27,6 @@ MODULES = [
 ]
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "skorch"))
 
-# Public names whose docstring has no Examples section yet, reported to their
-# owners. strict: once an owner adds the section, the xfail fails, so that
-# the name is taken off this list.
-MISSING_EXAMPLES = {
-    "sklearn_cincer.selectors.BaseSelector",
-}
-
-
 def _public(module_name):
     if module_name == "sklearn_cincer.nets" and not HAS_TORCH:
         pytest.skip("sklearn_cincer.nets needs torch and skorch ('.[torch]')")
@@ -85,20 +77,7 @@ def _documented_objects():
 OBJECTS = _documented_objects()
 
 
-@pytest.mark.parametrize(
-    "qualname, obj",
-    [
-        pytest.param(
-            q, o,
-            marks=pytest.mark.xfail(
-                q in MISSING_EXAMPLES, strict=True,
-                reason="no Examples section yet (reported to its owner)",
-            ),
-        )
-        for q, o in OBJECTS
-    ],
-    ids=[q for q, _ in OBJECTS],
-)
+@pytest.mark.parametrize("qualname, obj", OBJECTS, ids=[q for q, _ in OBJECTS])
 def test_public_docstring_has_examples(qualname, obj):
     doc = inspect.getdoc(obj) or ""
     assert re.search(r"^Examples\n--------$", doc, flags=re.MULTILINE), (

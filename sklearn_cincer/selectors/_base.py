@@ -24,6 +24,23 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
        candidate training examples; the highest score is the counter-example.
 
     Subclasses implement :meth:`_fit` and :meth:`score`.
+
+    Examples
+    --------
+    A selector that prefers the candidate with the largest first feature:
+
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer.selectors import BaseSelector
+    >>> class LargestFirstFeature(BaseSelector):
+    ...     def _fit(self, estimator, X, y):
+    ...         self.X_ = X
+    ...     def score(self, x, y, candidates=None):
+    ...         return self.X_[self._candidates(candidates), 0]
+    >>> X, y = np.array([[0.0], [3.0], [1.0], [2.0]]), np.array([0, 1, 0, 1])
+    >>> model = LogisticRegression().fit(X, y)
+    >>> LargestFirstFeature().fit(model, X, y).select([0.5], 0, candidates=[1, 3])
+    (1, 3.0)
     """
 
     def fit(self, estimator, X, y):
