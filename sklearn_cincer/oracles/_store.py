@@ -61,6 +61,18 @@ def _plain(value):
     return value
 
 
+
+def _question_params(run_id, query, key):
+    """The columns of a question, from ``run_id`` to ``qkey``, as stored."""
+    return (
+        run_id, int(query.round), int(query.example_id),
+        None if query.counter_example_id is None else int(query.counter_example_id),
+        query.strategy, _dump(query.label), _dump(query.counter_label),
+        _dump(query.prediction), float(query.margin),
+        None if query.score is None else float(query.score),
+        _now(), key,
+    )
+
 def _dump(value):
     """A label as JSON, so that 1 and "1" stay apart."""
     value = _plain(value)
@@ -224,13 +236,7 @@ class AnnotationStore:
                 "counter_example_id, strategy, label_before, counter_label_before, "
                 "prediction, margin, score, asked_at, qkey) VALUES "
                 "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, int(query.round), int(query.example_id),
-                 None if query.counter_example_id is None
-                 else int(query.counter_example_id),
-                 query.strategy, _dump(query.label), _dump(query.counter_label),
-                 _dump(query.prediction), float(query.margin),
-                 None if query.score is None else float(query.score),
-                 _now(), key))
+                _question_params(run_id, query, key))
             return cur.lastrowid
 
     def record_answer(self, question_id, answer):
@@ -281,13 +287,7 @@ class AnnotationStore:
                 "prediction, margin, score, asked_at, qkey, revises, label_after, "
                 "counter_label_after, skipped, annotator, answered_at) VALUES "
                 "(?, 'answered', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, int(query.round), int(query.example_id),
-                 None if query.counter_example_id is None
-                 else int(query.counter_example_id),
-                 query.strategy, _dump(query.label), _dump(query.counter_label),
-                 _dump(query.prediction), float(query.margin),
-                 None if query.score is None else float(query.score),
-                 _now(), key, revises)
+                _question_params(run_id, query, key) + (revises,)
                 + self._answer_params(answer, query.counter_label)))
             return self._transaction(statements).lastrowid
 
