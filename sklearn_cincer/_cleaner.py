@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._suspicion import is_suspicious, margin
-from .oracles._base import OracleError, Query, check_answer
+from .oracles._base import OracleError, Query, check_answer, plain
 from .selectors import TopFisherSelector
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -628,14 +628,14 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         query = Query(
             example_id=example_id,
             x=stream.X[example_id].copy(),
-            label=_plain(classes[label]),
-            prediction=_plain(classes[prediction]),
+            label=plain(classes[label]),
+            prediction=plain(classes[prediction]),
             margin=mu,
             classes=classes.copy(),
             counter_example_id=counter_id,
             counter_x=stream.X[counter_id].copy() if has_counter else None,
             counter_label=(
-                _plain(classes[stream.labels[counter_id]]) if has_counter else None
+                plain(classes[stream.labels[counter_id]]) if has_counter else None
             ),
             score=score,
             round=stream.n_rounds,
@@ -683,9 +683,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 score=score,
                 prediction=query.prediction,
                 label_before=query.label,
-                label_after=_plain(new_label),
+                label_after=plain(new_label),
                 counter_label_before=query.counter_label,
-                counter_label_after=_plain(new_counter_label),
+                counter_label_after=plain(new_counter_label),
                 dropped=dropped,
                 answered=answered,
                 annotator=annotator,
@@ -781,8 +781,3 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
-
-
-def _plain(value):
-    """numpy scalars as Python scalars, for readable queries and records."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -151,6 +151,11 @@ class OracleError(RuntimeError):
     """
 
 
+def plain(value):
+    """numpy scalars as Python scalars, for readable queries, answers and records."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _labels(classes):
     """Classes as a plain list, for messages."""
     return np.asarray(classes).tolist()

@@ -13,12 +13,9 @@ from numbers import Integral
 
 import numpy as np
 
+from ._base import plain  # noqa: F401  (used by the page and the human oracles)
+
 _DISPLAYS = ("auto", "tabular", "text", "image")
-
-
-def plain(value):
-    """numpy scalars as Python scalars."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def label_text(label):

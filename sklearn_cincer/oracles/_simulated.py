@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._base import Answer
+from ._base import Answer, plain
 
 
 class SimulatedOracle:
@@ -78,7 +78,7 @@ class SimulatedOracle:
         if query.has_counter_example:
             counter_label = self._answer(query.counter_example_id, query.classes, 1)
         return Answer(
-            label=_plain(label), counter_label=_plain(counter_label),
+            label=plain(label), counter_label=plain(counter_label),
             annotator="simulated",
         )
 
@@ -87,8 +87,3 @@ class SimulatedOracle:
             f"SimulatedOracle(error_rate={self.error_rate}, "
             f"random_state={self.random_state!r})"
         )
-
-
-def _plain(value):
-    """numpy scalars as Python scalars, for readable answers and records."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -7,9 +7,7 @@ import os
 import sqlite3
 import threading
 
-import numpy as np
-
-from ._base import Answer, OracleError, check_answer
+from ._base import Answer, OracleError, check_answer, plain
 
 _COLUMNS = (
     "question_id", "run_id", "status", "round", "example_id",
@@ -55,12 +53,6 @@ def _now():
         timespec="milliseconds")
 
 
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 
 def _question_params(run_id, query, key):
     """The columns of a question, from ``run_id`` to ``qkey``, as stored."""
@@ -75,7 +67,7 @@ def _question_params(run_id, query, key):
 
 def _dump(value):
     """A label as JSON, so that 1 and "1" stay apart."""
-    value = _plain(value)
+    value = plain(value)
     try:
         return json.dumps(value)
     except TypeError as exc:
@@ -94,8 +86,8 @@ def question_key(query):
     return json.dumps([
         int(query.example_id),
         None if query.counter_example_id is None else int(query.counter_example_id),
-        _plain(query.label),
-        _plain(query.counter_label),
+        plain(query.label),
+        plain(query.counter_label),
     ])
 
 
