@@ -135,7 +135,9 @@ class _Stream:
         new.in_train = self.in_train.copy()
         new.estimator = copy.deepcopy(self.estimator)
         new.rng = copy.deepcopy(self.rng)
-        new.selector = copy.deepcopy(self.selector)
+        # The selector is shared: the loop replaces it with a fresh clone at
+        # each question and never changes a fitted one in place, so copying
+        # its arrays (features of the whole training set) would be wasted.
         new.history = list(self.history)
         return new
 
