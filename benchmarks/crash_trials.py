@@ -152,6 +152,11 @@ def trial(workdir, rng, kills=2, max_delay=1.5, n_samples=N_SAMPLES):
         proc.stderr.close()
         snapshot, _ = _answered(store_path)
         snapshots.append(snapshot)
+        if os.path.exists(out_path):
+            # the kill landed after the session had written its result (while
+            # the interpreter was exiting): nothing was interrupted, so it does
+            # not count as a kill and there is nothing to resume
+            break
         killed_after.append(len(snapshot))
     if not os.path.exists(out_path):
         proc = _spawn(store_path, out_path, n_samples)
