@@ -377,6 +377,67 @@ def test_cli_benchmark_and_report(tmp_path, capsys):
     assert list((out / "figures").glob("q1__wine__lr__scratch.png"))
 
 
+def test_eval_every_measures_only_some_rounds_and_keeps_the_rest(wine):
+    kw = dict(n_repeats=1, data=wine, verbose=0)
+    every = run_experiment(RunSpec("wine", "lr", "cincer", "nearest",
+                                   n_bootstrap=40, n_rounds=7), **kw)
+    sparse = run_experiment(RunSpec("wine", "lr", "cincer", "nearest",
+                                    n_bootstrap=40, n_rounds=7, eval_every=3), **kw)
+    measured = sparse["f1"].notna().to_numpy()
+    # rounds 0, 3, 6 and always the last one (7)
+    np.testing.assert_array_equal(np.flatnonzero(measured), [0, 3, 6, 7])
+    # measuring less often changes nothing else
+    np.testing.assert_allclose(sparse["f1"][measured], every["f1"][measured])
+    np.testing.assert_array_equal(sparse["n_cleaned"], every["n_cleaned"])
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True])
+def test_eval_every_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="eval_every"):
+        RunSpec("wine", "lr", eval_every=bad)
+
+
+def test_selector_params_name_their_own_run():
+    plain = RunSpec("wine", "lr", "cincer", "top_fisher")
+    damped = RunSpec("wine", "lr", "cincer", "top_fisher",
+                     selector_params={"damping": 0.5})
+    assert plain.name != damped.name
+    assert "top_fisher(damping=0.5)" in damped.name
+    # no_ce asks no selector, so parameters cannot split its results
+    assert RunSpec("wine", "lr", "no_ce", selector_params={"damping": 0.5}).name \
+        == RunSpec("wine", "lr", "no_ce").name
+
+
+@pytest.mark.parametrize("params, match", [({"dampin": 1.0}, "unexpected keyword"),
+                                           ({"damping": -1.0}, "damping")])
+def test_bad_selector_params_fail_before_any_work(params, match):
+    with pytest.raises(ValueError, match=match):
+        RunSpec("wine", "lr", "cincer", "top_fisher", selector_params=params)
+
+
+def test_cli_selector_param_and_eval_every(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from sklearn_cincer._cli import main
+
+    out = tmp_path / "out"
+    status = main([
+        "benchmark", "--dataset", "wine", "--model", "lr", "--selector",
+        "top_fisher", "--selector-param", "damping=0.5", "--repeats", "1",
+        "--rounds", "5", "--bootstrap", "40", "--eval-every", "2",
+        "--output", str(out), "--figures", "--quiet",
+    ])
+    assert status == 0
+    assert "CINCER (Top Fisher; damping=0.5)" in capsys.readouterr().out
+    (run,) = (out / "runs").iterdir()
+    assert run.name == "wine__lr__cincer__top_fisher(damping=0.5)__scratch"
+    trace = pd.read_csv(run / "trace_0.csv")
+    assert trace["f1"].notna().tolist() == [True, False, True, False, True, True]
+    assert (out / "figures" / "variants__wine__lr__scratch.png").is_file()
+    assert main(["benchmark", "--dataset", "wine", "--model", "lr",
+                 "--selector-param", "dampin=1", "--output", str(out)]) == 1
+    assert "dampin" in capsys.readouterr().err
+
+
 def test_cli_q2(tmp_path, capsys):
     from sklearn_cincer._cli import main
 

@@ -31,7 +31,26 @@ def _common(parser):
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP threads per repeat; 0 for the "
                         "libraries' defaults (default: %(default)s)")
+    parser.add_argument("--eval-every", type=int, default=1, metavar="K",
+                        help="measure the test F1 every K rounds (and always "
+                        "at rounds 0 and the last); the paper's is 1, and a "
+                        "larger K saves most of the CNN's time (default: "
+                        "%(default)s)")
     parser.add_argument("--quiet", action="store_true", help="print less")
+
+
+def _param(text):
+    """``NAME=VALUE`` with VALUE a Python literal (else a string)."""
+    import ast
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pass  # a bare word, e.g. solver=svd
+    return name, value
 
 
 def _pair(text):
@@ -80,6 +99,11 @@ def add_parser(subparsers):
     bench.add_argument("--q2", action="store_true",
                        help="measure Pr@5/Pr@10 of the selectors instead "
                        "(clean incoming examples, frozen model)")
+    bench.add_argument("--selector-param", type=_param, action="append",
+                       default=[], metavar="NAME=VALUE",
+                       help="a parameter of the selector(s), e.g. damping=0.1; "
+                       "repeat for several. Results go to their own folder "
+                       "and row, named after the parameters")
     bench.add_argument("--bootstrap", type=int, default=None,
                        help="bootstrap size (default: the paper's, 500 for "
                        "20ng, else 100)")
@@ -155,6 +179,9 @@ def run_benchmark(args):
                             refit=refit, n_bootstrap=args.bootstrap,
                             n_rounds=args.rounds, noise_rate=args.noise,
                             threshold=args.threshold,
+                            selector_params=(dict(args.selector_param)
+                                             if strategy != "no_ce" else {}),
+                            eval_every=args.eval_every,
                         )
                         frames.append(run_experiment(
                             spec, n_repeats=args.repeats,
@@ -182,7 +209,7 @@ def run_reproduce(args):
         args.output, pairs=args.pairs, questions=args.questions,
         q2_pairs=args.q2_pairs,
         refits=args.refit, n_repeats=args.repeats, n_rounds=args.rounds,
-        authors_ranking=not args.no_authors_ranking,
+        authors_ranking=not args.no_authors_ranking, eval_every=args.eval_every,
         random_state=args.random_state, data_home=args.data_home,
         n_jobs=args.n_jobs, threads=args.threads or None,
         figures=not args.no_figures,

@@ -135,6 +135,39 @@ def make_selector(name, **params):
     return selector_class(name)(**params)
 
 
+def selector_label(selector, params=None):
+    """A selector's name with its non-default parameters, e.g. ``top_fisher(damping=0.1)``.
+
+    Results of one selector run with other parameters must not share a
+    folder or a row of the comparison table with the default run.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._registry import selector_label
+    >>> selector_label("top_fisher"), selector_label("top_fisher", {"damping": 0.1})
+    ('top_fisher', 'top_fisher(damping=0.1)')
+    """
+    if not params:
+        return selector
+    inner = ",".join(f"{k}={params[k]!r}".replace("'", "") for k in sorted(params))
+    return f"{selector}({inner})"
+
+
+def split_selector_label(label):
+    """``(selector, parameters text)`` of a :func:`selector_label`.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._registry import split_selector_label
+    >>> split_selector_label("top_fisher(damping=0.1)")
+    ('top_fisher', 'damping=0.1')
+    >>> split_selector_label("nearest")
+    ('nearest', '')
+    """
+    base, _, rest = str(label).partition("(")
+    return base, rest[:-1] if rest.endswith(")") else rest
+
+
 def paper_method(strategy, selector):
     """The ``method`` of ``paper_results.csv`` a run compares with.
 
@@ -148,6 +181,7 @@ def paper_method(strategy, selector):
         return "no_ce"
     if strategy == "drop_ce":
         return "drop_ce"
+    selector, _ = split_selector_label(selector)
     return {
         "top_fisher": "cincer_top_fisher",
         "authors_top_fisher": "cincer_top_fisher",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._registry import PAPER_MODEL_NAMES, paper_method
+from ._registry import PAPER_MODEL_NAMES, paper_method, split_selector_label
 
 #: Where the reference numbers live, relative to the repository root.
 PAPER_RESULTS = Path("..") / "shared" / "reference" / "paper_results.csv"
@@ -47,8 +47,14 @@ def competitor_label(strategy, selector, refit="scratch"):
     >>> from sklearn_cincer.benchmark import competitor_label
     >>> competitor_label("no_ce", "none")
     'No CE'
+    >>> competitor_label("cincer", "top_fisher(damping=0.1)", "incremental")
+    'CINCER (Top Fisher; damping=0.1) [incremental]'
     """
-    label = _LABELS.get((strategy, selector), f"{strategy} / {selector}")
+    base, params = split_selector_label(selector)
+    label = _LABELS.get((strategy, base), f"{strategy} / {base}")
+    if params:
+        label = (f"{label[:-1]}; {params})" if label.endswith(")")
+                 else f"{label} ({params})")
     return label if refit == "scratch" else f"{label} [{refit}]"
 
 
@@ -138,9 +144,11 @@ def plot_traces(traces, *, metrics=("n_cleaned", "f1"), axes=None, title=None):
     groups = summary.groupby(["strategy", "selector", "refit"], sort=False)
     for ax, metric in zip(axes, metrics):
         for (strategy, selector, refit), g in groups:
+            # rounds without a measurement (``eval_every`` > 1) are NaN
+            g = g[g[f"{metric}_mean"].notna()]
             mean, se = g[f"{metric}_mean"].to_numpy(), g[f"{metric}_se"].to_numpy()
             line, = ax.plot(g["round"], mean,
-                            color=_COLORS.get((strategy, selector)),
+                            color=_COLORS.get((strategy, split_selector_label(selector)[0])),
                             linestyle="-" if refit == "scratch" else "--",
                             label=competitor_label(strategy, selector, refit))
             ax.fill_between(g["round"], mean - se, mean + se, alpha=0.25,

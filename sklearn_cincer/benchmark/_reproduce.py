@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._registry import make_model
+from ._registry import make_model, selector_label
 from ._runner import (
     PAPER_PAIRS,
     Q1_RUNS,
@@ -39,7 +39,7 @@ _FULL_FISHER_OK = {"breast", "adult", "wine", "digits"}
 
 
 def grid_specs(pairs=PAPER_PAIRS, questions=("q1", "q3"), refits=("scratch",),
-               authors_ranking=True, n_rounds=100):
+               authors_ranking=True, n_rounds=100, eval_every=1):
     """The competitors of the grid, without duplicates.
 
     Examples
@@ -63,7 +63,7 @@ def grid_specs(pairs=PAPER_PAIRS, questions=("q1", "q3"), refits=("scratch",),
         for dataset, model in pairs:
             for strategy, selector in runs:
                 specs.append(RunSpec(dataset, model, strategy, selector, refit=refit,
-                                     n_rounds=n_rounds))
+                                     n_rounds=n_rounds, eval_every=eval_every))
     return specs
 
 
@@ -85,8 +85,10 @@ def collect_traces(output_dir):
             continue
         for path in sorted(config.parent.glob("trace_*.csv")):
             frame = pd.read_csv(path)
-            for key in ("dataset", "model", "strategy", "selector", "refit"):
+            for key in ("dataset", "model", "strategy", "refit"):
                 frame[key] = spec[key]
+            frame["selector"] = selector_label(spec["selector"],
+                                               spec.get("selector_params"))
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -214,10 +216,15 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
             for (dataset, model, refit), g in traces.groupby(
                 ["dataset", "model", "refit"]
             ):
-                for question, runs in groups.items():
-                    keep = g[[
-                        (s, c) in runs for s, c in zip(g["strategy"], g["selector"])
-                    ]]
+                pairs = list(zip(g["strategy"], g["selector"]))
+                known = set().union(*groups.values())
+                # runs of neither question (other selectors, selector parameters)
+                # are drawn together with CINCER's default for reference
+                others = {p for p in pairs if p not in known}
+                if others:
+                    others.add(("cincer", "top_fisher"))
+                for question, runs in dict(groups, variants=others).items():
+                    keep = g[[p in runs for p in pairs]]
                     if keep.empty:
                         continue
                     fig = plot_traces(keep, title=f"{dataset} / {model} ({refit})")
@@ -235,7 +242,7 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
 def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
               refits=("scratch",), n_repeats=5, n_rounds=100, authors_ranking=True,
               q2_pairs=Q2_PAIRS, random_state=0, data_home=None, n_jobs=1,
-              threads=1, figures=True, verbose=1):
+              threads=1, figures=True, eval_every=1, verbose=1):
     """Run the paper's grid and write results, figures and the comparison table.
 
     Competitors whose model or selector is unavailable (e.g. the networks
@@ -259,6 +266,9 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
     threads : int or None, default=1
         BLAS/OpenMP threads per repeat (see :func:`run_experiment`).
     figures : bool, default=True
+    eval_every : int, default=1
+        Measure the test F1 every ``eval_every`` rounds (see
+        :class:`RunSpec`).
     verbose : int, default=1
 
     Returns
@@ -283,7 +293,7 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
 
     started = time.perf_counter()
     specs = grid_specs(pairs, [q for q in questions if q != "q2"], refits,
-                       authors_ranking, n_rounds)
+                       authors_ranking, n_rounds, eval_every)
     for i, spec in enumerate(specs, 1):
         if verbose:
             print(f"[reproduce] {i}/{len(specs)} {spec.name} "
