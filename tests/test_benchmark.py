@@ -438,6 +438,23 @@ def test_cli_selector_param_and_eval_every(tmp_path, capsys):
     assert "dampin" in capsys.readouterr().err
 
 
+def test_cli_reproduce_default_pairs_are_parsed():
+    # argparse does not apply ``type`` to list defaults: they must already be
+    # (dataset, model) tuples, or the grid fails to unpack them
+    import argparse
+
+    from sklearn_cincer.benchmark._commands import add_parser
+    from sklearn_cincer.benchmark._runner import PAPER_PAIRS, Q2_PAIRS
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["reproduce"])
+    assert [tuple(p) for p in args.pairs] == list(PAPER_PAIRS)
+    assert [tuple(p) for p in args.q2_pairs] == list(Q2_PAIRS)
+    given = parser.parse_args(["reproduce", "--pairs", "breast:fc"])
+    assert given.pairs == [("breast", "fc")]
+
+
 def test_cli_q2(tmp_path, capsys):
     from sklearn_cincer._cli import main
 

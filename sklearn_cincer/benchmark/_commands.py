@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from ._registry import MODELS, SELECTORS, STRATEGIES
-from ._runner import PAPER_PAIRS, PAPER_SETTINGS
+from ._runner import PAPER_PAIRS, PAPER_SETTINGS, Q2_PAIRS
 
 
 def _common(parser):
@@ -127,12 +127,15 @@ def add_parser(subparsers):
     )
     rep.add_argument("--output", default="results/reproduce",
                      help="results folder (default: %(default)s)")
-    rep.add_argument("--pairs", nargs="+", type=_pair,
-                     default=[f"{d}:{m}" for d, m in PAPER_PAIRS],
-                     help="DATASET:MODEL pairs (default: the paper's 8)")
-    rep.add_argument("--q2-pairs", nargs="+", type=_pair,
-                     default=["breast:fc", "adult:fc", "mnist:lr"],
-                     help="DATASET:MODEL pairs of Q2 (default: %(default)s)")
+    # argparse applies ``type`` to string defaults only: list defaults are
+    # given already parsed
+    rep.add_argument("--pairs", nargs="+", type=_pair, default=list(PAPER_PAIRS),
+                     metavar="DATASET:MODEL",
+                     help="data set/model pairs (default: the paper's 8)")
+    rep.add_argument("--q2-pairs", nargs="+", type=_pair, default=list(Q2_PAIRS),
+                     metavar="DATASET:MODEL",
+                     help="pairs of Q2 (default: "
+                     + " ".join(f"{d}:{m}" for d, m in Q2_PAIRS) + ")")
     rep.add_argument("--questions", nargs="+", default=["q1", "q2", "q3"],
                      choices=["q1", "q2", "q3"])
     rep.add_argument("--refit", nargs="+", default=["scratch"],

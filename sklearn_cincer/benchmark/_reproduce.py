@@ -22,6 +22,7 @@ from ._registry import make_model, selector_label
 from ._runner import (
     PAPER_PAIRS,
     Q1_RUNS,
+    Q2_PAIRS,
     Q3_RUNS,
     RunSpec,
     make_stream,
@@ -31,8 +32,6 @@ from ._runner import (
     run_precision_experiment,
 )
 
-#: Q2 is run on these pairs by default (the issue asks for at least these).
-Q2_PAIRS = (("breast", "fc"), ("adult", "fc"), ("mnist", "lr"))
 #: Selectors compared in Q2; full_fisher only where the model is small.
 Q2_SELECTORS = ("top_fisher", "practical_fisher", "influence", "nearest")
 _FULL_FISHER_OK = {"breast", "adult", "wine", "digits"}
