@@ -489,3 +489,12 @@ def test_reproduce_small_grid(tmp_path):
     assert (tmp_path / "figures" / "q1__digits__lr__scratch.png").is_file()
     assert (tmp_path / "figures" / "fig1__digits__lr.png").is_file()
     assert (tmp_path / "comparison.md").read_text().startswith("| dataset")
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert summary[["dataset", "model", "refit"]].values.tolist() == [
+        ["digits", "lr", "scratch"]]
+    # the verdict is computed from the table, not written by hand
+    cleaned = table.set_index("competitor")["ours_n_cleaned"]
+    assert bool(summary["ahead_of_baselines"].iloc[0]) == (
+        cleaned["CINCER (Top Fisher)"] > max(cleaned["Drop CE"], cleaned["No CE"]))
+    assert summary["cincer_cleaned"].iloc[0].startswith(
+        f"{cleaned['CINCER (Top Fisher)']:.1f} ± ")

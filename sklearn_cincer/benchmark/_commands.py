@@ -153,7 +153,12 @@ def run_benchmark(args):
     from pathlib import Path
 
     from ._reproduce import write_report
-    from ._report import compare_precision_with_paper, compare_with_paper, format_table
+    from ._report import (
+        compare_precision_with_paper,
+        compare_with_paper,
+        format_table,
+        readable,
+    )
     from ._runner import RunSpec, run_experiment, run_precision_experiment
 
     verbose = 0 if args.quiet else 1
@@ -194,7 +199,7 @@ def run_benchmark(args):
                             verbose=verbose,
                         ))
             table = compare_with_paper(pd.concat(frames, ignore_index=True))
-            print(format_table(table))
+            print(format_table(readable(table)))
         if args.figures:
             write_report(output)
     except (ImportError, FileNotFoundError, ValueError) as exc:
@@ -206,7 +211,7 @@ def run_benchmark(args):
 def run_reproduce(args):
     """Run ``sklearn-cincer reproduce``; returns the exit status."""
     from ._reproduce import reproduce
-    from ._report import format_table
+    from ._report import format_table, readable
 
     table = reproduce(
         args.output, pairs=args.pairs, questions=args.questions,
@@ -219,5 +224,5 @@ def run_reproduce(args):
         verbose=0 if args.quiet else 1,
     )
     if table is not None:
-        print(format_table(table))
+        print(format_table(readable(table)))
     return 0

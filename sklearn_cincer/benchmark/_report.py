@@ -371,7 +371,8 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
     table : pandas.DataFrame
         Columns: dataset, model, paper_model, competitor, paper_method, n_repeats,
         ours/paper # cleaned (mean, se), ours/paper # queries, ours/paper
-        final F1 (mean, se), F1 at round 0, seconds per round.
+        final F1 (mean, se), F1 at round 0, seconds per round, and the
+        competitor's strategy, selector and refit.
 
     Examples
     --------
@@ -422,6 +423,7 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
             "paper_f1": np.nan, "paper_f1_se": np.nan,
             "ours_f1_r0": float(first["f1"].mean()), "paper_f1_r0": np.nan,
             "seconds_per_round": float(per_round.mean()) if len(per_round) else np.nan,
+            "strategy": strategy, "selector": selector, "refit": refit,
         }
         if paper is not None:
             match = paper[
@@ -442,6 +444,93 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
                     paper_f1_r0=float(m["f1_r0_mean"]),
                 )
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def readable(table):
+    """The comparison table without the key columns its labels already show."""
+    return table.drop(columns=["strategy", "selector", "refit"], errors="ignore")
+
+
+def summarize_pairs(table):
+    """One line per data set, model and refit: does CINCER reproduce the paper?
+
+    Puts CINCER with Top Fisher next to the paper's CINCER, next to CINCER
+    ranking counter-examples as the authors' code did, and next to the
+    Q1 baselines, and checks the paper's claims on our runs: CINCER cleans
+    at least as many labels as the paper reports and reaches at least its
+    F1, with the paper's standard error as the tolerance, and it cleans
+    more than Drop CE and No CE.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`compare_with_paper`.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        ``cleaned`` and ``f1`` columns hold "mean ± se"; ``cleaned_ok`` and
+        ``f1_ok`` are True where ours is at least the paper's minus its
+        standard error (empty without the paper's numbers);
+        ``ahead_of_baselines`` is True where CINCER's mean is above both
+        Drop CE's and No CE's.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_cincer.benchmark._report import summarize_pairs
+    >>> rows = [("cincer", "top_fisher", 25.0, 0.9), ("drop_ce", "top_fisher", 15.0, 0.85),
+    ...         ("no_ce", "none", 14.0, 0.84)]
+    >>> t = pd.DataFrame([{"dataset": "breast", "model": "fc", "refit": "scratch",
+    ...     "strategy": st, "selector": sel, "n_repeats": 5, "ours_n_cleaned": c,
+    ...     "ours_n_cleaned_se": 1.0, "ours_f1": f, "ours_f1_se": 0.01,
+    ...     "paper_n_cleaned": 27.8, "paper_n_cleaned_se": 1.2, "paper_f1": 0.94,
+    ...     "paper_f1_se": 0.006, "seconds_per_round": 0.1} for st, sel, c, f in rows])
+    >>> row = summarize_pairs(t).iloc[0]
+    >>> row["cincer_cleaned"], bool(row["cleaned_ok"]), bool(row["ahead_of_baselines"])
+    ('25.0 ± 1.0', False, True)
+    """
+    import pandas as pd
+
+    def pick(g, strategy, selector):
+        match = g[(g["strategy"] == strategy) & (g["selector"] == selector)]
+        return None if match.empty else match.iloc[0]
+
+    def mean_se(row, what, fmt):
+        if row is None or pd.isna(row[f"{what}"]):
+            return ""
+        return f"{row[what]:{fmt}} ± {row[what + '_se']:{fmt}}"
+
+    rows = []
+    for (dataset, model, refit), g in table.groupby(["dataset", "model", "refit"],
+                                                    sort=False):
+        cincer = pick(g, "cincer", "top_fisher")
+        if cincer is None:
+            continue
+        authors = pick(g, "cincer", "authors_top_fisher")
+        drop, none = pick(g, "drop_ce", "top_fisher"), pick(g, "no_ce", "none")
+        has_paper = not pd.isna(cincer["paper_n_cleaned"])
+        baselines = [r["ours_n_cleaned"] for r in (drop, none) if r is not None]
+        rows.append({
+            "dataset": dataset, "model": model, "refit": refit,
+            "n_repeats": int(cincer["n_repeats"]),
+            "paper_cleaned": mean_se(cincer, "paper_n_cleaned", ".1f"),
+            "cincer_cleaned": mean_se(cincer, "ours_n_cleaned", ".1f"),
+            "authors_ranking_cleaned": mean_se(authors, "ours_n_cleaned", ".1f"),
+            "drop_ce_cleaned": mean_se(drop, "ours_n_cleaned", ".1f"),
+            "no_ce_cleaned": mean_se(none, "ours_n_cleaned", ".1f"),
+            "cleaned_ok": (cincer["ours_n_cleaned"] >= cincer["paper_n_cleaned"]
+                           - cincer["paper_n_cleaned_se"]) if has_paper else None,
+            "paper_f1": mean_se(cincer, "paper_f1", ".3f"),
+            "cincer_f1": mean_se(cincer, "ours_f1", ".3f"),
+            "authors_ranking_f1": mean_se(authors, "ours_f1", ".3f"),
+            "f1_ok": (cincer["ours_f1"] >= cincer["paper_f1"] - cincer["paper_f1_se"])
+            if has_paper else None,
+            "ahead_of_baselines": (bool(baselines) and cincer["ours_n_cleaned"]
+                                   > max(baselines)),
+            "seconds_per_round": cincer["seconds_per_round"],
+        })
     return pd.DataFrame(rows)
 
 

@@ -188,6 +188,8 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
         format_table,
         plot_precision,
         plot_traces,
+        readable,
+        summarize_pairs,
     )
 
     output_dir = Path(output_dir)
@@ -197,7 +199,12 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
     if not traces.empty:
         table = compare_with_paper(traces, paper, paper_models=paper_models)
         table.to_csv(output_dir / "comparison.csv", index=False)
-        (output_dir / "comparison.md").write_text(format_table(table) + "\n")
+        (output_dir / "comparison.md").write_text(format_table(readable(table))
+                                                  + "\n")
+        summary = summarize_pairs(table)
+        if not summary.empty:
+            summary.to_csv(output_dir / "summary.csv", index=False)
+            (output_dir / "summary.md").write_text(format_table(summary) + "\n")
     if not precision.empty:
         pr = compare_precision_with_paper(precision, paper)
         pr.to_csv(output_dir / "precision.csv", index=False)
