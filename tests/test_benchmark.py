@@ -284,6 +284,27 @@ def test_authors_svd_solver_matches_pinv(binary):
     np.testing.assert_allclose(sb, sa, rtol=1e-6, atol=1e-9 * np.abs(sa).max())
 
 
+@pytest.mark.parametrize("n_samples, expected", [(30, "pinv"), (2, "svd")])
+def test_authors_auto_solver_uses_svd_only_for_a_rank_deficient_estimate(
+        monkeypatch, n_samples, expected):
+    # iris: 3 x (4 + 1) = 15 parameters; 30 samples x 3 labels give 90 rows
+    # (pinv), 2 samples give 6 rows (F is rank deficient: svd)
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    calls = []
+    real_pinv = np.linalg.pinv
+    monkeypatch.setattr(np.linalg, "pinv",
+                        lambda *a, **k: calls.append(1) or real_pinv(*a, **k))
+    kw = dict(n_samples=n_samples, precision="float64", random_state=3)
+    auto = AuthorsTopFisherSelector(**kw).fit(model, X, y)
+    cand = np.arange(len(y))
+    got = auto.score(X[5], 1, cand)
+    assert bool(calls) == (expected == "pinv")
+    monkeypatch.setattr(np.linalg, "pinv", real_pinv)
+    same = AuthorsTopFisherSelector(solver=expected, **kw).fit(model, X, y)
+    np.testing.assert_array_equal(got, same.score(X[5], 1, cand))
+
+
 def test_authors_selector_resamples_each_query():
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
