@@ -24,6 +24,7 @@ from sklearn_cincer.benchmark import (
     run_cleaning,
     run_experiment,
     run_precision,
+    run_precision_experiment,
 )
 from sklearn_cincer.benchmark import _registry, _runner
 from sklearn_cincer.datasets import load_breast_cancer, load_wine
@@ -474,6 +475,23 @@ def test_cli_reproduce_default_pairs_are_parsed():
     assert [tuple(p) for p in args.q2_pairs] == list(Q2_PAIRS)
     given = parser.parse_args(["reproduce", "--pairs", "breast:fc"])
     assert given.pairs == [("breast", "fc")]
+
+
+def test_precision_selector_params_reach_the_selector(wine):
+    # 60 clean incoming examples give a few queries (9 with this seed)
+    kw = dict(n_repeats=1, n_rounds=60, n_bootstrap=40, data=wine, verbose=0)
+    with pytest.raises(TypeError, match="bogus"):  # before any work
+        run_precision_experiment("wine", "lr", ["nearest"],
+                                 selector_params={"nearest": {"bogus": 1}}, **kw)
+    # wine/LR has 3 x 14 = 42 parameters: a cap of 10 must refuse it
+    with pytest.raises(ValueError, match="max_params"):
+        run_precision_experiment("wine", "lr", ["full_fisher"],
+                                 selector_params={"full_fisher": {"max_params": 10}},
+                                 **kw)
+    ok = run_precision_experiment("wine", "lr", ["full_fisher"],
+                                  selector_params={"full_fisher": {"max_params": 42}},
+                                  **kw)
+    assert len(ok) > 0 and set(ok["selector"]) == {"full_fisher"}
 
 
 def test_cli_q2(tmp_path, capsys):

@@ -630,7 +630,8 @@ def run_precision(stream, *, model, selectors, ks=(5, 10, 25), repeat=0):
 def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
                              n_rounds=100, n_bootstrap=None, noise_rate=0.2,
                              random_state=0, data=None, data_home=None,
-                             output_dir=None, n_jobs=1, threads=1, verbose=1):
+                             output_dir=None, n_jobs=1, threads=1,
+                             selector_params=None, verbose=1):
     """Q2 over several repeats: Pr@k of each selector, same queries for all.
 
     Parameters
@@ -640,6 +641,9 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
         Benchmark model name (see :func:`make_model`).
     selectors : list of str
         Benchmark selector names.
+    selector_params : dict of str -> dict, default=None
+        Parameters of some of the selectors, by name (e.g. a larger
+        ``max_params`` for ``full_fisher``); results keep the plain names.
     n_repeats, n_rounds, n_bootstrap, noise_rate, random_state
         As in :func:`run_experiment` (``n_bootstrap=None``: the paper's).
     data, data_home, output_dir, n_jobs, threads, verbose
@@ -661,6 +665,9 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
     import pandas as pd
     from joblib import Parallel, delayed
 
+    params = dict(selector_params or {})
+    for name in selectors:  # bad parameters fail before any work
+        make_selector(name, **params.get(name, {}))
     data = _load_data(dataset, data, data_home, random_state)
     n_bootstrap = paper_bootstrap(dataset) if n_bootstrap is None else n_bootstrap
     folder = None
@@ -690,7 +697,9 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
                              random_state=seed)
         rows = run_precision(
             stream, model=make_model(model, random_state=seed),
-            selectors={name: make_selector(name) for name in selectors}, repeat=r,
+            selectors={name: make_selector(name, **params.get(name, {}))
+                       for name in selectors},
+            repeat=r,
         )
         columns = ["repeat", "round", "selector", "n_candidates",
                    "n_noisy_candidates", "pr_at_5", "pr_at_10", "pr_at_25",
