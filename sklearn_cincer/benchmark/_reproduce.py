@@ -54,13 +54,15 @@ def grid_specs(pairs=PAPER_PAIRS, questions=("q1", "q3"), refits=("scratch",),
     >>> [(s.strategy, s.selector) for s in specs]  # doctest: +NORMALIZE_WHITESPACE
     [('cincer', 'top_fisher'), ('drop_ce', 'top_fisher'), ('no_ce', 'none'),
      ('cincer', 'practical_fisher'), ('cincer', 'nearest')]
+    >>> grid_specs([("breast", "lr")], questions=())  # Q2 only: no cleaning runs
+    []
     """
     runs = []
     if "q1" in questions:
         runs += Q1_RUNS
     if "q3" in questions:
         runs += Q3_RUNS
-    if authors_ranking:
+    if authors_ranking and runs:  # beside Q1/Q3 runs, never on its own
         runs.append(("cincer", "authors_top_fisher"))
     runs = list(dict.fromkeys(runs))
     specs = []
