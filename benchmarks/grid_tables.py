@@ -87,12 +87,42 @@ def timing_table(table):
     return rst_table(header, rows)
 
 
+def refit_table(table):
+    """Incremental next to scratch, for the pairs and competitors run both ways."""
+    header = ["pair", "competitor", "cleaned, incremental", "cleaned, scratch",
+              "F1, incremental", "F1, scratch", "s/round, incremental",
+              "s/round, scratch"]
+    rows = []
+    for dataset, model in _sorted_pairs(table):
+        g = table[(table["dataset"] == dataset) & (table["model"] == model)]
+        for strategy, selector, title in COMPETITORS:
+            m = g[(g["strategy"] == strategy) & (g["selector"] == selector)]
+            by = {r["refit"]: r for _, r in m.iterrows()}
+            if not {"incremental", "scratch"} <= set(by):
+                continue
+            inc, scr = by["incremental"], by["scratch"]
+            rows.append([
+                f"{dataset} / {model}", title,
+                _cell(inc["ours_n_cleaned"], inc["ours_n_cleaned_se"], ".1f"),
+                _cell(scr["ours_n_cleaned"], scr["ours_n_cleaned_se"], ".1f"),
+                _cell(inc["ours_f1"], inc["ours_f1_se"], ".3f"),
+                _cell(scr["ours_f1"], scr["ours_f1_se"], ".3f"),
+                f"{inc['seconds_per_round']:.3f}", f"{scr['seconds_per_round']:.3f}",
+            ])
+    return rst_table(header, rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="+", help="reproduce output folder(s)")
+    parser.add_argument("--refits", action="store_true",
+                        help="print only incremental next to scratch")
     args = parser.parse_args(argv)
     table = pd.concat([pd.read_csv(Path(f) / "comparison.csv") for f in args.folder],
                       ignore_index=True)
+    if args.refits:
+        sys.stdout.write(refit_table(table) + "\n")
+        return 0
     out = []
     for refit in sorted(table["refit"].unique()):
         out += [f"Labels cleaned after 100 rounds, ``refit=\"{refit}\"`` (ours, mean ± "
