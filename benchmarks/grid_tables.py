@@ -12,11 +12,12 @@ Usage::
 """
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 import pandas as pd
+
+from sklearn_cincer.benchmark._report import competitor_row, mean_se_text
 
 COMPETITORS = [  # (strategy, selector, column title)
     ("cincer", "top_fisher", "CINCER (Top Fisher)"),
@@ -31,16 +32,17 @@ MODEL_ORDER = ["lr", "lr_net", "fc", "cnn"]
 
 
 def _cell(mean, se, fmt):
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "n/a"
-    return f"{mean:{fmt}} ± {se:{fmt}}"
+    return mean_se_text(mean, se, fmt, missing="n/a")
 
 
 def rst_table(header, rows):
     """A simple reStructuredText table."""
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     rule = "  ".join("=" * w for w in widths)
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+
+    def line(r):
+        return "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+
     return "\n".join([rule, line(header), rule] + [line(r) for r in rows] + [rule])
 
 
@@ -60,11 +62,10 @@ def metric_table(table, metric, fmt, refit):
         g = table[(table["dataset"] == dataset) & (table["model"] == model)]
         row = [f"{dataset} / {model}"]
         for strategy, selector, _ in COMPETITORS:
-            m = g[(g["strategy"] == strategy) & (g["selector"] == selector)]
-            if m.empty:
+            m = competitor_row(g, strategy, selector)
+            if m is None:
                 row.append("n/a")
                 continue
-            m = m.iloc[0]
             cell = _cell(m[f"ours_{metric}"], m[f"ours_{metric}_se"], fmt)
             if selector != "authors_top_fisher" and not pd.isna(m[f"paper_{metric}"]):
                 cell += f" ({m[f'paper_{metric}']:{fmt}})"

@@ -135,8 +135,26 @@ def make_selector(name, **params):
     return selector_class(name)(**params)
 
 
+def checked_selector(name, **params):
+    """:func:`make_selector`, with the parameters validated now.
+
+    A misspelt name raises TypeError and an invalid value ValueError here,
+    before any data is loaded, rather than at the first fit of a long run.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._registry import checked_selector
+    >>> checked_selector("top_fisher", damping=0.1)
+    TopFisherSelector(damping=0.1)
+    """
+    selector = make_selector(name, **params)
+    if hasattr(selector, "_validate_params"):
+        selector._validate_params()
+    return selector
+
+
 def selector_label(selector, params=None):
-    """A selector's name with its non-default parameters, e.g. ``top_fisher(damping=0.1)``.
+    """A selector's name with its parameters, e.g. ``top_fisher(damping=0.1)``.
 
     Results of one selector run with other parameters must not share a
     folder or a row of the comparison table with the default run.

@@ -147,8 +147,8 @@ def plot_traces(traces, *, metrics=("n_cleaned", "f1"), axes=None, title=None):
             # rounds without a measurement (``eval_every`` > 1) are NaN
             g = g[g[f"{metric}_mean"].notna()]
             mean, se = g[f"{metric}_mean"].to_numpy(), g[f"{metric}_se"].to_numpy()
-            line, = ax.plot(g["round"], mean,
-                            color=_COLORS.get((strategy, split_selector_label(selector)[0])),
+            base = split_selector_label(selector)[0]
+            line, = ax.plot(g["round"], mean, color=_COLORS.get((strategy, base)),
                             linestyle="-" if refit == "scratch" else "--",
                             label=competitor_label(strategy, selector, refit))
             ax.fill_between(g["round"], mean - se, mean + se, alpha=0.25,
@@ -447,6 +447,26 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
     return pd.DataFrame(rows)
 
 
+def competitor_row(table, strategy, selector):
+    """The row of one competitor in a comparison table, or None."""
+    match = table[(table["strategy"] == strategy) & (table["selector"] == selector)]
+    return None if match.empty else match.iloc[0]
+
+
+def mean_se_text(mean, se, fmt=".1f", missing=""):
+    """``"mean ± se"``, or ``missing`` when there is no mean.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._report import mean_se_text
+    >>> mean_se_text(26.0, 1.5), mean_se_text(float("nan"), 0.0, missing="n/a")
+    ('26.0 ± 1.5', 'n/a')
+    """
+    if mean is None or np.isnan(mean):
+        return missing
+    return f"{mean:{fmt}} ± {se:{fmt}}"
+
+
 def readable(table):
     """The comparison table without the key columns its labels already show."""
     return table.drop(columns=["strategy", "selector", "refit"], errors="ignore")
@@ -480,8 +500,8 @@ def summarize_pairs(table):
     --------
     >>> import pandas as pd
     >>> from sklearn_cincer.benchmark._report import summarize_pairs
-    >>> rows = [("cincer", "top_fisher", 25.0, 0.9), ("drop_ce", "top_fisher", 15.0, 0.85),
-    ...         ("no_ce", "none", 14.0, 0.84)]
+    >>> rows = [("cincer", "top_fisher", 25.0, 0.9),
+    ...         ("drop_ce", "top_fisher", 15.0, 0.85), ("no_ce", "none", 14.0, 0.84)]
     >>> t = pd.DataFrame([{"dataset": "breast", "model": "fc", "refit": "scratch",
     ...     "strategy": st, "selector": sel, "n_repeats": 5, "ours_n_cleaned": c,
     ...     "ours_n_cleaned_se": 1.0, "ours_f1": f, "ours_f1_se": 0.01,
@@ -493,14 +513,12 @@ def summarize_pairs(table):
     """
     import pandas as pd
 
-    def pick(g, strategy, selector):
-        match = g[(g["strategy"] == strategy) & (g["selector"] == selector)]
-        return None if match.empty else match.iloc[0]
+    pick = competitor_row
 
     def mean_se(row, what, fmt):
-        if row is None or pd.isna(row[f"{what}"]):
+        if row is None:
             return ""
-        return f"{row[what]:{fmt}} ± {row[what + '_se']:{fmt}}"
+        return mean_se_text(row[what], row[what + "_se"], fmt)
 
     rows = []
     for (dataset, model, refit), g in table.groupby(["dataset", "model", "refit"],

@@ -230,11 +230,11 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
         fig_dir.mkdir(exist_ok=True)
         if not traces.empty:
             groups = {"q1": Q1_RUNS, "q3": Q3_RUNS + (("cincer", "authors_top_fisher"),)}
+            known = set().union(*groups.values())
             for (dataset, model, refit), g in traces.groupby(
                 ["dataset", "model", "refit"]
             ):
                 pairs = list(zip(g["strategy"], g["selector"]))
-                known = set().union(*groups.values())
                 # runs of neither question (other selectors, selector parameters)
                 # are drawn together with CINCER's default for reference
                 others = {p for p in pairs if p not in known}

@@ -21,7 +21,13 @@ from sklearn.utils import Bunch
 
 from .._cleaner import SkepticalCleaner
 from ..oracles import SimulatedOracle
-from ._registry import STRATEGIES, make_model, make_selector, selector_label
+from ._registry import (
+    STRATEGIES,
+    checked_selector,
+    make_model,
+    make_selector,
+    selector_label,
+)
 
 #: The paper's settings (section 4).
 PAPER_SETTINGS = {
@@ -224,9 +230,7 @@ class RunSpec:
             # a misspelt or out-of-range parameter fails here, before any data
             # is loaded, rather than in the middle of a grid
             try:
-                selector = make_selector(self.selector, **self.selector_params)
-                if hasattr(selector, "_validate_params"):
-                    selector._validate_params()
+                checked_selector(self.selector, **self.selector_params)
             except (TypeError, ValueError) as exc:
                 raise ValueError(
                     f"Invalid selector_params {self.selector_params!r} for "
@@ -667,7 +671,7 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
 
     params = dict(selector_params or {})
     for name in selectors:  # bad parameters fail before any work
-        make_selector(name, **params.get(name, {}))
+        checked_selector(name, **params.get(name, {}))
     data = _load_data(dataset, data, data_home, random_state)
     n_bootstrap = paper_bootstrap(dataset) if n_bootstrap is None else n_bootstrap
     folder = None
