@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._suspicion import is_suspicious, margin
-from .oracles._base import OracleError, Query, check_answer, plain
+from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
 from .selectors import TopFisherSelector
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -128,6 +128,17 @@ class _Stream:
         self.selector = selector
         self.history = []
         self.n_rounds = 0
+        self._feature_scale = None
+
+    def feature_scale(self):
+        """Each feature's standard deviation over the rows of ``fit``, once.
+
+        The human oracles compare features in these units (``Query``).
+        """
+        if getattr(self, "_feature_scale", None) is None:  # also when unpickled
+            self._feature_scale = _column_std(self.X)
+            self._feature_scale.setflags(write=False)  # shared by every query
+        return self._feature_scale
 
     def copy(self):
         new = copy.copy(self)
@@ -147,6 +158,16 @@ class _Stream:
         self.in_train = np.concatenate(
             [self.in_train, np.zeros(labels.shape[0], dtype=bool)]
         )
+
+
+def _column_std(X, chunk=4096):
+    """``X.std(axis=0)`` without a temporary the size of ``X``."""
+    mean = X.mean(axis=0, dtype=float)
+    squares = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], chunk):
+        centered = X[start : start + chunk] - mean
+        squares += np.einsum("ij,ij->j", centered, centered)
+    return np.sqrt(squares / max(1, X.shape[0]))
 
 
 def _unchanged_on_error(method):
@@ -643,12 +664,22 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             round=stream.n_rounds,
             strategy=self.counter_examples,
             feature_names=getattr(self, "feature_names_in_", None),
+            # what a person needs: progress (a call streams the rows after
+            # this one) and the features' spread
+            question=len(stream.history) + 1,
+            n_rounds=stream.n_rounds + stream.X.shape[0] - 1 - example_id,
+            feature_scale=stream.feature_scale(),
         )
         new_label, new_counter_label, annotator = query.label, query.counter_label, None
         answered = self.oracle is not None
         if answered:
             try:
                 answer = self.oracle(query)
+            except AnnotationStopped as stop:
+                # a person's deliberate stop: one line, no oracle internals
+                raise AnnotationStopped(
+                    f"{stop} This fit changed nothing; the cleaner is as it was."
+                ) from None
             except Exception as exc:
                 raise OracleError(
                     f"The oracle raised {type(exc).__name__} while answering the "

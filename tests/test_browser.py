@@ -133,14 +133,21 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
             qid = next_question(page, fit, qid)
             if qid is None:
                 break
-            classes = page.locator("#labels-example button").all_text_contents()
-            assert [c.split(". ", 1)[1].split("(")[0] for c in classes] == [
-                "benign", "malignant"]
+            assert button_keys(page) == ["a", "b"]  # letters, shown on the buttons
+            assert [t.split("(")[0] for t in page.locator(
+                "#labels-example button").all_text_contents()] == [
+                "abenign", "bmalignant"]
             example_id = int(page.text_content("#title-example").split("#")[1])
             counter_id = int(page.text_content("#title-counter").split("#")[1])
+            progress = page.text_content("#progress")
+            assert progress.startswith(f"Question {n + 1} \u00b7 round ")
+            assert f"{n - n // 3} answered" in progress  # skips are not answers
             if n == 0:
                 assert page.locator("tr.diff").count() == 6  # 3 per panel
                 assert "most supports the model's doubt" in page.text_content("#why")
+                assert "standard deviations" in page.text_content("#view-counter")
+                assert "how sure the model is" in page.text_content("#meta-example")
+                assert "margin" not in page.text_content("#question")
                 shot = tmp_path / "browser_oracle.png"
                 page.screenshot(path=str(shot), full_page=True)
             want = truth(Query(example_id=example_id, x=None, label=None,
@@ -158,10 +165,12 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
                 page.click("#submit")
                 expected.append((example_id, want.label, want.counter_label, False))
             elif mode == 1:  # keyboard
-                page.keyboard.press(f"Digit{i + 1}")
-                page.keyboard.press(f"Shift+Digit{j + 1}")
+                page.keyboard.press("ab"[i])
+                page.keyboard.press(f"Shift+{'AB'[j]}")
                 button = f"#labels-counter button[data-index='{j}']"
                 assert page.get_attribute(button, "aria-pressed") == "true"
+                assert page.text_content("#will-save").startswith(
+                    f"Will save: example #{example_id} \u2192 {names[i]} (")
                 page.keyboard.press("Enter")
                 expected.append((example_id, want.label, want.counter_label, False))
             else:  # skip, by key
@@ -190,6 +199,161 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
         shutil.copyfile(shot, SCREENSHOT)
 
 
+def button_keys(page, box="labels-example"):
+    return page.eval_on_selector_all(f"#{box} button",
+                                     "bs => bs.map(b => b.dataset.key || null)")
+
+
+def ask_in_page(page, oracle, queries, keys_of, tmp_path):
+    """Ask ``queries`` through a session; type ``keys_of(query)`` in the page.
+
+    ``keys_of`` returns the keys to press and the "Will save" line expected
+    before Enter. Returns the store.
+    """
+    session = AnnotationSession(oracle, tmp_path / "s.sqlite")
+    oracle.start()
+    page.goto(oracle.url)
+    results = []
+    asker = threading.Thread(target=lambda: results.extend(session(q) for q in queries))
+    asker.start()
+    qid = -1
+    try:
+        for query in queries:
+            qid = next_question(page, asker_as_fit(asker), qid)
+            assert f"#{query.example_id}" in page.text_content("#title-example")
+            keys, will_save = keys_of(query)
+            for key in keys:
+                page.keyboard.press(key)
+            assert page.text_content("#will-save") == will_save
+            page.keyboard.press("Enter")
+        asker.join(20)
+    finally:
+        oracle.close()
+    assert len(results) == len(queries) and not page.errors
+    return AnnotationStore(tmp_path / "s.sqlite")
+
+
+def digit_query(i, truth, counter_truth, classes=np.arange(10)):
+    """A question about example i: labeled one off its truth; so is the counter."""
+    n = len(classes)
+    wrong = classes[(list(classes).index(truth) + 1) % n]
+    return Query(example_id=i, x=np.array([float(i), 1.0]), label=wrong,
+                 prediction=truth, margin=0.5, classes=np.array(classes),
+                 counter_example_id=100 + i, counter_x=np.array([0.0, 1.0]),
+                 counter_label=truth, score=1.0, round=i + 1, question=i + 1,
+                 n_rounds=50)
+
+
+def test_a_digit_key_types_that_digit_class_0_to_9(page, tmp_path):
+    # Before: the buttons read "5. 4", key 4 picked the class 3, 9 had no key.
+    truths = [(d, (d + 5) % 10) for d in range(10)]  # every digit, 0 and 9 too
+    queries = [digit_query(i, d, c) for i, (d, c) in enumerate(truths)]
+
+    def keys_of(q):
+        d, c = truths[q.example_id]
+        return [f"Digit{d}", f"Shift+Digit{c}"], (
+            f"Will save: example #{q.example_id} \u2192 {d} (was {q.label}) \u00b7 "
+            f"counter-example #{q.counter_example_id} \u2192 {c} "
+            + ("(unchanged)" if c == q.counter_label else f"(was {q.counter_label})"))
+
+    oracle = BrowserOracle(open_browser=False, annotator="ana")
+    store = ask_in_page(page, oracle, queries, keys_of, tmp_path)
+    for q, (d, c) in zip(queries, truths):
+        assert store.find_answer(q) == Answer(d, c, "ana")
+
+
+def test_digit_keys_for_a_subset_and_letters_otherwise(page, tmp_path):
+    subset = np.array([1, 4, 7])
+    letters = np.array([-1, 1, 12])  # integers, but not digits: letters
+    queries = [digit_query(0, 7, 1, classes=subset),
+               digit_query(1, -1, 12, classes=letters)]
+
+    def keys_of(q):
+        if q.example_id == 0:
+            assert button_keys(page) == ["1", "4", "7"]
+            return ["Digit7", "Shift+Digit1", "Digit2"], (  # 2 is no class
+                "Will save: example #0 \u2192 7 (was 1) \u00b7 counter-example "
+                "#100 \u2192 1 (was 7)")
+        assert button_keys(page) == ["a", "b", "c"]
+        return ["Digit1", "a", "Shift+C"], (  # digits do nothing here
+            "Will save: example #1 \u2192 -1 (was 1) \u00b7 counter-example "
+            "#101 \u2192 12 (was -1)")
+
+    store = ask_in_page(page, BrowserOracle(open_browser=False, annotator="ana"),
+                        queries, keys_of, tmp_path)
+    assert store.find_answer(queries[0]) == Answer(7, 1, "ana")
+    assert store.find_answer(queries[1]) == Answer(-1, 12, "ana")
+
+
+def test_string_classes_get_letters_and_class_names_are_shown(page, tmp_path):
+    classes = np.array(["bird", "cat", "dog", "fox"])
+    names = {"bird": "Bird", "cat": "Cat", "dog": "Dog", "fox": "Red fox"}
+    truths = {0: ("fox", "dog"), 1: ("bird", "cat")}
+    queries = [Query(example_id=i, x=np.array([1.0, float(i)]), label="cat",
+                     prediction="dog", margin=0.4, classes=classes,
+                     counter_example_id=10 + i, counter_x=np.array([2.0, 0.0]),
+                     counter_label="dog", round=i + 1) for i in truths]
+
+    def keys_of(q):
+        assert button_keys(page) == ["a", "b", "c", "d"]
+        texts = page.locator("#labels-example button").all_text_contents()
+        assert [t.split("(")[0] for t in texts] == ["aBird", "bCat", "cDog", "dRed fox"]
+        assert "labeled 'Cat'" in page.text_content("#why")
+        label, counter = truths[q.example_id]
+        a, b = "abcd"[list(classes).index(label)], "ABCD"[list(classes).index(counter)]
+        return [a, f"Shift+{b}"], (
+            f"Will save: example #{q.example_id} \u2192 {names[label]} (was Cat) "
+            f"\u00b7 counter-example #{q.counter_example_id} \u2192 {names[counter]} "
+            + ("(unchanged)" if counter == "dog" else "(was Dog)"))
+
+    oracle = BrowserOracle(open_browser=False, annotator="ana", class_names=names)
+    store = ask_in_page(page, oracle, queries, keys_of, tmp_path)
+    for q in queries:
+        assert store.find_answer(q) == Answer(*truths[q.example_id], "ana")
+
+
+def test_digits_with_class_names_through_a_cleaner(page):
+    # The person types the key of the true digit for every question.
+    from sklearn.datasets import load_digits
+
+    X, y_true = load_digits(return_X_y=True)
+    X, y_true = X[:260], y_true[:260]
+    y_noisy, _ = make_label_noise(y_true, noise_rate=0.2, random_state=0)
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven",
+             "eight", "nine"]
+    oracle = BrowserOracle(open_browser=False, annotator="ana", image_shape=(8, 8),
+                           class_names=names)
+    cleaner = SkepticalCleaner(LogisticRegression(max_iter=300), oracle=oracle,
+                               n_bootstrap=200, threshold=0.2, random_state=0)
+    oracle.start()
+    page.goto(oracle.url)
+    fit = Fit(cleaner, X, y_noisy)
+    qid, typed = -1, []
+    try:
+        while True:
+            qid = next_question(page, fit, qid)
+            if qid is None:
+                break
+            example_id = int(page.text_content("#title-example").split("#")[1])
+            counter_id = int(page.text_content("#title-counter").split("#")[1])
+            d, c = y_true[example_id], y_true[counter_id]
+            assert button_keys(page) == [str(k) for k in range(10)]
+            page.keyboard.press(f"Digit{d}")
+            page.keyboard.press(f"Shift+Digit{c}")
+            assert page.text_content("#will-save").startswith(
+                f"Will save: example #{example_id} \u2192 {names[d]} (")
+            page.keyboard.press("Enter")
+            typed.append((example_id, d, c))
+        fit.thread.join(60)
+        assert fit.error is None
+    finally:
+        oracle.close()
+    assert len(typed) >= 5 and not page.errors
+    got = [(r.example_id, r.label_after, r.counter_label_after)
+           for r in cleaner.history_]
+    assert got == typed
+
+
 def test_undo_in_the_page_revises_the_store(page, tmp_path):
     classes = np.array(["cat", "dog", "fox"])
 
@@ -210,7 +374,7 @@ def test_undo_in_the_page_revises_the_store(page, tmp_path):
     try:
         first = next_question(page, asker_as_fit(asker), -1)
         assert page.is_disabled("#undo")
-        page.keyboard.press("Digit3")  # fox, counter kept (dog)
+        page.keyboard.press("c")  # fox, counter kept (dog)
         page.keyboard.press("Enter")
         second = next_question(page, asker_as_fit(asker), first)
         assert "#2" in page.text_content("#title-example")

@@ -9,7 +9,7 @@
   crash.
 """
 
-from ._base import Answer, OracleError, Query, check_answer
+from ._base import AnnotationStopped, Answer, OracleError, Query, check_answer
 from ._browser import BrowserOracle
 from ._simulated import SimulatedOracle
 from ._store import AnnotationSession, AnnotationStore
@@ -17,6 +17,7 @@ from ._terminal import TerminalOracle
 
 __all__ = [
     "AnnotationSession",
+    "AnnotationStopped",
     "AnnotationStore",
     "Answer",
     "BrowserOracle",

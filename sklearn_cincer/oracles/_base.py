@@ -49,6 +49,18 @@ class Query:
         What the cleaner will do with the answer (see ``SkepticalCleaner``).
     feature_names : ndarray of str or None
         Names of the features, when the cleaner was fitted on a DataFrame.
+    question : int, default=0
+        Number of this question among the cleaner's questions, from 1 (those
+        answered from a store included); 0 when unknown.
+    n_rounds : int or None, default=None
+        The round at which the current ``fit`` or ``partial_fit`` call ends:
+        with ``round``, how far the stream has come. None when unknown.
+    feature_scale : ndarray of shape (n_features,) or None, default=None
+        The spread (standard deviation) of each feature over the rows the
+        cleaner was fitted on. The human oracles rank the features that
+        differ most between the example and the counter-example in these
+        units, so that large-unit features do not win by their units. None
+        ranks by raw difference.
 
     Examples
     --------
@@ -81,6 +93,10 @@ class Query:
     round: int = 0
     strategy: str = "relabel"
     feature_names: Optional[np.ndarray] = field(default=None, repr=False)
+    # How far the stream has come, and how to compare features: for people.
+    question: int = field(default=0, repr=False)
+    n_rounds: Optional[int] = field(default=None, repr=False)
+    feature_scale: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def has_counter_example(self):
@@ -148,6 +164,35 @@ class OracleError(RuntimeError):
     ... except OracleError as error:
     ...     print(error)
     The oracle raised ConnectionError while answering the query about example 40: no annotator
+    """
+
+
+class AnnotationStopped(OracleError):
+    """The person answering chose to stop (Ctrl-D at a terminal prompt).
+
+    A deliberate stop, not a failure: the cleaner raises it with a one-line
+    message and no traceback of the oracle's internals, and is left exactly
+    as it was before the call. The answers already given stay where they
+    were kept: in the oracle's ``answers_``, and in the store of an
+    :class:`~sklearn_cincer.oracles.AnnotationSession`, which replays them
+    when the same fit runs again, so the person resumes where they stopped.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer import SkepticalCleaner
+    >>> from sklearn_cincer.oracles import AnnotationStopped, TerminalOracle
+    >>> X = np.r_[np.linspace(0, 1, 20), np.linspace(2, 3, 20), [0.1]][:, None]
+    >>> y = np.r_[np.zeros(20, int), np.ones(21, int)]
+    >>> oracle = TerminalOracle(stdin=io.StringIO(""), stdout=io.StringIO())
+    >>> try:  # the input ends at once, as when the person presses Ctrl-D
+    ...     SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
+    ...                      oracle=oracle).fit(X, y)
+    ... except AnnotationStopped as stop:
+    ...     print(stop)  # doctest: +ELLIPSIS
+    The annotator stopped at question 1 (end of input): 0 answers given, ... as it was.
     """
 
 

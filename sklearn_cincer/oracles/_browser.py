@@ -13,7 +13,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from ._base import OracleError
 from ._human import _HumanOracle
 from ._page import PAGE
-from ._render import label_text, plain, why_sentence
+from ._render import plain, progress_text, support_text, sure_text, why_sentence
 
 _POLL_SECONDS = 20.0
 
@@ -48,15 +48,26 @@ class BrowserOracle(_HumanOracle):
     notebook (see ``open_browser``). Each call then shows the question on the
     page and blocks until the person answers.
 
-    The page shows the suspicious example and its counter-example side by
-    side with their current labels, the model's prediction and margin, the
-    selector's score and one sentence on why they are paired. Tabular rows are
-    tables with the features that differ most highlighted, images are
-    images, texts are texts; ``render`` replaces the default view. The person
-    keeps or changes each label (a button per class), skips, or undoes the
-    last answer, by mouse or keyboard: ``1``-``9`` label the suspicious
-    example, ``Shift`` + ``1``-``9`` the counter-example, ``Enter`` submits,
-    ``S`` skips, ``U`` undoes, ``Esc`` leaves an undo.
+    The page shows how far the session has come (the question, the round of
+    the stream, a guess of how many questions are left), the suspicious
+    example and its counter-example side by side with their current labels,
+    what the model predicts and how sure it is (the margin), how much the
+    counter-example supports the doubt (the selector's score), and one
+    sentence on why they are paired. Tabular rows are tables with the
+    features that differ most highlighted, ranked in standard deviations of
+    each feature over the training data (``Query.feature_scale``); images are
+    images, texts are texts; ``render`` replaces the default view.
+
+    The person keeps or changes each label (a button per class), skips, or
+    undoes the last answer, by mouse or keyboard. **A key types the class
+    itself**: when the classes are integers 0-9 (or a subset), the digit
+    key of a class picks it (``4`` is the class 4); otherwise each button
+    shows a letter (``a``, ``b``, ... without ``s`` and ``u``). The key
+    alone labels the suspicious example, ``Shift`` + the key the
+    counter-example; ``Enter`` submits, ``S`` skips, ``U`` undoes, ``Esc``
+    leaves an undo. The chosen buttons are highlighted and a line says what
+    Submit will save ("Will save: example #12 -> 4 (was 3) ..."). The
+    counter on the page counts answers; a skip is counted apart.
 
     **Skip** keeps both labels as they are: the answer carries the current
     labels and ``skipped=True``. **Undo** reopens the previous question with
@@ -96,6 +107,11 @@ class BrowserOracle(_HumanOracle):
         How many of the most different features are highlighted.
     max_features : int, default=20
         At most this many features are listed.
+    class_names : dict or sequence of str, default=None
+        Names shown instead of the class codes: a dict ``{class: name}``
+        naming every class, or one name per class in the order of the sorted
+        classes. Names must differ (ignoring case). The keys stay those of
+        the codes (digits for the classes 0-9).
     annotator : str, default=None
         Who answers, written into each answer; ``None`` writes the login
         name of the user running Python.
@@ -143,12 +159,12 @@ class BrowserOracle(_HumanOracle):
 
     def __init__(self, *, display="auto", render=None, texts=None,
                  image_shape=None, feature_names=None, n_highlight=3,
-                 max_features=20, annotator=None, port=0, open_browser="auto",
-                 timeout=None):
+                 max_features=20, class_names=None, annotator=None, port=0,
+                 open_browser="auto", timeout=None):
         super().__init__(display=display, render=render, texts=texts,
                          image_shape=image_shape, feature_names=feature_names,
                          n_highlight=n_highlight, max_features=max_features,
-                         annotator=annotator)
+                         annotator=annotator, class_names=class_names)
         if open_browser not in ("auto", True, False):
             raise ValueError(
                 f"open_browser must be 'auto', True or False, got {open_browser!r}."
@@ -293,6 +309,7 @@ class BrowserOracle(_HumanOracle):
         if self._server is None:
             self.start()
         views = self._renderer.html_pair(query)  # bad renderers fail here, early
+        self._choices(query)  # and class_names that do not fit the classes
         with self._cv:
             self._next_qid += 1
             qid = self._next_qid
@@ -326,49 +343,49 @@ class BrowserOracle(_HumanOracle):
 
     def _state(self):
         """The page's view of the session, as JSON-able data (lock held)."""
-        base = {"version": self._version, "n_answered": len(self.answers_),
-                "annotator": self.annotator, "message": self._message,
-                "can_undo": self._last is not None}
+        answered, skipped = self._tally()  # a skip is not an answer
+        base = {"version": self._version, "n_answered": answered,
+                "n_skipped": skipped, "annotator": self.annotator,
+                "message": self._message, "can_undo": self._last is not None}
         if self._closed:
             return dict(base, status="closed")
         if self._revising:
             qid, query, answer = self._last
             preset = (answer.label, answer.counter_label)
             status = "revising"
+            progress = f"revising your answer about #{query.example_id}"
         elif self._current is not None:
             qid, query = self._current
             preset = (query.label, query.counter_label)
             status = "question"
+            progress = progress_text(query, qid)
         else:
             return dict(base, status="waiting")
-        classes = [plain(c) for c in query.classes]
-
-        def index(label):
-            for i, c in enumerate(classes):
-                if c == plain(label):
-                    return i
-            return None
+        choices = self._choices(query)
+        index, name = choices.index, choices.name
 
         example_html, counter_html = self._views[qid]
         counter = None
         if query.has_counter_example:
             counter = {"id": int(query.counter_example_id),
-                       "label": label_text(query.counter_label),
+                       "label": name(query.counter_label),
                        "label_index": index(query.counter_label),
                        "html": counter_html}
         return dict(
             base, status=status, qid=qid, round=int(query.round),
-            why=why_sentence(query), classes=[label_text(c) for c in classes],
-            prediction=label_text(query.prediction),
+            progress=progress[0].upper() + progress[1:],
+            why=why_sentence(query, name), classes=choices.names,
+            keys=choices.keys, digit_keys=choices.digits,
+            prediction=name(query.prediction),
             prediction_index=index(query.prediction),
-            margin=float(query.margin),
+            margin=float(query.margin), sure=sure_text(query.margin),
             score=None if query.score is None else float(query.score),
+            support=support_text(query.score),
             counter_editable=self._asks_counter_label(query),
-            example={"id": int(query.example_id), "label": label_text(query.label),
+            example={"id": int(query.example_id), "label": name(query.label),
                      "label_index": index(query.label), "html": example_html},
             counter=counter,
-            preset={"label": index(preset[0]),
-                    "counter": None if preset[1] is None else index(preset[1])},
+            preset={"label": index(preset[0]), "counter": index(preset[1])},
         )
 
     # ----------------------------------------------------------------- web

@@ -1,9 +1,10 @@
-"""What the oracles that ask a person share: rendering, skip, undo."""
+"""What the oracles that ask a person share: rendering, class names, skip, undo."""
 
 import getpass
 import threading
 
 from ._base import Answer
+from ._labels import Choices, check_class_names
 from ._render import Renderer, plain
 
 
@@ -29,7 +30,9 @@ class _HumanOracle:
     """
 
     def __init__(self, *, display, render, texts, image_shape, feature_names,
-                 n_highlight, max_features, annotator):
+                 n_highlight, max_features, annotator, class_names):
+        self._class_names = check_class_names(class_names)
+        self.class_names = class_names
         self.display = display
         self.render = render
         self.texts = texts
@@ -81,6 +84,18 @@ class _HumanOracle:
         self._listeners_lock = threading.Lock()
 
     # ------------------------------------------------------------- answers
+
+    def _choices(self, query):
+        """The query's classes as the person sees and picks them."""
+        return Choices(query.classes, self._class_names)
+
+    def _tally(self):
+        """``(answered, skipped)``: the questions answered so far, a skip not
+        counting as an answer; a revision replaces the answer it revises."""
+        latest = {id(query): answer for query, answer in self.answers_}
+        latest.update({id(query): answer for query, answer in self.revisions_})
+        skipped = sum(answer.skipped for answer in latest.values())
+        return len(latest) - skipped, skipped
 
     def _make_answer(self, query, label, counter_label, skipped=False):
         if skipped:

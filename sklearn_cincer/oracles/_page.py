@@ -50,6 +50,14 @@ PAGE = r"""<!DOCTYPE html>
                                         border-color: #243b55; }
   .labels button .tag { font-size: 11px; color: #888; margin-left: 4px; }
   .labels button[aria-pressed="true"] .tag { color: #cfd8e3; }
+  .labels button kbd { margin-right: 5px; }
+  .labels button[aria-pressed="true"] kbd { background: #cfd8e3; color: #1d2330; }
+  #will-save { margin: 14px 0 0; font-size: 15px; padding: 8px 12px;
+               background: #e8f0fe; border: 1px solid #9ab4e0; border-radius: 6px; }
+  #will-save .changed { font-weight: bold; color: #8a1c1c; }
+  table.features tr.head th, table.features tr.head td { color: #777;
+      font-size: 11px; border-bottom: 1px solid #ddd; }
+  table.features td.apart { color: #666; padding-left: 10px; }
   #controls { margin-top: 14px; display: flex; gap: 10px; flex-wrap: wrap; }
   #controls button { font-size: 15px; padding: 7px 16px; border-radius: 6px;
                      border: 1px solid #888; background: #fff; cursor: pointer; }
@@ -81,16 +89,17 @@ PAGE = r"""<!DOCTYPE html>
         <div class="labels" id="labels-counter" aria-label="label of the counter-example"></div>
       </div>
     </div>
+    <p id="will-save" role="status" aria-live="polite"></p>
     <div id="controls">
       <button id="submit" type="button">Submit <kbd>Enter</kbd></button>
       <button id="skip" type="button">Skip <kbd>S</kbd></button>
       <button id="undo" type="button">Undo last answer <kbd>U</kbd></button>
       <button id="cancel" type="button" hidden>Back to the current question <kbd>Esc</kbd></button>
     </div>
-    <p id="help">Shortcuts: <kbd>1</kbd>&ndash;<kbd>9</kbd> label of the suspicious
-      example, <kbd>Shift</kbd>+<kbd>1</kbd>&ndash;<kbd>9</kbd> label of the
-      counter-example, <kbd>Enter</kbd> submit, <kbd>S</kbd> skip (keep both labels),
-      <kbd>U</kbd> undo the last answer, <kbd>Esc</kbd> leave the undo.</p>
+    <p id="help">Keys: <span id="help-keys"></span> pick the label of the suspicious
+      example; with <kbd>Shift</kbd>, of the counter-example. <kbd>Enter</kbd>
+      submits, <kbd>S</kbd> skips (keeps both labels), <kbd>U</kbd> undoes the last
+      answer, <kbd>Esc</kbd> leaves the undo.</p>
   </section>
 </main>
 <script nonce="__NONCE__">
@@ -106,16 +115,29 @@ function showError(text) {
   e.style.display = text ? "block" : "none";
 }
 
-function labelButtons(box, classes, current, prediction, shift, which) {
+function kbd(text) {
+  const k = document.createElement("kbd");
+  k.textContent = text;
+  return k;
+}
+
+// One button per class. Its key is the class itself for digit classes, else
+// a letter; the key is shown on the button unless it is the button's text.
+function labelButtons(box, s, current, which) {
   box.textContent = "";
-  classes.forEach((name, i) => {
+  s.classes.forEach((name, i) => {
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.index = String(i);
-    b.textContent = (i < 9 ? (shift ? "\u21e7" : "") + (i + 1) + ". " : "") + name;
+    const key = s.keys[i];
+    if (key !== null && key !== name) {
+      b.appendChild(kbd(which === "counter" ? "\u21e7" + key.toUpperCase() : key));
+    }
+    b.appendChild(document.createTextNode(name));
+    if (key !== null) b.dataset.key = key;
     const tags = [];
     if (i === current) tags.push("current");
-    if (i === prediction) tags.push("model");
+    if (i === s.prediction_index) tags.push("model");
     if (tags.length) {
       const t = document.createElement("span");
       t.className = "tag";
@@ -130,16 +152,44 @@ function labelButtons(box, classes, current, prediction, shift, which) {
 function pick(which, i) {
   if (!state || state.status === "waiting" || state.status === "closed") return;
   if (which === "counter" && !state.counter_editable) return;
-  if (i < 0 || i >= state.classes.length) return;
+  if (i === null || i < 0 || i >= state.classes.length) return;
   choice[which] = i;
   const box = $(which === "label" ? "labels-example" : "labels-counter");
-  for (const b of box.children) b.setAttribute("aria-pressed", String(Number(b.dataset.index) === i));
+  for (const b of box.children) {
+    b.setAttribute("aria-pressed", String(Number(b.dataset.index) === i));
+  }
+  willSave();
 }
+
+// What Submit will save, in words, before it is pressed.
+function willSave() {
+  const line = $("will-save");
+  line.textContent = "Will save: ";
+  const part = (what, id, i, before) => {
+    line.appendChild(document.createTextNode(what + " #" + id + " \u2192 "));
+    const b = document.createElement("b");
+    b.textContent = state.classes[i];
+    if (i !== before) b.className = "changed";
+    line.appendChild(b);
+    line.appendChild(document.createTextNode(
+      i === before ? " (unchanged)" : " (was " + labelName(before) + ")"));
+  };
+  part("example", state.example.id, choice.label, state.example.label_index);
+  if (state.counter && state.counter_editable) {
+    line.appendChild(document.createTextNode(" \u00b7 "));
+    part("counter-example", state.counter.id, choice.counter,
+         state.counter.label_index);
+  }
+}
+
+function labelName(i) { return i === null ? "?" : state.classes[i]; }
 
 function render(s) {
   state = s;
   document.body.dataset.status = s.status;
-  $("progress").textContent = s.n_answered + " answered" +
+  const counts = s.n_answered + " answered" +
+    (s.n_skipped ? ", " + s.n_skipped + " skipped" : "");
+  $("progress").textContent = (s.progress ? s.progress + " \u00b7 " : "") + counts +
     (s.annotator ? " \u00b7 " + s.annotator : "");
   const banner = $("banner");
   banner.textContent = s.message || "";
@@ -158,23 +208,35 @@ function render(s) {
   $("why").textContent = s.why;
   const ex = s.example;
   $("title-example").textContent = "Suspicious example #" + ex.id;
-  $("meta-example").textContent = "label: " + ex.label + " \u00b7 model predicts: " +
-    s.prediction + " \u00b7 margin " + s.margin.toFixed(2);
+  $("meta-example").textContent = "label: " + ex.label + " \u00b7 the model says: " +
+    s.prediction + " \u00b7 " + s.sure;
+  $("meta-example").title = "margin = P(" + s.prediction + ") \u2212 P(" + ex.label +
+    ") = " + s.margin.toFixed(3);
   $("view-example").innerHTML = ex.html;
-  labelButtons($("labels-example"), s.classes, ex.label_index, s.prediction_index, false, "label");
+  labelButtons($("labels-example"), s, ex.label_index, "label");
   const ce = s.counter;
   $("pair").classList.toggle("single", !ce);
   $("panel-counter").hidden = !ce;
   if (ce) {
     $("title-counter").textContent = "Counter-example #" + ce.id;
     $("meta-counter").textContent = "label: " + ce.label +
-      (s.score === null ? "" : " \u00b7 selector score " + s.score.toPrecision(3)) +
+      (s.support ? " \u00b7 " + s.support : "") +
       (s.counter_editable ? "" : " \u00b7 not relabeled with this strategy");
+    $("meta-counter").title = s.score === null ? "" : "selector score " + s.score;
     $("view-counter").innerHTML = ce.html;
-    labelButtons($("labels-counter"), s.classes, ce.label_index, s.prediction_index, true, "counter");
+    labelButtons($("labels-counter"), s, ce.label_index, "counter");
   } else {
     $("labels-counter").textContent = "";
   }
+  const keys = s.keys.filter((k) => k !== null), help = $("help-keys");
+  help.textContent = "";
+  help.appendChild(kbd(keys[0]));
+  if (keys.length > 1) {
+    help.appendChild(document.createTextNode(s.digit_keys ? "\u2013" : "\u2026"));
+    help.appendChild(kbd(keys[keys.length - 1]));
+  }
+  help.appendChild(document.createTextNode(s.digit_keys
+    ? " (the class itself)" : " (the letter on each button)"));
   choice = { label: s.preset.label, counter: s.preset.counter };
   pick("label", s.preset.label);
   if (ce && s.counter_editable) pick("counter", s.preset.counter);
@@ -215,15 +277,35 @@ $("skip").addEventListener("click", () => submit(true));
 $("undo").addEventListener("click", () => post("undo"));
 $("cancel").addEventListener("click", () => post("cancel"));
 
+// The key of a class: a digit key types that digit class; otherwise the
+// letter shown on its button (the character typed, so any keyboard layout).
+function keyIndex(ev) {
+  let key = null;
+  if (state.digit_keys) {
+    const m = /^(?:Digit|Numpad)([0-9])$/.exec(ev.code);
+    if (m) key = m[1];
+  } else if (ev.key.length === 1) {
+    key = ev.key.toLowerCase();
+  }
+  const i = key === null ? -1 : state.keys.indexOf(key);
+  return i < 0 ? null : i;
+}
+
 document.addEventListener("keydown", (ev) => {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   if (!state || state.status === "waiting" || state.status === "closed") return;
-  const m = /^(?:Digit|Numpad)([1-9])$/.exec(ev.code);
-  if (m) { pick(ev.shiftKey ? "counter" : "label", Number(m[1]) - 1); ev.preventDefault(); return; }
+  const i = keyIndex(ev);
+  if (i !== null) {
+    pick(ev.shiftKey ? "counter" : "label", i);
+    ev.preventDefault();
+    return;
+  }
   const k = ev.key.toLowerCase();
   if (k === "enter") { submit(false); ev.preventDefault(); }
   else if (k === "s") { if (state.status === "question") submit(true); }
-  else if (k === "u") { if (state.can_undo && state.status === "question") post("undo"); }
+  else if (k === "u") {
+    if (state.can_undo && state.status === "question") post("undo");
+  }
   else if (k === "escape") { if (state.status === "revising") post("cancel"); }
 });
 

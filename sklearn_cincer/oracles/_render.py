@@ -31,30 +31,80 @@ def fmt(value):
     return str(value)
 
 
-def why_sentence(query):
-    """One sentence on why the cleaner asks, and why the pair is shown."""
-    label, pred = label_text(query.label), label_text(query.prediction)
-    doubt = (
-        f"The model predicts '{pred}' for example #{query.example_id} although it "
-        f"is labeled '{label}' (margin {query.margin:.2f})"
-    )
+def sure_text(margin):
+    """The margin in plain words, with the number."""
+    return f"how sure the model is: {margin:.2f} (0 = unsure, 1 = certain)"
+
+
+def support_text(score):
+    """The selector's score in plain words, with the number; '' without one."""
+    if score is None:
+        return ""
+    return f"how much it supports the doubt: {score:.3g} (higher = more)"
+
+
+def why_sentence(query, name=label_text):
+    """Why the cleaner asks, and why the pair is shown, in plain words.
+
+    ``name(label)`` is what the person sees for a label (its class name).
+    """
+    label, pred = name(query.label), name(query.prediction)
+    doubt = (f"The model thinks example #{query.example_id} is '{pred}', but it "
+             f"is labeled '{label}'.")
     if not query.has_counter_example:
-        return (doubt + "; no counter-example is shown, so only this label is "
-                "in question.")
+        return (doubt + " No counter-example is shown, so only this label is in "
+                "question.")
     sentence = (
-        f"{doubt}; example #{query.counter_example_id}, labeled "
-        f"'{label_text(query.counter_label)}' as the model predicts, is the "
-        "training example that most supports the model's doubt"
+        f"{doubt} Example #{query.counter_example_id}, labeled "
+        f"'{name(query.counter_label)}' as the model predicts, is the training "
+        "example that most supports the model's doubt: check both labels."
     )
-    if query.score is not None:
-        sentence += f" (score {query.score:.3g})"
-    sentence += "."
     if query.strategy == "drop":
         sentence += (
             f" If you keep the label of #{query.example_id}, example "
             f"#{query.counter_example_id} leaves the training set."
         )
     return sentence
+
+
+#: Rounds seen before the page guesses how many questions are left.
+_MIN_ROUNDS_FOR_GUESS = 10
+
+
+def progress_text(query, asked):
+    """``"question k · round r of n · about m more questions"``.
+
+    ``asked`` is the number of questions this oracle has shown, this one
+    included: the question's number when the query does not carry the
+    cleaner's own count (``query.question``). The guess of what is left
+    extrapolates the questions per round so far over the rounds left.
+    """
+    question = query.question or asked
+    parts = [f"question {question}"]
+    n_rounds, current = query.n_rounds, int(query.round)
+    if current and not n_rounds:
+        parts.append(f"round {current}")
+    elif current:
+        parts.append(f"round {current} of {n_rounds}")
+        left = max(0, n_rounds - current)
+        if left == 0:
+            parts.append("the last round")
+        elif current >= _MIN_ROUNDS_FOR_GUESS and query.question:
+            more = round(query.question / current * left)
+            parts.append(f"about {more} more question{'s' * (more != 1)}")
+    return " \u00b7 ".join(parts)
+
+
+def spread_note(query, n_hot):
+    """How the highlighted features were chosen, for a person."""
+    if not n_hot:
+        return ""
+    what = (f"the {n_hot} features that differ most" if n_hot > 1
+            else "the feature that differs most")
+    if query.feature_scale is None:
+        return f"Highlighted: {what} (raw differences)."
+    return (f"Highlighted: {what}, counted in standard deviations (SD) of each "
+            "feature over the training data, not in its own units.")
 
 
 class Renderer:
@@ -162,26 +212,27 @@ class Renderer:
         return names
 
     def feature_order(self, query):
-        """Indices of the features to list, and the set to highlight."""
+        """Indices of the features to list, the set to highlight, the differences.
+
+        With a counter-example, features are ranked by how far apart the two
+        examples are in units of each feature's spread over the training data
+        (``query.feature_scale``, a standard deviation), so that a feature
+        measured in large units does not win by its units alone. A feature
+        constant over the training data that differs here ranks first. The
+        differences (in those units; raw without a scale) are returned with
+        the order, ``None`` without a counter-example.
+        """
         x = np.asarray(query.x).ravel()
         n = x.shape[0]
-        if query.has_counter_example:
-            cx = np.asarray(query.counter_x).ravel()
-            try:
-                diff = np.abs(x.astype(float) - cx.astype(float))
-                diff = np.where(np.isnan(diff), np.inf, diff)
-            except (TypeError, ValueError):
-                diff = (x != cx).astype(float)
-            order = np.argsort(-diff, kind="stable")
-            hot = {int(j) for j in order[: self.n_highlight] if diff[j] > 0}
-        else:
-            order = np.arange(n)
-            hot = set()
-        if self.max_features < n:
-            order = order[: self.max_features]
-            if not query.has_counter_example:
-                order = np.sort(order)
-        return [int(j) for j in order], hot
+        if not query.has_counter_example:
+            order = np.arange(n)[: self.max_features]
+            return [int(j) for j in order], set(), None
+        diff = _differences(x, np.asarray(query.counter_x).ravel(),
+                            query.feature_scale)
+        ranked = np.where(np.isnan(diff), np.inf, diff)
+        order = np.argsort(-ranked, kind="stable")
+        hot = {int(j) for j in order[: self.n_highlight] if ranked[j] > 0}
+        return [int(j) for j in order[: self.max_features]], hot, diff
 
     # ----------------------------------------------------------------- HTML
 
@@ -192,10 +243,15 @@ class Renderer:
         if query.has_counter_example:
             ids.append((query.counter_example_id, query.counter_x, "counter"))
         if kind == "tabular":
-            order, hot = self.feature_order(query)
+            order, hot, diff = self.feature_order(query)
             names = self.names(query, np.asarray(query.x).size)
-            out = [self._html_table(np.asarray(x).ravel(), names, order, hot)
-                   for _, x, _ in ids]
+            out = [self._html_table(np.asarray(query.x).ravel(), names, order, hot,
+                                    head=query.has_counter_example)]
+            if query.has_counter_example:
+                out.append(self._html_table(
+                    np.asarray(query.counter_x).ravel(), names, order, hot,
+                    diff=diff, note=spread_note(query, len(hot)),
+                    unit=query.feature_scale is not None))
         elif kind == "text":
             out = [
                 '<div class="text">' + html.escape(self.text_of(i)) + "</div>"
@@ -215,18 +271,33 @@ class Renderer:
                 out.append(rendered)
         return out[0], (out[1] if len(out) > 1 else None)
 
-    def _html_table(self, x, names, order, hot):
+    def _html_table(self, x, names, order, hot, diff=None, note="", unit=True,
+                    head=True):
+        """A table of features; the counter-example's says how far apart.
+
+        Both tables of a pair have a head row, so that their rows line up.
+        """
         rows = []
+        if head or diff is not None:
+            apart = ""
+            if diff is not None:
+                apart = f"<td>{'apart (SD)' if unit else 'apart'}</td>"
+            rows.append(f'<tr class="head"><th>feature</th><td>value</td>{apart}</tr>')
         for j in order:
             cls = ' class="diff"' if j in hot else ""
+            apart = ""
+            if diff is not None:
+                apart = f'<td class="apart">{html.escape(_apart(diff[j]))}</td>'
             rows.append(
                 f"<tr{cls}><th>{html.escape(names[j])}</th>"
-                f"<td>{html.escape(fmt(x[j]))}</td></tr>"
+                f"<td>{html.escape(fmt(x[j]))}</td>{apart}</tr>"
             )
         more = ""
         if len(order) < x.shape[0]:
             more = (f'<p class="more">{len(order)} of {x.shape[0]} features '
                     "shown, those that differ most first.</p>")
+        if note:
+            more += f'<p class="more">{html.escape(note)}</p>'
         return ('<table class="features"><tbody>' + "".join(rows)
                 + "</tbody></table>" + more)
 
@@ -270,25 +341,63 @@ class Renderer:
         return out[0], (out[1] if len(out) > 1 else None)
 
     def _text_table(self, query):
-        order, hot = self.feature_order(query)
+        order, hot, diff = self.feature_order(query)
         x = np.asarray(query.x).ravel()
         names = self.names(query, x.shape[0])
         cols = [f"#{query.example_id}"]
         if query.has_counter_example:
             cx = np.asarray(query.counter_x).ravel()
             cols.append(f"#{query.counter_example_id}")
+            cols.append("apart (SD)" if query.feature_scale is not None
+                        else "apart")
         name_w = max([len("feature")] + [len(names[j][:30]) for j in order])
         lines = ["  " + "feature".ljust(name_w) + "".join(c.rjust(12) for c in cols)]
         for j in order:
             mark = "* " if j in hot else "  "
-            vals = [fmt(x[j])] + ([fmt(cx[j])] if query.has_counter_example else [])
+            vals = [fmt(x[j])]
+            if query.has_counter_example:
+                vals += [fmt(cx[j]), _apart(diff[j])]
             lines.append(mark + names[j][:30].ljust(name_w)
                          + "".join(v[:11].rjust(12) for v in vals))
         if hot:
-            lines.append("  (* the features that differ most)")
+            lines.append("  * " + spread_note(query, len(hot)))
         if len(order) < x.shape[0]:
             lines.append(f"  ({len(order)} of {x.shape[0]} features shown)")
         return "\n".join(lines)
+
+
+def _apart(value):
+    """A difference for the table: short; infinite for a feature constant over
+    the training data."""
+    if np.isnan(value):
+        return "?"
+    if np.isinf(value):
+        return "\u221e"  # the feature never varies in the training data
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+def _differences(x, cx, scale):
+    """``|x - cx|`` per feature, divided by ``scale`` where one is given.
+
+    Features that do not subtract (strings) count 1 where they differ.
+    Where the scale is 0 (constant over the training data) a difference is
+    infinite; NaN where a value is missing.
+    """
+    try:
+        diff = np.abs(x.astype(float) - cx.astype(float))
+    except (TypeError, ValueError):
+        return (x != cx).astype(float)
+    if scale is None:
+        return diff
+    scale = np.asarray(scale, dtype=float).ravel()
+    if scale.shape != diff.shape:
+        raise ValueError(
+            f"query.feature_scale has {scale.shape[0]} entries for "
+            f"{diff.shape[0]} features."
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = diff / scale
+    return np.where(diff == 0, 0.0, np.where(scale > 0, scaled, np.inf))
 
 
 def _shorten(text, n):

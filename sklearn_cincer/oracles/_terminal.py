@@ -1,29 +1,48 @@
 """An oracle that asks a person at a terminal prompt."""
 
+import contextlib
 import sys
 
-from ._base import OracleError
+from ._base import AnnotationStopped
 from ._human import _HumanOracle
-from ._render import label_text, why_sentence
+from ._render import progress_text, support_text, sure_text, why_sentence
 
 _UNDO = object()
 _SKIP = object()
 
 
+class _EndOfInput(Exception):
+    """The person closed the input (Ctrl-D)."""
+
+
 class TerminalOracle(_HumanOracle):
     """Asks a person at a prompt: for tabular and text data.
 
-    For each question it prints the suspicious example and its
-    counter-example side by side (a table of the features that differ most,
-    marked with ``*``, or the two texts), their labels, the model's
-    prediction and margin, and one sentence on why they are paired. Then it
-    asks for the label of each: Enter keeps the current label, a number picks
-    a class from the numbered list (a class's exact name works too), ``s``
-    skips the question, ``u`` revises the last answer (undo), ``?`` prints
-    help. Anything else gets a short explanation and the prompt again. The
-    end of input (Ctrl-D) stops the session with an
-    :class:`~sklearn_cincer.oracles.OracleError`; with an
-    :class:`AnnotationSession` every answer given so far is kept.
+    For each question it prints how far the session has come, the
+    suspicious example and its counter-example side by side (a table of the
+    features that differ most, marked with ``*``, or the two texts), their
+    labels, what the model predicts and how sure it is, and one sentence on
+    why they are paired. Then it asks for the label of each.
+
+    **Typing a label.** What you type is the class itself, never its
+    position in a list: ``4`` is the class 4. A class is its code (``4``,
+    ``spam``) or its name from ``class_names``, typed out or by an
+    unambiguous first part of it (``sp`` for ``spam``, ignoring case; a
+    number must be typed whole). At a terminal, Tab completes a label.
+    Enter keeps the current label, ``s`` skips the question, ``u`` revises
+    the last answer (undo), ``?`` prints help; anything else gets a short
+    explanation and the prompt again. Each label is echoed as it was read
+    (``#12 -> 4 (was 3)``), and the answer as it is passed on
+    (``recorded: ...``); ``u`` at the next prompt revises it.
+
+    **Stopping.** The end of input (Ctrl-D) stops the session: the oracle
+    prints one line saying so and raises
+    :class:`~sklearn_cincer.oracles.AnnotationStopped`, which the cleaner
+    passes on with a one-line message (no traceback of the oracle's
+    internals), left exactly as it was. The answers given are in
+    ``answers_``; with an :class:`AnnotationSession` they are in its store,
+    and running the same fit again replays them and resumes at the question
+    where you stopped.
 
     A skip keeps both labels as they are (an ``Answer`` with
     ``skipped=True``). An undo asks the previous question again; the revised
@@ -46,6 +65,11 @@ class TerminalOracle(_HumanOracle):
         How many of the most different features are marked.
     max_features : int, default=20
         At most this many features are printed.
+    class_names : dict or sequence of str, default=None
+        Names shown instead of the class codes: a dict ``{class: name}``
+        naming every class, or one name per class in the order of the sorted
+        classes. Names must differ (ignoring case). Both the name and the
+        code may be typed.
     annotator : str, default=None
         Who answers, written into each answer; ``None`` writes the login
         name of the user running Python.
@@ -75,18 +99,37 @@ class TerminalOracle(_HumanOracle):
     ...               classes=np.array(["ham", "spam"]), counter_example_id=7,
     ...               counter_x=np.array([1.0, 2.0]), counter_label="ham",
     ...               feature_names=np.array(["links", "words"]))
-    >>> oracle = TerminalOracle(annotator="ana", stdin=io.StringIO("x\\n1\\n\\n"),
+    >>> oracle = TerminalOracle(annotator="ana", stdin=io.StringIO("x\\nh\\n\\n"),
     ...                         stdout=io.StringIO())
     >>> oracle(query)
     Answer(label='ham', counter_label='ham', annotator='ana')
     >>> print(oracle.stdout.getvalue())  # doctest: +ELLIPSIS
     =====...
-    ...'x' is not a choice: type a number from 1 to 2, Enter to keep 'spam'...
+    ...'x' is not one of the classes (ham, spam)...
+    recorded: #42 -> ham (was spam), #7 -> ham (kept)
+
+    With integer classes, the digit typed is the class; ``class_names``
+    shows names (which may be typed too):
+
+    >>> query = Query(example_id=3, x=np.array([0.0, 1.0]), label=3,
+    ...               prediction=4, margin=0.8, classes=np.arange(10))
+    >>> oracle = TerminalOracle(annotator="ana", stdin=io.StringIO("4\\n"),
+    ...                         stdout=io.StringIO())
+    >>> oracle(query)
+    Answer(label=4, counter_label=None, annotator='ana')
+    >>> names = ["zero", "one", "two", "three", "four", "five", "six", "seven",
+    ...          "eight", "nine"]
+    >>> oracle = TerminalOracle(annotator="ana", class_names=names,
+    ...                         stdin=io.StringIO("fi\\n"), stdout=io.StringIO())
+    >>> oracle(query)
+    Answer(label=5, counter_label=None, annotator='ana')
+    >>> oracle.stdout.getvalue().splitlines()[-1]
+    'recorded: #3 -> five (was three)'
     """
 
     def __init__(self, *, display="auto", render=None, texts=None,
                  feature_names=None, n_highlight=3, max_features=20,
-                 annotator=None, stdin=None, stdout=None):
+                 class_names=None, annotator=None, stdin=None, stdout=None):
         if display == "image":
             raise ValueError(
                 "TerminalOracle shows tabular and text data; use BrowserOracle "
@@ -95,7 +138,7 @@ class TerminalOracle(_HumanOracle):
         super().__init__(display=display, render=render, texts=texts,
                          image_shape=None, feature_names=feature_names,
                          n_highlight=n_highlight, max_features=max_features,
-                         annotator=annotator)
+                         annotator=annotator, class_names=class_names)
         self.stdin = stdin
         self.stdout = stdout
         self._n_questions = 0
@@ -120,30 +163,47 @@ class TerminalOracle(_HumanOracle):
         out.write(text + "\n")
         out.flush()
 
-    def _readline(self, prompt):
-        out = self._out()
-        out.write(prompt)
-        out.flush()
-        line = (sys.stdin if self.stdin is None else self.stdin).readline()
-        if line == "":
+    def _readline(self, prompt, choices):
+        if self.stdin is None and self.stdout is None:
+            # input() is where readline (Tab completion, line editing) and
+            # Jupyter's own prompt live
+            try:
+                with _completion(choices):
+                    line = input(prompt)
+            except EOFError:
+                line = None
+        else:
+            out = self._out()
+            out.write(prompt)
+            out.flush()
+            line = (sys.stdin if self.stdin is None else self.stdin).readline()
+            line = line or None
+        if line is None:
             self._write()
-            raise OracleError("The annotator closed the input (end of file).")
+            raise _EndOfInput
         return line.strip()
 
     # ------------------------------------------------------------ question
 
-    def _show(self, query, title):
+    def _show(self, query, revision=False):
+        choices = self._choices(query)
+        name = choices.name
         example_text, counter_text = self._renderer.text_pair(query)
         self._write("=" * 72)
-        self._write(f"{title} (round {query.round})")
-        self._write(why_sentence(query))
+        if revision:
+            self._write(f"Revision (round {query.round})")
+        else:
+            progress = progress_text(query, self._n_questions)
+            self._write(progress[0].upper() + progress[1:])
+        self._write(why_sentence(query, name))
         self._write(f"  #{query.example_id} (suspicious): label "
-                    f"'{label_text(query.label)}', model predicts "
-                    f"'{label_text(query.prediction)}', margin {query.margin:.2f}")
+                    f"'{name(query.label)}', the model says "
+                    f"'{name(query.prediction)}', {sure_text(query.margin)}")
         if query.has_counter_example:
-            score = "" if query.score is None else f", score {query.score:.3g}"
+            support = support_text(query.score)
             self._write(f"  #{query.counter_example_id} (counter-example): label "
-                        f"'{label_text(query.counter_label)}'{score}")
+                        f"'{name(query.counter_label)}'"
+                        + (f", {support}" if support else ""))
         if counter_text is None:
             self._write(_indent(example_text))
         else:
@@ -151,57 +211,54 @@ class TerminalOracle(_HumanOracle):
             self._write(_indent(example_text))
             self._write(f"--- #{query.counter_example_id}:")
             self._write(_indent(counter_text))
-        self._write("Classes: " + "  ".join(
-            f"[{i}] {label_text(c)}" for i, c in enumerate(query.classes, start=1)))
+        self._write(f"Classes: {choices.listing()}   "
+                    f"(type {_how_to_type(choices)})")
 
-    def _help(self, n_classes):
+    def _help(self, choices):
         self._write(
-            f"  1-{n_classes}: pick that class (or type its name); Enter: keep the "
-            "current label; s: skip the question (keep both labels); u: revise "
-            "your last answer; ?: this help."
+            f"  Type {_how_to_type(choices)}. Enter: keep the current "
+            "label; s: skip the question (keep both labels); u: revise your "
+            "last answer; ?: this help. Ctrl-D stops the session."
         )
 
     def _choose(self, query, who, current, can_undo):
         """One label; returns a label, _SKIP or _UNDO."""
-        classes = [c for c in query.classes]
-        n = len(classes)
-        names = {label_text(c): c for c in classes}
-        prompt = (f"Label for #{who} - Enter keeps '{label_text(current)}' "
-                  f"[1-{n}, s skip, u undo, ? help]: ")
+        choices = self._choices(query)
+        prompt = (f"Label for #{who} - Enter keeps '{choices.name(current)}' "
+                  "[s skip, u undo, ? help]: ")
         while True:
-            key = self._readline(prompt)
+            key = self._readline(prompt, choices)
             if key == "":
-                return current
-            if key.isdigit():
-                k = int(key)
-                if 1 <= k <= n:
-                    return classes[k - 1]
-                self._write(f"  {k} is not in the list: type a number from 1 to {n}.")
-                continue
-            low = key.lower()
-            if low in ("s", "skip"):
-                return _SKIP
-            if low in ("u", "undo"):
-                if can_undo:
-                    return _UNDO
-                self._write("  There is no earlier answer to revise.")
-                continue
-            if low in ("?", "h", "help"):
-                self._help(n)
-                continue
-            if key in names:
-                return names[key]
-            self._write(
-                f"  {key!r} is not a choice: type a number from 1 to {n}, Enter to "
-                f"keep '{label_text(current)}', s to skip, u to undo, ? for help."
-            )
+                label = current
+            else:
+                kind, value = choices.resolve(key)
+                if kind == "skip":
+                    return _SKIP
+                if kind == "undo":
+                    if can_undo:
+                        return _UNDO
+                    self._write("  There is no earlier answer to revise.")
+                    continue
+                if kind == "help":
+                    self._help(choices)
+                    continue
+                if kind == "error":
+                    self._write(
+                        f"  {value}. Type {_how_to_type(choices)}; Enter keeps "
+                        f"'{choices.name(current)}', s skips, u undoes, ? helps."
+                    )
+                    continue
+                label = choices.classes[value]
+            self._write(f"  #{who} -> {_change(choices, label, current)}")
+            return label
 
-    def _ask(self, query, title, can_undo):
+    def _ask(self, query, can_undo):
         """Answer, or _UNDO."""
         label = self._choose(query, query.example_id, query.label, can_undo)
         if label is _UNDO:
             return _UNDO
         if label is _SKIP:
+            self._write("skipped: both labels stay as they are")
             return self._make_answer(query, None, None, skipped=True)
         counter = query.counter_label
         if self._asks_counter_label(query):
@@ -210,42 +267,129 @@ class TerminalOracle(_HumanOracle):
             if counter is _UNDO:
                 return _UNDO
             if counter is _SKIP:
+                self._write("skipped: both labels stay as they are")
                 return self._make_answer(query, None, None, skipped=True)
-        return self._make_answer(query, label, counter)
+        answer = self._make_answer(query, label, counter)
+        self._write("recorded: " + _answer_text(self._choices(query), query, answer))
+        return answer
 
     def __call__(self, query):
         self._n_questions += 1
-        title = f"Question {self._n_questions}"
-        self._show(query, title)
-        while True:
-            can_undo = bool(self.answers_)
-            answer = self._ask(query, title, can_undo)
-            if answer is not _UNDO:
-                self.answers_.append((query, answer))
-                return answer
-            last_query, last_answer = self._last()
-            self._write(f"Revising your answer about #{last_query.example_id} "
-                        f"(was '{label_text(last_answer.label)}'"
-                        + (f", #{last_query.counter_example_id} "
-                           f"'{label_text(last_answer.counter_label)}'"
-                           if last_query.has_counter_example else "")
-                        + "); u here cancels.")
-            self._show(last_query, "Revision")
-            revised = self._ask(last_query, "Revision", can_undo=True)
-            if revised is _UNDO:
-                self._write("Revision cancelled.")
-            else:
-                self._revised(last_query, revised)
-                self._write("Revision saved. The cleaner already used the earlier "
-                            "answer; the revision applies when the session is run "
-                            "again from its store.")
-            self._show(query, title)
+        try:
+            self._show(query)
+            while True:
+                can_undo = bool(self.answers_)
+                answer = self._ask(query, can_undo)
+                if answer is not _UNDO:
+                    self.answers_.append((query, answer))
+                    return answer
+                self._revise()
+                self._show(query)
+        except _EndOfInput:
+            raise AnnotationStopped(self._stopped()) from None
+
+    def _revise(self):
+        last_query, last_answer = self._last()
+        choices = self._choices(last_query)
+        self._write(f"Revising your answer about #{last_query.example_id} "
+                    f"(was '{choices.name(last_answer.label)}'"
+                    + (f", #{last_query.counter_example_id} "
+                       f"'{choices.name(last_answer.counter_label)}'"
+                       if last_query.has_counter_example else "")
+                    + "); u here cancels.")
+        self._show(last_query, revision=True)
+        revised = self._ask(last_query, can_undo=True)
+        if revised is _UNDO:
+            self._write("Revision cancelled.")
+        else:
+            self._revised(last_query, revised)
+            self._write("Revision saved. The cleaner already used the earlier "
+                        "answer; the revision applies when the session is run "
+                        "again from its store.")
+
+    def _stopped(self):
+        """Print and return the one line that says the session stopped."""
+        answered, skipped = self._tally()
+        given = f"{answered} answer{'s' * (answered != 1)} given" + (
+            f", {skipped} skipped" if skipped else "")
+        with self._listeners_lock:
+            in_store = bool(self._listeners)  # an AnnotationSession listens
+        where = ("kept in the session's store: run the same fit again to resume "
+                 "here." if in_store else
+                 "kept in oracle.answers_; with an AnnotationSession they would "
+                 "be kept in a file, and the same fit run again would resume here.")
+        line = (f"stopped at question {self._n_questions} (end of input): {given}, "
+                f"{where}")
+        self._write(line[0].upper() + line[1:])
+        return "The annotator " + line
 
     def _last(self):
         # the last answer, or the newest revision of it
         if self.revisions_ and self.revisions_[-1][0] is self.answers_[-1][0]:
             return self.revisions_[-1]
         return self.answers_[-1]
+
+
+def _how_to_type(choices):
+    if choices.digits:
+        return ("the class's digit or name" if choices.names != choices.codes
+                else "the class's digit")
+    return "a label or its first letters; Tab completes"
+
+
+def _change(choices, label, before):
+    """``"4 (was 3)"`` or ``"3 (kept)"``, in the names the person sees."""
+    if choices.index(label) == choices.index(before):
+        return f"{choices.name(label)} (kept)"
+    return f"{choices.name(label)} (was {choices.name(before)})"
+
+
+def _answer_text(choices, query, answer):
+    """``"#12 -> 4 (was 3), #7 -> 4 (kept)"``."""
+    text = f"#{query.example_id} -> {_change(choices, answer.label, query.label)}"
+    if query.has_counter_example and answer.counter_label is not None:
+        text += (f", #{query.counter_example_id} -> "
+                 f"{_change(choices, answer.counter_label, query.counter_label)}")
+    return text
+
+
+@contextlib.contextmanager
+def _completion(choices):
+    """Tab completes the class names while a label is typed at a terminal.
+
+    Uses readline where Python has it (not on Windows) and only on a real
+    terminal; the completer, its word delimiters and the history the person
+    had are restored afterwards.
+    """
+    try:
+        import readline
+    except ImportError:
+        readline = None
+    if readline is None or not sys.stdin.isatty():
+        yield
+        return
+    completer = readline.get_completer()
+    delims = readline.get_completer_delims()
+    n_history = readline.get_current_history_length()
+
+    def complete(text, state):
+        matches = choices.complete(text)
+        return matches[state] if state < len(matches) else None
+
+    readline.set_completer(complete)
+    readline.set_completer_delims("")  # a label may hold spaces
+    if "libedit" in (readline.__doc__ or ""):
+        readline.parse_and_bind("bind ^I rl_complete")  # macOS
+    else:
+        readline.parse_and_bind("tab: complete")
+    try:
+        yield
+    finally:
+        readline.set_completer(completer)
+        readline.set_completer_delims(delims)
+        # leave the labels typed out of the history of an interactive Python
+        while readline.get_current_history_length() > n_history:
+            readline.remove_history_item(readline.get_current_history_length() - 1)
 
 
 def _indent(text):

@@ -1,0 +1,209 @@
+"""TerminalOracle at a real terminal: a Python process in tmux, typed into.
+
+The injected-stream tests (test_oracles_terminal.py) cannot see what only a
+terminal does: readline's Tab completion, the echo of what was typed, Ctrl-D
+as the end of input, the traceback a person sees. Here a script runs in a
+tmux pane on a private tmux server; the test types with ``send-keys``, reads
+the screen with ``capture-pane`` and checks the answers the script's
+AnnotationSession stored. Without tmux they are skipped, with the reason.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from sklearn_cincer.oracles import AnnotationStore, Answer
+
+TMUX = shutil.which("tmux")
+pytestmark = pytest.mark.skipif(
+    TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+if sys.platform == "win32":  # pragma: no cover
+    pytestmark = pytest.mark.skip(reason="tmux and readline need a POSIX system")
+
+# The questions the script asks (built the same way in the script and here).
+QUESTIONS = textwrap.dedent("""
+    import numpy as np
+    from sklearn_cincer.oracles import Query
+
+    def digit(i, truth):
+        # labeled one above its truth, the counter-example labeled as the truth
+        return Query(example_id=i, x=np.array([float(i), 1.0]), label=(truth + 1) % 10,
+                     prediction=truth, margin=0.5, classes=np.arange(10),
+                     counter_example_id=100 + i, counter_x=np.array([0.0, 1.0]),
+                     counter_label=truth, round=i + 1)
+
+    def animal(i):
+        return Query(example_id=50 + i, x=np.array([1.0, 2.0]), label="cat",
+                     prediction="dog", margin=0.4,
+                     classes=np.array(["bird", "cat", "dog", "fox"]),
+                     counter_example_id=60 + i, counter_x=np.array([2.0, 2.0]),
+                     counter_label="dog", round=20 + i)
+""")
+namespace = {}
+exec(QUESTIONS, namespace)
+digit, animal = namespace["digit"], namespace["animal"]
+
+ASK = QUESTIONS + textwrap.dedent("""
+    import sys
+    from sklearn_cincer.oracles import AnnotationSession, TerminalOracle
+
+    kind, store = sys.argv[1], sys.argv[2]
+    if kind == "digits":
+        oracle = TerminalOracle(annotator="ana")
+        queries = [digit(d, d) for d in range(10)]
+    elif kind == "names":
+        oracle = TerminalOracle(annotator="ana", class_names={
+            "bird": "Bird", "cat": "Cat", "dog": "Dog", "fox": "Red fox"})
+        queries = [animal(0), animal(1)]
+    session = AnnotationSession(oracle, store)
+    for query in queries:
+        session(query)
+    print("ALL ASKED")
+""")
+
+FIT = textwrap.dedent("""
+    import sys
+    from threadpoolctl import threadpool_limits
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn_cincer import SkepticalCleaner
+    from sklearn_cincer.datasets import make_label_noise
+    from sklearn_cincer.oracles import AnnotationSession, TerminalOracle
+
+    X, y = make_classification(n_samples=70, n_features=4, random_state=3)
+    y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=3)
+    session = AnnotationSession(TerminalOracle(annotator="ana"), sys.argv[1])
+    with threadpool_limits(1):
+        SkepticalCleaner(LogisticRegression(), oracle=session, n_bootstrap=30,
+                         random_state=0).fit(X, y_noisy)
+""")
+
+
+class Pane:
+    """A tmux pane on a private server, running ``python script args``."""
+
+    def __init__(self, tmp_path, script, *args):
+        path = tmp_path / "script.py"
+        path.write_text(script)
+        self.socket = f"cincer-{uuid.uuid4().hex[:12]}"
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                   MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", TERM="xterm")
+        env.pop("TMUX", None)
+        command = " ".join([sys.executable, str(path)] + [str(a) for a in args])
+        self._tmux("new-session", "-d", "-s", "t", "-x", "200", "-y", "50",
+                   f"{command}; echo EXIT=$?; sleep 60", env=env)
+        self._tmux("set-option", "-t", "t", "history-limit", "20000")
+
+    def _tmux(self, *args, env=None):
+        return subprocess.run([TMUX, "-L", self.socket, *args], env=env,
+                              check=True, capture_output=True, text=True).stdout
+
+    def send(self, *keys):
+        self._tmux("send-keys", "-t", "t", *keys)
+
+    def type(self, text):
+        """Type ``text`` literally, then Enter."""
+        if text:
+            self._tmux("send-keys", "-t", "t", "-l", text)
+        self.send("Enter")
+
+    def screen(self):
+        return self._tmux("capture-pane", "-p", "-J", "-t", "t", "-S", "-20000")
+
+    def wait_for(self, text, count=1, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if screen.count(text) >= count:
+                return screen
+            if "EXIT=" in screen and text != "EXIT=":
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} did not appear {count} times:\n{self.screen()}")
+
+    def close(self):
+        subprocess.run([TMUX, "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def pane_of(tmp_path):
+    panes = []
+
+    def make(script, *args):
+        panes.append(Pane(tmp_path, script, *args))
+        return panes[-1]
+
+    yield make
+    for pane in panes:
+        pane.close()
+
+
+def test_typing_the_true_digit_stores_that_digit(pane_of, tmp_path):
+    # Before: typing 4 for a digit 4 recorded 3, with no echo.
+    store = tmp_path / "s.sqlite"
+    pane = pane_of(ASK, "digits", store)
+    counters = [(d + 3) % 10 for d in range(10)]
+    for i, d in enumerate(range(10)):  # example i is the digit i
+        pane.wait_for(f"Label for #{i} - Enter keeps")
+        pane.type(str(d))
+        screen = pane.wait_for(f"Label for #{100 + i} - Enter keeps")
+        assert f"#{i} -> {d} (was {(d + 1) % 10})" in screen  # echoed at once
+        pane.type(str(counters[i]))
+        pane.wait_for(f"recorded: #{i} -> {d} (was {(d + 1) % 10}), #{100 + i} -> ")
+    pane.wait_for("EXIT=0")
+    stored = AnnotationStore(store)
+    for i, d in enumerate(range(10)):
+        assert stored.find_answer(digit(i, d)) == Answer(d, counters[i], "ana")
+
+
+def test_class_names_with_tab_completion_and_prefixes(pane_of, tmp_path):
+    store = tmp_path / "s.sqlite"
+    pane = pane_of(ASK, "names", store)
+    screen = pane.wait_for("Label for #50 - Enter keeps 'Cat'")
+    assert "Classes: Bird (bird)  Cat (cat)  Dog (dog)  Red fox (fox)" in screen
+    pane.send("-l", "Re")
+    pane.send("Tab")  # readline completes the name, space included
+    pane.wait_for("Enter keeps 'Cat' [s skip, u undo, ? help]: Red fox")
+    pane.send("Enter")
+    pane.wait_for("Label for #60 - Enter keeps 'Dog'")
+    pane.type("d")  # a first part that names one class
+    pane.wait_for("recorded: #50 -> Red fox (was Cat), #60 -> Dog (kept)")
+    pane.wait_for("Label for #51 - Enter keeps 'Cat'")
+    pane.type("bird")  # the code works too
+    pane.wait_for("Label for #61 - Enter keeps 'Dog'")
+    pane.type("CAT")
+    pane.wait_for("EXIT=0")
+    stored = AnnotationStore(store)
+    assert stored.find_answer(animal(0)) == Answer("fox", "dog", "ana")
+    assert stored.find_answer(animal(1)) == Answer("bird", "cat", "ana")
+
+
+def test_ctrl_d_stops_with_a_short_message_and_the_session_keeps_the_answers(
+        pane_of, tmp_path):
+    store = tmp_path / "s.sqlite"
+    pane = pane_of(FIT, store)
+    pane.wait_for("Label for #")
+    pane.type("")  # question 1: Enter keeps both labels
+    pane.type("")
+    pane.wait_for("Question 2")
+    pane.wait_for("Label for #", count=3)
+    pane.send("C-d")
+    screen = pane.wait_for("EXIT=")
+    assert "EXIT=1" in screen
+    assert ("Stopped at question 2 (end of input): 1 answer given, kept in the "
+            "session's store: run the same fit again to resume here.") in screen
+    traceback = screen[screen.index("Traceback"):screen.index("EXIT=")]
+    last = traceback.strip().splitlines()[-1]
+    assert last.startswith("sklearn_cincer.oracles._base.AnnotationStopped: The "
+                           "annotator stopped at question 2")
+    assert last.endswith("This fit changed nothing; the cleaner is as it was.")
+    # the traceback ends in the cleaner: nothing of the oracle's reading code
+    assert "_terminal.py" not in traceback and "EOFError" not in traceback
+    assert "During handling" not in traceback and "direct cause" not in traceback
+    assert AnnotationStore(store).n_answered == 1
