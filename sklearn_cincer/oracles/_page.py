@@ -30,7 +30,8 @@ PAGE = r"""<!DOCTYPE html>
   .panel { background: #fff; border-radius: 8px; padding: 12px 14px;
            box-shadow: 0 1px 3px rgba(0,0,0,.15); min-width: 0; }
   .panel h2 { font-size: 16px; margin: 0 0 4px; }
-  .panel .meta { color: #555; font-size: 13px; margin-bottom: 8px; }
+  .panel .meta { color: #555; font-size: 13px; margin-bottom: 8px;
+                 min-height: 2.6em; }  /* the two panels' views line up */
   .panel.suspicious { border-top: 4px solid #d9534f; }
   .panel.counter { border-top: 4px solid #3c8dbc; }
   .view { max-height: 420px; overflow: auto; margin-bottom: 10px; }
