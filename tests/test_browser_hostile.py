@@ -18,7 +18,7 @@ pytest.importorskip("bottle", reason="BrowserOracle needs bottle (the 'browser' 
 from test_oracles_browser_http import Asker, _query, request, wait_state  # noqa: E402
 
 from sklearn_cincer.oracles import Answer, BrowserOracle  # noqa: E402
-from sklearn_cincer.oracles import _browser  # noqa: E402
+from sklearn_cincer.oracles import _server  # noqa: E402
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_malformed_input_gets_4xx_without_a_traceback(oracle, capfd):
 
 
 def test_half_sent_requests_are_closed_after_a_timeout(monkeypatch, capfd):
-    monkeypatch.setattr(_browser, "_HEADER_TIMEOUT", 0.5)
+    monkeypatch.setattr(_server, "_HEADER_TIMEOUT", 0.5)
     oracle = BrowserOracle(open_browser=False)
     oracle.start()
     try:
@@ -143,7 +143,7 @@ def test_the_person_answers_within_a_second_with_500_idle_connections(oracle):
         assert status == 200 and elapsed < 1.0, elapsed
         assert asker.join() == Answer("spam", "ham", "ana")
         # the server holds no more connections than its cap
-        assert oracle._server.n_connections <= _browser._MAX_CONNECTIONS
+        assert oracle._server.n_connections <= _server._MAX_CONNECTIONS
     finally:
         for sock in idle:
             sock.close()

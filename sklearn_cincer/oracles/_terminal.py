@@ -221,8 +221,11 @@ class TerminalOracle(_HumanOracle):
             can_undo = bool(self.answers_)
             answer = self._ask(query, title, can_undo)
             if answer is not _UNDO:
-                self.answers_.append((query, answer))
-                return answer
+                if self._save(query, answer):
+                    self.answers_.append((query, answer))
+                    return answer
+                self._show(query, title)  # not saved: asked again
+                continue
             last_query, last_answer = self._last()
             self._write(f"Revising your answer about #{last_query.example_id} "
                         f"(was '{label_text(last_answer.label)}'"
@@ -235,11 +238,30 @@ class TerminalOracle(_HumanOracle):
             if revised is _UNDO:
                 self._write("Revision cancelled.")
             else:
-                self._revised(last_query, revised)
-                self._write("Revision saved. The cleaner already used the earlier "
-                            "answer; the revision applies when the session is run "
-                            "again from its store.")
+                try:
+                    self._revised(last_query, revised)
+                except Exception as exc:
+                    self._write(f"Your revision was not saved ({exc}); type u to "
+                                "try again.")
+                else:
+                    self._write(
+                        ("Revision saved. " if self.durable else "Revision noted. ")
+                        + "The cleaner already used the earlier answer; the "
+                        "revision applies when the session is run again from its "
+                        "store.")
             self._show(query, title)
+
+    def _save(self, query, answer):
+        """Hand the answer to the listeners (the store); False when it failed."""
+        try:
+            self._commit(query, answer)
+        except Exception as exc:
+            self._write(f"Your answer was not saved ({exc}); the question is "
+                        "asked again.")
+            return False
+        if self.durable:
+            self._write("Saved.")
+        return True
 
     def _last(self):
         # the last answer, or the newest revision of it
