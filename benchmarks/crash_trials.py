@@ -174,6 +174,7 @@ class PageAnnotator:
         self.host, self.port, self.base = parts.hostname, parts.port, parts.path
         self.rng = random.Random(os.urandom(16))
         self.confirmed = {}
+        self.odd = []  # replies that were not a state (for the record)
 
     def _request(self, method, path, body=None):
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
@@ -184,7 +185,11 @@ class PageAnnotator:
         conn.request(method, self.base + path, headers=headers,
                      body=None if body is None else json.dumps(body))
         resp = conn.getresponse()
-        data = json.loads(resp.read() or b"null")
+        body = resp.read()
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            data = body
         conn.close()
         return resp.status, data
 
@@ -197,8 +202,12 @@ class PageAnnotator:
         n = 0
         while proc.poll() is None:
             try:
-                _, state = self._request("GET", "state")
+                status, state = self._request("GET", "state")
             except OSError:  # the page is closing: the child is ending
+                time.sleep(0.02)
+                continue
+            if status != 200 or not isinstance(state, dict):
+                self.odd.append((status, state))
                 time.sleep(0.02)
                 continue
             if state.get("status") != "question":

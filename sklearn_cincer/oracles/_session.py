@@ -168,7 +168,7 @@ class AnnotationSession:
         self._committed = {}  # question key -> answer, written by the listener
         self._replayed_this_fit = 0
         self._n_legacy = 0
-        self._announced = False
+        self._announced = 0  # replays announced in this fit
 
     def __repr__(self):
         return f"AnnotationSession(oracle={self.oracle!r}, store={self.store!r})"
@@ -244,20 +244,24 @@ class AnnotationSession:
                   "data or settings (" + "; ".join(lines) + "): only the answers "
                   "to identical questions replay.", flush=True)
         self._replayed_this_fit = 0
-        self._announced = False
+        self._announced = 0
         if current != self._fingerprint and not self.store.read_only:
             self._run_id = self.store.start_run(current)
             self._fingerprint = current
 
     def finish_fit(self):
         """Called by the cleaner when a ``fit`` or ``partial_fit`` ends."""
+        if self._announced and self._replayed_this_fit > self._announced:
+            # with on_change="ask", replays may come between questions
+            print(f"Replayed {self._replayed_this_fit} answers in all from "
+                  f"{self.store.path}.", flush=True)
         self._announce()
 
     def _announce(self):
         """Say once per fit how many answers were replayed, if any."""
         if self._announced or self._replayed_this_fit == 0:
             return
-        self._announced = True
+        self._announced = self._replayed_this_fit
         text = (f"Resumed: replayed {self._replayed_this_fit} answers from "
                 f"{self.store.path}.")
         print(text, flush=True)
