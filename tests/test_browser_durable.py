@@ -89,6 +89,8 @@ def test_a_failed_write_says_so_and_keeps_the_question_open(
     assert "Saved" not in str(reply)
     again = wait_state(oracle, "question", qid=state["qid"])  # still open
     assert again["n_answered"] == 0 and asker.thread.is_alive()
+    # the same version: the page does not redraw, the person's choice stays
+    assert again["version"] == state["version"] and not again["saving"]
     assert AnnotationStore(path).find_answer(query) is None
     assert oracle.answers_ == []
     # the person submits again once the store works
@@ -240,3 +242,57 @@ def test_the_terminal_says_saved_only_after_the_write(tmp_path, monkeypatch):
     assert answer == Answer("spam", "ham", "ana")
     assert AnnotationStore(path).find_answer(_terminal_query()) == answer
     assert [a for _, a in terminal.answers_] == [answer]
+
+
+# ------------------------------------------------------- in a real browser
+
+def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
+        tmp_path, monkeypatch):
+    """The page shows "not saved", keeps the person's pick, and a second
+    Submit sends that pick (never the current labels it would redraw)."""
+    browser_tests = pytest.importorskip(
+        "test_browser", reason="needs Playwright and Chromium (see test_browser)")
+    from sklearn_cincer.oracles import Query
+
+    classes = np.array(["cat", "dog", "fox"])
+    query = Query(example_id=1, x=np.array([1.0, 2.0]), label="cat",
+                  prediction="dog", margin=0.5, classes=classes,
+                  counter_example_id=9, counter_x=np.array([1.0, 1.0]),
+                  counter_label="dog", score=1.0, round=1)
+    path = tmp_path / "s.sqlite"
+    oracle = BrowserOracle(open_browser=False, annotator="ana")
+    session = AnnotationSession(oracle, path)
+    real, calls = AnnotationStore.record_answer, []
+
+    def fails_once(self, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(self, *args)
+
+    monkeypatch.setattr(AnnotationStore, "record_answer", fails_once)
+    oracle.start()
+    with browser_tests.playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_tests.CHROMIUM,
+                                    args=browser_tests.ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(browser_tests.TIMEOUT_MS)
+        page.goto(oracle.url)
+        asker = Asker(session, query)
+        try:
+            page.wait_for_selector('body[data-status="question"]')
+            page.click("#labels-example button[data-index='2']")  # fox
+            page.click("#submit")
+            page.wait_for_selector("#error:has-text('not saved')")
+            assert "disk I/O error" in page.text_content("#error")
+            assert page.get_attribute("#labels-example button[data-index='2']",
+                                      "aria-pressed") == "true"  # still picked
+            assert asker.thread.is_alive()
+            page.click("#submit")
+            page.wait_for_selector('body[data-status="waiting"]')
+            assert page.text_content("#waiting").startswith("Saved.")
+        finally:
+            oracle.close()
+            browser.close()
+    assert asker.join() == Answer("fox", "dog", "ana")
+    assert AnnotationStore(path).find_answer(query) == Answer("fox", "dog", "ana")

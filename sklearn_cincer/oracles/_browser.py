@@ -568,8 +568,9 @@ class BrowserOracle(_HumanOracle):
         if not self._asks_counter_label(query):
             counter = plain(query.counter_label)
         answer = self._make_answer(query, label, counter, skipped=bool(skip))
+        # no version bump: the page would draw the question anew and lose the
+        # person's choice if the write fails
         self._saving = qid
-        self._bump()
         return self._revising, qid, query, answer
 
     def _save(self, revising, qid, query, answer, refuse):
@@ -586,8 +587,7 @@ class BrowserOracle(_HumanOracle):
                 self._commit(query, answer)
         except Exception as exc:
             with self._cv:
-                self._saving = None
-                self._bump()
+                self._saving = None  # the page keeps the person's choice
             what = "revision" if revising else "answer"
             return refuse(503, f"Your {what} was not saved ({exc}). It is still "
                           "open: submit it again (or stop the session and resume "
