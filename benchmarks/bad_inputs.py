@@ -18,7 +18,6 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import textwrap
 
 import numpy as np
 
@@ -95,15 +94,6 @@ BAD_PARAMS = {
     "random_state 'x'": {"random_state": "x"},
 }
 
-HOLDER = textwrap.dedent("""
-    import sys, time
-    from sklearn_cincer.oracles import AnnotationStore
-    store = AnnotationStore(sys.argv[1])
-    store.hold()
-    print("holding", flush=True)
-    time.sleep(600)
-""")
-
 
 def _state(cleaner):
     """The fitted state, pickled (the oracle left out: it is a parameter)."""
@@ -114,6 +104,8 @@ def _state(cleaner):
 def cases(workdir):
     """Yield (name, held, detail)."""
     from sklearn.base import clone
+
+    from store_damage import HOLDER
 
     from sklearn_cincer import SimulatedOracle, SkepticalCleaner
     from sklearn_cincer.oracles import AnnotationSession, AnnotationStore, Answer

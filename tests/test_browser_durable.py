@@ -16,7 +16,10 @@ import pytest
 
 pytest.importorskip("bottle", reason="BrowserOracle needs bottle (the 'browser' extra)")
 
+import test_oracles_browser_http as http_tests  # noqa: E402
 from test_oracles_browser_http import Asker, _query, request, wait_state  # noqa: E402
+
+oracle = http_tests.oracle  # the fixture: a started BrowserOracle
 
 from sklearn_cincer.oracles import (  # noqa: E402
     AnnotationSession,
@@ -26,14 +29,6 @@ from sklearn_cincer.oracles import (  # noqa: E402
     TerminalOracle,
 )
 from sklearn_cincer.oracles import _store  # noqa: E402
-
-
-@pytest.fixture
-def oracle():
-    oracle = BrowserOracle(open_browser=False, annotator="ana")
-    oracle.start()
-    yield oracle
-    oracle.close()
 
 
 def _slow(monkeypatch, name, seconds):
@@ -52,6 +47,19 @@ def _failing(monkeypatch, name, message="database is locked"):
         raise sqlite3.OperationalError(message)
 
     monkeypatch.setattr(AnnotationStore, name, fail)
+
+
+def _fails_once(monkeypatch, name="record_answer", message="disk I/O error"):
+    """``AnnotationStore.<name>`` fails on its first call only."""
+    real, calls = getattr(AnnotationStore, name), []
+
+    def fails_once(self, *args, **kw):
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError(message)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(AnnotationStore, name, fails_once)
 
 
 def test_saved_means_in_the_store(oracle, tmp_path, monkeypatch):
@@ -224,16 +232,7 @@ def test_the_terminal_says_saved_only_after_the_write(tmp_path, monkeypatch):
     terminal = TerminalOracle(annotator="ana", stdin=io.StringIO("1\n\n2\n\n"),
                               stdout=out)
     session = AnnotationSession(terminal, path)
-    calls = []
-    real = AnnotationStore.record_answer
-
-    def fails_once(self, *args):
-        calls.append(args)
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("disk I/O error")
-        return real(self, *args)
-
-    monkeypatch.setattr(AnnotationStore, "record_answer", fails_once)
+    _fails_once(monkeypatch)
     answer = session(_terminal_query())
     text = out.getvalue()
     # the first answer (ham) was not saved: said so, asked again, then saved
@@ -262,15 +261,7 @@ def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
     path = tmp_path / "s.sqlite"
     oracle = BrowserOracle(open_browser=False, annotator="ana")
     session = AnnotationSession(oracle, path)
-    real, calls = AnnotationStore.record_answer, []
-
-    def fails_once(self, *args):
-        calls.append(args)
-        if len(calls) == 1:
-            raise sqlite3.OperationalError("disk I/O error")
-        return real(self, *args)
-
-    monkeypatch.setattr(AnnotationStore, "record_answer", fails_once)
+    _fails_once(monkeypatch)
     oracle.start()
     with browser_tests.playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=browser_tests.CHROMIUM,

@@ -15,18 +15,13 @@ import pytest
 
 pytest.importorskip("bottle", reason="BrowserOracle needs bottle (the 'browser' extra)")
 
+import test_oracles_browser_http as http_tests  # noqa: E402
 from test_oracles_browser_http import Asker, _query, request, wait_state  # noqa: E402
+
+oracle = http_tests.oracle  # the fixture: a started BrowserOracle
 
 from sklearn_cincer.oracles import Answer, BrowserOracle  # noqa: E402
 from sklearn_cincer.oracles import _server  # noqa: E402
-
-
-@pytest.fixture
-def oracle():
-    oracle = BrowserOracle(open_browser=False, annotator="ana")
-    oracle.start()
-    yield oracle
-    oracle.close()
 
 
 def _address(oracle):

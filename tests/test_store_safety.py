@@ -6,21 +6,18 @@ its data and configuration; damaged, empty, read-only, old and busy stores
 fail clearly, naming the file, before a person answers.
 """
 
+import importlib.util
 import os
 import pickle
 import sqlite3
 import subprocess
 import sys
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
-from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
-from sklearn_cincer import SimulatedOracle, SkepticalCleaner
-from sklearn_cincer.datasets import make_label_noise
+from sklearn_cincer import SimulatedOracle
 from sklearn_cincer.oracles import (
     AnnotationSession,
     AnnotationStore,
@@ -29,24 +26,12 @@ from sklearn_cincer.oracles import (
     Query,
 )
 
+# the same fixtures (one BLAS thread, the data) and cleaner as test_store
+import test_store  # noqa: E402
+from test_store import CountingOracle as Counting  # noqa: E402
+from test_store import _cleaner  # noqa: E402
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    with threadpool_limits(1):
-        yield
-
-
-@pytest.fixture
-def data():
-    X, y = make_classification(n_samples=90, n_features=5, random_state=1)
-    y_noisy, _ = make_label_noise(y, noise_rate=0.25, random_state=1)
-    return X, y, y_noisy
-
-
-def _cleaner(oracle, **kw):
-    params = dict(n_bootstrap=30, random_state=0, threshold=0.1)
-    params.update(kw)
-    return SkepticalCleaner(LogisticRegression(), oracle=oracle, **params)
+_one_blas_thread, data = test_store._one_blas_thread, test_store.data  # fixtures
 
 
 def _query(example_id=5, x=(0.0, 0.0), counter_x=(1.0, 1.0), **kw):
@@ -55,15 +40,6 @@ def _query(example_id=5, x=(0.0, 0.0), counter_x=(1.0, 1.0), **kw):
     params.update(kw)
     return Query(example_id=example_id, x=np.array(x), counter_x=np.array(counter_x),
                  **params)
-
-
-class Counting:
-    def __init__(self, answer):
-        self.answer, self.calls = answer, []
-
-    def __call__(self, query):
-        self.calls.append(query)
-        return self.answer(query)
 
 
 def _first_session(path, X, y, y_noisy, **kw):
@@ -278,16 +254,13 @@ def test_a_read_only_store_replays_and_refuses_new_answers_before_asking(
 
 # ------------------------------------------------------- two processes
 
-HOLDER_SCRIPT = textwrap.dedent("""
-    import sys, time
-    import numpy as np
-    from sklearn_cincer.oracles import AnnotationSession, Answer, Query
-    session = AnnotationSession(lambda q: Answer(label=0), sys.argv[1])
-    session(Query(example_id=1, x=np.zeros(2), label=0, prediction=1, margin=0.7,
-                  classes=np.array([0, 1])))
-    print("holding", flush=True)
-    time.sleep(600)
-""")
+def _holder_script():
+    """The script of benchmarks/store_damage.py that holds a store and sleeps."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "store_damage.py"
+    spec = importlib.util.spec_from_file_location("store_damage", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.HOLDER
 
 
 def test_two_processes_on_one_store_get_a_clear_in_use_error(tmp_path, data):
@@ -295,7 +268,7 @@ def test_two_processes_on_one_store_get_a_clear_in_use_error(tmp_path, data):
     path = str(tmp_path / "s.sqlite")
     env = dict(os.environ, PYTHONPATH=os.getcwd(), OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER_SCRIPT, path],
+    holder = subprocess.Popen([sys.executable, "-c", _holder_script(), path],
                               stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert holder.stdout.readline().strip() == "holding"
