@@ -21,8 +21,9 @@ _COLUMNS = (
 )
 
 # Seconds a write waits for another connection's lock (a reader, or a
-# database browser left open) before it fails with "database is locked".
-_BUSY_TIMEOUT = 30.0
+# database browser left open) before it fails with "database is locked": the
+# person waits that long for "Saved." or "not saved", so not SQLite's 30 s.
+_BUSY_TIMEOUT = 10.0
 
 # 2: questions keyed by the fingerprints of both examples' features and the
 # strategy; runs carry a fingerprint of the cleaner's settings and data.
