@@ -287,3 +287,20 @@ def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
             browser.close()
     assert asker.join() == Answer("fox", "dog", "ana")
     assert AnnotationStore(path).find_answer(query) == Answer("fox", "dog", "ana")
+
+
+def test_the_page_says_how_many_answers_were_replayed(oracle, tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    q1, q2 = _query(example_id=1), _query(example_id=2)
+    store = AnnotationStore(path)
+    store.record_answer(store.record_question(q1), Answer("ham", "ham", "bo"))
+    store.close()
+    session = AnnotationSession(oracle, path)
+    assert session(q1) == Answer("ham", "ham", "bo")  # replayed, nobody asked
+    asker = Asker(session, q2)
+    state = wait_state(oracle, "question")
+    assert state["message"] == f"Resumed: replayed 1 answer from {path}."
+    assert capsys.readouterr().out.count("Resumed: replayed 1 answer from") == 1
+    request(oracle, "POST", "answer", body={"qid": state["qid"]})
+    asker.join()
+    assert request(oracle, "GET", "state")[2]["message"] is None  # shown once

@@ -11,6 +11,10 @@ from ._store import AnnotationStore, question_key
 _ON_CHANGE = ("raise", "ask")
 
 
+def _answers(n):
+    return f"{n} answer" if n == 1 else f"{n} answers"
+
+
 class AnnotationSession:
     """An oracle that records every answer in a store and replays them on resume.
 
@@ -253,7 +257,7 @@ class AnnotationSession:
         """Called by the cleaner when a ``fit`` or ``partial_fit`` ends."""
         if self._announced and self._replayed_this_fit > self._announced:
             # with on_change="ask", replays may come between questions
-            print(f"Replayed {self._replayed_this_fit} answers in all from "
+            print(f"Replayed {_answers(self._replayed_this_fit)} in all from "
                   f"{self.store.path}.", flush=True)
         self._announce()
 
@@ -262,7 +266,7 @@ class AnnotationSession:
         if self._announced or self._replayed_this_fit == 0:
             return
         self._announced = self._replayed_this_fit
-        text = (f"Resumed: replayed {self._replayed_this_fit} answers from "
+        text = (f"Resumed: replayed {_answers(self._replayed_this_fit)} from "
                 f"{self.store.path}.")
         print(text, flush=True)
         notify = getattr(self.oracle, "notify", None)
