@@ -297,3 +297,18 @@ def test_one_process_may_share_a_store_between_sessions(tmp_path, data):
     asked = clone.n_asked_
     again = _cleaner(clone).fit(X, y_noisy)  # the original still holds the store
     assert clone.n_asked_ == asked and again.history_ == first.history_
+
+
+def test_a_dropped_session_gives_back_the_store(tmp_path):
+    import gc
+
+    from sklearn_cincer.oracles import _lockfile
+
+    path = tmp_path / "s.sqlite"
+    session = AnnotationSession(lambda q: Answer(label=0), path)
+    session(_query())
+    lock = os.path.realpath(path) + ".lock"
+    assert lock in _lockfile._HELD
+    del session
+    gc.collect()
+    assert lock not in _lockfile._HELD

@@ -337,6 +337,14 @@ class AnnotationStore:
     def __exit__(self, *exc):
         self.close()
 
+    def __del__(self):
+        # a store dropped without close() gives back its hold, so that a
+        # forgotten session does not keep other processes out
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def hold(self):
         """Hold the store for writing in this process (idempotent).
 
