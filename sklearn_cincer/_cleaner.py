@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._suspicion import is_suspicious, margin
 from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
+from .oracles._hooks import oracle_fit
 from .selectors import TopFisherSelector
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -445,7 +446,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=True)
         check_classification_targets(y)
         classes = np.unique(y)
-        return self._start(X, y, classes)
+        with oracle_fit(self.oracle, self, X, y):
+            return self._start(X, y, classes)
 
     @_fit_context(prefer_skip_nested_validation=False)
     @_unchanged_on_error
@@ -481,14 +483,16 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     f"y holds labels {unknown.tolist()} that are not in classes "
                     f"{classes.tolist()}."
                 )
-            return self._start(X, y, classes)
+            with oracle_fit(self.oracle, self, X, y):
+                return self._start(X, y, classes)
         X, y = validate_data(self, X, y, reset=False)
         labels = self._encode(y)
-        stream = self._stream.copy()
-        first_id = stream.X.shape[0]
-        stream.extend(X, labels)
-        self._run(stream, range(first_id, stream.X.shape[0]))
-        self._publish(stream)
+        with oracle_fit(self.oracle, self, X, y, partial=True):
+            stream = self._stream.copy()
+            first_id = stream.X.shape[0]
+            stream.extend(X, labels)
+            self._run(stream, range(first_id, stream.X.shape[0]))
+            self._publish(stream)
         return self
 
     def _encode(self, y):

@@ -45,3 +45,18 @@ def test_sigkill_then_resume(crash_trials, tmp_path, seed):
         assert info["replayed_in_last_run"] == info["answers_at_kills"][-1]
         assert (info["replayed_in_last_run"] + info["asked_in_last_run"]
                 == info["answers"])
+
+
+def test_sigkill_right_after_the_page_confirmed_an_answer(crash_trials, tmp_path):
+    """Answers given through the page's HTTP interface; the kill lands right
+    after the reply. Every answer the page confirmed is in the store."""
+    pytest.importorskip("bottle", reason="the page needs bottle ('browser' extra)")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        info = crash_trials.trial(str(tmp_path), random.Random(0), kills=1,
+                                  n_samples=80, page=True, max_answers=8)
+    # trial() raised if a confirmed answer was missing from the store at the
+    # kill, or one was lost, applied twice, or the labels differ
+    assert info["kills"] == 1 and info["confirmed_at_kills"] >= 1
+    assert info["replayed_in_last_run"] == info["answers_at_kills"][-1]

@@ -143,7 +143,7 @@ def test_the_choice_is_echoed_as_read():
     out = oracle.stdout.getvalue()  # a terminal echoes the keys and Enter too
     assert "Enter keeps '3' [s skip, u undo, ? help]:   #12 -> 4 (was 3)\n" in out
     assert "Enter keeps '4' [s skip, u undo, ? help]:   #77 -> 4 (kept)\n" in out
-    assert out.splitlines()[-1] == "recorded: #12 -> 4 (was 3), #77 -> 4 (kept)"
+    assert out.splitlines()[-1] == "answer: #12 -> 4 (was 3), #77 -> 4 (kept)"
     oracle = _oracle(["s"])
     oracle(_digit_query())
     assert oracle.stdout.getvalue().endswith(
@@ -158,7 +158,7 @@ def test_class_names_are_shown_and_both_names_and_codes_are_typed():
     assert "Classes: 0 zero  1 one  2 two" in out
     assert "label 'three', the model says 'four'" in out
     assert out.splitlines()[-1] == (
-        "recorded: #12 -> four (was three), #77 -> nine (was four)")
+        "answer: #12 -> four (was three), #77 -> nine (was four)")
     names = {"ham": "Ham (fine)", "spam": "Spam!", "eggs": "Eggs"}
     oracle = _oracle(["spam!", "ham"], class_names=names)
     assert oracle(_query()) == Answer("spam", "ham", "ana")
@@ -212,7 +212,7 @@ def test_no_counter_example_and_drop_strategy_ask_one_label():
     oracle = _oracle(["ham"])
     assert oracle(_query(counter_id=None)) == Answer("ham", None, "ana")
     assert "Label for #7" not in oracle.stdout.getvalue()
-    assert oracle.stdout.getvalue().endswith("recorded: #42 -> ham (was spam)\n")
+    assert oracle.stdout.getvalue().endswith("answer: #42 -> ham (was spam)\n")
     oracle = _oracle(["ham"])
     assert oracle(_query(strategy="drop")) == Answer("ham", "ham", "ana")
     assert "leaves the training set" in oracle.stdout.getvalue()

@@ -249,15 +249,18 @@ def test_skip_is_recorded_and_keeps_labels(tmp_path, data):
     assert all(r["skipped"] for r in rows)
     assert all(r["label_after"] == r["label_before"] for r in rows)
     # a skip replays as a skip
-    replay = AnnotationStore(path).find_answer(cleaner_query_from(rows[0]))
+    replay = AnnotationStore(path).find_answer(cleaner_query_from(rows[0], X))
     assert replay.skipped
 
 
-def cleaner_query_from(row):
-    return Query(example_id=row["example_id"], x=np.zeros(1), label=row["label_before"],
-                 prediction=row["prediction"], margin=row["margin"],
-                 classes=np.array([0, 1]), counter_example_id=row["counter_example_id"],
-                 counter_x=np.zeros(1), counter_label=row["counter_label_before"])
+def cleaner_query_from(row, X):
+    counter_id = row["counter_example_id"]
+    return Query(example_id=row["example_id"], x=X[row["example_id"]],
+                 label=row["label_before"], prediction=row["prediction"],
+                 margin=row["margin"], classes=np.array([0, 1]),
+                 counter_example_id=counter_id,
+                 counter_x=None if counter_id is None else X[counter_id],
+                 counter_label=row["counter_label_before"])
 
 
 class RevisingOracle:

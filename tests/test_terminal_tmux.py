@@ -155,7 +155,7 @@ def test_typing_the_true_digit_stores_that_digit(pane_of, tmp_path):
         screen = pane.wait_for(f"Label for #{100 + i} - Enter keeps")
         assert f"#{i} -> {d} (was {(d + 1) % 10})" in screen  # echoed at once
         pane.type(str(counters[i]))
-        pane.wait_for(f"recorded: #{i} -> {d} (was {(d + 1) % 10}), #{100 + i} -> ")
+        pane.wait_for(f"answer: #{i} -> {d} (was {(d + 1) % 10}), #{100 + i} -> ")
     pane.wait_for("EXIT=0")
     stored = AnnotationStore(store)
     for i, d in enumerate(range(10)):
@@ -173,7 +173,7 @@ def test_class_names_with_tab_completion_and_prefixes(pane_of, tmp_path):
     pane.send("Enter")
     pane.wait_for("Label for #60 - Enter keeps 'Dog'")
     pane.type("d")  # a first part that names one class
-    pane.wait_for("recorded: #50 -> Red fox (was Cat), #60 -> Dog (kept)")
+    pane.wait_for("answer: #50 -> Red fox (was Cat), #60 -> Dog (kept)")
     pane.wait_for("Label for #51 - Enter keeps 'Cat'")
     pane.type("bird")  # the code works too
     pane.wait_for("Label for #61 - Enter keeps 'Dog'")

@@ -12,7 +12,8 @@
 from ._base import AnnotationStopped, Answer, OracleError, Query, check_answer
 from ._browser import BrowserOracle
 from ._simulated import SimulatedOracle
-from ._store import AnnotationSession, AnnotationStore
+from ._session import AnnotationSession
+from ._store import AnnotationStore
 from ._terminal import TerminalOracle
 
 __all__ = [

@@ -7,25 +7,22 @@ import sys
 import threading
 import time
 import webbrowser
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 from ._base import OracleError
 from ._human import _HumanOracle
 from ._page import PAGE
 from ._render import plain, progress_text, support_text, sure_text, why_sentence
+from ._server import QuietHandler, Server
 
 _POLL_SECONDS = 20.0
+_MAX_BODY = 65536  # bytes of a request's body; the page's answers are < 200
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = False
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args):  # no access log on the console
-        pass
+def _same_secret(given, token):
+    """Constant-time comparison of any text with the token (non-ASCII is no match)."""
+    return hmac.compare_digest(str(given).encode("utf-8", "surrogatepass"),
+                               token.encode("ascii"))
 
 
 def _in_notebook():
@@ -190,6 +187,7 @@ class BrowserOracle(_HumanOracle):
         self._current = None  # (qid, query) waiting for an answer
         self._last = None  # (qid, query, answer) the last answer given
         self._revising = False
+        self._saving = None  # qid of the answer being written, outside the lock
         self._delivered = {}
         self._views = {}
         self._closed = False
@@ -233,8 +231,7 @@ class BrowserOracle(_HumanOracle):
         self._token = secrets.token_urlsafe(24)
         app = self._make_app(bottle)
         self._server = make_server("127.0.0.1", self.port, app,
-                                   server_class=_Server,
-                                   handler_class=_QuietHandler)
+                                   server_class=Server, handler_class=QuietHandler)
         port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{port}/{self._token}/"
         self._origins = {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
@@ -323,7 +320,8 @@ class BrowserOracle(_HumanOracle):
                     raise OracleError("The BrowserOracle was closed before the "
                                       f"question about example {query.example_id} "
                                       "was answered.")
-                if deadline is not None and time.monotonic() > deadline:
+                if (deadline is not None and time.monotonic() > deadline
+                        and self._saving != qid):  # an answer being saved wins
                     self._current = None
                     self._bump()
                     raise OracleError(f"No answer within {self.timeout} s about "
@@ -346,7 +344,9 @@ class BrowserOracle(_HumanOracle):
         answered, skipped = self._tally()  # a skip is not an answer
         base = {"version": self._version, "n_answered": answered,
                 "n_skipped": skipped, "annotator": self.annotator,
-                "message": self._message, "can_undo": self._last is not None}
+                "message": self._message, "can_undo": self._last is not None,
+                "saving": self._saving is not None,
+                "waiting_text": self._waiting_text()}
         if self._closed:
             return dict(base, status="closed")
         if self._revising:
@@ -388,6 +388,26 @@ class BrowserOracle(_HumanOracle):
             preset={"label": index(preset[0]), "counter": index(preset[1])},
         )
 
+    def _waiting_text(self):
+        """What the page says between questions: "Saved." only when it is."""
+        if not self.answers_:
+            return "Waiting for the first question\u2026"
+        if self.durable:
+            return "Saved. Waiting for the next question\u2026"
+        return ("Sent. Waiting for the next question\u2026 (answers are not saved "
+                "to a file: no AnnotationSession records them)")
+
+    def notify(self, text):
+        """Show ``text`` on the page until the next answer (e.g. "Resumed: ...").
+
+        Parameters
+        ----------
+        text : str
+        """
+        with self._cv:
+            self._message = str(text)
+            self._bump()
+
     # ----------------------------------------------------------------- web
 
     def _make_app(self, bottle):
@@ -403,10 +423,12 @@ class BrowserOracle(_HumanOracle):
 
         def guard(token, write=False):
             """None when the request may go on, else the refusal."""
-            if not hmac.compare_digest(str(token), oracle._token):
+            if not _same_secret(token, oracle._token):
                 return refuse(404, "Not found.")
             if request.get_header("Host", "") not in oracle._hosts:
                 return refuse(403, "Unexpected Host header.")
+            # it knows the token: the server never drops it to make room
+            request.environ.get("cincer.trust", lambda: None)()
             response.set_header("Cache-Control", "no-store")
             response.set_header("X-Content-Type-Options", "nosniff")
             response.set_header("Referrer-Policy", "no-referrer")
@@ -418,19 +440,34 @@ class BrowserOracle(_HumanOracle):
             site = request.get_header("Sec-Fetch-Site")
             if site is not None and site not in ("same-origin", "none"):
                 return refuse(403, "Cross-site writes are refused.")
-            if not hmac.compare_digest(request.get_header("X-Cincer-Token", ""),
-                                       oracle._token):
+            if not _same_secret(request.get_header("X-Cincer-Token", ""),
+                                oracle._token):
                 return refuse(403, "Missing session token header.")
             if not request.content_type.startswith("application/json"):
                 return refuse(415, "Send JSON.")
             return None
 
         def body():
+            """The JSON object posted, or the refusal (an HTTPResponse)."""
+            environ = request.environ
+            if environ.get("HTTP_TRANSFER_ENCODING"):
+                return refuse(411, "Send a Content-Length, not chunks.")
+            length = environ.get("CONTENT_LENGTH") or "0"
+            if not (length.isascii() and length.isdigit()):
+                return refuse(400, "Bad Content-Length.")
+            if int(length) > _MAX_BODY:
+                return refuse(413, "The request is too large.")
             try:
-                data = json.loads(request.body.read(65536) or b"{}")
-            except ValueError:
+                raw = environ["wsgi.input"].read(int(length)) if int(length) else b""
+            except OSError:  # a read timeout: the body never came
+                return refuse(408, "The request's body did not arrive.")
+            try:
+                data = json.loads(raw or b"{}")
+            except (ValueError, RecursionError):  # RecursionError: deep nesting
                 data = None
-            return data if isinstance(data, dict) else None
+            if not isinstance(data, dict):
+                return refuse(400, "The answer must be a JSON object.")
+            return data
 
         @app.get("/<token>/")
         def page(token):
@@ -468,10 +505,14 @@ class BrowserOracle(_HumanOracle):
             if refused is not None:
                 return refused
             data = body()
-            if data is None:
-                return refuse(400, "The answer must be a JSON object.")
+            if not isinstance(data, dict):
+                return data  # refused
             with oracle._cv:
-                return oracle._take_answer(data, refuse)
+                taken = oracle._take_answer(data, refuse)
+            if not isinstance(taken, tuple):
+                return taken  # refused
+            # written to the store without the lock: other tabs keep polling
+            return oracle._save(*taken, refuse)
 
         @app.post("/<token>/undo")
         def undo(token):
@@ -479,13 +520,15 @@ class BrowserOracle(_HumanOracle):
             if refused is not None:
                 return refused
             with oracle._cv:
+                if oracle._saving is not None:
+                    return refuse(409, _BEING_SAVED)
                 if oracle._last is None:
                     return refuse(409, "There is no answer to undo yet.")
                 oracle._revising = True
                 oracle._message = (
                     "You are revising your last answer. The cleaner has already "
-                    "used it; your revision is saved and applies when the session "
-                    "is run again from its store. Esc goes back.")
+                    "used it; your revision applies when the session is run again "
+                    "from its store. Esc goes back.")
                 oracle._bump()
                 return {"state": oracle._state()}
 
@@ -495,6 +538,8 @@ class BrowserOracle(_HumanOracle):
             if refused is not None:
                 return refused
             with oracle._cv:
+                if oracle._saving is not None:
+                    return refuse(409, _BEING_SAVED)
                 oracle._revising = False
                 oracle._message = None
                 oracle._bump()
@@ -503,7 +548,13 @@ class BrowserOracle(_HumanOracle):
         return app
 
     def _take_answer(self, data, refuse):
-        """Apply a posted answer (lock held); returns the response."""
+        """Check a posted answer (lock held).
+
+        Returns ``(revising, qid, query, answer)`` with the question marked as
+        being saved, or the refusal.
+        """
+        if self._saving is not None:
+            return refuse(409, _BEING_SAVED)
         if self._revising:
             qid, query, _ = self._last
         elif self._current is not None:
@@ -528,22 +579,55 @@ class BrowserOracle(_HumanOracle):
             counter = label_at("counter_label", plain(query.counter_label))
         except ValueError as exc:
             return refuse(400, f"{exc.args[0]} must be the index of a class.")
+        skip = data.get("skip", False)
+        if skip is not None and not isinstance(skip, bool):
+            return refuse(400, "skip must be true or false.")
         if not self._asks_counter_label(query):
             counter = plain(query.counter_label)
-        answer = self._make_answer(query, label, counter,
-                                   skipped=bool(data.get("skip")))
-        if self._revising:
-            self._revising = False
+        answer = self._make_answer(query, label, counter, skipped=bool(skip))
+        # no version bump: the page would draw the question anew and lose the
+        # person's choice if the write fails
+        self._saving = qid
+        return self._revising, qid, query, answer
+
+    def _save(self, revising, qid, query, answer, refuse):
+        """Write the answer through the listeners (lock not held), then confirm.
+
+        The reply says "saved" only after every listener (the store) took the
+        answer; when one fails, the person is told so and the question stays
+        open, undelivered.
+        """
+        try:
+            if revising:
+                self._revised(query, answer)
+            else:
+                self._commit(query, answer)
+        except Exception as exc:
+            with self._cv:
+                self._saving = None  # the page keeps the person's choice
+            what = "revision" if revising else "answer"
+            return refuse(503, f"Your {what} was not saved ({exc}). It is still "
+                          "open: submit it again (or stop the session and resume "
+                          "it later: nothing unsaved was used).")
+        with self._cv:
+            self._saving = None
             self._last = (qid, query, answer)
-            self._message = ("Revision saved. The cleaner already used the earlier "
-                             "answer; the revision applies when the session is run "
-                             "again from its store.")
-            self._revised(query, answer)
-        else:
-            self.answers_.append((query, answer))
-            self._last = (qid, query, answer)
-            self._delivered[qid] = answer
-            self._current = None
-            self._message = None
-        self._bump()
-        return {"ok": True, "state": self._state()}
+            if revising:
+                self._revising = False
+                self._message = (
+                    ("Revision saved. " if self.durable else
+                     "Revision noted (not saved to a file: no AnnotationSession "
+                     "records it). ")
+                    + "The cleaner already used the earlier answer; the revision "
+                    "applies when the session is run again from its store.")
+            else:
+                self.answers_.append((query, answer))
+                self._delivered[qid] = answer
+                if self._current is not None and self._current[0] == qid:
+                    self._current = None
+                self._message = None
+            self._bump()
+            return {"ok": True, "state": self._state()}
+
+
+_BEING_SAVED = "An answer is being saved; wait a moment and try again."

@@ -27,6 +27,13 @@ class _HumanOracle:
         place of the earlier answer) and is applied when the session is run
         again from the store. The oracle keeps every revision in
         ``revisions_``.
+
+    Saved
+        An answer is confirmed to the person ("Saved.") only after every
+        answer listener (an :class:`AnnotationSession` writing its store)
+        took it; a listener that raises means "not saved", and the question
+        stays open. Without a listener nothing is saved to a file, and the
+        oracles do not say "Saved.".
     """
 
     def __init__(self, *, display, render, texts, image_shape, feature_names,
@@ -47,6 +54,7 @@ class _HumanOracle:
                                   n_highlight=n_highlight,
                                   max_features=max_features)
         self._listeners = []
+        self._answer_listeners = []
         self._listeners_lock = threading.Lock()
         self.revisions_ = []
         self.answers_ = []
@@ -67,15 +75,51 @@ class _HumanOracle:
                 self._listeners.append(listener)
 
     def _revised(self, query, answer):
-        self.revisions_.append((query, answer))
+        """Hand a revision to the listeners; kept once they all took it.
+
+        Call it without holding a lock the page needs: a listener writes to
+        a store, which may wait for the disk or another program. Raises what
+        a listener raised (the revision is then not kept).
+        """
         with self._listeners_lock:
             listeners = list(self._listeners)
+        for listener in listeners:
+            listener(query, answer)
+        self.revisions_.append((query, answer))
+
+    def add_answer_listener(self, listener):
+        """Call ``listener(query, answer)`` for each answer, before confirming it.
+
+        The oracle tells the person an answer is saved only once every answer
+        listener returned; a listener that raises means "not saved": the
+        person is told so and the question stays open. An
+        :class:`AnnotationSession` registers one that writes the answer to
+        its store. Adding the same listener twice has no effect.
+
+        Parameters
+        ----------
+        listener : callable
+        """
+        with self._listeners_lock:
+            if listener not in self._answer_listeners:
+                self._answer_listeners.append(listener)
+
+    @property
+    def durable(self):
+        """Whether an answer listener writes each answer before it is confirmed."""
+        return bool(self._answer_listeners)
+
+    def _commit(self, query, answer):
+        """Hand an answer to the answer listeners; raises what one raised."""
+        with self._listeners_lock:
+            listeners = list(self._answer_listeners)
         for listener in listeners:
             listener(query, answer)
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_listeners"] = []
+        state["_answer_listeners"] = []
         state.pop("_listeners_lock", None)
         return state
 

@@ -200,7 +200,7 @@ function render(s) {
     $("waiting").style.display = "block";
     $("waiting").textContent = s.status === "closed"
       ? "The session is over. You can close this page."
-      : "Saved. Waiting for the next question\u2026";
+      : s.waiting_text;
     return;
   }
   $("waiting").style.display = "none";

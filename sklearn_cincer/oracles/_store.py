@@ -1,4 +1,4 @@
-"""A durable record of a labeling session: SQLite store and resuming wrapper."""
+"""A durable record of a labeling session: the SQLite store."""
 
 import csv
 import datetime
@@ -6,20 +6,36 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 
-from ._base import Answer, OracleError, check_answer, plain
+from . import _lockfile
+from ._base import Answer, OracleError, plain
+from ._fingerprint import array_fingerprint
 
 _COLUMNS = (
     "question_id", "run_id", "status", "round", "example_id",
     "counter_example_id", "strategy", "label_before", "counter_label_before",
     "prediction", "margin", "score", "label_after", "counter_label_after",
     "skipped", "annotator", "asked_at", "answered_at", "revises",
+    "x_fingerprint", "counter_x_fingerprint",
 )
+
+# Seconds a write waits for another connection's lock (a reader, or a
+# database browser left open) before it fails with "database is locked": the
+# person waits that long for "Saved." or "not saved", so not SQLite's 30 s.
+_BUSY_TIMEOUT = 10.0
+
+# 2: questions keyed by the fingerprints of both examples' features and the
+# strategy; runs carry a fingerprint of the cleaner's settings and data.
+# 0 (no version): the first schema, keyed by ids and labels only.
+_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL
+    started_at TEXT NOT NULL,
+    fingerprint TEXT,
+    pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS questions (
     question_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,17 +57,31 @@ CREATE TABLE IF NOT EXISTS questions (
     asked_at TEXT NOT NULL,
     answered_at TEXT,
     revises INTEGER REFERENCES questions (question_id),
-    qkey TEXT NOT NULL
+    qkey TEXT NOT NULL,
+    x_fingerprint TEXT,
+    counter_x_fingerprint TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_live_row_per_question
     ON questions (qkey) WHERE status IN ('pending', 'answered');
 """
+
+# What the first schema lacks, added in place when such a store is opened.
+_MIGRATION = (
+    ("runs", "fingerprint", "TEXT"),
+    ("runs", "pid", "INTEGER"),
+    ("questions", "x_fingerprint", "TEXT"),
+    ("questions", "counter_x_fingerprint", "TEXT"),
+)
 
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="milliseconds")
 
+
+def _fingerprints(query):
+    return (array_fingerprint(query.x),
+            None if query.counter_x is None else array_fingerprint(query.counter_x))
 
 
 def _question_params(run_id, query, key):
@@ -63,7 +93,8 @@ def _question_params(run_id, query, key):
         _dump(query.prediction), float(query.margin),
         None if query.score is None else float(query.score),
         _now(), key,
-    )
+    ) + _fingerprints(query)
+
 
 def _dump(value):
     """A label as JSON, so that 1 and "1" stay apart."""
@@ -82,7 +113,25 @@ def _load(text):
 
 
 def question_key(query):
-    """What makes two queries the same question: the pair and their labels."""
+    """What makes two queries the same question.
+
+    The same example and counter-example (ids and a fingerprint of their
+    features), with the same current labels, under the same strategy.
+    """
+    fingerprint, counter_fingerprint = _fingerprints(query)
+    return json.dumps([
+        int(query.example_id),
+        None if query.counter_example_id is None else int(query.counter_example_id),
+        plain(query.label),
+        plain(query.counter_label),
+        query.strategy,
+        fingerprint,
+        counter_fingerprint,
+    ])
+
+
+def _legacy_key(query):
+    """The key of the first schema: ids and labels only."""
     return json.dumps([
         int(query.example_id),
         None if query.counter_example_id is None else int(query.counter_example_id),
@@ -102,20 +151,39 @@ class AnnotationStore:
     most one live row (pending or answered) exists per question: that is
     enforced by a unique index, so no answer can be recorded twice.
 
+    A question is the pair of examples with their current labels and the
+    strategy, and a SHA-256 fingerprint of each example's features
+    (``x_fingerprint``, ``counter_x_fingerprint``): an answer is never found
+    for an example whose features changed, even under the same id.
+
     The store is safe to use from several threads of one process; the SQLite
     file survives the process being killed at any moment (SQLite's journal
-    rolls back a half-written transaction).
+    rolls back a half-written transaction). Several processes may read it at
+    once; an :class:`AnnotationSession` holds it for writing, so that a
+    second session on the same file, in another process, is refused at its
+    start (the lock goes with the process, even when it is killed).
+
+    A file that is not a store (0 bytes, not SQLite, another application's
+    database) is refused, not turned into a new store. A store written by
+    an earlier version (without fingerprints) is upgraded in place when
+    opened for writing. Every error names the file.
 
     Parameters
     ----------
     path : str or path-like
         The SQLite file; created when missing, reopened (and added to) when
         it exists. ``":memory:"`` keeps a store in memory only.
+    read_only : bool or None, default=None
+        Open the file only to read it (replaying its answers, auditing);
+        any write raises :class:`OracleError`. ``None`` opens read-only when
+        the file, or its folder, cannot be written.
 
     Attributes
     ----------
     path : str
         The file.
+    read_only : bool
+        Whether the store was opened read-only.
 
     See Also
     --------
@@ -138,41 +206,130 @@ class AnnotationStore:
     [(5, 0, 1)]
     """
 
-    def __init__(self, path):
+    def __init__(self, path, *, read_only=None):
         self.path = os.fspath(path)
+        self._read_only_param = read_only
         self._lock = threading.RLock()
         self._conn = None
+        self._held = None
         self._connect()
 
+    # ------------------------------------------------------------ opening
+
+    def _decide_read_only(self):
+        if self._read_only_param is not None:
+            return bool(self._read_only_param)
+        if self.path == ":memory:" or not os.path.exists(self.path):
+            return False
+        folder = os.path.dirname(os.path.abspath(self.path))
+        # SQLite writes its journal beside the file: the folder must be
+        # writable too
+        return not (os.access(self.path, os.W_OK) and os.access(folder, os.W_OK))
+
     def _connect(self):
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.executescript(_SCHEMA)
+        path = self.path
+        self.read_only = self._decide_read_only()
+        exists = path != ":memory:" and os.path.exists(path)
+        if self.read_only and not exists:
+            raise FileNotFoundError(f"No store at {path} to open read-only.")
+        if exists and os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise ValueError(
+                f"The store file {path} is empty (0 bytes): it holds no answers "
+                "and is not a store (a copy or a download that failed?). Remove "
+                "it to start a new store, or give the path of the real one."
+            )
+        try:
+            if self.read_only:
+                uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT,
+                                       isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT,
+                                       isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(
+                f"{path} is not an SQLite database, so not an annotation store "
+                f"({exc})."
+            ) from exc
+        try:
+            self._check_tables(conn, tables)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
+
+    def _check_tables(self, conn, tables):
+        user = tables - {"sqlite_sequence"}
+        if (user or self.read_only) and not {"questions", "runs"} <= user:
+            raise ValueError(
+                f"{self.path} is an SQLite database but not an annotation store "
+                f"(its tables: {sorted(user)}); give the path of a store, or a new "
+                "file."
+            )
+        if not self.read_only:
+            conn.execute("PRAGMA synchronous = FULL")
+            if not user:
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            else:
+                self._migrate(conn)
+        self._columns = {
+            table: {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+            for table in ("questions", "runs")}
+        # rows of the first schema, matched by ids and labels (find_legacy_answer)
+        self.legacy = "x_fingerprint" not in self._columns["questions"] or bool(
+            conn.execute("SELECT 1 FROM questions WHERE x_fingerprint IS NULL "
+                         "LIMIT 1").fetchone())
+
+    def _migrate(self, conn):
+        """Bring a store of the first schema up to this one, in one transaction."""
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= _SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table, column, kind in _MIGRATION:
+                have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def __getstate__(self):
         if self.path == ":memory:":
             raise TypeError("An in-memory AnnotationStore cannot be pickled; "
                             "give it a file path.")
-        return {"path": self.path}
+        return {"path": self.path, "read_only": self._read_only_param}
 
     def __setstate__(self, state):
         self.path = state["path"]
+        self._read_only_param = state.get("read_only")
         self._lock = threading.RLock()
         self._conn = None
+        self._held = None
         self._connect()
 
     def __repr__(self):
         return f"AnnotationStore({self.path!r})"
 
     def close(self):
-        """Close the connection (a closed store reopens on the next use)."""
+        """Close the connection and give back the hold for writing.
+
+        A closed store reopens on the next use.
+        """
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._held is not None:
+                _lockfile.release(self._held)
+                self._held = None
 
     def __enter__(self):
         return self
@@ -180,11 +337,60 @@ class AnnotationStore:
     def __exit__(self, *exc):
         self.close()
 
+    def __del__(self):
+        # a store dropped without close() gives back its hold, so that a
+        # forgotten session does not keep other processes out
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def hold(self):
+        """Hold the store for writing in this process (idempotent).
+
+        An :class:`AnnotationSession` calls this at its start, so that a
+        second session on the same file in another process is refused before
+        anyone answers. A read-only store is not held (it is never written).
+
+        Raises
+        ------
+        OracleError
+            When another process holds the store, naming it.
+        """
+        if self.read_only or self.path == ":memory:" or self._held is not None:
+            return
+        with self._lock:
+            if self._held is not None:
+                return
+            try:
+                self._held = _lockfile.acquire(self.path)
+            except _lockfile.InUseError as exc:
+                raise OracleError(
+                    f"The store {self.path} is in use by {exc}: another session "
+                    "is writing to it. Finish or stop that session (or close its "
+                    "store) first, or give this one another store."
+                ) from None
+            except OSError as exc:
+                raise OracleError(
+                    f"Cannot lock the store {self.path} for writing ({exc}); open "
+                    "it with read_only=True to replay its answers."
+                ) from exc
+
+    def _check_writable(self, what):
+        if self.read_only:
+            raise OracleError(
+                f"The store {self.path} is read-only: its answers replay, but "
+                f"{what} cannot be recorded. Copy it somewhere writable to go on."
+            )
+
     def _execute(self, sql, params=()):
         with self._lock:
             if self._conn is None:
                 self._connect()
-            return self._conn.execute(sql, params)
+            try:
+                return self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise _store_error(self, exc) from exc
 
     def _transaction(self, statements):
         """Run ``[(sql, params), ...]`` atomically; the last cursor is returned."""
@@ -192,23 +398,48 @@ class AnnotationStore:
             if self._conn is None:
                 self._connect()
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error(self, exc) from exc
             try:
                 cur = None
                 for sql, params in statements:
                     cur = conn.execute(sql, params)
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _store_error(self, exc) from exc
                 raise
             return cur
 
     # ------------------------------------------------------------ writing
 
-    def start_run(self):
-        """Note that a (re)run of the session started; returns its id."""
-        cur = self._execute("INSERT INTO runs (started_at) VALUES (?)", (_now(),))
+    def start_run(self, fingerprint=None):
+        """Note that a (re)run of the session started; returns its id.
+
+        Parameters
+        ----------
+        fingerprint : dict, default=None
+            What decides the run's questions (the cleaner's settings and
+            data), as JSON-able data; see :meth:`last_fingerprint`.
+        """
+        self._check_writable("a new run")
+        cur = self._execute(
+            "INSERT INTO runs (started_at, fingerprint, pid) VALUES (?, ?, ?)",
+            (_now(), None if fingerprint is None else json.dumps(fingerprint),
+             os.getpid()))
         return cur.lastrowid
+
+    def last_fingerprint(self):
+        """The fingerprint of the latest run that recorded one, or None."""
+        if "fingerprint" not in self._columns["runs"]:
+            return None
+        row = self._execute(
+            "SELECT fingerprint FROM runs WHERE fingerprint IS NOT NULL "
+            "ORDER BY run_id DESC LIMIT 1").fetchone()
+        return None if row is None else json.loads(row["fingerprint"])
 
     def record_question(self, query, run_id=None):
         """Write a question before it is shown; returns its ``question_id``.
@@ -216,6 +447,7 @@ class AnnotationStore:
         A question already pending (asked, never answered: the process died
         while the person was looking at it) keeps its row.
         """
+        self._check_writable(f"the question about example {query.example_id}")
         key = question_key(query)
         with self._lock:
             row = self._execute(
@@ -226,13 +458,15 @@ class AnnotationStore:
             cur = self._execute(
                 "INSERT INTO questions (run_id, status, round, example_id, "
                 "counter_example_id, strategy, label_before, counter_label_before, "
-                "prediction, margin, score, asked_at, qkey) VALUES "
-                "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "prediction, margin, score, asked_at, qkey, x_fingerprint, "
+                "counter_x_fingerprint) VALUES "
+                "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _question_params(run_id, query, key))
             return cur.lastrowid
 
     def record_answer(self, question_id, answer):
         """Write the answer to a pending question."""
+        self._check_writable(f"the answer to question {question_id}")
         cur = self._execute(
             "UPDATE questions SET status = 'answered', label_after = ?, "
             "counter_label_after = COALESCE(?, counter_label_before), skipped = ?, "
@@ -261,6 +495,7 @@ class AnnotationStore:
         one is the one :meth:`find_answer` returns from now on. Returns the new
         row's ``question_id``.
         """
+        self._check_writable(f"the revision about example {query.example_id}")
         key = question_key(query)
         with self._lock:
             old = self._execute(
@@ -276,9 +511,10 @@ class AnnotationStore:
             statements.append((
                 "INSERT INTO questions (run_id, status, round, example_id, "
                 "counter_example_id, strategy, label_before, counter_label_before, "
-                "prediction, margin, score, asked_at, qkey, revises, label_after, "
-                "counter_label_after, skipped, annotator, answered_at) VALUES "
-                "(?, 'answered', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "prediction, margin, score, asked_at, qkey, x_fingerprint, "
+                "counter_x_fingerprint, revises, label_after, counter_label_after, "
+                "skipped, annotator, answered_at) VALUES (?, 'answered', ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _question_params(run_id, query, key) + (revises,)
                 + self._answer_params(answer, query.counter_label)))
             return self._transaction(statements).lastrowid
@@ -288,18 +524,43 @@ class AnnotationStore:
     def find_answer(self, query):
         """The recorded answer to this question, or None.
 
-        The same question means the same example and counter-example with the
-        same current labels.
+        The same question means the same example and counter-example, with
+        the same features (by fingerprint) and current labels, under the same
+        strategy.
         """
         row = self._execute(
             "SELECT label_after, counter_label_after, annotator, skipped FROM "
             "questions WHERE qkey = ? AND status = 'answered'",
             (question_key(query),)).fetchone()
-        if row is None:
+        return None if row is None else _answer(row)
+
+    def find_legacy_answer(self, query):
+        """An answer recorded by the first schema, matched by ids and labels.
+
+        Rows written before fingerprints existed cannot be checked against
+        the features; they are matched by ids, labels and strategy, as they
+        were then. Returns ``(question_id, answer)`` or None.
+        """
+        if not self.legacy:
             return None
-        return Answer(label=_load(row["label_after"]),
-                      counter_label=_load(row["counter_label_after"]),
-                      annotator=row["annotator"], skipped=bool(row["skipped"]))
+        row = self._execute(
+            "SELECT question_id, label_after, counter_label_after, annotator, "
+            "skipped FROM questions WHERE qkey = ? AND status = 'answered' AND "
+            "(strategy IS NULL OR strategy = ?)",
+            (_legacy_key(query), query.strategy)).fetchone()
+        return None if row is None else (row["question_id"], _answer(row))
+
+    def adopt(self, question_id, query):
+        """Give a row of the first schema the key and fingerprints of ``query``.
+
+        From then on the answer is found (and checked) like any other.
+        """
+        self._check_writable(f"the fingerprints of question {question_id}")
+        fingerprint, counter_fingerprint = _fingerprints(query)
+        self._execute(
+            "UPDATE questions SET qkey = ?, x_fingerprint = ?, "
+            "counter_x_fingerprint = ? WHERE question_id = ?",
+            (question_key(query), fingerprint, counter_fingerprint, question_id))
 
     def records(self, status=None):
         """Every row, oldest first, as dicts (``pandas.DataFrame(...)`` works).
@@ -309,7 +570,9 @@ class AnnotationStore:
         status : {"pending", "answered", "revised"} or None
             Keep only rows with this status.
         """
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM questions"
+        have = self._columns["questions"]
+        sql = "SELECT " + ", ".join(
+            c if c in have else f"NULL AS {c}" for c in _COLUMNS) + " FROM questions"
         params = ()
         if status is not None:
             sql += " WHERE status = ?"
@@ -395,144 +658,16 @@ class AnnotationStore:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
-class AnnotationSession:
-    """An oracle that records every answer in a store and replays them on resume.
+def _answer(row):
+    return Answer(label=_load(row["label_after"]),
+                  counter_label=_load(row["counter_label_after"]),
+                  annotator=row["annotator"], skipped=bool(row["skipped"]))
 
-    Wrap the oracle that answers (a person behind a
-    :class:`~sklearn_cincer.oracles.BrowserOracle` or
-    :class:`~sklearn_cincer.oracles.TerminalOracle`, or any callable) and
-    give the wrapper to :class:`~sklearn_cincer.SkepticalCleaner` as its
-    ``oracle``. For each query it first looks in the store: a question
-    already answered (the same example and counter-example, with the same
-    current labels) gets its recorded answer back without asking again.
-    Otherwise the question is written to the store, asked, and its answer is
-    written as soon as it comes.
 
-    **Resuming.** The cleaner is deterministic given its data, parameters and
-    ``random_state``, and its answers. After a crash (or a deliberate stop),
-    run the same ``fit`` again with a session on the same store: it replays
-    the recorded answers, in order, so the cleaner retraces the same rounds
-    and reaches the first unanswered question, where the person takes over.
-    Every recorded answer is applied exactly once in the new run; nothing
-    answered is asked again.
-
-    **Undo.** When the wrapped oracle lets the person revise the last answer
-    (both human oracles do), the revision is written to the store at once,
-    replacing the earlier answer. The running cleaner has already applied
-    the earlier answer and moved on; it cannot take it back. The revision
-    takes effect when the session is run again: :attr:`n_revisions_` counts
-    them, and :attr:`needs_rerun_` says whether the current fit used an answer
-    that was later revised.
-
-    Parameters
-    ----------
-    oracle : callable
-        ``oracle(query) -> Answer``: who answers the questions not in the
-        store.
-    store : AnnotationStore, str or path-like
-        The store, or the path of its SQLite file.
-
-    Attributes
-    ----------
-    n_replayed_ : int
-        Questions answered from the store since this object was made.
-    n_asked_ : int
-        Questions passed on to ``oracle``.
-    n_revisions_ : int
-        Revisions (undos) recorded.
-    needs_rerun_ : bool
-        True when a revision was recorded after its question was answered in
-        this run.
-
-    See Also
-    --------
-    AnnotationStore : The store, with its CSV audit log.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import make_classification
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_cincer import SimulatedOracle, SkepticalCleaner
-    >>> from sklearn_cincer.datasets import make_label_noise
-    >>> from sklearn_cincer.oracles import AnnotationSession, AnnotationStore
-    >>> X, y = make_classification(n_samples=80, random_state=0)
-    >>> y_noisy, _ = make_label_noise(y, noise_rate=0.2, random_state=0)
-    >>> store = AnnotationStore(":memory:")
-    >>> session = AnnotationSession(SimulatedOracle(y), store)
-    >>> first = SkepticalCleaner(LogisticRegression(), oracle=session,
-    ...                          n_bootstrap=40, random_state=0).fit(X, y_noisy)
-    >>> session.n_asked_ == first.n_queries_ == store.n_answered
-    True
-
-    Running again with the same store asks nothing: every answer is replayed.
-
-    >>> again = AnnotationSession(SimulatedOracle(y), store)
-    >>> second = SkepticalCleaner(LogisticRegression(), oracle=again,
-    ...                           n_bootstrap=40, random_state=0).fit(X, y_noisy)
-    >>> again.n_asked_, again.n_replayed_ == first.n_queries_
-    (0, True)
-    >>> bool((second.y_ == first.y_).all())
-    True
-    """
-
-    def __init__(self, oracle, store):
-        if not callable(oracle):
-            raise TypeError(
-                f"oracle must be a callable oracle(query) -> Answer, got "
-                f"{type(oracle).__name__}."
-            )
-        if not isinstance(store, AnnotationStore):
-            if not isinstance(store, (str, os.PathLike)):
-                raise TypeError(
-                    "store must be an AnnotationStore or the path of its file, "
-                    f"got {type(store).__name__}."
-                )
-            store = AnnotationStore(store)
-        self.oracle = oracle
-        self.store = store
-        self.n_replayed_ = 0
-        self.n_asked_ = 0
-        self.n_revisions_ = 0
-        self.needs_rerun_ = False
-        self._run_id = None
-        self._answered_keys = set()
-
-    def __repr__(self):
-        return f"AnnotationSession(oracle={self.oracle!r}, store={self.store!r})"
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_answered_keys"] = set()
-        return state
-
-    def _listen(self):
-        register = getattr(self.oracle, "add_revision_listener", None)
-        if register is not None:
-            register(self._on_revision)
-
-    def _on_revision(self, query, answer):
-        self.store.record_revision(query, answer, run_id=self._run_id)
-        self.n_revisions_ += 1
-        if question_key(query) in self._answered_keys:
-            self.needs_rerun_ = True
-
-    def __call__(self, query):
-        if self._run_id is None:
-            self._run_id = self.store.start_run()
-        self._listen()
-        key = question_key(query)
-        stored = self.store.find_answer(query)
-        if stored is not None:
-            self.n_replayed_ += 1
-            self._answered_keys.add(key)
-            return stored
-        question_id = self.store.record_question(query, run_id=self._run_id)
-        self.n_asked_ += 1
-        answer = self.oracle(query)
-        try:
-            check_answer(answer, query)
-        except OracleError:
-            return answer  # the cleaner raises the same error; nothing recorded
-        self.store.record_answer(question_id, answer)
-        self._answered_keys.add(key)
-        return answer
+def _store_error(store, exc):
+    """An SQLite error as an OracleError that names the store's file."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return OracleError(f"The store {store.path} cannot be written: it is "
+                           f"read-only ({text}).")
+    return OracleError(f"The store {store.path} failed: {text}.")

@@ -33,7 +33,7 @@ class TerminalOracle(_HumanOracle):
     the last answer (undo), ``?`` prints help; anything else gets a short
     explanation and the prompt again. Each label is echoed as it was read
     (``#12 -> 4 (was 3)``), and the answer as it is passed on
-    (``recorded: ...``); ``u`` at the next prompt revises it.
+    (``answer: ...``); ``u`` at the next prompt revises it.
 
     **Stopping.** The end of input (Ctrl-D) stops the session: the oracle
     prints one line saying so and raises
@@ -106,7 +106,7 @@ class TerminalOracle(_HumanOracle):
     >>> print(oracle.stdout.getvalue())  # doctest: +ELLIPSIS
     =====...
     ...'x' is not one of the classes (ham, spam)...
-    recorded: #42 -> ham (was spam), #7 -> ham (kept)
+    answer: #42 -> ham (was spam), #7 -> ham (kept)
 
     With integer classes, the digit typed is the class; ``class_names``
     shows names (which may be typed too):
@@ -124,7 +124,7 @@ class TerminalOracle(_HumanOracle):
     >>> oracle(query)
     Answer(label=5, counter_label=None, annotator='ana')
     >>> oracle.stdout.getvalue().splitlines()[-1]
-    'recorded: #3 -> five (was three)'
+    'answer: #3 -> five (was three)'
     """
 
     def __init__(self, *, display="auto", render=None, texts=None,
@@ -270,7 +270,7 @@ class TerminalOracle(_HumanOracle):
                 self._write("skipped: both labels stay as they are")
                 return self._make_answer(query, None, None, skipped=True)
         answer = self._make_answer(query, label, counter)
-        self._write("recorded: " + _answer_text(self._choices(query), query, answer))
+        self._write("answer: " + _answer_text(self._choices(query), query, answer))
         return answer
 
     def __call__(self, query):
@@ -281,8 +281,11 @@ class TerminalOracle(_HumanOracle):
                 can_undo = bool(self.answers_)
                 answer = self._ask(query, can_undo)
                 if answer is not _UNDO:
-                    self.answers_.append((query, answer))
-                    return answer
+                    if self._save(query, answer):
+                        self.answers_.append((query, answer))
+                        return answer
+                    self._show(query)  # not saved: asked again
+                    continue
                 self._revise()
                 self._show(query)
         except _EndOfInput:
@@ -302,10 +305,17 @@ class TerminalOracle(_HumanOracle):
         if revised is _UNDO:
             self._write("Revision cancelled.")
         else:
-            self._revised(last_query, revised)
-            self._write("Revision saved. The cleaner already used the earlier "
-                        "answer; the revision applies when the session is run "
-                        "again from its store.")
+            try:
+                self._revised(last_query, revised)
+            except Exception as exc:
+                self._write(f"Your revision was not saved ({exc}); type u to "
+                            "try again.")
+            else:
+                self._write(
+                    ("Revision saved. " if self.durable else "Revision noted. ")
+                    + "The cleaner already used the earlier answer; the "
+                    "revision applies when the session is run again from its "
+                    "store.")
 
     def _stopped(self):
         """Print and return the one line that says the session stopped."""
@@ -322,6 +332,18 @@ class TerminalOracle(_HumanOracle):
                 f"{where}")
         self._write(line[0].upper() + line[1:])
         return "The annotator " + line
+
+    def _save(self, query, answer):
+        """Hand the answer to the listeners (the store); False when it failed."""
+        try:
+            self._commit(query, answer)
+        except Exception as exc:
+            self._write(f"Your answer was not saved ({exc}); the question is "
+                        "asked again.")
+            return False
+        if self.durable:
+            self._write("Saved.")
+        return True
 
     def _last(self):
         # the last answer, or the newest revision of it
