@@ -513,8 +513,10 @@ class BrowserOracle(_HumanOracle):
             return refuse(400, f"{exc.args[0]} must be the index of a class.")
         if not self._asks_counter_label(query):
             counter = plain(query.counter_label)
-        answer = self._make_answer(query, label, counter,
-                                   skipped=bool(data.get("skip")))
+        skip = data.get("skip", False)
+        if not isinstance(skip, bool):  # "false" is a string, not a skip
+            return refuse(400, "skip must be true or false.")
+        answer = self._make_answer(query, label, counter, skipped=skip)
         if self._revising:
             self._revising = False
             self._last = (qid, query, answer)

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 
-from ._base import Answer, OracleError, check_answer, plain
+from ._base import Answer, OracleError, checked_answer, plain
 
 _COLUMNS = (
     "question_id", "run_id", "status", "round", "example_id",
@@ -530,7 +530,7 @@ class AnnotationSession:
         self.n_asked_ += 1
         answer = self.oracle(query)
         try:
-            check_answer(answer, query)
+            answer = checked_answer(answer, query)  # the class values themselves
         except OracleError:
             return answer  # the cleaner raises the same error; nothing recorded
         self.store.record_answer(question_id, answer)
