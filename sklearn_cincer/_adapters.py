@@ -73,16 +73,19 @@ def register_last_layer_view(predicate, factory):
 
     Examples
     --------
+    >>> from sklearn.base import BaseEstimator
     >>> from sklearn_cincer._adapters import register_last_layer_view
     >>> from sklearn_cincer._models import LastLayerView, last_layer_view
-    >>> class Stump:
-    ...     classes_ = [0, 1]
+    >>> class Stump(BaseEstimator):  # a one-feature logistic model, say
+    ...     def fit(self, X, y):
+    ...         self.classes_ = sorted(set(y))
+    ...         return self
     >>> def is_stump(estimator):
     ...     return isinstance(estimator, Stump)
     >>> def stump_view(estimator, needs="This selector"):
     ...     return LastLayerView(estimator.classes_, "logistic", [[1.0]], [0.0])
     >>> register_last_layer_view(is_stump, stump_view)
-    >>> last_layer_view(Stump()).link
+    >>> last_layer_view(Stump().fit([[0.0], [1.0]], [0, 1])).link
     'logistic'
     """
     _register(_LAST_LAYER_VIEWS, predicate, factory)

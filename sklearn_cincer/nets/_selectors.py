@@ -2,10 +2,10 @@
 
 from numbers import Real
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
+from .. import _fisher
 from .._adapters import is_skorch
 from .._models import last_layer_view
 from ..selectors._base import BaseSelector, _as_row
@@ -161,6 +161,8 @@ class TorchTopFisherSelector(BaseSelector):
         )
         H, P = self._features(X)
         F = torch_fisher_matrix(H, P, view.link, view.fit_intercept)
+        if not bool(torch.isfinite(F).all()):
+            raise _fisher.non_finite_error("The Fisher information matrix")
         dim = F.shape[0]
         scale = float(torch.trace(F)) / dim if dim else 0.0
         if not scale > 0:
@@ -168,10 +170,7 @@ class TorchTopFisherSelector(BaseSelector):
         F.diagonal().add_(self.damping * scale)
         factor, info = torch.linalg.cholesky_ex(F)
         if int(info) != 0:
-            raise np.linalg.LinAlgError(
-                f"The damped Fisher information matrix (damping={self.damping!r}) "
-                "is not positive definite in floating point; use a larger damping."
-            )
+            raise _fisher.not_positive_definite_error(self.damping)
         self.factor_ = factor
         self._H = H
         self._R = self._residuals(P, y)
