@@ -107,9 +107,12 @@ NETS = ("paper_net", "pipeline_skorch")
 # kind whose views nest (a Pipeline ending in an MLP), and on the nets the
 # selectors that hold torch state: the whole loop, saved and continued.
 CASES = (
-    [(estimator, "top_fisher") for estimator in ESTIMATORS]
-    + [("pipeline_mlp", s) for s in SELECTORS if s != "top_fisher"]
-    + [(net, s) for net in NETS for s in ("practical", "torch_top_fisher")]
+    [(estimator, "top_fisher", "scratch") for estimator in ESTIMATORS]
+    + [("pipeline_mlp", s, "scratch") for s in SELECTORS if s != "top_fisher"]
+    + [(net, s, "scratch") for net in NETS for s in ("practical", "torch_top_fisher")]
+    # Incremental refits keep training the saved model (warm_start: an
+    # optimizer's state; partial_fit): the docs' recipe for networks.
+    + [(e, "top_fisher", "incremental") for e in ("sgd", "mlp", "paper_net")]
 )
 
 # Every fitted selector on every estimator kind: saved and scored.
@@ -144,9 +147,9 @@ def _same(a, b):
     np.testing.assert_array_equal(a.y_, b.y_)
 
 
-@pytest.mark.parametrize("estimator,selector", CASES)
+@pytest.mark.parametrize("estimator,selector,refit", CASES)
 def test_fitted_cleaner_pickles_and_continues_identically(
-    stream, estimator, selector, tmp_path, torch_one_thread_if_any
+    stream, estimator, selector, refit, tmp_path, torch_one_thread_if_any
 ):
     X, y_true, y_noisy = stream
     cleaner = SkepticalCleaner(
@@ -155,10 +158,12 @@ def test_fitted_cleaner_pickles_and_continues_identically(
         oracle=SimulatedOracle(y_true),
         threshold=0.0,
         n_bootstrap=40,
+        refit=refit,
         random_state=0,
     )
     _seed_torch()
     cleaner.fit(X[:N_FIT], y_noisy[:N_FIT])
+    assert cleaner.refit_method_ != "fit" or refit == "scratch"
     # The fitted state holds a fitted selector (and its view of the model).
     assert cleaner.n_queries_ > 0
     assert hasattr(cleaner.selector_, "n_train_")

@@ -274,7 +274,8 @@ def _overflowing(kind):
         X = rng.randn(40, 3)
         y = (X[:, 0] > 0).astype(int)
         X = X * 1e155
-        model = MLPClassifier((5,), max_iter=50, random_state=0).fit(X, y)
+        with np.errstate(all="ignore"):  # its optimizer overflows too
+            model = MLPClassifier((5,), max_iter=50, random_state=0).fit(X, y)
     return model, X, y
 
 
