@@ -21,7 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._suspicion import is_suspicious, margin
+from ._suspicion import is_suspicious, margin, predictions
 from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
 from .oracles._hooks import oracle_fit
 from .selectors import TopFisherSelector
@@ -514,8 +514,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         labels = np.searchsorted(classes, y)
         if np.all(labels == labels[0]):
             raise ValueError(
-                f"y holds only one class ({classes[labels[0]]!r}); the classifier "
-                "needs at least two classes."
+                f"y holds only one class ({plain(classes[labels[0]])!r}); the "
+                "classifier needs at least two classes."
             )
         if np.all(labels[:n_bootstrap] == labels[0]):
             # A classifier cannot start from one class: take the bootstrap up
@@ -611,8 +611,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         x = stream.X[example_id : example_id + 1]
         label = stream.labels[example_id]
         proba = self._proba(stream.estimator, x, classes)
-        margins, predictions = margin(proba, [label])
-        mu, prediction = float(margins[0]), int(predictions[0])
+        # On tied probabilities the model's own predict names the prediction.
+        predicted = predictions(stream.estimator, x, proba, classes)
+        margins, _ = margin(proba, [label], predicted)
+        mu, prediction = float(margins[0]), int(predicted[0])
         entered = [example_id]
         if is_suspicious(mu, prediction, label, self.threshold):
             entered += self._ask(stream, example_id, mu, prediction)
@@ -652,6 +654,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.counter_examples != "none":
             counter_id, score = self._counter_example(stream, example_id, prediction)
         has_counter = counter_id is not None
+        names = getattr(self, "feature_names_in_", None)
         query = Query(
             example_id=example_id,
             x=stream.X[example_id].copy(),
@@ -667,7 +670,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             score=score,
             round=stream.n_rounds,
             strategy=self.counter_examples,
-            feature_names=getattr(self, "feature_names_in_", None),
+            # A copy: an oracle that edits it must not change the cleaner.
+            feature_names=None if names is None else names.copy(),
             # what a person needs: progress (a call streams the rows after
             # this one) and the features' spread
             question=len(stream.history) + 1,

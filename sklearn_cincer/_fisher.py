@@ -172,6 +172,46 @@ def fisher_matrix(H, P, link, fit_intercept=True):
     return F
 
 
+def check_finite(M, what="The Fisher information matrix"):
+    """Raise a ValueError that says why when ``M`` holds NaN or infinite entries.
+
+    Selectors check the matrix they factorize, so that a model whose
+    features overflow float64 is refused with a reason instead of giving
+    NaN scores (and a counter-example picked by chance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import check_finite
+    >>> check_finite(np.eye(2))
+    >>> check_finite(np.array([[np.inf]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: The Fisher information matrix has NaN or infinite entries: ...
+    """
+    if not np.all(np.isfinite(M)):
+        raise non_finite_error(what)
+
+
+def non_finite_error(what):
+    """The ValueError of :func:`check_finite`, for ``what`` (a sentence's subject)."""
+    return ValueError(
+        f"{what} has NaN or infinite entries: the model's features or "
+        "gradients overflow float64 (inputs of magnitude 1e155 or more "
+        "square to infinity) or are NaN, so no counter-example can be "
+        "ranked. Scale the inputs (for example with a StandardScaler in a "
+        "Pipeline)."
+    )
+
+
+def not_positive_definite_error(damping):
+    """The error when the damped Fisher has no Cholesky factor: raise ``damping``."""
+    return np.linalg.LinAlgError(
+        f"The damped Fisher information matrix (damping={float(damping)!r}) is "
+        "not positive definite in floating point; use a larger damping."
+    )
+
+
 def damp(F, damping):
     """``F + lambda I`` with ``lambda = damping * trace(F) / dim``.
 
@@ -214,15 +254,11 @@ def factorize(F, damping):
         is not numerically positive definite.
     """
     D = damp(F, damping)
-    if not np.all(np.isfinite(D)):
-        raise ValueError("The Fisher information matrix has NaN or infinite entries.")
+    check_finite(D)
     try:
         return np.linalg.cholesky(D), True
     except np.linalg.LinAlgError as exc:
-        raise np.linalg.LinAlgError(
-            f"The damped Fisher information matrix (damping={damping!r}) is not "
-            "positive definite in floating point; use a larger damping."
-        ) from exc
+        raise not_positive_definite_error(damping) from exc
 
 
 def solve(factor, g):
@@ -366,6 +402,7 @@ class DualFactor:
         Bs = B.transpose(1, 0, 2).reshape(k, n * k)  # [B_1, ..., B_n]
         K = Ht @ Ht.T
         G = (Bs.T @ Bs) * np.repeat(np.repeat(K, k, axis=0), k, axis=1)
+        check_finite(G)  # as the primal form checks F: never NaN scores
         dim = k * m
         scale = np.trace(G) / (n * dim) if n else 0.0
         if not scale > 0:
@@ -375,10 +412,7 @@ class DualFactor:
         try:
             self.L = np.linalg.cholesky(G)
         except np.linalg.LinAlgError as exc:
-            raise np.linalg.LinAlgError(
-                f"The damped Fisher information matrix (damping={damping!r}) is "
-                "not positive definite in floating point; use a larger damping."
-            ) from exc
+            raise not_positive_definite_error(damping) from exc
         self.B, self.Ht, self.shape = B, Ht, (k, m)
 
     def solve(self, g):

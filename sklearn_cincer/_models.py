@@ -4,8 +4,12 @@ A :class:`LastLayerView` gives the selectors what Eq. 14 needs from a fitted
 model, whatever its kind: the features ``h(x)`` that feed the last layer, the
 layer's weights, bias and link, and the link's outputs ``P``. Views for
 scikit-learn's linear models, ``MLPClassifier`` and pipelines ending in one
-live here; the skorch view lives in :mod:`sklearn_cincer.nets` so that this
-module never imports torch.
+live here; the skorch view lives in :mod:`sklearn_cincer.nets`, which
+registers it (:mod:`sklearn_cincer._adapters`), so that this module never
+imports torch nor ``nets``.
+
+Every view and every feature map it holds is a module-level class, never a
+closure, so that a fitted selector (and a fitted cleaner) can be pickled.
 """
 
 import numpy as np
@@ -16,6 +20,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._adapters import find_last_layer_view
 from ._fisher import _check_link
 
 
@@ -45,6 +50,11 @@ class LastLayerView:
         self.coef = np.asarray(coef, dtype=float)
         self.intercept = None if intercept is None else np.asarray(intercept, float)
         self._transform = transform
+
+    @property
+    def transform(self):
+        """The map from input rows to ``h(X)``; ``None`` for the identity."""
+        return self._transform
 
     @property
     def fit_intercept(self):
@@ -112,12 +122,56 @@ def _is_ovr_logistic(estimator):
     return multi_class == "ovr" or getattr(estimator, "solver", None) == "liblinear"
 
 
+def _identity(Z):
+    return Z
+
+
+def _relu(Z):
+    return np.maximum(Z, 0.0)
+
+
 _ACTIVATIONS = {
-    "identity": lambda Z: Z,
+    "identity": _identity,
     "logistic": expit,
     "tanh": np.tanh,
-    "relu": lambda Z: np.maximum(Z, 0.0),
+    "relu": _relu,
 }
+
+
+class MLPHiddenLayers:
+    """``h(X)`` of an ``MLPClassifier``: the output of its last hidden layer.
+
+    A callable object rather than a closure, so that views pickle. It holds
+    the estimator's own weight arrays (no copy).
+
+    Parameters
+    ----------
+    coefs, intercepts : list of ndarray
+        The hidden layers' ``coefs_`` and ``intercepts_`` (the output layer
+        left out).
+    activation : str
+        The name of the hidden activation, a key of ``MLPClassifier``'s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._models import MLPHiddenLayers
+    >>> h = MLPHiddenLayers([np.eye(2)], [np.zeros(2)], "relu")
+    >>> h(np.array([[1.0, -1.0]]))
+    array([[1., 0.]])
+    """
+
+    def __init__(self, coefs, intercepts, activation):
+        self.coefs = list(coefs)
+        self.intercepts = list(intercepts)
+        self.activation = activation
+
+    def __call__(self, X):
+        activation = _ACTIVATIONS[self.activation]
+        A = np.asarray(X, dtype=float)
+        for W, b in zip(self.coefs, self.intercepts):
+            A = activation(A @ W + b)
+        return A
 
 
 def _mlp_view(estimator):
@@ -129,34 +183,54 @@ def _mlp_view(estimator):
             f"one logistic output); this one has out_activation_="
             f"{estimator.out_activation_!r} with {estimator.n_outputs_} outputs."
         )
-    activation = _ACTIVATIONS[estimator.activation]
-    hidden = list(zip(estimator.coefs_[:-1], estimator.intercepts_[:-1]))
-
-    def last_hidden_layer(X):
-        A = np.asarray(X, dtype=float)
-        for W, b in hidden:
-            A = activation(A @ W + b)
-        return A
-
     link = "softmax" if estimator.out_activation_ == "softmax" else "logistic"
+    hidden = MLPHiddenLayers(
+        estimator.coefs_[:-1], estimator.intercepts_[:-1], estimator.activation
+    )
     return LastLayerView(
         estimator.classes_,
         link,
         estimator.coefs_[-1].T,
         estimator.intercepts_[-1],
-        transform=last_hidden_layer,
+        transform=hidden,
     )
+
+
+class PipelineFeatures:
+    """``h(X)`` through a Pipeline: its transformers, then the final step's own map.
+
+    A callable object rather than a closure, so that views pickle.
+
+    Parameters
+    ----------
+    head : Pipeline
+        The fitted transformers (``pipeline[:-1]``).
+    inner : callable or None
+        The final classifier's feature map; ``None`` for a linear model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sklearn_cincer._models import PipelineFeatures
+    >>> head = make_pipeline(FunctionTransformer(np.square))
+    >>> PipelineFeatures(head, None)(np.array([[2.0, 3.0]]))
+    array([[4., 9.]])
+    """
+
+    def __init__(self, head, inner=None):
+        self.head = head
+        self.inner = inner
+
+    def __call__(self, X):
+        Z = self.head.transform(X)
+        return Z if self.inner is None else self.inner(Z)
 
 
 def _pipeline_view(pipeline, needs):
     view = last_layer_view(pipeline.steps[-1][1], needs=needs)
-    head = pipeline[:-1]
-    inner = view._transform
-
-    def transform(X):
-        Z = head.transform(X)
-        return Z if inner is None else inner(Z)
-
+    transform = PipelineFeatures(pipeline[:-1], view.transform)
     return LastLayerView(
         view.classes, view.link, view.coef, view.intercept, transform=transform
     )
@@ -191,21 +265,14 @@ def last_layer_view(estimator, needs="This selector"):
         return _linear_view(estimator)
     if isinstance(estimator, MLPClassifier):
         return _mlp_view(estimator)
-    if _is_skorch(estimator):
-        from .nets._views import skorch_view  # imports torch, so only here
-
-        return skorch_view(estimator, needs=needs)
+    # Families read by an extension (skorch nets: sklearn_cincer.nets).
+    factory = find_last_layer_view(estimator)
+    if factory is not None:
+        return factory(estimator, needs=needs)
     if hasattr(estimator, "last_layer_view"):
         # Third-party models can describe their last layer themselves.
         return estimator.last_layer_view()
     raise _unsupported(estimator, needs)
-
-
-def _is_skorch(estimator):
-    """Whether the estimator is a skorch net (or subclasses one)."""
-    return any(
-        cls.__module__.split(".")[0] == "skorch" for cls in type(estimator).__mro__
-    )
 
 
 def is_probabilistic_classifier(estimator):

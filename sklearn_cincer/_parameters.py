@@ -4,8 +4,9 @@
 need per-example gradients of every parameter and, for influence, the
 curvature of the training objective. A :class:`ParameterView` provides them
 with numpy in and out, whatever computes them inside: numpy for scikit-learn
-models (this module), torch for skorch networks
-(:mod:`sklearn_cincer.nets`, imported only when such a model is seen).
+models (this module), torch for skorch networks (:mod:`sklearn_cincer.nets`,
+which registers its view with :mod:`sklearn_cincer._adapters`; this module
+never imports it).
 
 Conventions shared by every implementation (the contract):
 
@@ -62,7 +63,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fisher
-from ._models import _ACTIVATIONS, _is_skorch, last_layer_view
+from ._adapters import find_parameter_view
+from ._models import _ACTIVATIONS, last_layer_view
 
 
 class ParameterView(ABC):
@@ -180,10 +182,10 @@ def parameter_view(estimator, needs="This selector", device=None):
     if isinstance(estimator, Pipeline):
         inner = parameter_view(estimator.steps[-1][1], needs=needs, device=device)
         return _PipelineParameterView(estimator[:-1], inner)
-    if _is_skorch(estimator):
-        from .nets._parameters import skorch_parameter_view  # imports torch
-
-        return skorch_parameter_view(estimator, needs=needs, device=device)
+    # Families read by an extension (skorch nets: sklearn_cincer.nets).
+    factory = find_parameter_view(estimator)
+    if factory is not None:
+        return factory(estimator, needs=needs, device=device)
     return _sklearn_parameter_view(estimator, needs)
 
 

@@ -495,3 +495,122 @@ def test_skipped_questions_change_nothing(strategy):
     assert all(r.skipped and r.answered for r in cleaner.history_)
     assert cleaner.n_relabeled_examples_ == cleaner.n_dropped_ == 0
     np.testing.assert_array_equal(cleaner.y_, y_noisy)
+
+
+# ------------------------------------ strict answers, no silent garbage (13)
+
+
+def test_a_bool_answer_for_integer_classes_is_refused_and_undone(fitted):
+    cleaner, X, y = fitted
+    before = fitted_state(cleaner)
+    cleaner.set_params(oracle=lambda query: Answer(label=query.label == 1))
+    with pytest.raises(OracleError, match=r"(True|False) as the label of example 2\d+"):
+        cleaner.partial_fit(X[:40], 1 - y[:40])
+    assert fitted_state(cleaner) == before
+    cleaner.set_params(oracle=lambda query: Answer(label=[0, 1]))
+    with pytest.raises(OracleError, match=r"\[0, 1\] as the label of example 2\d\d"):
+        cleaner.partial_fit(X[:40], 1 - y[:40])
+    assert fitted_state(cleaner) == before
+
+
+def test_answers_are_recorded_as_the_class_values():
+    X, y, y_noisy, _ = breast_stream(20)
+    # 1.0 and np.float32(0) name the classes 1 and 0: the record holds those.
+    cleaner = SkepticalCleaner(
+        LogisticRegression(),
+        oracle=lambda q: Answer(label=float(y[q.example_id]),
+                                counter_label=np.float32(q.counter_label)),
+        random_state=0,
+    ).fit(X, y_noisy)
+    assert cleaner.n_queries_ > 0
+    for record in cleaner.history_:
+        assert type(record.label_after) is int
+        assert type(record.counter_label_after) is int
+    assert cleaner.y_.dtype == y_noisy.dtype
+
+
+def test_query_feature_names_is_a_copy():
+    pd = pytest.importorskip("pandas")
+    X, y, y_noisy, _ = breast_stream(21)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    cleaner = SkepticalCleaner(LogisticRegression(), random_state=0).fit(
+        frame[:150], y_noisy[:150]
+    )
+    names = cleaner.feature_names_in_.copy()
+    before = fitted_state(cleaner)
+
+    def vandal(query):
+        query.feature_names[:] = "edited"  # then fails: the call is undone
+        raise RuntimeError("no")
+
+    cleaner.set_params(oracle=vandal)
+    with pytest.raises(OracleError):
+        cleaner.partial_fit(frame[150:], 1 - y_noisy[150:])
+    np.testing.assert_array_equal(cleaner.feature_names_in_, names)
+    cleaner.set_params(oracle=None)
+    assert fitted_state(cleaner) == before
+
+
+def test_error_messages_show_plain_values(fitted):
+    with pytest.raises(ValueError) as error:
+        SkepticalCleaner(LogisticRegression()).fit(np.zeros((5, 2)), np.zeros(5, int))
+    assert "(0)" in str(error.value) and "np." not in str(error.value)
+    cleaner, X, y = fitted
+    cleaner.set_params(oracle=lambda query: Answer(label=np.int64(7)))
+    with pytest.raises(OracleError) as error:
+        cleaner.partial_fit(X[:40], 1 - y[:40])
+    assert "label 7 for example" in str(error.value) and "np." not in str(error.value)
+
+
+def _saturated_stream():
+    """Three far-apart classes and a stream of points between them.
+
+    A one-vs-rest SGDClassifier saturates there: its predict_proba gives
+    several classes exactly the same probability while its decision function
+    (and so predict) still names one.
+    """
+    rng = np.random.RandomState(0)
+    centers = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])
+    X0 = np.vstack([c + rng.randn(20, 2) for c in centers])
+    y0 = np.repeat([0, 1, 2], 20)
+    order = rng.permutation(60)
+    Xs = rng.uniform(-50, 150, size=(40, 2))
+    ys = rng.randint(3, size=40)
+    return np.vstack([X0[order], Xs]), np.r_[y0[order], ys]
+
+
+def test_prediction_agrees_with_predict_on_tied_probabilities():
+    X, y = _saturated_stream()
+    cleaner = SkepticalCleaner(
+        SGDClassifier(loss="log_loss", max_iter=50), selector=RandomSelector(),
+        threshold=0.0, n_bootstrap=60, random_state=0,
+    ).fit(X, y)
+    # oracle=None keeps every label, so the model of round t is the clone
+    # fitted on the rows before t: replay it and ask its predict.
+    ties = 0
+    expected = {}
+    for t in range(60, X.shape[0]):
+        model = clone(cleaner.estimator_).fit(X[:t], y[:t])
+        proba = model.predict_proba(X[t : t + 1])[0]
+        ties += int((proba == proba.max()).sum() > 1)
+        predicted = model.predict(X[t : t + 1])[0]
+        if predicted != y[t]:  # threshold 0: every disagreement is a question
+            expected[t] = predicted
+    assert ties >= 5  # the case this test is about happens
+    assert {r.example_id: r.prediction for r in cleaner.history_} == expected
+
+
+def test_overflowing_features_are_refused_mid_stream_and_undone():
+    X, y, y_noisy, _ = breast_stream(22)
+    cleaner = SkepticalCleaner(
+        LogisticRegression(), selector=NearestNeighborSelector(), random_state=0,
+        threshold=0.0,
+    ).fit(X[:150], y_noisy[:150])
+    before = fitted_state(cleaner)
+    with np.errstate(all="ignore"), pytest.raises(
+        ValueError, match="NearestNeighborSelector gave .* NaN or infinite"
+    ):
+        cleaner.partial_fit(X[150:] * 1e155, 1 - y_noisy[150:])
+    assert fitted_state(cleaner) == before
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="NaN or infinite"):
+        SkepticalCleaner(MLPClassifier((5,), max_iter=50)).fit(X * 1e155, y_noisy)

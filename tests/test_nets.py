@@ -56,6 +56,30 @@ def test_import_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_core_reads_a_skorch_net_without_nets_imported_first():
+    # The core never imports sklearn_cincer.nets' code; it imports the
+    # package by name on meeting a skorch net, whose import registers the
+    # adapters (sklearn_cincer._adapters).
+    code = """
+import sys
+import numpy as np, skorch, torch
+from sklearn_cincer import FullFisherSelector, TopFisherSelector
+X = np.random.RandomState(0).rand(30, 3).astype(np.float32)
+y = (X[:, 0] > 0.5).astype(np.int64)
+net = skorch.NeuralNetClassifier(
+    torch.nn.Linear, module__in_features=3, module__out_features=2,
+    criterion=torch.nn.CrossEntropyLoss, max_epochs=1, train_split=None,
+    verbose=0).fit(X, y)
+before = 'sklearn_cincer.nets' in sys.modules
+TopFisherSelector().fit(net, X, y).score(X[0], y[0])
+FullFisherSelector().fit(net, X, y).score(X[0], y[0])
+print(before, 'sklearn_cincer.nets' in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_fcnet_architecture():
     net = FCNet(20, 4)
     linear = [m for m in net.modules() if isinstance(m, nn.Linear)]

@@ -56,3 +56,64 @@ def test_check_answer():
         check_answer((1, 2), query)
     no_counter = make_query(counter_example_id=None)
     assert check_answer(Answer(label=1, counter_label=9), no_counter) == (1, None)
+
+
+# ------------------------------------------------------ strict answers (13.5)
+
+
+@pytest.mark.parametrize(
+    "bad", [[0, 1], np.array([1]), [[1]], (1,), np.array([[2]]), {1}, None, "1",
+            1.5, float("nan")],
+)
+def test_check_answer_refuses_what_is_not_one_class(bad):
+    query = make_query(example_id=11)
+    with pytest.raises(OracleError, match="example 11"):
+        check_answer(Answer(label=bad), query)
+    if bad is not None:  # None keeps the counter-example's label
+        with pytest.raises(OracleError, match="counter-example 1"):
+            check_answer(Answer(label=0, counter_label=bad), query)
+
+
+@pytest.mark.parametrize("answer", [True, False, np.bool_(True)])
+def test_check_answer_refuses_a_bool_for_integer_classes(answer):
+    # True == 1 in Python: a bool for integer classes is a typing mistake
+    # (``label=query.label == 1``), never taken for a class.
+    with pytest.raises(OracleError, match="(True|False).*example 3.*bool"):
+        check_answer(Answer(label=answer), make_query())
+    with pytest.raises(OracleError, match="(True|False).*counter-example 1.*bool"):
+        check_answer(Answer(label=0, counter_label=answer), make_query())
+
+
+def test_check_answer_returns_the_class_value_itself():
+    query = make_query()
+    for given in (2, 2.0, np.int64(2), np.float32(2.0), np.array(2), np.uint8(2)):
+        label, counter = check_answer(Answer(label=given, counter_label=given), query)
+        assert type(label) is int and label == 2, given
+        assert type(counter) is int and counter == 2, given
+    strings = make_query(classes=("cat", "dog"))
+    label, _ = check_answer(Answer(label=np.str_("dog")), strings)
+    assert type(label) is str and label == "dog"
+    bools = make_query(classes=(False, True))
+    assert check_answer(Answer(label=np.bool_(True)), bools)[0] is True
+    with pytest.raises(OracleError, match="example 3"):
+        check_answer(Answer(label=1), bools)  # and no int for bool classes
+    floats = make_query(classes=(0.5, 1.5))
+    label, _ = check_answer(Answer(label=np.float64(1.5)), floats)
+    assert type(label) is float and label == 1.5
+
+
+def test_check_answer_refuses_a_skip_that_is_not_a_bool():
+    with pytest.raises(OracleError, match="skipped.*example 3"):
+        check_answer(Answer(label=0, skipped="false"), make_query())
+    assert check_answer(Answer(label=0, skipped=np.bool_(True)), make_query()) == (0, 1)
+
+
+def test_errors_show_plain_values():
+    query = make_query(classes=np.array([0, 1, 2]))
+    for answer in (
+        Answer(label=np.int64(7)),
+        Answer(label=0, counter_label=np.int64(7)),
+    ):
+        with pytest.raises(OracleError) as error:
+            check_answer(answer, query)
+        assert "np." not in str(error.value) and "[0, 1, 2]" in str(error.value)

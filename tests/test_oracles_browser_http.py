@@ -155,6 +155,19 @@ def test_refuses_foreign_host_and_cross_origin_writes(oracle):
     assert request(oracle, "POST", "answer", body=good)[0] == 409
 
 
+def test_skip_must_be_a_real_boolean(oracle):
+    asker = Asker(oracle, _query())
+    state = wait_state(oracle, "question")
+    for bad in ("false", "true", 1, 0, None, [], {}):
+        body = {"qid": state["qid"], "label": 0, "skip": bad}
+        status, _, reply = request(oracle, "POST", "answer", body=body)
+        assert status == 400 and "skip" in reply["error"], bad
+    assert asker.thread.is_alive()  # nothing was taken as an answer, nor a skip
+    body = {"qid": state["qid"], "label": 0, "skip": False}
+    assert request(oracle, "POST", "answer", body=body)[0] == 200
+    assert asker.join() == Answer("ham", "ham", "ana", skipped=False)
+
+
 def test_state_shows_the_pair(oracle):
     asker = Asker(oracle, _query())
     state = wait_state(oracle, "question")

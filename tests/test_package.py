@@ -1,7 +1,9 @@
 """Packaging: the public API, lazy heavy imports, the console entry point."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import sklearn_cincer
 
@@ -30,3 +32,106 @@ def test_import_does_not_load_torch_or_plotting():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "", f"importing sklearn_cincer loaded {out}"
+
+
+# ----------------------------------------------- the direction of the imports
+
+PACKAGE = Path(sklearn_cincer.__file__).parent
+
+
+def _module_name(path):
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _imports(name, path):
+    """Every package module ``name`` imports, at module level or inside functions.
+
+    ``from pkg import sub`` counts as importing ``pkg.sub`` (its parent
+    package is imported by every child anyway, so it is not an edge);
+    ``from pkg import attribute`` as importing ``pkg``.
+    """
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in MODULES)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                package = name.split(".")
+                if path.name != "__init__.py":
+                    package = package[:-1]
+                package = package[: len(package) - node.level + 1]
+                base = ".".join(package + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in MODULES else base)
+    return {m for m in found if m in MODULES and m != name}
+
+
+def _is_nets(name):
+    return name == "sklearn_cincer.nets" or name.startswith("sklearn_cincer.nets.")
+
+
+def test_core_never_imports_nets():
+    # The skorch adapters are registered by sklearn_cincer.nets itself
+    # (sklearn_cincer._adapters); no core module names nets in an import,
+    # not even inside a function.
+    offenders = {
+        name: sorted(m for m in _imports(name, path) if _is_nets(m))
+        for name, path in MODULES.items()
+        if not _is_nets(name)
+    }
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_no_import_cycle():
+    graph = {name: _imports(name, path) for name, path in MODULES.items()}
+    # Tarjan's strongly connected components: a component of two or more
+    # modules is a cycle.
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert cycles == []
+
+
+def test_core_modules_load_without_nets_or_torch():
+    core = sorted(name for name in MODULES if not _is_nets(name))
+    code = (
+        "import importlib, sys\n"
+        f"for name in {core!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    loaded = [m for m in ('sklearn_cincer.nets', 'torch', 'skorch')\n"
+        "              if m in sys.modules]\n"
+        "    if loaded:\n"
+        "        sys.exit(f'{name} loaded {loaded}')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr + out.stdout

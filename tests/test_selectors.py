@@ -14,8 +14,10 @@ from sklearn.svm import SVC
 from sklearn_cincer import (
     FullFisherSelector,
     InfluenceSelector,
+    NearestNeighborSelector,
     PerceptualSelector,
     PracticalFisherSelector,
+    RandomSelector,
     SimulatedOracle,
     SkepticalCleaner,
     TopFisherSelector,
@@ -252,3 +254,83 @@ def test_parameters_are_validated_in_fit():
                      InfluenceSelector(method="newton"), PerceptualSelector(radius=0)):
         with pytest.raises(ValueError):
             selector.fit(model, X, y)
+
+
+# ---------------------------------------------- no silent garbage (13.6)
+
+
+def _overflowing(kind):
+    """A fitted model whose features square past float64, its data and a query."""
+    rng = np.random.RandomState(0)
+    if kind == "lr_dual":  # more features than rows: the dual (Gram) path
+        X = rng.randn(10, 50) * 1e155
+        y = np.arange(10) % 2
+        model = LogisticRegression().fit(X, y)
+    elif kind == "lr_primal":
+        X = rng.randn(40, 3) * 1e155
+        y = (X[:, 0] > 0).astype(int)
+        model = LogisticRegression().fit(X, y)
+    else:  # an MLP trained on huge inputs
+        X = rng.randn(40, 3)
+        y = (X[:, 0] > 0).astype(int)
+        X = X * 1e155
+        with np.errstate(all="ignore"):  # its optimizer overflows too
+            model = MLPClassifier((5,), max_iter=50, random_state=0).fit(X, y)
+    return model, X, y
+
+
+OVERFLOWING = [
+    (kind, selector)
+    for kind in ("lr_dual", "lr_primal", "mlp")
+    for selector in ("top", "full", "practical", "influence", "nearest", "perceptual")
+    # On the saturated MLP the all-parameter Fisher kernels are exactly 0
+    # (every candidate's gradient vanishes): a tie, not NaN.
+    if not (kind == "mlp" and selector in ("full", "practical"))
+    # Practical on the primal LR gives +-inf, refused the same way.
+]
+
+
+@pytest.mark.parametrize("kind,selector", OVERFLOWING)
+def test_overflowing_models_are_refused_never_ranked_by_nan(kind, selector):
+    model, X, y = _overflowing(kind)
+    make = {
+        "top": TopFisherSelector,
+        "full": FullFisherSelector,
+        "practical": PracticalFisherSelector,
+        "influence": InfluenceSelector,
+        "nearest": NearestNeighborSelector,
+        "perceptual": lambda: PerceptualSelector(n_neighbors=3),
+    }[selector]
+    with np.errstate(all="ignore"), pytest.raises(
+        ValueError, match="NaN or infinite.*Scale the inputs"
+    ):
+        make().fit(model, X, y).select(X[0], 1 - y[0], np.arange(1, len(y)))
+
+
+def test_dual_and_primal_fisher_refuse_overflow_with_the_same_message():
+    from sklearn_cincer import _fisher
+
+    H = np.full((3, 5), 1e160)
+    P = np.full((3, 1), 0.5)
+    with np.errstate(all="ignore"):
+        with pytest.raises(ValueError) as primal:
+            _fisher.factorize(_fisher.fisher_matrix(H, P, "logistic"), 1e-3)
+        with pytest.raises(ValueError) as dual:
+            _fisher.DualFactor(H, P, "logistic", True, 1e-3)
+    assert str(primal.value) == str(dual.value)
+    assert "NaN or infinite" in str(dual.value)
+
+
+def test_select_refuses_nan_and_all_ruled_out_but_not_one_ruled_out():
+    class Fixed(RandomSelector):
+        def score(self, x, y, candidates=None):
+            return np.array(self.scores_)
+
+    X, y = np.zeros((3, 1)), np.array([0, 1, 0])
+    selector = Fixed().fit(None, X, y)
+    for scores in ([0.1, np.nan, 0.3], [0.1, np.inf, 0.3], [-np.inf] * 3):
+        selector.scores_ = scores
+        with pytest.raises(ValueError, match="Fixed gave .* of 3 candidates"):
+            selector.select(X[0], 0)
+    selector.scores_ = [-np.inf, 0.2, -np.inf]  # ruled out, as Perceptual does
+    assert selector.select(X[0], 0) == (1, 0.2)

@@ -235,6 +235,22 @@ def test_invalid_answers_are_not_recorded(tmp_path, data):
     assert AnnotationStore(path).n_answered == 0
 
 
+def test_session_records_the_class_values_themselves(tmp_path):
+    # 1.0 and np.int64(1) name the class 1: that is what is recorded and
+    # replayed; True is refused for integer classes and not recorded.
+    session = AnnotationSession(
+        lambda q: Answer(label=1.0, counter_label=np.int64(0)), tmp_path / "s.sqlite"
+    )
+    answer = session(_query())
+    assert (type(answer.label), type(answer.counter_label)) == (int, int)
+    (row,) = session.store.records()
+    assert row["label_after"] == 1 and type(row["label_after"]) is int
+    assert row["counter_label_after"] == 0 and type(row["counter_label_after"]) is int
+    typo = AnnotationSession(lambda q: Answer(label=True), tmp_path / "t.sqlite")
+    typo(_query())  # the cleaner raises; the session records nothing
+    assert typo.store.n_answered == 0
+
+
 def test_skip_is_recorded_and_keeps_labels(tmp_path, data):
     X, y, y_noisy = data
 

@@ -42,7 +42,7 @@ def _as_softmax(view):
     if view.intercept is not None:
         intercept = np.concatenate([np.zeros_like(view.intercept), view.intercept])
     return LastLayerView(
-        view.classes, "softmax", coef, intercept, transform=view._transform
+        view.classes, "softmax", coef, intercept, transform=view.transform
     )
 
 

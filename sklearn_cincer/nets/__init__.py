@@ -51,6 +51,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'sklearn-cincer[torch]'."
     ) from exc
 
+from .._adapters import (
+    is_skorch,
+    register_last_layer_view,
+    register_parameter_view,
+)
 from ._classifiers import (
     ConvNetClassifier,
     FCNetClassifier,
@@ -63,6 +68,12 @@ from ._modules import ConvNet, FCNet, LogRegNet
 from ._parameters import TorchParameterView, skorch_parameter_view
 from ._selectors import TorchTopFisherSelector, torch_fisher_matrix
 from ._views import LAST_LAYER_ATTRIBUTE, find_last_layer, skorch_view
+
+# The core reads skorch nets through these; it never imports this package's
+# code, but imports this package by name when it first meets a skorch net
+# (see sklearn_cincer._adapters), so registering here is enough.
+register_last_layer_view(is_skorch, skorch_view)
+register_parameter_view(is_skorch, skorch_parameter_view)
 
 __all__ = [
     "LAST_LAYER_ATTRIBUTE",

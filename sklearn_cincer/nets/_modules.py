@@ -74,7 +74,7 @@ def image_shape_for(n_features, image_shape=None):
         if len(shape) != 3:
             raise ValueError(
                 f"image_shape must be (height, width) or (channels, height, "
-                f"width), got {image_shape!r}."
+                f"width), got {shape}."
             )
         if math.prod(shape) != n_features:
             raise ValueError(

@@ -42,25 +42,37 @@ def _human(n_bytes):
         n_bytes /= 1024
 
 
+# ``outputs -> log P(. | x)`` for each criterion: module-level functions, not
+# closures, so that a TorchParameterView (and a selector holding one) pickles.
+
+
+def _log_softmax(out):
+    return torch.log_softmax(out, dim=-1)
+
+
+def _log_of_probabilities(out):
+    return torch.log(out.clamp_min(torch.finfo(out.dtype).tiny))
+
+
+def _binary_log_sigmoid(out):
+    z = out.reshape(out.shape[0], -1)[:, 0] if out.dim() > 1 else out
+    return torch.stack(
+        [torch.nn.functional.logsigmoid(-z), torch.nn.functional.logsigmoid(z)],
+        dim=-1,
+    )
+
+
 def _log_proba_fn(estimator, needs):
-    """``outputs -> log P(. | x)`` for the net's criterion, and the link name."""
+    """``outputs -> log P(. | x)`` for the net's criterion."""
     criterion = estimator.criterion_
     if isinstance(criterion, torch.nn.CrossEntropyLoss):
-        return lambda out: torch.log_softmax(out, dim=-1)
+        return _log_softmax
     if isinstance(criterion, torch.nn.NLLLoss):
         # skorch's NeuralNetClassifier feeds log(output) to NLLLoss: the
         # module outputs probabilities (it ends in a softmax).
-        return lambda out: torch.log(out.clamp_min(torch.finfo(out.dtype).tiny))
+        return _log_of_probabilities
     if isinstance(criterion, torch.nn.BCEWithLogitsLoss):
-
-        def binary(out):
-            z = out.reshape(out.shape[0], -1)[:, 0] if out.dim() > 1 else out
-            return torch.stack(
-                [torch.nn.functional.logsigmoid(-z), torch.nn.functional.logsigmoid(z)],
-                dim=-1,
-            )
-
-        return binary
+        return _binary_log_sigmoid
     raise TypeError(
         f"{needs} needs log P(y|x) of the network, known for the criteria "
         "CrossEntropyLoss (logits), NLLLoss (a module ending in a softmax, as "

@@ -2,21 +2,17 @@
 
 from numbers import Real
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
+from .. import _fisher
+from .._adapters import is_skorch
 from .._models import last_layer_view
 from ..selectors._base import BaseSelector, _as_row
+from ._views import skorch_view
 
 #: Bytes of the ``(rows x k(d+1))`` scratch matrix per batch when forming F.
 FISHER_BATCH_BYTES = 64 * 2**20
-
-
-def _is_skorch(estimator):
-    return any(
-        cls.__module__.split(".")[0] == "skorch" for cls in type(estimator).__mro__
-    )
 
 
 def torch_fisher_matrix(H, P, link, fit_intercept=True):
@@ -117,12 +113,7 @@ class TorchTopFisherSelector(BaseSelector):
         """``(H, P)`` on the device, float64."""
         view = self.view_
         if self._hook is not None:
-            from ._views import check_outputs, hooked_forward
-
-            estimator, layer, name = self._hook
-            H, Z, P = hooked_forward(estimator, X, layer)
-            check_outputs(Z, P, view.link, name, estimator.module_, type(self).__name__)
-            H = H.to(self.device_, torch.float64)
+            H = self._hook.tensors(X)[0].to(self.device_, torch.float64)
         else:
             H = torch.as_tensor(
                 view.features(X), dtype=torch.float64, device=self.device_
@@ -151,12 +142,10 @@ class TorchTopFisherSelector(BaseSelector):
         while hasattr(inner, "steps"):  # a Pipeline: the hook needs the net
             inner = inner.steps[-1][1]
         self._hook = None
-        if _is_skorch(inner) and inner is estimator:
-            from ._views import find_last_layer, skorch_view
-
+        if is_skorch(inner) and inner is estimator:
+            # Features hooked on the net's device, never through numpy.
             self.view_ = skorch_view(estimator, needs=needs)
-            name, layer = find_last_layer(estimator.module_, needs)
-            self._hook = (estimator, layer, name)
+            self._hook = self.view_.transform
             default = estimator.device
         else:
             self.view_ = last_layer_view(estimator, needs=needs)
@@ -172,6 +161,8 @@ class TorchTopFisherSelector(BaseSelector):
         )
         H, P = self._features(X)
         F = torch_fisher_matrix(H, P, view.link, view.fit_intercept)
+        if not bool(torch.isfinite(F).all()):
+            raise _fisher.non_finite_error("The Fisher information matrix")
         dim = F.shape[0]
         scale = float(torch.trace(F)) / dim if dim else 0.0
         if not scale > 0:
@@ -179,10 +170,7 @@ class TorchTopFisherSelector(BaseSelector):
         F.diagonal().add_(self.damping * scale)
         factor, info = torch.linalg.cholesky_ex(F)
         if int(info) != 0:
-            raise np.linalg.LinAlgError(
-                f"The damped Fisher information matrix (damping={self.damping!r}) "
-                "is not positive definite in floating point; use a larger damping."
-            )
+            raise _fisher.not_positive_definite_error(self.damping)
         self.factor_ = factor
         self._H = H
         self._R = self._residuals(P, y)

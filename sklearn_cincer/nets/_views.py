@@ -208,22 +208,69 @@ def check_outputs(Z, P, link, name, module, needs, atol=1e-4):
         )
 
 
-class _HookedFeatures:
-    """``h(X)`` of a skorch net as numpy float64, checked against predict_proba."""
+class HookedFeatures:
+    """``h(X)`` of a skorch net, caught by a forward hook and checked.
 
-    def __init__(self, estimator, layer, name, link, needs):
+    A callable object (``numpy`` float64 out) rather than a closure, so that
+    views and fitted selectors pickle. The layer is found again from the
+    net's module after unpickling (pickling a skorch net saves its module
+    apart, so a layer object kept here would no longer be the module's).
+
+    Parameters
+    ----------
+    estimator : fitted skorch classifier
+    link : {"softmax", "logistic"}
+        The link whose outputs must give the net's ``predict_proba``.
+    needs : str
+        Who asks, named in errors.
+    layer : tuple (name, torch.nn.Linear), default=None
+        The layer, when already found by :func:`find_last_layer`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.nets import LogRegNetClassifier
+    >>> from sklearn_cincer.nets._views import HookedFeatures
+    >>> X = np.random.RandomState(0).rand(20, 3)
+    >>> y = (X[:, 0] > 0.5).astype(int)
+    >>> net = LogRegNetClassifier(max_epochs=2, random_state=0).fit(X, y)
+    >>> HookedFeatures(net, "softmax", "doc").tensors(X)[0].shape
+    torch.Size([20, 3])
+    """
+
+    def __init__(self, estimator, link, needs, layer=None):
         self.estimator = estimator
-        self.layer = layer
-        self.name = name
         self.link = link
         self.needs = needs
+        self._layer = layer
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_layer"] = None
+        return state
+
+    @property
+    def layer(self):
+        """The name and the ``nn.Linear`` layer read, found once."""
+        if self._layer is None:
+            self._layer = find_last_layer(self.estimator.module_, self.needs)
+        return self._layer
+
+    def tensors(self, X):
+        """``h(X)`` and the net's probabilities ``P``: tensors on the net's device.
+
+        Raises
+        ------
+        TypeError
+            When the layer's outputs do not give ``predict_proba``.
+        """
+        name, layer = self.layer
+        H, Z, P = hooked_forward(self.estimator, X, layer)
+        check_outputs(Z, P, self.link, name, self.estimator.module_, self.needs)
+        return H, P
 
     def __call__(self, X):
-        H, Z, P = hooked_forward(self.estimator, X, self.layer)
-        check_outputs(
-            Z, P, self.link, self.name, self.estimator.module_, self.needs
-        )
-        return H.double().cpu().numpy()
+        return self.tensors(X)[0].double().cpu().numpy()
 
 
 def skorch_view(estimator, needs="This selector"):
@@ -271,5 +318,5 @@ def skorch_view(estimator, needs="This selector"):
     intercept = (
         None if layer.bias is None else layer.bias.detach().double().cpu().numpy()
     )
-    transform = _HookedFeatures(estimator, layer, name, link, needs)
+    transform = HookedFeatures(estimator, link, needs, layer=(name, layer))
     return LastLayerView(classes, link, coef, intercept, transform=transform)

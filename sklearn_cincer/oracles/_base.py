@@ -5,7 +5,7 @@ An oracle is any callable ``oracle(query) -> answer``. The cleaner builds a
 it gets back, after checking it.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -197,8 +197,27 @@ class AnnotationStopped(OracleError):
 
 
 def plain(value):
-    """numpy scalars as Python scalars, for readable queries, answers and records."""
-    return value.item() if isinstance(value, np.generic) else value
+    """numpy values as plain Python ones, for readable queries, answers, messages.
+
+    A numpy scalar becomes a Python scalar and an array a (nested) list;
+    lists and tuples are converted element by element; anything else is
+    returned as it is. So ``f"{plain(value)!r}"`` reads ``0``, not
+    ``np.int64(0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.oracles._base import plain
+    >>> plain(np.int64(3)), plain(np.array([1, 2])), plain((np.float64(0.5), "a"))
+    (3, [1, 2], (0.5, 'a'))
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        return type(value)(plain(v) for v in value)
+    return value
 
 
 def _labels(classes):
@@ -206,15 +225,56 @@ def _labels(classes):
     return np.asarray(classes).tolist()
 
 
-def _is_known(label, classes):
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def _class_value(value, classes, what):
+    """The class ``value`` names, as a plain Python value; raises OracleError.
+
+    ``what`` says whose label it is (``"example 7"``), for the message.
+    An answer must be one scalar equal to exactly one class. A bool names a
+    class only when the classes are bools, and the other way round: in
+    Python ``True == 1``, so a bool for integer classes (``label=query.label
+    == 1``) is a typing mistake, not a class.
+    """
+    classes = np.asarray(classes)
+    shown = plain(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if np.ndim(value) != 0 or isinstance(value, (list, tuple, set, dict)):
+        raise OracleError(
+            f"The oracle answered {shown!r} as the label of {what}; an answer "
+            f"gives one label, one of the classes {_labels(classes)}."
+        )
+    if _is_bool(value) != (classes.dtype == bool):
+        raise OracleError(
+            f"The oracle answered {shown!r} as the label of {what}, but the "
+            f"classes are {_labels(classes)}: a bool names a class only when "
+            "the classes are bools, and only a bool does then (True == 1 in "
+            "Python, so a mix is taken for a typing mistake)."
+        )
     try:
-        return bool(np.any(np.asarray(classes) == label))
+        matches = np.flatnonzero(classes == value)
     except (TypeError, ValueError):
-        return False
+        matches = np.zeros(0, dtype=int)
+    if matches.shape[0] != 1:
+        raise OracleError(
+            f"The oracle answered label {shown!r} for {what}, which is not one "
+            f"of the classes {_labels(classes)}."
+        )
+    return plain(classes[matches[0]])
 
 
 def check_answer(answer, query):
     """Check an oracle's answer against its query.
+
+    Each label must be one scalar equal to exactly one of ``query.classes``
+    (a numpy scalar, ``2.0`` for the class ``2``...); the class value itself
+    is returned, as a plain Python value, so what is recorded is always one
+    of the classes. A bool is a class only when the classes are bools
+    (``True == 1`` in Python: a bool for integer classes is refused as a
+    typing mistake). ``answer.skipped`` must be a bool.
 
     Parameters
     ----------
@@ -226,15 +286,16 @@ def check_answer(answer, query):
     Returns
     -------
     label, counter_label : object
-        The decided labels; ``counter_label`` is the counter-example's current
-        label when the answer leaves it out, ``None`` without a
-        counter-example.
+        The decided labels, as the class values; ``counter_label`` is the
+        counter-example's current label when the answer leaves it out,
+        ``None`` without a counter-example.
 
     Raises
     ------
     OracleError
-        If the answer is not an :class:`Answer` or names a label outside
-        ``query.classes``.
+        If the answer is not an :class:`Answer`, a label is not one scalar
+        equal to one class of ``query.classes``, or ``skipped`` is not a
+        bool; the message names the example.
 
     Examples
     --------
@@ -243,7 +304,7 @@ def check_answer(answer, query):
     >>> query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1,
     ...               margin=0.6, classes=np.array([0, 1]), counter_example_id=3,
     ...               counter_x=np.zeros(2), counter_label=1)
-    >>> check_answer(Answer(label=1), query)
+    >>> check_answer(Answer(label=np.int64(1)), query)
     (1, 1)
     >>> check_answer(Answer(label=2), query)
     Traceback (most recent call last):
@@ -255,21 +316,43 @@ def check_answer(answer, query):
             f"The oracle must return an Answer, got {type(answer).__name__} for "
             f"the query about example {query.example_id}."
         )
-    if not _is_known(answer.label, query.classes):
+    if not _is_bool(answer.skipped):
         raise OracleError(
-            f"The oracle answered label {answer.label!r} for example "
-            f"{query.example_id}, which is not one of the classes "
-            f"{_labels(query.classes)}."
+            f"The oracle answered skipped={plain(answer.skipped)!r} for example "
+            f"{query.example_id}; skipped must be True or False."
         )
+    label = _class_value(answer.label, query.classes, f"example {query.example_id}")
     if not query.has_counter_example:
-        return answer.label, None
+        return label, None
     counter_label = query.counter_label
     if answer.counter_label is not None:
-        if not _is_known(answer.counter_label, query.classes):
-            raise OracleError(
-                f"The oracle answered label {answer.counter_label!r} for the "
-                f"counter-example {query.counter_example_id}, which is not one "
-                f"of the classes {list(query.classes)}."
-            )
-        counter_label = answer.counter_label
-    return answer.label, counter_label
+        counter_label = _class_value(
+            answer.counter_label,
+            query.classes,
+            f"the counter-example {query.counter_example_id}",
+        )
+    return label, counter_label
+
+
+def checked_answer(answer, query):
+    """The answer with its labels replaced by the class values they name.
+
+    As :func:`check_answer` (which raises the same errors), but returns an
+    :class:`Answer`, for whoever records answers: ``1.0`` or
+    ``np.int64(1)`` for the class ``1`` is recorded as ``1``. A
+    ``counter_label`` left out stays ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.oracles import Answer, Query
+    >>> from sklearn_cincer.oracles._base import checked_answer
+    >>> query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1,
+    ...               margin=0.6, classes=np.array([0, 1]))
+    >>> checked_answer(Answer(label=1.0), query)
+    Answer(label=1, counter_label=None, annotator=None)
+    """
+    label, counter_label = check_answer(answer, query)
+    if answer.counter_label is None:
+        counter_label = None
+    return replace(answer, label=label, counter_label=counter_label)

@@ -580,11 +580,11 @@ class BrowserOracle(_HumanOracle):
         except ValueError as exc:
             return refuse(400, f"{exc.args[0]} must be the index of a class.")
         skip = data.get("skip", False)
-        if skip is not None and not isinstance(skip, bool):
+        if not isinstance(skip, bool):  # "false" or null is not a boolean
             return refuse(400, "skip must be true or false.")
         if not self._asks_counter_label(query):
             counter = plain(query.counter_label)
-        answer = self._make_answer(query, label, counter, skipped=bool(skip))
+        answer = self._make_answer(query, label, counter, skipped=skip)
         # no version bump: the page would draw the question anew and lose the
         # person's choice if the write fails
         self._saving = qid

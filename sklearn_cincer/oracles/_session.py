@@ -4,7 +4,7 @@ import os
 import threading
 import warnings
 
-from ._base import OracleError, check_answer
+from ._base import OracleError, checked_answer
 from ._fingerprint import differences, run_fingerprint
 from ._store import AnnotationStore, question_key
 
@@ -293,7 +293,7 @@ class AnnotationSession:
             question_id = self._pending.get(key)
         if question_id is None:
             return  # a question this session did not ask
-        check_answer(answer, query)
+        answer = checked_answer(answer, query)  # the class values themselves
         self.store.record_answer(question_id, answer)
         with self._lock:
             self._pending.pop(key, None)
@@ -342,14 +342,15 @@ class AnnotationSession:
                 self._pending.pop(key, None)
                 committed = self._committed.pop(key, None)
         if committed is not None:
-            if committed != answer:
+            if committed != checked_answer(answer, query):
                 raise OracleError(
                     f"The oracle saved one answer about example {query.example_id} "
                     "and returned another."
                 )
+            answer = committed
         else:
             try:
-                check_answer(answer, query)
+                answer = checked_answer(answer, query)  # the class values themselves
             except OracleError:
                 return answer  # the cleaner raises the same error; nothing recorded
             self.store.record_answer(question_id, answer)

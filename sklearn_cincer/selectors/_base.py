@@ -96,19 +96,39 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
     def select(self, x, y, candidates=None):
         """The best counter-example: its row and its score.
 
-        Ties go to the first candidate in ``candidates`` order.
+        Ties go to the first candidate in ``candidates`` order. A score of
+        ``-inf`` rules a candidate out (as :class:`PerceptualSelector` does
+        with those outside the neighbourhood).
 
         Returns
         -------
         index : int
             Row of the fitted training set.
         score : float
+
+        Raises
+        ------
+        ValueError
+            When a score is NaN or ``+inf``, or every score is ``-inf``: the
+            model's numbers overflowed (inputs too large for float64) and the
+            ranking would be garbage, so no counter-example is picked.
         """
         candidates = self._candidates(candidates)
         if candidates.size == 0:
             raise ValueError("There is no candidate counter-example to select.")
-        scores = self.score(x, y, candidates)
+        scores = np.asarray(self.score(x, y, candidates))
         best = int(np.argmax(scores))
+        bad = np.isnan(scores) | (scores == np.inf)
+        if bad.any() or scores[best] == -np.inf:
+            n_bad = int(bad.sum()) if bad.any() else candidates.size
+            raise ValueError(
+                f"{type(self).__name__} gave {n_bad} of {candidates.size} "
+                "candidates a NaN or infinite score, so no counter-example can "
+                "be ranked: the model's features, distances or gradients "
+                "overflow float64 (inputs of magnitude 1e155 or more square to "
+                "infinity) or are NaN. Scale the inputs (for example with a "
+                "StandardScaler in a Pipeline)."
+            )
         return int(candidates[best]), float(scores[best])
 
     def _candidates(self, candidates):

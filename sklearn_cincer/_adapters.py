@@ -1,0 +1,174 @@
+"""Adapters for model families the numpy core does not know, registered by extensions.
+
+:func:`~sklearn_cincer._models.last_layer_view` and
+:func:`~sklearn_cincer._parameters.parameter_view` read scikit-learn models
+themselves. Other families (skorch networks) are read by extension modules,
+which register a factory here when they are imported::
+
+    register_last_layer_view(is_skorch, skorch_view)      # in sklearn_cincer.nets
+
+so that the dependency points one way: the extension imports the core, the
+core never imports the extension's code. The core still finds a skorch net
+without the user importing :mod:`sklearn_cincer.nets` first: when no
+registered adapter takes a model, the extension that serves the package of
+the model's class (:data:`EXTENSIONS`) is imported by name, once, and its
+import registers its adapters. Why this rather than the alternatives: an
+``import sklearn_cincer.nets`` written in the core makes an import cycle
+(``nets`` imports the core at load time); a packaging entry point would
+need the package reinstalled for every change to be seen; asking users to
+import ``nets`` first fails silently for those who do not.
+"""
+
+import importlib
+
+#: Extension modules of this package, by the top-level package of the model
+#: classes they serve. Importing one registers its adapters.
+EXTENSIONS = {"skorch": "sklearn_cincer.nets"}
+
+_LAST_LAYER_VIEWS = []
+_PARAMETER_VIEWS = []
+
+
+def _model_packages(estimator):
+    """Top-level packages of the classes in the estimator's MRO."""
+    return {cls.__module__.split(".")[0] for cls in type(estimator).__mro__}
+
+
+def is_skorch(estimator):
+    """Whether the estimator is a skorch net (or subclasses one).
+
+    Read from the class hierarchy's modules, so it never imports skorch.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer._adapters import is_skorch
+    >>> is_skorch(LogisticRegression())
+    False
+    """
+    return "skorch" in _model_packages(estimator)
+
+
+def _register(registry, predicate, factory):
+    # The newest registration is tried first, so a later one can override;
+    # registering the same pair again (a module reloaded) changes nothing.
+    entry = (predicate, factory)
+    if entry in registry:
+        registry.remove(entry)
+    registry.insert(0, entry)
+
+
+def register_last_layer_view(predicate, factory):
+    """Teach :func:`~sklearn_cincer._models.last_layer_view` a family of models.
+
+    Parameters
+    ----------
+    predicate : callable
+        ``predicate(estimator) -> bool``: whether ``factory`` reads this
+        estimator.
+    factory : callable
+        ``factory(estimator, needs=...) -> LastLayerView``; ``needs`` names who
+        asks, for error messages. A module-level function, so that fitted
+        selectors holding its view can be pickled.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> from sklearn_cincer._adapters import register_last_layer_view
+    >>> from sklearn_cincer._models import LastLayerView, last_layer_view
+    >>> class Stump(BaseEstimator):  # a one-feature logistic model, say
+    ...     def fit(self, X, y):
+    ...         self.classes_ = sorted(set(y))
+    ...         return self
+    >>> def is_stump(estimator):
+    ...     return isinstance(estimator, Stump)
+    >>> def stump_view(estimator, needs="This selector"):
+    ...     return LastLayerView(estimator.classes_, "logistic", [[1.0]], [0.0])
+    >>> register_last_layer_view(is_stump, stump_view)
+    >>> last_layer_view(Stump().fit([[0.0], [1.0]], [0, 1])).link
+    'logistic'
+    """
+    _register(_LAST_LAYER_VIEWS, predicate, factory)
+
+
+def register_parameter_view(predicate, factory):
+    """Teach :func:`~sklearn_cincer._parameters.parameter_view` a family of models.
+
+    Parameters
+    ----------
+    predicate : callable
+        ``predicate(estimator) -> bool``.
+    factory : callable
+        ``factory(estimator, needs=..., device=...) -> ParameterView``.
+
+    Examples
+    --------
+    >>> from sklearn_cincer._adapters import (
+    ...     find_parameter_view, register_parameter_view)
+    >>> def never(estimator):
+    ...     return False
+    >>> def no_view(estimator, needs="This selector", device=None):
+    ...     raise NotImplementedError
+    >>> register_parameter_view(never, no_view)
+    >>> find_parameter_view(object()) is None
+    True
+    """
+    _register(_PARAMETER_VIEWS, predicate, factory)
+
+
+def _find(registry, estimator):
+    for predicate, factory in registry:
+        if predicate(estimator):
+            return factory
+    return None
+
+
+def _load_extensions(estimator):
+    """Import the extensions that serve this estimator; whether any is new."""
+    loaded = False
+    for package in sorted(_model_packages(estimator)):
+        module = EXTENSIONS.get(package)
+        if module is not None and module not in _IMPORTED:
+            importlib.import_module(module)  # an ImportError says what to install
+            _IMPORTED.add(module)
+            loaded = True
+    return loaded
+
+
+_IMPORTED = set()
+
+
+def _lookup(registry, estimator):
+    factory = _find(registry, estimator)
+    if factory is None and _load_extensions(estimator):
+        factory = _find(registry, estimator)
+    return factory
+
+
+def find_last_layer_view(estimator):
+    """The registered factory that reads this estimator's last layer, or None.
+
+    Imports the extension that serves the estimator's package
+    (:data:`EXTENSIONS`) the first time one is needed.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer._adapters import find_last_layer_view
+    >>> find_last_layer_view(LogisticRegression()) is None  # read by the core
+    True
+    """
+    return _lookup(_LAST_LAYER_VIEWS, estimator)
+
+
+def find_parameter_view(estimator):
+    """The registered factory of this estimator's ParameterView, or None.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer._adapters import find_parameter_view
+    >>> find_parameter_view(LogisticRegression()) is None
+    True
+    """
+    return _lookup(_PARAMETER_VIEWS, estimator)
