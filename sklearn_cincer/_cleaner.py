@@ -21,7 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _refit
+from . import _outputs, _refit
 from ._suspicion import is_suspicious, margin
 from ._threads import limit_threads
 from .oracles._base import OracleError, Query, check_answer, plain
@@ -131,6 +131,7 @@ class _Stream:
         self.history = []
         self.n_rounds = 0
         self.n_scratch_rounds = 0  # warm starts that had to refit from scratch
+        self.largest_margin = 0.0  # of a streamed example the model disagreed with
 
     def copy(self):
         new = copy.copy(self)
@@ -321,6 +322,13 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         numbers its rows after all those seen before.
     y_ : ndarray
         Current (cleaned) labels of the examples in ``ids_``.
+    y_cleaned_ : ndarray of shape (n_seen_,)
+        Current (cleaned) label of every example seen, by stream id: aligned
+        with the rows of ``fit`` (then those of each ``partial_fit``).
+        ``y_cleaned_[ids_]`` is ``y_``; a counter-example dropped by the
+        "drop" strategy keeps its label here but is not in ``ids_``. See
+        :meth:`cleaned_dataset` for the rows and :meth:`label_changes` for
+        what changed.
     history_ : list of QueryRecord
         One record per question asked, in order: round, ids of the example and
         counter-example, margin, selector score, labels before and after.
@@ -535,9 +543,15 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _bootstrap_fit(self, stream):
         X, y = self._training_set(stream)
-        return _refit.bootstrap_fit(
-            clone(stream.template), X, y, stream.refit_method, stream.classes
-        )
+        try:
+            return _refit.bootstrap_fit(
+                clone(stream.template), X, y, stream.refit_method, stream.classes
+            )
+        except Exception as exc:
+            clearer = _refit.explain_fit_error(stream.template, exc)
+            if clearer is None:
+                raise
+            raise clearer from exc
 
     def _training_set(self, stream):
         ids = np.flatnonzero(stream.in_train)
@@ -566,10 +580,16 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _stream_rows(self, stream, ids):
         """Run the rounds of ``ids``, then say what went unexpectedly."""
         scratch_before = stream.n_scratch_rounds
+        questions_before = len(stream.history)
+        stream.largest_margin = 0.0
         self._run(stream, ids)
         n_scratch = stream.n_scratch_rounds - scratch_before
         if n_scratch:
             _refit.warn_scratch_rounds(n_scratch, len(ids))
+        _outputs.warn_if_silent(
+            len(ids), len(stream.history) - questions_before,
+            stream.largest_margin, self.threshold,
+        )
 
     # ----------------------------------------------------------- the loop
 
@@ -608,6 +628,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba = self._proba(stream.estimator, x, classes)
         margins, predictions = margin(proba, [label])
         mu, prediction = float(margins[0]), int(predictions[0])
+        if prediction != label:
+            stream.largest_margin = max(stream.largest_margin, mu)
         entered = [example_id]
         if is_suspicious(mu, prediction, label, self.threshold):
             entered += self._ask(stream, example_id, mu, prediction)
@@ -725,6 +747,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.refit_method_ = stream.refit_method
         self.ids_ = np.flatnonzero(stream.in_train)
         self.y_ = stream.classes[stream.labels[self.ids_]]
+        self.y_cleaned_ = stream.classes[stream.labels]
         self.history_ = list(stream.history)
         self.n_seen_ = int(stream.X.shape[0])
         self.n_queries_ = len(stream.history)
@@ -733,6 +756,81 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             r.relabeled_counter_example for r in stream.history
         )
         self.n_dropped_ = sum(r.dropped for r in stream.history)
+
+    # ------------------------------------------------------------- results
+
+    def cleaned_dataset(self, X):
+        """The cleaned training set: its rows of ``X`` and their labels.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_seen_, n_features)
+            Every row the cleaner has seen, in order: the ``X`` of ``fit``
+            (followed by those of each ``partial_fit``). The cleaner keeps
+            only a numeric copy, so it takes the rows back from you rather
+            than storing a second copy of a DataFrame.
+
+        Returns
+        -------
+        X_clean : ndarray or DataFrame
+            The rows of the training set (``ids_``), in order; a DataFrame
+            keeps its index and columns (``X.iloc[cleaner.ids_]``).
+        y_clean : ndarray or Series
+            Their cleaned labels (``y_``); a Series on the same index when
+            ``X`` is a DataFrame.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from sklearn_cincer import SimulatedOracle, SkepticalCleaner
+        >>> X = pd.DataFrame({"size": np.r_[np.linspace(0, 1, 20),
+        ...                                 np.linspace(2, 3, 20), [0.1]]},
+        ...                  index=[f"id{i}" for i in range(41)])
+        >>> y_true = np.r_[np.zeros(20, int), np.ones(20, int), [0]]
+        >>> y_noisy = y_true.copy(); y_noisy[-1] = 1
+        >>> cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
+        ...                            oracle=SimulatedOracle(y_true)).fit(X, y_noisy)
+        >>> X_clean, y_clean = cleaner.cleaned_dataset(X)
+        >>> y_clean.tail(2)
+        id39    1
+        id40    0
+        dtype: int64
+        """
+        check_is_fitted(self)
+        return _outputs.cleaned_rows(X, self.ids_, self.y_, self.n_seen_)
+
+    def label_changes(self):
+        """A table of every label the answers changed, and every drop.
+
+        Returns
+        -------
+        changes : pandas.DataFrame or list of dict
+            One row per change, in order: ``round``, ``example_id`` (stream
+            id), ``role`` (``"example"`` or ``"counter-example"``),
+            ``change`` (``"relabeled"``, or ``"dropped"`` for a
+            counter-example removed from the training set by the "drop"
+            strategy), ``label_before``, ``label_after`` and ``annotator``. A
+            list of dicts when pandas is not installed. Applying the
+            relabels in order to the labels given to ``fit`` gives
+            ``y_cleaned_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from sklearn_cincer import SimulatedOracle, SkepticalCleaner
+        >>> X = np.r_[np.linspace(0, 1, 20), np.linspace(2, 3, 20), [0.1]][:, None]
+        >>> y_true = np.r_[np.zeros(20, int), np.ones(20, int), [0]]
+        >>> y_noisy = y_true.copy(); y_noisy[-1] = 1
+        >>> cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
+        ...                            oracle=SimulatedOracle(y_true)).fit(X, y_noisy)
+        >>> cleaner.label_changes()  # doctest: +NORMALIZE_WHITESPACE
+           round  example_id     role     change  label_before  label_after annotator
+        0      1          40  example  relabeled             1            0  simulated
+        """
+        check_is_fitted(self)
+        return _outputs.label_changes(self.history_)
 
     # ------------------------------------------------------------- predict
 

@@ -14,10 +14,13 @@ fitted on the bootstrap set (refitting them would change the features the
 last step's solution was learned on, and cost a full fit per round).
 """
 
+import re
 import warnings
 
 import numpy as np
 from sklearn.pipeline import Pipeline
+
+from ._models import _is_skorch
 
 
 def _last_step(estimator):
@@ -117,6 +120,28 @@ def bootstrap_fit(estimator, X, y, method, classes):
         X = head.fit_transform(X, y)
     last.partial_fit(X, y, classes=classes)
     return estimator
+
+
+def explain_fit_error(estimator, error):
+    """A clearer error for a known failure of the first fit, else None.
+
+    A plain skorch net fed the cleaner's float64 rows fails deep inside torch
+    ("mat1 and mat2 must have the same dtype"): say what to do instead.
+    """
+    _, _, last = _last_step(estimator)
+    if not (_is_skorch(last) and isinstance(error, RuntimeError)):
+        return None
+    if not re.search(r"dtype|Double|double", str(error)):
+        return None
+    return TypeError(
+        f"The skorch network ({type(last).__name__}) could not be fit on the "
+        "cleaner's rows, which are float64, while its module's weights are "
+        f"float32 (torch said: {error}). Cast the rows to float32 before the "
+        "network: put FunctionTransformer(to_float32) before it in a Pipeline, "
+        "with a module-level function 'def to_float32(X): return "
+        "np.asarray(X, dtype=np.float32)', or use "
+        "sklearn_cincer.nets.PaperNetClassifier, which casts them itself."
+    )
 
 
 def can_warm_start(estimator, y):
