@@ -334,5 +334,11 @@ class OfflineAnswers:
         return Answer(label=label, counter_label=counter_label,
                       annotator=row.get("annotator") or self.annotator)
 
+    def add_revision_listener(self, listener):
+        """Pass revisions (undo) of the fallback oracle on to ``listener``."""
+        register = getattr(self.fallback, "add_revision_listener", None)
+        if register is not None:
+            register(listener)
+
     def __repr__(self):
         return f"OfflineAnswers({len(self._table)} answers)"
