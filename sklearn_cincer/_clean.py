@@ -192,8 +192,8 @@ def default_model(table, seed=0):
     ...                       "size": [1.0, 2.0, None, 4.0, 5.0, 6.0],
     ...                       "label": ["a", "b"] * 3})
     >>> table = Table(frame, "label", shuffle=False)
-    >>> default_model(table).fit(table.X, table.y).predict(table.X[:2])
-    array(['a', 'b'], dtype=object)
+    >>> default_model(table).fit(table.X, table.y).predict(table.X[:2]).tolist()
+    ['a', 'b']
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
