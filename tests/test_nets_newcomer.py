@@ -7,12 +7,11 @@ import pytest
 torch = pytest.importorskip("torch")
 skorch = pytest.importorskip("skorch")
 
-from sklearn.datasets import load_breast_cancer  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer, minmax_scale  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+from test_cleaner import breast_stream  # noqa: E402
 
 from sklearn_cincer import SimulatedOracle, SkepticalCleaner  # noqa: E402
-from sklearn_cincer.datasets import make_label_noise  # noqa: E402
 from sklearn_cincer.nets import FCNet, FCNetClassifier  # noqa: E402
 
 
@@ -23,11 +22,7 @@ def one_thread(torch_one_thread):
 
 @pytest.fixture(scope="module")
 def breast():
-    X, y = load_breast_cancer(return_X_y=True)
-    order = np.random.RandomState(0).permutation(y.shape[0])[:130]
-    X, y = minmax_scale(X)[order], y[order]
-    y_noisy, _ = make_label_noise(y, 0.2, random_state=0)
-    return X, y, y_noisy
+    return breast_stream(0, n=130)[:3]
 
 
 def to_float32(X):

@@ -5,12 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import minmax_scale
+from test_cleaner import breast_stream
 
 from sklearn_cincer import SimulatedOracle, SkepticalCleaner
-from sklearn_cincer.datasets import make_label_noise
 from sklearn_cincer.oracles import (
     OfflineAnswers,
     OracleError,
@@ -24,10 +22,7 @@ KEYS = ("round", "example_id", "counter_example_id", "label_before", "label_afte
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = load_breast_cancer(return_X_y=True)
-    order = np.random.RandomState(1).permutation(y.shape[0])[:180]
-    X, y = minmax_scale(X)[order], y[order]
-    y_noisy, _ = make_label_noise(y, 0.2, random_state=1)
+    X, y, y_noisy, _ = breast_stream(1, n=180)
     # String labels: the CSV round trip must give them back as classes.
     names = np.array(["benign", "malignant"])
     return X, names[y], names[y_noisy]

@@ -3,23 +3,17 @@ and the table of what changed."""
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import minmax_scale
+from test_cleaner import breast_stream
 
 from sklearn_cincer import SimulatedOracle, SkepticalCleaner
-from sklearn_cincer.datasets import make_label_noise
 
 pd = pytest.importorskip("pandas")
 
 
 @pytest.fixture(scope="module")
 def data():
-    X, y = load_breast_cancer(return_X_y=True)
-    order = np.random.RandomState(0).permutation(y.shape[0])[:220]
-    X, y = minmax_scale(X)[order], y[order]
-    y_noisy, _ = make_label_noise(y, 0.2, random_state=0)
-    return X, y, y_noisy
+    return breast_stream(0, n=220)[:3]
 
 
 @pytest.fixture(scope="module", params=["relabel", "drop"])

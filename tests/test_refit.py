@@ -5,23 +5,19 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler, minmax_scale
 
+from test_cleaner import breast_stream
+
 from sklearn_cincer import NearestNeighborSelector, SimulatedOracle, SkepticalCleaner
-from sklearn_cincer.datasets import make_label_noise
 
 
 def _stream(seed=0, n=200):
-    X, y = load_breast_cancer(return_X_y=True)
-    order = np.random.RandomState(seed).permutation(y.shape[0])[:n]
-    X, y = X[order], y[order]
-    y_noisy, _ = make_label_noise(y, 0.2, random_state=seed)
-    return X, y, y_noisy
+    return breast_stream(seed, n=n)[:3]
 
 
 class CountingScaler(StandardScaler):
