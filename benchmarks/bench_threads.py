@@ -9,7 +9,10 @@ this process, the settings alternating so that they see the same load:
   (``FCNetClassifier``), same sizes, ``refit`` as given (the paper's
   "scratch" by default).
 
-For each it prints the seconds of ``fit`` with ``n_threads=1`` and with
+- ``ops``: which single operations give other bits with 1 and with T
+  threads: torch sums and products, numpy (BLAS) products, small and large.
+
+For each run it prints the seconds of ``fit`` with ``n_threads=1`` and with
 ``n_threads=T`` (``--threads``, default: the number of cores), their ratio,
 and whether the two runs asked the same questions with the same answers
 (histories compared record by record: ids, labels, and the largest
@@ -18,7 +21,7 @@ difference of the margins and selector scores).
 Usage::
 
     python benchmarks/bench_threads.py [--rounds 100] [--repeats 2] \\
-        [--threads 2] [--only digits-lr breast-fc] [--refit scratch]
+        [--threads 2] [--only ops digits-lr breast-fc] [--refit scratch]
 """
 
 import argparse
@@ -47,6 +50,38 @@ def _breast_fc(rounds, seed, refit):
 
 
 CASES = {"digits-lr": _digits_lr, "breast-fc": _breast_fc}
+
+
+def split_ops(threads):
+    """Largest difference of single operations between 1 and ``threads``."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    def torch_on(n, fn):
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(before)
+
+    g = torch.Generator().manual_seed(0)
+    for n in (1_000, 1_000_000):
+        x = torch.randn(n, generator=g)
+        d = (torch_on(1, x.sum) - torch_on(threads, x.sum)).abs().item()
+        print(f"  torch sum of {n:,} floats: {d:.2g}")
+    for m, k, n in ((32, 30, 64), (4096, 784, 64)):
+        A, B = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
+        d = (torch_on(1, lambda: A @ B) - torch_on(threads, lambda: A @ B))
+        print(f"  torch ({m}x{k}) @ ({k}x{n}): {d.abs().max().item():.2g}")
+    rng = np.random.RandomState(0)
+    for m, k, n in ((32, 65, 650), (200, 65, 650), (2000, 650, 650)):
+        A, B = rng.randn(m, k), rng.randn(k, n)
+        with threadpool_limits(1):
+            one = A @ B
+        with threadpool_limits(threads):
+            many = A @ B
+        print(f"  numpy ({m}x{k}) @ ({k}x{n}): {np.abs(one - many).max():.2g}")
 
 
 def _run(case, n_threads, rounds, seed, refit):
@@ -89,13 +124,17 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--refit", default="scratch",
                         choices=["scratch", "incremental"])
-    parser.add_argument("--only", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--only", nargs="+", default=["ops", *CASES],
+                        choices=["ops", *CASES])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores, "
           f"n_threads 1 vs {args.threads}, {args.rounds} rounds, "
           f"refit={args.refit}")
-    for case in args.only:
+    if "ops" in args.only:
+        print(f"largest difference between 1 and {args.threads} threads:")
+        split_ops(args.threads)
+    for case in (c for c in args.only if c != "ops"):
         if case == "breast-fc":
             import torch  # noqa: F401  (before the first limit, as users do)
         times = {1: [], args.threads: []}

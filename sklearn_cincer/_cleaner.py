@@ -298,11 +298,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         never imports it). The previous settings are restored when the call
         returns or fails. ``None`` leaves the libraries as they are. One
         thread is the default because each round solves small problems, on
-        which more threads mostly wait for each other: one thread was 1.3 to
-        3 times faster on a quiet 2-core machine and many times faster on a
-        busy one, and results then do not depend on the machine's core count
-        (see :ref:`threads`). Raise it, or pass None, for a large model on a
-        quiet machine with many cores.
+        which more threads mostly wait for each other: one thread was 11 to
+        13 times faster than two on a busy 2-core machine (2 to 2.4 times on
+        a quiet one, as reported in issue 14), and results then do not
+        depend on the machine's core count (see :ref:`threads`). Raise it,
+        or pass None, for a large model on a quiet machine with many cores.
 
     Attributes
     ----------

@@ -1,12 +1,13 @@
 """Thread limits for the cleaner's loop: BLAS/OpenMP pools and torch.
 
 The loop solves many small problems (a refit, a margin, a Fisher solve per
-round). On them a multi-threaded BLAS or torch mostly synchronizes: on the
-project's 2-core machine one thread was 1.5-2.4 times faster even when the
-machine was quiet, and up to 65 times faster when other processes competed
-for the cores (OpenMP threads spin while they wait for a busy core). The
-cleaner therefore runs on ``n_threads=1`` by default (see
-``SkepticalCleaner``'s ``n_threads``).
+round). On them a multi-threaded BLAS or torch mostly synchronizes: issue 14
+measured one thread 2.4 times faster for BLAS and 2 times for torch on a
+quiet machine, and a digits run 65 times faster on a busy one (OpenMP
+threads spin while they wait for a busy core); on this project's busy 2-core
+machine one thread was 11 to 13 times faster than two
+(``benchmarks/bench_threads.py``). The cleaner therefore runs on
+``n_threads=1`` by default (see ``SkepticalCleaner``'s ``n_threads``).
 """
 
 import contextlib
