@@ -322,7 +322,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         numbers its rows after all those seen before.
     y_ : ndarray
         Current (cleaned) labels of the examples in ``ids_``.
-    y_cleaned_ : ndarray of shape (n_seen_,)
+    y_cleaned_ : ndarray of shape (`n_seen_`,)
         Current (cleaned) label of every example seen, by stream id: aligned
         with the rows of ``fit`` (then those of each ``partial_fit``).
         ``y_cleaned_[ids_]`` is ``y_``; a counter-example dropped by the
@@ -764,7 +764,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_seen_, n_features)
+        X : array-like or DataFrame of shape (`n_seen_`, n_features)
             Every row the cleaner has seen, in order: the ``X`` of ``fit``
             (followed by those of each ``partial_fit``). The cleaner keeps
             only a numeric copy, so it takes the rows back from you rather
