@@ -284,7 +284,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
           without ``warm_start`` but with ``partial_fit`` learns the examples
           that entered the training set this round (it cannot unlearn a
           dropped example nor a replaced label); any other is refit from
-          scratch. ``refit_method_`` says which was used.
+          scratch, with a ``UserWarning``. A Pipeline updates its last step
+          this way, on rows transformed by the other steps, which stay as
+          fitted on the bootstrap set. ``refit_method_`` says which was used.
     random_state : int, RandomState instance or None, default=None
         Seeds the wrapped estimator and the selectors where their own
         ``random_state`` is None, so the same seed gives the same queries.
@@ -344,7 +346,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     n_dropped_ : int
         Counter-examples removed from the training set ("drop" strategy).
     refit_method_ : {"fit", "warm_start", "partial_fit"}
-        How ``estimator_`` is updated each round.
+        How ``estimator_`` is updated each round (for a Pipeline, its last
+        step).
     selector_ : selector object
         The selector that chose the last counter-example (unfitted before the
         first query).
