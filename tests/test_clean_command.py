@@ -148,3 +148,18 @@ def test_clear_errors(data_csv, tmp_path, capsys):
     assert main(["clean", str(tmp_path / "missing.csv"), "--label", "y",
                  "--output", str(out)]) == 1
     assert "missing.csv" in capsys.readouterr().err
+
+
+def test_row_view_shows_the_files_row_escaped_for_the_browser():
+    from sklearn_cincer._clean import RowView, Table
+
+    frame = pd.DataFrame({"note": ["<b>bold</b>", "plain", "x", "y"],
+                          "size": [1.0, None, 3.0, 4.0],
+                          "label": ["a", "b", "a", "b"]})
+    table = Table(frame, "label", shuffle=False)
+    assert table.X[1, 1] == 3.0  # the median of 1, 3 and 4
+    html_view = RowView(table, as_html=True)(table.X[0], 0)
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html_view and "<b>" not in html_view
+    assert "line 2 of the file" in html_view
+    text_view = RowView(table, as_html=False)(table.X[1], 1)
+    assert text_view.splitlines() == ["line 3 of the file", "note: plain", "size: "]
