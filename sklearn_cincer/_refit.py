@@ -20,7 +20,10 @@ import warnings
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ._models import _is_skorch
+# torch's words for a float64 input meeting float32 weights ("mat1 and mat2
+# must have the same dtype, but got Double and Float", "expected scalar type
+# Float but found Double", "Input type (double) and bias type (float)...").
+_DTYPE_CLASH = re.compile(r"double.*float|float.*double", re.IGNORECASE | re.DOTALL)
 
 
 def _last_step(estimator):
@@ -129,12 +132,10 @@ def explain_fit_error(estimator, error):
     ("mat1 and mat2 must have the same dtype"): say what to do instead.
     """
     _, _, last = _last_step(estimator)
-    if not (_is_skorch(last) and isinstance(error, RuntimeError)):
-        return None
-    if not re.search(r"dtype|Double|double", str(error)):
+    if not (isinstance(error, RuntimeError) and _DTYPE_CLASH.search(str(error))):
         return None
     return TypeError(
-        f"The skorch network ({type(last).__name__}) could not be fit on the "
+        f"The network ({type(last).__name__}) could not be fit on the "
         "cleaner's rows, which are float64, while its module's weights are "
         f"float32 (torch said: {error}). Cast the rows to float32 before the "
         "network: put FunctionTransformer(to_float32) before it in a Pipeline, "
