@@ -334,9 +334,19 @@ class OfflineAnswers:
         return Answer(label=label, counter_label=counter_label,
                       annotator=row.get("annotator") or self.annotator)
 
+    # A session wrapping this oracle registers listeners on it; they belong to
+    # the person behind ``fallback`` (revisions, answers to save at once).
+
     def add_revision_listener(self, listener):
         """Pass revisions (undo) of the fallback oracle on to ``listener``."""
-        register = getattr(self.fallback, "add_revision_listener", None)
+        self._forward("add_revision_listener", listener)
+
+    def add_answer_listener(self, listener):
+        """Pass the fallback oracle's answers on to ``listener`` as given."""
+        self._forward("add_answer_listener", listener)
+
+    def _forward(self, name, listener):
+        register = getattr(self.fallback, name, None)
         if register is not None:
             register(listener)
 
