@@ -75,9 +75,10 @@ for record in cincer.history_[:5]:
     )
 
 # %%
-# The cleaned training set is ``X[cleaner.ids_]`` with labels ``cleaner.y_``;
+# The cleaned training set is ``cleaner.cleaned_dataset(X)``: its rows of
+# ``X`` (a DataFrame stays one) and their cleaned labels;
 # ``cleaner.predict`` uses the model fit on it.
-X_clean, y_clean = X[cincer.ids_], cincer.y_
+X_clean, y_clean = cincer.cleaned_dataset(X)
 
 fig, ax = plt.subplots(figsize=(5, 3))
 noisy_before = int(flipped.sum())

@@ -21,7 +21,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _outputs, _refit
 from ._suspicion import is_suspicious, margin, predictions
+from ._threads import limit_threads
 from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
 from .oracles._hooks import oracle_fit
 from .selectors import TopFisherSelector
@@ -129,6 +131,8 @@ class _Stream:
         self.selector = selector
         self.history = []
         self.n_rounds = 0
+        self.n_scratch_rounds = 0  # warm starts that had to refit from scratch
+        self.largest_margin = 0.0  # of a streamed example the model disagreed with
         self._feature_scale = None
 
     def feature_scale(self):
@@ -193,19 +197,15 @@ def _unchanged_on_error(method):
     return wrapper
 
 
-def _can_warm_start(estimator, y):
-    """Whether a warm start on labels ``y`` keeps the model's outputs.
+def _thread_limited(method):
+    """Run a fitting method under the cleaner's ``n_threads`` limit."""
 
-    It does when ``y`` holds exactly the model's classes, or a subset of them
-    for a model whose classes were fixed in advance (a ``classes`` parameter,
-    as skorch classifiers have); otherwise the outputs change shape.
-    """
-    present = np.unique(y)
-    known = np.asarray(estimator.classes_)
-    if np.array_equal(present, known):
-        return True
-    fixed = estimator.get_params().get("classes", None) is not None
-    return fixed and bool(np.isin(present, known).all())
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with limit_threads(self.n_threads):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _estimator_has(attr):
@@ -306,13 +306,27 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
           without ``warm_start`` but with ``partial_fit`` learns the examples
           that entered the training set this round (it cannot unlearn a
           dropped example nor a replaced label); any other is refit from
-          scratch. ``refit_method_`` says which was used.
+          scratch, with a ``UserWarning``. A Pipeline updates its last step
+          this way, on rows transformed by the other steps, which stay as
+          fitted on the bootstrap set. ``refit_method_`` says which was used.
     random_state : int, RandomState instance or None, default=None
         Seeds the wrapped estimator and the selectors where their own
         ``random_state`` is None, so the same seed gives the same queries.
     verbose : int, default=0
         Print progress every tenth of the stream when positive, every round
         when above 1.
+    n_threads : int or None, default=1
+        Threads that BLAS, OpenMP and torch may use during :meth:`fit` and
+        :meth:`partial_fit` (set with threadpoolctl, and with
+        ``torch.set_num_threads`` when torch is already imported; the cleaner
+        never imports it). The previous settings are restored when the call
+        returns or fails. ``None`` leaves the libraries as they are. One
+        thread is the default because each round solves small problems, on
+        which more threads mostly wait for each other: one thread was 11 to
+        13 times faster than two on a busy 2-core machine (2 to 2.4 times on
+        a quiet one, as reported in issue 14), and results then do not
+        depend on the machine's core count (see :ref:`threads`). Raise it,
+        or pass None, for a large model on a quiet machine with many cores.
 
     Attributes
     ----------
@@ -332,6 +346,13 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         numbers its rows after all those seen before.
     y_ : ndarray
         Current (cleaned) labels of the examples in ``ids_``.
+    y_cleaned_ : ndarray of shape (`n_seen_`,)
+        Current (cleaned) label of every example seen, by stream id: aligned
+        with the rows of ``fit`` (then those of each ``partial_fit``).
+        ``y_cleaned_[ids_]`` is ``y_``; a counter-example dropped by the
+        "drop" strategy keeps its label here but is not in ``ids_``. See
+        :meth:`cleaned_dataset` for the rows and :meth:`label_changes` for
+        what changed.
     history_ : list of QueryRecord
         One record per question asked, in order: round, ids of the example and
         counter-example, margin, selector score, labels before and after.
@@ -347,7 +368,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     n_dropped_ : int
         Counter-examples removed from the training set ("drop" strategy).
     refit_method_ : {"fit", "warm_start", "partial_fit"}
-        How ``estimator_`` is updated each round.
+        How ``estimator_`` is updated each round (for a Pipeline, its last
+        step).
     selector_ : selector object
         The selector that chose the last counter-example (unfitted before the
         first query).
@@ -397,6 +419,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "refit": [StrOptions({"scratch", "incremental"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -412,6 +435,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         refit="scratch",
         random_state=None,
         verbose=0,
+        n_threads=1,
     ):
         self.estimator = estimator
         self.selector = selector
@@ -423,11 +447,13 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.refit = refit
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=False)
     @_unchanged_on_error
+    @_thread_limited
     def fit(self, X, y):
         """Run the loop over ``(X, y)``: bootstrap on the first rows, stream the rest.
 
@@ -451,6 +477,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     @_unchanged_on_error
+    @_thread_limited
     def partial_fit(self, X, y, classes=None):
         """Stream more examples into the cleaner, one round each.
 
@@ -491,7 +518,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             stream = self._stream.copy()
             first_id = stream.X.shape[0]
             stream.extend(X, labels)
-            self._run(stream, range(first_id, stream.X.shape[0]))
+            self._stream_rows(stream, range(first_id, stream.X.shape[0]))
             self._publish(stream)
         return self
 
@@ -524,9 +551,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         rng = check_random_state(self.random_state)
         template = _seed_unset_random_states(clone(self.estimator), rng)
-        refit_method = self._refit_method(template)
-        if refit_method == "warm_start":
-            template.set_params(warm_start=True)
+        refit_method = _refit.refit_method(template, self.refit)
+        if self.refit == "incremental" and refit_method == "fit":
+            _refit.warn_cannot_update(template)
+        _refit.prepare(template, refit_method)
         selector = TopFisherSelector() if self.selector is None else self.selector
         selector = clone(selector)
 
@@ -537,25 +565,21 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             # Fail fast: a selector that cannot read this model should say so
             # now, not at the first question, maybe after a person's answers.
             clone(selector).fit(stream.estimator, *self._training_set(stream))
-        self._run(stream, range(n_bootstrap, n_samples))
+        self._stream_rows(stream, range(n_bootstrap, n_samples))
         self._publish(stream)
         return self
 
-    def _refit_method(self, estimator):
-        if self.refit == "scratch":
-            return "fit"
-        if "warm_start" in estimator.get_params():
-            return "warm_start"
-        if hasattr(estimator, "partial_fit"):
-            return "partial_fit"
-        return "fit"
-
     def _bootstrap_fit(self, stream):
-        estimator = clone(stream.template)
         X, y = self._training_set(stream)
-        if stream.refit_method == "partial_fit":
-            return estimator.partial_fit(X, y, classes=stream.classes)
-        return estimator.fit(X, y)
+        try:
+            return _refit.bootstrap_fit(
+                clone(stream.template), X, y, stream.refit_method, stream.classes
+            )
+        except Exception as exc:
+            clearer = _refit.explain_fit_error(stream.template, exc)
+            if clearer is None:
+                raise
+            raise clearer from exc
 
     def _training_set(self, stream):
         ids = np.flatnonzero(stream.in_train)
@@ -564,17 +588,36 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _update(self, stream, entered):
         """Refit after a round; ``entered`` lists the ids whose rows changed."""
         if stream.refit_method == "partial_fit":
-            stream.estimator.partial_fit(
-                stream.X[entered], stream.classes[stream.labels[entered]]
+            _refit.partial_fit(
+                stream.estimator,
+                stream.X[entered],
+                stream.classes[stream.labels[entered]],
             )
             return
         X, y = self._training_set(stream)
-        if stream.refit_method == "warm_start" and _can_warm_start(stream.estimator, y):
-            stream.estimator.fit(X, y)
+        if stream.refit_method == "warm_start" and _refit.can_warm_start(
+            stream.estimator, y
+        ):
+            _refit.warm_fit(stream.estimator, X, y)
         else:
             # From scratch, also when warm starting is impossible because the
             # training set gained or lost a class (the weights change shape).
+            stream.n_scratch_rounds += stream.refit_method == "warm_start"
             stream.estimator = clone(stream.template).fit(X, y)
+
+    def _stream_rows(self, stream, ids):
+        """Run the rounds of ``ids``, then say what went unexpectedly."""
+        scratch_before = stream.n_scratch_rounds
+        questions_before = len(stream.history)
+        stream.largest_margin = 0.0
+        self._run(stream, ids)
+        n_scratch = stream.n_scratch_rounds - scratch_before
+        if n_scratch:
+            _refit.warn_scratch_rounds(n_scratch, len(ids))
+        _outputs.warn_if_silent(
+            len(ids), len(stream.history) - questions_before,
+            stream.largest_margin, self.threshold,
+        )
 
     # ----------------------------------------------------------- the loop
 
@@ -615,6 +658,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         predicted = predictions(stream.estimator, x, proba, classes)
         margins, _ = margin(proba, [label], predicted)
         mu, prediction = float(margins[0]), int(predicted[0])
+        if prediction != label:
+            stream.largest_margin = max(stream.largest_margin, mu)
         entered = [example_id]
         if is_suspicious(mu, prediction, label, self.threshold):
             entered += self._ask(stream, example_id, mu, prediction)
@@ -744,6 +789,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.refit_method_ = stream.refit_method
         self.ids_ = np.flatnonzero(stream.in_train)
         self.y_ = stream.classes[stream.labels[self.ids_]]
+        self.y_cleaned_ = stream.classes[stream.labels]
         self.history_ = list(stream.history)
         self.n_seen_ = int(stream.X.shape[0])
         self.n_queries_ = len(stream.history)
@@ -752,6 +798,81 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             r.relabeled_counter_example for r in stream.history
         )
         self.n_dropped_ = sum(r.dropped for r in stream.history)
+
+    # ------------------------------------------------------------- results
+
+    def cleaned_dataset(self, X):
+        """The cleaned training set: its rows of ``X`` and their labels.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (`n_seen_`, n_features)
+            Every row the cleaner has seen, in order: the ``X`` of ``fit``
+            (followed by those of each ``partial_fit``). The cleaner keeps
+            only a numeric copy, so it takes the rows back from you rather
+            than storing a second copy of a DataFrame.
+
+        Returns
+        -------
+        X_clean : ndarray or DataFrame
+            The rows of the training set (``ids_``), in order; a DataFrame
+            keeps its index and columns (``X.iloc[cleaner.ids_]``).
+        y_clean : ndarray or Series
+            Their cleaned labels (``y_``); a Series on the same index when
+            ``X`` is a DataFrame.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from sklearn_cincer import SimulatedOracle, SkepticalCleaner
+        >>> X = pd.DataFrame({"size": np.r_[np.linspace(0, 1, 20),
+        ...                                 np.linspace(2, 3, 20), [0.1]]},
+        ...                  index=[f"id{i}" for i in range(41)])
+        >>> y_true = np.r_[np.zeros(20, int), np.ones(20, int), [0]]
+        >>> y_noisy = y_true.copy(); y_noisy[-1] = 1
+        >>> cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
+        ...                            oracle=SimulatedOracle(y_true)).fit(X, y_noisy)
+        >>> X_clean, y_clean = cleaner.cleaned_dataset(X)
+        >>> y_clean.tail(2)
+        id39    1
+        id40    0
+        dtype: int64
+        """
+        check_is_fitted(self)
+        return _outputs.cleaned_rows(X, self.ids_, self.y_, self.n_seen_)
+
+    def label_changes(self):
+        """A table of every label the answers changed, and every drop.
+
+        Returns
+        -------
+        changes : pandas.DataFrame or list of dict
+            One row per change, in order: ``round``, ``example_id`` (stream
+            id), ``role`` (``"example"`` or ``"counter-example"``),
+            ``change`` (``"relabeled"``, or ``"dropped"`` for a
+            counter-example removed from the training set by the "drop"
+            strategy), ``label_before``, ``label_after`` and ``annotator``. A
+            list of dicts when pandas is not installed. Applying the
+            relabels in order to the labels given to ``fit`` gives
+            ``y_cleaned_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from sklearn_cincer import SimulatedOracle, SkepticalCleaner
+        >>> X = np.r_[np.linspace(0, 1, 20), np.linspace(2, 3, 20), [0.1]][:, None]
+        >>> y_true = np.r_[np.zeros(20, int), np.ones(20, int), [0]]
+        >>> y_noisy = y_true.copy(); y_noisy[-1] = 1
+        >>> cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
+        ...                            oracle=SimulatedOracle(y_true)).fit(X, y_noisy)
+        >>> cleaner.label_changes()  # doctest: +NORMALIZE_WHITESPACE
+           round  example_id     role     change  label_before  label_after annotator
+        0      1          40  example  relabeled             1            0  simulated
+        """
+        check_is_fitted(self)
+        return _outputs.label_changes(self.history_)
 
     # ------------------------------------------------------------- predict
 

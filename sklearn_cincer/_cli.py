@@ -13,6 +13,7 @@ import sys
 # Modules with an ``add_parser(subparsers)`` function, in help order.
 _SUBCOMMANDS = (
     "sklearn_cincer._demo",
+    "sklearn_cincer._clean",
     "sklearn_cincer.benchmark._commands",
 )
 

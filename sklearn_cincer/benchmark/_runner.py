@@ -20,6 +20,7 @@ from sklearn.metrics import f1_score
 from sklearn.utils import Bunch
 
 from .._cleaner import SkepticalCleaner
+from .._threads import limit_threads
 from ..oracles import SimulatedOracle
 from ._registry import (
     STRATEGIES,
@@ -325,6 +326,7 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
         model, selector=selector, oracle=SimulatedOracle(y_true),
         threshold=threshold, counter_examples=STRATEGIES[strategy],
         n_bootstrap=B, refit=refit, random_state=random_state,
+        n_threads=None,  # the caller's limit (``threads`` of the experiment)
     )
     trace = []
 
@@ -393,19 +395,18 @@ def _write_csv(rows, path, columns=None):
 
 def _one_repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose,
                 threads=None):
-    if threads is not None:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=threads):
-            return _repeat(spec, repeat, stream, X_test, y_test, classes, seed,
-                           folder, verbose)
-    return _repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder,
-                   verbose)
-
-
-def _repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose):
-    started = time.perf_counter()
+    # The model is made before the thread limit is entered: making a network
+    # imports torch, and a library loaded inside the limit escapes it (the
+    # first repeat of a process then ran torch on every core).
     model = make_model(spec.model, random_state=seed, **spec.model_params)
+    with limit_threads(threads):
+        return _repeat(spec, repeat, stream, X_test, y_test, classes, seed,
+                       folder, verbose, model)
+
+
+def _repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose,
+            model):
+    started = time.perf_counter()
     selector = (
         None if spec.strategy == "no_ce"
         else make_selector(spec.selector, **spec.selector_params)
@@ -687,20 +688,18 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
             todo.append(r)
 
     def one(r):
-        if threads is not None:
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(limits=threads):
-                return _one(r)
-        return _one(r)
-
-    def _one(r):
+        # As in _one_repeat: make the model (importing torch) before the limit.
         seed = repeat_seed(random_state, r)
+        estimator = make_model(model, random_state=seed)
+        with limit_threads(threads):
+            return _one(r, seed, estimator)
+
+    def _one(r, seed, estimator):
         stream = make_stream(data.X_train, data.y_train, n_bootstrap=n_bootstrap,
                              n_rounds=n_rounds, noise_rate=noise_rate,
                              random_state=seed)
         rows = run_precision(
-            stream, model=make_model(model, random_state=seed),
+            stream, model=estimator,
             selectors={name: make_selector(name, **params.get(name, {}))
                        for name in selectors},
             repeat=r,

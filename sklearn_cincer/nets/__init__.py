@@ -39,7 +39,9 @@ starts, and trains without a validation split. A plain
 
 Torch threads: the paper's networks are tiny, and on a shared machine
 torch's default of one thread per core can be many times slower than one
-thread (OpenMP spinning); consider ``torch.set_num_threads(1)``.
+thread (OpenMP spinning). :class:`~sklearn_cincer.SkepticalCleaner` runs
+torch on ``n_threads=1`` thread during ``fit`` by default and restores the
+count afterwards; outside the cleaner, consider ``torch.set_num_threads(1)``.
 """
 
 try:

@@ -7,10 +7,14 @@
   answer to an :class:`AnnotationStore` (SQLite) as it happens, and to replay
   recorded answers when a session is run again, so a session resumes after a
   crash.
+- :func:`export_questions` writes the questions of a run to a CSV or JSON file
+  for a team to answer offline; :class:`OfflineAnswers` answers a new run from
+  the filled-in files (:func:`read_answers` reads them).
 """
 
 from ._base import AnnotationStopped, Answer, OracleError, Query, check_answer
 from ._browser import BrowserOracle
+from ._offline import OfflineAnswers, export_questions, read_answers
 from ._simulated import SimulatedOracle
 from ._session import AnnotationSession
 from ._store import AnnotationStore
@@ -22,9 +26,12 @@ __all__ = [
     "AnnotationStore",
     "Answer",
     "BrowserOracle",
+    "OfflineAnswers",
     "OracleError",
     "Query",
     "SimulatedOracle",
     "TerminalOracle",
     "check_answer",
+    "export_questions",
+    "read_answers",
 ]

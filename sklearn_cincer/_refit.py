@@ -1,0 +1,175 @@
+"""How the cleaner updates its classifier after a round.
+
+Three ways (``SkepticalCleaner.refit_method_``):
+
+- ``"fit"``: a clone of the unfitted template is fit on the whole training
+  set (``refit="scratch"``, or an estimator that cannot update);
+- ``"warm_start"``: the fitted model is fit again on the whole training set,
+  starting from its current solution;
+- ``"partial_fit"``: the fitted model learns the rows that changed.
+
+For a :class:`~sklearn.pipeline.Pipeline` the update applies to its last
+step, on the rows transformed by the other steps, which stay as they were
+fitted on the bootstrap set (refitting them would change the features the
+last step's solution was learned on, and cost a full fit per round).
+"""
+
+import re
+import warnings
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+# torch's words for a float64 input meeting float32 weights ("mat1 and mat2
+# must have the same dtype, but got Double and Float", "expected scalar type
+# Float but found Double", "Input type (double) and bias type (float)...").
+_DTYPE_CLASH = re.compile(r"double.*float|float.*double", re.IGNORECASE | re.DOTALL)
+
+
+def _last_step(estimator):
+    """``(prefix, heads, last)``: how to reach and feed a Pipeline's last step.
+
+    ``prefix`` is the ``get_params`` path of the last step (``""`` for a
+    plain estimator), ``heads`` the Pipelines of the other steps, outermost
+    first (nested Pipelines are followed), ``last`` the final estimator.
+    """
+    prefix, heads = "", []
+    while isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        if len(estimator.steps) > 1:
+            heads.append(estimator[:-1])
+        prefix += f"{name}__"
+        estimator = last
+    return prefix, heads, estimator
+
+
+def _transform(heads, X):
+    for head in heads:
+        X = head.transform(X)
+    return X
+
+
+def refit_method(estimator, refit):
+    """The update used for ``estimator`` under the cleaner's ``refit``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_cincer._refit import refit_method
+    >>> refit_method(make_pipeline(StandardScaler(), LogisticRegression()),
+    ...              "incremental")
+    'warm_start'
+    >>> refit_method(make_pipeline(StandardScaler(), GaussianNB()), "incremental")
+    'partial_fit'
+    >>> refit_method(LogisticRegression(), "scratch")
+    'fit'
+    """
+    if refit == "scratch":
+        return "fit"
+    _, _, last = _last_step(estimator)
+    if "warm_start" in last.get_params():
+        return "warm_start"
+    if hasattr(last, "partial_fit"):
+        return "partial_fit"
+    return "fit"
+
+
+def warn_cannot_update(estimator):
+    """Say that ``refit="incremental"`` falls back to refits from scratch."""
+    _, heads, last = _last_step(estimator)
+    where = type(last).__name__
+    if heads:
+        where += f" (the last step of the {type(estimator).__name__})"
+    warnings.warn(
+        f"refit='incremental' cannot update {where}: it has neither a "
+        "warm_start parameter nor a partial_fit method, so every round refits "
+        "it from scratch. Use refit='scratch' to say so, or a model that can "
+        "update.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def warn_scratch_rounds(n_scratch, n_rounds):
+    """Say how many warm-started rounds had to refit from scratch."""
+    warnings.warn(
+        f"refit='incremental' refit the model from scratch in {n_scratch} of "
+        f"{n_rounds} rounds: in those the training set's classes differed "
+        "from the model's, and a warm start cannot change its number of "
+        "outputs. A model told every class in advance (a 'classes' parameter, "
+        "as skorch classifiers have) avoids it.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def prepare(template, method):
+    """Set ``warm_start=True`` where the method needs it; returns ``template``."""
+    if method == "warm_start":
+        prefix, _, _ = _last_step(template)
+        template.set_params(**{f"{prefix}warm_start": True})
+    return template
+
+
+def bootstrap_fit(estimator, X, y, method, classes):
+    """Fit an unfitted clone on the bootstrap set."""
+    if method != "partial_fit":
+        return estimator.fit(X, y)
+    _, heads, last = _last_step(estimator)
+    for head in heads:
+        X = head.fit_transform(X, y)
+    last.partial_fit(X, y, classes=classes)
+    return estimator
+
+
+def explain_fit_error(estimator, error):
+    """A clearer error for a known failure of the first fit, else None.
+
+    A plain skorch net fed the cleaner's float64 rows fails deep inside torch
+    ("mat1 and mat2 must have the same dtype"): say what to do instead.
+    """
+    _, _, last = _last_step(estimator)
+    if not (isinstance(error, RuntimeError) and _DTYPE_CLASH.search(str(error))):
+        return None
+    return TypeError(
+        f"The network ({type(last).__name__}) could not be fit on the "
+        "cleaner's rows, which are float64, while its module's weights are "
+        f"float32 (torch said: {error}). Cast the rows to float32 before the "
+        "network: put FunctionTransformer(to_float32) before it in a Pipeline, "
+        "with a module-level function 'def to_float32(X): return "
+        "np.asarray(X, dtype=np.float32)', or use "
+        "sklearn_cincer.nets.PaperNetClassifier, which casts them itself."
+    )
+
+
+def can_warm_start(estimator, y):
+    """Whether a warm start on labels ``y`` keeps the model's outputs.
+
+    It does when ``y`` holds exactly the model's classes, or a subset of them
+    for a model whose classes were fixed in advance (a ``classes`` parameter,
+    as skorch classifiers have); otherwise the outputs change shape.
+    """
+    _, _, last = _last_step(estimator)
+    present = np.unique(y)
+    known = np.asarray(last.classes_)
+    if np.array_equal(present, known):
+        return True
+    fixed = last.get_params().get("classes", None) is not None
+    return fixed and bool(np.isin(present, known).all())
+
+
+def warm_fit(estimator, X, y):
+    """Fit the last step again from its current solution, on transformed rows."""
+    _, heads, last = _last_step(estimator)
+    last.fit(_transform(heads, X), y)
+    return estimator
+
+
+def partial_fit(estimator, X, y):
+    """Teach the last step the rows ``X``, transformed by the other steps."""
+    _, heads, last = _last_step(estimator)
+    last.partial_fit(_transform(heads, X), y)
+    return estimator

@@ -1,0 +1,70 @@
+"""Thread limits for the cleaner's loop: BLAS/OpenMP pools and torch.
+
+The loop solves many small problems (a refit, a margin, a Fisher solve per
+round). On them a multi-threaded BLAS or torch mostly synchronizes: issue 14
+measured one thread 2.4 times faster for BLAS and 2 times for torch on a
+quiet machine, and a digits run 65 times faster on a busy one (OpenMP
+threads spin while they wait for a busy core); on this project's busy 2-core
+machine one thread was 11 to 13 times faster than two
+(``benchmarks/bench_threads.py``). The cleaner therefore runs on
+``n_threads=1`` by default (see ``SkepticalCleaner``'s ``n_threads``).
+"""
+
+import contextlib
+import sys
+
+
+def torch_if_imported():
+    """The torch module when something has imported it already, else None.
+
+    The core never imports torch itself: a model that uses torch has
+    imported it by the time it is fit.
+    """
+    torch = sys.modules.get("torch")
+    # A module half-way through its own import lacks its functions.
+    return torch if hasattr(torch, "set_num_threads") else None
+
+
+@contextlib.contextmanager
+def limit_threads(n_threads):
+    """Run the body with at most ``n_threads`` BLAS, OpenMP and torch threads.
+
+    BLAS and OpenMP pools are limited with threadpoolctl; torch's intra-op
+    threads with ``torch.set_num_threads`` when torch is already imported
+    (never importing it). Everything is restored on exit, also when the body
+    raises.
+
+    A pool that a library loads only inside the body (torch imported there)
+    is not limited: threadpoolctl sees the libraries loaded when the limit is
+    entered. Import such a library before entering.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        The limit; None leaves every library as it is.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_info
+    >>> from sklearn_cincer._threads import limit_threads
+    >>> with limit_threads(1):
+    ...     all(pool["num_threads"] == 1 for pool in threadpool_info())
+    True
+    """
+    if n_threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    # torch's count is read before threadpoolctl limits the OpenMP pool that
+    # torch shares, which would change what torch reports.
+    torch = torch_if_imported()
+    before = None if torch is None else torch.get_num_threads()
+    with threadpool_limits(limits=n_threads):
+        if torch is not None:
+            torch.set_num_threads(n_threads)  # also its own MKL and OpenMP
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(before)

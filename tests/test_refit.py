@@ -1,0 +1,134 @@
+"""``refit="incremental"``: Pipelines update their last step, and a fallback says so."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler, minmax_scale
+
+from test_cleaner import breast_stream
+
+from sklearn_cincer import NearestNeighborSelector, SimulatedOracle, SkepticalCleaner
+
+
+def _stream(seed=0, n=200):
+    return breast_stream(seed, n=n)[:3]
+
+
+class CountingScaler(StandardScaler):
+    """A StandardScaler that counts its fits (class-level: clones share it)."""
+
+    fits = 0
+
+    def fit(self, X, y=None, sample_weight=None):
+        type(self).fits += 1
+        return super().fit(X, y, sample_weight)
+
+
+def _no_fallback_warning(record):
+    return not [w for w in record if "from scratch" in str(w.message)]
+
+
+@pytest.mark.parametrize(
+    "final, method",
+    [
+        (LogisticRegression(max_iter=1000), "warm_start"),
+        (SGDClassifier(loss="log_loss", random_state=0), "warm_start"),
+        (GaussianNB(), "partial_fit"),
+    ],
+)
+def test_pipeline_updates_its_last_step(final, method):
+    X, y, y_noisy = _stream()
+    CountingScaler.fits = 0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        cleaner = SkepticalCleaner(
+            make_pipeline(CountingScaler(), final), oracle=SimulatedOracle(y),
+            refit="incremental", random_state=0,
+            # GaussianNB has no last layer for the Fisher selectors to read
+            selector=NearestNeighborSelector() if method == "partial_fit" else None,
+        ).fit(X, y_noisy)
+    assert cleaner.refit_method_ == method
+    assert _no_fallback_warning(record)
+    assert cleaner.n_queries_ > 0
+    # The transformers were fit once, on the bootstrap set, and kept.
+    assert CountingScaler.fits == 1
+    scaler = cleaner.estimator_[0]
+    np.testing.assert_allclose(scaler.mean_, X[:100].mean(axis=0))
+    # The last step learned from the whole cleaned training set, scaled as
+    # at the bootstrap: the pipeline predicts like it.
+    Xt = scaler.transform(X)
+    np.testing.assert_allclose(
+        cleaner.predict_proba(X), cleaner.estimator_[-1].predict_proba(Xt)
+    )
+
+
+def test_pipeline_warm_start_equals_warm_starting_the_last_step_by_hand():
+    X, y, y_noisy = _stream(1)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    cleaner = SkepticalCleaner(
+        pipe, oracle=SimulatedOracle(y), refit="incremental", random_state=0,
+        counter_examples="none",
+    ).fit(X, y_noisy)
+    # Replay: the bootstrap pipeline, then the last step warm-started on each
+    # round's training set (transformed by the bootstrap scaler).
+    reference = clone(pipe).set_params(logisticregression__warm_start=True)
+    reference.fit(X[:100], y_noisy[:100])
+    labels = y_noisy.copy()
+    for record in cleaner.history_:
+        labels[record.example_id] = record.label_after
+    scaler, model = reference[0], reference[-1]
+    for t in range(100, 200):
+        model.fit(scaler.transform(X[: t + 1]), labels[: t + 1])
+    np.testing.assert_allclose(
+        cleaner.estimator_[-1].coef_, model.coef_, rtol=1e-6, atol=1e-8
+    )
+
+
+def test_nested_pipeline_is_incremental_too():
+    X, y, y_noisy = _stream(2)
+    inner = Pipeline([("scale", StandardScaler()),
+                      ("lr", LogisticRegression(max_iter=1000))])
+    outer = Pipeline([("id", "passthrough"), ("model", inner)])
+    cleaner = SkepticalCleaner(outer, refit="incremental",
+                               oracle=SimulatedOracle(y)).fit(X, y_noisy)
+    assert cleaner.refit_method_ == "warm_start"
+    assert cleaner.estimator_.get_params()["model__lr__warm_start"] is True
+
+
+def test_falling_back_to_scratch_warns_once():
+    X, y, y_noisy = _stream(3)
+    for estimator in (KNeighborsClassifier(),
+                      make_pipeline(StandardScaler(), KNeighborsClassifier())):
+        with pytest.warns(UserWarning, match="from scratch") as record:
+            cleaner = SkepticalCleaner(
+                estimator, refit="incremental", selector=NearestNeighborSelector(),
+                oracle=SimulatedOracle(y),
+            ).fit(X, y_noisy)
+        assert cleaner.refit_method_ == "fit"
+        messages = [str(w.message) for w in record if "from scratch" in str(w.message)]
+        assert len(messages) == 1
+        assert "KNeighborsClassifier" in messages[0]
+        assert "warm_start" in messages[0] and "partial_fit" in messages[0]
+    # "scratch" asked for scratch: nothing to warn about.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SkepticalCleaner(KNeighborsClassifier(), selector=NearestNeighborSelector(),
+                         oracle=SimulatedOracle(y)).fit(X, y_noisy)
+
+
+def test_rounds_refit_from_scratch_for_a_missing_class_are_counted_in_a_warning():
+    # Iris sorted by label: the bootstrap holds classes 0 and 1 only, so
+    # warm-starting is impossible until class 2 joins the training set.
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    X = minmax_scale(X)
+    with pytest.warns(UserWarning, match=r"from scratch in \d+ of 50 rounds"):
+        SkepticalCleaner(LogisticRegression(max_iter=500), refit="incremental",
+                         n_bootstrap=100).fit(X, y)
