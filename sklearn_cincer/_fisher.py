@@ -441,6 +441,11 @@ class DualFactor:
         self.factor = cholesky(G, _not_positive_definite(damping))
         self.B, self.Ht, self.shape = B, Ht, (k, m)
 
+    @property
+    def L(self):
+        """The lower Cholesky factor of the damped Gram matrix (C-ordered)."""
+        return self.factor[0].T
+
     def solve(self, g):
         """``(F + lambda I)^-1 g`` for a gradient ``g = r h~^T`` of shape (k, m)."""
         g = np.asarray(g, dtype=float).reshape(self.shape)

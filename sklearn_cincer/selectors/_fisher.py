@@ -400,7 +400,11 @@ class TopFisherSelector(BaseSelector):
             A_eig=None, fisher_sum=None,
         )
         plan_same = same_model and old["plan"] == state["plan"]
-        if plan_same and sample is not None and self._sample_still_valid(
+        if plan_same and sample is None and _same_rows(old, weights, n_ids):
+            # The same model on the same rows (relabels aside): nothing to do.
+            state.update((name, old[name]) for name in _SUMS)
+            factor = self.factor_
+        elif plan_same and sample is not None and self._sample_still_valid(
             old, weights, n_ids
         ):
             # Nothing the estimate depends on changed: keep it as it is (a
@@ -646,6 +650,19 @@ class TopFisherSelector(BaseSelector):
             V, H, self._candidate_residuals(ids), self.view_.fit_intercept,
             rows=ids, gathered=True,
         )
+
+
+# What the Fisher's state keeps across updates (see TopFisherSelector._build).
+_SUMS = ("sample", "A", "A_all", "A_eig", "fisher_sum")
+
+
+def _same_rows(old, weights, n_ids):
+    """Whether the training rows (and their counts) are those of ``old``."""
+    if n_ids != old["n_ids"]:
+        return False
+    if weights is None or old["weights"] is None:
+        return weights is None and old["weights"] is None
+    return np.array_equal(weights, old["weights"])
 
 
 def _weight_change(old, weights, n_ids):
