@@ -30,6 +30,8 @@ from scipy import linalg
 from scipy.special import expit, softmax
 from sklearn.exceptions import ConvergenceWarning
 
+from . import _dask
+
 #: The links of a last layer that the math supports.
 #:
 #: ``"softmax"``
@@ -96,7 +98,14 @@ def residuals(P, y, link):
     -------
     R : ndarray of shape (n, k)
     """
+    if _dask.is_dask(P):
+        return _dask.row_map(_residuals_chunk, P, np.asarray(y), width=P.shape[1],
+                             dtype=float, link=link)
     return targets(y, P.shape[1], link) - P
+
+
+def _residuals_chunk(P, y, link):
+    return residuals(P, y, link)
 
 
 def gradients(H, P, y, link, fit_intercept=True):
@@ -147,9 +156,11 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
     - ovr: ``Lambda_i = diag(p_i (1 - p_i))``.
 
     It is built with matrix products over batches of rows, so memory holds at
-    most a batch of ``n_params`` wide rows, never ``n x n_params``. The
-    products run in ``H``'s own precision (float32 features halve the time;
-    the sum is accumulated in float64).
+    most a batch of ``n_params`` wide rows, never ``n x n_params``. Always in
+    float64, whatever the features' precision: for a confident model the
+    diagonal part and the rank-one part nearly cancel (``p ~ e_y``), and
+    float32 products lose the small eigenvalues of ``F`` to that
+    cancellation (the damped matrix then fails its Cholesky factor).
 
     Parameters
     ----------
@@ -166,8 +177,13 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
     F : ndarray of shape (k * m, k * m) with ``m = d + fit_intercept``
     """
     _check_link(link)
+    if _dask.is_dask(H, P, weights):
+        total = H.shape[0] if weights is None else float(np.sum(weights))
+        F = _dask.row_sum(_fisher_sum_chunk, H, P, weights, link=link,
+                          fit_intercept=fit_intercept)
+        return F / total if total > 0 else F
     H = _pass_array(H)
-    P = np.asarray(P, dtype=H.dtype)
+    P = np.asarray(P, dtype=float)
     n, d = H.shape
     k = P.shape[1]
     m = d + bool(fit_intercept)
@@ -175,9 +191,10 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
     total = n if weights is None else float(np.sum(weights))
     if n == 0 or not total > 0:
         return F
-    rows = _batch_rows(k * m, H.dtype.itemsize)
+    rows = _batch_rows(k * m, 8)
     for start in range(0, n, rows):
-        Hb = _with_bias(H[start : start + rows], fit_intercept)
+        Hb = _with_bias(H[start : start + rows].astype(float, copy=False),
+                        fit_intercept)
         Pb = P[start : start + rows]
         # Rows q_i = w_i kron h~_i with w = p (softmax) or p(1-p).
         W = Pb if link == "softmax" else Pb * (1.0 - Pb)
@@ -185,7 +202,7 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
         if weights is None:
             Qw = Q
         else:
-            wb = np.asarray(weights[start : start + rows], dtype=H.dtype)
+            wb = np.asarray(weights[start : start + rows], dtype=float)
             Qw = Q * wb[:, None]
         # Diagonal blocks H~^T diag(w_a) H~, all from one product H~^T Q.
         M = Hb.T @ Qw
@@ -200,6 +217,12 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
             F -= Q.T @ Q
     F /= total
     return F
+
+
+def _fisher_sum_chunk(H, P, weights, link, fit_intercept):
+    """``sum_i w_i F_i`` of one chunk of rows (the Dask path)."""
+    total = H.shape[0] if weights is None else float(np.sum(weights))
+    return fisher_matrix(H, P, link, fit_intercept, weights) * total
 
 
 def damping_value(trace, dim, damping):
@@ -357,6 +380,13 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None, gathered=False):
     >>> kernel_scores(V, H, R)
     array([-1.5,  2.5])
     """
+    if _dask.is_dask(H, R):
+        # Each chunk of candidates scored where it lives; a lazy Dask array.
+        if rows is not None:
+            H, R = H[rows], R if gathered else R[rows]
+        return _dask.row_map(_scores_chunk, H, R, width=None,
+                             dtype=np.result_type(H.dtype, np.float32),
+                             V=np.asarray(V), fit_intercept=fit_intercept)
     H = np.asarray(H)
     if H.dtype not in (np.float32, np.float64):
         H = H.astype(float)
@@ -380,6 +410,10 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None, gathered=False):
         np.sum(HV, axis=1, out=scores[start:stop])
     np.negative(scores, out=scores)
     return scores
+
+
+def _scores_chunk(H, R, V, fit_intercept):
+    return kernel_scores(V, H, R, fit_intercept)
 
 
 def output_factors(P, link):
@@ -489,7 +523,8 @@ def outputs(H, coef, intercept, link):
 
     Returns
     -------
-    P : ndarray of shape (n, k), of ``H``'s dtype
+    P : ndarray of shape (n, k), float64 (the product runs in ``H``'s
+        precision; the link in float64, as the Fisher's output side needs)
 
     Examples
     --------
@@ -499,10 +534,13 @@ def outputs(H, coef, intercept, link):
     array([[0.333, 0.333, 0.333]])
     """
     _check_link(link)
+    if _dask.is_dask(H):
+        return _dask.row_map(outputs, H, width=np.shape(coef)[0], dtype=float,
+                             coef=coef, intercept=intercept, link=link)
     H = _pass_array(H)
-    Z = H @ np.asarray(coef, dtype=H.dtype).T
+    Z = (H @ np.asarray(coef, dtype=H.dtype).T).astype(float, copy=False)
     if intercept is not None:
-        Z += np.asarray(intercept, dtype=H.dtype)
+        Z += np.asarray(intercept, dtype=float)
     return softmax(Z, axis=1) if link == "softmax" else expit(Z)
 
 
@@ -537,6 +575,9 @@ def feature_moment(H, fit_intercept=True, weights=None):
     array([[5., 3.],
            [3., 2.]])
     """
+    if _dask.is_dask(H, weights):
+        return _dask.row_sum(_feature_moment_chunk, H, weights,
+                             fit_intercept=fit_intercept)
     H = _pass_array(H)
     n, d = H.shape
     m = d + bool(fit_intercept)
@@ -551,6 +592,10 @@ def feature_moment(H, fit_intercept=True, weights=None):
             A[d, :d] += column
             A[d, d] += Hb.shape[0] if w is None else w.sum()
     return A
+
+
+def _feature_moment_chunk(H, weights, fit_intercept):
+    return feature_moment(H, fit_intercept, weights)
 
 
 def output_moment(P, link, weights=None):
@@ -575,12 +620,15 @@ def output_moment(P, link, weights=None):
            [-0.25,  0.25]])
     """
     _check_link(link)
+    if _dask.is_dask(P, weights):
+        return _dask.row_sum(_output_moment_chunk, P, weights, link=link)
     P = _pass_array(P)
     n, k = P.shape
     G = np.zeros((k, k))
     diagonal = np.zeros(k)
-    for block, w in _blocks(n, _batch_rows(k, P.dtype.itemsize), weights, P.dtype):
-        Pb = P[block]
+    # In float64: diag(p) - p p^T cancels for confident rows (see fisher_matrix).
+    for block, w in _blocks(n, _batch_rows(k, 8), weights, np.float64):
+        Pb = P[block].astype(float, copy=False)
         W = _link_weights(Pb, link)
         diagonal += W.sum(axis=0) if w is None else w @ W
         if link == "softmax":
@@ -590,12 +638,19 @@ def output_moment(P, link, weights=None):
     return G
 
 
-def fisher_trace(H, P, link, fit_intercept=True, weights=None):
+def _output_moment_chunk(P, weights, link):
+    return output_moment(P, link, weights)
+
+
+def fisher_trace(H, P, link, fit_intercept=True, weights=None, norms=None):
     """``trace(sum_i w_i Lambda_i kron h~_i h~_i^T)``, without forming ``F``.
 
     ``trace(Lambda_i) ||h~_i||^2`` per row: every form of ``F`` (exact,
     K-FAC, EK-FAC) is damped relative to this trace, so that one
     ``damping`` means the same ``lambda`` whatever the form.
+
+    ``norms`` (``||h~_i||^2`` of every row, if known) spares the pass over
+    ``H``.
 
     Returns
     -------
@@ -611,6 +666,9 @@ def fisher_trace(H, P, link, fit_intercept=True, weights=None):
     True
     """
     _check_link(link)
+    if _dask.is_dask(H, P, weights, norms):
+        return float(_dask.row_sum(_trace_chunk, H, P, weights, norms, link=link,
+                                   fit_intercept=fit_intercept))
     H = _pass_array(H)
     P = _pass_array(P)
     total = 0.0
@@ -621,11 +679,17 @@ def fisher_trace(H, P, link, fit_intercept=True, weights=None):
             lam = Pb.sum(axis=1) - np.einsum("ij,ij->i", Pb, Pb)
         else:
             lam = (Pb * (1.0 - Pb)).sum(axis=1)
-        Hb = H[block].astype(float)
-        norms = np.einsum("ij,ij->i", Hb, Hb) + bool(fit_intercept)
-        per_row = lam * norms
+        if norms is None:
+            Hb = H[block].astype(float)
+            per_row = lam * (np.einsum("ij,ij->i", Hb, Hb) + bool(fit_intercept))
+        else:
+            per_row = lam * norms[block]
         total += float(per_row.sum() if w is None else w @ per_row)
     return total
+
+
+def _trace_chunk(H, P, weights, norms, link, fit_intercept):
+    return np.asarray(fisher_trace(H, P, link, fit_intercept, weights, norms))
 
 
 def ekfac_eigenvalues(H, P, link, QA, QG, fit_intercept=True, weights=None):
@@ -664,29 +728,40 @@ def ekfac_eigenvalues(H, P, link, QA, QG, fit_intercept=True, weights=None):
     array([[1.17, 0.45]])
     """
     _check_link(link)
+    if _dask.is_dask(H, P, weights):
+        return _dask.row_sum(_ekfac_chunk, H, P, weights, link=link, QA=QA, QG=QG,
+                             fit_intercept=fit_intercept)
     H = _pass_array(H)
-    P = np.asarray(P, dtype=H.dtype)
+    P = np.asarray(P)
     n, d = H.shape
     k, m = QG.shape[0], QA.shape[0]
     QA_w = np.asarray(QA[:d], dtype=H.dtype)
     qa_b = np.asarray(QA[d], dtype=H.dtype) if fit_intercept else None
-    QG = np.asarray(QG, dtype=H.dtype)
+    QG = np.asarray(QG, dtype=float)
     QG2 = QG * QG
     S = np.zeros((k, m))
     rows = _batch_rows(max(m, k), H.dtype.itemsize)
-    for block, w in _blocks(n, rows, weights, H.dtype):
-        Pb = P[block]
+    for block, w in _blocks(n, rows, weights, np.float64):
+        # The output side in float64, where it cancels (see fisher_matrix);
+        # what is left is a sum of nonnegative terms, safe in H's precision.
+        Pb = P[block].astype(float, copy=False)
         D = _link_weights(Pb, link) @ QG2
         if link == "softmax":
             D -= np.square(Pb @ QG)
+        np.maximum(D, 0.0, out=D)
         if w is not None:
             D *= w[:, None]
+        D = D.astype(H.dtype, copy=False)
         HQ = H[block] @ QA_w
         if qa_b is not None:
             HQ += qa_b
         np.square(HQ, out=HQ)
         S += D.T @ HQ
     return S
+
+
+def _ekfac_chunk(H, P, weights, link, QA, QG, fit_intercept):
+    return ekfac_eigenvalues(H, P, link, QA, QG, fit_intercept, weights)
 
 
 def fisher_vector_product(H, P, V, link, fit_intercept=True, weights=None):
@@ -722,18 +797,23 @@ def fisher_vector_product(H, P, V, link, fit_intercept=True, weights=None):
     True
     """
     _check_link(link)
+    if _dask.is_dask(H, P, weights):
+        return _dask.row_sum(_fvp_chunk, H, P, weights, V=np.asarray(V, float),
+                             link=link, fit_intercept=fit_intercept)
     H = _pass_array(H)
-    P = np.asarray(P, dtype=H.dtype)
+    P = np.asarray(P)
     n, d = H.shape
     V = np.asarray(V, dtype=float)
     Vw = np.ascontiguousarray(V[:, :d], dtype=H.dtype)
     vb = V[:, d].astype(H.dtype) if fit_intercept else None
     out = np.zeros(V.shape)
-    for block, w in _blocks(n, _SCORE_BLOCK_ROWS, weights, H.dtype):
-        Hb, Pb = H[block], P[block]
+    for block, w in _blocks(n, _SCORE_BLOCK_ROWS, weights, np.float64):
+        Hb, Pb = H[block], P[block].astype(float, copy=False)
         Z = Hb @ Vw.T
         if vb is not None:
             Z += vb
+        # Lambda z in float64, where it cancels (see fisher_matrix).
+        Z = Z.astype(float, copy=False)
         if link == "softmax":
             Z *= Pb
             Z -= Pb * Z.sum(axis=1, keepdims=True)
@@ -741,10 +821,14 @@ def fisher_vector_product(H, P, V, link, fit_intercept=True, weights=None):
             Z *= Pb * (1.0 - Pb)
         if w is not None:
             Z *= w[:, None]
-        out[:, :d] += Z.T @ Hb
+        out[:, :d] += Z.astype(H.dtype, copy=False).T @ Hb
         if fit_intercept:
             out[:, d] += Z.sum(axis=0)
     return out
+
+
+def _fvp_chunk(H, P, weights, V, link, fit_intercept):
+    return fisher_vector_product(H, P, V, link, fit_intercept, weights)
 
 
 # ------------------------------------------------------ structured forms
@@ -835,7 +919,10 @@ class ConjugateGradientFactor:
         How many times each row counts.
     lam : float
         The damping ``lambda`` (absolute).
-    preconditioner : object with a ``solve`` method
+    preconditioner : tuple or object with a ``solve`` method
+        An approximation of ``F + lambda I``, in any form :func:`solve`
+        accepts: a :class:`KroneckerFactor`, or the Cholesky factor of the
+        exact ``F`` of an earlier model.
     tol : float, default=1e-4
         Stop when ``||g - (F + lambda I) v|| <= tol ||g||``.
     max_iter : int, default=200
@@ -868,7 +955,8 @@ class ConjugateGradientFactor:
         self.lam = float(lam)
         self.preconditioner = preconditioner
         self.tol, self.max_iter = tol, max_iter
-        self.shape = preconditioner.shape
+        width = getattr(H, "array", H).shape[1] + bool(fit_intercept)
+        self.shape = (P.shape[1], width)
 
     def matvec(self, V):
         """``(F + lambda I) V``."""
@@ -887,12 +975,12 @@ class ConjugateGradientFactor:
         """The solution, the number of iterations and the relative residual."""
         g = np.asarray(g, dtype=float).reshape(self.shape)
         norm = np.linalg.norm(g)
-        x = self.preconditioner.solve(g)
+        x = solve(self.preconditioner, g)
         if norm == 0:
             return x, 0, 0.0
         r = g - self.matvec(x)
         residual = np.linalg.norm(r) / norm
-        z = self.preconditioner.solve(r)
+        z = solve(self.preconditioner, r)
         p = z.copy()
         rz = np.vdot(r, z)
         n_iter = 0
@@ -903,7 +991,7 @@ class ConjugateGradientFactor:
             x += alpha * p
             r -= alpha * Ap
             residual = np.linalg.norm(r) / norm
-            z = self.preconditioner.solve(r)
+            z = solve(self.preconditioner, r)
             rz, rz_old = np.vdot(r, z), rz
             p = z + (rz / rz_old) * p
         if residual > self.tol:

@@ -29,11 +29,18 @@ _CG_PASSES = 42
 _CG_BUDGET = 2**33
 _OUTPUT_BUDGET = 2**28
 _MIN_SAMPLE = 2000
-# The largest dense F accepted (bytes), whatever is asked.
+# The largest dense F, and dual Gram matrix, accepted (bytes).
 _DENSE_MAX_BYTES = 2**32
-# K-FAC's input factor A keeps its eigendecomposition while A moved less
-# than this (relative, Frobenius norm): a row added to a million changes
-# nothing worth an O(m^3) decomposition per question.
+_DUAL_MAX_BYTES = 2**29
+# Conjugate gradients are preconditioned by the exact F of an earlier model
+# while forming it costs under _PRECONDITIONER_BUDGET multiply-adds and
+# _PRECONDITIONER_MAX_BYTES; rebuilt when the outputs drift past _STALE_DRIFT.
+_PRECONDITIONER_BUDGET = 2**37
+_PRECONDITIONER_MAX_BYTES = 2**28
+_STALE_DRIFT = 0.1
+# K-FAC's factors A and G keep their eigendecompositions while they moved
+# less than this (relative, Frobenius norm): a row added to a million
+# changes nothing worth an O(m^3) decomposition per question.
 _STALE_A = 1e-3
 
 
@@ -310,7 +317,12 @@ class TopFisherSelector(BaseSelector):
         if sample is not None and sample >= n:
             sample = None
         rows = n if sample is None else sample
-        dense = _fisher.use_dual(rows, k, m) or rows * P * P <= _DENSE_BUDGET
+        # The dual form's Gram matrix is (rows k)^2: exact and cheap only
+        # while that is small too (a wide head has many outputs).
+        dual = _fisher.use_dual(rows, k, m) and 8 * (rows * k) ** 2 <= _DUAL_MAX_BYTES
+        dense = dual or (
+            rows * P * P <= _DENSE_BUDGET and 8 * P * P <= _DENSE_MAX_BYTES
+        )
         if fisher == "auto":
             cheap = dense or _CG_PASSES * rows * P <= _CG_BUDGET
             fisher = "exact" if cheap else "kfac"
@@ -318,8 +330,8 @@ class TopFisherSelector(BaseSelector):
             solver = self.solver
             if solver == "auto":
                 solver = "cholesky" if dense else "cg"
-            if solver == "cholesky":
-                solver = "dual" if _fisher.use_dual(rows, k, m) else "cholesky"
+            if solver == "cholesky" and dual:
+                solver = "dual"
         else:
             solver = fisher
             if subsample == "auto" and n * P > _OUTPUT_BUDGET:
@@ -397,8 +409,10 @@ class TopFisherSelector(BaseSelector):
             X=X, by_id=rows is not None, n_ids=n_ids, dtype=dtype, key=key, H=H,
             model=model, P=P, weights=weights, params=self._estimate_params(),
             plan=(form, solver, sample), sample=None, A=None, A_all=None,
-            A_eig=None, fisher_sum=None,
+            A_eig=None, G_eig=None, fisher_sum=None, dense=None, norms=None,
         )
+        if same_features:
+            state["norms"] = old["norms"]  # of the same features, by id
         plan_same = same_model and old["plan"] == state["plan"]
         if plan_same and sample is None and _same_rows(old, weights, n_ids):
             # The same model on the same rows (relabels aside): nothing to do.
@@ -409,15 +423,18 @@ class TopFisherSelector(BaseSelector):
         ):
             # Nothing the estimate depends on changed: keep it as it is (a
             # linear model's A over every row follows the rows, for later).
-            state.update((name, old[name]) for name in ("sample", "A_eig"))
+            state.update((name, old[name]) for name in ("sample", "A_eig", "G_eig"))
             if identity and old["A_all"] is not None:
                 self._moment(state, "A_all", old, H_array, weights, n_ids,
                              view.fit_intercept, n_train)
             factor = self.factor_
         else:
+            drawn = None if old is None or old["plan"] != state["plan"] else (
+                old["sample"]
+            )
             factor = self._build(
                 view, state, old if same_features else None, plan_same, H_array,
-                labels, n_train, (form, solver, sample), k, m,
+                labels, n_train, (form, solver, sample), k, m, drawn,
             )
 
         self.view_ = view
@@ -492,9 +509,9 @@ class TopFisherSelector(BaseSelector):
 
     @staticmethod
     def _sample_still_valid(old, weights, n_ids):
-        sample = old.get("sample")
-        if sample is None:
+        if old.get("sample") is None:
             return False
+        sample = old["sample"][0]
         if weights is None:
             return bool(sample.max(initial=-1) < n_ids)
         return bool(np.all(weights[sample] > 0))
@@ -502,30 +519,52 @@ class TopFisherSelector(BaseSelector):
     def _outputs(self, view, H):
         return _fisher.outputs(H, view.coef, view.intercept, view.link)
 
-    def _build(self, view, state, old, plan_same, H, labels, n_train, plan, k, m):
+    def _draw(self, state, drawn, weights, n_ids, n_train, sample):
+        """The rows that estimate F: a random draw from the training set.
+
+        The previous draw is kept while its rows are all still in the
+        training set and the set grew by less than a tenth since: the
+        estimate then changes with the model only, not with a new draw (so
+        its eigenbases can be reused, see _eigenbasis).
+        """
+        if drawn is not None:
+            ids, n_then = drawn
+            present = np.ones(ids.shape[0], bool) if weights is None else (
+                weights[ids] > 0
+            )
+            if (ids.shape[0] == sample and present.all()
+                    and n_then <= n_train <= 1.1 * n_then):
+                state["sample"] = drawn
+                return ids
+        rng = check_random_state(self.random_state)
+        if weights is None:
+            ids = np.sort(rng.choice(n_ids, size=sample, replace=False))
+        else:
+            rows = np.repeat(np.arange(n_ids), weights.astype(np.intp))
+            ids = np.unique(rows[rng.choice(rows.shape[0], sample, replace=False)])
+        state["sample"] = (ids, n_train)
+        return ids
+
+    def _build(self, view, state, old, plan_same, H, labels, n_train, plan, k, m,
+               drawn=None):
         """The factor of the damped ``F``; reuses ``old`` where still exact."""
         form, solver, sample = plan
         link, bias = view.link, view.fit_intercept
         weights = state["weights"]
         n_ids = state["n_ids"]
         if sample is not None:
-            # The rows that estimate F: a random draw from the training set.
-            rng = check_random_state(self.random_state)
-            if weights is None:
-                ids = np.sort(rng.choice(n_ids, size=sample, replace=False))
-            else:
-                rows = np.repeat(np.arange(n_ids), weights.astype(np.intp))
-                ids = np.unique(rows[rng.choice(rows.shape[0], sample, replace=False)])
-            state["sample"] = ids
+            ids = self._draw(state, drawn, weights, n_ids, n_train, sample)
             Hf, wf, nf = H[ids], None, ids.shape[0]
             Pf = state["P"][ids] if state["P"] is not None else self._outputs(view, Hf)
         else:
             if state["P"] is None:
                 state["P"] = self._outputs(view, H)
             Hf, Pf, wf, nf = H, state["P"], weights, n_train
+        norms = None if sample is not None else _row_norms(state, H, bias)
         dim = k * m
         lam = _fisher.damping_value(
-            _fisher.fisher_trace(Hf, Pf, link, bias, wf) / max(nf, 1), dim, self.damping
+            _fisher.fisher_trace(Hf, Pf, link, bias, wf, norms=norms) / max(nf, 1),
+            dim, self.damping,
         )
 
         if solver == "dual":
@@ -541,6 +580,14 @@ class TopFisherSelector(BaseSelector):
             )
             return _fisher.factorize(total / max(nf, 1), self.damping)
 
+        if solver == "cg":
+            dense = self._dense_preconditioner(view, state, old, Hf, Pf, wf, nf, k * m)
+            if dense is not None:
+                return _fisher.ConjugateGradientFactor(
+                    Hf if sample is not None else state["H"], Pf, link, bias, wf,
+                    lam, dense, tol=self.tol,
+                )
+
         # K-FAC's input factor A: for a linear model over every row, kept up
         # to date row by row (it never depends on the model); else over the
         # rows that estimate F, updated likewise while the features stay.
@@ -550,9 +597,9 @@ class TopFisherSelector(BaseSelector):
             A = self._moment(state, "A", old, H, weights, n_ids, bias, n_train)
         else:
             A = _fisher.feature_moment(Hf, bias) / max(nf, 1)
-        a, QA = self._eigenbasis(state, old, A)
+        a, QA = self._eigenbasis(state, old, A, "A_eig")
         G = _fisher.output_moment(Pf, link, wf) / max(nf, 1)
-        g, QG = _fisher._eigh(G)
+        g, QG = self._eigenbasis(state, old, G, "G_eig")
         if solver == "ekfac":
             S = _fisher.ekfac_eigenvalues(Hf, Pf, link, QA, QG, bias, wf) / max(nf, 1)
         else:
@@ -564,6 +611,34 @@ class TopFisherSelector(BaseSelector):
             Hf if sample is not None else state["H"], Pf, link, bias, wf, lam, kron,
             tol=self.tol,
         )
+
+    def _dense_preconditioner(self, view, state, old, Hf, Pf, wf, nf, dim):
+        """The exact F of an earlier model, factorized, while it is close enough.
+
+        Conjugate gradients solve with the current model's F exactly; this
+        only decides how fast. An incremental refit moves the outputs a
+        little per question, so the factor of the F built a few questions
+        ago makes conjugate gradients converge in a few iterations (K-FAC,
+        blind to which rows are uncertain, needs about 20 on a model right
+        90% of the time). It is rebuilt when the outputs moved by more than
+        ``_STALE_DRIFT`` (see :func:`_drift`), and used only while forming F
+        is affordable; None otherwise (K-FAC then preconditions).
+        """
+        if (
+            state["plan"][2] is not None
+            or 8 * dim * dim > _PRECONDITIONER_MAX_BYTES
+            or nf * dim * dim > _PRECONDITIONER_BUDGET
+        ):
+            return None
+        stale = None if old is None else old.get("dense")
+        drift = None if stale is None else _drift(stale, Pf, wf, state["norms"])
+        if drift is not None and drift <= _STALE_DRIFT:
+            state["dense"] = stale
+            return stale["factor"]
+        F = _fisher.fisher_matrix(Hf, Pf, view.link, view.fit_intercept, wf)
+        factor = _fisher.factorize(F, self.damping)
+        state["dense"] = dict(factor=factor, P=Pf, weights=wf, n=Pf.shape[0])
+        return factor
 
     def _dense_sum(self, view, state, old, plan_same, Hf, Pf, wf, n_ids):
         """``sum_i w_i F_i``: from ``old`` plus the rows that changed, if valid."""
@@ -601,18 +676,25 @@ class TopFisherSelector(BaseSelector):
         state[name] = total
         return total / max(n_train, 1)
 
-    def _eigenbasis(self, state, old, A):
-        """Eigenvalues and vectors of ``A``, reusing ``old``'s while A barely moved."""
-        if old is not None and old["A_eig"] is not None:
-            a, QA, A_then = old["A_eig"]
-            if A_then.shape == A.shape and np.linalg.norm(A - A_then) <= (
-                _STALE_A * np.linalg.norm(A_then)
+    @staticmethod
+    def _eigenbasis(state, old, M, name):
+        """Eigenvalues and vectors of ``M``, reusing ``old``'s while M barely moved.
+
+        K-FAC's factors move little from one question to the next (a row
+        added to many; a small model update), and an eigendecomposition
+        costs ``O(m^3)`` (a second for 1000 classes): within ``_STALE_A``
+        (relative, Frobenius norm) the previous one is kept.
+        """
+        if old is not None and old.get(name) is not None:
+            values, vectors, then = old[name]
+            if then.shape == M.shape and np.linalg.norm(M - then) <= (
+                _STALE_A * np.linalg.norm(then)
             ):
-                state["A_eig"] = old["A_eig"]
-                return a, QA
-        a, QA = _fisher._eigh(A)
-        state["A_eig"] = (a, QA, A)
-        return a, QA
+                state[name] = old[name]
+                return values, vectors
+        values, vectors = _fisher._eigh(M)
+        state[name] = (values, vectors, M)
+        return values, vectors
 
     # ------------------------------------------------------------ scoring
 
@@ -653,7 +735,39 @@ class TopFisherSelector(BaseSelector):
 
 
 # What the Fisher's state keeps across updates (see TopFisherSelector._build).
-_SUMS = ("sample", "A", "A_all", "A_eig", "fisher_sum")
+_SUMS = ("sample", "A", "A_all", "A_eig", "G_eig", "fisher_sum", "dense", "norms")
+
+
+def _row_norms(state, H, bias):
+    """``||h~_i||^2`` of every id, kept in ``state`` (new ids appended)."""
+    norms = state.get("norms")
+    n = H.shape[0]
+    if norms is None or norms.shape[0] > n:
+        norms = np.zeros(0)
+    if norms.shape[0] < n:
+        new = H[norms.shape[0] :]
+        new = np.einsum("ij,ij->i", new, new, dtype=float) + float(bias)
+        norms = np.concatenate([norms, new])
+    state["norms"] = norms
+    return norms
+
+
+def _drift(stale, P, weights, norms):
+    """How far the outputs moved since ``stale`` was built, relative.
+
+    ``sum_i ||p_i - p_i^then||_1 ||h~_i||^2`` over the rows of both times,
+    plus ``||h~_i||^2`` for each row added or removed since, over
+    ``sum_i ||h~_i||^2``: 0 for the same model on the same rows, 2 for a
+    model that now gives every row to another class.
+    """
+    n_then = stale["n"]
+    before = np.zeros(P.shape[0])
+    before[:n_then] = 1.0 if stale["weights"] is None else stale["weights"]
+    now = np.ones(P.shape[0]) if weights is None else weights
+    kept = np.minimum(before, now)[:n_then]
+    moved = np.abs(P[:n_then] - stale["P"]).sum(axis=1) @ (kept * norms[:n_then])
+    moved += np.abs(now - before) @ norms
+    return float(moved / max(now @ norms, np.finfo(float).tiny))
 
 
 def _same_rows(old, weights, n_ids):
