@@ -48,6 +48,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from sklearn_cincer import SimulatedOracle, SkepticalCleaner, TopFisherSelector
 from sklearn_cincer._models import LastLayerView
+from sklearn_cincer.oracles import Answer
 
 SIZES = ((10_000, 64, 10), (100_000, 64, 10), (1_000_000, 512, 10),
          (100_000, 512, 1000))
@@ -143,10 +144,16 @@ class TimedTopFisherSelector(TopFisherSelector):
 
 
 class TimedOracle(SimulatedOracle):
-    """Answers from the true labels and records the wait for each question."""
+    """Answers from the true labels and records the wait for each question.
 
-    def __init__(self, y_true):
+    With ``keep_labels=True`` it answers every label as it was, so that two
+    runs with different selectors see the same training sets and models,
+    and their picks can be compared question by question.
+    """
+
+    def __init__(self, y_true, keep_labels=False):
         super().__init__(y_true)
+        self.keep_labels = keep_labels
         self.waits = []
         self.parts = []
 
@@ -154,6 +161,8 @@ class TimedOracle(SimulatedOracle):
         self.waits.append(time.perf_counter() - _CLOCK["updated"])
         self.parts.append(dict(_PARTS))
         _PARTS.clear()
+        if self.keep_labels:
+            return Answer(label=query.label, counter_label=query.counter_label)
         return super().__call__(query)
 
 
@@ -212,14 +221,23 @@ def bare_gemm(X, c, dtype, repeats=3):
     return float(np.median(times))
 
 
-def run_size(n, d, c, n_questions, selector_params, dtype=np.float32):
-    """One size: the yardsticks and the waits, as a dict of seconds."""
+def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
+             selector=None, keep_labels=False, gemm=True):
+    """One size: the yardsticks and the waits, as a dict of seconds.
+
+    ``selector`` replaces the (timed) Top Fisher of ``selector_params``;
+    ``keep_labels`` makes the oracle keep every label (see TimedOracle);
+    ``gemm=False`` skips the yardsticks. ``picks`` lists the
+    counter-example of each question.
+    """
     X, y, y_given = make_data(n, d, c, n_questions, dtype=dtype)
-    gemm64 = bare_gemm(X[:n], c, np.float64)
-    gemm32 = bare_gemm(X[:n], c, np.float32)
-    oracle = TimedOracle(y)
+    gemm64 = bare_gemm(X[:n], c, np.float64) if gemm else np.nan
+    gemm32 = bare_gemm(X[:n], c, np.float32) if gemm else np.nan
+    oracle = TimedOracle(y, keep_labels=keep_labels)
+    if selector is None:
+        selector = TimedTopFisherSelector(**selector_params)
     cleaner = SkepticalCleaner(
-        SoftmaxHead(), selector=TimedTopFisherSelector(**selector_params),
+        SoftmaxHead(), selector=selector,
         oracle=oracle, threshold=0.0, n_bootstrap=n, refit="incremental",
         random_state=0,
     )
@@ -240,8 +258,11 @@ def run_size(n, d, c, n_questions, selector_params, dtype=np.float32):
         "score": float(np.median([p.get("score", 0) for p in oracle.parts[1:]])),
         "rest": float(np.median(rest[1:])),
         "fit_total": total,
-        "form": f"{selector.fisher_}/{selector.solver_}",
-        "rows": selector.n_fisher_rows_, "dtype": str(selector.dtype_),
+        "form": f"{getattr(selector, 'fisher_', 'exact')}/"
+                f"{getattr(selector, 'solver_', type(selector).__name__)}",
+        "rows": getattr(selector, "n_fisher_rows_", n),
+        "dtype": str(getattr(selector, "dtype_", "float64")),
+        "picks": [r.counter_example_id for r in cleaner.history_],
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "n_by_p_gb": n * c * (d + 1) * 8 / 2**30,
     }

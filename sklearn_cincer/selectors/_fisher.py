@@ -81,6 +81,16 @@ def _split_changes(delta):
     return (up, delta[up]), (down, -delta[down])
 
 
+class _Computed:
+    """An attribute computed on access, unless the instance sets its own."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __get__(self, instance, owner=None):
+        return self if instance is None else self.function(instance)
+
+
 class TopFisherSelector(BaseSelector):
     """Counter-examples by the top-layer Fisher kernel (the paper's "Top Fisher").
 
@@ -460,28 +470,30 @@ class TopFisherSelector(BaseSelector):
         """
 
     # Compatibility: the training rows' arrays, in training order, as the
-    # selector held them before it kept features by id. Each access gathers.
+    # selector held them before it kept features by id. Each access gathers;
+    # a subclass may still assign them (non-data descriptors).
 
-    @property
-    def _H(self):
+    def _gathered_H(self):
         H = getattr(self._state["H"], "array", self._state["H"])
         return H if self._rows is None else H[self._rows]
 
-    @property
-    def _X(self):
+    def _gathered_X(self):
         X = self._state["X"]
         return X[: self._state["n_ids"]] if self._rows is None else X[self._rows]
 
-    @property
-    def _P(self):
+    def _gathered_P(self):
         P = self._state["P"]
         if P is None:
             return self._outputs(self.view_, self._H)
         return P if self._rows is None else P[self._rows]
 
-    @property
-    def _R(self):
+    def _gathered_R(self):
         return self._candidate_residuals(self._rows)
+
+    _H = _Computed(_gathered_H)
+    _X = _Computed(_gathered_X)
+    _P = _Computed(_gathered_P)
+    _R = _Computed(_gathered_R)
 
     def _estimate_params(self):
         """The parameters the state depends on (a new seed keeps a draw valid)."""
