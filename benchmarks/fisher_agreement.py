@@ -22,7 +22,7 @@ of the scores and, where ``F`` can be formed, the relative error of the
 approximated ``F`` in Frobenius norm. Writes ``agreement.csv``,
 ``agreement.md`` and ``agreement.png`` to ``--output``.
 
-Run (about 20 minutes on one core for everything)::
+Run (about an hour on one busy core for everything)::
 
     OMP_NUM_THREADS=1 python benchmarks/fisher_agreement.py --output results/agreement
     python benchmarks/fisher_agreement.py --only synthetic --sizes 10000,64,10
@@ -49,7 +49,7 @@ PAIRS = (("mnist", "lr"), ("breast", "fc"), ("adult", "fc"),
          ("fashion_mnist", "fc"), ("20ng", "fc"), ("mnist", "fc"))
 GRID_SIZES = (200, 2000)
 SYNTHETIC = ((10_000, 64, 10), (100_000, 64, 10), (20_000, 512, 10),
-             (10_000, 128, 1000))
+             (5_000, 64, 1000))
 
 VARIANTS = {
     "kfac": dict(fisher="kfac", subsample=None),

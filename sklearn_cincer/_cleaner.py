@@ -239,7 +239,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         in one...). It is cloned, never changed.
     selector : selector object, default=None
         Chooses the counter-example; ``None`` means
-        :class:`~sklearn_cincer.TopFisherSelector`. It is cloned for each query.
+        :class:`~sklearn_cincer.TopFisherSelector`. A clone is fit at the
+        first query and updated at each later one
+        (:meth:`~sklearn_cincer.selectors.BaseSelector.update`), so work that
+        the new model leaves valid is reused.
     oracle : callable, default=None
         ``oracle(query) -> answer`` with a
         :class:`~sklearn_cincer.oracles.Query` and an

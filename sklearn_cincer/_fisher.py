@@ -893,7 +893,20 @@ class KroneckerFactor:
     def solve(self, g):
         """``(F~ + lambda I)^-1 g`` for ``g`` of shape ``(k, m)``."""
         g = np.asarray(g, dtype=float).reshape(self.shape)
-        inner = self.QG.T @ g @ self.QA
+        return self._back(self.QG.T @ g @ self.QA)
+
+    def solve_outer(self, r, h, fit_intercept=True):
+        """The same for a gradient ``g = r h~^T`` (rank one), never formed.
+
+        ``QG^T g QA = (QG^T r)(QA^T h~)^T``: two matrix-vector products
+        instead of two matrix products (half the work for a wide head).
+        """
+        h = np.asarray(h, dtype=float).ravel()
+        if fit_intercept:
+            h = np.append(h, 1.0)
+        return self._back(np.outer(self.QG.T @ r, self.QA.T @ h))
+
+    def _back(self, inner):
         inner /= self.eigenvalues + self.lam
         return self.QG @ inner @ self.QA.T
 

@@ -513,3 +513,20 @@ def test_solve_accepts_every_form():
     assert np.allclose(_fisher.solve(dual, g.ravel()), want.ravel())
     # The dual's lower factor is still there for code that reads it.
     assert np.allclose(dual.L @ dual.L.T, dual.factor[0].T @ dual.factor[0])
+
+
+def test_kronecker_solve_of_a_rank_one_gradient():
+    H, P = _rows("softmax", 4)
+    n = H.shape[0]
+    factor = _fisher.KroneckerFactor.kfac(
+        _fisher.feature_moment(H) / n, _fisher.output_moment(P, "softmax") / n, 0.01
+    )
+    r, h = RNG.normal(size=4), RNG.normal(size=H.shape[1])
+    for bias in (True, False):
+        ht = np.append(h, 1.0) if bias else h
+        if not bias:
+            factor = _fisher.KroneckerFactor.kfac(
+                _fisher.feature_moment(H, False) / n,
+                _fisher.output_moment(P, "softmax") / n, 0.01,
+            )
+        assert np.allclose(factor.solve_outer(r, h, bias), factor.solve(np.outer(r, ht)))

@@ -184,14 +184,19 @@ def joblib_backend(address):
         yield
 
 
-def run_benchmark(args):
-    """Run ``sklearn-cincer benchmark``; returns the exit status."""
+def _on_backend(command, run, args):
+    """``run(args)`` on the ``--scheduler`` cluster, if any; a missing extra is 1."""
     try:
         with joblib_backend(args.scheduler):
-            return _run_benchmark(args)
+            return run(args)
     except ImportError as exc:
-        print(f"sklearn-cincer benchmark: error: {exc}", file=sys.stderr)
+        print(f"sklearn-cincer {command}: error: {exc}", file=sys.stderr)
         return 1
+
+
+def run_benchmark(args):
+    """Run ``sklearn-cincer benchmark``; returns the exit status."""
+    return _on_backend("benchmark", _run_benchmark, args)
 
 
 def _run_benchmark(args):
@@ -255,12 +260,7 @@ def _run_benchmark(args):
 
 def run_reproduce(args):
     """Run ``sklearn-cincer reproduce``; returns the exit status."""
-    try:
-        with joblib_backend(args.scheduler):
-            return _run_reproduce(args)
-    except ImportError as exc:
-        print(f"sklearn-cincer reproduce: error: {exc}", file=sys.stderr)
-        return 1
+    return _on_backend("reproduce", _run_reproduce, args)
 
 
 def _run_reproduce(args):

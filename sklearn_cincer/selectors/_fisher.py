@@ -40,8 +40,9 @@ _PRECONDITIONER_MAX_BYTES = 2**28
 _STALE_DRIFT = 0.1
 # K-FAC's factors A and G keep their eigendecompositions while they moved
 # less than this (relative, Frobenius norm): a row added to a million
-# changes nothing worth an O(m^3) decomposition per question.
-_STALE_A = 1e-3
+# changes nothing worth an O(m^3) decomposition per question, and 1% is far
+# inside K-FAC's own error (its F is off by 40-50%, see the user guide).
+_STALE_A = 1e-2
 
 
 def _all_rows(candidates, n):
@@ -174,10 +175,14 @@ class TopFisherSelector(BaseSelector):
         a linear model K-FAC's ``A`` (which does not depend on the model's
         outputs) always uses every row, kept up to date row by row.
     dtype : {"auto", "float64", "float32"}, default="auto"
-        Precision of the passes over the training rows (features, outputs,
-        the products that build ``F`` or apply it, the scores); the small
-        matrices and their factorizations are always float64. "auto" takes
-        float32 from ``n * d >= 2**22`` feature entries.
+        Precision in which the features are kept and the products over the
+        rows run (the outputs, ``F v`` of conjugate gradients, K-FAC's
+        ``A``, the scores): float32 halves their memory and time. What
+        cancels stays float64 whatever this says: the exact ``F``, the
+        output side of ``Lambda`` (``diag(p) - p p^T`` is nearly 0 for a
+        confident model) and every small matrix and factorization. "auto"
+        takes float32 from ``n * d >= 2**22`` feature entries; it changed
+        no pick in the measurements of the user guide (:ref:`speed`).
     tol : float, default=1e-4
         Relative residual at which conjugate gradients stop (``solver="cg"``).
     random_state : int, RandomState instance or None, default=None
@@ -695,7 +700,7 @@ class TopFisherSelector(BaseSelector):
         K-FAC's factors move little from one question to the next (a row
         added to many; a small model update), and an eigendecomposition
         costs ``O(m^3)`` (a second for 1000 classes): within ``_STALE_A``
-        (relative, Frobenius norm) the previous one is kept.
+        (1%, relative, Frobenius norm) the previous one is kept.
         """
         if old is not None and old.get(name) is not None:
             values, vectors, then = old[name]
@@ -714,6 +719,10 @@ class TopFisherSelector(BaseSelector):
         """``V = (F + lambda I)^-1 g(z_t)``, shaped as the last layer's ``(k, m)``."""
         view = self.view_
         h = view.features(_as_row(x))
+        r = _fisher.residuals(view.outputs(h), view.encode([y]), view.link)[0]
+        if hasattr(self.factor_, "solve_outer"):
+            # g = r h~^T has rank one: K-FAC rotates r and h~ on their own.
+            return self.factor_.solve_outer(r, h[0], view.fit_intercept)
         g = _fisher.gradients(
             h, view.outputs(h), view.encode([y]), view.link, view.fit_intercept
         )
