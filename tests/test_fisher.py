@@ -529,4 +529,5 @@ def test_kronecker_solve_of_a_rank_one_gradient():
                 _fisher.feature_moment(H, False) / n,
                 _fisher.output_moment(P, "softmax") / n, 0.01,
             )
-        assert np.allclose(factor.solve_outer(r, h, bias), factor.solve(np.outer(r, ht)))
+        want = factor.solve(np.outer(r, ht))
+        assert np.allclose(factor.solve_outer(r, h, bias), want)
