@@ -41,15 +41,15 @@ def run(client, args, workers):
     coef = rng.standard_normal((c, d)) / np.sqrt(d)
     intercept = np.zeros(c)
     V = rng.standard_normal((c, d + 1))
-    y = rng.randint(0, c, n)
     out = {"workers": workers, "rows": n}
 
     start = time.perf_counter()
     X = da.random.RandomState(1).standard_normal(
         (n, d), chunks=(args.chunk, d)
     ).astype(np.float32)
-    X = client.persist(X)
-    wait(X)
+    y = da.random.RandomState(2).randint(0, c, n, chunks=args.chunk)
+    X, y = client.persist([X, y])
+    wait([X, y])
     out["generate"] = time.perf_counter() - start
 
     def timed(name, fn):

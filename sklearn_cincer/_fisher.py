@@ -98,9 +98,10 @@ def residuals(P, y, link):
     -------
     R : ndarray of shape (n, k)
     """
-    if _dask.is_dask(P):
-        return _dask.row_map(_residuals_chunk, P, np.asarray(y), width=P.shape[1],
-                             dtype=float, link=link)
+    if _dask.is_dask(P, y):
+        y = y if _dask.is_dask(y) else np.asarray(y)
+        return _dask.row_map(_residuals_chunk, P, y, width=P.shape[1], dtype=float,
+                             link=link)
     return targets(y, P.shape[1], link) - P
 
 

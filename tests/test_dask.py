@@ -62,6 +62,10 @@ def test_fisher_passes_run_on_the_workers(client):
     assert isinstance(scores, da.Array) and scores.chunks[0] == X.chunks[0]
     Rn = _fisher.residuals(Pn, y, "softmax")
     np.testing.assert_allclose(scores.compute(), _fisher.kernel_scores(V, Xn, Rn))
+    # Labels that live on the workers too (never gathered on the client).
+    y_on_workers = da.from_array(y, chunks=8_000)
+    np.testing.assert_allclose(
+        _fisher.residuals(P, y_on_workers, "softmax").compute(), Rn)
 
 
 def test_benchmark_grid_runs_on_a_dask_cluster(client, tmp_path):
