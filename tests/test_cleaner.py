@@ -563,3 +563,15 @@ def test_a_failed_call_after_answered_questions_leaves_the_selector(fitted):
     assert len(answered) == 3
     assert cleaner.selector_ is selector
     assert fitted_state(cleaner) == before
+
+
+def test_same_seed_same_questions_with_a_subsampled_fisher():
+    X, y, y_noisy, _ = breast_stream(5)
+    make = lambda: SkepticalCleaner(  # noqa: E731
+        LogisticRegression(), selector=TopFisherSelector(fisher="kfac", subsample=40),
+        oracle=SimulatedOracle(y), random_state=3,
+    )
+    first, second = make().fit(X, y_noisy), make().fit(X, y_noisy)
+    assert first.n_queries_ > 3
+    assert first.history_ == second.history_
+    assert first.selector_.random_state == second.selector_.random_state is not None
