@@ -17,6 +17,10 @@ libraries' default threads: numpy and scipy ship separate OpenBLAS builds
 with separate thread pools, and handing work from one to the other back to
 back was many times slower on a busy machine.
 
+It also times the exact ``F``'s build (:func:`~sklearn_cincer._fisher.fisher_matrix`)
+next to the one product it cannot avoid, the ``syrk`` ``Q^T Q`` of the
+``n x c(d+1)`` rows ``q_i = p_i kron h~_i`` (one thread; ``--build N,d,c``).
+
 Run: ``python benchmarks/bench_factor.py [--sizes 650 5130] [--repeats 5]``.
 """
 
@@ -64,14 +68,33 @@ def run(size, repeats):
     return out
 
 
+def build_vs_syrk(n, d, c, repeats):
+    """Seconds of the exact F's build and of its bare ``syrk``."""
+    from sklearn_cincer import _fisher
+
+    rng = np.random.default_rng(0)
+    H = rng.standard_normal((n, d))
+    P = rng.dirichlet(np.ones(c), n)
+    Q = (P[:, :, None] * np.hstack([H, np.ones((n, 1))])[:, None, :]).reshape(n, -1)
+    build = _median(lambda: _fisher.fisher_matrix(H, P, "softmax"), repeats)
+    syrk = _median(lambda: Q.T @ Q, repeats)
+    return build, syrk
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[650, 5130])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--build", default="10000,64,10")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
     print(f"load average {os.getloadavg()}")
+    n, d, c = (int(v) for v in args.build.split(","))
+    with threadpool_limits(limits=1):
+        build, syrk = build_vs_syrk(n, d, c, args.repeats)
+    print(f"exact F build, n={n} d={d} c={c} (1 thread): {1e3 * build:.0f} ms, "
+          f"its bare syrk Q^T Q {1e3 * syrk:.0f} ms, ratio {build / syrk:.2f}")
     for threads in (1, None):
         with threadpool_limits(limits=threads):
             for size in args.sizes:

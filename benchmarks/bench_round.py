@@ -254,6 +254,8 @@ def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
         "first": float(waits[0]),
         "next": float(np.median(waits[later])),
         "next_max": float(np.max(waits[later])),
+        # Questions that waited for a rebuild (more than 3 times the median).
+        "slow": int(np.sum(waits[later] > 3 * np.median(waits[later]))),
         "update": float(np.median([p.get("update", 0) for p in oracle.parts[1:]])),
         "score": float(np.median([p.get("score", 0) for p in oracle.parts[1:]])),
         "rest": float(np.median(rest[1:])),
@@ -275,7 +277,8 @@ def format_row(r):
         f"gemm32 {1e3 * r['gemm32']:8.1f} ms | first {1e3 * r['first']:9.1f} ms | "
         f"next {1e3 * r['next']:8.1f} ms (update {1e3 * r['update']:.1f}, score "
         f"{1e3 * r['score']:.1f}, rest {1e3 * r['rest']:.1f}; max "
-        f"{1e3 * r['next_max']:.1f}) = {r['next'] / r['gemm64']:5.2f} x gemm64 | "
+        f"{1e3 * r['next_max']:.1f}, {r['slow']} over 3x the median) = "
+        f"{r['next'] / r['gemm64']:5.2f} x gemm64 | "
         f"peak RSS {r['peak_rss_gb']:.1f} GB (N x P would be {r['n_by_p_gb']:.0f} GB)"
     )
 
