@@ -49,7 +49,7 @@ PAIRS = (("mnist", "lr"), ("breast", "fc"), ("adult", "fc"),
          ("fashion_mnist", "fc"), ("20ng", "fc"), ("mnist", "fc"))
 GRID_SIZES = (200, 2000)
 SYNTHETIC = ((10_000, 64, 10), (100_000, 64, 10), (20_000, 512, 10),
-             (5_000, 64, 1000))
+             (4_000, 16, 300))
 
 VARIANTS = {
     "kfac": dict(fisher="kfac", subsample=None),
@@ -192,7 +192,18 @@ def _noisy(y, c, seed):
     return y, flip
 
 
+_CSV = {"path": None}
+
+
 def _print(rows):
+    """Print rows as they come, and append them to the CSV (a long run that
+    is stopped keeps what it measured)."""
+    if _CSV["path"] is not None:
+        import pandas as pd
+
+        path = _CSV["path"]
+        pd.DataFrame(rows).to_csv(path, mode="a", header=not path.exists(),
+                                  index=False)
     for r in rows:
         print(f"{r['setting']:<34} {r['variant']:<8} {r['form']:<13} "
               f"rows={r['rows']:>7} top1 {r['top1']:.2f} top5 {r['top5']:.2f} "
@@ -216,6 +227,7 @@ def summarize(frame, output):
             f"{'' if np.isnan(r.f_error) else f'{r.f_error:.3f}'} | {r.seconds:.2f} |"
         )
     (output / "agreement.md").write_text("\n".join(lines) + "\n")
+    (output / "agreement_table.rst").write_text(_rst_table(table))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,6 +250,29 @@ def summarize(frame, output):
     fig.tight_layout()
     fig.savefig(output / "agreement.png", dpi=120)
     return table
+
+
+def _rst_table(table):
+    """The docs' table: top-1 agreement (median Spearman) per setting and
+    variant, and the relative error of the approximated F where measured."""
+    variants = list(dict.fromkeys(table.variant))
+    lines = [".. list-table::", "   :header-rows: 1", "",
+             "   * - setting (training rows)"]
+    lines += [f"     - {v}" for v in variants]
+    lines.append("     - F error: K-FAC / EK-FAC / 10%")
+    for setting, group in table.groupby("setting", sort=False):
+        group = group.set_index("variant")
+        lines.append(f"   * - {setting}")
+        for v in variants:
+            if v in group.index:
+                r = group.loc[v]
+                lines.append(f"     - {r.top1:.2f} ({r.spearman:.2f})")
+            else:
+                lines.append("     -")
+        errors = [group.f_error.get(v, np.nan) for v in ("kfac", "ekfac", "sub10%")]
+        lines.append("     - " + " / ".join(
+            "-" if np.isnan(e) else f"{e:.2f}" for e in errors))
+    return "\n".join(lines) + "\n"
 
 
 def _size(text):
@@ -265,14 +300,15 @@ def main(argv=None):
     print(f"load average {os.getloadavg()}", flush=True)
     rows = []
     seeds = range(args.seeds)
+    _CSV["path"] = output / "agreement.csv"
+    _CSV["path"].unlink(missing_ok=True)
     with one_thread():
         if args.only in (None, "grid"):
             rows += grid_rows(pairs, args.grid_sizes, args.queries, seeds,
                               args.data_home)
         if args.only in (None, "synthetic"):
             rows += synthetic_rows(args.sizes or SYNTHETIC, args.queries, seeds)
-    frame = pd.DataFrame(rows)
-    frame.to_csv(output / "agreement.csv", index=False)
+    frame = pd.read_csv(output / "agreement.csv")
     summarize(frame, output)
     print((output / "agreement.md").read_text())
     print(f"load average {os.getloadavg()}", flush=True)
