@@ -14,8 +14,9 @@ stopping at 90% training accuracy) and ``refit="scratch"`` (a fit from the
 same initial weights) run side by side: their rounds alternate, so both see
 the same machine load. Besides the whole ``partial_fit`` call, each phase is
 timed on its own on the same model: margin, Top Fisher fit (features,
-Fisher, factor, including the selector's model fingerprint), the
-fingerprint alone, the query, the update.
+Fisher, factor), the reuse path alone (``update`` of the fitted selector
+with the same model and rows: the check that nothing changed, the
+features of the first rows), the query, the update.
 
 Usage::
 
@@ -23,6 +24,7 @@ Usage::
 """
 
 import argparse
+import copy
 import os
 import time
 
@@ -91,7 +93,7 @@ def main():
             cleaners[refit] = cleaner
             _time_rounds(cleaner)
             results[refit] = {k: [] for k in (
-                "partial_fit", "round", "margin", "selector_fit", "fingerprint",
+                "partial_fit", "round", "margin", "selector_fit", "reuse",
                 "query", "update",
                 "epochs")}
         for i in range(n, n + args.rounds):
@@ -106,10 +108,8 @@ def main():
                 r["margin"].append(_timed(lambda: model.predict_proba(x))[0])
                 t, selector = _timed(lambda: TopFisherSelector().fit(model, Xt, yt))
                 r["selector_fit"].append(t)
-                from sklearn_cincer.selectors import _fisher as fisher_selectors
-
-                r["fingerprint"].append(
-                    _timed(lambda: selector._same_model(model, Xt))[0]
+                r["reuse"].append(
+                    _timed(lambda: copy.copy(selector).update(model, Xt, yt))[0]
                 )
                 candidates = np.flatnonzero(yt == prediction)
                 r["query"].append(
@@ -143,7 +143,7 @@ def main():
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; "
           "'cpu' is this process's CPU time, 'wall' the elapsed time)")
-    phases = ("partial_fit", "round", "margin", "selector_fit", "fingerprint",
+    phases = ("partial_fit", "round", "margin", "selector_fit", "reuse",
               "query", "update")
     print(f"{'':12s} {'clock':5s} " + " ".join(f"{p:>13s}" for p in phases)
           + f" {'epochs':>7s}")

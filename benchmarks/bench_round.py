@@ -1,91 +1,329 @@
-"""Time one CINCER round without the model refit (issue 2, item 9).
+"""The wait for the next question, as a person sees it, next to a bare GEMM.
 
-A training set of 10,000 examples, 64 features and 10 classes under a fitted
-multinomial logistic regression. Two medians, measured in one run:
+Times the real path inside :class:`~sklearn_cincer.SkepticalCleaner`: from
+the end of a model update to the moment the oracle receives the next
+question. That is the margin of the incoming example, the selector brought
+up to date for the current model (:meth:`TopFisherSelector.update`: features
+of new rows, outputs, the Fisher and its factor), the solve ``F^-1 g_t``,
+the score of every candidate and the bookkeeping of the question.
 
-* ``fisher``: build and factorize the exact top-layer Fisher
-  (``TopFisherSelector.fit``: features, probabilities, F over all 10,000
-  examples, damping, Cholesky);
-* ``query``: everything else a round with a question does: the margin of the
-  incoming example, the candidate set, the solve ``F^-1 g_t``, scoring every
-  candidate with one product, the query, the oracle's answer and the
-  bookkeeping (``SkepticalCleaner._round`` with the refit and the Fisher
-  build taken out; the Fisher is built once, before timing).
+The setting is the one of an engineer cleaning a large data set: a linear
+softmax head on fixed features (embeddings of a pretrained network),
+updated incrementally (``refit="incremental"``, one SGD step on the rows a
+round changed). The first ``N`` rows are the bootstrap set; every streamed
+row carries a label its model contradicts, so every round asks a question.
+The model update is not part of the wait (it happens after the answer).
 
-Run: ``python benchmarks/bench_round.py [--repeats 30]``.
+Each size reports, in one process with one thread pinned (BLAS through
+threadpoolctl, torch if installed):
+
+* ``gemm64``: one bare GEMM of ``2 N (d+1) c`` flops in float64 (``[X 1] W^T``),
+  the yardstick of the targets; ``gemm32`` the same in float32;
+* ``first``: the first question (the selector built from nothing);
+* ``next``: the median wait of the other questions, split into ``update``
+  (the Fisher for the current model), ``score`` (solve and scoring) and the
+  rest (margin, candidates, bookkeeping);
+* the ratio ``next / gemm64``, the peak resident memory and what ``N x P``
+  would take.
+
+Run (sizes as ``N,d,c``; ``--selector-param`` as ``NAME=VALUE``)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_round.py \\
+        --size 10000,64,10 --size 100000,64,10 \\
+        --size 1000000,512,10 --size 100000,512,1000 --questions 10
+
+The default sizes are the issue's: (1e4, 64, 10), (1e5, 64, 10),
+(1e6, 512, 10), (1e5, 512, 1000). The two large ones need about 3 GB.
 """
 
 import argparse
+import contextlib
+import resource
+import sys
 import time
 
 import numpy as np
-from sklearn.datasets import make_classification
-from sklearn.linear_model import LogisticRegression
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from sklearn_cincer import SimulatedOracle, SkepticalCleaner, TopFisherSelector
+from sklearn_cincer._models import LastLayerView
+from sklearn_cincer.oracles import Answer
+
+SIZES = ((10_000, 64, 10), (100_000, 64, 10), (1_000_000, 512, 10),
+         (100_000, 512, 1000))
+
+# When the last model update ended, and what the instrumented selector saw.
+_CLOCK = {"updated": None}
+_PARTS = []
 
 
-class _PrefitSelectorCleaner(SkepticalCleaner):
-    """The cleaner with the Fisher built once, to time the query path alone."""
+class SoftmaxHead(ClassifierMixin, BaseEstimator):
+    """A linear softmax classifier on fixed features, updated by SGD steps.
 
-    prefit = None
+    ``fit`` (and the first ``partial_fit``) starts from the closed form of
+    Gaussian classes with a shared spherical covariance (class means, one
+    pass over the rows) and takes ``n_steps`` full-batch gradient steps;
+    every later ``partial_fit`` takes one gradient step on the rows given,
+    as an online head would.
 
-    def _fit_selector(self, stream, train_ids):
-        return self.prefit
+    Parameters
+    ----------
+    learning_rate : float, default=0.01
+    n_steps : int, default=2
+    """
+
+    def __init__(self, learning_rate=0.01, n_steps=2):
+        self.learning_rate = learning_rate
+        self.n_steps = n_steps
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self._init(X, y)
+        return self._updated()
+
+    def partial_fit(self, X, y, classes=None):
+        if not hasattr(self, "coef_"):
+            self.classes_ = np.unique(y if classes is None else classes)
+            self._init(X, y)
+        else:
+            self._step(X, y)
+        return self._updated()
+
+    def _updated(self):
+        _CLOCK["updated"] = time.perf_counter()
+        return self
+
+    def _init(self, X, y):
+        index = np.searchsorted(self.classes_, y)
+        c, d = len(self.classes_), X.shape[1]
+        counts = np.bincount(index, minlength=c).astype(float)
+        means = np.zeros((c, d))
+        for a in np.flatnonzero(counts):
+            means[a] = X[index == a].mean(axis=0, dtype=float)
+        spread = float(np.mean(np.var(X[: 10_000], axis=0))) or 1.0
+        self.coef_ = means / spread
+        self.intercept_ = -0.5 * np.einsum("ij,ij->i", means, means) / spread
+        self.intercept_ += np.log(np.maximum(counts, 1) / counts.sum())
+        for _ in range(self.n_steps):
+            rows = slice(0, min(X.shape[0], 20_000))
+            self._step(X[rows], y[rows])
+
+    def _step(self, X, y):
+        P = self.predict_proba(X)
+        P[np.arange(len(y)), np.searchsorted(self.classes_, y)] -= 1.0
+        self.coef_ = self.coef_ - self.learning_rate * (P.T @ X) / len(y)
+        self.intercept_ = self.intercept_ - self.learning_rate * P.mean(axis=0)
+
+    def predict_proba(self, X):
+        Z = np.asarray(X) @ self.coef_.T.astype(X.dtype) + self.intercept_
+        return softmax(Z.astype(float), axis=1)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def last_layer_view(self):
+        """The last layer for the selectors: the whole model."""
+        return LastLayerView(self.classes_, "softmax", self.coef_, self.intercept_)
+
+
+class TimedTopFisherSelector(TopFisherSelector):
+    """Top Fisher that records how long its update and its scoring take."""
+
+    def update(self, estimator, X, y, rows=None):
+        start = time.perf_counter()
+        out = super().update(estimator, X, y, rows)
+        _PARTS.append(("update", time.perf_counter() - start))
+        return out
+
+    def score(self, x, y, candidates=None):
+        start = time.perf_counter()
+        out = super().score(x, y, candidates)
+        _PARTS.append(("score", time.perf_counter() - start))
+        return out
+
+
+class TimedOracle(SimulatedOracle):
+    """Answers from the true labels and records the wait for each question.
+
+    With ``keep_labels=True`` it answers every label as it was, so that two
+    runs with different selectors see the same training sets and models,
+    and their picks can be compared question by question.
+    """
+
+    def __init__(self, y_true, keep_labels=False):
+        super().__init__(y_true)
+        self.keep_labels = keep_labels
+        self.waits = []
+        self.parts = []
+
+    def __call__(self, query):
+        self.waits.append(time.perf_counter() - _CLOCK["updated"])
+        self.parts.append(dict(_PARTS))
+        _PARTS.clear()
+        if self.keep_labels:
+            return Answer(label=query.label, counter_label=query.counter_label)
+        return super().__call__(query)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """One thread for every BLAS (threadpoolctl) and for torch, if present."""
+    from threadpoolctl import threadpool_limits
+
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    if torch is not None:
+        torch.set_num_threads(before)
+
+
+def make_data(n, d, c, n_questions, dtype=np.float32, seed=0, separation=3.0):
+    """Gaussian classes in ``d`` dimensions; the streamed rows mislabeled.
+
+    Unit-variance classes around centers of norm about ``separation`` (3:
+    classes overlap, a linear model is right about 90% of the time at
+    ``c = 10``, so its probabilities are not all 0 or 1). Returns ``X``
+    (``n + n_questions`` rows), the true labels and the labels given (the
+    streamed rows' shifted to another class).
+    """
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((c, d)).astype(dtype) * (separation / np.sqrt(d))
+    y = rng.integers(0, c, n + n_questions)
+    X = np.empty((n + n_questions, d), dtype=dtype)
+    for start in range(0, X.shape[0], 65536):
+        block = slice(start, start + 65536)
+        X[block] = rng.standard_normal((len(y[block]), d), dtype=dtype)
+        X[block] += centers[y[block]]
+    y_given = y.copy()
+    y_given[n:] = (y[n:] + 1 + rng.integers(0, c - 1, n_questions)) % c
+    return X, y, y_given
+
+
+def bare_gemm(X, c, dtype, repeats=3):
+    """Median seconds of ``[X 1] W^T`` in ``dtype`` (``2 N (d+1) c`` flops)."""
+    n, d = X.shape
+    Xt = np.empty((n, d + 1), dtype=dtype)
+    Xt[:, :d] = X
+    Xt[:, d] = 1
+    W = np.random.default_rng(1).standard_normal((c, d + 1)).astype(dtype)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        Xt @ W.T
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
+             selector=None, keep_labels=False, gemm=True):
+    """One size: the yardsticks and the waits, as a dict of seconds.
+
+    ``selector`` replaces the (timed) Top Fisher of ``selector_params``;
+    ``keep_labels`` makes the oracle keep every label (see TimedOracle);
+    ``gemm=False`` skips the yardsticks. ``picks`` lists the
+    counter-example of each question.
+    """
+    X, y, y_given = make_data(n, d, c, n_questions, dtype=dtype)
+    gemm64 = bare_gemm(X[:n], c, np.float64) if gemm else np.nan
+    gemm32 = bare_gemm(X[:n], c, np.float32) if gemm else np.nan
+    oracle = TimedOracle(y, keep_labels=keep_labels)
+    if selector is None:
+        selector = TimedTopFisherSelector(**selector_params)
+    cleaner = SkepticalCleaner(
+        SoftmaxHead(), selector=selector,
+        oracle=oracle, threshold=0.0, n_bootstrap=n, refit="incremental",
+        random_state=0,
+    )
+    start = time.perf_counter()
+    cleaner.fit(X, y_given)
+    total = time.perf_counter() - start
+    waits = np.array(oracle.waits)
+    rest = [w - sum(p.values()) for w, p in zip(waits, oracle.parts)]
+    later = slice(1, None)
+    selector = cleaner.selector_
+    return {
+        "n": n, "d": d, "c": c, "questions": len(waits),
+        "gemm64": gemm64, "gemm32": gemm32,
+        "first": float(waits[0]),
+        "next": float(np.median(waits[later])),
+        "next_max": float(np.max(waits[later])),
+        # Questions that waited for a rebuild (more than 3 times the median).
+        "slow": int(np.sum(waits[later] > 3 * np.median(waits[later]))),
+        "update": float(np.median([p.get("update", 0) for p in oracle.parts[1:]])),
+        "score": float(np.median([p.get("score", 0) for p in oracle.parts[1:]])),
+        "rest": float(np.median(rest[1:])),
+        "fit_total": total,
+        "form": f"{getattr(selector, 'fisher_', 'exact')}/"
+                f"{getattr(selector, 'solver_', type(selector).__name__)}",
+        "rows": getattr(selector, "n_fisher_rows_", n),
+        "dtype": str(getattr(selector, "dtype_", "float64")),
+        "picks": [r.counter_example_id for r in cleaner.history_],
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "n_by_p_gb": n * c * (d + 1) * 8 / 2**30,
+    }
+
+
+def format_row(r):
+    return (
+        f"N={r['n']:>9,} d={r['d']:>4} c={r['c']:>5} | {r['form']:<13} "
+        f"rows={r['rows']:>9,} {r['dtype']:<7} | gemm64 {1e3 * r['gemm64']:8.1f} ms "
+        f"gemm32 {1e3 * r['gemm32']:8.1f} ms | first {1e3 * r['first']:9.1f} ms | "
+        f"next {1e3 * r['next']:8.1f} ms (update {1e3 * r['update']:.1f}, score "
+        f"{1e3 * r['score']:.1f}, rest {1e3 * r['rest']:.1f}; max "
+        f"{1e3 * r['next_max']:.1f}, {r['slow']} over 3x the median) = "
+        f"{r['next'] / r['gemm64']:5.2f} x gemm64 | "
+        f"peak RSS {r['peak_rss_gb']:.1f} GB (N x P would be {r['n_by_p_gb']:.0f} GB)"
+    )
+
+
+def _size(text):
+    n, d, c = (int(float(v)) for v in text.split(","))
+    return n, d, c
+
+
+def _param(text):
+    name, _, value = text.partition("=")
+    for cast in (int, float):
+        try:
+            return name, cast(value)
+        except ValueError:
+            pass
+    return name, None if value == "None" else value
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--d", type=int, default=64)
-    parser.add_argument("--c", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--size", type=_size, action="append",
+                        help="N,d,c (repeatable); default: the issue's four")
+    parser.add_argument("--questions", type=int, default=10,
+                        help="questions per size (the first is cold)")
+    parser.add_argument("--selector-param", type=_param, action="append",
+                        default=[], help="NAME=VALUE for TopFisherSelector")
+    parser.add_argument("--float64", action="store_true",
+                        help="float64 features (default float32)")
     args = parser.parse_args(argv)
+    params = dict(args.selector_param)
+    import os
 
-    X, y = make_classification(
-        n_samples=args.n + args.repeats, n_features=args.d, n_informative=args.d // 2,
-        n_classes=args.c, n_clusters_per_class=1, random_state=0,
-    )
-    model = LogisticRegression(max_iter=200).fit(X[: args.n], y[: args.n])
-
-    fisher = []
-    for _ in range(max(5, args.repeats // 3)):
-        start = time.perf_counter()
-        selector = TopFisherSelector().fit(model, X[: args.n], y[: args.n])
-        fisher.append(time.perf_counter() - start)
-
-    # Incoming examples whose label contradicts a confident prediction, so
-    # every timed round asks a question.
-    incoming = X[args.n :]
-    pred = model.predict(incoming)
-    y_in = (pred + 1) % args.c
-    cleaner = _PrefitSelectorCleaner(
-        model, oracle=SimulatedOracle(np.r_[y, y]), threshold=0.0,
-        n_bootstrap=args.n,
-    )
-    cleaner.fit(X[: args.n], y[: args.n])  # all bootstrap: one fit
-    stream = cleaner._stream
-    stream.estimator = model
-    cleaner.prefit = selector
-    cleaner._update = lambda stream, entered: None  # no refit
-    query = []
-    for i in range(args.repeats):
-        stream.extend(incoming[i : i + 1], np.array([y_in[i]]))
-        n_queries = len(stream.history)
-        start = time.perf_counter()
-        cleaner._round(stream, stream.X.shape[0] - 1)
-        query.append(time.perf_counter() - start)
-        assert len(stream.history) == n_queries + 1  # a question was asked
-        # Keep the training set that the prebuilt Fisher describes.
-        stream.in_train[-1] = False
-        stream.labels[: args.n] = y[: args.n]
-
-    print(f"training set: n={args.n}, d={args.d}, c={args.c}; {args.repeats} rounds")
-    print(f"fisher build + factorize: median {1000 * np.median(fisher):8.2f} ms "
-          f"(min {1000 * np.min(fisher):.2f}, {len(fisher)} runs)")
-    print(f"query (no refit, no build): median {1000 * np.median(query):6.2f} ms "
-          f"(min {1000 * np.min(query):.2f}, {len(query)} runs)")
+    print(f"load average {os.getloadavg()}, params {params}", flush=True)
+    rows = []
+    with one_thread():
+        for n, d, c in args.size or SIZES:
+            r = run_size(n, d, c, args.questions, params,
+                         np.float64 if args.float64 else np.float32)
+            rows.append(r)
+            print(format_row(r), flush=True)
+    print(f"load average {os.getloadavg()}", flush=True)
+    return rows
 
 
 if __name__ == "__main__":
     main()
+    sys.exit(0)

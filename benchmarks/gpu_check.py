@@ -1,34 +1,56 @@
-"""GPU check: CPU and GPU give the same counter-examples, and how fast.
+"""GPU check: the real path on CUDA next to the CPU, the same picks, and how fast.
 
-Needs a CUDA device (it exits with a message otherwise). Three checks:
+One prepared command with a time limit, for the day a GPU machine is lent
+(it exits with a message when there is no CUDA device; ``--device cpu`` is a
+dry run of every step on the CPU, as the test suite runs it). Steps, each
+started only while ``--time-limit`` allows (a hard alarm stops the script
+30 s past it, with what it printed so far):
 
-1. Ranking: :class:`~sklearn_cincer.nets.TorchTopFisherSelector` on the CPU
-   and on the GPU, on the same skorch net and training set (``--n-compare``
-   rows), rank the candidates the same way: same top counter-example, same
-   top-10, scores equal to ``--rtol``.
-2. Speed at N=1,000,000 (``--n``), d=512 (``--d``), c=10 (``--c``): the
-   selector's fit (hooked features of all rows, the Fisher matrix of size
-   ``c (d+1)``, its Cholesky factor) and one query (the score of every
-   candidate) on each device; medians of ``--repeats`` queries.
-3. The torch ParameterView: per-example gradients and a Hessian-vector
-   product of a small net agree between CPU and GPU.
+1. The real path (:mod:`bench_round`): the wait for each next question
+   inside :class:`~sklearn_cincer.SkepticalCleaner` after a model update,
+   at each ``--size`` (default the issue's four: (1e4, 64, 10),
+   (1e5, 64, 10), (1e6, 512, 10), (1e5, 512, 1000)), first on the CPU with
+   the default :class:`~sklearn_cincer.TopFisherSelector`, then with
+   :class:`~sklearn_cincer.nets.TorchTopFisherSelector` on the device (the
+   exact ``F``, formed on the device; skipped where ``P = c (d+1)`` is too
+   wide to form it). The oracle keeps every label, so both runs see the
+   same models and training sets and their picks are compared question by
+   question (``same pick``; where the CPU used K-FAC this is its top-1
+   agreement with the exact pick). A bare float64 GEMM of ``2 N (d+1) c``
+   flops on each device is the yardstick.
+2. Ranking: :class:`~sklearn_cincer.nets.TorchTopFisherSelector` on the CPU
+   and on the device rank the candidates of a skorch net alike (same top
+   counter-example, same top-10, scores equal to ``--rtol``), at
+   ``--n-compare`` rows.
+3. Speed of that selector's fit and query at ``--n`` rows on each device.
+4. The torch ParameterView: per-example gradients and a Hessian-vector
+   product agree between the CPU and the device.
 
-The net is ``Linear(64, d) - ReLU - Linear(d, c)`` (so ``h(x)`` has d=512
-features), trained for one epoch on a random teacher's labels so that its
-probabilities are not uniform.
+The net of steps 2-4 is ``Linear(64, d) - ReLU - Linear(d, c)`` trained for
+one epoch on a random teacher's labels.
 
-Usage (about 3-5 minutes on one H100 with 16 cores; the CPU fit at N=1e6 is
-most of it; ``--cpu-n`` lowers the CPU size if needed)::
+Usage (about 5-8 minutes on one H100/H200 with 16 cores; the CPU side of
+the largest sizes is most of it)::
 
-    python benchmarks/gpu_check.py
+    timeout 600 python benchmarks/gpu_check.py --time-limit 540
+    python benchmarks/gpu_check.py --device cpu --size 2000,16,4 --n 3000 \
+        --n-compare 1000 --time-limit 120      # the dry run of the tests
 """
 
 import argparse
 import copy
+import signal
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_round  # noqa: E402
+
+# The widest last layer whose F (P x P, float64) the device check forms.
+_DEVICE_DENSE_MAX_PARAMS = 30_000
 
 
 def _sync():
@@ -148,8 +170,69 @@ def check_parameter_view(args):
     return ok
 
 
-def main():
+def _gemm_seconds(n, d, c, device, repeats=3):
+    """Median seconds of a bare float64 GEMM ``[X 1] W^T`` on ``device``."""
+    import torch
+
+    X = torch.randn(n, d + 1, dtype=torch.float64, device=device)
+    W = torch.randn(c, d + 1, dtype=torch.float64, device=device)
+    times = [_timed(lambda: X @ W.T)[0] for _ in range(repeats)]
+    return float(np.median(times))
+
+
+def check_real_path(args, deadline):
+    """Step 1: the next question on the CPU and on the device, same picks."""
+    from sklearn_cincer.nets import TorchTopFisherSelector
+
+    ok = True
+    for n, d, c in args.size:
+        if time.monotonic() > deadline:
+            print(f"  N={n:,} d={d} c={c}: skipped (time limit)")
+            continue
+        with bench_round.one_thread():
+            cpu = bench_round.run_size(n, d, c, args.questions, {},
+                                       keep_labels=True)
+        line = (f"  N={n:,} d={d} c={c}: CPU ({cpu['form']}, 1 thread) next "
+                f"{1e3 * cpu['next']:.1f} ms = {cpu['next'] / cpu['gemm64']:.2f} x "
+                f"its GEMM ({1e3 * cpu['gemm64']:.1f} ms)")
+        P = c * (d + 1)
+        if P > _DEVICE_DENSE_MAX_PARAMS:
+            print(line + f"; {args.device}: skipped (P={P:,}: TorchTopFisherSelector "
+                  "forms F, and K-FAC runs on the CPU only)", flush=True)
+            continue
+        if time.monotonic() > deadline:
+            print(line + f"; {args.device}: skipped (time limit)", flush=True)
+            continue
+        dev = bench_round.run_size(
+            n, d, c, args.questions, {}, keep_labels=True, gemm=False,
+            selector=TorchTopFisherSelector(device=args.device),
+        )
+        gemm = _gemm_seconds(n, d, c, args.device)
+        same = np.mean([a == b for a, b in zip(cpu["picks"], dev["picks"])])
+        exact_on_cpu = cpu["form"].startswith("exact")
+        ok &= bool(same == 1.0) or not exact_on_cpu
+        print(line + f"; {args.device} (exact F) next {1e3 * dev['next']:.1f} ms = "
+              f"{dev['next'] / gemm:.2f} x its GEMM ({1e3 * gemm:.2f} ms), first "
+              f"{1e3 * dev['first']:.0f} ms; same pick {same:.2f} over "
+              f"{len(cpu['picks'])} questions", flush=True)
+    print(f"real path check: {'PASS' if ok else 'FAIL'} (picks equal wherever both "
+          "are exact)")
+    return ok
+
+
+def _alarm(signum, frame):
+    raise TimeoutError
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=bench_round._size, action="append",
+                        help="N,d,c of the real path (repeatable; default the "
+                        "issue's four)")
+    parser.add_argument("--questions", type=int, default=5)
+    parser.add_argument("--time-limit", type=float, default=540,
+                        help="seconds; no step starts past it, and the script "
+                        "stops 30 s after it")
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--cpu-n", type=int, default=None,
                         help="rows for the CPU speed check (default: --n)")
@@ -161,8 +244,9 @@ def main():
     parser.add_argument("--device", default="cuda",
                         help="the accelerator to compare with the CPU ('cpu' for "
                         "a dry run of the script)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.cpu_n = args.n if args.cpu_n is None else args.cpu_n
+    args.size = args.size or list(bench_round.SIZES)
 
     import torch
 
@@ -172,11 +256,27 @@ def main():
     name = torch.cuda.get_device_name() if args.device != "cpu" else "none (dry run)"
     print(f"GPU: {name}, CPU threads: {torch.get_num_threads()}, "
           f"torch {torch.__version__}", flush=True)
-    X, y, net, net_cpu = _nets(args)
-    ok = check_ranking(X, y, net, net_cpu, args)
-    print(f"speed of Top Fisher (d={args.d}, c={args.c}):")
-    check_speed(X, y, net, net_cpu, args)
-    ok &= check_parameter_view(args)
+    deadline = time.monotonic() + args.time_limit
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(int(args.time_limit) + 30)
+    try:
+        print("real path (next question after a model update):", flush=True)
+        ok = check_real_path(args, deadline)
+        if time.monotonic() < deadline:
+            X, y, net, net_cpu = _nets(args)
+            ok &= check_ranking(X, y, net, net_cpu, args)
+        if time.monotonic() < deadline:
+            print(f"speed of Top Fisher (d={args.d}, c={args.c}):")
+            check_speed(X, y, net, net_cpu, args)
+        if time.monotonic() < deadline:
+            ok &= check_parameter_view(args)
+        if time.monotonic() >= deadline:
+            print("time limit reached: later steps skipped")
+    except TimeoutError:
+        print("time limit reached during a step: results above are partial")
+        return 3
+    finally:
+        signal.alarm(0)
     print("ALL PASS" if ok else "SOME CHECK FAILED")
     return 0 if ok else 1
 

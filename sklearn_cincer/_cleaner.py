@@ -26,9 +26,11 @@ from ._suspicion import is_suspicious, margin, predictions
 from ._threads import limit_threads
 from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
 from .oracles._hooks import oracle_fit
-from .selectors import TopFisherSelector
+from .selectors import BaseSelector, TopFisherSelector
 
 _MAX_SEED = np.iinfo(np.int32).max
+# Bootstrap rows on which the selector is tried before the stream starts.
+_FAIL_FAST_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -151,9 +153,9 @@ class _Stream:
         new.in_train = self.in_train.copy()
         new.estimator = copy.deepcopy(self.estimator)
         new.rng = copy.deepcopy(self.rng)
-        # The selector is shared: the loop replaces it with a fresh clone at
-        # each question and never changes a fitted one in place, so copying
-        # its arrays (features of the whole training set) would be wasted.
+        # The selector is shared: the loop never changes a fitted one in
+        # place but updates a copy of it (copy-on-write, _fit_selector), so
+        # copying its arrays (features of the whole training set) is wasted.
         new.history = list(self.history)
         return new
 
@@ -259,7 +261,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         in one...). It is cloned, never changed.
     selector : selector object, default=None
         Chooses the counter-example; ``None`` means
-        :class:`~sklearn_cincer.TopFisherSelector`. It is cloned for each query.
+        :class:`~sklearn_cincer.TopFisherSelector`. A clone is fit at the
+        first query and updated at each later one
+        (:meth:`~sklearn_cincer.selectors.BaseSelector.update`), so work that
+        the new model leaves valid is reused.
     oracle : callable, default=None
         ``oracle(query) -> answer`` with a
         :class:`~sklearn_cincer.oracles.Query` and an
@@ -564,7 +569,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.counter_examples != "none":
             # Fail fast: a selector that cannot read this model should say so
             # now, not at the first question, maybe after a person's answers.
-            clone(selector).fit(stream.estimator, *self._training_set(stream))
+            # A few rows show that; the first question fits the whole set.
+            ids = np.flatnonzero(stream.in_train)[:_FAIL_FAST_ROWS]
+            clone(selector).fit(
+                stream.estimator, stream.X[ids], classes[stream.labels[ids]]
+            )
         self._stream_rows(stream, range(n_bootstrap, n_samples))
         self._publish(stream)
         return self
@@ -683,12 +692,40 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return int(train_ids[row]), score
 
     def _fit_selector(self, stream, train_ids):
-        """A fresh, seeded clone of the selector, fit on the current training set."""
-        selector = _seed_unset_random_states(clone(stream.selector), stream.rng)
-        return selector.fit(
-            stream.estimator,
-            stream.X[train_ids],
-            stream.classes[stream.labels[train_ids]],
+        """The selector, fit on the current model and training set.
+
+        A fitted selector that can reuse its work (one that overrides
+        ``update``, as :class:`~sklearn_cincer.TopFisherSelector` does, so
+        that the Fisher of an unchanged model is not rebuilt for each
+        question) is updated; any other is a fresh, seeded clone, fit anew.
+        The update works on a shallow copy (copy-on-write): the published
+        cleaner may share the previous selector, and a call that fails must
+        leave it as it was. ``update`` rebinds the arrays it changes, never
+        writes into them, so the copy's arrays are shared safely.
+        """
+        previous = stream.selector
+        reusable = (
+            isinstance(previous, BaseSelector)
+            and type(previous).update is not BaseSelector.update
+            and hasattr(previous, "n_train_")
+        )
+        if reusable:
+            selector = copy.copy(previous)
+            for name, value in selector.get_params(deep=False).items():
+                if isinstance(value, (np.random.RandomState, np.random.Generator)):
+                    setattr(selector, name, copy.deepcopy(value))  # drawn from
+        else:
+            selector = _seed_unset_random_states(clone(previous), stream.rng)
+        if not isinstance(selector, BaseSelector):
+            return selector.fit(
+                stream.estimator,
+                stream.X[train_ids],
+                stream.classes[stream.labels[train_ids]],
+            )
+        # Every example by its stream id, and the training set as ids: a
+        # selector that keeps features by id reads only the new rows.
+        return selector.update(
+            stream.estimator, stream.X, stream.classes[stream.labels], rows=train_ids
         )
 
     def _ask(self, stream, example_id, mu, prediction):

@@ -23,8 +23,14 @@ Kronecker structure ``F = 1/n sum_i Lambda_i kron h~_i h~_i^T`` with the
 per-example output covariance ``Lambda_i`` (see :func:`fisher_matrix`).
 """
 
+import warnings
+
 import numpy as np
 from scipy import linalg
+from scipy.special import expit, softmax
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _dask
 
 #: The links of a last layer that the math supports.
 #:
@@ -92,7 +98,15 @@ def residuals(P, y, link):
     -------
     R : ndarray of shape (n, k)
     """
+    if _dask.is_dask(P, y):
+        y = y if _dask.is_dask(y) else np.asarray(y)
+        return _dask.row_map(_residuals_chunk, P, y, width=P.shape[1], dtype=float,
+                             link=link)
     return targets(y, P.shape[1], link) - P
+
+
+def _residuals_chunk(P, y, link):
+    return residuals(P, y, link)
 
 
 def gradients(H, P, y, link, fit_intercept=True):
@@ -112,13 +126,26 @@ def gradients(H, P, y, link, fit_intercept=True):
 
 
 def _with_bias(H, fit_intercept):
-    H = np.asarray(H, dtype=float)
+    H = _pass_array(H)
     if not fit_intercept:
         return H
-    return np.hstack([H, np.ones((H.shape[0], 1))])
+    return np.hstack([H, np.ones((H.shape[0], 1), dtype=H.dtype)])
 
 
-def fisher_matrix(H, P, link, fit_intercept=True):
+def _pass_array(H):
+    """``H`` as float32 or float64 (its own precision), never copied if it is."""
+    H = np.asarray(H)
+    if H.dtype in (np.float32, np.float64):
+        return H
+    return H.astype(float)
+
+
+def _batch_rows(width, itemsize, budget=None):
+    budget = _FISHER_BATCH_BYTES if budget is None else budget
+    return max(1, budget // (itemsize * max(width, 1)))
+
+
+def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
     """The exact Fisher information of the last layer over a set of examples.
 
     ``F = 1/n sum_i Lambda_i kron h~_i h~_i^T``, the expectation over the
@@ -130,7 +157,11 @@ def fisher_matrix(H, P, link, fit_intercept=True):
     - ovr: ``Lambda_i = diag(p_i (1 - p_i))``.
 
     It is built with matrix products over batches of rows, so memory holds at
-    most a batch of ``n_params`` wide rows, never ``n x n_params``.
+    most a batch of ``n_params`` wide rows, never ``n x n_params``. Always in
+    float64, whatever the features' precision: for a confident model the
+    diagonal part and the rank-one part nearly cancel (``p ~ e_y``), and
+    float32 products lose the small eigenvalues of ``F`` to that
+    cancellation (the damped matrix then fails its Cholesky factor).
 
     Parameters
     ----------
@@ -138,37 +169,54 @@ def fisher_matrix(H, P, link, fit_intercept=True):
     P : ndarray of shape (n, k)
     link : {"softmax", "logistic", "ovr"}
     fit_intercept : bool, default=True
+    weights : ndarray of shape (n,), default=None
+        A weight per row (how many times it counts; 0 leaves it out): ``F``
+        is then the weighted mean ``sum_i w_i F_i / sum_i w_i``.
 
     Returns
     -------
     F : ndarray of shape (k * m, k * m) with ``m = d + fit_intercept``
     """
     _check_link(link)
-    H = np.asarray(H, dtype=float)
+    if _dask.is_dask(H, P, weights):
+        total = H.shape[0] if weights is None else float(np.sum(weights))
+        F = _dask.row_sum(_fisher_sum_chunk, H, P, weights, link=link,
+                          fit_intercept=fit_intercept)
+        return F / total if total > 0 else F
+    H = _pass_array(H)
     P = np.asarray(P, dtype=float)
     n, d = H.shape
     k = P.shape[1]
     m = d + bool(fit_intercept)
     F = np.zeros((k * m, k * m))
-    if n == 0:
+    total = n if weights is None else float(np.sum(weights))
+    if n == 0 or not total > 0:
         return F
-    rows = max(1, _FISHER_BATCH_BYTES // (8 * k * m))
+    rows = _batch_rows(k * m, 8)
     for start in range(0, n, rows):
-        Hb = _with_bias(H[start : start + rows], fit_intercept)
+        Hb = _with_bias(H[start : start + rows].astype(float, copy=False),
+                        fit_intercept)
         Pb = P[start : start + rows]
         # Rows q_i = w_i kron h~_i with w = p (softmax) or p(1-p).
         W = Pb if link == "softmax" else Pb * (1.0 - Pb)
         Q = (W[:, :, None] * Hb[:, None, :]).reshape(Hb.shape[0], k * m)
+        if weights is None:
+            Qw = Q
+        else:
+            wb = np.asarray(weights[start : start + rows], dtype=float)
+            Qw = Q * wb[:, None]
         # Diagonal blocks H~^T diag(w_a) H~, all from one product H~^T Q.
-        M = Hb.T @ Q
+        M = Hb.T @ Qw
         for a in range(k):
             block = slice(a * m, (a + 1) * m)
             F[block, block] += M[:, block]
         if link == "softmax":
             # The rank-one part p p^T kron h~ h~^T, all blocks at once:
             # F -= Q^T Q (numpy runs this as syrk).
+            if weights is not None:
+                Q *= np.sqrt(wb)[:, None]
             F -= Q.T @ Q
-    F /= n
+    F /= total
     return F
 
 
@@ -206,10 +254,26 @@ def non_finite_error(what):
 
 def not_positive_definite_error(damping):
     """The error when the damped Fisher has no Cholesky factor: raise ``damping``."""
-    return np.linalg.LinAlgError(
-        f"The damped Fisher information matrix (damping={float(damping)!r}) is "
-        "not positive definite in floating point; use a larger damping."
-    )
+    return np.linalg.LinAlgError(_not_positive_definite(damping))
+
+
+def _fisher_sum_chunk(H, P, weights, link, fit_intercept):
+    """``sum_i w_i F_i`` of one chunk of rows (the Dask path)."""
+    total = H.shape[0] if weights is None else float(np.sum(weights))
+    return fisher_matrix(H, P, link, fit_intercept, weights) * total
+
+
+def damping_value(trace, dim, damping):
+    """``lambda = damping * trace(F) / dim``: the damping relative to ``F``'s scale.
+
+    The mean eigenvalue ``trace(F) / dim`` is the scale, so that one
+    ``damping`` works whatever the scale of the features; when ``F`` is zero
+    (all outputs saturated, ``p`` in {0, 1}) any scale will do and 1 is used.
+    """
+    scale = trace / dim if dim else 0.0
+    if not scale > 0:
+        scale = 1.0
+    return damping * scale
 
 
 def damp(F, damping):
@@ -224,28 +288,54 @@ def damp(F, damping):
     """
     F = np.array(F, dtype=float, copy=True)
     dim = F.shape[0]
-    scale = np.trace(F) / dim if dim else 0.0
-    if not scale > 0:
-        # All outputs saturated (p in {0, 1}): F is zero, any scale will do.
-        scale = 1.0
-    F.flat[:: dim + 1] += damping * scale
+    F.flat[:: dim + 1] += damping_value(np.trace(F), dim, damping)
     return F
+
+
+def cholesky(M, message):
+    """Cholesky factor of a symmetric positive definite ``M``, ready to solve with.
+
+    The factor is computed by numpy (the same BLAS as the products that
+    built ``M``: mixing numpy's and scipy's separate OpenBLAS thread pools
+    back to back makes a Cholesky factor many times slower on a busy
+    machine) and returned as the upper factor ``U = L^T``: the transpose of
+    numpy's C-ordered ``L`` is Fortran-ordered, the layout LAPACK's solver
+    reads in place. Passing ``L`` itself made :func:`scipy.linalg.cho_solve`
+    copy the whole factor on every solve (10 times the solve's own cost at
+    ``5130 x 5130``).
+
+    Returns
+    -------
+    factor : tuple ``(U, False)``
+        In the format of :func:`scipy.linalg.cho_factor` (``lower=False``),
+        so :func:`scipy.linalg.cho_solve` and :func:`solve` accept it.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        With ``message`` when ``M`` is not numerically positive definite.
+    """
+    try:
+        return np.linalg.cholesky(M).T, False
+    except np.linalg.LinAlgError as exc:
+        raise np.linalg.LinAlgError(message) from exc
+
+
+def _not_positive_definite(damping):
+    return (
+        f"The damped Fisher information matrix (damping={float(damping)!r}) is "
+        "not positive definite in floating point; use a larger damping."
+    )
 
 
 def factorize(F, damping):
     """Cholesky factor of the damped Fisher ``F + lambda I``.
 
-    The factor is computed by numpy (the same BLAS as the products that
-    built ``F``: mixing numpy's and scipy's separate OpenBLAS thread pools
-    back to back makes a Cholesky factor many times slower on a busy
-    machine).
-
     Returns
     -------
-    factor : tuple ``(L, True)``
-        The lower triangular factor, in the format of
-        :func:`scipy.linalg.cho_factor` (so :func:`scipy.linalg.cho_solve`
-        accepts it).
+    factor : tuple ``(U, False)``
+        The upper triangular factor, Fortran-ordered, in the format of
+        :func:`scipy.linalg.cho_factor` (see :func:`cholesky`).
 
     Raises
     ------
@@ -255,10 +345,7 @@ def factorize(F, damping):
     """
     D = damp(F, damping)
     check_finite(D)
-    try:
-        return np.linalg.cholesky(D), True
-    except np.linalg.LinAlgError as exc:
-        raise not_positive_definite_error(damping) from exc
+    return cholesky(D, _not_positive_definite(damping))
 
 
 def solve(factor, g):
@@ -266,8 +353,10 @@ def solve(factor, g):
 
     Parameters
     ----------
-    factor : tuple
-        As returned by :func:`factorize`.
+    factor : tuple or object with a ``solve`` method
+        As returned by :func:`factorize` (a Cholesky factor), or one of the
+        structured forms (:class:`DualFactor`, :class:`KroneckerFactor`,
+        :class:`ConjugateGradientFactor`).
     g : ndarray of shape (k, m) or (k * m,)
         The gradient; a ``(k, m)`` matrix is read in row-major order.
 
@@ -276,6 +365,8 @@ def solve(factor, g):
     v : ndarray of the same shape as ``g``
     """
     g = np.asarray(g, dtype=float)
+    if hasattr(factor, "solve"):
+        return factor.solve(g.reshape(factor.shape)).reshape(g.shape)
     return linalg.cho_solve(factor, g.reshape(-1), check_finite=False).reshape(g.shape)
 
 
@@ -284,7 +375,7 @@ def solve(factor, g):
 _SCORE_BLOCK_ROWS = 16384
 
 
-def kernel_scores(V, H, R, fit_intercept=True, rows=None):
+def kernel_scores(V, H, R, fit_intercept=True, rows=None, gathered=False):
     """``-r_k^T V h~_k`` for every row: Eq. 14 with ``V = F^-1 g_t`` solved.
 
     Matrix products over blocks of candidates, no loop over candidates:
@@ -306,6 +397,9 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None):
     rows : ndarray of int, default=None
         Score only these rows of ``H`` and ``R`` (gathered one block at a
         time, so the candidates' features are never copied as a whole).
+    gathered : bool, default=False
+        Whether ``R`` holds the residuals of ``rows`` only, in their order
+        (computed for the candidates alone), rather than of every row.
 
     Returns
     -------
@@ -323,6 +417,13 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None):
     >>> kernel_scores(V, H, R)
     array([-1.5,  2.5])
     """
+    if _dask.is_dask(H, R):
+        # Each chunk of candidates scored where it lives; a lazy Dask array.
+        if rows is not None:
+            H, R = H[rows], R if gathered else R[rows]
+        return _dask.row_map(_scores_chunk, H, R, width=None,
+                             dtype=np.result_type(H.dtype, np.float32),
+                             V=np.asarray(V), fit_intercept=fit_intercept)
     H = np.asarray(H)
     if H.dtype not in (np.float32, np.float64):
         H = H.astype(float)
@@ -342,10 +443,14 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None):
         HV = H[block] @ Vw.T
         if vb is not None:
             HV += vb
-        HV *= R[block]
+        HV *= R[start:stop] if gathered else R[block]
         np.sum(HV, axis=1, out=scores[start:stop])
     np.negative(scores, out=scores)
     return scores
+
+
+def _scores_chunk(H, R, V, fit_intercept):
+    return kernel_scores(V, H, R, fit_intercept)
 
 
 def output_factors(P, link):
@@ -394,7 +499,7 @@ class DualFactor:
     """
 
     def __init__(self, H, P, link, fit_intercept, damping):
-        Ht = _with_bias(H, fit_intercept)
+        Ht = _with_bias(np.asarray(H, dtype=float), fit_intercept)
         n, m = Ht.shape
         k = P.shape[1]
         B = output_factors(P, link)
@@ -403,24 +508,22 @@ class DualFactor:
         K = Ht @ Ht.T
         G = (Bs.T @ Bs) * np.repeat(np.repeat(K, k, axis=0), k, axis=1)
         check_finite(G)  # as the primal form checks F: never NaN scores
-        dim = k * m
-        scale = np.trace(G) / (n * dim) if n else 0.0
-        if not scale > 0:
-            scale = 1.0
-        self.lam = damping * scale
+        self.lam = damping_value(np.trace(G) / n if n else 0.0, k * m, damping)
         G.flat[:: n * k + 1] += n * self.lam
-        try:
-            self.L = np.linalg.cholesky(G)
-        except np.linalg.LinAlgError as exc:
-            raise not_positive_definite_error(damping) from exc
+        self.factor = cholesky(G, _not_positive_definite(damping))
         self.B, self.Ht, self.shape = B, Ht, (k, m)
+
+    @property
+    def L(self):
+        """The lower Cholesky factor of the damped Gram matrix (C-ordered)."""
+        return self.factor[0].T
 
     def solve(self, g):
         """``(F + lambda I)^-1 g`` for a gradient ``g = r h~^T`` of shape (k, m)."""
         g = np.asarray(g, dtype=float).reshape(self.shape)
         # U^T g, column (i, a): B_i[:, a]^T g h~_i.
         Ug = np.einsum("nab,an->nb", self.B, g @ self.Ht.T).reshape(-1)
-        w = linalg.cho_solve((self.L, True), Ug, check_finite=False)
+        w = linalg.cho_solve(self.factor, Ug, check_finite=False)
         C = np.einsum("nab,nb->na", self.B, w.reshape(self.B.shape[0], -1))
         return (g - C.T @ self.Ht) / self.lam
 
@@ -428,3 +531,526 @@ class DualFactor:
 def use_dual(n, k, m):
     """Whether the dual form is cheaper: rank ``n k`` below the size ``k m``."""
     return n * k < k * m
+
+
+# ------------------------------------------------- passes over many rows
+#
+# The functions below make one pass over the rows of ``H`` (and ``P``) in
+# blocks, in ``H``'s own precision, and return small float64 matrices (sums,
+# not means: callers keep them up to date by adding and removing rows).
+
+
+def _blocks(n, rows, weights, dtype):
+    """``(slice, weights of the slice)`` over ``n`` rows, ``rows`` at a time."""
+    for start in range(0, n, rows):
+        block = slice(start, min(n, start + rows))
+        yield block, None if weights is None else np.asarray(
+            weights[block], dtype=dtype
+        )
+
+
+def outputs(H, coef, intercept, link):
+    """``P``, the link's outputs at features ``H``, in ``H``'s precision.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, d), float32 or float64
+    coef : ndarray of shape (k, d)
+    intercept : ndarray of shape (k,) or None
+    link : {"softmax", "logistic", "ovr"}
+
+    Returns
+    -------
+    P : ndarray of shape (n, k), float64 (the product runs in ``H``'s
+        precision; the link in float64, as the Fisher's output side needs)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import outputs
+    >>> outputs(np.zeros((1, 2)), np.ones((3, 2)), None, "softmax").round(3)
+    array([[0.333, 0.333, 0.333]])
+    """
+    _check_link(link)
+    if _dask.is_dask(H):
+        return _dask.row_map(outputs, H, width=np.shape(coef)[0], dtype=float,
+                             coef=coef, intercept=intercept, link=link)
+    H = _pass_array(H)
+    Z = (H @ np.asarray(coef, dtype=H.dtype).T).astype(float, copy=False)
+    if intercept is not None:
+        Z += np.asarray(intercept, dtype=float)
+    return softmax(Z, axis=1) if link == "softmax" else expit(Z)
+
+
+def _link_weights(P, link):
+    """Per-row diagonal of ``Lambda`` without the rank-one part: ``p`` or ``p(1-p)``."""
+    return P if link == "softmax" else P * (1.0 - P)
+
+
+def feature_moment(H, fit_intercept=True, weights=None):
+    """``sum_i w_i h~_i h~_i^T``: K-FAC's input factor ``A`` (unnormalized).
+
+    It does not depend on the model's outputs, so while the features do not
+    change it is kept up to date by adding the terms of rows that enter and
+    subtracting those of rows that leave.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, d)
+    fit_intercept : bool, default=True
+    weights : ndarray of shape (n,), default=None
+        How many times each row counts (``None``: once).
+
+    Returns
+    -------
+    A : ndarray of shape (m, m), ``m = d + fit_intercept``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import feature_moment
+    >>> feature_moment(np.array([[1.0], [2.0]]))
+    array([[5., 3.],
+           [3., 2.]])
+    """
+    if _dask.is_dask(H, weights):
+        return _dask.row_sum(_feature_moment_chunk, H, weights,
+                             fit_intercept=fit_intercept)
+    H = _pass_array(H)
+    n, d = H.shape
+    m = d + bool(fit_intercept)
+    A = np.zeros((m, m))
+    for block, w in _blocks(n, _batch_rows(d, H.dtype.itemsize), weights, H.dtype):
+        Hb = H[block]
+        Hs = Hb if w is None else Hb * np.sqrt(w)[:, None]
+        A[:d, :d] += Hs.T @ Hs  # syrk
+        if fit_intercept:
+            column = Hb.sum(axis=0) if w is None else w @ Hb
+            A[:d, d] += column
+            A[d, :d] += column
+            A[d, d] += Hb.shape[0] if w is None else w.sum()
+    return A
+
+
+def _feature_moment_chunk(H, weights, fit_intercept):
+    return feature_moment(H, fit_intercept, weights)
+
+
+def output_moment(P, link, weights=None):
+    """``sum_i w_i Lambda_i``: K-FAC's output factor ``G`` (unnormalized).
+
+    Parameters
+    ----------
+    P : ndarray of shape (n, k)
+    link : {"softmax", "logistic", "ovr"}
+    weights : ndarray of shape (n,), default=None
+
+    Returns
+    -------
+    G : ndarray of shape (k, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import output_moment
+    >>> output_moment(np.array([[0.5, 0.5]]), "softmax")
+    array([[ 0.25, -0.25],
+           [-0.25,  0.25]])
+    """
+    _check_link(link)
+    if _dask.is_dask(P, weights):
+        return _dask.row_sum(_output_moment_chunk, P, weights, link=link)
+    P = _pass_array(P)
+    n, k = P.shape
+    G = np.zeros((k, k))
+    diagonal = np.zeros(k)
+    # In float64: diag(p) - p p^T cancels for confident rows (see fisher_matrix).
+    for block, w in _blocks(n, _batch_rows(k, 8), weights, np.float64):
+        Pb = P[block].astype(float, copy=False)
+        W = _link_weights(Pb, link)
+        diagonal += W.sum(axis=0) if w is None else w @ W
+        if link == "softmax":
+            Ps = Pb if w is None else Pb * np.sqrt(w)[:, None]
+            G -= Ps.T @ Ps  # syrk
+    G.flat[:: k + 1] += diagonal
+    return G
+
+
+def _output_moment_chunk(P, weights, link):
+    return output_moment(P, link, weights)
+
+
+def fisher_trace(H, P, link, fit_intercept=True, weights=None, norms=None):
+    """``trace(sum_i w_i Lambda_i kron h~_i h~_i^T)``, without forming ``F``.
+
+    ``trace(Lambda_i) ||h~_i||^2`` per row: every form of ``F`` (exact,
+    K-FAC, EK-FAC) is damped relative to this trace, so that one
+    ``damping`` means the same ``lambda`` whatever the form.
+
+    ``norms`` (``||h~_i||^2`` of every row, if known) spares the pass over
+    ``H``.
+
+    Returns
+    -------
+    trace : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import fisher_matrix, fisher_trace
+    >>> H, P = np.array([[1.0, 2.0]]), np.array([[0.2, 0.8]])
+    >>> bool(np.isclose(fisher_trace(H, P, "softmax"),
+    ...                 np.trace(fisher_matrix(H, P, "softmax"))))
+    True
+    """
+    _check_link(link)
+    if _dask.is_dask(H, P, weights, norms):
+        return float(_dask.row_sum(_trace_chunk, H, P, weights, norms, link=link,
+                                   fit_intercept=fit_intercept))
+    H = _pass_array(H)
+    P = _pass_array(P)
+    total = 0.0
+    rows = _batch_rows(H.shape[1] + P.shape[1], H.dtype.itemsize)
+    for block, w in _blocks(H.shape[0], rows, weights, np.float64):
+        Pb = P[block].astype(float)
+        if link == "softmax":
+            lam = Pb.sum(axis=1) - np.einsum("ij,ij->i", Pb, Pb)
+        else:
+            lam = (Pb * (1.0 - Pb)).sum(axis=1)
+        if norms is None:
+            Hb = H[block].astype(float)
+            per_row = lam * (np.einsum("ij,ij->i", Hb, Hb) + bool(fit_intercept))
+        else:
+            per_row = lam * norms[block]
+        total += float(per_row.sum() if w is None else w @ per_row)
+    return total
+
+
+def _trace_chunk(H, P, weights, norms, link, fit_intercept):
+    return np.asarray(fisher_trace(H, P, link, fit_intercept, weights, norms))
+
+
+def ekfac_eigenvalues(H, P, link, QA, QG, fit_intercept=True, weights=None):
+    """The exact diagonal of ``F`` in K-FAC's eigenbasis (EK-FAC, unnormalized).
+
+    ``S[a, j] = sum_i w_i (QG^T Lambda_i QG)[a, a] (QA^T h~_i)[j]^2``: the
+    eigenvalue correction of George et al. (2018), as Kronfluence uses it,
+    for the true Fisher. ``QG kron QA`` diagonalizes K-FAC's ``G kron A``;
+    replacing its eigenvalues ``g_a a_j`` by ``S`` gives the best diagonal
+    approximation of ``F`` in that basis (in Frobenius norm), with the same
+    trace as ``F``.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, d)
+    P : ndarray of shape (n, k)
+    link : {"softmax", "logistic", "ovr"}
+    QA : ndarray of shape (m, m)
+        Eigenvectors of the input factor ``A``.
+    QG : ndarray of shape (k, k)
+        Eigenvectors of the output factor ``G``.
+    fit_intercept : bool, default=True
+    weights : ndarray of shape (n,), default=None
+
+    Returns
+    -------
+    S : ndarray of shape (k, m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import ekfac_eigenvalues
+    >>> H, P = np.array([[1.0], [2.0]]), np.array([[0.3], [0.6]])
+    >>> S = ekfac_eigenvalues(H, P, "logistic", np.eye(2), np.eye(1))
+    >>> S.round(2)  # sum_i p_i (1 - p_i) [h_i^2, 1]
+    array([[1.17, 0.45]])
+    """
+    _check_link(link)
+    if _dask.is_dask(H, P, weights):
+        return _dask.row_sum(_ekfac_chunk, H, P, weights, link=link, QA=QA, QG=QG,
+                             fit_intercept=fit_intercept)
+    H = _pass_array(H)
+    P = np.asarray(P)
+    n, d = H.shape
+    k, m = QG.shape[0], QA.shape[0]
+    QA_w = np.asarray(QA[:d], dtype=H.dtype)
+    qa_b = np.asarray(QA[d], dtype=H.dtype) if fit_intercept else None
+    QG = np.asarray(QG, dtype=float)
+    QG2 = QG * QG
+    S = np.zeros((k, m))
+    rows = _batch_rows(max(m, k), H.dtype.itemsize)
+    for block, w in _blocks(n, rows, weights, np.float64):
+        # The output side in float64, where it cancels (see fisher_matrix);
+        # what is left is a sum of nonnegative terms, safe in H's precision.
+        Pb = P[block].astype(float, copy=False)
+        D = _link_weights(Pb, link) @ QG2
+        if link == "softmax":
+            D -= np.square(Pb @ QG)
+        np.maximum(D, 0.0, out=D)
+        if w is not None:
+            D *= w[:, None]
+        D = D.astype(H.dtype, copy=False)
+        HQ = H[block] @ QA_w
+        if qa_b is not None:
+            HQ += qa_b
+        np.square(HQ, out=HQ)
+        S += D.T @ HQ
+    return S
+
+
+def _ekfac_chunk(H, P, weights, link, QA, QG, fit_intercept):
+    return ekfac_eigenvalues(H, P, link, QA, QG, fit_intercept, weights)
+
+
+def fisher_vector_product(H, P, V, link, fit_intercept=True, weights=None):
+    """``sum_i w_i Lambda_i V h~_i h~_i^T``: ``n F vec(V)`` without forming ``F``.
+
+    Two products over the rows (``Z = H~ V^T``, then ``Y^T H~`` with
+    ``y_i = Lambda_i z_i``), in ``H``'s precision: this is what lets the
+    exact Fisher be solved by conjugate gradients for a last layer far too
+    wide for ``F`` itself.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, d)
+    P : ndarray of shape (n, k)
+    V : ndarray of shape (k, m)
+    link : {"softmax", "logistic", "ovr"}
+    fit_intercept : bool, default=True
+    weights : ndarray of shape (n,), default=None
+
+    Returns
+    -------
+    FV : ndarray of shape (k, m), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import fisher_matrix, fisher_vector_product
+    >>> H, P = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[0.2], [0.7]])
+    >>> V = np.array([[1.0, 0.0, 2.0]])
+    >>> n_F = 2 * fisher_matrix(H, P, "logistic")
+    >>> bool(np.allclose(fisher_vector_product(H, P, V, "logistic"),
+    ...                  (n_F @ V.ravel()).reshape(V.shape)))
+    True
+    """
+    _check_link(link)
+    if _dask.is_dask(H, P, weights):
+        return _dask.row_sum(_fvp_chunk, H, P, weights, V=np.asarray(V, float),
+                             link=link, fit_intercept=fit_intercept)
+    H = _pass_array(H)
+    P = np.asarray(P)
+    n, d = H.shape
+    V = np.asarray(V, dtype=float)
+    Vw = np.ascontiguousarray(V[:, :d], dtype=H.dtype)
+    vb = V[:, d].astype(H.dtype) if fit_intercept else None
+    out = np.zeros(V.shape)
+    for block, w in _blocks(n, _SCORE_BLOCK_ROWS, weights, np.float64):
+        Hb, Pb = H[block], P[block].astype(float, copy=False)
+        Z = Hb @ Vw.T
+        if vb is not None:
+            Z += vb
+        # Lambda z in float64, where it cancels (see fisher_matrix).
+        Z = Z.astype(float, copy=False)
+        if link == "softmax":
+            Z *= Pb
+            Z -= Pb * Z.sum(axis=1, keepdims=True)
+        else:
+            Z *= Pb * (1.0 - Pb)
+        if w is not None:
+            Z *= w[:, None]
+        out[:, :d] += Z.astype(H.dtype, copy=False).T @ Hb
+        if fit_intercept:
+            out[:, d] += Z.sum(axis=0)
+    return out
+
+
+def _fvp_chunk(H, P, weights, V, link, fit_intercept):
+    return fisher_vector_product(H, P, V, link, fit_intercept, weights)
+
+
+# ------------------------------------------------------ structured forms
+
+
+def _eigh(M):
+    """Eigenvalues (clipped at 0: ``M`` is positive semidefinite) and vectors."""
+    values, vectors = np.linalg.eigh(M)
+    return np.maximum(values, 0.0), vectors
+
+
+class KroneckerFactor:
+    """A damped Fisher that is diagonal in a Kronecker eigenbasis, inverted.
+
+    ``F~ = (QG kron QA) diag(vec S) (QG kron QA)^T``; solving
+    ``(F~ + lambda I) v = g`` costs two small products on each side::
+
+        V = QG ((QG^T G QA) / (S + lambda)) QA^T
+
+    for ``g`` of shape ``(k, m)``, so ``F~`` is never formed: a head of
+    1000 classes on 2048 features (two million parameters) needs a
+    ``1000 x 1000`` and a ``2049 x 2049`` matrix instead of ``F``'s four
+    trillion entries.
+
+    - K-FAC (:meth:`kfac`): ``F ~ G kron A`` with ``G = mean Lambda_i``
+      and ``A = mean h~_i h~_i^T``; ``S = g a^T`` from their eigenvalues.
+    - EK-FAC (:meth:`ekfac`): the same basis, with ``S`` the exact diagonal
+      of ``F`` in it (:func:`ekfac_eigenvalues`).
+
+    Parameters
+    ----------
+    QG : ndarray of shape (k, k)
+    QA : ndarray of shape (m, m)
+    eigenvalues : ndarray of shape (k, m)
+        ``S``.
+    lam : float
+        The damping ``lambda`` (absolute).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import KroneckerFactor
+    >>> A, G = np.array([[2.0, 0.0], [0.0, 1.0]]), np.array([[4.0]])
+    >>> factor = KroneckerFactor.kfac(A, G, lam=0.0)
+    >>> factor.solve(np.array([[8.0, 4.0]]))  # (G kron A)^-1 g
+    array([[1., 1.]])
+    """
+
+    def __init__(self, QG, QA, eigenvalues, lam):
+        self.QG, self.QA = QG, QA
+        self.eigenvalues = eigenvalues
+        self.lam = float(lam)
+        self.shape = (QG.shape[0], QA.shape[0])
+
+    @classmethod
+    def kfac(cls, A, G, lam):
+        """K-FAC from the (normalized) factors ``A`` (m x m) and ``G`` (k x k)."""
+        a, QA = _eigh(A)
+        g, QG = _eigh(G)
+        return cls(QG, QA, np.outer(g, a), lam)
+
+    def solve(self, g):
+        """``(F~ + lambda I)^-1 g`` for ``g`` of shape ``(k, m)``."""
+        g = np.asarray(g, dtype=float).reshape(self.shape)
+        return self._back(self.QG.T @ g @ self.QA)
+
+    def solve_outer(self, r, h, fit_intercept=True):
+        """The same for a gradient ``g = r h~^T`` (rank one), never formed.
+
+        ``QG^T g QA = (QG^T r)(QA^T h~)^T``: two matrix-vector products
+        instead of two matrix products (half the work for a wide head).
+        """
+        h = np.asarray(h, dtype=float).ravel()
+        if fit_intercept:
+            h = np.append(h, 1.0)
+        return self._back(np.outer(self.QG.T @ r, self.QA.T @ h))
+
+    def _back(self, inner):
+        inner /= self.eigenvalues + self.lam
+        return self.QG @ inner @ self.QA.T
+
+
+class ConjugateGradientFactor:
+    """The exact damped Fisher, solved matrix-free by conjugate gradients.
+
+    ``(F + lambda I) v = g`` with ``F v`` computed from the rows by
+    :func:`fisher_vector_product` (two passes over the features per
+    iteration, never a ``P x P`` matrix), preconditioned by a structured
+    approximation of ``F`` (:class:`KroneckerFactor`): K-FAC captures most
+    of ``F``'s spectrum, so a few iterations reach ``tol``.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n, d), or an object whose ``array`` is one
+        The features; not copied.
+    P : ndarray of shape (n, k)
+        The outputs.
+    link : {"softmax", "logistic", "ovr"}
+    fit_intercept : bool
+    weights : ndarray of shape (n,) or None
+        How many times each row counts.
+    lam : float
+        The damping ``lambda`` (absolute).
+    preconditioner : tuple or object with a ``solve`` method
+        An approximation of ``F + lambda I``, in any form :func:`solve`
+        accepts: a :class:`KroneckerFactor`, or the Cholesky factor of the
+        exact ``F`` of an earlier model.
+    tol : float, default=1e-4
+        Stop when ``||g - (F + lambda I) v|| <= tol ||g||``.
+    max_iter : int, default=200
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer import _fisher
+    >>> rng = np.random.RandomState(0)
+    >>> H, P = rng.randn(50, 3), rng.dirichlet(np.ones(4), 50)
+    >>> F = _fisher.fisher_matrix(H, P, "softmax")
+    >>> A = _fisher.feature_moment(H) / 50
+    >>> G = _fisher.output_moment(P, "softmax") / 50
+    >>> lam = 0.01
+    >>> cg = _fisher.ConjugateGradientFactor(
+    ...     H, P, "softmax", True, None, lam,
+    ...     _fisher.KroneckerFactor.kfac(A, G, lam), tol=1e-10)
+    >>> g = _fisher.gradients(H[:1], P[:1], [2], "softmax").reshape(4, 4)
+    >>> want = np.linalg.solve(F + lam * np.eye(16), g.ravel())
+    >>> bool(np.allclose(cg.solve(g).ravel(), want))
+    True
+    """
+
+    def __init__(self, H, P, link, fit_intercept, weights, lam, preconditioner,
+                 tol=1e-4, max_iter=200):
+        self.H, self.P, self.link = H, P, link
+        self.fit_intercept, self.weights = fit_intercept, weights
+        n = getattr(H, "array", H).shape[0]
+        self.total = float(n if weights is None else np.sum(weights))
+        self.lam = float(lam)
+        self.preconditioner = preconditioner
+        self.tol, self.max_iter = tol, max_iter
+        width = getattr(H, "array", H).shape[1] + bool(fit_intercept)
+        self.shape = (P.shape[1], width)
+
+    def matvec(self, V):
+        """``(F + lambda I) V``."""
+        H = getattr(self.H, "array", self.H)
+        FV = fisher_vector_product(
+            H, self.P, V, self.link, self.fit_intercept, self.weights
+        )
+        FV /= max(self.total, 1.0)
+        return FV + self.lam * V
+
+    def solve(self, g):
+        """``(F + lambda I)^-1 g`` to the relative residual ``tol``."""
+        return self.solve_with_info(g)[0]
+
+    def solve_with_info(self, g):
+        """The solution, the number of iterations and the relative residual."""
+        g = np.asarray(g, dtype=float).reshape(self.shape)
+        norm = np.linalg.norm(g)
+        x = solve(self.preconditioner, g)
+        if norm == 0:
+            return x, 0, 0.0
+        r = g - self.matvec(x)
+        residual = np.linalg.norm(r) / norm
+        z = solve(self.preconditioner, r)
+        p = z.copy()
+        rz = np.vdot(r, z)
+        n_iter = 0
+        while residual > self.tol and n_iter < self.max_iter:
+            n_iter += 1
+            Ap = self.matvec(p)
+            alpha = rz / np.vdot(p, Ap)
+            x += alpha * p
+            r -= alpha * Ap
+            residual = np.linalg.norm(r) / norm
+            z = solve(self.preconditioner, r)
+            rz, rz_old = np.vdot(r, z), rz
+            p = z + (rz / rz_old) * p
+        if residual > self.tol:
+            warnings.warn(
+                f"Conjugate gradients stopped at the relative residual "
+                f"{residual:.1e} after {n_iter} iterations, above tol={self.tol}; "
+                "raise the damping or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return x, n_iter, float(residual)

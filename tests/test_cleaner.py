@@ -614,3 +614,83 @@ def test_overflowing_features_are_refused_mid_stream_and_undone():
     assert fitted_state(cleaner) == before
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="NaN or infinite"):
         SkepticalCleaner(MLPClassifier((5,), max_iter=50)).fit(X * 1e155, y_noisy)
+
+
+# ------------------------------------------- the selector across questions
+
+
+class _NoReuse(TopFisherSelector):
+    """Top Fisher refit from scratch at every question (the default update)."""
+
+    def update(self, estimator, X, y, rows=None):
+        X, y = np.asarray(X)[rows], np.asarray(y)[rows]
+        return self.fit(estimator, X, y)
+
+
+class _SpyUpdates(TopFisherSelector):
+    """Records whether each update found a fitted selector to start from."""
+
+    log = []
+
+    def update(self, estimator, X, y, rows=None):
+        type(self).log.append(hasattr(self, "n_train_"))
+        return super().update(estimator, X, y, rows)
+
+
+@pytest.mark.parametrize("refit", ["scratch", "incremental"])
+@pytest.mark.parametrize("strategy", ["relabel", "drop"])
+def test_reusing_the_selector_asks_the_same_questions(refit, strategy):
+    X, y, y_noisy, _ = breast_stream(4)
+    runs = []
+    _SpyUpdates.log = []
+    for selector in (_NoReuse(), _SpyUpdates()):
+        cleaner = SkepticalCleaner(
+            SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0)
+            if refit == "incremental" else LogisticRegression(),
+            selector=selector, oracle=SimulatedOracle(y), refit=refit,
+            counter_examples=strategy, random_state=0,
+        ).fit(X, y_noisy)
+        runs.append(cleaner)
+    reused, fresh = runs[1], runs[0]
+    assert reused.n_queries_ > 5
+    assert [(r.example_id, r.counter_example_id, r.label_after, r.dropped)
+            for r in reused.history_] == [
+        (r.example_id, r.counter_example_id, r.label_after, r.dropped)
+        for r in fresh.history_]
+    np.testing.assert_allclose([r.score for r in reused.history_],
+                               [r.score for r in fresh.history_], rtol=1e-8)
+    # The first question fits a fresh selector; every later one updates it.
+    assert _SpyUpdates.log[0] is False and all(_SpyUpdates.log[1:])
+
+
+def test_a_failed_call_after_answered_questions_leaves_the_selector(fitted):
+    """The selector is updated on a copy: the published one stays as it was."""
+    cleaner, X, y = fitted
+    before = fitted_state(cleaner)
+    selector = cleaner.selector_
+    answered = []
+
+    def tired(query):
+        if len(answered) == 3:
+            raise ConnectionError("annotator left")
+        answered.append(query)
+        return Answer(label=query.label, counter_label=query.counter_label)
+
+    cleaner.set_params(oracle=tired)
+    with pytest.raises(OracleError, match="annotator left"):
+        cleaner.partial_fit(X[:60], 1 - y[:60])
+    assert len(answered) == 3
+    assert cleaner.selector_ is selector
+    assert fitted_state(cleaner) == before
+
+
+def test_same_seed_same_questions_with_a_subsampled_fisher():
+    X, y, y_noisy, _ = breast_stream(5)
+    make = lambda: SkepticalCleaner(  # noqa: E731
+        LogisticRegression(), selector=TopFisherSelector(fisher="kfac", subsample=40),
+        oracle=SimulatedOracle(y), random_state=3,
+    )
+    first, second = make().fit(X, y_noisy), make().fit(X, y_noisy)
+    assert first.n_queries_ > 3
+    assert first.history_ == second.history_
+    assert first.selector_.random_state == second.selector_.random_state is not None

@@ -382,3 +382,152 @@ def test_top_fisher_on_a_wide_layer_uses_the_dual_form():
     np.testing.assert_allclose(
         selector.query_direction(X[0], 2), _fisher.solve(primal, g), rtol=1e-7
     )
+
+
+# ------------------------------------------ factor layout, structured forms
+
+
+def _rows(link, k, n=40, d=5, seed=0):
+    rng = np.random.RandomState(seed)
+    H = rng.randn(n, d)
+    if link == "softmax":
+        P = rng.dirichlet(np.ones(k), n)
+    else:
+        P = rng.uniform(0.05, 0.95, (n, k))
+    return H, P
+
+
+def test_cholesky_factor_is_read_in_place():
+    """The factor is Fortran-ordered: LAPACK's solve reads it without a copy."""
+    H, P = _rows("softmax", 3)
+    F = _fisher.fisher_matrix(H, P, "softmax")
+    U, lower = _fisher.factorize(F, 1e-3)
+    assert not lower and U.flags.f_contiguous
+    assert np.allclose(np.triu(U), U)
+    g = RNG.normal(size=U.shape[0])
+    want = np.linalg.solve(_fisher.damp(F, 1e-3), g)
+    assert np.allclose(_fisher.solve((U, lower), g), want)
+
+
+@pytest.mark.parametrize("link, k", [("softmax", 4), ("logistic", 1), ("ovr", 3)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_passes_equal_repeated_rows(link, k, fit_intercept, monkeypatch):
+    """Weights count rows: every pass equals the explicit sum over repeated rows."""
+    monkeypatch.setattr(_fisher, "_FISHER_BATCH_BYTES", 8 * 7 * k * 6)
+    monkeypatch.setattr(_fisher, "_SCORE_BLOCK_ROWS", 7)
+    H, P = _rows(link, k)
+    w = RNG.integers(0, 3, H.shape[0]).astype(float)
+    rep = np.repeat(np.arange(H.shape[0]), w.astype(int))
+    Hr, Pr = H[rep], P[rep]
+    F = _fisher.fisher_matrix(H, P, link, fit_intercept, weights=w)
+    assert np.allclose(F, _explicit_fisher(Hr, Pr, link, fit_intercept))
+    Ht = _fisher._with_bias(Hr, fit_intercept)
+    assert np.allclose(_fisher.feature_moment(H, fit_intercept, w), Ht.T @ Ht)
+    want_G = sum(
+        np.diag(p) - np.outer(p, p) if link == "softmax" else np.diag(p * (1 - p))
+        for p in Pr
+    )
+    assert np.allclose(_fisher.output_moment(P, link, w), want_G)
+    n = len(rep)
+    assert np.isclose(_fisher.fisher_trace(H, P, link, fit_intercept, w),
+                      n * np.trace(F))
+    V = RNG.normal(size=(k, Ht.shape[1]))
+    FV = _fisher.fisher_vector_product(H, P, V, link, fit_intercept, w)
+    assert np.allclose(FV.ravel(), n * F @ V.ravel())
+
+
+def test_float32_rows_give_the_fisher_to_float32_precision():
+    H, P = _rows("softmax", 4, n=200)
+    F64 = _fisher.fisher_matrix(H, P, "softmax")
+    F32 = _fisher.fisher_matrix(H.astype(np.float32), P, "softmax")
+    assert F32.dtype == np.float64
+    assert np.abs(F32 - F64).max() <= 1e-5 * np.abs(F64).max()
+
+
+@pytest.mark.parametrize("link, k", [("softmax", 4), ("logistic", 1), ("ovr", 3)])
+def test_kfac_is_exact_when_every_row_has_the_same_output(link, k):
+    """F = mean(Lambda) kron mean(h h^T) when Lambda_i is the same for all rows."""
+    H, P = _rows(link, k)
+    P[:] = P[0]
+    n, m = H.shape[0], H.shape[1] + 1
+    F = _fisher.fisher_matrix(H, P, link)
+    A = _fisher.feature_moment(H) / n
+    G = _fisher.output_moment(P, link) / n
+    assert np.allclose(np.kron(G, A), F)
+    lam = _fisher.damping_value(np.trace(F), F.shape[0], 1e-3)
+    kfac = _fisher.KroneckerFactor.kfac(A, G, lam)
+    g = RNG.normal(size=(k, m))
+    want = np.linalg.solve(F + lam * np.eye(k * m), g.ravel())
+    assert np.allclose(kfac.solve(g).ravel(), want)
+
+
+@pytest.mark.parametrize("link, k", [("softmax", 4), ("logistic", 1), ("ovr", 3)])
+def test_ekfac_eigenvalues_are_the_diagonal_of_f_in_the_kfac_basis(link, k):
+    H, P = _rows(link, k)
+    n = H.shape[0]
+    F = _fisher.fisher_matrix(H, P, link)
+    _, QA = np.linalg.eigh(_fisher.feature_moment(H) / n)
+    _, QG = np.linalg.eigh(_fisher.output_moment(P, link) / n)
+    Q = np.kron(QG, QA)
+    S = _fisher.ekfac_eigenvalues(H, P, link, QA, QG) / n
+    assert np.allclose(S.ravel(), np.diag(Q.T @ F @ Q))
+    assert np.isclose(S.sum(), np.trace(F))
+    # And solving with them is solving with that diagonal in that basis.
+    lam = 0.01
+    factor = _fisher.KroneckerFactor(QG, QA, S, lam)
+    g = RNG.normal(size=S.shape)
+    want = Q @ ((Q.T @ g.ravel()) / (S.ravel() + lam))
+    assert np.allclose(factor.solve(g).ravel(), want)
+
+
+def test_conjugate_gradients_reach_the_exact_solve():
+    H, P = _rows("softmax", 4, n=300)
+    n = H.shape[0]
+    F = _fisher.fisher_matrix(H, P, "softmax")
+    lam = _fisher.damping_value(np.trace(F), F.shape[0], 1e-3)
+    pre = _fisher.KroneckerFactor.kfac(
+        _fisher.feature_moment(H) / n, _fisher.output_moment(P, "softmax") / n, lam
+    )
+    g = _fisher.gradients(H[:1], P[:1], [1], "softmax").reshape(4, -1)
+    want = np.linalg.solve(F + lam * np.eye(F.shape[0]), g.ravel()).reshape(g.shape)
+    for tol in (1e-4, 1e-10):
+        cg = _fisher.ConjugateGradientFactor(H, P, "softmax", True, None, lam, pre,
+                                             tol=tol)
+        v, n_iter, residual = cg.solve_with_info(g)
+        assert residual <= tol and 0 < n_iter < 100
+        assert np.linalg.norm(v - want) <= 100 * tol * np.linalg.norm(want)
+    # Too few iterations: a warning says so, with the residual reached.
+    cg = _fisher.ConjugateGradientFactor(H, P, "softmax", True, None, lam, pre,
+                                         tol=1e-12, max_iter=1)
+    with pytest.warns(Warning, match="stopped at the relative residual"):
+        cg.solve(g)
+
+
+def test_solve_accepts_every_form():
+    H, P = _rows("softmax", 3, n=10, d=20)  # wide: the dual form applies
+    g = RNG.normal(size=(3, 21))
+    F = _fisher.fisher_matrix(H, P, "softmax")
+    want = _fisher.solve(_fisher.factorize(F, 1e-3), g)
+    dual = _fisher.DualFactor(H, P, "softmax", True, 1e-3)
+    assert np.allclose(_fisher.solve(dual, g), want)
+    assert np.allclose(_fisher.solve(dual, g.ravel()), want.ravel())
+    # The dual's lower factor is still there for code that reads it.
+    assert np.allclose(dual.L @ dual.L.T, dual.factor[0].T @ dual.factor[0])
+
+
+def test_kronecker_solve_of_a_rank_one_gradient():
+    H, P = _rows("softmax", 4)
+    n = H.shape[0]
+    factor = _fisher.KroneckerFactor.kfac(
+        _fisher.feature_moment(H) / n, _fisher.output_moment(P, "softmax") / n, 0.01
+    )
+    r, h = RNG.normal(size=4), RNG.normal(size=H.shape[1])
+    for bias in (True, False):
+        ht = np.append(h, 1.0) if bias else h
+        if not bias:
+            factor = _fisher.KroneckerFactor.kfac(
+                _fisher.feature_moment(H, False) / n,
+                _fisher.output_moment(P, "softmax") / n, 0.01,
+            )
+        want = factor.solve(np.outer(r, ht))
+        assert np.allclose(factor.solve_outer(r, h, bias), want)

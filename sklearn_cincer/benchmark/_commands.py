@@ -7,9 +7,11 @@
     sklearn-cincer benchmark --dataset breast --model lr --q2 \\
         --selector top_fisher nearest
     sklearn-cincer reproduce --output results/paper --n-jobs 2
+    sklearn-cincer reproduce --n-jobs 8 --scheduler tcp://10.0.0.1:8786
 """
 
 import argparse
+import contextlib
 import sys
 
 from ._registry import MODELS, SELECTORS, STRATEGIES
@@ -28,6 +30,11 @@ def _common(parser):
                         help="data folder (default: $SKLEARN_CINCER_DATA)")
     parser.add_argument("--n-jobs", type=int, default=1,
                         help="repeats run in parallel (default: %(default)s)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the repeats (--n-jobs at a time) on the Dask "
+                        "cluster at ADDRESS, through joblib's dask backend "
+                        "(needs the dask extra: pip install "
+                        "'sklearn-cincer[dask]')")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP threads per repeat; 0 for the "
                         "libraries' defaults (default: %(default)s)")
@@ -148,8 +155,51 @@ def add_parser(subparsers):
     rep.set_defaults(func=run_reproduce)
 
 
+@contextlib.contextmanager
+def joblib_backend(address):
+    """joblib's parallel runs go to the Dask scheduler at ``address`` (None: local).
+
+    The repeats that ``--n-jobs`` runs in parallel become tasks of that
+    cluster (joblib's ``dask`` backend, registered by ``distributed``).
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._commands import joblib_backend
+    >>> with joblib_backend(None):
+    ...     pass
+    """
+    if address is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError(
+            "--scheduler needs dask's distributed: pip install "
+            "'sklearn-cincer[dask]'."
+        ) from exc
+    from joblib import parallel_config
+
+    with Client(address), parallel_config(backend="dask"):
+        yield
+
+
+def _on_backend(command, run, args):
+    """``run(args)`` on the ``--scheduler`` cluster, if any; a missing extra is 1."""
+    try:
+        with joblib_backend(args.scheduler):
+            return run(args)
+    except ImportError as exc:
+        print(f"sklearn-cincer {command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
 def run_benchmark(args):
     """Run ``sklearn-cincer benchmark``; returns the exit status."""
+    return _on_backend("benchmark", _run_benchmark, args)
+
+
+def _run_benchmark(args):
     from pathlib import Path
 
     from ._reproduce import write_report
@@ -210,6 +260,10 @@ def run_benchmark(args):
 
 def run_reproduce(args):
     """Run ``sklearn-cincer reproduce``; returns the exit status."""
+    return _on_backend("reproduce", _run_reproduce, args)
+
+
+def _run_reproduce(args):
     from ._reproduce import reproduce
     from ._report import format_table, readable
 

@@ -17,9 +17,11 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
 
     The cleaner uses a selector in two steps:
 
-    1. ``fit(estimator, X, y)``, once per model update and only when a query
-       needs it: precompute whatever does not depend on the suspicious example
-       (features of the training set, a factorized Fisher matrix...).
+    1. ``fit(estimator, X, y)``, or ``update(estimator, X, y, rows)`` on a
+       fitted selector, once per question, after the model update: precompute
+       whatever does not depend on the suspicious example (features of the
+       training set, a factorized Fisher matrix...). :meth:`update` refits by
+       default; selectors override it to reuse what is still valid.
     2. ``score(x, y, candidates)``, once per suspicious example: score the
        candidate training examples; the highest score is the counter-example.
 
@@ -69,6 +71,41 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         self.n_train_ = X.shape[0]
         self._fit(estimator, X, y)
         return self
+
+    def update(self, estimator, X, y, rows=None):
+        """Fit on the current training set, reusing earlier work where valid.
+
+        The cleaner calls this once per question on a fitted selector (or a
+        fresh clone), after each model update. This default refits from
+        scratch (:meth:`fit` on ``X[rows], y[rows]``); selectors whose fit
+        is costly override it to reuse what the new model and training set
+        leave valid (:meth:`TopFisherSelector.update
+        <sklearn_cincer.TopFisherSelector.update>`). An override must rebind
+        the attributes it changes, never write into arrays it already holds:
+        the cleaner updates a shallow copy of a selector it may still share.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+            The model whose suspicion is being explained.
+        X : array-like of shape (n_samples, n_features)
+            The current training set or, with ``rows``, every example by a
+            stable integer id (its row): row ``i`` is the same example at
+            every call, so rows seen before need not be read again.
+        y : array-like of shape (n_samples,)
+            The labels of the rows of ``X``.
+        rows : array-like of int, default=None
+            The training set is ``X[rows]``, ``y[rows]``; the candidates of
+            :meth:`score` index it. ``None``: all of ``X``.
+
+        Returns
+        -------
+        self : object
+        """
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.intp)
+            X, y = np.asarray(X)[rows], np.asarray(y)[rows]
+        return self.fit(estimator, X, y)
 
     @abstractmethod
     def _fit(self, estimator, X, y):

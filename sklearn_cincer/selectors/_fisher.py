@@ -2,24 +2,47 @@
 
 from numbers import Integral, Real
 
-import joblib
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from .. import _fisher
 from .._models import last_layer_view
 from .._parameters import parameter_view
 from ._base import BaseSelector, _as_row
+from ._rows import FeatureRows
 
 
-# Above this many entries, features are kept in float32 for scoring.
+# Above this many feature entries (n x d), "auto" passes over the rows in
+# float32: half the memory traffic, the same picks (see the user guide).
 _FLOAT32_ENTRIES = 2**22
 
-
-def _scoring_features(H):
-    if H.size >= _FLOAT32_ENTRIES and H.dtype != np.float32:
-        return H.astype(np.float32)
-    return H
+# The "auto" choices, in multiply-adds per model update (one core does about
+# 1e10 a second): the exact F as a matrix while its build stays under
+# _DENSE_BUDGET; the exact F solved matrix-free (conjugate gradients) while
+# about _CG_PASSES passes over the outputs stay under _CG_BUDGET; otherwise
+# a Kronecker-factored F, estimated from all rows while one pass over the
+# outputs stays under _OUTPUT_BUDGET, else from a random subsample of that
+# cost (at least _MIN_SAMPLE rows).
+_DENSE_BUDGET = 2**30
+_CG_PASSES = 42
+_CG_BUDGET = 2**33
+_OUTPUT_BUDGET = 2**28
+_MIN_SAMPLE = 2000
+# The largest dense F, and dual Gram matrix, accepted (bytes).
+_DENSE_MAX_BYTES = 2**32
+_DUAL_MAX_BYTES = 2**29
+# Conjugate gradients are preconditioned by the exact F of an earlier model
+# while forming it costs under _PRECONDITIONER_BUDGET multiply-adds and
+# _PRECONDITIONER_MAX_BYTES; rebuilt when the outputs drift past _STALE_DRIFT.
+_PRECONDITIONER_BUDGET = 2**37
+_PRECONDITIONER_MAX_BYTES = 2**28
+_STALE_DRIFT = 0.1
+# K-FAC's factors A and G keep their eigendecompositions while they moved
+# less than this (relative, Frobenius norm): a row added to a million
+# changes nothing worth an O(m^3) decomposition per question, and 1% is far
+# inside K-FAC's own error (its F is off by 40-50%, see the user guide).
+_STALE_A = 1e-2
 
 
 def _all_rows(candidates, n):
@@ -27,23 +50,46 @@ def _all_rows(candidates, n):
     return candidates.shape[0] == n and np.array_equal(candidates, np.arange(n))
 
 
-# Rows whose features enter a model's fingerprint.
+# Rows whose features tell whether the feature map changed.
 _FINGERPRINT_ROWS = 64
 
 
-def _fingerprint(view, H):
-    """A hash of a model as the selector sees it: its last layer and features.
+def _model_key(view):
+    """What the outputs ``P`` depend on, besides the features."""
+    return (view.link, view.classes.copy(), view.coef.copy(),
+            None if view.intercept is None else view.intercept.copy())
 
-    ``H`` holds the features of the first training rows. The last layer's
-    weights and those features change when any parameter does (hidden
-    layers, a Pipeline's transformers), so equal hashes mean an unchanged
-    model. Hashing arrays only is fast and works for models that cannot be
-    pickled; hashing the whole estimator cost a fifth of a round on small
-    networks.
-    """
-    return joblib.hash(
-        (view.link, view.coef, view.intercept, np.asarray(H[:_FINGERPRINT_ROWS]))
+
+def _same_key(a, b):
+    return (
+        a[0] == b[0]
+        and np.array_equal(a[1], b[1])
+        and np.array_equal(a[2], b[2])
+        and (a[3] is None) == (b[3] is None)
+        and (a[3] is None or np.array_equal(a[3], b[3]))
     )
+
+
+def _identity_features(view):
+    """Whether ``h(x) = x`` (a linear model): features never change."""
+    return view._transform is None
+
+
+def _split_changes(delta):
+    """Rows whose weight rose and fell, with the (positive) amounts."""
+    up = np.flatnonzero(delta > 0)
+    down = np.flatnonzero(delta < 0)
+    return (up, delta[up]), (down, -delta[down])
+
+
+class _Computed:
+    """An attribute computed on access, unless the instance sets its own."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def __get__(self, instance, owner=None):
+        return self if instance is None else self.function(instance)
 
 
 class TopFisherSelector(BaseSelector):
@@ -55,8 +101,8 @@ class TopFisherSelector(BaseSelector):
         score_k = -g(z_t)^T (F + lambda I)^-1 g(z_k)
 
     where ``g(z) = (t(y) - p(x)) [h(x); 1]^T`` is the gradient of
-    ``log P(y | x)`` with respect to the last layer and ``F`` the exact Fisher
-    information of the last layer over the whole current training set. A high
+    ``log P(y | x)`` with respect to the last layer and ``F`` the Fisher
+    information of the last layer over the current training set. A high
     score means that removing ``z_k`` and refitting would raise the
     probability of the suspicious label ``y_t`` the most: ``z_k`` is the
     training example that most supports the model's doubt.
@@ -67,10 +113,12 @@ class TopFisherSelector(BaseSelector):
     are read with a forward hook. A binary scikit-learn model keeps its own
     one-logit parameterization.
 
-    ``F`` is built with matrix products over batches (never an ``n x
-    n_params`` matrix) and factorized by Cholesky, with no pseudo-inverse or
-    eigendecomposition. Between rounds, :meth:`update` reuses what is still
-    valid.
+    ``F`` is exact by default and solved without a pseudo-inverse or an
+    eigendecomposition of ``F``; for large training sets and wide last
+    layers ``fisher`` and ``subsample`` trade exactness for time, each
+    measured against the exact pick in the user guide. Between rounds,
+    :meth:`update` reuses what is still valid, so that a person waits for
+    the next question only as long as the model's change requires.
 
     Parameters
     ----------
@@ -89,25 +137,78 @@ class TopFisherSelector(BaseSelector):
         leave-one-out retraining (Spearman correlation 0.998 to 0.999 on the
         ground-truth problems of the tests) for any damping from 1e-6 to 1e-1;
         it degrades from about 1 (0.956), where the damping swamps the
-        curvature. Raise it when features are strongly collinear.
+        curvature. Raise it when features are strongly collinear. Every
+        form of ``F`` below is damped by the same ``lambda`` (relative to
+        the exact ``trace(F)``).
+    fisher : {"auto", "exact", "kfac", "ekfac"}, default="auto"
+        The form of ``F``:
 
-    Notes
-    -----
-    The features of a large training set (``n * d >= 2**22``) are kept in
-    float32 for scoring, which halves the memory and time of
-    :func:`~sklearn_cincer._fisher.kernel_scores`; ``F`` is always built
-    and solved in float64.
+        - "exact": ``F = 1/n sum_i Lambda_i kron h~_i h~_i^T`` itself,
+          solved as ``solver`` says.
+        - "kfac": Kronecker-factored, ``F ~ G kron A`` with
+          ``G = mean Lambda_i`` (``c x c``) and ``A = mean h~_i h~_i^T``
+          (``(d+1) x (d+1)``), inverted through their eigendecompositions
+          (Martens and Grosse, 2015). Never forms a ``P x P`` matrix
+          (``P = c (d+1)``), so it handles wide heads: 1000 classes on
+          2048 features.
+        - "ekfac": K-FAC's eigenbasis with the exact diagonal of ``F`` in it
+          as eigenvalues (George et al., 2018; as in Kronfluence).
+        - "auto": "exact" while it is cheap (a dense ``F`` while its build
+          costs under about ``2**30`` multiply-adds, else the matrix-free
+          solver while about 42 passes over the outputs cost under
+          ``2**33``), else "kfac".
+    solver : {"auto", "cholesky", "cg"}, default="auto"
+        How the exact ``F`` is solved (ignored by "kfac" and "ekfac"):
+        "cholesky" forms ``F`` (or, for a last layer wider than its rank,
+        ``n c < P``, the exact dual Gram matrix) and factorizes it; "cg"
+        never forms it: conjugate gradients with ``F v`` computed from the
+        rows (two passes over the features per iteration), preconditioned
+        by K-FAC, to the relative residual ``tol``. "auto" takes "cholesky"
+        while it is cheap, as ``fisher="auto"`` says.
+    subsample : int, float, "auto" or None, default="auto"
+        Rows that estimate ``F``: an int is a number of rows, a float in
+        ``(0, 1]`` a fraction, drawn at random (``random_state``) each time
+        ``F`` is built; None uses every row. "auto" uses every row for the
+        exact ``F``, and for K-FAC and EK-FAC while one pass over the
+        outputs costs under ``2**28`` multiply-adds, else as many rows as
+        that allows (at least 2000). The paper's authors used 30 rows. For
+        a linear model K-FAC's ``A`` (which does not depend on the model's
+        outputs) always uses every row, kept up to date row by row.
+    dtype : {"auto", "float64", "float32"}, default="auto"
+        Precision in which the features are kept and the products over the
+        rows run (the outputs, ``F v`` of conjugate gradients, K-FAC's
+        ``A``, the scores): float32 halves their memory and time. What
+        cancels stays float64 whatever this says: the exact ``F``, the
+        output side of ``Lambda`` (``diag(p) - p p^T`` is nearly 0 for a
+        confident model) and every small matrix and factorization. "auto"
+        takes float32 from ``n * d >= 2**22`` feature entries; it changed
+        no pick in the measurements of the user guide (:ref:`speed`).
+    tol : float, default=1e-4
+        Relative residual at which conjugate gradients stop (``solver="cg"``).
+    random_state : int, RandomState instance or None, default=None
+        Draws the subsample. The cleaner seeds it when None.
 
     Attributes
     ----------
     view_ : LastLayerView
         How the features, outputs and gradients are read from the model.
-    factor_ : tuple or DualFactor
-        Cholesky factor of the damped Fisher, as from
-        :func:`scipy.linalg.cho_factor`; for a last layer wider than its
-        rank (``n k < k (d + 1)``, e.g. logistic regression on images) the
-        exact dual form :class:`sklearn_cincer._fisher.DualFactor` instead,
-        which never forms ``F``.
+    factor_ : tuple or object with a ``solve`` method
+        The damped ``F``, ready to solve with (:func:`sklearn_cincer._fisher.solve`
+        accepts every form): for the dense exact ``F`` its Cholesky factor as
+        from :func:`scipy.linalg.cho_factor`; else
+        :class:`~sklearn_cincer._fisher.DualFactor` (exact, through the
+        ``(n c)``-sized Gram matrix),
+        :class:`~sklearn_cincer._fisher.ConjugateGradientFactor` (exact,
+        matrix-free) or :class:`~sklearn_cincer._fisher.KroneckerFactor`
+        (K-FAC, EK-FAC).
+    fisher_ : {"exact", "kfac", "ekfac"}
+        The form of ``F`` used.
+    solver_ : {"cholesky", "dual", "cg", "kfac", "ekfac"}
+        How it is solved.
+    n_fisher_rows_ : int
+        Rows that estimated ``F`` (``n_train_`` unless subsampled).
+    dtype_ : numpy dtype
+        Precision of the passes over the rows.
     n_train_ : int
         Number of training rows the selector was fitted on.
 
@@ -132,127 +233,595 @@ class TopFisherSelector(BaseSelector):
     >>> index, score = selector.select(X[120], 1, candidates)
     >>> int(y[index]), score > 0
     (2, True)
+
+    K-FAC, for a large training set or a wide last layer:
+
+    >>> kfac = TopFisherSelector(fisher="kfac").fit(model, X, y)
+    >>> kfac.select(X[120], 1, candidates)[0] == index
+    True
     """
 
-    _parameter_constraints = {"damping": [Interval(Real, 0, None, closed="neither")]}
+    _parameter_constraints = {
+        "damping": [Interval(Real, 0, None, closed="neither")],
+        "fisher": [StrOptions({"auto", "exact", "kfac", "ekfac"})],
+        "solver": [StrOptions({"auto", "cholesky", "cg"})],
+        "subsample": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="right"),
+            StrOptions({"auto"}),
+            None,
+        ],
+        "dtype": [StrOptions({"auto", "float64", "float32"})],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
 
-    def __init__(self, damping=1e-3):
+    def __init__(self, damping=1e-3, *, fisher="auto", solver="auto",
+                 subsample="auto", dtype="auto", tol=1e-4, random_state=None):
         self.damping = damping
+        self.fisher = fisher
+        self.solver = solver
+        self.subsample = subsample
+        self.dtype = dtype
+        self.tol = tol
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ fitting
 
     def _fit(self, estimator, X, y):
-        self._validate_params()
-        view = last_layer_view(estimator, needs=type(self).__name__)
-        H = view.features(X)
-        P = view.outputs(H)
-        self.view_ = view
-        m = H.shape[1] + view.fit_intercept
-        if _fisher.use_dual(H.shape[0], P.shape[1], m):
-            # A wide last layer (e.g. logistic regression on pixels): solve
-            # exactly through the (n k)-sized Gram matrix, never forming F.
-            self._fisher_sum = None
-            self.factor_ = _fisher.DualFactor(
-                H, P, view.link, view.fit_intercept, self.damping
-            )
-        else:
-            # Unnormalized sum n F, kept so that adding rows is a low-rank update.
-            self._fisher_sum = _fisher.fisher_matrix(
-                H, P, view.link, view.fit_intercept
-            )
-            self._fisher_sum *= H.shape[0]
-            self.factor_ = self._factorize(H.shape[0])
-        self._X = np.asarray(X)
-        self._fingerprint = _fingerprint(view, H)
-        self._H = _scoring_features(H)
-        self._P = P
-        self._R = _fisher.residuals(P, view.encode(y), view.link)
+        self._refresh(estimator, X, y, None, reuse=False)
 
-    def _same_model(self, estimator, X):
-        view = last_layer_view(estimator, needs=type(self).__name__)
-        H = view.features(X[:_FINGERPRINT_ROWS])
-        return _fingerprint(view, H) == self._fingerprint
-
-    def _factorize(self, n):
-        return _fisher.factorize(self._fisher_sum / max(n, 1), self.damping)
-
-    def update(self, estimator, X, y):
+    def update(self, estimator, X, y, rows=None):
         """Refit on a new training set, reusing what is still valid.
 
-        Equivalent to :meth:`fit` (the same factor and scores, up to
-        rounding), but when the model is unchanged (the same fitted
-        parameters) and ``X`` starts with the rows this selector was fitted
-        on, it only
+        The same as :meth:`fit` on ``(X[rows], y[rows])`` (the same factor
+        and scores, up to rounding, or for a subsampled ``F`` another draw),
+        but it only recomputes what changed since the last fit or update:
 
-        - recomputes the residuals of relabeled rows (the true Fisher does
-          not depend on the labels), and
-        - adds the new rows' terms to ``F`` (a low-rank update: rank at most
-          ``k`` per new row) before a new Cholesky factor, which costs
-          ``O(b k^2 m^2 + (k m)^3)`` for ``b`` new rows instead of
-          ``O(n k^2 m^2)`` for rebuilding ``F`` from all ``n`` rows.
-
-        Otherwise (an unfitted selector, a refitted model, removed or changed
-        rows) it calls :meth:`fit`.
+        - the features of rows not seen before (all of them when the feature
+          map changed, e.g. a network's hidden layers were refit; never for
+          a linear model, whose features are its inputs);
+        - the outputs ``P`` and ``F``, only when the model changed; when it
+          did not, the rows that entered or left change ``F`` by a low-rank
+          term (rank at most ``c`` per row) and relabeled rows change only
+          their residuals (the true Fisher does not depend on the labels);
+        - K-FAC's ``A`` of a linear model, never rebuilt: the rows that
+          entered or left change it by a low-rank term.
 
         Parameters
         ----------
         estimator : fitted classifier
         X : array-like of shape (n_samples, n_features)
-            The whole current training set.
+            The whole current training set or, with ``rows``, every example
+            by a stable integer id (its row), as the cleaner's stream.
         y : array-like of shape (n_samples,)
-            Its current labels.
+            Its current labels (by id with ``rows``).
+        rows : array-like of int, default=None
+            The training set is ``X[rows]``; its rows are the candidates'
+            indices. Row ``i`` of ``X`` must be the same example at every
+            call with ``rows`` (``X`` may grow), so rows seen before are not
+            read again. Without ``rows``, ``X`` must start with the rows of
+            the previous call to be reused (compared in full).
 
         Returns
         -------
         self : object
         """
-        X = np.asarray(X)
-        y = np.asarray(y)
-        n_old = getattr(self, "n_train_", None)
-        reusable = (
-            n_old is not None
-            and self._fisher_sum is not None
-            and X.shape[0] == y.shape[0]
-            and X.shape[0] >= n_old
-            and X.ndim == self._X.ndim
-            and X.shape[1:] == self._X.shape[1:]
-            and np.array_equal(X[:n_old], self._X)
-            and self._same_model(estimator, X)
-        )
-        if not reusable:
-            return self.fit(estimator, X, y)
-        view = self.view_
-        if X.shape[0] > n_old:
-            H_new = view.features(X[n_old:])
-            P_new = view.outputs(H_new)
-            self._fisher_sum += H_new.shape[0] * _fisher.fisher_matrix(
-                H_new, P_new, view.link, view.fit_intercept
-            )
-            self._H = _scoring_features(np.concatenate([self._H, H_new]))
-            self._P = np.concatenate([self._P, P_new])
-            self._X = X.copy()
-            self.factor_ = self._factorize(X.shape[0])
-        self._R = _fisher.residuals(self._P, view.encode(y), view.link)
-        self.n_train_ = X.shape[0]
+        if type(self)._fit is not TopFisherSelector._fit:
+            # A subclass that derives more state in its own _fit would keep
+            # it stale: refit it whole (override _refreshed instead to reuse).
+            return super().update(estimator, X, y, rows)
+        X, y, rows = _check_rows(X, y, rows)
+        self._refresh(estimator, X, y, rows, reuse=True)
+        self.n_train_ = X.shape[0] if rows is None else rows.shape[0]
         return self
+
+    def _pass_dtype(self, n, d):
+        if self.dtype == "auto":
+            return np.dtype(np.float32 if n * d >= _FLOAT32_ENTRIES else np.float64)
+        return np.dtype(self.dtype)
+
+    def _plan(self, n, k, m):
+        """``(form, solver, sample size or None)`` for ``n`` rows, ``F`` of ``k m``."""
+        fisher, subsample, P = self.fisher, self.subsample, k * m
+        sample = None
+        if isinstance(subsample, Integral):
+            sample = int(subsample)
+        elif isinstance(subsample, Real):
+            sample = int(np.ceil(subsample * n))
+        if sample is not None and sample >= n:
+            sample = None
+        rows = n if sample is None else sample
+        # The dual form's Gram matrix is (rows k)^2: exact and cheap only
+        # while that is small too (a wide head has many outputs).
+        dual = _fisher.use_dual(rows, k, m) and 8 * (rows * k) ** 2 <= _DUAL_MAX_BYTES
+        dense = dual or (
+            rows * P * P <= _DENSE_BUDGET and 8 * P * P <= _DENSE_MAX_BYTES
+        )
+        if fisher == "auto":
+            cheap = dense or _CG_PASSES * rows * P <= _CG_BUDGET
+            fisher = "exact" if cheap else "kfac"
+        if fisher == "exact":
+            solver = self.solver
+            if solver == "auto":
+                solver = "cholesky" if dense else "cg"
+            if solver == "cholesky" and dual:
+                solver = "dual"
+        else:
+            solver = fisher
+            if subsample == "auto" and n * P > _OUTPUT_BUDGET:
+                sample = max(_OUTPUT_BUDGET // P, _MIN_SAMPLE)
+                sample = None if sample >= n else sample
+        if solver == "cholesky" and 8 * P * P > _DENSE_MAX_BYTES:
+            raise ValueError(
+                f"The exact Fisher matrix of this last layer has {P} x {P} entries "
+                f"({8 * P * P / 2**30:.0f} GiB); use solver='cg' (exact, "
+                "matrix-free) or fisher='kfac'."
+            )
+        return fisher, solver, sample
+
+    def _features(self, view, X, start, stop, dtype):
+        """Features of rows ``start:stop`` of ``X``, in ``dtype``."""
+        if _identity_features(view) and X.dtype == dtype:
+            return X[start:stop]
+        return np.asarray(view.features(X[start:stop]), dtype=dtype)
+
+    def _refresh(self, estimator, X, y, rows, reuse):
+        """Make the selector describe ``estimator`` on the training set.
+
+        The state is rebound, never written in place: the cleaner shares a
+        published selector with the shallow copy it updates.
+        """
+        self._validate_params()
+        view = last_layer_view(estimator, needs=type(self).__name__)
+        if rows is not None and rows.shape[0] and 2 * rows.shape[0] < rows.max() + 1:
+            # Sparse ids: gather the rows rather than keep features of all ids.
+            X, y, rows, reuse = X[rows], y[rows], None, False
+        n_ids = X.shape[0] if rows is None else int(rows.max(initial=-1)) + 1
+        dtype = self._pass_dtype(n_ids, view.coef.shape[1])
+        identity = _identity_features(view)
+        old = self._reusable(X, rows, n_ids, dtype, reuse)
+
+        # Features of every id, kept across updates while the map is the same.
+        key = None if identity else view.features(X[:_FINGERPRINT_ROWS])
+        same_features = old is not None and (
+            identity or np.array_equal(key[: len(old["key"])], old["key"])
+        )
+        if identity and X.dtype == dtype:
+            H = X[:n_ids]
+        elif same_features and isinstance(old["H"], FeatureRows):
+            H = old["H"]
+            if n_ids > H.n:
+                H = H.extended(self._features(view, X, H.n, n_ids, dtype))
+        else:
+            H = FeatureRows(self._features(view, X, 0, n_ids, dtype))
+        H_array = getattr(H, "array", H)
+        n_old = old["n_ids"] if same_features else 0
+
+        # Weights: how many times each id is in the training set.
+        if rows is None:
+            weights = None
+            labels = view.encode(y)
+        else:
+            counts = np.bincount(rows, minlength=n_ids)
+            once = counts.min(initial=1) == 1 and counts.max(initial=1) == 1
+            weights = None if once else counts.astype(float)
+            labels = view.encode(y[:n_ids])
+        n_train = n_ids if weights is None else int(counts.sum())
+
+        # Outputs, kept while the model (and its features) are the same.
+        model = _model_key(view)
+        same_model = same_features and _same_key(model, old["model"])
+        P = None
+        if same_model and old["P"] is not None:
+            P = old["P"]
+            if n_ids > n_old:
+                P = np.concatenate([P, self._outputs(view, H_array[n_old:])])
+
+        k, m = view.n_outputs, view.coef.shape[1] + view.fit_intercept
+        form, solver, sample = self._plan(n_train, k, m)
+        state = dict(
+            X=X, by_id=rows is not None, n_ids=n_ids, dtype=dtype, key=key, H=H,
+            model=model, P=P, weights=weights, params=self._estimate_params(),
+            plan=(form, solver, sample), sample=None, A=None, A_all=None,
+            A_eig=None, G_eig=None, fisher_sum=None, dense=None, norms=None,
+        )
+        if same_features:
+            state["norms"] = old["norms"]  # of the same features, by id
+        plan_same = same_model and old["plan"] == state["plan"]
+        if plan_same and sample is None and _same_rows(old, weights, n_ids):
+            # The same model on the same rows (relabels aside): nothing to do.
+            state.update((name, old[name]) for name in _SUMS)
+            factor = self.factor_
+        elif plan_same and sample is not None and self._sample_still_valid(
+            old, weights, n_ids
+        ):
+            # Nothing the estimate depends on changed: keep it as it is (a
+            # linear model's A over every row follows the rows, for later).
+            state.update((name, old[name]) for name in ("sample", "A_eig", "G_eig"))
+            if identity and old["A_all"] is not None:
+                self._moment(state, "A_all", old, H_array, weights, n_ids,
+                             view.fit_intercept, n_train)
+            factor = self.factor_
+        else:
+            drawn = None if old is None or old["plan"] != state["plan"] else (
+                old["sample"]
+            )
+            factor = self._build(
+                view, state, old if same_features else None, plan_same, H_array,
+                labels, n_train, (form, solver, sample), k, m, drawn,
+            )
+
+        self.view_ = view
+        self.factor_ = factor
+        self.fisher_, self.solver_ = form, solver
+        self.n_fisher_rows_ = n_train if sample is None else sample
+        self.dtype_ = dtype
+        self._state = state
+        self._labels = labels
+        self._rows = None if rows is None or (
+            weights is None and rows.shape[0] == n_ids and _all_rows(rows, n_ids)
+        ) else rows
+        # Kept under its old name: the unnormalized dense sum n F.
+        self._fisher_sum = state["fisher_sum"]
+        self._refreshed()
+
+    def _refreshed(self):
+        """Called at the end of every fit and update: a hook for subclasses.
+
+        A subclass that derives more state from the fitted selector (from
+        ``factor_``, the features...) computes it here, so that it follows
+        both :meth:`fit` and the reuse path of :meth:`update`.
+        """
+
+    # Compatibility: the training rows' arrays, in training order, as the
+    # selector held them before it kept features by id. Each access gathers;
+    # a subclass may still assign them (non-data descriptors).
+
+    def _gathered_H(self):
+        H = getattr(self._state["H"], "array", self._state["H"])
+        return H if self._rows is None else H[self._rows]
+
+    def _gathered_X(self):
+        X = self._state["X"]
+        return X[: self._state["n_ids"]] if self._rows is None else X[self._rows]
+
+    def _gathered_P(self):
+        P = self._state["P"]
+        if P is None:
+            return self._outputs(self.view_, self._H)
+        return P if self._rows is None else P[self._rows]
+
+    def _gathered_R(self):
+        return self._candidate_residuals(self._rows)
+
+    _H = _Computed(_gathered_H)
+    _X = _Computed(_gathered_X)
+    _P = _Computed(_gathered_P)
+    _R = _Computed(_gathered_R)
+
+    def _estimate_params(self):
+        """The parameters the state depends on (a new seed keeps a draw valid)."""
+        params = self.get_params(deep=False)
+        params.pop("random_state", None)
+        return params
+
+    def _reusable(self, X, rows, n_ids, dtype, reuse):
+        """The previous state if it may be reused for ``X`` and ``rows``."""
+        old = getattr(self, "_state", None)
+        if not reuse or old is None:
+            return None
+        if (
+            old["params"] != self._estimate_params()
+            or old["by_id"] != (rows is not None)
+            or old["dtype"] != dtype
+            or n_ids < old["n_ids"]
+            or X.shape[1:] != old["X"].shape[1:]
+        ):
+            return None
+        n_old = old["n_ids"]
+        if rows is None and not np.array_equal(X[:n_old], old["X"][:n_old]):
+            return None
+        return old
+
+    @staticmethod
+    def _sample_still_valid(old, weights, n_ids):
+        if old.get("sample") is None:
+            return False
+        sample = old["sample"][0]
+        if weights is None:
+            return bool(sample.max(initial=-1) < n_ids)
+        return bool(np.all(weights[sample] > 0))
+
+    def _outputs(self, view, H):
+        return _fisher.outputs(H, view.coef, view.intercept, view.link)
+
+    def _draw(self, state, drawn, weights, n_ids, n_train, sample):
+        """The rows that estimate F: a random draw from the training set.
+
+        The previous draw is kept while its rows are all still in the
+        training set and the set grew by less than a tenth since: the
+        estimate then changes with the model only, not with a new draw (so
+        its eigenbases can be reused, see _eigenbasis).
+        """
+        if drawn is not None:
+            ids, n_then = drawn
+            present = np.ones(ids.shape[0], bool) if weights is None else (
+                weights[ids] > 0
+            )
+            if (ids.shape[0] == sample and present.all()
+                    and n_then <= n_train <= 1.1 * n_then):
+                state["sample"] = drawn
+                return ids
+        rng = check_random_state(self.random_state)
+        if weights is None:
+            ids = np.sort(rng.choice(n_ids, size=sample, replace=False))
+        else:
+            rows = np.repeat(np.arange(n_ids), weights.astype(np.intp))
+            ids = np.unique(rows[rng.choice(rows.shape[0], sample, replace=False)])
+        state["sample"] = (ids, n_train)
+        return ids
+
+    def _build(self, view, state, old, plan_same, H, labels, n_train, plan, k, m,
+               drawn=None):
+        """The factor of the damped ``F``; reuses ``old`` where still exact."""
+        form, solver, sample = plan
+        link, bias = view.link, view.fit_intercept
+        weights = state["weights"]
+        n_ids = state["n_ids"]
+        if sample is not None:
+            ids = self._draw(state, drawn, weights, n_ids, n_train, sample)
+            Hf, wf, nf = H[ids], None, ids.shape[0]
+            Pf = state["P"][ids] if state["P"] is not None else self._outputs(view, Hf)
+        else:
+            if state["P"] is None:
+                state["P"] = self._outputs(view, H)
+            Hf, Pf, wf, nf = H, state["P"], weights, n_train
+        norms = None if sample is not None else _row_norms(state, H, bias)
+        dim = k * m
+        lam = _fisher.damping_value(
+            _fisher.fisher_trace(Hf, Pf, link, bias, wf, norms=norms) / max(nf, 1),
+            dim, self.damping,
+        )
+
+        if solver == "dual":
+            index = np.arange(Hf.shape[0]) if wf is None else np.repeat(
+                np.arange(Hf.shape[0]), wf.astype(np.intp)
+            )
+            return _fisher.DualFactor(
+                Hf[index], Pf[index], link, bias, self.damping
+            )
+        if solver == "cholesky":
+            total = state["fisher_sum"] = self._dense_sum(
+                view, state, old, plan_same, Hf, Pf, wf, n_ids
+            )
+            return _fisher.factorize(total / max(nf, 1), self.damping)
+
+        if solver == "cg":
+            dense = self._dense_preconditioner(view, state, old, Hf, Pf, wf, nf, k * m)
+            if dense is not None:
+                return _fisher.ConjugateGradientFactor(
+                    Hf if sample is not None else state["H"], Pf, link, bias, wf,
+                    lam, dense, tol=self.tol,
+                )
+
+        # K-FAC's input factor A: for a linear model over every row, kept up
+        # to date row by row (it never depends on the model); else over the
+        # rows that estimate F, updated likewise while the features stay.
+        if _identity_features(view):
+            A = self._moment(state, "A_all", old, H, weights, n_ids, bias, n_train)
+        elif sample is None:
+            A = self._moment(state, "A", old, H, weights, n_ids, bias, n_train)
+        else:
+            A = _fisher.feature_moment(Hf, bias) / max(nf, 1)
+        a, QA = self._eigenbasis(state, old, A, "A_eig")
+        G = _fisher.output_moment(Pf, link, wf) / max(nf, 1)
+        g, QG = self._eigenbasis(state, old, G, "G_eig")
+        if solver == "ekfac":
+            S = _fisher.ekfac_eigenvalues(Hf, Pf, link, QA, QG, bias, wf) / max(nf, 1)
+        else:
+            S = np.outer(g, a)
+        kron = _fisher.KroneckerFactor(QG, QA, S, lam)
+        if solver != "cg":
+            return kron
+        return _fisher.ConjugateGradientFactor(
+            Hf if sample is not None else state["H"], Pf, link, bias, wf, lam, kron,
+            tol=self.tol,
+        )
+
+    def _dense_preconditioner(self, view, state, old, Hf, Pf, wf, nf, dim):
+        """The exact F of an earlier model, factorized, while it is close enough.
+
+        Conjugate gradients solve with the current model's F exactly; this
+        only decides how fast. An incremental refit moves the outputs a
+        little per question, so the factor of the F built a few questions
+        ago makes conjugate gradients converge in a few iterations (K-FAC,
+        blind to which rows are uncertain, needs about 20 on a model right
+        90% of the time). It is rebuilt when the outputs moved by more than
+        ``_STALE_DRIFT`` (see :func:`_drift`), and used only while forming F
+        is affordable; None otherwise (K-FAC then preconditions).
+        """
+        if (
+            state["plan"][2] is not None
+            or 8 * dim * dim > _PRECONDITIONER_MAX_BYTES
+            or nf * dim * dim > _PRECONDITIONER_BUDGET
+        ):
+            return None
+        stale = None if old is None else old.get("dense")
+        drift = None if stale is None else _drift(stale, Pf, wf, state["norms"])
+        if drift is not None and drift <= _STALE_DRIFT:
+            state["dense"] = stale
+            return stale["factor"]
+        F = _fisher.fisher_matrix(Hf, Pf, view.link, view.fit_intercept, wf)
+        factor = _fisher.factorize(F, self.damping)
+        state["dense"] = dict(factor=factor, P=Pf, weights=wf, n=Pf.shape[0])
+        return factor
+
+    def _dense_sum(self, view, state, old, plan_same, Hf, Pf, wf, n_ids):
+        """``sum_i w_i F_i``: from ``old`` plus the rows that changed, if valid."""
+        link, bias = view.link, view.fit_intercept
+        if not (plan_same and old is not None and old["fisher_sum"] is not None
+                and state["plan"][2] is None):
+            total = _fisher.fisher_matrix(Hf, Pf, link, bias, wf)
+            return total * (Hf.shape[0] if wf is None else float(np.sum(wf)))
+        # The model is the same: F changes by the terms of the rows whose
+        # weight changed (rows added, removed, duplicated).
+        total = old["fisher_sum"].copy()
+        delta = _weight_change(old, state["weights"], n_ids)
+        for (index, amount), sign in zip(_split_changes(delta), (1.0, -1.0)):
+            if index.size:
+                part = _fisher.fisher_matrix(Hf[index], Pf[index], link, bias, amount)
+                total += sign * part * float(amount.sum())
+        return total
+
+    @staticmethod
+    def _moment(state, name, old, H, weights, n_ids, bias, n_train):
+        """``mean_i w_i h~_i h~_i^T`` over every row, from ``old``'s if it has one.
+
+        The unnormalized sum is kept in ``state[name]``; rows whose weight
+        changed (added, removed) change it by their own terms only.
+        """
+        previous = None if old is None else old.get(name)
+        if previous is None:
+            total = _fisher.feature_moment(H, bias, weights)
+        else:
+            total = previous.copy()
+            delta = _weight_change(old, weights, n_ids)
+            for (index, amount), sign in zip(_split_changes(delta), (1.0, -1.0)):
+                if index.size:
+                    total += sign * _fisher.feature_moment(H[index], bias, amount)
+        state[name] = total
+        return total / max(n_train, 1)
+
+    @staticmethod
+    def _eigenbasis(state, old, M, name):
+        """Eigenvalues and vectors of ``M``, reusing ``old``'s while M barely moved.
+
+        K-FAC's factors move little from one question to the next (a row
+        added to many; a small model update), and an eigendecomposition
+        costs ``O(m^3)`` (a second for 1000 classes): within ``_STALE_A``
+        (1%, relative, Frobenius norm) the previous one is kept.
+        """
+        if old is not None and old.get(name) is not None:
+            values, vectors, then = old[name]
+            if then.shape == M.shape and np.linalg.norm(M - then) <= (
+                _STALE_A * np.linalg.norm(then)
+            ):
+                state[name] = old[name]
+                return values, vectors
+        values, vectors = _fisher._eigh(M)
+        state[name] = (values, vectors, M)
+        return values, vectors
+
+    # ------------------------------------------------------------ scoring
 
     def query_direction(self, x, y):
         """``V = (F + lambda I)^-1 g(z_t)``, shaped as the last layer's ``(k, m)``."""
         view = self.view_
         h = view.features(_as_row(x))
+        r = _fisher.residuals(view.outputs(h), view.encode([y]), view.link)[0]
+        if hasattr(self.factor_, "solve_outer"):
+            # g = r h~^T has rank one: K-FAC rotates r and h~ on their own.
+            return self.factor_.solve_outer(r, h[0], view.fit_intercept)
         g = _fisher.gradients(
             h, view.outputs(h), view.encode([y]), view.link, view.fit_intercept
         )
-        g = g.reshape(view.n_outputs, -1)
-        if isinstance(self.factor_, _fisher.DualFactor):
-            return self.factor_.solve(g)
-        return _fisher.solve(self.factor_, g)
+        return _fisher.solve(self.factor_, g.reshape(view.n_outputs, -1))
+
+    def _candidate_residuals(self, ids):
+        """``t(y) - p`` of the rows ``ids`` (all ids when None)."""
+        view, state = self.view_, self._state
+        H = getattr(state["H"], "array", state["H"])
+        P = state["P"]
+        if P is None:
+            P = self._outputs(view, H if ids is None else H[ids])
+        elif ids is not None:
+            P = P[ids]
+        labels = self._labels if ids is None else self._labels[ids]
+        return _fisher.residuals(P, labels, view.link)
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
         V = self.query_direction(x, y)
-        rows = None if _all_rows(candidates, self.n_train_) else candidates
+        rows = self._rows
+        if rows is None:
+            ids = None if _all_rows(candidates, self.n_train_) else candidates
+        else:
+            ids = rows[candidates]
+        H = getattr(self._state["H"], "array", self._state["H"])
         return _fisher.kernel_scores(
-            V, self._H, self._R, self.view_.fit_intercept, rows=rows
+            V, H, self._candidate_residuals(ids), self.view_.fit_intercept,
+            rows=ids, gathered=True,
         )
+
+
+# What the Fisher's state keeps across updates (see TopFisherSelector._build).
+_SUMS = ("sample", "A", "A_all", "A_eig", "G_eig", "fisher_sum", "dense", "norms")
+
+
+def _row_norms(state, H, bias):
+    """``||h~_i||^2`` of every id, kept in ``state`` (new ids appended)."""
+    norms = state.get("norms")
+    n = H.shape[0]
+    if norms is None or norms.shape[0] > n:
+        norms = np.zeros(0)
+    if norms.shape[0] < n:
+        new = H[norms.shape[0] :]
+        new = np.einsum("ij,ij->i", new, new, dtype=float) + float(bias)
+        norms = np.concatenate([norms, new])
+    state["norms"] = norms
+    return norms
+
+
+def _drift(stale, P, weights, norms):
+    """How far the outputs moved since ``stale`` was built, relative.
+
+    ``sum_i ||p_i - p_i^then||_1 ||h~_i||^2`` over the rows of both times,
+    plus ``||h~_i||^2`` for each row added or removed since, over
+    ``sum_i ||h~_i||^2``: 0 for the same model on the same rows, 2 for a
+    model that now gives every row to another class.
+    """
+    n_then = stale["n"]
+    before = np.zeros(P.shape[0])
+    before[:n_then] = 1.0 if stale["weights"] is None else stale["weights"]
+    now = np.ones(P.shape[0]) if weights is None else weights
+    kept = np.minimum(before, now)[:n_then]
+    moved = np.abs(P[:n_then] - stale["P"]).sum(axis=1) @ (kept * norms[:n_then])
+    moved += np.abs(now - before) @ norms
+    return float(moved / max(now @ norms, np.finfo(float).tiny))
+
+
+def _same_rows(old, weights, n_ids):
+    """Whether the training rows (and their counts) are those of ``old``."""
+    if n_ids != old["n_ids"]:
+        return False
+    if weights is None or old["weights"] is None:
+        return weights is None and old["weights"] is None
+    return np.array_equal(weights, old["weights"])
+
+
+def _weight_change(old, weights, n_ids):
+    """New minus old weight of every id (ids new since ``old`` had weight 0)."""
+    new = np.ones(n_ids) if weights is None else weights
+    before = np.zeros(n_ids)
+    n_old = old["n_ids"]
+    before[:n_old] = 1.0 if old["weights"] is None else old["weights"]
+    return new - before
+
+
+def _check_rows(X, y, rows):
+    """``X``, ``y`` as arrays and ``rows`` as valid indices (or None)."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}."
+        )
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= X.shape[0]):
+            raise IndexError(f"rows must index the {X.shape[0]} rows of X.")
+    return X, y, rows
 
 
 class _AllParameterSelector(BaseSelector):

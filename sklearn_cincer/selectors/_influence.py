@@ -219,14 +219,12 @@ class InfluenceSelector(_AllParameterSelector):
             # so (H + s N N^T)^-1 g is the pseudo-inverse's H^+ g for any s > 0.
             s = max(np.trace(H) / H.shape[0], np.finfo(float).tiny)
             H += s * (N @ N.T)
-        try:
-            return np.linalg.cholesky(H), True  # numpy's BLAS, as for F
-        except np.linalg.LinAlgError as exc:
-            raise np.linalg.LinAlgError(
-                "The Hessian of the training objective is singular (an "
-                "unpenalized model on separable or collinear data?); set a "
-                "positive damping for InfluenceSelector."
-            ) from exc
+        return _fisher.cholesky(
+            H,
+            "The Hessian of the training objective is singular (an unpenalized "
+            "model on separable or collinear data?); set a positive damping for "
+            "InfluenceSelector.",
+        )
 
     def _hvp_at(self, step_rng):
         """``hvp(u, j)`` over the whole training set or a fresh mini-batch."""
