@@ -290,6 +290,41 @@ def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
     assert AnnotationStore(path).find_answer(query) == Answer("fox", "dog", "ana")
 
 
+def test_in_chromium_the_page_says_saving_while_the_answer_is_written(
+        tmp_path, monkeypatch):
+    """During a slow write the submit button says "saving"; then "Saved."."""
+    browser_tests = pytest.importorskip(
+        "test_browser", reason="needs Playwright and Chromium (see test_browser)")
+    path = tmp_path / "s.sqlite"
+    oracle = BrowserOracle(open_browser=False, annotator="ana")
+    session = AnnotationSession(oracle, path)
+    _slow(monkeypatch, "record_answer", 2.0)
+    oracle.start()
+    with browser_tests.playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_tests.CHROMIUM,
+                                    args=browser_tests.ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(browser_tests.TIMEOUT_MS)
+        page.goto(oracle.url)
+        asker = Asker(session, _query())
+        try:
+            page.wait_for_selector('body[data-status="question"]')
+            page.click("#submit")
+            page.wait_for_selector("body.saving")
+            after = page.evaluate(
+                "getComputedStyle(document.querySelector('#submit'), '::after')"
+                ".content")
+            assert "saving" in after
+            assert asker.thread.is_alive()  # not delivered before the write
+            page.wait_for_selector('body[data-status="waiting"]')
+            assert not page.evaluate("document.body.classList.contains('saving')")
+            assert page.text_content("#waiting").startswith("Saved.")
+        finally:
+            oracle.close()
+            browser.close()
+    assert asker.join() == Answer("spam", "ham", "ana")
+
+
 def test_the_page_says_how_many_answers_were_replayed(oracle, tmp_path, capsys):
     path = tmp_path / "s.sqlite"
     q1, q2 = _query(example_id=1), _query(example_id=2)

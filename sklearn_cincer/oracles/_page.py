@@ -63,6 +63,7 @@ PAGE = r"""<!DOCTYPE html>
   #controls button { font-size: 15px; padding: 7px 16px; border-radius: 6px;
                      border: 1px solid #888; background: #fff; cursor: pointer; }
   #controls button#submit { background: #2e7d32; color: #fff; border-color: #2e7d32; }
+  body.saving #submit::after { content: " \2026 saving"; }
   #controls button:disabled { opacity: .45; cursor: default; }
   #waiting { display: none; font-size: 16px; padding: 30px 0; color: #444; }
   kbd { background: #eee; border: 1px solid #bbb; border-radius: 3px;
@@ -249,6 +250,8 @@ function render(s) {
 async function post(path, body) {
   if (busy) return null;
   busy = true;
+  // An answer is confirmed only once it is written: say so while it is.
+  document.body.classList.toggle("saving", path === "answer");
   try {
     const r = await fetch(BASE + path, {
       method: "POST", cache: "no-store",
@@ -263,7 +266,7 @@ async function post(path, body) {
   } catch (e) {
     showError("Lost contact with the session: is the Python process still running?");
     return null;
-  } finally { busy = false; }
+  } finally { busy = false; document.body.classList.remove("saving"); }
 }
 
 function submit(skip) {
