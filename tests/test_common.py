@@ -1,17 +1,14 @@
-"""scikit-learn conformance: check_estimator, clone, pipelines, cross-validation."""
+"""scikit-learn conformance: check_estimator on three configurations.
 
-import numpy as np
-import pytest
-from sklearn.base import clone
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.model_selection import GridSearchCV, cross_val_score
+Pipelines, cross-validation, grid search and clone are tested in
+test_cleaner.py.
+"""
+
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_cincer import SkepticalCleaner, TopFisherSelector
+from sklearn_cincer import SkepticalCleaner
 
 
 def _instances():
