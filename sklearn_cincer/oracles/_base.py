@@ -45,10 +45,16 @@ class Query:
         would raise ``P(label | x)`` more).
     round : int
         Number of the streamed example this query is about, from 1.
-    strategy : {"relabel", "drop", "none"}
-        What the cleaner will do with the answer (see ``SkepticalCleaner``).
+    strategy : {"relabel", "drop", "none", "explain"}
+        What the cleaner will do with the answer (see ``SkepticalCleaner``);
+        "explain" (:class:`~sklearn_cincer.LabelAuditor`): the
+        counter-example is shown to explain the doubt and its label is kept.
     feature_names : ndarray of str or None
         Names of the features, when the cleaner was fitted on a DataFrame.
+    note : str or None
+        More on why this pair is asked, from whoever asks (the auditor's
+        ranking, and whether the counter-example's own label is in doubt);
+        the human oracles show it after their own explanation.
 
     Examples
     --------
@@ -81,6 +87,7 @@ class Query:
     round: int = 0
     strategy: str = "relabel"
     feature_names: Optional[np.ndarray] = field(default=None, repr=False)
+    note: Optional[str] = field(default=None, repr=False)
 
     @property
     def has_counter_example(self):
@@ -100,7 +107,7 @@ class Answer:
     counter_label : object, default=None
         The label of the counter-example; ``None`` keeps its current label.
         Ignored when the query has no counter-example, and with the "drop"
-        strategy (which never relabels counter-examples).
+        and "explain" strategies (which never relabel counter-examples).
     annotator : str, default=None
         Who answered, for the record.
     skipped : bool, default=False

@@ -40,7 +40,7 @@ def why_sentence(query):
     )
     if not query.has_counter_example:
         return (doubt + "; no counter-example is shown, so only this label is "
-                "in question.")
+                "in question." + _note(query))
     sentence = (
         f"{doubt}; example #{query.counter_example_id}, labeled "
         f"'{label_text(query.counter_label)}' as the model predicts, is the "
@@ -54,7 +54,13 @@ def why_sentence(query):
             f" If you keep the label of #{query.example_id}, example "
             f"#{query.counter_example_id} leaves the training set."
         )
-    return sentence
+    return sentence + _note(query)
+
+
+def _note(query):
+    """The asker's own words on why, after a space (empty without them)."""
+    note = getattr(query, "note", None)
+    return f" {note}" if note else ""
 
 
 class Renderer:
