@@ -59,6 +59,9 @@ class AuditRecord(QueryRecord):
     labels_inspected : int
         Labels inspected so far, this question's included (one, or two with
         a relabel offer).
+    follow_up : bool
+        Whether the question followed up an answer that kept a doubted label:
+        it is about that question's counter-example.
 
     Examples
     --------
@@ -80,6 +83,7 @@ class AuditRecord(QueryRecord):
     counter_offered: bool = False
     counter_margin: Optional[float] = None
     labels_inspected: int = 0
+    follow_up: bool = False
 
 
 class _Audit:
@@ -163,12 +167,16 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         When the counter-example's own label is offered for relabeling. It
         must be suspicious itself (out of sample, as any label), and:
 
-        - "auto": at least as suspicious as the last label the remaining
-          budget would reach in the current ranking, so that an offer never
-          spends a label on an example less suspect than those it displaces
-          (any suspicious one when ``budget=None``);
+        - "auto": it is among the labels the current block (up to the next
+          refit) would ask about anyway, so that the offer shows two labels
+          in one question without taking a label from the ranking;
         - a float: its own margin is at least this value;
         - None: never offered; counter-examples only explain.
+    follow_up : bool, default=True
+        When the person keeps a label the model doubted, ask next about the
+        question's counter-example (if it was not asked yet and its own label
+        is suspicious): the example that most supported a wrong doubt is
+        likely mislabeled itself.
     explain_issues : bool, default=True
         Find a counter-example for every suspicious label of
         :attr:`label_issues_` that was not asked about (one selector fit per
@@ -271,6 +279,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             StrOptions({"auto"}),
             None,
         ],
+        "follow_up": ["boolean"],
         "explain_issues": ["boolean"],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -289,6 +298,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         refit="scratch",
         threshold=0.0,
         counter_threshold="auto",
+        follow_up=True,
         explain_issues=True,
         n_jobs=None,
         random_state=None,
@@ -303,6 +313,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.refit = refit
         self.threshold = threshold
         self.counter_threshold = counter_threshold
+        self.follow_up = follow_up
         self.explain_issues = explain_issues
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -313,7 +324,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=False)
     @_unchanged_on_error
     def fit(self, X, y):
-        """Rank the labels, ask about the most suspicious ones, fit on the cleaned labels.
+        """Rank the labels, ask about the most suspicious, fit on the cleaned labels.
 
         Parameters
         ----------
@@ -393,19 +404,40 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return rows[np.argsort(ranking["quality"][rows], kind="stable")]
 
     def _ask_block(self, X, classes, audit, ranking, pending, selector, bar):
-        """Ask about the top of the ranking until ``refit_every`` labels are spent."""
+        """Ask about the top of the ranking until ``refit_every`` labels are spent.
+
+        A follow-up (the counter-example of a label the person kept, when it
+        is itself suspicious) goes before the rest of the ranking.
+        """
+        block = min(self.refit_every, audit.n_budget - audit.used)
         spent = 0
-        for row in pending:
-            if spent >= self.refit_every or audit.used >= audit.n_budget:
-                return
+        queue = list(pending)
+        follow_ups = []
+        while spent < block and (follow_ups or queue):
+            follow_up = follow_ups.pop(0) if follow_ups else None
+            row = queue.pop(0) if follow_up is None else follow_up[0]
             if audit.asked[row]:  # offered as a counter-example meanwhile
                 continue
-            n = self._ask(X, classes, audit, ranking, int(row), selector)
+            record = self._ask(X, classes, audit, ranking, row, selector,
+                               left=block - spent - 1, follow_up=follow_up)
+            n = 1 + record.counter_offered
             spent += n
             bar.update(n, questions=len(audit.history),
                        relabeled=sum(r.relabeled_example
                                      + r.relabeled_counter_example
                                      for r in audit.history))
+            ce = record.counter_example_id
+            if (
+                self.follow_up
+                and ce is not None
+                and not record.skipped
+                and not record.relabeled_example
+                and not audit.asked[ce]
+                and ranking["flagged"][ce]
+            ):
+                # the person kept the label the model doubted: the training
+                # example that most supported the doubt is now suspect
+                follow_ups.append((ce, record.example_id))
 
     def _fold_selector(self, X, audit, ranking, fold, selector):
         """The selector of a fold's model, on the current labels of its rows."""
@@ -444,8 +476,12 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         return int(train[index]), float(score)
 
-    def _offers(self, audit, ranking, counter, row):
-        """Whether the counter-example's own label is offered for relabeling."""
+    def _offers(self, audit, ranking, counter, row, left):
+        """Whether the counter-example's own label is offered for relabeling.
+
+        ``left`` is the number of labels this block may still spend after
+        this question.
+        """
         if (
             counter is None
             or self.counter_threshold is None
@@ -456,24 +492,30 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return False
         if self.counter_threshold != "auto":
             return bool(ranking["margin"][counter] >= self.counter_threshold)
-        # "auto": the labels left after this question would reach the
-        # frontier of the ranking; the counter-example must not rank below it
+        # "auto": only a counter-example that this block would ask about
+        # anyway, so that the offer takes no label from the ranking
+        if left < 1:
+            return False
         pending = self._pending(ranking, audit)
-        pending = pending[pending != row]
-        left = audit.n_budget - audit.used - 1
-        if left >= pending.size:
-            return True
-        frontier = ranking["quality"][pending[left - 1]]
-        return bool(ranking["quality"][counter] <= frontier)
+        pending = pending[pending != row][:left]
+        return bool(np.isin(counter, pending))
 
-    def _note(self, ranking, audit, row, counter, offered):
-        rank = int(np.sum(ranking["quality"][ranking["flagged"]]
-                          < ranking["quality"][row])) + 1
-        n_flagged = int(ranking["flagged"].sum())
-        note = (
-            f"A model cross-validated without example #{row} doubts its label: "
-            f"it ranks {rank} of the {n_flagged} suspicious labels."
-        )
+    def _note(self, ranking, audit, row, counter, offered, follow_up):
+        if follow_up is not None:
+            note = (
+                f"You kept the label of example #{follow_up[1]}, which the model "
+                f"doubted; example #{row} is the training example that most "
+                "supported that doubt, and a model cross-validated without it "
+                "doubts its label too."
+            )
+        else:
+            rank = int(np.sum(ranking["quality"][ranking["flagged"]]
+                              < ranking["quality"][row])) + 1
+            n_flagged = int(ranking["flagged"].sum())
+            note = (
+                f"A model cross-validated without example #{row} doubts its "
+                f"label: it ranks {rank} of the {n_flagged} suspicious labels."
+            )
         if counter is None:
             return note
         own = float(ranking["margin"][counter])
@@ -486,16 +528,15 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             note += f" Example #{counter}'s label was checked already."
         else:
             note += (
-                f" Example #{counter}'s own label is not in doubt enough to ask "
-                f"(out-of-sample margin {own:.2f}): it explains the question and "
-                "keeps its label."
+                f" Example #{counter} explains the doubt and keeps its label "
+                f"here (its own out-of-sample margin is {own:.2f})."
             )
         return note
 
-    def _ask(self, X, classes, audit, ranking, row, selector):
-        """Ask about one row; returns the labels inspected (1 or 2)."""
+    def _ask(self, X, classes, audit, ranking, row, selector, left, follow_up):
+        """Ask about one row; returns its record."""
         counter, score = self._counter_example(X, audit, ranking, row, selector)
-        offered = self._offers(audit, ranking, counter, row)
+        offered = self._offers(audit, ranking, counter, row, left)
         has_counter = counter is not None
         label = plain(classes[audit.labels[row]])
         counter_label = (
@@ -515,7 +556,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             round=audit.n_rankings,
             strategy="relabel" if offered else "explain",
             feature_names=getattr(self, "feature_names_in_", None),
-            note=self._note(ranking, audit, row, counter, offered),
+            note=self._note(ranking, audit, row, counter, offered, follow_up),
         )
         try:
             answer = self.oracle(query)
@@ -541,30 +582,30 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             audit.inspected[counter] = not skipped
             n = 2
         audit.used += n
-        audit.history.append(
-            AuditRecord(
-                round=audit.n_rankings,
-                example_id=row,
-                counter_example_id=counter,
-                margin=float(ranking["margin"][row]),
-                score=score,
-                prediction=query.prediction,
-                label_before=label,
-                label_after=plain(new_label),
-                counter_label_before=counter_label,
-                counter_label_after=plain(new_counter_label),
-                dropped=False,
-                answered=True,
-                annotator=answer.annotator,
-                skipped=skipped,
-                counter_offered=offered,
-                counter_margin=(
-                    float(ranking["margin"][counter]) if has_counter else None
-                ),
-                labels_inspected=audit.used,
-            )
+        record = AuditRecord(
+            round=audit.n_rankings,
+            example_id=row,
+            counter_example_id=counter,
+            margin=float(ranking["margin"][row]),
+            score=score,
+            prediction=query.prediction,
+            label_before=label,
+            label_after=plain(new_label),
+            counter_label_before=counter_label,
+            counter_label_after=plain(new_counter_label),
+            dropped=False,
+            answered=True,
+            annotator=answer.annotator,
+            skipped=skipped,
+            counter_offered=offered,
+            counter_margin=(
+                float(ranking["margin"][counter]) if has_counter else None
+            ),
+            labels_inspected=audit.used,
+            follow_up=follow_up is not None,
         )
-        return n
+        audit.history.append(record)
+        return record
 
     # -------------------------------------------------------------- publish
 

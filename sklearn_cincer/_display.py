@@ -168,7 +168,8 @@ class LabelIssuesDisplay:
         >>> auditor = LabelAuditor(LogisticRegression(max_iter=1000), budget=15,
         ...                        oracle=SimulatedOracle(y)).fit(X, y_noisy)
         >>> display = LabelIssuesDisplay.from_auditor(auditor, y_true=y)
-        >>> int(display.labels_inspected[-1]), round(float(display.noise_removed[-1]), 2)
+        >>> n, removed = display.labels_inspected[-1], display.noise_removed[-1]
+        >>> int(n), round(float(removed), 2)
         (15, 0.87)
         """
         history = auditor.history_
@@ -624,7 +625,7 @@ class CounterExampleDisplay:
     @classmethod
     def from_auditor(cls, auditor, X, *, example_id=None, image_shape=None,
                      feature_names=None, n_features=10, ax=None, **kwargs):
-        """Draw an example of a fitted :class:`~sklearn_cincer.LabelAuditor` and its counter-example.
+        """Draw a fitted :class:`~sklearn_cincer.LabelAuditor`'s example and its pair.
 
         Parameters
         ----------

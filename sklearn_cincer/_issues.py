@@ -1,4 +1,4 @@
-"""The label issues table, in cleanlab's vocabulary, shared by the cleaner and the auditor.
+"""The label issues table in cleanlab's vocabulary, for the cleaner and the auditor.
 
 Both :class:`~sklearn_cincer.SkepticalCleaner` (for the questions it asked)
 and :class:`~sklearn_cincer.LabelAuditor` (for every row) describe label
