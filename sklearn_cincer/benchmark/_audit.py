@@ -131,8 +131,10 @@ def cleanlab_ranking(labels, proba):
             "The audit benchmark compares with cleanlab: pip install "
             "'cleanlab==2.9.*' (a benchmark dependency only)."
         ) from exc
+    # n_jobs=1: cleanlab's own process pool breaks inside joblib's workers
     issues = np.asarray(find_label_issues(
-        labels, proba, return_indices_ranked_by="self_confidence"), dtype=int)
+        labels, proba, return_indices_ranked_by="self_confidence", n_jobs=1),
+        dtype=int)
     quality = get_label_quality_scores(labels, proba)
     rest = np.setdiff1d(np.argsort(quality, kind="stable"), issues,
                         assume_unique=True)
