@@ -174,9 +174,10 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         - None: never offered; counter-examples only explain.
     follow_up : bool, default=True
         When the person keeps a label the model doubted, ask next about the
-        question's counter-example (if it was not asked yet and its own label
-        is suspicious): the example that most supported a wrong doubt is
-        likely mislabeled itself.
+        question's counter-example, if the remaining budget would reach it in
+        the current ranking anyway: the example that most supported a wrong
+        doubt is likely mislabeled itself, and asking now lets the next
+        ranking learn from it.
     explain_issues : bool, default=True
         Find a counter-example for every suspicious label of
         :attr:`label_issues_` that was not asked about (one selector fit per
@@ -432,11 +433,11 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 and ce is not None
                 and not record.skipped
                 and not record.relabeled_example
-                and not audit.asked[ce]
-                and ranking["flagged"][ce]
+                and self._within(ranking, audit, ce, audit.n_budget - audit.used)
             ):
                 # the person kept the label the model doubted: the training
-                # example that most supported the doubt is now suspect
+                # example that most supported the doubt is now suspect; ask
+                # about it next if the budget would reach it anyway
                 follow_ups.append((ce, record.example_id))
 
     def _fold_selector(self, X, audit, ranking, fold, selector):
@@ -494,11 +495,16 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return bool(ranking["margin"][counter] >= self.counter_threshold)
         # "auto": only a counter-example that this block would ask about
         # anyway, so that the offer takes no label from the ranking
-        if left < 1:
+        return self._within(ranking, audit, counter, left, exclude=row)
+
+    def _within(self, ranking, audit, row, n_labels, exclude=None):
+        """Whether ``row`` is among the next ``n_labels`` suspicious labels."""
+        if n_labels < 1 or audit.asked[row] or not ranking["flagged"][row]:
             return False
         pending = self._pending(ranking, audit)
-        pending = pending[pending != row][:left]
-        return bool(np.isin(counter, pending))
+        if exclude is not None:
+            pending = pending[pending != exclude]
+        return bool(np.isin(row, pending[:n_labels]))
 
     def _note(self, ranking, audit, row, counter, offered, follow_up):
         if follow_up is not None:
