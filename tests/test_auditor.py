@@ -399,3 +399,65 @@ def test_progress_bar_and_plain_lines(digits, capsys, monkeypatch):
     assert 1 < len(out) <= 12  # about every tenth
     LabelAuditor(lr(), **kw).fit(X, y_noisy)
     assert capsys.readouterr() == ("", "")
+
+
+# ---------------------------------------------------------------- browser
+
+
+def _http(oracle, method, path, body=None):
+    import http.client
+    import json
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(oracle.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    headers = {}
+    if method == "POST":
+        headers = {"Content-Type": "application/json",
+                   "X-Cincer-Token": parts.path.strip("/"),
+                   "Origin": f"http://127.0.0.1:{parts.port}"}
+    conn.request(method, parts.path + path,
+                 body=None if body is None else json.dumps(body), headers=headers)
+    data = json.loads(conn.getresponse().read())
+    conn.close()
+    return data
+
+
+def test_the_browser_page_shows_why_the_pair_was_chosen(digits):
+    pytest.importorskip("bottle", reason="BrowserOracle needs the 'browser' extra")
+    import threading
+    import time
+
+    from sklearn_cincer.oracles import BrowserOracle
+
+    X, y_true, y_noisy, _ = digits
+    oracle = BrowserOracle(open_browser=False, annotator="ana", timeout=120)
+    oracle.start()
+    auditor = LabelAuditor(lr(), oracle=oracle, budget=1, random_state=0,
+                           explain_issues=False)
+    thread = threading.Thread(target=auditor.fit, args=(X, y_noisy))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            state = _http(oracle, "GET", "state")
+            if state["status"] == "question" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert state["status"] == "question"
+        # the auditor's reason follows the page's own sentence
+        assert "most supports the model's doubt" in state["why"]
+        assert "cross-validated without example" in state["why"]
+        assert f"#{state['counter']['id']} explains the doubt" in state["why"]
+        # one label left in the budget: no relabel offer for the counter-example
+        assert state["counter_editable"] is False
+        truth = int(y_true[state["example"]["id"]])
+        _http(oracle, "POST", "answer", {"qid": state["qid"], "label": truth,
+                                         "counter_label": None, "skip": False})
+        thread.join(60)
+    finally:
+        oracle.close()
+    assert not thread.is_alive()
+    record = auditor.history_[0]
+    assert record.label_after == truth and record.annotator == "ana"
+    assert record.counter_label_after == record.counter_label_before
