@@ -33,6 +33,14 @@ def _axes(ax):
     return ax
 
 
+def _stacked(role, caption):
+    """``"#3 labeled 1, predicted 7"`` as narrow lines under an image."""
+    head, _, rest = caption.partition(" ")
+    if not head.startswith("#"):
+        return f"{role}\n{caption}"
+    return "\n".join([f"{role} {head}"] + rest.split(", "))
+
+
 def _cumulative_inspection(labels_inspected, errors_found, total_errors=None):
     """Precision and noise removed after each question."""
     labels_inspected = np.asarray(labels_inspected, dtype=float)
@@ -494,7 +502,7 @@ class CounterExampleDisplay:
     >>> display = CounterExampleDisplay(np.eye(8).ravel(), np.ones(64),
     ...     "#3 labeled 1", "#7 labeled 7", image_shape=(8, 8)).plot()
     >>> display.image_.get_array().shape
-    (8, 17)
+    (8, 18)
     """
 
     def __init__(self, x, counter_x, caption="", counter_caption="", *,
@@ -528,13 +536,14 @@ class CounterExampleDisplay:
         self.image_, self.bars_ = None, None
         if self.image_shape is not None:
             h, w = self.image_shape[:2]
-            gap = np.full((h, max(1, w // 8)), np.nan)
+            gap = np.full((h, max(1, w // 4)), np.nan)
             both = np.hstack([x.reshape(h, w), gap, cx.reshape(h, w)])
             self.image_ = ax.imshow(both, cmap=cmap)
             ax.set_xticks([(w - 1) / 2, both.shape[1] - (w + 1) / 2])
             ax.set_xticklabels(
-                ["suspicious: " + self.caption, "counter-example: "
-                 + self.counter_caption], fontsize="small")
+                [_stacked("suspicious", self.caption),
+                 _stacked("counter-example", self.counter_caption)],
+                fontsize="small")
             ax.tick_params(length=0)
             ax.set_yticks([])
         else:
@@ -662,7 +671,7 @@ class CounterExampleDisplay:
         >>> d.caption
         '#... labeled ..., predicted ...'
         >>> d.image_.get_array().shape
-        (8, 17)
+        (8, 18)
         """
         issues = auditor.label_issues_
         counter = np.asarray(issues["counter_example"])

@@ -128,7 +128,7 @@ def test_counter_example_display_views(digits, auditor):
     np.testing.assert_array_equal(image.x, X[row])
     np.testing.assert_array_equal(image.counter_x,
                                   X[issues.loc[row, "counter_example"]])
-    assert image.image_.get_array().shape == (8, 17)
+    assert image.image_.get_array().shape == (8, 18)
     assert image.bars_ is None
     # tabular: the features that differ most, as bars
     table = CounterExampleDisplay.from_auditor(auditor, X, example_id=row,
