@@ -20,13 +20,12 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._cleaner import (
     QueryRecord,
-    _estimator_has,
+    SkepticalCleaner,
     _seed_unset_random_states,
     _unchanged_on_error,
     default_selector,
@@ -661,53 +660,14 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------- predict
 
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the classifier fit on the cleaned labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the classifier fit on the cleaned labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """The wrapped classifier's ``decision_function``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        return self.estimator_.decision_function(X)
+    # As the cleaner's: the classifier fit on the cleaned labels, with one
+    # probability column per class of ``classes_`` (a class that the cleaned
+    # labels lost gets zeros).
+    _proba = SkepticalCleaner._proba
+    predict = SkepticalCleaner.__dict__["predict"]
+    predict_proba = SkepticalCleaner.__dict__["predict_proba"]
+    predict_log_proba = SkepticalCleaner.__dict__["predict_log_proba"]
+    decision_function = SkepticalCleaner.__dict__["decision_function"]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
