@@ -29,8 +29,8 @@ def test_cleanlab_ranking_puts_its_issues_first_then_the_rest_by_quality():
     proba /= proba.sum(axis=1, keepdims=True)
     proba[:15] = proba[:15, ::-1]  # a few that do not
     order = cleanlab_ranking(labels, proba)
-    issues = find_label_issues(labels, proba, return_indices_ranked_by="self_confidence",
-                               n_jobs=1)
+    issues = find_label_issues(labels, proba, n_jobs=1,
+                               return_indices_ranked_by="self_confidence")
     assert sorted(order.tolist()) == list(range(200))
     np.testing.assert_array_equal(order[: issues.size], issues)
     quality = get_label_quality_scores(labels, proba)
