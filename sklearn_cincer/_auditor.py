@@ -101,6 +101,7 @@ class _Audit:
         self.n_rankings = 0
         self.splits = None
         self.last_cv = None
+        self.inner_verbose = 0
 
 
 class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -188,8 +189,9 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Seeds the estimator and the selector where their own
         ``random_state`` is None; the same seed gives the same questions.
     verbose : int, default=0
-        Progress when positive: a bar over the labels inspected (and the
-        folds of each cross-validation when above 1), with tqdm when it is
+        Progress when positive: a bar over the labels inspected (and, when
+        above 1, over the folds of each cross-validation); without an oracle,
+        over the folds and the counter-examples. With tqdm when it is
         installed, plain lines otherwise.
 
     Attributes
@@ -365,8 +367,10 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         audit = _Audit(classes, np.searchsorted(classes, y), n_budget)
         audit.splits = splits
 
-        bar = progress(total=n_budget or None, desc="LabelAuditor",
-                       verbose=self.verbose, unit="label")
+        # a bar over the labels inspected; without questions, over the folds
+        audit.inner_verbose = self.verbose - 1 if n_budget else self.verbose
+        bar = progress(total=n_budget, desc="LabelAuditor",
+                       verbose=self.verbose if n_budget else 0, unit="label")
         with bar:
             while True:
                 ranking = self._rank(template, X, audit, classes)
@@ -382,7 +386,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         cvp = cross_val_proba(
             template, X, classes[audit.labels], classes, splits=audit.splits,
             warm_start=audit.last_cv if self.refit == "incremental" else None,
-            n_jobs=self.n_jobs, verbose=self.verbose - 1,
+            n_jobs=self.n_jobs, verbose=audit.inner_verbose,
         )
         audit.last_cv = cvp
         audit.n_rankings += 1
@@ -624,7 +628,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.explain_issues:
             rows = np.flatnonzero(ranking["flagged"] & ~audit.asked)
             for row in progress(rows, desc="counter-examples",
-                                verbose=self.verbose - 1, leave=False):
+                                verbose=audit.inner_verbose, leave=False):
                 ce, s = self._counter_example(X, audit, ranking, int(row), selector)
                 if ce is not None:
                     counter[row], score[row] = ce, s

@@ -399,6 +399,11 @@ def test_progress_bar_and_plain_lines(digits, capsys, monkeypatch):
     assert 1 < len(out) <= 12  # about every tenth
     LabelAuditor(lr(), **kw).fit(X, y_noisy)
     assert capsys.readouterr() == ("", "")
+    # ranking only: the folds and the counter-examples
+    find_label_issues(lr(), X, y_noisy, verbose=1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[cross-validation] 1/5" and "[cross-validation] 5/5" in out
+    assert out[-1].startswith("[counter-examples] ")
 
 
 # ---------------------------------------------------------------- browser
