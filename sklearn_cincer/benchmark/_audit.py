@@ -381,7 +381,9 @@ def summarize_audit(results, *, per="label"):
         One row per data set, noise and budget, with for each of noise
         removed, precision and F1 (in %) the means and standard errors over
         seeds of both methods and of their paired difference
-        (``*_diff``: auditor minus cleanlab), and ``n_seeds``.
+        (``*_diff``: auditor minus cleanlab), and ``n_seeds``. The standard
+        error is the standard deviation over seeds (``ddof=0``, as in the
+        other benchmark tables) divided by the square root of their number.
 
     Examples
     --------
@@ -393,8 +395,8 @@ def summarize_audit(results, *, per="label"):
     ...         for s, (a, c) in enumerate([(50.0, 40.0), (60.0, 40.0)])
     ...         for m, v in (("auditor", a), ("cleanlab", c))]
     >>> row = summarize_audit(pd.DataFrame(rows)).iloc[0]
-    >>> float(row["noise_removed_diff"]), float(row["noise_removed_diff_se"])
-    (15.0, 5.0)
+    >>> float(row["noise_removed_diff"]), round(float(row["noise_removed_diff_se"]), 2)
+    (15.0, 3.54)
     """
     import pandas as pd
 
@@ -418,7 +420,15 @@ def summarize_audit(results, *, per="label"):
                 row[col] = float(values.mean())
                 row[col + "_se"] = float(values.std(ddof=0) / np.sqrt(len(values)))
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = {name: i for i, name in enumerate(AUDIT_DATASETS)}
+    noise = {name: i for i, name in enumerate(AUDIT_NOISE)}
+    keys = (table["dataset"].map(order).fillna(len(order)) * 100
+            + table["noise"].map(noise).fillna(len(noise)) * 10)
+    return table.assign(_key=keys).sort_values(
+        ["_key", "budget"], kind="stable").drop(columns="_key").reset_index(drop=True)
 
 
 def audit_verdict(summary):
@@ -472,35 +482,64 @@ def format_audit_table(summary):
     >>> print(table.splitlines()[2][:58])
     | wine | uniform | 10% | 14 / 14 | 12.0 | 50.0 ± 0.0 | 50.0
     """
+    rows = _table_cells(summary)
+    lines = ["| " + " | ".join(_HEADER) + " |",
+             "|" + "|".join("---" for _ in _HEADER) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+_HEADER = (
+    "data set", "noise", "budget", "labels (auditor / cleanlab)",
+    "questions (auditor)", "noise removed, cleanlab", "noise removed, auditor",
+    "difference", "precision, cleanlab", "precision, auditor", "F1, cleanlab",
+    "F1, auditor", "F1 difference",
+)
+
+
+def _table_cells(summary):
     from ._report import mean_se_text
 
-    lines = [
-        "| data set | noise | budget | labels (auditor / cleanlab) | questions "
-        "(auditor) | noise removed, cleanlab | noise removed, auditor | "
-        "difference | precision, cleanlab | precision, auditor | F1, cleanlab | "
-        "F1, auditor | F1 difference |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    def cell(row, col, fmt=".1f"):
+        return mean_se_text(row[col], row[col + "_se"], fmt)
+
+    return [
+        [str(r["dataset"]), str(r["noise"]), f"{r['budget']:.0%}",
+         f"{r['auditor_labels']:.0f} / {r['cleanlab_labels']:.0f}",
+         f"{r['auditor_questions']:.1f}", cell(r, "cleanlab_noise_removed"),
+         cell(r, "auditor_noise_removed"), cell(r, "noise_removed_diff"),
+         cell(r, "cleanlab_precision"), cell(r, "auditor_precision"),
+         cell(r, "cleanlab_f1", ".2f"), cell(r, "auditor_f1", ".2f"),
+         cell(r, "f1_diff", ".2f")]
+        for _, r in summary.iterrows()
     ]
 
-    def cell(row, col):
-        return mean_se_text(row[col], row[col + "_se"])
 
-    for _, r in summary.iterrows():
-        lines.append(
-            f"| {r['dataset']} | {r['noise']} | {r['budget']:.0%} | "
-            f"{r['auditor_labels']:.0f} / {r['cleanlab_labels']:.0f} | "
-            f"{r['auditor_questions']:.1f} | {cell(r, 'cleanlab_noise_removed')} | "
-            f"{cell(r, 'auditor_noise_removed')} | {cell(r, 'noise_removed_diff')} | "
-            f"{cell(r, 'cleanlab_precision')} | {cell(r, 'auditor_precision')} | "
-            f"{mean_se_text(r['cleanlab_f1'], r['cleanlab_f1_se'], '.2f')} | "
-            f"{mean_se_text(r['auditor_f1'], r['auditor_f1_se'], '.2f')} | "
-            f"{mean_se_text(r['f1_diff'], r['f1_diff_se'], '.2f')} |"
-        )
+def format_audit_rst(summary, title):
+    """A summary as a reStructuredText ``csv-table`` (for the docs).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_cincer.benchmark._audit import format_audit_rst, summarize_audit
+    >>> rows = [dict(dataset="wine", noise="uniform", seed=0, budget=0.1,
+    ...              method=m, noise_removed=50.0, precision=90.0, f1=95.0,
+    ...              labels_inspected=14, questions=12)
+    ...         for m in ("auditor", "cleanlab")]
+    >>> print(format_audit_rst(summarize_audit(pd.DataFrame(rows)), "T")[:48])
+    .. csv-table:: T
+       :header: "data set", "noise"
+    """
+    def quoted(values):
+        return ", ".join('"' + v.replace('"', '""') + '"' for v in values)
+
+    lines = [f".. csv-table:: {title}", f"   :header: {quoted(_HEADER)}", ""]
+    lines += ["   " + quoted(row) for row in _table_cells(summary)]
     return "\n".join(lines)
 
 
 def write_audit_report(results, output_dir, *, figures=True):
-    """Write ``summary.md`` (both tables and the verdict) and a figure.
+    """Write ``summary.md`` (both tables and the verdict), ``summary.rst``, a figure.
 
     Parameters
     ----------
@@ -537,6 +576,12 @@ def write_audit_report(results, output_dir, *, figures=True):
         "\n".join(f"- {k}: {v}" for k, v in verdict.items()),
     ]) + "\n"
     (output_dir / "summary.md").write_text(text)
+    (output_dir / "summary.rst").write_text("\n\n".join([
+        format_audit_rst(per_label, "Per label: at equal labels inspected "
+                         "(mean ± SE over seeds, in %)"),
+        format_audit_rst(per_question, "Per question: cleanlab inspects as many "
+                         "labels as the auditor asked questions"),
+    ]) + "\n")
     per_label.to_csv(output_dir / "summary_per_label.csv", index=False)
     per_question.to_csv(output_dir / "summary_per_question.csv", index=False)
     if figures:
