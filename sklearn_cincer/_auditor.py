@@ -415,7 +415,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         block = min(self.refit_every, audit.n_budget - audit.used)
         spent = 0
-        queue = list(pending)
+        queue = [int(row) for row in pending]
         follow_ups = []
         while spent < block and (follow_ups or queue):
             follow_up = follow_ups.pop(0) if follow_ups else None

@@ -178,7 +178,7 @@ class LabelIssuesDisplay:
         >>> display = LabelIssuesDisplay.from_auditor(auditor, y_true=y)
         >>> n, removed = display.labels_inspected[-1], display.noise_removed[-1]
         >>> int(n), round(float(removed), 2)
-        (15, 0.87)
+        (15, 0.93)
         """
         history = auditor.history_
         errors, found = 0, []
