@@ -456,7 +456,8 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             # answers changed labels of its rows: the model is the same, so a
             # selector that can reuse its work (TopFisher's update) does
             if hasattr(fitted, "update"):
-                fitted.update(cvp.estimators[fold], X[train], audit.classes[y_train])
+                fitted = fitted.update(cvp.estimators[fold], X[train],
+                                       audit.classes[y_train])
                 ranking["selectors"][fold] = (fitted, y_train)
                 return fitted
         fitted = clone(selector).fit(
