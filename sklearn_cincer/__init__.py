@@ -7,7 +7,9 @@ label the model finds suspicious, finds the training example that most
 supports the suspicion, and asks an oracle to relabel either or both.
 """
 
+from ._auditor import AuditRecord, LabelAuditor, find_label_issues
 from ._cleaner import QueryRecord, SkepticalCleaner
+from ._display import CleaningCurveDisplay, CounterExampleDisplay, LabelIssuesDisplay
 from .oracles import SimulatedOracle
 from .selectors import (
     FullFisherSelector,
@@ -22,8 +24,13 @@ from .selectors import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AuditRecord",
+    "CleaningCurveDisplay",
+    "CounterExampleDisplay",
     "FullFisherSelector",
     "InfluenceSelector",
+    "LabelAuditor",
+    "LabelIssuesDisplay",
     "NearestNeighborSelector",
     "PerceptualSelector",
     "PracticalFisherSelector",
@@ -33,4 +40,5 @@ __all__ = [
     "SkepticalCleaner",
     "TopFisherSelector",
     "__version__",
+    "find_label_issues",
 ]

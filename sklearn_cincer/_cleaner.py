@@ -22,6 +22,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _outputs, _refit
+from ._issues import cleaner_label_issues
+from ._progress import progress
 from ._suspicion import is_suspicious, margin, predictions
 from ._threads import limit_threads
 from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
@@ -177,6 +179,15 @@ def _column_std(X, chunk=4096):
     return np.sqrt(squares / max(1, X.shape[0]))
 
 
+def default_selector():
+    """The counter-example selector used when ``selector=None``.
+
+    One place for the default, so that :class:`SkepticalCleaner` and
+    :class:`~sklearn_cincer.LabelAuditor` follow the same one.
+    """
+    return TopFisherSelector()
+
+
 def _unchanged_on_error(method):
     """Undo everything a failing call did to the cleaner's attributes.
 
@@ -318,8 +329,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Seeds the wrapped estimator and the selectors where their own
         ``random_state`` is None, so the same seed gives the same queries.
     verbose : int, default=0
-        Print progress every tenth of the stream when positive, every round
-        when above 1.
+        Show progress when positive: a bar over the rounds with tqdm when it
+        is installed, else a line every tenth of the stream (every round when
+        above 1).
     n_threads : int or None, default=1
         Threads that BLAS, OpenMP and torch may use during :meth:`fit` and
         :meth:`partial_fit` (set with threadpoolctl, and with
@@ -362,6 +374,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         One record per question asked, in order: round, ids of the example and
         counter-example, margin, selector score, labels before and after.
         ``pandas.DataFrame(cleaner.history_)`` makes a table of it.
+    label_issues_ : pandas.DataFrame or numpy structured array
+        The questions of ``history_`` in cleanlab's vocabulary, one row per
+        suspicious example (indexed by its stream id, ``example_id``), with
+        the columns of :attr:`LabelAuditor.label_issues_
+        <sklearn_cincer.LabelAuditor.label_issues_>`.
     n_seen_ : int
         Number of examples seen (bootstrap and stream).
     n_queries_ : int
@@ -560,7 +577,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.refit == "incremental" and refit_method == "fit":
             _refit.warn_cannot_update(template)
         _refit.prepare(template, refit_method)
-        selector = TopFisherSelector() if self.selector is None else self.selector
+        selector = default_selector() if self.selector is None else self.selector
         selector = clone(selector)
 
         stream = _Stream(X, labels, classes, template, refit_method, rng, selector)
@@ -646,16 +663,13 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _run(self, stream, ids):
         ids = list(ids)
-        every = max(1, len(ids) // 10) if self.verbose == 1 else 1
-        for step, example_id in enumerate(ids, start=1):
-            self._round(stream, example_id)
-            if self.verbose and (step % every == 0 or step == len(ids)):
-                print(
-                    f"[SkepticalCleaner] round {step}/{len(ids)}: "
-                    f"{len(stream.history)} queries, training set of "
-                    f"{int(stream.in_train.sum())}",
-                    flush=True,
-                )
+        verbose = self.verbose if len(ids) > 1 else 0  # no bar for one round
+        with progress(total=len(ids), desc="SkepticalCleaner", verbose=verbose,
+                      unit="round") as bar:
+            for example_id in ids:
+                self._round(stream, example_id)
+                bar.update(queries=len(stream.history),
+                           train=int(stream.in_train.sum()))
 
     def _round(self, stream, example_id):
         stream.n_rounds += 1
@@ -816,6 +830,12 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         )
         return changed
+
+    @property
+    def label_issues_(self):
+        """The questions asked, as a label issues table (see the class docstring)."""
+        check_is_fitted(self)
+        return cleaner_label_issues(self.history_, self.classes_)
 
     def _publish(self, stream):
         """Make the state of a finished call the cleaner's fitted state."""

@@ -15,6 +15,7 @@ _SUBCOMMANDS = (
     "sklearn_cincer._demo",
     "sklearn_cincer._clean",
     "sklearn_cincer.benchmark._commands",
+    "sklearn_cincer.benchmark._audit_command",
 )
 
 

@@ -462,3 +462,43 @@ def test_html_and_script_payloads_do_not_run(page, display):
         oracle.close()
     assert result == [Answer(PAYLOADS[0], PAYLOADS[1], PAYLOADS[3])]
     assert dialogs == [] and not page.errors
+
+
+def test_an_audit_in_the_browser_says_why_the_pair_was_chosen(page, tmp_path):
+    from sklearn_cincer import LabelAuditor
+
+    X, y_true, y_noisy = breast_cancer()
+    names = ["benign", "malignant"]
+    oracle = BrowserOracle(open_browser=False, annotator="ana", max_features=8)
+    auditor = LabelAuditor(LogisticRegression(), oracle=oracle, budget=6,
+                           random_state=0, explain_issues=False)
+    oracle.start()
+    page.goto(oracle.url)
+    fit = Fit(auditor, X, y_noisy)
+    qid, seen = -1, []
+    try:
+        while True:
+            qid = next_question(page, fit, qid)
+            if qid is None:
+                break
+            why = page.text_content("#why")
+            assert "cross-validated without example" in why
+            example_id = int(page.text_content("#title-example").split("#")[1])
+            editable = "not relabeled" not in page.text_content("#meta-counter")
+            assert ("check both" in why) == editable
+            if not seen:
+                shot = tmp_path / "browser_auditor.png"
+                page.screenshot(path=str(shot), full_page=True)
+                if os.environ.get("CINCER_UPDATE_SCREENSHOT"):
+                    shutil.copyfile(shot, SCREENSHOT.with_name("browser_auditor.png"))
+            truth = names.index(y_true[example_id])
+            page.click(f"#labels-example button[data-index='{truth}']")
+            page.click("#submit")
+            seen.append((example_id, y_true[example_id]))
+        fit.thread.join(60)
+        assert fit.error is None
+    finally:
+        oracle.close()
+    assert seen and not page.errors
+    assert [(r.example_id, r.label_after) for r in auditor.history_] == seen
+    assert auditor.n_inspected_ == 6

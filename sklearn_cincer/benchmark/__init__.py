@@ -7,12 +7,24 @@
 - :func:`plot_traces`, :func:`plot_precision`, :func:`plot_counter_examples`
   draw the paper's Figures 2/4, 3 and 1; :func:`compare_with_paper` puts our
   final numbers next to the paper's.
+- :func:`run_audit_benchmark` audits noisy static datasets with
+  :class:`~sklearn_cincer.LabelAuditor` and with cleanlab, at equal labels
+  inspected (the ``audit-benchmark`` command).
 - :class:`AuthorsTopFisherSelector` ranks counter-examples as the authors'
   code did (opposite sign, Fisher from 30 samples, pseudo-inverse).
 
 Nothing here imports torch, matplotlib or pandas at module load.
 """
 
+from ._audit import (
+    AUDIT_BUDGETS,
+    AUDIT_DATASETS,
+    AUDIT_NOISE,
+    load_audit_data,
+    run_audit_benchmark,
+    run_audit_task,
+    summarize_audit,
+)
 from ._authors import AuthorsTopFisherSelector
 from ._registry import (
     MODELS,
@@ -51,6 +63,9 @@ from ._runner import (
 )
 
 __all__ = [
+    "AUDIT_BUDGETS",
+    "AUDIT_DATASETS",
+    "AUDIT_NOISE",
     "MODELS",
     "PAPER_PAIRS",
     "PAPER_SETTINGS",
@@ -64,6 +79,7 @@ __all__ = [
     "compare_with_paper",
     "competitor_label",
     "format_table",
+    "load_audit_data",
     "load_paper_results",
     "make_model",
     "make_selector",
@@ -75,10 +91,13 @@ __all__ = [
     "plot_traces",
     "precision_at_k",
     "repeat_seed",
+    "run_audit_benchmark",
+    "run_audit_task",
     "run_cleaning",
     "run_experiment",
     "run_precision",
     "run_precision_experiment",
     "selector_class",
+    "summarize_audit",
     "summarize_traces",
 ]

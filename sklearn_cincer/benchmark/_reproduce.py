@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress
 from ._registry import make_model, selector_label
 from ._runner import (
     PAPER_PAIRS,
@@ -311,18 +312,16 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
     started = time.perf_counter()
     specs = grid_specs(pairs, [q for q in questions if q != "q2"], refits,
                        authors_ranking, n_rounds, eval_every)
-    for i, spec in enumerate(specs, 1):
-        if verbose:
-            print(f"[reproduce] {i}/{len(specs)} {spec.name} "
-                  f"({time.perf_counter() - started:.0f} s so far)", flush=True)
+    bar = progress(specs, desc="reproduce", verbose=verbose, unit="run")
+    for spec in bar:
+        bar.set_postfix(run=spec.name)
         try:
             run_experiment(spec, n_repeats=n_repeats, random_state=random_state,
                            data=data_for(spec.dataset), output_dir=runs_dir,
                            n_jobs=n_jobs, threads=threads, verbose=verbose)
         except ImportError as exc:
             skipped.append((spec.name, str(exc)))
-            if verbose:
-                print(f"[reproduce] skipped {spec.name}: {exc}", flush=True)
+            bar.write(f"[reproduce] skipped {spec.name}: {exc}")
     if "q2" in questions:
         for dataset, model in q2_pairs:
             left_out = _Q2_LEFT_OUT.get((dataset, model), set())

@@ -20,6 +20,7 @@ from sklearn.metrics import f1_score
 from sklearn.utils import Bunch
 
 from .._cleaner import SkepticalCleaner
+from .._progress import progress
 from .._threads import limit_threads
 from ..oracles import SimulatedOracle
 from ._registry import (
@@ -519,8 +520,11 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
             spec, r, stream, data.X_test, data.y_test, classes, seed, folder, verbose,
             threads,
         ))
-    results = Parallel(n_jobs=n_jobs)(jobs) if jobs else []
-    for r, trace in zip(todo, results):
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    bar = progress(results, total=len(jobs), desc=spec.name,
+                   verbose=verbose if len(jobs) > 1 else 0, unit="repeat",
+                   leave=False)
+    for r, trace in zip(todo, bar):
         done[r] = pd.DataFrame(trace, columns=list(TRACE_COLUMNS))
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
     for key in ("dataset", "model", "strategy", "refit"):
@@ -714,8 +718,12 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
                   f"{len(rows) // max(1, len(selectors))} queries", flush=True)
         return pd.DataFrame(rows, columns=columns)
 
-    results = Parallel(n_jobs=n_jobs)(delayed(one)(r) for r in todo) if todo else []
-    for r, frame in zip(todo, results):
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(one)(r) for r in todo)
+    bar = progress(results, total=len(todo), desc=f"{dataset}__{model}__precision",
+                   verbose=verbose if len(todo) > 1 else 0, unit="repeat",
+                   leave=False)
+    for r, frame in zip(todo, bar):
         done[r] = frame
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
     frame["dataset"], frame["model"] = dataset, model

@@ -45,8 +45,10 @@ class Query:
         would raise ``P(label | x)`` more).
     round : int
         Number of the streamed example this query is about, from 1.
-    strategy : {"relabel", "drop", "none"}
-        What the cleaner will do with the answer (see ``SkepticalCleaner``).
+    strategy : {"relabel", "drop", "none", "explain"}
+        What the cleaner will do with the answer (see ``SkepticalCleaner``);
+        "explain" (:class:`~sklearn_cincer.LabelAuditor`): the
+        counter-example is shown to explain the doubt and its label is kept.
     feature_names : ndarray of str or None
         Names of the features, when the cleaner was fitted on a DataFrame.
     question : int, default=0
@@ -61,6 +63,10 @@ class Query:
         differ most between the example and the counter-example in these
         units, so that large-unit features do not win by their units. None
         ranks by raw difference.
+    note : str or None
+        More on why this pair is asked, from whoever asks (the auditor's
+        ranking, and whether the counter-example's own label is in doubt);
+        the human oracles show it after their own explanation.
 
     Examples
     --------
@@ -97,6 +103,7 @@ class Query:
     question: int = field(default=0, repr=False)
     n_rounds: Optional[int] = field(default=None, repr=False)
     feature_scale: Optional[np.ndarray] = field(default=None, repr=False)
+    note: Optional[str] = field(default=None, repr=False)
 
     @property
     def has_counter_example(self):
@@ -116,7 +123,7 @@ class Answer:
     counter_label : object, default=None
         The label of the counter-example; ``None`` keeps its current label.
         Ignored when the query has no counter-example, and with the "drop"
-        strategy (which never relabels counter-examples).
+        and "explain" strategies (which never relabel counter-examples).
     annotator : str, default=None
         Who answered, for the record.
     skipped : bool, default=False

@@ -53,18 +53,26 @@ def why_sentence(query, name=label_text):
              f"is labeled '{label}'.")
     if not query.has_counter_example:
         return (doubt + " No counter-example is shown, so only this label is in "
-                "question.")
+                "question." + _note(query))
     sentence = (
         f"{doubt} Example #{query.counter_example_id}, labeled "
         f"'{name(query.counter_label)}' as the model predicts, is the training "
-        "example that most supports the model's doubt: check both labels."
+        "example that most supports the model's doubt"
+        # "explain" shows the counter-example without offering its label
+        + ("." if query.strategy == "explain" else ": check both labels.")
     )
     if query.strategy == "drop":
         sentence += (
             f" If you keep the label of #{query.example_id}, example "
             f"#{query.counter_example_id} leaves the training set."
         )
-    return sentence
+    return sentence + _note(query)
+
+
+def _note(query):
+    """The asker's own words on why, after a space (empty without them)."""
+    note = getattr(query, "note", None)
+    return f" {note}" if note else ""
 
 
 #: Rounds seen before the page guesses how many questions are left.
