@@ -6,12 +6,10 @@ on another panel moves it); the "Will save" line lists every label, and the
 store keeps each one.
 """
 
-import threading
-
 import numpy as np
 
 import test_browser as chromium  # skips the module without Chromium/Playwright
-from test_browser import Fit, asker_as_fit, next_question
+from test_browser import asking, digits_stream, each_question, next_question
 
 browser, page = chromium.browser, chromium.page  # the fixtures
 _one_blas_thread = chromium._one_blas_thread
@@ -19,7 +17,6 @@ _one_blas_thread = chromium._one_blas_thread
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from sklearn_cincer import SkepticalCleaner  # noqa: E402
-from sklearn_cincer.datasets import make_label_noise  # noqa: E402
 from sklearn_cincer.oracles import (  # noqa: E402
     AnnotationSession,
     AnnotationStore,
@@ -44,57 +41,41 @@ def active_panel(page):
 
 
 def test_a_cleaner_with_two_counter_examples_stores_every_label(page, tmp_path):
-    from sklearn.datasets import load_digits
-
-    X, y_true = load_digits(return_X_y=True)
-    X, y_true = X[:260], y_true[:260]
-    y_noisy, _ = make_label_noise(y_true, noise_rate=0.2, random_state=0)
+    X, y_true, y_noisy = digits_stream()
     oracle = BrowserOracle(open_browser=False, annotator="ana", image_shape=(8, 8))
     session = AnnotationSession(oracle, tmp_path / "s.sqlite")
     cleaner = SkepticalCleaner(LogisticRegression(max_iter=300), oracle=session,
                                n_bootstrap=200, threshold=0.2, random_state=0,
                                n_counter_examples=2)
-    oracle.start()
-    page.goto(oracle.url)
-    fit = Fit(cleaner, X, y_noisy)
-    qid, typed, n = -1, [], 0
-    try:
-        while True:
-            qid = next_question(page, fit, qid)
-            if qid is None:
-                break
-            example_id = int(page.text_content("#title-example").split("#")[1])
-            first, second = counter_ids(page)
-            assert page.text_content("#title-counter").startswith(
-                "Counter-example 1 of 2 #")
-            assert "Tab" in page.text_content("#help")
-            d, c1, c2 = y_true[example_id], y_true[first], y_true[second]
+    typed = []
+    for n, example_id in enumerate(each_question(page, oracle, cleaner, X,
+                                                 y_noisy)):
+        first, second = counter_ids(page)
+        assert page.text_content("#title-counter").startswith(
+            "Counter-example 1 of 2 #")
+        assert "Tab" in page.text_content("#help")
+        d, c1, c2 = y_true[example_id], y_true[first], y_true[second]
+        assert active_panel(page) == 0
+        if n % 2 == 0:  # keyboard: Shift labels the active panel
+            page.keyboard.press(f"Digit{d}")
+            page.keyboard.press(f"Shift+Digit{c1}")
+            page.keyboard.press("Tab")
+            assert active_panel(page) == 1
+            page.keyboard.press(f"Shift+Digit{c2}")
+        else:  # mouse: a button in a panel labels that counter-example
+            page.click(f"#labels-example button[data-index='{d}']")
+            page.click(f"#labels-counter-2 button[data-index='{c2}']")
+            assert active_panel(page) == 1  # the click made it active
+            page.click(f"#labels-counter button[data-index='{c1}']")
             assert active_panel(page) == 0
-            if n % 2 == 0:  # keyboard: Shift labels the active panel
-                page.keyboard.press(f"Digit{d}")
-                page.keyboard.press(f"Shift+Digit{c1}")
-                page.keyboard.press("Tab")
-                assert active_panel(page) == 1
-                page.keyboard.press(f"Shift+Digit{c2}")
-            else:  # mouse: a button in a panel labels that counter-example
-                page.click(f"#labels-example button[data-index='{d}']")
-                page.click(f"#labels-counter-2 button[data-index='{c2}']")
-                assert active_panel(page) == 1  # the click made it active
-                page.click(f"#labels-counter button[data-index='{c1}']")
-                assert active_panel(page) == 0
-            line = page.text_content("#will-save")
-            assert line.count("counter-example #") == 2
-            assert f"counter-example #{first} \u2192 {c1} (" in line
-            assert f"counter-example #{second} \u2192 {c2} (" in line
-            page.keyboard.press("Enter")
-            typed.append((example_id, d, (c1, c2)))
-            n += 1
-        fit.thread.join(60)
-        assert fit.error is None
-    finally:
-        oracle.close()
-        session.close()
-    assert n >= 4 and not page.errors
+        line = page.text_content("#will-save")
+        assert line.count("counter-example #") == 2
+        assert f"counter-example #{first} \u2192 {c1} (" in line
+        assert f"counter-example #{second} \u2192 {c2} (" in line
+        page.keyboard.press("Enter")
+        typed.append((example_id, d, (c1, c2)))
+    session.close()
+    assert len(typed) >= 4 and not page.errors
     got = [(r.example_id, r.label_after, r.counter_labels_after)
            for r in cleaner.history_]
     assert got == [(i, d, c) for i, d, c in typed]
@@ -120,14 +101,8 @@ def three_query(i):
 def test_three_panels_tab_shift_tab_skip_and_undo(page, tmp_path):
     queries = [three_query(1), three_query(2)]
     oracle = BrowserOracle(open_browser=False, annotator="ana")
-    session = AnnotationSession(oracle, tmp_path / "s.sqlite")
-    oracle.start()
-    page.goto(oracle.url)
-    results = []
-    asker = threading.Thread(target=lambda: results.extend(session(q) for q in queries))
-    asker.start()
-    try:
-        first = next_question(page, asker_as_fit(asker), -1)
+    with asking(page, oracle, queries, tmp_path) as (asker, results):
+        first = next_question(page, asker, -1)
         assert counter_ids(page) == [110, 111, 112]
         # the Shift keys show on the active panel only
         visible = page.eval_on_selector_all(
@@ -148,7 +123,7 @@ def test_three_panels_tab_shift_tab_skip_and_undo(page, tmp_path):
             "\u2192 bird (was dog) \u00b7 counter-example #111 \u2192 dog "
             "(unchanged) \u00b7 counter-example #112 \u2192 fox (was dog)")
         page.keyboard.press("Enter")
-        second = next_question(page, asker_as_fit(asker), first)
+        second = next_question(page, asker, first)
         assert active_panel(page) == 0  # a new question starts at the first
         # undo: the page shows the answer given, in every panel
         page.keyboard.press("u")
@@ -162,11 +137,6 @@ def test_three_panels_tab_shift_tab_skip_and_undo(page, tmp_path):
         page.keyboard.press("Enter")
         page.wait_for_selector(f'body[data-status="question"][data-qid="{second}"]')
         page.keyboard.press("s")  # skip keeps every label
-        asker.join(20)
-    finally:
-        oracle.close()
-        session.close()
-    assert not page.errors
     assert results[0] == Answer("dog", "bird", "ana",
                                 counter_labels=("bird", "dog", "fox"))
     assert results[1].skipped and results[1].counter_labels == ("dog",) * 3

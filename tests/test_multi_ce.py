@@ -17,12 +17,10 @@ from sklearn_cincer.oracles import (
     AnnotationStore,
     Answer,
     CounterExample,
-    OfflineAnswers,
     OracleError,
     Query,
     check_answer,
     export_questions,
-    read_answers,
 )
 from sklearn_cincer.oracles._base import answer_labels, checked_answer
 from sklearn_cincer.oracles._store import question_key
@@ -447,58 +445,6 @@ def test_export_has_columns_for_each_counter_example(tmp_path, data):
         first = next(csv.DictReader(handle))
     assert first["counter_row_3"] == f"r{record.counter_example_ids[2]}"
     assert float(first["score_2"]) == record.scores[1]
-
-
-@pytest.mark.parametrize("suffix", [".csv", ".json"])
-def test_offline_batches_with_several_counter_examples_equal_the_interactive_run(
-        tmp_path, data, suffix):
-    X, y, y_noisy = data
-    names = np.array(["benign", "malignant"])  # text survives the CSV
-    y, y_noisy = names[y], names[y_noisy]
-    interactive = _cleaner(SimulatedOracle(y), 2).fit(X, y_noisy)
-    first = _cleaner(None, 2).fit(X, y_noisy)
-    batches = [tmp_path / f"batch1{suffix}"]
-    export_questions(first.history_, batches[0])
-    for number in range(2, 60):
-        _fill(batches[-1], y)
-        oracle = OfflineAnswers(batches)
-        cleaner = _cleaner(oracle, 2).fit(X, y_noisy)
-        if not oracle.unanswered_:
-            break
-        batches.append(tmp_path / f"batch{number}{suffix}")
-        export_questions(oracle.unanswered_, batches[-1])
-    else:
-        pytest.fail("the batches did not converge")
-    np.testing.assert_array_equal(cleaner.y_cleaned_, interactive.y_cleaned_)
-    assert [(r.example_id, r.counter_example_ids, r.counter_labels_after)
-            for r in cleaner.history_] == [
-        (r.example_id, r.counter_example_ids, r.counter_labels_after)
-        for r in interactive.history_]
-    answers = read_answers(batches[0])
-    assert all(len(a["counter_answers"]) == 2 for a in answers)
-
-
-def _fill(path, y_true):
-    """A team that knows the truth answers every label of a batch file."""
-    if path.suffix == ".json":
-        rows = json.loads(path.read_text())
-    else:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    for row in rows:
-        row["answer"] = str(y_true[int(row["example_id"])])
-        for id_column, answer_column in (("counter_example_id", "counter_answer"),
-                                         ("counter_example_id_2",
-                                          "counter_answer_2")):
-            if row.get(id_column) not in ("", None):
-                row[answer_column] = str(y_true[int(row[id_column])])
-    if path.suffix == ".json":
-        path.write_text(json.dumps(rows))
-    else:
-        with open(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
 
 
 def test_default_selector_is_top_fisher_here():

@@ -408,8 +408,9 @@ def _query_rows(cleaner, stream, repeat):
         row["counter_example_pool_index"] = (
             None if ce is None else int(stream.indices[ce])
         )
-        row["n_noisy_counter_examples"] = sum(
-            before != stream.y_true[i]
+        # whether each counter-example shown (best first) was mislabeled
+        row["counter_examples_noisy"] = tuple(
+            bool(before != stream.y_true[i])
             for i, before in zip(r.counter_example_ids, r.counter_labels_before))
         rows.append(row)
     return rows

@@ -146,9 +146,8 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         Raises
         ------
         ValueError
-            When a score is NaN or ``+inf``, or every score is ``-inf``: the
-            model's numbers overflowed (inputs too large for float64) and the
-            ranking would be garbage, so no counter-example is picked.
+            When the scores cannot be ranked (a NaN or ``+inf``, or only
+            ``-inf``), as :func:`top_candidates`, whose ranking this is.
         """
         candidates = self._candidates(candidates)
         if candidates.size == 0:
