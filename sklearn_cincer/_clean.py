@@ -26,6 +26,19 @@ import numpy as np
 MISSING = "(missing)"
 
 
+def _positive(text):
+    """An integer of at least 1, for argparse."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "clean",
@@ -77,6 +90,10 @@ def add_parser(subparsers):
                         help="show the counter-example and let you relabel it "
                         "too (CINCER), or show the suspicious row alone "
                         "(default: %(default)s)")
+    parser.add_argument("--n-counter-examples", type=_positive, default=1,
+                        metavar="M",
+                        help="counter-examples shown with each question, best "
+                        "first; you label each (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the row order and the model (default: 0)")
     parser.add_argument("--no-shuffle", action="store_true",
@@ -318,6 +335,7 @@ def run(args):
     cleaner = SkepticalCleaner(
         default_model(table, args.seed), oracle=oracle, threshold=args.threshold,
         counter_examples=args.counter_examples, n_bootstrap=n_bootstrap,
+        n_counter_examples=args.n_counter_examples,
         refit="incremental", random_state=args.seed,
         verbose=1 if session is None else 0,
     )
@@ -364,7 +382,8 @@ def _write_results(args, table, cleaner, offline, session, output, changes_path,
             export_questions(unanswered, args.questions, rows=lines)
             print(f"{len(unanswered)} questions are unanswered: wrote them to "
                   f"{args.questions}. Fill in its 'answer' column (and "
-                  "'counter_answer' to relabel the counter-example), then run "
+                  "'counter_answer' to relabel the counter-example; "
+                  "'counter_answer_2'... for the others), then run "
                   f"again with --answers {' '.join(args.answers + [args.questions])}"
                   ". Answers change later questions: repeat until none is left.")
         else:

@@ -26,9 +26,17 @@ from ._issues import cleaner_label_issues
 from ._progress import progress
 from ._suspicion import is_suspicious, margin, predictions
 from ._threads import limit_threads
-from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
+from .oracles._base import (
+    AnnotationStopped,
+    CounterExample,
+    OracleError,
+    Query,
+    answer_labels,
+    plain,
+)
 from .oracles._hooks import oracle_fit
 from .selectors import BaseSelector, TopFisherSelector
+from .selectors._base import top_candidates
 
 _MAX_SEED = np.iinfo(np.int32).max
 # Bootstrap rows on which the selector is tried before the stream starts.
@@ -46,7 +54,8 @@ class QueryRecord:
     example_id : int
         Stream id of the suspicious example.
     counter_example_id : int or None
-        Stream id of the counter-example shown, if any.
+        Stream id of the counter-example shown, if any (the first, best one,
+        when several were shown).
     margin : float
         ``P(prediction | x) - P(label | x)`` under the model of that round.
     score : float or None
@@ -68,6 +77,15 @@ class QueryRecord:
     skipped : bool
         Whether the oracle skipped the question (``Answer.skipped``): both
         labels stay as they were and nothing is dropped.
+    counter_example_ids : tuple of int
+        Every counter-example shown, best first (``n_counter_examples`` of
+        the cleaner, fewer when fewer were candidates); its first entry is
+        ``counter_example_id``. Empty when none was shown.
+    scores, counter_labels_before, counter_labels_after : tuple
+        The selector's score and the labels before and after of each of
+        ``counter_example_ids``, in order; ``counter_labels_after`` holds
+        None for those dropped. Built from the single fields when only those
+        are given.
 
     Examples
     --------
@@ -100,6 +118,25 @@ class QueryRecord:
     answered: bool
     annotator: Optional[str] = None
     skipped: bool = False
+    counter_example_ids: tuple = ()
+    scores: tuple = ()
+    counter_labels_before: tuple = ()
+    counter_labels_after: tuple = ()
+
+    def __post_init__(self):
+        if self.counter_example_ids or self.counter_example_id is None:
+            return
+        # one counter-example, given by the single fields
+        for name, value in (("counter_example_ids", self.counter_example_id),
+                            ("scores", self.score),
+                            ("counter_labels_before", self.counter_label_before),
+                            ("counter_labels_after", self.counter_label_after)):
+            object.__setattr__(self, name, (value,))
+
+    def __setstate__(self, state):
+        # a record pickled before several counter-examples existed
+        self.__dict__.update(state)
+        self.__post_init__()
 
     @property
     def relabeled_example(self):
@@ -108,12 +145,33 @@ class QueryRecord:
 
     @property
     def relabeled_counter_example(self):
-        """Whether the answer changed the counter-example's label."""
+        """Whether the answer changed the (first) counter-example's label."""
         return (
             self.counter_example_id is not None
             and not self.dropped
             and self.counter_label_after != self.counter_label_before
         )
+
+    @property
+    def relabeled_counter_examples(self):
+        """Whether the answer changed each counter-example's label, in order.
+
+        Examples
+        --------
+        >>> from sklearn_cincer._cleaner import QueryRecord
+        >>> record = QueryRecord(round=1, example_id=9, counter_example_id=2,
+        ...     margin=0.5, score=1.0, prediction=1, label_before=0,
+        ...     label_after=1, counter_label_before=1, counter_label_after=1,
+        ...     dropped=False, answered=True, counter_example_ids=(2, 4),
+        ...     scores=(1.0, 0.5), counter_labels_before=(1, 1),
+        ...     counter_labels_after=(1, 0))
+        >>> record.relabeled_counter_examples
+        (False, True)
+        """
+        return tuple(
+            not self.dropped and after != before
+            for before, after in zip(self.counter_labels_before,
+                                     self.counter_labels_after))
 
 
 class _Stream:
@@ -297,8 +355,18 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
           counter-example and may relabel both.
         - "drop" (the paper's "Drop CE"): the counter-example is found the same
           way and removed from the training set when the oracle keeps the
-          example's label; it is never relabeled.
+          example's label; it is never relabeled. With several
+          counter-examples, all those shown are removed.
         - "none" (skeptical learning, "No CE"): only the example is shown.
+    n_counter_examples : int, default=1
+        How many counter-examples each question shows: the selector's top
+        ``n_counter_examples`` candidates, best first (fewer when fewer
+        training examples are candidates). The oracle answers for each
+        (``Answer.counter_labels``); with "drop", keeping the example's
+        label drops every one shown. Ignored with ``counter_examples="none"``.
+        Several cost the person more labels to inspect per question and can
+        find more mislabeled training examples; see :ref:`several_ce` for
+        measurements.
     candidates : {"predicted", "all"}, default="predicted"
         Which training examples may serve as counter-example: "predicted"
         keeps those whose current label is the model's prediction for the
@@ -386,7 +454,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     n_relabeled_examples_ : int
         Suspicious examples whose label the oracle changed.
     n_relabeled_counter_examples_ : int
-        Counter-examples whose label the oracle changed.
+        Counter-examples whose label the oracle changed (each of several
+        shown with one question counts).
     n_dropped_ : int
         Counter-examples removed from the training set ("drop" strategy).
     refit_method_ : {"fit", "warm_start", "partial_fit"}
@@ -433,6 +502,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "oracle": [callable, None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "counter_examples": [StrOptions({"relabel", "drop", "none"})],
+        "n_counter_examples": [Interval(Integral, 1, None, closed="left")],
         "candidates": [StrOptions({"predicted", "all"})],
         "n_bootstrap": [
             Interval(Integral, 1, None, closed="left"),
@@ -452,6 +522,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         oracle=None,
         threshold=0.2,
         counter_examples="relabel",
+        n_counter_examples=1,
         candidates="predicted",
         n_bootstrap=100,
         refit="scratch",
@@ -464,6 +535,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.oracle = oracle
         self.threshold = threshold
         self.counter_examples = counter_examples
+        self.n_counter_examples = n_counter_examples
         self.candidates = candidates
         self.n_bootstrap = n_bootstrap
         self.refit = refit
@@ -689,21 +761,28 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         stream.in_train[example_id] = True
         self._update(stream, entered)
 
-    def _counter_example(self, stream, example_id, prediction):
-        """The counter-example's id and score, or ``(None, None)``."""
+    def _counter_examples(self, stream, example_id, prediction):
+        """The counter-examples' ids and scores, best first; empty when none."""
         train_ids = np.flatnonzero(stream.in_train)
         if self.candidates == "predicted":
             candidates = np.flatnonzero(stream.labels[train_ids] == prediction)
         else:
             candidates = np.arange(train_ids.shape[0])
         if candidates.size == 0:
-            return None, None
+            return []
         selector = self._fit_selector(stream, train_ids)
-        row, score = selector.select(
-            stream.X[example_id], stream.classes[stream.labels[example_id]], candidates
-        )
+        x, label = stream.X[example_id], stream.classes[stream.labels[example_id]]
+        if self.n_counter_examples == 1:
+            row, score = selector.select(x, label, candidates)
+            picked = [(row, score)]
+        else:
+            # the same ranking as select's (top_candidates), taken further
+            scores = np.asarray(selector.score(x, label, candidates))
+            rows, top = top_candidates(scores, candidates, self.n_counter_examples,
+                                       type(selector).__name__)
+            picked = list(zip(rows.tolist(), top.tolist()))
         stream.selector = selector
-        return int(train_ids[row]), score
+        return [(int(train_ids[row]), float(score)) for row, score in picked]
 
     def _fit_selector(self, stream, train_ids):
         """The selector, fit on the current model and training set.
@@ -746,10 +825,14 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Query about a suspicious example; returns other ids whose rows changed."""
         classes = stream.classes
         label = stream.labels[example_id]
-        counter_id, score = None, None
+        picked = []
         if self.counter_examples != "none":
-            counter_id, score = self._counter_example(stream, example_id, prediction)
-        has_counter = counter_id is not None
+            picked = self._counter_examples(stream, example_id, prediction)
+        shown = tuple(
+            CounterExample(ce_id, stream.X[ce_id].copy(),
+                           plain(classes[stream.labels[ce_id]]), score)
+            for ce_id, score in picked
+        )
         names = getattr(self, "feature_names_in_", None)
         query = Query(
             example_id=example_id,
@@ -758,12 +841,6 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             prediction=plain(classes[prediction]),
             margin=mu,
             classes=classes.copy(),
-            counter_example_id=counter_id,
-            counter_x=stream.X[counter_id].copy() if has_counter else None,
-            counter_label=(
-                plain(classes[stream.labels[counter_id]]) if has_counter else None
-            ),
-            score=score,
             round=stream.n_rounds,
             strategy=self.counter_examples,
             # A copy: an oracle that edits it must not change the cleaner.
@@ -773,8 +850,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             question=len(stream.history) + 1,
             n_rounds=stream.n_rounds + stream.X.shape[0] - 1 - example_id,
             feature_scale=stream.feature_scale(),
+            counter_examples=shown,
         )
-        new_label, new_counter_label, annotator = query.label, query.counter_label, None
+        before = tuple(ce.label for ce in shown)
+        new_label, after, annotator = query.label, before, None
         answered = self.oracle is not None
         if answered:
             try:
@@ -789,44 +868,51 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     f"The oracle raised {type(exc).__name__} while answering the "
                     f"query about example {example_id}: {exc}"
                 ) from exc
-            new_label, new_counter_label = check_answer(answer, query)
+            new_label, after = answer_labels(answer, query)
             annotator = answer.annotator
             if answer.skipped:
                 # A skipped question changes nothing, whatever labels it carries.
-                new_label, new_counter_label = query.label, query.counter_label
+                new_label, after = query.label, before
         skipped = answered and answer.skipped
 
         changed = []
         stream.labels[example_id] = np.searchsorted(classes, new_label)
         dropped = False
-        if has_counter and answered:
+        if shown and answered:
             if self.counter_examples == "relabel":
-                stream.labels[counter_id] = np.searchsorted(classes, new_counter_label)
-                if new_counter_label != query.counter_label:
-                    changed.append(counter_id)
+                for ce, new in zip(shown, after):
+                    stream.labels[ce.example_id] = np.searchsorted(classes, new)
+                    if new != ce.label:
+                        changed.append(ce.example_id)
             elif new_label == query.label and not skipped:
-                # "drop": the oracle kept the example's label
-                stream.in_train[counter_id] = False
+                # "drop": the oracle kept the example's label, so every
+                # counter-example shown in support of the doubt goes
+                stream.in_train[[ce.example_id for ce in shown]] = False
                 dropped = True
         if self.counter_examples == "drop":
-            new_counter_label = None if dropped else query.counter_label
+            after = (None,) * len(shown) if dropped else before
 
+        first = shown[0] if shown else None
         stream.history.append(
             QueryRecord(
                 round=stream.n_rounds,
                 example_id=example_id,
-                counter_example_id=counter_id,
+                counter_example_id=None if first is None else first.example_id,
                 margin=mu,
-                score=score,
+                score=None if first is None else first.score,
                 prediction=query.prediction,
                 label_before=query.label,
                 label_after=plain(new_label),
-                counter_label_before=query.counter_label,
-                counter_label_after=plain(new_counter_label),
+                counter_label_before=None if first is None else first.label,
+                counter_label_after=plain(after[0]) if shown else None,
                 dropped=dropped,
                 answered=answered,
                 annotator=annotator,
                 skipped=skipped,
+                counter_example_ids=tuple(ce.example_id for ce in shown),
+                scores=tuple(ce.score for ce in shown),
+                counter_labels_before=before,
+                counter_labels_after=tuple(plain(a) for a in after),
             )
         )
         return changed
@@ -852,9 +938,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_queries_ = len(stream.history)
         self.n_relabeled_examples_ = sum(r.relabeled_example for r in stream.history)
         self.n_relabeled_counter_examples_ = sum(
-            r.relabeled_counter_example for r in stream.history
+            sum(r.relabeled_counter_examples) for r in stream.history
         )
-        self.n_dropped_ = sum(r.dropped for r in stream.history)
+        self.n_dropped_ = sum(
+            len(r.counter_example_ids) for r in stream.history if r.dropped
+        )
 
     # ------------------------------------------------------------- results
 

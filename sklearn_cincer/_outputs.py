@@ -23,7 +23,8 @@ def label_changes(history):
     -------
     changes : pandas.DataFrame or list of dict
         Columns :data:`CHANGE_COLUMNS`: the round, the stream id, its role in
-        the question (``"example"`` or ``"counter-example"``), the change
+        the question (``"example"`` or ``"counter-example"``, one row for
+        each of several counter-examples shown with one question), the change
         (``"relabeled"``, or ``"dropped"`` for a counter-example that left the
         training set under the "drop" strategy, whose label stays), the
         labels before and after, and who answered. A DataFrame when pandas is
@@ -36,16 +37,19 @@ def label_changes(history):
             rows.append(dict(common, example_id=r.example_id, role="example",
                              change="relabeled", label_before=r.label_before,
                              label_after=r.label_after))
-        if r.relabeled_counter_example:
-            rows.append(dict(common, example_id=r.counter_example_id,
-                             role="counter-example", change="relabeled",
-                             label_before=r.counter_label_before,
-                             label_after=r.counter_label_after))
-        if r.dropped:
-            rows.append(dict(common, example_id=r.counter_example_id,
-                             role="counter-example", change="dropped",
-                             label_before=r.counter_label_before,
-                             label_after=r.counter_label_before))
+        # every counter-example shown, in order (several with
+        # n_counter_examples > 1)
+        for ce_id, before, after, relabeled in zip(
+                r.counter_example_ids, r.counter_labels_before,
+                r.counter_labels_after, r.relabeled_counter_examples):
+            if relabeled:
+                rows.append(dict(common, example_id=ce_id, role="counter-example",
+                                 change="relabeled", label_before=before,
+                                 label_after=after))
+            if r.dropped:
+                rows.append(dict(common, example_id=ce_id, role="counter-example",
+                                 change="dropped", label_before=before,
+                                 label_after=before))
     rows = [{key: row[key] for key in CHANGE_COLUMNS} for row in rows]
     try:
         import pandas as pd

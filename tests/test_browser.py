@@ -6,6 +6,7 @@ the binary named by ``CINCER_CHROMIUM``). Without Playwright or Chromium they
 are skipped, with the reason.
 """
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -204,11 +205,13 @@ def button_keys(page, box="labels-example"):
                                      "bs => bs.map(b => b.dataset.key || null)")
 
 
-def ask_in_page(page, oracle, queries, keys_of, tmp_path):
-    """Ask ``queries`` through a session; type ``keys_of(query)`` in the page.
+@contextlib.contextmanager
+def asking(page, oracle, queries, tmp_path):
+    """Ask ``queries`` through a session in a thread, with the page open.
 
-    ``keys_of`` returns the keys to press and the "Will save" line expected
-    before Enter. Returns the store.
+    Yields ``(asker, results)``: the thread (as ``next_question`` takes it)
+    and the list its answers go to. On leaving, the thread is joined and the
+    oracle closed; every query must have been answered, without page errors.
     """
     session = AnnotationSession(oracle, tmp_path / "s.sqlite")
     oracle.start()
@@ -216,20 +219,31 @@ def ask_in_page(page, oracle, queries, keys_of, tmp_path):
     results = []
     asker = threading.Thread(target=lambda: results.extend(session(q) for q in queries))
     asker.start()
-    qid = -1
     try:
+        yield asker_as_fit(asker), results
+        asker.join(20)
+    finally:
+        oracle.close()
+        session.close()
+    assert len(results) == len(queries) and not page.errors
+
+
+def ask_in_page(page, oracle, queries, keys_of, tmp_path):
+    """Ask ``queries`` through a session; type ``keys_of(query)`` in the page.
+
+    ``keys_of`` returns the keys to press and the "Will save" line expected
+    before Enter. Returns the store.
+    """
+    qid = -1
+    with asking(page, oracle, queries, tmp_path) as (asker, _):
         for query in queries:
-            qid = next_question(page, asker_as_fit(asker), qid)
+            qid = next_question(page, asker, qid)
             assert f"#{query.example_id}" in page.text_content("#title-example")
             keys, will_save = keys_of(query)
             for key in keys:
                 page.keyboard.press(key)
             assert page.text_content("#will-save") == will_save
             page.keyboard.press("Enter")
-        asker.join(20)
-    finally:
-        oracle.close()
-    assert len(results) == len(queries) and not page.errors
     return AnnotationStore(tmp_path / "s.sqlite")
 
 
@@ -312,42 +326,58 @@ def test_string_classes_get_letters_and_class_names_are_shown(page, tmp_path):
         assert store.find_answer(q) == Answer(*truths[q.example_id], "ana")
 
 
-def test_digits_with_class_names_through_a_cleaner(page):
-    # The person types the key of the true digit for every question.
+def digits_stream():
+    """260 digits with 20% of their labels flipped: the true and noisy labels."""
     from sklearn.datasets import load_digits
 
     X, y_true = load_digits(return_X_y=True)
     X, y_true = X[:260], y_true[:260]
     y_noisy, _ = make_label_noise(y_true, noise_rate=0.2, random_state=0)
+    return X, y_true, y_noisy
+
+
+def each_question(page, oracle, cleaner, X, y):
+    """Fit in a thread with the page open; yield each question's example id.
+
+    The caller answers on the page before taking the next one; the fit must
+    end without an error.
+    """
+    oracle.start()
+    page.goto(oracle.url)
+    fit = Fit(cleaner, X, y)
+    qid = -1
+    try:
+        while True:
+            qid = next_question(page, fit, qid)
+            if qid is None:
+                break
+            yield int(page.text_content("#title-example").split("#")[1])
+        fit.thread.join(60)
+        assert fit.error is None
+    finally:
+        oracle.close()
+
+
+def test_digits_with_class_names_through_a_cleaner(page):
+    # The person types the key of the true digit for every question.
+    X, y_true, y_noisy = digits_stream()
     names = ["zero", "one", "two", "three", "four", "five", "six", "seven",
              "eight", "nine"]
     oracle = BrowserOracle(open_browser=False, annotator="ana", image_shape=(8, 8),
                            class_names=names)
     cleaner = SkepticalCleaner(LogisticRegression(max_iter=300), oracle=oracle,
                                n_bootstrap=200, threshold=0.2, random_state=0)
-    oracle.start()
-    page.goto(oracle.url)
-    fit = Fit(cleaner, X, y_noisy)
-    qid, typed = -1, []
-    try:
-        while True:
-            qid = next_question(page, fit, qid)
-            if qid is None:
-                break
-            example_id = int(page.text_content("#title-example").split("#")[1])
-            counter_id = int(page.text_content("#title-counter").split("#")[1])
-            d, c = y_true[example_id], y_true[counter_id]
-            assert button_keys(page) == [str(k) for k in range(10)]
-            page.keyboard.press(f"Digit{d}")
-            page.keyboard.press(f"Shift+Digit{c}")
-            assert page.text_content("#will-save").startswith(
-                f"Will save: example #{example_id} \u2192 {names[d]} (")
-            page.keyboard.press("Enter")
-            typed.append((example_id, d, c))
-        fit.thread.join(60)
-        assert fit.error is None
-    finally:
-        oracle.close()
+    typed = []
+    for example_id in each_question(page, oracle, cleaner, X, y_noisy):
+        counter_id = int(page.text_content("#title-counter").split("#")[1])
+        d, c = y_true[example_id], y_true[counter_id]
+        assert button_keys(page) == [str(k) for k in range(10)]
+        page.keyboard.press(f"Digit{d}")
+        page.keyboard.press(f"Shift+Digit{c}")
+        assert page.text_content("#will-save").startswith(
+            f"Will save: example #{example_id} \u2192 {names[d]} (")
+        page.keyboard.press("Enter")
+        typed.append((example_id, d, c))
     assert len(typed) >= 5 and not page.errors
     got = [(r.example_id, r.label_after, r.counter_label_after)
            for r in cleaner.history_]

@@ -41,8 +41,11 @@ def _fill(path, truth):
         rows = list(csv.DictReader(handle))
     for row in rows:
         row["answer"] = truth[int(row["row"]) - 2]
-        if row["counter_row"]:
-            row["counter_answer"] = truth[int(row["counter_row"]) - 2]
+        # every counter-example: counter_row, then counter_row_2... (several)
+        for column in [c for c in row if c.startswith("counter_row")]:
+            if row[column]:
+                answer = column.replace("counter_row", "counter_answer")
+                row[answer] = truth[int(row[column]) - 2]
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -54,16 +57,18 @@ def _args(path, output, *more):
             "--ignore", "patient", *more]
 
 
+@pytest.mark.parametrize("m", [1, 2])
 def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
-                                                             capsys):
+                                                             capsys, m):
     path, truth, noisy = data_csv
+    several = ["--n-counter-examples", str(m)] if m > 1 else []
     output = tmp_path / "cleaned.csv"
     batches = []
     for number in range(1, 30):
         batch = tmp_path / f"batch{number}.csv"
         answers = ["--answers", *map(str, batches)] if batches else []
         code = main(_args(path, output, "--oracle", "none", "--questions",
-                          str(batch), *answers))
+                          str(batch), *answers, *several))
         out = capsys.readouterr().out
         assert code == 0
         if not batch.exists():
@@ -90,7 +95,7 @@ def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
     table = Table(original, "diagnosis", ignore=["patient"], seed=0)
     interactive = SkepticalCleaner(
         default_model(table), oracle=SimulatedOracle(truth[table.order]),
-        refit="incremental", random_state=0,
+        refit="incremental", random_state=0, n_counter_examples=m,
         n_bootstrap=85,  # the command's default for 170 rows: half
     ).fit(table.X, table.y)
     np.testing.assert_array_equal(

@@ -17,7 +17,8 @@ from sklearn_cincer.oracles import (
 )
 
 KEYS = ("round", "example_id", "counter_example_id", "label_before", "label_after",
-        "counter_label_before", "counter_label_after", "dropped")
+        "counter_label_before", "counter_label_after", "dropped",
+        "counter_example_ids", "counter_labels_after")
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +29,9 @@ def data():
     return X, names[y], names[y_noisy]
 
 
-def _cleaner(oracle, strategy="relabel"):
+def _cleaner(oracle, strategy="relabel", m=1):
     return SkepticalCleaner(LogisticRegression(), oracle=oracle, random_state=0,
-                            counter_examples=strategy)
+                            counter_examples=strategy, n_counter_examples=m)
 
 
 def _team_answers(path, y_true):
@@ -42,8 +43,11 @@ def _team_answers(path, y_true):
             rows = list(csv.DictReader(handle))
     for row in rows:
         row["answer"] = str(y_true[int(row["example_id"])])
-        if row["counter_example_id"] not in ("", None):
-            row["counter_answer"] = str(y_true[int(row["counter_example_id"])])
+        # every counter-example: counter_example_id, then _2, _3... (several)
+        for column in [c for c in row if c.startswith("counter_example_id")]:
+            if row[column] not in ("", None):
+                answer = column.replace("counter_example_id", "counter_answer")
+                row[answer] = str(y_true[int(row[column])])
         row["annotator"] = "team"
     if path.suffix == ".json":
         path.write_text(json.dumps(rows))
@@ -54,20 +58,22 @@ def _team_answers(path, y_true):
             writer.writerows(rows)
 
 
-@pytest.mark.parametrize("suffix, strategy", [(".csv", "relabel"),
-                                              (".json", "drop")])
+@pytest.mark.parametrize("suffix, strategy, m", [
+    (".csv", "relabel", 1), (".json", "drop", 1),
+    # several counter-examples per question: a column group each
+    (".csv", "relabel", 2), (".json", "relabel", 3), (".csv", "drop", 2)])
 def test_batches_until_nothing_is_left_equal_the_interactive_run(
-        tmp_path, data, suffix, strategy):
+        tmp_path, data, suffix, strategy, m):
     X, y, y_noisy = data
-    interactive = _cleaner(SimulatedOracle(y), strategy).fit(X, y_noisy)
+    interactive = _cleaner(SimulatedOracle(y), strategy, m).fit(X, y_noisy)
 
-    first = _cleaner(None, strategy).fit(X, y_noisy)
+    first = _cleaner(None, strategy, m).fit(X, y_noisy)
     batches = [tmp_path / f"batch1{suffix}"]
     assert export_questions(first.history_, batches[0]) == first.n_queries_ > 0
     for number in range(2, 40):
         _team_answers(batches[-1], y)
         oracle = OfflineAnswers(batches)
-        cleaner = _cleaner(oracle, strategy).fit(X, y_noisy)
+        cleaner = _cleaner(oracle, strategy, m).fit(X, y_noisy)
         if not oracle.unanswered_:
             break
         batches.append(tmp_path / f"batch{number}{suffix}")
@@ -84,6 +90,10 @@ def test_batches_until_nothing_is_left_equal_the_interactive_run(
     assert isinstance(cleaner.y_cleaned_[0], str)
     # More than one batch was needed: answers changed the later questions.
     assert len(batches) > 1
+    assert {len(r.counter_example_ids) for r in cleaner.history_} == {m}
+    if m > 1:
+        assert all(len(row["counter_answers"]) == m
+                   for row in read_answers(batches[0]))
 
 
 def test_first_batch_alone_cleans_what_it_answers(tmp_path, data):

@@ -175,7 +175,7 @@ def test_state_shows_the_pair(oracle):
     assert state["example"]["label"] == "spam" and state["prediction"] == "ham"
     assert state["classes"] == ["ham", "spam", "eggs"]
     assert state["example"]["label_index"] == 1 and state["prediction_index"] == 0
-    assert state["preset"] == {"label": 1, "counter": 0}
+    assert state["preset"] == {"label": 1, "counter": 0, "counters": [0]}
     assert state["margin"] == pytest.approx(0.6) and state["score"] == 2.5
     assert "most supports the model's doubt" in state["why"]
     # b differs most (5 vs 2), then a is equal: only differing ones highlighted
@@ -219,7 +219,8 @@ def test_undo_revises_the_last_answer_into_the_store(oracle, tmp_path):
     _, _, reply = request(oracle, "POST", "undo", body={})
     rev = reply["state"]
     assert rev["status"] == "revising" and rev["qid"] == s1["qid"]
-    assert rev["example"]["id"] == 42 and rev["preset"] == {"label": 0, "counter": 0}
+    assert rev["example"]["id"] == 42 and rev["preset"] == {
+        "label": 0, "counter": 0, "counters": [0]}
     assert "applies when the session is run again" in rev["message"]
     # the revised question's answer is a revision; the current question still waits
     request(oracle, "POST", "answer", body={"qid": rev["qid"], "label": 2,
@@ -286,20 +287,21 @@ def test_images_are_drawn_as_png():
     x = np.arange(12, dtype=float)
     q = _query(x=x, counter_x=x[::-1].copy(), feature_names=None)
     oracle = BrowserOracle(open_browser=False, image_shape=(3, 4))
-    example_html, counter_html = oracle._renderer.html_pair(q)
+    example_html, (counter_html,) = oracle._renderer.html_views(q)
     src = re.search(r'src="data:image/png;base64,([^"]+)"', example_html).group(1)
     png = base64.b64decode(src)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == (4, 3)  # width, height
     with pytest.raises(ValueError, match="cannot be reshaped"):
-        BrowserOracle(image_shape=(5, 5))._renderer.html_pair(q)
+        BrowserOracle(image_shape=(5, 5))._renderer.html_views(q)
 
 
 def test_user_renderer_and_bad_parameters():
     oracle = BrowserOracle(render=lambda x, i: f"<b>#{i}: {x.sum():g}</b>")
-    assert oracle._renderer.html_pair(_query()) == ("<b>#42: 6.5</b>", "<b>#7: 3.6</b>")
+    assert oracle._renderer.html_views(_query()) == ("<b>#42: 6.5</b>",
+                                                     ("<b>#7: 3.6</b>",))
     with pytest.raises(TypeError, match="must return a str"):
-        BrowserOracle(render=lambda x, i: 3)._renderer.html_pair(_query())
+        BrowserOracle(render=lambda x, i: 3)._renderer.html_views(_query())
     with pytest.raises(ValueError, match="open_browser"):
         BrowserOracle(open_browser="yes")
     with pytest.raises(ValueError, match="port"):
@@ -358,3 +360,41 @@ def test_opens_in_a_notebook_cell_or_the_browser(monkeypatch):
     quiet.start()
     quiet.close()
     assert len(opened) == 1 and len(shown) == 1
+
+
+def _three_counter_examples():
+    from sklearn_cincer.oracles import CounterExample
+
+    shown = tuple(CounterExample(110 + k, np.array([float(k), 1.0]), 4)
+                  for k in range(3))
+    return Query(example_id=1, x=np.array([1.0, 1.0]), label=3, prediction=4,
+                 margin=0.5, classes=np.arange(10), round=2, counter_examples=shown)
+
+
+def test_a_posted_list_of_the_wrong_length_is_refused():
+    # the server checks what a client posts, whatever the page sends
+    oracle = BrowserOracle(open_browser=False, annotator="ana")
+    oracle.start()
+    results = []
+    query = _three_counter_examples()
+    asker = threading.Thread(target=lambda: results.append(oracle(query)))
+    asker.start()
+    try:
+        state = wait_state(oracle, "question")
+        assert [c["id"] for c in state["counters"]] == [110, 111, 112]
+        for bad in ([4, 4], [4, 4, 4, 4], [4, "4", 4], [4, 10, 4], "444", [4, True, 4]):
+            status, _, reply = request(oracle, "POST", "answer", body={
+                "qid": state["qid"], "label": 4, "counter_labels": bad})
+            assert status == 400 and "counter_labels" in reply["error"], bad
+        status, _, reply = request(oracle, "POST", "answer", body={
+            "qid": state["qid"], "label": 4, "counter_label": 5,
+            "counter_labels": [6, None, None]})
+        assert status == 400 and "disagree" in reply["error"]
+        assert asker.is_alive()
+        status, _, _ = request(oracle, "POST", "answer", body={
+            "qid": state["qid"], "label": 4, "counter_labels": [None, 9, None]})
+        assert status == 200
+        asker.join(10)
+    finally:
+        oracle.close()
+    assert results == [Answer(4, 4, "ana", counter_labels=(4, 9, 4))]

@@ -361,3 +361,57 @@ def test_the_cleaner_tells_people_the_progress_and_the_features_spread():
         np.testing.assert_allclose(q.feature_scale, X[:70].std(axis=0))
         assert q.feature_scale is asked[0].feature_scale
         assert not q.feature_scale.flags.writeable
+
+
+def _two(example_id=42, strategy="relabel"):
+    from sklearn_cincer.oracles import CounterExample
+
+    base = _query(example_id=example_id, strategy=strategy)
+    shown = base.counter_examples + (
+        CounterExample(9, np.array([0.0, 5.0, 0.4, 3.0]), "ham", score=1.5),)
+    return Query(**{**vars(base), "counter_examples": shown})
+
+
+def test_two_counter_examples_are_asked_in_turn():
+    oracle = _oracle(["ham", "", "eggs"])
+    answer = oracle(_two())
+    assert answer == Answer("ham", "ham", "ana", counter_labels=("ham", "eggs"))
+    out = oracle.stdout.getvalue()
+    assert "Examples #7 ('ham'), #9 ('ham'), best first, are the 2 training" in out
+    assert "#7 (counter-example 1 of 2): label 'ham', how much it supports" in out
+    assert "#9 (counter-example 2 of 2): label 'ham', how much it supports" in out
+    header = next(line for line in out.splitlines() if "feature" in line)
+    assert header.split() == ["feature", "#42", "#7", "apart", "#9", "apart"]
+    prompts = [line.split(" - ")[0] for line in out.splitlines()
+               if line.startswith("Label for")]
+    assert prompts == ["Label for #42", "Label for #7", "Label for #9"]
+    assert out.splitlines()[-1] == (
+        "answer: #42 -> ham (was spam), #7 -> ham (kept), #9 -> eggs (was ham)")
+
+
+def test_skip_at_any_counter_example_keeps_every_label():
+    oracle = _oracle(["ham", "eggs", "s"])
+    answer = oracle(_two())
+    assert answer.skipped and answer.counter_labels == ("ham", "ham")
+    assert answer.label == "spam"
+    assert "skipped: every label stays as it is" in oracle.stdout.getvalue()
+
+
+def test_drop_with_two_asks_only_the_example():
+    oracle = _oracle(["spam"])
+    assert oracle(_two(strategy="drop")) == Answer(
+        "spam", "ham", "ana", counter_labels=("ham", "ham"))
+    assert "those 2 examples leave the training set" in oracle.stdout.getvalue()
+
+
+def test_undo_revises_every_counter_example_into_the_store(tmp_path):
+    q1, q2 = _two(example_id=42), _query(example_id=43, counter_id=8)
+    oracle = _oracle(["ham", "eggs", "", "u", "eggs", "", "spam", "spam", ""])
+    session = AnnotationSession(oracle, tmp_path / "s.sqlite")
+    assert session(q1) == Answer("ham", "eggs", "ana", counter_labels=("eggs", "ham"))
+    assert session(q2) == Answer("spam", "ham", "ana")
+    out = oracle.stdout.getvalue()
+    assert "Revising your answer about #42 (was 'ham', #7 'eggs', #9 'ham')" in out
+    store = AnnotationStore(tmp_path / "s.sqlite")
+    assert store.find_answer(q1) == Answer("eggs", "ham", "ana",
+                                           counter_labels=("ham", "spam"))

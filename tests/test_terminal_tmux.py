@@ -207,3 +207,65 @@ def test_ctrl_d_stops_with_a_short_message_and_the_session_keeps_the_answers(
     assert "_terminal.py" not in traceback and "EOFError" not in traceback
     assert "During handling" not in traceback and "direct cause" not in traceback
     assert AnnotationStore(store).n_answered == 1
+
+
+FIT_TWO = textwrap.dedent("""
+    import sys
+    from threadpoolctl import threadpool_limits
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn_cincer import SkepticalCleaner
+    from sklearn_cincer.datasets import make_label_noise
+    from sklearn_cincer.oracles import AnnotationSession, TerminalOracle
+
+    X, y = make_classification(n_samples=70, n_features=4, random_state=3)
+    y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=3)
+    session = AnnotationSession(TerminalOracle(annotator="ana"), sys.argv[1])
+    with threadpool_limits(1):
+        cleaner = SkepticalCleaner(LogisticRegression(), oracle=session,
+                                   n_bootstrap=30, random_state=0,
+                                   n_counter_examples=2).fit(X, y_noisy)
+    print("RELABELED", cleaner.n_relabeled_counter_examples_)
+""")
+
+
+def test_two_counter_examples_are_asked_in_turn_and_stored(pane_of, tmp_path):
+    import re
+
+    from sklearn.datasets import make_classification
+
+    _, y = make_classification(n_samples=70, n_features=4, random_state=3)
+    store = tmp_path / "s.sqlite"
+    pane = pane_of(FIT_TWO, store)
+    asked, n = [], 0
+    while True:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            screen = pane.screen()
+            prompts = re.findall(r"Label for #(\d+) - Enter keeps", screen)
+            if len(prompts) > n or "EXIT=" in screen:
+                break
+            time.sleep(0.05)
+        if len(prompts) <= n:
+            break
+        example_id = int(prompts[n])
+        asked.append(example_id)
+        pane.type(str(y[example_id]))  # the truth, typed as the class itself
+        n += 1
+    assert "EXIT=0" in screen
+    questions = [asked[i:i + 3] for i in range(0, len(asked), 3)]
+    assert len(questions) >= 3 and all(len(q) == 3 for q in questions)
+    # each question shows both counter-examples, in a column pair each
+    for example_id, first, second in questions:
+        assert f"#{first} (counter-example 1 of 2): label" in screen
+        assert f"#{second} (counter-example 2 of 2): label" in screen
+        assert re.search(rf"feature +#{example_id} +#{first} +apart \(SD\) +"
+                         rf"#{second} +apart \(SD\)", screen)
+    rows = AnnotationStore(store, read_only=True).records()
+    assert [[r["example_id"]] + r["counter_example_ids"] for r in rows] == questions
+    for r in rows:
+        assert r["label_after"] == y[r["example_id"]]
+        assert r["counter_labels_after"] == [y[i] for i in r["counter_example_ids"]]
+    relabeled = sum(after != before for r in rows for before, after in zip(
+        r["counter_labels_before"], r["counter_labels_after"]))
+    assert relabeled > 0 and f"RELABELED {relabeled}" in screen

@@ -111,6 +111,12 @@ def add_parser(subparsers):
                        help="a parameter of the selector(s), e.g. damping=0.1; "
                        "repeat for several. Results go to their own folder "
                        "and row, named after the parameters")
+    bench.add_argument("--cleaner-param", type=_param, action="append",
+                       default=[], metavar="NAME=VALUE",
+                       help="a parameter of SkepticalCleaner, e.g. "
+                       "n_counter_examples=2; repeat for several (not those "
+                       "with options of their own: --threshold, --refit...). "
+                       "Results go to their own folder and row")
     bench.add_argument("--bootstrap", type=int, default=None,
                        help="bootstrap size (default: the paper's, 500 for "
                        "20ng, else 100)")
@@ -240,6 +246,7 @@ def _run_benchmark(args):
                             selector_params=(dict(args.selector_param)
                                              if strategy != "no_ce" else {}),
                             eval_every=args.eval_every,
+                            cleaner_params=dict(args.cleaner_param),
                         )
                         frames.append(run_experiment(
                             spec, n_repeats=args.repeats,

@@ -153,26 +153,39 @@ def checked_selector(name, **params):
     return selector
 
 
-def selector_label(selector, params=None):
+def selector_label(selector, params=None, cleaner_params=None):
     """A selector's name with its parameters, e.g. ``top_fisher(damping=0.1)``.
 
     Results of one selector run with other parameters must not share a
-    folder or a row of the comparison table with the default run.
+    folder or a row of the comparison table with the default run. Parameters
+    of the cleaner itself (``cleaner_params``, e.g. ``n_counter_examples``)
+    follow in brackets: they change what the competitor does as much.
 
     Examples
     --------
     >>> from sklearn_cincer.benchmark._registry import selector_label
     >>> selector_label("top_fisher"), selector_label("top_fisher", {"damping": 0.1})
     ('top_fisher', 'top_fisher(damping=0.1)')
+    >>> selector_label("top_fisher", None, {"n_counter_examples": 2})
+    'top_fisher[n_counter_examples=2]'
     """
-    if not params:
-        return selector
-    inner = ",".join(f"{k}={params[k]!r}".replace("'", "") for k in sorted(params))
-    return f"{selector}({inner})"
+    label = selector
+    if params:
+        label = f"{selector}({_params_text(params)})"
+    if cleaner_params:
+        label = f"{label}[{_params_text(cleaner_params)}]"
+    return label
+
+
+def _params_text(params):
+    return ",".join(f"{k}={params[k]!r}".replace("'", "") for k in sorted(params))
 
 
 def split_selector_label(label):
     """``(selector, parameters text)`` of a :func:`selector_label`.
+
+    The cleaner's parameters, when there are any, follow the selector's
+    after a ``"; "``.
 
     Examples
     --------
@@ -181,9 +194,61 @@ def split_selector_label(label):
     ('top_fisher', 'damping=0.1')
     >>> split_selector_label("nearest")
     ('nearest', '')
+    >>> split_selector_label("top_fisher(damping=0.1)[n_counter_examples=2]")
+    ('top_fisher', 'damping=0.1; n_counter_examples=2')
     """
-    base, _, rest = str(label).partition("(")
-    return base, rest[:-1] if rest.endswith(")") else rest
+    label, cleaner = str(label), ""
+    if label.endswith("]") and "[" in label:
+        label, _, cleaner = label.rpartition("[")
+        cleaner = cleaner[:-1]
+    base, _, rest = label.partition("(")
+    params = rest[:-1] if rest.endswith(")") else rest
+    return base, "; ".join(part for part in (params, cleaner) if part)
+
+
+#: Parameters of SkepticalCleaner that a run sets itself, from its RunSpec or
+#: the experiment: a ``cleaner_params`` entry may not set them.
+RUN_SETS = frozenset({"estimator", "selector", "oracle", "threshold",
+                      "counter_examples", "n_bootstrap", "refit",
+                      "random_state", "n_threads"})
+
+
+def checked_cleaner_params(params):
+    """Validate parameters of :class:`~sklearn_cincer.SkepticalCleaner` now.
+
+    A misspelt name, one the benchmark sets itself (``threshold``,
+    ``refit``... have their own options) or an invalid value raises
+    ValueError here, before any data is loaded.
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._registry import checked_cleaner_params
+    >>> checked_cleaner_params({"n_counter_examples": 2})
+    {'n_counter_examples': 2}
+    >>> checked_cleaner_params({"threshold": 0.1})
+    Traceback (most recent call last):
+    ...
+    ValueError: The benchmark sets threshold itself (an option or field of its
+    own); cleaner parameters may set only ['candidates', 'n_counter_examples',
+    'verbose'].
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from .._cleaner import SkepticalCleaner
+
+    params = dict(params or {})
+    allowed = sorted(set(SkepticalCleaner._get_param_names()) - RUN_SETS)
+    for name in params:
+        if name in RUN_SETS or name not in allowed:
+            what = ("sets {} itself (an option or field of its own)" if name in
+                    RUN_SETS else "knows no cleaner parameter {}").format(name)
+            raise ValueError(f"The benchmark {what}; cleaner parameters may set "
+                             f"only {allowed}.")
+    try:
+        SkepticalCleaner(LogisticRegression(), **params)._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Invalid cleaner parameters {params!r}: {exc}") from exc
+    return params
 
 
 def paper_method(strategy, selector):

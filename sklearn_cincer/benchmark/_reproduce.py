@@ -99,7 +99,8 @@ def collect_traces(output_dir):
             for key in ("dataset", "model", "strategy", "refit"):
                 frame[key] = spec[key]
             frame["selector"] = selector_label(spec["selector"],
-                                               spec.get("selector_params"))
+                                               spec.get("selector_params"),
+                                               spec.get("cleaner_params"))
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

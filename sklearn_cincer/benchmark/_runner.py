@@ -25,6 +25,7 @@ from .._threads import limit_threads
 from ..oracles import SimulatedOracle
 from ._registry import (
     STRATEGIES,
+    checked_cleaner_params,
     checked_selector,
     make_model,
     make_selector,
@@ -60,7 +61,8 @@ Q3_RUNS = (("cincer", "top_fisher"), ("cincer", "practical_fisher"),
 
 TRACE_COLUMNS = (
     "repeat", "round", "f1", "n_cleaned", "n_cleaned_ex", "n_cleaned_ce",
-    "n_queried", "n_mistakes_seen", "n_noisy_ce", "n_dropped", "n_train",
+    "n_queried", "n_mistakes_seen", "n_noisy_ce", "n_shown_ce", "n_dropped",
+    "n_train",
     "n_noisy_train", "seconds", "eval_seconds",
 )
 
@@ -186,6 +188,11 @@ class RunSpec:
     threshold : float, default=0.2
     model_params, selector_params : dict
         Extra parameters of the model and the selector.
+    cleaner_params : dict
+        Extra parameters of :class:`~sklearn_cincer.SkepticalCleaner`, e.g.
+        ``{"n_counter_examples": 2}``; not those the run sets itself
+        (``threshold``, ``refit``...). They join the selector's label (in
+        brackets), so the run has its own folder and row.
     eval_every : int, default=1
         Measure the test F1 every ``eval_every`` rounds (and always after the
         bootstrap and the last round); the rounds in between get NaN. The
@@ -213,6 +220,7 @@ class RunSpec:
     model_params: dict = field(default_factory=dict)
     selector_params: dict = field(default_factory=dict)
     eval_every: int = 1
+    cleaner_params: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.eval_every, bool) or not isinstance(
@@ -228,6 +236,10 @@ class RunSpec:
         if self.strategy == "no_ce":
             object.__setattr__(self, "selector", "none")
             object.__setattr__(self, "selector_params", {})
+            # shows no counter-example: the run is the plain No CE run
+            object.__setattr__(self, "cleaner_params", {
+                k: v for k, v in self.cleaner_params.items()
+                if k != "n_counter_examples"})
         elif self.selector_params:
             # a misspelt or out-of-range parameter fails here, before any data
             # is loaded, rather than in the middle of a grid
@@ -238,35 +250,49 @@ class RunSpec:
                     f"Invalid selector_params {self.selector_params!r} for "
                     f"{self.selector!r}: {exc}"
                 ) from exc
+        if self.cleaner_params:
+            checked_cleaner_params(self.cleaner_params)
         if self.n_bootstrap is None:
             object.__setattr__(self, "n_bootstrap", paper_bootstrap(self.dataset))
 
     @property
+    def label(self):
+        """The selector's label with its and the cleaner's parameters."""
+        return selector_label(self.selector, self.selector_params,
+                              self.cleaner_params)
+
+    @property
     def name(self):
-        return "__".join([
-            self.dataset, self.model, self.strategy,
-            selector_label(self.selector, self.selector_params), self.refit,
-        ])
+        return "__".join([self.dataset, self.model, self.strategy, self.label,
+                          self.refit])
 
 
 def _counts(history, y_true):
-    """Cleaning counters of a list of QueryRecord, against the true labels."""
-    ex = ce = noisy_ce = dropped = 0
+    """Cleaning counters of a list of QueryRecord, against the true labels.
+
+    Every counter-example shown counts, several per question with
+    ``n_counter_examples > 1``: ``ce`` those relabeled to their true label,
+    ``noisy_ce`` those shown with a wrong label, ``shown`` all those shown,
+    ``dropped`` those dropped.
+    """
+    ex = ce = noisy_ce = shown = dropped = 0
     for r in history:
         if r.label_after != r.label_before and r.label_after == y_true[r.example_id]:
             ex += 1
-        if r.counter_example_id is not None:
-            truth = y_true[r.counter_example_id]
-            noisy_ce += r.counter_label_before != truth
-            if r.relabeled_counter_example and r.counter_label_after == truth:
-                ce += 1
-        dropped += r.dropped
-    return ex, ce, noisy_ce, dropped
+        for ce_id, before, after, relabeled in zip(
+                r.counter_example_ids, r.counter_labels_before,
+                r.counter_labels_after, r.relabeled_counter_examples):
+            truth = y_true[ce_id]
+            noisy_ce += before != truth
+            ce += bool(relabeled and after == truth)
+        shown += len(r.counter_example_ids)
+        dropped += len(r.counter_example_ids) if r.dropped else 0
+    return ex, ce, noisy_ce, shown, dropped
 
 
 def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cincer",
                  threshold=0.2, refit="scratch", classes=None, random_state=None,
-                 repeat=0, eval_every=1, verbose=0):
+                 repeat=0, eval_every=1, cleaner_params=None, verbose=0):
     """Run one competitor on one stream, measuring after every round.
 
     The cleaner is fit on the bootstrap set, then streamed one example per
@@ -295,6 +321,8 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
     eval_every : int, default=1
         Measure the F1 every ``eval_every`` rounds, and always at round 0 and
         the last round; NaN in between.
+    cleaner_params : dict, default=None
+        Further parameters of the cleaner (e.g. ``n_counter_examples``).
     verbose : int, default=0
 
     Returns
@@ -328,6 +356,7 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
         threshold=threshold, counter_examples=STRATEGIES[strategy],
         n_bootstrap=B, refit=refit, random_state=random_state,
         n_threads=None,  # the caller's limit (``threads`` of the experiment)
+        **(cleaner_params or {}),
     )
     trace = []
 
@@ -338,13 +367,14 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
         f1 = np.nan
         if round_ % eval_every == 0 or round_ == last_round:
             f1 = f1_score(y_test, cleaner.predict(X_test), average="weighted")
-        ex, ce, noisy_ce, dropped = _counts(cleaner.history_, y_true)
+        ex, ce, noisy_ce, shown, dropped = _counts(cleaner.history_, y_true)
         trace.append({
             "repeat": repeat, "round": round_, "f1": float(f1),
             "n_cleaned": ex + ce, "n_cleaned_ex": ex, "n_cleaned_ce": ce,
             "n_queried": cleaner.n_queries_,
             "n_mistakes_seen": int(stream.is_noisy[B : B + round_].sum()),
-            "n_noisy_ce": int(noisy_ce), "n_dropped": int(dropped),
+            "n_noisy_ce": int(noisy_ce), "n_shown_ce": int(shown),
+            "n_dropped": int(dropped),
             "n_train": int(cleaner.ids_.shape[0]),
             "n_noisy_train": int((cleaner.y_ != y_true[cleaner.ids_]).sum()),
             "seconds": seconds, "eval_seconds": time.perf_counter() - t0,
@@ -379,6 +409,10 @@ def _query_rows(cleaner, stream, repeat):
         row["counter_example_pool_index"] = (
             None if ce is None else int(stream.indices[ce])
         )
+        # whether each counter-example shown (best first) was mislabeled
+        row["counter_examples_noisy"] = tuple(
+            bool(before != stream.y_true[i])
+            for i, before in zip(r.counter_example_ids, r.counter_labels_before))
         rows.append(row)
     return rows
 
@@ -416,7 +450,8 @@ def _repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose
         stream, X_test, y_test, model=model, selector=selector,
         strategy=spec.strategy, threshold=spec.threshold, refit=spec.refit,
         classes=classes, random_state=seed, repeat=repeat,
-        eval_every=spec.eval_every, verbose=verbose,
+        eval_every=spec.eval_every, cleaner_params=spec.cleaner_params,
+        verbose=verbose,
     )
     queries = _query_rows(cleaner, stream, repeat)
     if folder is not None:
@@ -529,7 +564,7 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
     for key in ("dataset", "model", "strategy", "refit"):
         frame[key] = getattr(spec, key)
-    frame["selector"] = selector_label(spec.selector, spec.selector_params)
+    frame["selector"] = spec.label
     return frame
 
 

@@ -12,7 +12,14 @@
   the filled-in files (:func:`read_answers` reads them).
 """
 
-from ._base import AnnotationStopped, Answer, OracleError, Query, check_answer
+from ._base import (
+    AnnotationStopped,
+    Answer,
+    CounterExample,
+    OracleError,
+    Query,
+    check_answer,
+)
 from ._browser import BrowserOracle
 from ._offline import OfflineAnswers, export_questions, read_answers
 from ._simulated import SimulatedOracle
@@ -26,6 +33,7 @@ __all__ = [
     "AnnotationStore",
     "Answer",
     "BrowserOracle",
+    "CounterExample",
     "OfflineAnswers",
     "OracleError",
     "Query",

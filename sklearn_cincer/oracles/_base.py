@@ -12,6 +12,43 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class CounterExample:
+    """One counter-example shown with a suspicious example.
+
+    A :class:`Query` holds one per counter-example shown
+    (``query.counter_examples``), best first: several when the cleaner's
+    ``n_counter_examples`` is above 1.
+
+    Attributes
+    ----------
+    example_id : int
+        Its stream id.
+    x : ndarray of shape (n_features,)
+        Its features.
+    label : object
+        Its current label.
+    score : float or None, default=None
+        The selector's score (higher supports the model's doubt more).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.oracles import CounterExample, Query
+    >>> query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1,
+    ...               margin=0.6, classes=np.array([0, 1]), counter_examples=(
+    ...                   CounterExample(3, np.ones(2), 1, score=2.5),
+    ...                   CounterExample(5, np.ones(2), 1, score=1.5)))
+    >>> [ce.example_id for ce in query.counter_examples], query.counter_example_id
+    ([3, 5], 3)
+    """
+
+    example_id: int
+    x: np.ndarray = field(repr=False)
+    label: Any
+    score: Optional[float] = None
+
+
+@dataclass(frozen=True)
 class Query:
     """What the cleaner asks about one suspicious example.
 
@@ -35,7 +72,9 @@ class Query:
         Stream id of the counter-example: the training example, labeled as the
         model predicts, that most supports the model's doubt. ``None`` when
         the strategy shows none (``counter_examples="none"``) or no training
-        example is a candidate.
+        example is a candidate. With several counter-examples, the first
+        (best) one; ``counter_x``, ``counter_label`` and ``score`` are its
+        too, so an oracle written for one counter-example keeps working.
     counter_x : ndarray of shape (n_features,) or None
         The counter-example's features.
     counter_label : object or None
@@ -67,6 +106,13 @@ class Query:
         More on why this pair is asked, from whoever asks (the auditor's
         ranking, and whether the counter-example's own label is in doubt);
         the human oracles show it after their own explanation.
+    counter_examples : tuple of CounterExample, default=()
+        Every counter-example shown, best first: one per
+        ``n_counter_examples`` of the cleaner (fewer when fewer training
+        examples are candidates), none without a counter-example. Built from
+        ``counter_example_id``, ``counter_x``, ``counter_label`` and
+        ``score`` when only those are given; when it is given, those fields
+        are its first entry's.
 
     Examples
     --------
@@ -104,6 +150,36 @@ class Query:
     n_rounds: Optional[int] = field(default=None, repr=False)
     feature_scale: Optional[np.ndarray] = field(default=None, repr=False)
     note: Optional[str] = field(default=None, repr=False)
+    counter_examples: tuple = field(default=(), repr=False)
+
+    def __post_init__(self):
+        shown = tuple(self.counter_examples)
+        for ce in shown:
+            if not isinstance(ce, CounterExample):
+                raise TypeError(
+                    "Query.counter_examples holds CounterExample records, got "
+                    f"{type(ce).__name__}."
+                )
+        if not shown and self.counter_example_id is not None:
+            shown = (CounterExample(self.counter_example_id, self.counter_x,
+                                    self.counter_label, self.score),)
+        elif shown and self.counter_example_id is None:
+            first = shown[0]
+            for name, value in (("counter_example_id", first.example_id),
+                                ("counter_x", first.x),
+                                ("counter_label", first.label),
+                                ("score", first.score)):
+                object.__setattr__(self, name, value)
+        elif shown and shown[0].example_id != self.counter_example_id:
+            raise ValueError(
+                f"Query.counter_example_id is {self.counter_example_id} but the "
+                f"first of counter_examples is {shown[0].example_id}; the first "
+                "counter-example is the one the single fields describe."
+            )
+        ids = [ce.example_id for ce in shown]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"Query.counter_examples shows an example twice: {ids}.")
+        object.__setattr__(self, "counter_examples", shown)
 
     @property
     def has_counter_example(self):
@@ -121,9 +197,10 @@ class Answer:
         The label of the suspicious example: its current label to keep it, or
         another one of ``query.classes``.
     counter_label : object, default=None
-        The label of the counter-example; ``None`` keeps its current label.
-        Ignored when the query has no counter-example, and with the "drop"
-        and "explain" strategies (which never relabel counter-examples).
+        The label of the counter-example (the first one, when the query shows
+        several); ``None`` keeps its current label. Ignored when the query
+        has no counter-example, and with the "drop" and "explain" strategies
+        (which never relabel counter-examples).
     annotator : str, default=None
         Who answered, for the record.
     skipped : bool, default=False
@@ -133,7 +210,13 @@ class Answer:
         both as they are; the flag only tells the record (and an
         :class:`~sklearn_cincer.oracles.AnnotationStore`) that nobody vouched
         for them. It is left out of the ``repr``.
-    
+    counter_labels : tuple, default=None
+        One label per counter-example of ``query.counter_examples``, in
+        order; an entry ``None`` keeps that counter-example's label. ``None``
+        (the default) leaves them all to ``counter_label`` (the first) and
+        keeps the others. Its first entry and ``counter_label`` must agree
+        when both are given. In the ``repr`` only when given.
+
     Examples
     --------
     >>> from sklearn_cincer.oracles import Answer
@@ -141,12 +224,25 @@ class Answer:
     Answer(label=1, counter_label=1, annotator='ann')
     >>> Answer(label=0).counter_label is None  # keep the counter-example's label
     True
+
+    Three counter-examples: relabel the second, keep the others.
+
+    >>> Answer(label=0, counter_labels=(None, 0, None))
+    Answer(label=0, counter_label=None, counter_labels=(None, 0, None),
+           annotator=None)
     """
 
     label: Any
     counter_label: Any = None
     annotator: Optional[str] = None
     skipped: bool = field(default=False, repr=False)
+    counter_labels: Optional[tuple] = field(default=None, repr=False)
+
+    def __repr__(self):
+        labels = ("" if self.counter_labels is None
+                  else f"counter_labels={self.counter_labels!r}, ")
+        return (f"Answer(label={self.label!r}, counter_label={self.counter_label!r}, "
+                f"{labels}annotator={self.annotator!r})")
 
 
 class OracleError(RuntimeError):
@@ -281,7 +377,9 @@ def check_answer(answer, query):
     is returned, as a plain Python value, so what is recorded is always one
     of the classes. A bool is a class only when the classes are bools
     (``True == 1`` in Python: a bool for integer classes is refused as a
-    typing mistake). ``answer.skipped`` must be a bool.
+    typing mistake). ``answer.skipped`` must be a bool. ``counter_labels``,
+    when given, must hold one entry per counter-example of the query, each
+    ``None`` or a label, and agree with ``counter_label`` on the first.
 
     Parameters
     ----------
@@ -293,16 +391,19 @@ def check_answer(answer, query):
     Returns
     -------
     label, counter_label : object
-        The decided labels, as the class values; ``counter_label`` is the
-        counter-example's current label when the answer leaves it out,
-        ``None`` without a counter-example.
+        The decided labels, as the class values; ``counter_label`` (of the
+        first counter-example) is its current label when the answer leaves
+        it out, ``None`` without a counter-example. The labels of every
+        counter-example come from :func:`counter_labels`.
 
     Raises
     ------
     OracleError
         If the answer is not an :class:`Answer`, a label is not one scalar
-        equal to one class of ``query.classes``, or ``skipped`` is not a
-        bool; the message names the example.
+        equal to one class of ``query.classes``, ``counter_labels`` does not
+        hold one entry per counter-example or disagrees with
+        ``counter_label``, or ``skipped`` is not a bool; the message names
+        the example.
 
     Examples
     --------
@@ -318,6 +419,40 @@ def check_answer(answer, query):
     ...
     sklearn_cincer.oracles._base.OracleError: The oracle answered label 2 for example 7, which is not one of the classes [0, 1].
     """
+    label, labels = answer_labels(answer, query)
+    return label, (labels[0] if labels else None)
+
+
+def answer_labels(answer, query):
+    """The decided label of the example and of every counter-example.
+
+    As :func:`check_answer`, which raises the same errors, for all the
+    counter-examples: an entry left out (``None``, or every entry but the
+    first when the answer gives only ``counter_label``) is the
+    counter-example's current label.
+
+    Returns
+    -------
+    label : object
+        The suspicious example's label, as a class value.
+    counter_labels : tuple
+        One class value per ``query.counter_examples``; empty without a
+        counter-example.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.oracles import Answer, CounterExample, Query
+    >>> from sklearn_cincer.oracles._base import answer_labels
+    >>> query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1,
+    ...               margin=0.6, classes=np.array([0, 1]), counter_examples=(
+    ...                   CounterExample(3, np.zeros(2), 1),
+    ...                   CounterExample(4, np.ones(2), 1)))
+    >>> answer_labels(Answer(label=1, counter_labels=(None, 0)), query)
+    (1, (1, 0))
+    >>> answer_labels(Answer(label=1, counter_label=0), query)
+    (1, (0, 1))
+    """
     if not isinstance(answer, Answer):
         raise OracleError(
             f"The oracle must return an Answer, got {type(answer).__name__} for "
@@ -329,16 +464,35 @@ def check_answer(answer, query):
             f"{query.example_id}; skipped must be True or False."
         )
     label = _class_value(answer.label, query.classes, f"example {query.example_id}")
-    if not query.has_counter_example:
-        return label, None
-    counter_label = query.counter_label
-    if answer.counter_label is not None:
-        counter_label = _class_value(
-            answer.counter_label,
-            query.classes,
-            f"the counter-example {query.counter_example_id}",
-        )
-    return label, counter_label
+    shown = query.counter_examples
+    given = answer.counter_labels
+    if given is not None:
+        if not isinstance(given, (tuple, list)) or len(given) != len(shown):
+            raise OracleError(
+                f"The oracle answered counter_labels={plain(given)!r} about "
+                f"example {query.example_id}, which shows {len(shown)} "
+                "counter-example(s): give a tuple with one label (or None to "
+                "keep it) per counter-example, in order."
+            )
+    if not shown:
+        return label, ()
+    decided = []
+    for k, ce in enumerate(shown):
+        value = None if given is None else given[k]
+        what = f"the counter-example {ce.example_id}"
+        if value is not None:
+            value = _class_value(value, query.classes, what)
+        if k == 0 and answer.counter_label is not None:
+            first = _class_value(answer.counter_label, query.classes, what)
+            if value is not None and value != first:
+                raise OracleError(
+                    f"The oracle answered counter_label={first!r} but "
+                    f"counter_labels[0]={value!r} for the counter-example "
+                    f"{ce.example_id}; they name the same label and must agree."
+                )
+            value = first
+        decided.append(plain(ce.label) if value is None else value)
+    return label, tuple(decided)
 
 
 def checked_answer(answer, query):
@@ -347,7 +501,9 @@ def checked_answer(answer, query):
     As :func:`check_answer` (which raises the same errors), but returns an
     :class:`Answer`, for whoever records answers: ``1.0`` or
     ``np.int64(1)`` for the class ``1`` is recorded as ``1``. A
-    ``counter_label`` left out stays ``None``.
+    ``counter_label`` left out stays ``None``; ``counter_labels``, when
+    given, becomes a tuple of class values with its first entry and
+    ``counter_label`` filled from each other, so that both say the same.
 
     Examples
     --------
@@ -359,7 +515,14 @@ def checked_answer(answer, query):
     >>> checked_answer(Answer(label=1.0), query)
     Answer(label=1, counter_label=None, annotator=None)
     """
-    label, counter_label = check_answer(answer, query)
-    if answer.counter_label is None:
-        counter_label = None
-    return replace(answer, label=label, counter_label=counter_label)
+    label, decided = answer_labels(answer, query)
+    counter_label = decided[0] if decided and answer.counter_label is not None else None
+    labels = answer.counter_labels
+    if labels is not None:
+        labels = tuple(
+            None if value is None and not (k == 0 and counter_label is not None)
+            else decided[k] for k, value in enumerate(labels))
+        if labels and labels[0] is not None:
+            counter_label = labels[0]
+    return replace(answer, label=label, counter_label=counter_label,
+                   counter_labels=labels)

@@ -9,10 +9,17 @@ import time
 import webbrowser
 from wsgiref.simple_server import make_server
 
-from ._base import OracleError
+from ._base import OracleError, answer_labels
 from ._human import _HumanOracle
 from ._page import PAGE
-from ._render import plain, progress_text, support_text, sure_text, why_sentence
+from ._render import (
+    counter_title,
+    plain,
+    progress_text,
+    support_text,
+    sure_text,
+    why_sentence,
+)
 from ._server import QuietHandler, Server
 
 _POLL_SECONDS = 20.0
@@ -65,6 +72,12 @@ class BrowserOracle(_HumanOracle):
     leaves an undo. The chosen buttons are highlighted and a line says what
     Submit will save ("Will save: example #12 -> 4 (was 3) ..."). The
     counter on the page counts answers; a skip is counted apart.
+
+    **Several counter-examples** (the cleaner's ``n_counter_examples``) get
+    a panel each, best first, side by side. One of them is active (outlined,
+    its buttons show the ``Shift`` keys): ``Shift`` + a key labels the
+    active one, which is the first until ``Tab`` (``Shift+Tab`` back) or a
+    click on another panel moves it. The "Will save" line lists every label.
 
     **Skip** keeps both labels as they are: the answer carries the current
     labels and ``skipped=True``. **Undo** reopens the previous question with
@@ -305,7 +318,7 @@ class BrowserOracle(_HumanOracle):
     def __call__(self, query):
         if self._server is None:
             self.start()
-        views = self._renderer.html_pair(query)  # bad renderers fail here, early
+        views = self._renderer.html_views(query)  # bad renderers fail here, early
         self._choices(query)  # and class_names that do not fit the classes
         with self._cv:
             self._next_qid += 1
@@ -351,12 +364,12 @@ class BrowserOracle(_HumanOracle):
             return dict(base, status="closed")
         if self._revising:
             qid, query, answer = self._last
-            preset = (answer.label, answer.counter_label)
+            preset = answer_labels(answer, query)
             status = "revising"
             progress = f"revising your answer about #{query.example_id}"
         elif self._current is not None:
             qid, query = self._current
-            preset = (query.label, query.counter_label)
+            preset = (query.label, tuple(ce.label for ce in query.counter_examples))
             status = "question"
             progress = progress_text(query, qid)
         else:
@@ -364,13 +377,15 @@ class BrowserOracle(_HumanOracle):
         choices = self._choices(query)
         index, name = choices.index, choices.name
 
-        example_html, counter_html = self._views[qid]
-        counter = None
-        if query.has_counter_example:
-            counter = {"id": int(query.counter_example_id),
-                       "label": name(query.counter_label),
-                       "label_index": index(query.counter_label),
-                       "html": counter_html}
+        example_html, counter_htmls = self._views[qid]
+        counters = [
+            {"id": int(ce.example_id), "label": name(ce.label),
+             "label_index": index(ce.label), "html": html,
+             "title": counter_title(query, k).capitalize(),
+             "score": None if ce.score is None else float(ce.score),
+             "support": support_text(ce.score)}
+            for k, (ce, html) in enumerate(zip(query.counter_examples,
+                                               counter_htmls))]
         return dict(
             base, status=status, qid=qid, round=int(query.round),
             progress=progress[0].upper() + progress[1:],
@@ -384,8 +399,11 @@ class BrowserOracle(_HumanOracle):
             counter_editable=self._asks_counter_label(query),
             example={"id": int(query.example_id), "label": name(query.label),
                      "label_index": index(query.label), "html": example_html},
-            counter=counter,
-            preset={"label": index(preset[0]), "counter": index(preset[1])},
+            # the first counter-example as ever; every one in "counters"
+            counter=counters[0] if counters else None, counters=counters,
+            preset={"label": index(preset[0]),
+                    "counter": index(preset[1][0]) if preset[1] else None,
+                    "counters": [index(label) for label in preset[1]]},
         )
 
     def _waiting_text(self):
@@ -565,8 +583,7 @@ class BrowserOracle(_HumanOracle):
             return refuse(409, "That question is no longer open.")
         classes = [plain(c) for c in query.classes]
 
-        def label_at(key, default):
-            value = data.get(key)
+        def label_at(value, default, key):
             if value is None:
                 return default
             if not isinstance(value, int) or isinstance(value, bool) or not (
@@ -574,17 +591,37 @@ class BrowserOracle(_HumanOracle):
                 raise ValueError(key)
             return classes[value]
 
+        current = [plain(ce.label) for ce in query.counter_examples]
         try:
-            label = label_at("label", plain(query.label))
-            counter = label_at("counter_label", plain(query.counter_label))
+            label = label_at(data.get("label"), plain(query.label), "label")
+            counters = list(current)
+            if current:
+                counters[0] = label_at(data.get("counter_label"), current[0],
+                                       "counter_label")
+            given = data.get("counter_labels")
+            if given is not None:
+                # one index (or null: keep) per counter-example, in order
+                if not isinstance(given, list) or len(given) != len(current):
+                    raise ValueError("counter_labels")
+                every = [label_at(v, c, "counter_labels")
+                         for v, c in zip(given, current)]
+                if data.get("counter_label") is not None and every[0] != counters[0]:
+                    return refuse(400, "counter_label and counter_labels[0] "
+                                  "disagree.")
+                counters = every
         except ValueError as exc:
-            return refuse(400, f"{exc.args[0]} must be the index of a class.")
+            what = exc.args[0]
+            if what == "counter_labels":
+                return refuse(400, "counter_labels must be a list with the index "
+                              f"of a class (or null) for each of the "
+                              f"{len(current)} counter-examples.")
+            return refuse(400, f"{what} must be the index of a class.")
         skip = data.get("skip", False)
         if not isinstance(skip, bool):  # "false" or null is not a boolean
             return refuse(400, "skip must be true or false.")
         if not self._asks_counter_label(query):
-            counter = plain(query.counter_label)
-        answer = self._make_answer(query, label, counter, skipped=skip)
+            counters = current
+        answer = self._make_answer(query, label, counters, skipped=skip)
         # no version bump: the page would draw the question anew and lose the
         # person's choice if the write fails
         self._saving = qid

@@ -13,11 +13,12 @@ class _HumanOracle:
 
     Skip
         The person may skip a question. The cleaner only knows answers, so a
-        skip is the answer that keeps both current labels
+        skip is the answer that keeps every current label
         (``Answer(label=query.label, counter_label=query.counter_label,
-        skipped=True)``): the cleaner goes on as if the person had confirmed
-        them, and the record says they were skipped. With the "drop" strategy
-        keeping the label drops the counter-example, so a skip drops it too.
+        skipped=True)``, with ``counter_labels`` when several counter-examples
+        are shown): the cleaner goes on as if the person had confirmed them,
+        and the record says they were skipped. A skip never drops a
+        counter-example.
 
     Undo
         The person may revise the last answer they gave. The cleaner has
@@ -141,12 +142,16 @@ class _HumanOracle:
         skipped = sum(answer.skipped for answer in latest.values())
         return len(latest) - skipped, skipped
 
-    def _make_answer(self, query, label, counter_label, skipped=False):
+    def _make_answer(self, query, label, counter_labels=(), skipped=False):
+        """The answer, from the label of the example and those of each
+        counter-example (``counter_labels``, in order; missing ones keep)."""
+        shown = query.counter_examples
+        labels = [plain(ce.label) if skipped or k >= len(counter_labels)
+                  else plain(counter_labels[k]) for k, ce in enumerate(shown)]
         if skipped:
-            label, counter_label = query.label, query.counter_label
-        if not query.has_counter_example:
-            counter_label = None
-        return Answer(label=plain(label), counter_label=plain(counter_label),
+            label = query.label
+        return Answer(label=plain(label), counter_label=labels[0] if labels else None,
+                      counter_labels=tuple(labels) if len(labels) > 1 else None,
                       annotator=self._who(), skipped=skipped)
 
     def _who(self):

@@ -23,14 +23,28 @@ QUESTION_COLUMNS = (
     "counter_example_id", "counter_row", "counter_label", "score",
 )
 ANSWER_COLUMNS = ("answer", "counter_answer", "annotator")
+# With several counter-examples per question, the k-th (k >= 2) has these,
+# suffixed "_k": its question columns after "score", its answer after
+# "counter_answer". The first keeps the columns above.
+MORE_QUESTION_COLUMNS = ("counter_example_id", "counter_row", "counter_label",
+                         "score")
+MORE_ANSWER_COLUMNS = ("counter_answer",)
 
 
 def _fields(question):
-    """The common fields of a ``Query`` or a ``QueryRecord``."""
+    """The common fields of a ``Query`` or a ``QueryRecord``.
+
+    ``"more"`` lists the counter-examples after the first, as
+    ``(id, label, score)``.
+    """
     if hasattr(question, "label_before"):  # a QueryRecord
         label, counter_label = question.label_before, question.counter_label_before
+        shown = list(zip(question.counter_example_ids,
+                         question.counter_labels_before, question.scores))
     else:
         label, counter_label = question.label, question.counter_label
+        shown = [(ce.example_id, ce.label, ce.score)
+                 for ce in question.counter_examples]
     return {
         "round": int(question.round),
         "example_id": int(question.example_id),
@@ -43,22 +57,32 @@ def _fields(question):
         ),
         "counter_label": plain(counter_label),
         "score": None if question.score is None else float(question.score),
+        "more": [(int(i), plain(lab), None if sc is None else float(sc))
+                 for i, lab, sc in shown[1:]],
     }
+
+
+def _more_columns(columns, n_more):
+    """``columns`` suffixed ``_2`` to ``_{n_more + 1}``, counter-example after
+    counter-example."""
+    return tuple(f"{c}_{k}" for k in range(2, n_more + 2) for c in columns)
 
 
 def _text(value):
     return "" if value is None else str(plain(value))
 
 
-def _key(example_id, counter_example_id, label, counter_label):
-    """Same pair with the same current labels: the same question.
+def _key(example_id, counter_example_id, label, counter_label, more=()):
+    """Same examples with the same current labels: the same question.
 
     Labels are compared as text, so that a CSV round trip (where every value
-    is text) finds the questions again.
+    is text) finds the questions again. ``more``: ``(id, label)`` of the
+    counter-examples after the first.
     """
     return (int(example_id),
             None if counter_example_id in (None, "") else int(counter_example_id),
-            _text(label), _text(counter_label))
+            _text(label), _text(counter_label)) + tuple(
+                (int(i), _text(lab)) for i, lab in more)
 
 
 def export_questions(questions, path, *, rows=None):
@@ -78,7 +102,11 @@ def export_questions(questions, path, *, rows=None):
         ``counter_label`` and ``score``, then the empty columns the team
         fills: ``answer`` (the label the example should have),
         ``counter_answer`` (the counter-example's; empty keeps it) and
-        ``annotator``.
+        ``annotator``. Questions with several counter-examples
+        (``n_counter_examples > 1``) add, for the k-th one from the second,
+        ``counter_example_id_k``, ``counter_row_k``, ``counter_label_k`` and
+        ``score_k`` after ``score``, and ``counter_answer_k`` after
+        ``counter_answer``; the first keeps the columns above.
     rows : sequence, default=None
         A name for each stream id, written to ``row`` and ``counter_row`` so
         that people can find the examples in their data: a DataFrame's
@@ -108,15 +136,23 @@ def export_questions(questions, path, *, rows=None):
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".json"):
         raise ValueError(f"Write questions to a .csv or .json file, not {path.name!r}.")
+    fields = [_fields(question) for question in questions]
+    n_more = max([len(f["more"]) for f in fields], default=0)
+    question_columns = QUESTION_COLUMNS + _more_columns(MORE_QUESTION_COLUMNS, n_more)
+    answer_columns = (ANSWER_COLUMNS[:2] + _more_columns(MORE_ANSWER_COLUMNS, n_more)
+                      + ANSWER_COLUMNS[2:])
     records = []
-    for number, question in enumerate(questions, start=1):
-        fields = _fields(question)
-        record = {"question": number, **fields}
-        record["row"] = _row_name(rows, fields["example_id"])
-        counter = fields["counter_example_id"]
+    for number, field in enumerate(fields, start=1):
+        record = {"question": number, **field}
+        record["row"] = _row_name(rows, field["example_id"])
+        counter = field["counter_example_id"]
         record["counter_row"] = None if counter is None else _row_name(rows, counter)
-        record = {key: record[key] for key in QUESTION_COLUMNS}
-        record.update({key: None for key in ANSWER_COLUMNS})
+        for k, (ce_id, label, score) in enumerate(field["more"], start=2):
+            record.update({f"counter_example_id_{k}": ce_id,
+                           f"counter_row_{k}": _row_name(rows, ce_id),
+                           f"counter_label_{k}": label, f"score_{k}": score})
+        record = {key: record.get(key) for key in question_columns}
+        record.update({key: None for key in answer_columns})
         records.append(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".json":
@@ -124,7 +160,7 @@ def export_questions(questions, path, *, rows=None):
     else:
         with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(
-                handle, fieldnames=QUESTION_COLUMNS + ANSWER_COLUMNS)
+                handle, fieldnames=question_columns + answer_columns)
             writer.writeheader()
             for record in records:
                 writer.writerow({k: _text(v) for k, v in record.items()})
@@ -149,7 +185,10 @@ def read_answers(path):
     answers : list of dict
         ``example_id``, ``counter_example_id``, ``label``,
         ``counter_label`` (the question) and ``answer``, ``counter_answer``,
-        ``annotator``; empty cells are None.
+        ``annotator``; empty cells are None. A question with several
+        counter-examples adds the lists ``counter_example_ids``,
+        ``counter_labels`` and ``counter_answers``, one entry per
+        counter-example (the first one's included).
 
     Examples
     --------
@@ -181,23 +220,39 @@ def read_answers(path):
                 "answers file is a file written by export_questions with the "
                 "'answer' column filled in."
             )
+        more = _more_of(row)
         row = {key: _blank_to_none(row.get(key)) for key in
                ("example_id", "counter_example_id", "label", "counter_label",
                 *ANSWER_COLUMNS)}
         if row["answer"] is None:
             continue
+        ids = [row["counter_example_id"]] + [ce_id for ce_id, _, _ in more]
         try:
             row["example_id"] = int(row["example_id"])
-            if row["counter_example_id"] is not None:
-                row["counter_example_id"] = int(row["counter_example_id"])
+            ids = [None if i is None else int(i) for i in ids]
         except (TypeError, ValueError):
             raise ValueError(
                 f"{path.name}: row {number} has example ids "
-                f"{row['example_id']!r}, {row['counter_example_id']!r}; they "
+                f"{row['example_id']!r}, {', '.join(repr(i) for i in ids)}; they "
                 "must be integers."
             ) from None
+        row["counter_example_id"] = ids[0]
+        if more:
+            row["counter_example_ids"] = ids
+            row["counter_labels"] = [row["counter_label"]] + [lab for _, lab, _ in more]
+            row["counter_answers"] = [row["counter_answer"]] + [a for _, _, a in more]
         answers.append(row)
     return answers
+
+
+def _more_of(row):
+    """``(id, label, answer)`` of the counter-examples after the first."""
+    more, k = [], 2
+    while _blank_to_none(row.get(f"counter_example_id_{k}")) is not None:
+        more.append(tuple(_blank_to_none(row.get(f"{c}_{k}")) for c in (
+            "counter_example_id", "counter_label", "counter_answer")))
+        k += 1
+    return more
 
 
 def _blank_to_none(value):
@@ -228,7 +283,7 @@ def _as_class(value, classes, what, query):
 class OfflineAnswers:
     """An oracle that answers from batch files (or a list of answered rows).
 
-    A question found in the answers (the same example and counter-example
+    A question found in the answers (the same example and counter-examples
     with the same current labels) gets its answer. Any other question goes
     to ``fallback`` when given (for example a
     :class:`~sklearn_cincer.oracles.TerminalOracle`, to answer the rest in
@@ -293,8 +348,10 @@ class OfflineAnswers:
         self.annotator = annotator
         self._table = {}
         for row in self._rows(answers):
+            more = list(zip(row.get("counter_example_ids", [])[1:],
+                            row.get("counter_labels", [])[1:]))
             key = _key(row["example_id"], row.get("counter_example_id"),
-                       row.get("label"), row.get("counter_label"))
+                       row.get("label"), row.get("counter_label"), more)
             self._table[key] = row
         self._used = set()
         self.unanswered_ = []
@@ -316,7 +373,8 @@ class OfflineAnswers:
 
     def __call__(self, query):
         key = _key(query.example_id, query.counter_example_id, query.label,
-                   query.counter_label)
+                   query.counter_label,
+                   [(ce.example_id, ce.label) for ce in query.counter_examples[1:]])
         row = self._table.get(key)
         if row is None:
             if self.fallback is not None:
@@ -327,11 +385,15 @@ class OfflineAnswers:
         self._used.add(key)
         self.n_answered_ += 1
         label = _as_class(row["answer"], query.classes, "label", query)
-        counter_label = None
-        if query.has_counter_example and row.get("counter_answer") is not None:
-            counter_label = _as_class(row["counter_answer"], query.classes,
-                                      "counter-example label", query)
+        given = row.get("counter_answers") or [row.get("counter_answer")]
+        decided = [
+            None if value is None else _as_class(
+                value, query.classes, "counter-example label", query)
+            for value in given[:len(query.counter_examples)]]
+        counter_label = decided[0] if decided else None
+        counter_labels = tuple(decided) if len(decided) > 1 else None
         return Answer(label=label, counter_label=counter_label,
+                      counter_labels=counter_labels,
                       annotator=row.get("annotator") or self.annotator)
 
     # A session wrapping this oracle registers listeners on it; they belong to

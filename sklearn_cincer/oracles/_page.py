@@ -34,6 +34,10 @@ PAGE = r"""<!DOCTYPE html>
                  min-height: 2.6em; }  /* the two panels' views line up */
   .panel.suspicious { border-top: 4px solid #d9534f; }
   .panel.counter { border-top: 4px solid #3c8dbc; }
+  /* several counter-examples: Shift + a key labels the active (outlined) one */
+  #pair.several .panel.counter { cursor: pointer; }
+  #pair.several .panel.counter.active { outline: 3px solid #3c8dbc; }
+  #pair.several .panel.counter:not(.active) .labels kbd { visibility: hidden; }
   .view { max-height: 420px; overflow: auto; margin-bottom: 10px; }
   .view .text { white-space: pre-wrap; font-size: 14px; line-height: 1.45; }
   .view img.image { image-rendering: pixelated; border: 1px solid #ccc; }
@@ -99,17 +103,21 @@ PAGE = r"""<!DOCTYPE html>
       <button id="cancel" type="button" hidden>Back to the current question <kbd>Esc</kbd></button>
     </div>
     <p id="help">Keys: <span id="help-keys"></span> pick the label of the suspicious
-      example; with <kbd>Shift</kbd>, of the counter-example. <kbd>Enter</kbd>
-      submits, <kbd>S</kbd> skips (keeps both labels), <kbd>U</kbd> undoes the last
-      answer, <kbd>Esc</kbd> leaves the undo.</p>
+      example; with <kbd>Shift</kbd>, of the
+      <span id="help-counter">counter-example</span>. <kbd>Enter</kbd> submits,
+      <kbd>S</kbd> skips (keeps every label), <kbd>U</kbd> undoes the last answer,
+      <kbd>Esc</kbd> leaves the undo.</p>
   </section>
 </main>
 <script nonce="__NONCE__">
 "use strict";
 const BASE = location.pathname.replace(/[^/]*$/, "");
 const TOKEN = BASE.split("/")[1];
-let version = -1, state = null, choice = { label: null, counter: null }, busy = false;
+let version = -1, state = null, choice = { label: null, counters: [] }, busy = false;
+// Which counter-example Shift + a key labels (several: Tab or a click moves it).
+let active = 0, shownQuestion = null;
 const $ = (id) => document.getElementById(id);
+$("panel-counter").addEventListener("click", () => activate(0));
 
 function showError(text) {
   const e = $("error");
@@ -123,9 +131,41 @@ function kbd(text) {
   return k;
 }
 
+// The element ids of the k-th counter-example's panel: the first keeps the
+// ids it always had (panel-counter, labels-counter...), the others end in -2, -3...
+function cid(name, k) { return k === 0 ? name : name + "-" + (k + 1); }
+
+// One panel per counter-example: the first is in the page, the others copies.
+function counterPanels(n) {
+  const first = $("panel-counter");
+  let k = 1;
+  for (; k < Math.max(n, 1); k++) {
+    if ($(cid("panel-counter", k))) continue;
+    const panel = first.cloneNode(true);
+    panel.id = cid("panel-counter", k);
+    for (const el of panel.querySelectorAll("[id]")) {
+      el.id = cid(el.id, k);
+      el.textContent = "";
+    }
+    const at = k;
+    panel.addEventListener("click", () => activate(at));
+    $("pair").appendChild(panel);
+  }
+  while ($(cid("panel-counter", k))) { $(cid("panel-counter", k)).remove(); k++; }
+}
+
+function activate(k) {
+  const n = state && state.counters ? state.counters.length : 0;
+  if (n < 2 || k < 0 || k >= n) return;
+  active = k;
+  for (let j = 0; j < n; j++) {
+    $(cid("panel-counter", j)).classList.toggle("active", j === active);
+  }
+}
+
 // One button per class. Its key is the class itself for digit classes, else
 // a letter; the key is shown on the button unless it is the button's text.
-function labelButtons(box, s, current, which) {
+function labelButtons(box, s, current, which, k) {
   box.textContent = "";
   s.classes.forEach((name, i) => {
     const b = document.createElement("button");
@@ -146,17 +186,23 @@ function labelButtons(box, s, current, which) {
       t.textContent = "(" + tags.join(", ") + ")";
       b.appendChild(t);
     }
-    b.addEventListener("click", () => pick(which, i));
+    b.addEventListener("click", () => pick(which, i, k));
     box.appendChild(b);
   });
 }
 
-function pick(which, i) {
+function pick(which, i, k) {
   if (!state || state.status === "waiting" || state.status === "closed") return;
   if (which === "counter" && !state.counter_editable) return;
   if (i === null || i < 0 || i >= state.classes.length) return;
-  choice[which] = i;
-  const box = $(which === "label" ? "labels-example" : "labels-counter");
+  k = k || 0;
+  if (which === "counter") {
+    if (k >= state.counters.length) return;
+    choice.counters[k] = i;
+  } else {
+    choice.label = i;
+  }
+  const box = $(which === "label" ? "labels-example" : cid("labels-counter", k));
   for (const b of box.children) {
     b.setAttribute("aria-pressed", String(Number(b.dataset.index) === i));
   }
@@ -177,11 +223,11 @@ function willSave() {
       i === before ? " (unchanged)" : " (was " + labelName(before) + ")"));
   };
   part("example", state.example.id, choice.label, state.example.label_index);
-  if (state.counter && state.counter_editable) {
+  if (!state.counter_editable) return;
+  state.counters.forEach((ce, k) => {
     line.appendChild(document.createTextNode(" \u00b7 "));
-    part("counter-example", state.counter.id, choice.counter,
-         state.counter.label_index);
-  }
+    part("counter-example", ce.id, choice.counters[k], ce.label_index);
+  });
 }
 
 function labelName(i) { return i === null ? "?" : state.classes[i]; }
@@ -216,20 +262,32 @@ function render(s) {
     ") = " + s.margin.toFixed(3);
   $("view-example").innerHTML = ex.html;
   labelButtons($("labels-example"), s, ex.label_index, "label");
-  const ce = s.counter;
-  $("pair").classList.toggle("single", !ce);
-  $("panel-counter").hidden = !ce;
-  if (ce) {
-    $("title-counter").textContent = "Counter-example #" + ce.id;
-    $("meta-counter").textContent = "label: " + ce.label +
-      (s.support ? " \u00b7 " + s.support : "") +
+  const counters = s.counters || [], n = counters.length;
+  counterPanels(n);
+  $("pair").classList.toggle("single", !n);
+  $("pair").classList.toggle("several", n > 1);
+  $("pair").style.gridTemplateColumns = n > 1
+    ? "repeat(" + (n + 1) + ", minmax(0, 1fr))" : "";
+  $("panel-counter").hidden = !n;
+  $("labels-counter").textContent = "";
+  counters.forEach((ce, k) => {
+    $(cid("title-counter", k)).textContent =
+      (n > 1 ? ce.title : "Counter-example") + " #" + ce.id;
+    $(cid("meta-counter", k)).textContent = "label: " + ce.label +
+      (ce.support ? " \u00b7 " + ce.support : "") +
       (s.counter_editable ? "" : " \u00b7 not relabeled with this strategy");
-    $("meta-counter").title = s.score === null ? "" : "selector score " + s.score;
-    $("view-counter").innerHTML = ce.html;
-    labelButtons($("labels-counter"), s, ce.label_index, "counter");
-  } else {
-    $("labels-counter").textContent = "";
-  }
+    $(cid("meta-counter", k)).title =
+      ce.score === null ? "" : "selector score " + ce.score;
+    $(cid("view-counter", k)).innerHTML = ce.html;
+    labelButtons($(cid("labels-counter", k)), s, ce.label_index, "counter", k);
+  });
+  const question = s.status + ":" + s.qid;
+  if (question !== shownQuestion) { shownQuestion = question; active = 0; }
+  $("panel-counter").classList.add("active");
+  activate(Math.min(active, Math.max(n - 1, 0)));
+  $("help-counter").textContent = n > 1
+    ? "active counter-example (outlined; Tab, or a click on a panel, picks another)"
+    : "counter-example";
   const keys = s.keys.filter((k) => k !== null), help = $("help-keys");
   help.textContent = "";
   help.appendChild(kbd(keys[0]));
@@ -239,9 +297,10 @@ function render(s) {
   }
   help.appendChild(document.createTextNode(s.digit_keys
     ? " (the class itself)" : " (the letter on each button)"));
-  choice = { label: s.preset.label, counter: s.preset.counter };
+  const preset = s.preset.counters || [s.preset.counter];
+  choice = { label: s.preset.label, counters: preset.slice(0, n) };
   pick("label", s.preset.label);
-  if (ce && s.counter_editable) pick("counter", s.preset.counter);
+  if (s.counter_editable) counters.forEach((ce, k) => pick("counter", preset[k], k));
   $("undo").disabled = !s.can_undo || s.status === "revising";
   $("cancel").hidden = s.status !== "revising";
   $("skip").disabled = s.status === "revising";
@@ -271,9 +330,13 @@ async function post(path, body) {
 
 function submit(skip) {
   if (!state || (state.status !== "question" && state.status !== "revising")) return;
-  post("answer", { qid: state.qid, label: choice.label,
-                   counter_label: state.counter_editable ? choice.counter : null,
-                   skip: !!skip });
+  const editable = state.counter_editable && state.counters.length > 0;
+  const body = { qid: state.qid, label: choice.label,
+                 counter_label: editable ? choice.counters[0] : null,
+                 skip: !!skip };
+  // several counter-examples: one label each, in order
+  if (editable && state.counters.length > 1) body.counter_labels = choice.counters;
+  post("answer", body);
 }
 
 $("submit").addEventListener("click", () => submit(false));
@@ -300,11 +363,17 @@ document.addEventListener("keydown", (ev) => {
   if (!state || state.status === "waiting" || state.status === "closed") return;
   const i = keyIndex(ev);
   if (i !== null) {
-    pick(ev.shiftKey ? "counter" : "label", i);
+    pick(ev.shiftKey ? "counter" : "label", i, active);
     ev.preventDefault();
     return;
   }
   const k = ev.key.toLowerCase();
+  if (k === "tab" && state.counters && state.counters.length > 1) {
+    const n = state.counters.length;
+    activate((active + (ev.shiftKey ? n - 1 : 1)) % n);
+    ev.preventDefault();
+    return;
+  }
   if (k === "enter") { submit(false); ev.preventDefault(); }
   else if (k === "s") { if (state.status === "question") submit(true); }
   else if (k === "u") {

@@ -51,20 +51,35 @@ def why_sentence(query, name=label_text):
     label, pred = name(query.label), name(query.prediction)
     doubt = (f"The model thinks example #{query.example_id} is '{pred}', but it "
              f"is labeled '{label}'.")
-    if not query.has_counter_example:
+    shown = query.counter_examples
+    if not shown:
         return (doubt + " No counter-example is shown, so only this label is in "
                 "question." + _note(query))
-    sentence = (
-        f"{doubt} Example #{query.counter_example_id}, labeled "
-        f"'{name(query.counter_label)}' as the model predicts, is the training "
-        "example that most supports the model's doubt"
-        # "explain" shows the counter-example without offering its label
-        + ("." if query.strategy == "explain" else ": check both labels.")
-    )
+    if len(shown) == 1:
+        sentence = (
+            f"{doubt} Example #{query.counter_example_id}, labeled "
+            f"'{name(query.counter_label)}' as the model predicts, is the "
+            "training example that most supports the model's doubt"
+        )
+    else:
+        listing = ", ".join(f"#{ce.example_id} ('{name(ce.label)}')"
+                            for ce in shown)
+        sentence = (
+            f"{doubt} Examples {listing}, best first, are the {len(shown)} "
+            "training examples that most support the model's doubt"
+        )
+    # "explain" shows the counter-examples without offering their labels
+    if query.strategy == "explain":
+        sentence += "."
+    else:
+        sentence += (": check both labels." if len(shown) == 1
+                     else ": check every label.")
     if query.strategy == "drop":
+        them = (f"example #{query.counter_example_id} leaves" if len(shown) == 1
+                else f"those {len(shown)} examples leave")
         sentence += (
-            f" If you keep the label of #{query.example_id}, example "
-            f"#{query.counter_example_id} leaves the training set."
+            f" If you keep the label of #{query.example_id}, {them} the "
+            "training set."
         )
     return sentence + _note(query)
 
@@ -73,6 +88,12 @@ def _note(query):
     """The asker's own words on why, after a space (empty without them)."""
     note = getattr(query, "note", None)
     return f" {note}" if note else ""
+
+
+def counter_title(query, k):
+    """``"counter-example"``, or ``"counter-example 2 of 3"`` among several."""
+    n = len(query.counter_examples)
+    return "counter-example" if n == 1 else f"counter-example {k + 1} of {n}"
 
 
 #: Rounds seen before the page guesses how many questions are left.
@@ -226,50 +247,62 @@ class Renderer:
         examples are in units of each feature's spread over the training data
         (``query.feature_scale``, a standard deviation), so that a feature
         measured in large units does not win by its units alone. A feature
-        constant over the training data that differs here ranks first. The
-        differences (in those units; raw without a scale) are returned with
-        the order, ``None`` without a counter-example.
+        constant over the training data that differs here ranks first. With
+        several counter-examples, a feature ranks by the largest of its
+        differences, so that every table lists the same rows. The differences
+        (in those units; raw without a scale) are returned with the order,
+        one array per counter-example, none without one.
         """
         x = np.asarray(query.x).ravel()
         n = x.shape[0]
         if not query.has_counter_example:
             order = np.arange(n)[: self.max_features]
-            return [int(j) for j in order], set(), None
-        diff = _differences(x, np.asarray(query.counter_x).ravel(),
-                            query.feature_scale)
+            return [int(j) for j in order], set(), []
+        diffs = [_differences(x, np.asarray(ce.x).ravel(), query.feature_scale)
+                 for ce in query.counter_examples]
+        order, hot = self._ranked(np.max(diffs, axis=0))
+        return order, hot, diffs
+
+    def _ranked(self, diff):
+        """The features to list, most different first, and those to highlight."""
         ranked = np.where(np.isnan(diff), np.inf, diff)
         order = np.argsort(-ranked, kind="stable")
         hot = {int(j) for j in order[: self.n_highlight] if ranked[j] > 0}
-        return [int(j) for j in order[: self.max_features]], hot, diff
+        return [int(j) for j in order[: self.max_features]], hot
 
     # ----------------------------------------------------------------- HTML
 
-    def html_pair(self, query):
-        """``(example_html, counter_html or None)``, every string escaped."""
+    def html_views(self, query):
+        """``(example_html, counter_htmls)``, every string escaped.
+
+        ``counter_htmls`` holds one view per counter-example, in order (none
+        without one). Each counter-example's table highlights the features
+        in which it differs most from the example.
+        """
         kind = self.kind
-        ids = [(query.example_id, query.x, "example")]
-        if query.has_counter_example:
-            ids.append((query.counter_example_id, query.counter_x, "counter"))
+        ids = [(query.example_id, query.x)] + [
+            (ce.example_id, ce.x) for ce in query.counter_examples]
         if kind == "tabular":
-            order, hot, diff = self.feature_order(query)
+            order, hot, diffs = self.feature_order(query)
             names = self.names(query, np.asarray(query.x).size)
             out = [self._html_table(np.asarray(query.x).ravel(), names, order, hot,
                                     head=query.has_counter_example)]
-            if query.has_counter_example:
+            for ce, diff in zip(query.counter_examples, diffs):
+                own = self._ranked(diff)[1] if len(diffs) > 1 else hot
                 out.append(self._html_table(
-                    np.asarray(query.counter_x).ravel(), names, order, hot,
-                    diff=diff, note=spread_note(query, len(hot)),
+                    np.asarray(ce.x).ravel(), names, order, own,
+                    diff=diff, note=spread_note(query, len(own)),
                     unit=query.feature_scale is not None))
         elif kind == "text":
             out = [
                 '<div class="text">' + html.escape(self.text_of(i)) + "</div>"
-                for i, _, _ in ids
+                for i, _ in ids
             ]
         elif kind == "image":
-            out = [self._html_image(x, i) for i, x, _ in ids]
+            out = [self._html_image(x, i) for i, x in ids]
         else:
             out = []
-            for i, x, _ in ids:
+            for i, x in ids:
                 rendered = self.render(x, i)
                 if not isinstance(rendered, str):
                     raise TypeError(
@@ -277,7 +310,7 @@ class Renderer:
                         f"{type(rendered).__name__}."
                     )
                 out.append(rendered)
-        return out[0], (out[1] if len(out) > 1 else None)
+        return out[0], tuple(out[1:])
 
     def _html_table(self, x, names, order, hot, diff=None, note="", unit=True,
                     head=True):
@@ -329,41 +362,44 @@ class Renderer:
 
     # ----------------------------------------------------------------- text
 
-    def text_pair(self, query, width=80):
-        """``(example_text, counter_text or None)`` for a terminal."""
+    def text_views(self, query):
+        """``(example_text, counter_texts)`` for a terminal.
+
+        A table of features shows every example in one text, with no
+        counter-example texts apart; texts and custom views come one per
+        counter-example, in order.
+        """
         kind = self.kind
         if kind == "image":
             raise ValueError(
                 "A terminal cannot show images: use BrowserOracle, or pass "
                 "render=... to describe an example in text."
             )
-        ids = [(query.example_id, query.x)]
-        if query.has_counter_example:
-            ids.append((query.counter_example_id, query.counter_x))
+        ids = [(query.example_id, query.x)] + [
+            (ce.example_id, ce.x) for ce in query.counter_examples]
         if kind == "text":
             out = [_shorten(self.text_of(i), 600) for i, _ in ids]
         elif kind == "custom":
             out = [str(self.render(x, i)) for i, x in ids]
         else:
-            return self._text_table(query), None
-        return out[0], (out[1] if len(out) > 1 else None)
+            return self._text_table(query), ()
+        return out[0], tuple(out[1:])
 
     def _text_table(self, query):
-        order, hot, diff = self.feature_order(query)
+        order, hot, diffs = self.feature_order(query)
         x = np.asarray(query.x).ravel()
         names = self.names(query, x.shape[0])
         cols = [f"#{query.example_id}"]
-        if query.has_counter_example:
-            cx = np.asarray(query.counter_x).ravel()
-            cols.append(f"#{query.counter_example_id}")
-            cols.append("apart (SD)" if query.feature_scale is not None
-                        else "apart")
+        apart = "apart (SD)" if query.feature_scale is not None else "apart"
+        for ce in query.counter_examples:
+            cols += [f"#{ce.example_id}", apart]
+        counters = [np.asarray(ce.x).ravel() for ce in query.counter_examples]
         name_w = max([len("feature")] + [len(names[j][:30]) for j in order])
         lines = ["  " + "feature".ljust(name_w) + "".join(c.rjust(12) for c in cols)]
         for j in order:
             mark = "* " if j in hot else "  "
             vals = [fmt(x[j])]
-            if query.has_counter_example:
+            for cx, diff in zip(counters, diffs):
                 vals += [fmt(cx[j]), _apart(diff[j])]
             lines.append(mark + names[j][:30].ljust(name_w)
                          + "".join(v[:11].rjust(12) for v in vals))

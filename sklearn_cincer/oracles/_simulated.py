@@ -12,8 +12,9 @@ class SimulatedOracle:
     It plays the annotator in experiments: for each example it is asked about
     it answers the true label ``y_true[example_id]``, except that with
     probability ``error_rate`` it errs and answers another class, drawn
-    uniformly. It labels the suspicious example and the counter-example
-    independently.
+    uniformly. It labels the suspicious example and each counter-example
+    independently (``Answer.counter_labels`` holds one label per
+    counter-example when the query shows several).
 
     Parameters
     ----------
@@ -74,11 +75,13 @@ class SimulatedOracle:
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError(f"error_rate must be in [0, 1], got {self.error_rate}.")
         label = self._answer(query.example_id, query.classes, 0)
-        counter_label = None
-        if query.has_counter_example:
-            counter_label = self._answer(query.counter_example_id, query.classes, 1)
+        # every counter-example by its own id, so that its answer does not
+        # depend on its place among those shown
+        shown = tuple(plain(self._answer(ce.example_id, query.classes, 1))
+                      for ce in query.counter_examples)
         return Answer(
-            label=plain(label), counter_label=plain(counter_label),
+            label=plain(label), counter_label=shown[0] if shown else None,
+            counter_labels=shown if len(shown) > 1 else None,
             annotator="simulated",
         )
 

@@ -17,7 +17,23 @@ _COLUMNS = (
     "counter_example_id", "strategy", "label_before", "counter_label_before",
     "prediction", "margin", "score", "label_after", "counter_label_after",
     "skipped", "annotator", "asked_at", "answered_at", "revises",
-    "x_fingerprint", "counter_x_fingerprint",
+    "x_fingerprint", "counter_x_fingerprint", "counter_example_ids", "scores",
+    "counter_labels_before", "counter_labels_after", "counter_x_fingerprints",
+)
+
+# Columns of a question with several counter-examples (n_counter_examples >
+# 1): JSON lists, one entry per counter-example, in order. NULL for a
+# question with at most one, whose row is as it was before they existed.
+_LIST_COLUMNS = ("counter_example_ids", "scores", "counter_labels_before",
+                 "counter_labels_after", "counter_x_fingerprints")
+
+# The columns of a question that record_question writes, in order.
+_QUESTION_FIELDS = (
+    "run_id", "round", "example_id", "counter_example_id", "strategy",
+    "label_before", "counter_label_before", "prediction", "margin", "score",
+    "asked_at", "qkey", "x_fingerprint", "counter_x_fingerprint",
+    "counter_example_ids", "scores", "counter_labels_before",
+    "counter_x_fingerprints",
 )
 
 # Seconds a write waits for another connection's lock (a reader, or a
@@ -25,10 +41,12 @@ _COLUMNS = (
 # person waits that long for "Saved." or "not saved", so not SQLite's 30 s.
 _BUSY_TIMEOUT = 10.0
 
+# 3: several counter-examples per question (_LIST_COLUMNS); the key of a
+# question with one is as in 2.
 # 2: questions keyed by the fingerprints of both examples' features and the
 # strategy; runs carry a fingerprint of the cleaner's settings and data.
 # 0 (no version): the first schema, keyed by ids and labels only.
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -59,19 +77,24 @@ CREATE TABLE IF NOT EXISTS questions (
     revises INTEGER REFERENCES questions (question_id),
     qkey TEXT NOT NULL,
     x_fingerprint TEXT,
-    counter_x_fingerprint TEXT
+    counter_x_fingerprint TEXT,
+    counter_example_ids TEXT,
+    scores TEXT,
+    counter_labels_before TEXT,
+    counter_labels_after TEXT,
+    counter_x_fingerprints TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_live_row_per_question
     ON questions (qkey) WHERE status IN ('pending', 'answered');
 """
 
-# What the first schema lacks, added in place when such a store is opened.
+# What earlier schemas lack, added in place when such a store is opened.
 _MIGRATION = (
     ("runs", "fingerprint", "TEXT"),
     ("runs", "pid", "INTEGER"),
     ("questions", "x_fingerprint", "TEXT"),
     ("questions", "counter_x_fingerprint", "TEXT"),
-)
+) + tuple(("questions", column, "TEXT") for column in _LIST_COLUMNS)
 
 
 def _now():
@@ -85,7 +108,17 @@ def _fingerprints(query):
 
 
 def _question_params(run_id, query, key):
-    """The columns of a question, from ``run_id`` to ``qkey``, as stored."""
+    """The columns of :data:`_QUESTION_FIELDS` of a question, as stored."""
+    shown = query.counter_examples
+    lists = (None,) * 4
+    if len(shown) > 1:
+        lists = (
+            json.dumps([int(ce.example_id) for ce in shown]),
+            json.dumps([None if ce.score is None else float(ce.score)
+                        for ce in shown]),
+            json.dumps([plain(ce.label) for ce in shown]),
+            json.dumps([array_fingerprint(ce.x) for ce in shown]),
+        )
     return (
         run_id, int(query.round), int(query.example_id),
         None if query.counter_example_id is None else int(query.counter_example_id),
@@ -93,7 +126,14 @@ def _question_params(run_id, query, key):
         _dump(query.prediction), float(query.margin),
         None if query.score is None else float(query.score),
         _now(), key,
-    ) + _fingerprints(query)
+    ) + _fingerprints(query) + lists
+
+
+def _insert_question(status, extra=()):
+    """``INSERT`` of a question's fields (and the ``extra`` columns)."""
+    columns = ("status",) + _QUESTION_FIELDS + tuple(extra)
+    return (f"INSERT INTO questions ({', '.join(columns)}) VALUES "
+            f"('{status}', {', '.join('?' * (len(columns) - 1))})")
 
 
 def _dump(value):
@@ -115,11 +155,13 @@ def _load(text):
 def question_key(query):
     """What makes two queries the same question.
 
-    The same example and counter-example (ids and a fingerprint of their
-    features), with the same current labels, under the same strategy.
+    The same example and counter-examples (ids and a fingerprint of their
+    features, in order), with the same current labels, under the same
+    strategy. The key of a question with at most one counter-example is the
+    one stores have always had, so that their answers still replay.
     """
     fingerprint, counter_fingerprint = _fingerprints(query)
-    return json.dumps([
+    key = [
         int(query.example_id),
         None if query.counter_example_id is None else int(query.counter_example_id),
         plain(query.label),
@@ -127,7 +169,12 @@ def question_key(query):
         query.strategy,
         fingerprint,
         counter_fingerprint,
-    ])
+    ]
+    others = query.counter_examples[1:]
+    if others:
+        key.append([[int(ce.example_id), plain(ce.label), array_fingerprint(ce.x)]
+                    for ce in others])
+    return json.dumps(key)
 
 
 def _legacy_key(query):
@@ -455,24 +502,25 @@ class AnnotationStore:
                 "'pending'", (key,)).fetchone()
             if row is not None:
                 return row["question_id"]
-            cur = self._execute(
-                "INSERT INTO questions (run_id, status, round, example_id, "
-                "counter_example_id, strategy, label_before, counter_label_before, "
-                "prediction, margin, score, asked_at, qkey, x_fingerprint, "
-                "counter_x_fingerprint) VALUES "
-                "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _question_params(run_id, query, key))
+            cur = self._execute(_insert_question("pending"),
+                                _question_params(run_id, query, key))
             return cur.lastrowid
 
     def record_answer(self, question_id, answer):
         """Write the answer to a pending question."""
         self._check_writable(f"the answer to question {question_id}")
-        cur = self._execute(
-            "UPDATE questions SET status = 'answered', label_after = ?, "
-            "counter_label_after = COALESCE(?, counter_label_before), skipped = ?, "
-            "annotator = ?, answered_at = ? "
-            "WHERE question_id = ? AND status = 'pending'",
-            self._answer_params(answer) + (question_id,))
+        with self._lock:
+            row = self._execute(
+                "SELECT counter_labels_before FROM questions WHERE question_id = ?",
+                (question_id,)).fetchone()
+            before = None if row is None else _load(row["counter_labels_before"])
+            cur = self._execute(
+                "UPDATE questions SET status = 'answered', label_after = ?, "
+                "counter_label_after = COALESCE(?, counter_label_before), "
+                "skipped = ?, annotator = ?, answered_at = ?, "
+                "counter_labels_after = ? "
+                "WHERE question_id = ? AND status = 'pending'",
+                self._answer_params(answer, before=before) + (question_id,))
         if cur.rowcount != 1:
             raise OracleError(
                 f"Question {question_id} is not pending in {self!r}: it was "
@@ -480,13 +528,24 @@ class AnnotationStore:
             )
 
     @staticmethod
-    def _answer_params(answer, counter_default=None):
+    def _answer_params(answer, counter_default=None, before=None):
+        """``label_after`` to ``answered_at``, then ``counter_labels_after``.
+
+        ``before``: the labels of a question's several counter-examples (a
+        list), which the answer's ``None`` entries keep; None for a question
+        with at most one.
+        """
         counter = answer.counter_label
         if counter is None:
             counter = counter_default
+        labels = None
+        if before is not None:
+            given = answer.counter_labels or (answer.counter_label,)
+            labels = json.dumps([plain(b) if k >= len(given) or given[k] is None
+                                 else plain(given[k]) for k, b in enumerate(before)])
         return (_dump(answer.label), None if counter is None else _dump(counter),
                 int(bool(getattr(answer, "skipped", False))), answer.annotator,
-                _now())
+                _now(), labels)
 
     def record_revision(self, query, answer, run_id=None):
         """Replace the answer to ``query`` by ``answer`` (an "undo").
@@ -508,15 +567,15 @@ class AnnotationStore:
                 statements.append((
                     "UPDATE questions SET status = 'revised' WHERE question_id = ?",
                     (revises,)))
+            before = None
+            if len(query.counter_examples) > 1:
+                before = [ce.label for ce in query.counter_examples]
             statements.append((
-                "INSERT INTO questions (run_id, status, round, example_id, "
-                "counter_example_id, strategy, label_before, counter_label_before, "
-                "prediction, margin, score, asked_at, qkey, x_fingerprint, "
-                "counter_x_fingerprint, revises, label_after, counter_label_after, "
-                "skipped, annotator, answered_at) VALUES (?, 'answered', ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _insert_question("answered", (
+                    "revises", "label_after", "counter_label_after", "skipped",
+                    "annotator", "answered_at", "counter_labels_after")),
                 _question_params(run_id, query, key) + (revises,)
-                + self._answer_params(answer, query.counter_label)))
+                + self._answer_params(answer, query.counter_label, before)))
             return self._transaction(statements).lastrowid
 
     # ------------------------------------------------------------ reading
@@ -529,10 +588,16 @@ class AnnotationStore:
         strategy.
         """
         row = self._execute(
-            "SELECT label_after, counter_label_after, annotator, skipped FROM "
-            "questions WHERE qkey = ? AND status = 'answered'",
-            (question_key(query),)).fetchone()
+            f"SELECT {self._answer_columns()} FROM questions WHERE qkey = ? AND "
+            "status = 'answered'", (question_key(query),)).fetchone()
         return None if row is None else _answer(row)
+
+    def _answer_columns(self):
+        """What :func:`_answer` reads (a read-only store may lack the last)."""
+        labels = ("counter_labels_after"
+                  if "counter_labels_after" in self._columns["questions"]
+                  else "NULL AS counter_labels_after")
+        return f"label_after, counter_label_after, annotator, skipped, {labels}"
 
     def find_legacy_answer(self, query):
         """An answer recorded by the first schema, matched by ids and labels.
@@ -541,12 +606,11 @@ class AnnotationStore:
         the features; they are matched by ids, labels and strategy, as they
         were then. Returns ``(question_id, answer)`` or None.
         """
-        if not self.legacy:
-            return None
+        if not self.legacy or len(query.counter_examples) > 1:
+            return None  # the first schema knew one counter-example at most
         row = self._execute(
-            "SELECT question_id, label_after, counter_label_after, annotator, "
-            "skipped FROM questions WHERE qkey = ? AND status = 'answered' AND "
-            "(strategy IS NULL OR strategy = ?)",
+            f"SELECT question_id, {self._answer_columns()} FROM questions WHERE "
+            "qkey = ? AND status = 'answered' AND (strategy IS NULL OR strategy = ?)",
             (_legacy_key(query), query.strategy)).fetchone()
         return None if row is None else (row["question_id"], _answer(row))
 
@@ -565,6 +629,10 @@ class AnnotationStore:
     def records(self, status=None):
         """Every row, oldest first, as dicts (``pandas.DataFrame(...)`` works).
 
+        The columns of :data:`_LIST_COLUMNS` hold a list per row, one entry
+        per counter-example shown (empty without one), also for questions
+        with a single counter-example, whose file rows leave them empty.
+
         Parameters
         ----------
         status : {"pending", "answered", "revised"} or None
@@ -581,9 +649,11 @@ class AnnotationStore:
         for row in self._execute(sql + " ORDER BY question_id", params).fetchall():
             rec = dict(row)
             for col in ("label_before", "counter_label_before", "prediction",
-                        "label_after", "counter_label_after"):
+                        "label_after", "counter_label_after") + _LIST_COLUMNS:
                 rec[col] = _load(rec[col])
             rec["skipped"] = bool(rec["skipped"])
+            if rec["counter_example_ids"] is None:
+                _single_as_lists(rec)
             out.append(rec)
         return out
 
@@ -627,9 +697,9 @@ class AnnotationStore:
             out["answered"] += 1
             out["skipped"] += r["skipped"]
             out["relabeled_examples"] += r["label_after"] != r["label_before"]
-            out["relabeled_counter_examples"] += (
-                r["counter_example_id"] is not None
-                and r["counter_label_after"] != r["counter_label_before"])
+            out["relabeled_counter_examples"] += sum(
+                after != before for before, after in zip(
+                    r["counter_labels_before"], r["counter_labels_after"] or ()))
             who = r["annotator"]
             out["annotators"][who] = out["annotators"].get(who, 0) + 1
         return out
@@ -655,13 +725,31 @@ class AnnotationStore:
         writer = csv.DictWriter(fh, fieldnames=_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writer.writerow({
+                k: "" if v is None else json.dumps(v) if k in _LIST_COLUMNS else v
+                for k, v in row.items()})
+
+
+def _single_as_lists(rec):
+    """Fill the list columns of a row with at most one counter-example."""
+    one = rec["counter_example_id"] is not None
+    for col, single in (("counter_example_ids", "counter_example_id"),
+                        ("scores", "score"),
+                        ("counter_labels_before", "counter_label_before"),
+                        ("counter_x_fingerprints", "counter_x_fingerprint")):
+        rec[col] = [rec[single]] if one else []
+    answered = rec["status"] != "pending"
+    rec["counter_labels_after"] = (
+        [rec["counter_label_after"]] if one and answered else [] if answered
+        else None)
 
 
 def _answer(row):
+    labels = _load(row["counter_labels_after"])
     return Answer(label=_load(row["label_after"]),
                   counter_label=_load(row["counter_label_after"]),
-                  annotator=row["annotator"], skipped=bool(row["skipped"]))
+                  annotator=row["annotator"], skipped=bool(row["skipped"]),
+                  counter_labels=None if labels is None else tuple(labels))
 
 
 def _store_error(store, exc):

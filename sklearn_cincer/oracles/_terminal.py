@@ -3,9 +3,15 @@
 import contextlib
 import sys
 
-from ._base import AnnotationStopped
+from ._base import AnnotationStopped, answer_labels
 from ._human import _HumanOracle
-from ._render import progress_text, support_text, sure_text, why_sentence
+from ._render import (
+    counter_title,
+    progress_text,
+    support_text,
+    sure_text,
+    why_sentence,
+)
 
 _UNDO = object()
 _SKIP = object()
@@ -22,7 +28,10 @@ class TerminalOracle(_HumanOracle):
     suspicious example and its counter-example side by side (a table of the
     features that differ most, marked with ``*``, or the two texts), their
     labels, what the model predicts and how sure it is, and one sentence on
-    why they are paired. Then it asks for the label of each.
+    why they are paired. Then it asks for the label of each. With several
+    counter-examples (the cleaner's ``n_counter_examples``) the table has a
+    column pair per counter-example, and it asks for each label in turn,
+    best counter-example first.
 
     **Typing a label.** What you type is the class itself, never its
     position in a list: ``4`` is the class 4. A class is its code (``4``,
@@ -188,7 +197,7 @@ class TerminalOracle(_HumanOracle):
     def _show(self, query, revision=False):
         choices = self._choices(query)
         name = choices.name
-        example_text, counter_text = self._renderer.text_pair(query)
+        example_text, counter_texts = self._renderer.text_views(query)
         self._write("=" * 72)
         if revision:
             self._write(f"Revision (round {query.round})")
@@ -199,18 +208,18 @@ class TerminalOracle(_HumanOracle):
         self._write(f"  #{query.example_id} (suspicious): label "
                     f"'{name(query.label)}', the model says "
                     f"'{name(query.prediction)}', {sure_text(query.margin)}")
-        if query.has_counter_example:
-            support = support_text(query.score)
-            self._write(f"  #{query.counter_example_id} (counter-example): label "
-                        f"'{name(query.counter_label)}'"
-                        + (f", {support}" if support else ""))
-        if counter_text is None:
+        for k, ce in enumerate(query.counter_examples):
+            support = support_text(ce.score)
+            self._write(f"  #{ce.example_id} ({counter_title(query, k)}): label "
+                        f"'{name(ce.label)}'" + (f", {support}" if support else ""))
+        if not counter_texts:
             self._write(_indent(example_text))
         else:
             self._write(f"--- #{query.example_id}:")
             self._write(_indent(example_text))
-            self._write(f"--- #{query.counter_example_id}:")
-            self._write(_indent(counter_text))
+            for ce, text in zip(query.counter_examples, counter_texts):
+                self._write(f"--- #{ce.example_id}:")
+                self._write(_indent(text))
         self._write(f"Classes: {choices.listing()}   "
                     f"(type {_how_to_type(choices)})")
 
@@ -253,23 +262,25 @@ class TerminalOracle(_HumanOracle):
             return label
 
     def _ask(self, query, can_undo):
-        """Answer, or _UNDO."""
+        """Answer, or _UNDO: the example's label, then each counter-example's."""
         label = self._choose(query, query.example_id, query.label, can_undo)
         if label is _UNDO:
             return _UNDO
+        counters = []
+        if label is not _SKIP and self._asks_counter_label(query):
+            for ce in query.counter_examples:
+                counter = self._choose(query, ce.example_id, ce.label, can_undo)
+                if counter is _UNDO:
+                    return _UNDO
+                if counter is _SKIP:
+                    label = _SKIP
+                    break
+                counters.append(counter)
         if label is _SKIP:
-            self._write("skipped: both labels stay as they are")
-            return self._make_answer(query, None, None, skipped=True)
-        counter = query.counter_label
-        if self._asks_counter_label(query):
-            counter = self._choose(query, query.counter_example_id,
-                                   query.counter_label, can_undo)
-            if counter is _UNDO:
-                return _UNDO
-            if counter is _SKIP:
-                self._write("skipped: both labels stay as they are")
-                return self._make_answer(query, None, None, skipped=True)
-        answer = self._make_answer(query, label, counter)
+            self._write("skipped: " + ("both labels stay as they are" if len(
+                query.counter_examples) < 2 else "every label stays as it is"))
+            return self._make_answer(query, None, skipped=True)
+        answer = self._make_answer(query, label, counters)
         self._write("answer: " + _answer_text(self._choices(query), query, answer))
         return answer
 
@@ -294,11 +305,12 @@ class TerminalOracle(_HumanOracle):
     def _revise(self):
         last_query, last_answer = self._last()
         choices = self._choices(last_query)
+        labels = answer_labels(last_answer, last_query)[1]
         self._write(f"Revising your answer about #{last_query.example_id} "
                     f"(was '{choices.name(last_answer.label)}'"
-                    + (f", #{last_query.counter_example_id} "
-                       f"'{choices.name(last_answer.counter_label)}'"
-                       if last_query.has_counter_example else "")
+                    + "".join(f", #{ce.example_id} '{choices.name(label)}'"
+                              for ce, label in zip(last_query.counter_examples,
+                                                   labels))
                     + "); u here cancels.")
         self._show(last_query, revision=True)
         revised = self._ask(last_query, can_undo=True)
@@ -367,11 +379,12 @@ def _change(choices, label, before):
 
 
 def _answer_text(choices, query, answer):
-    """``"#12 -> 4 (was 3), #7 -> 4 (kept)"``."""
+    """``"#12 -> 4 (was 3), #7 -> 4 (kept)"``, every counter-example listed."""
     text = f"#{query.example_id} -> {_change(choices, answer.label, query.label)}"
-    if query.has_counter_example and answer.counter_label is not None:
-        text += (f", #{query.counter_example_id} -> "
-                 f"{_change(choices, answer.counter_label, query.counter_label)}")
+    if answer.counter_label is None and answer.counter_labels is None:
+        return text
+    for ce, label in zip(query.counter_examples, answer_labels(answer, query)[1]):
+        text += f", #{ce.example_id} -> {_change(choices, label, ce.label)}"
     return text
 
 

@@ -146,27 +146,15 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         Raises
         ------
         ValueError
-            When a score is NaN or ``+inf``, or every score is ``-inf``: the
-            model's numbers overflowed (inputs too large for float64) and the
-            ranking would be garbage, so no counter-example is picked.
+            When the scores cannot be ranked (a NaN or ``+inf``, or only
+            ``-inf``), as :func:`top_candidates`, whose ranking this is.
         """
         candidates = self._candidates(candidates)
         if candidates.size == 0:
             raise ValueError("There is no candidate counter-example to select.")
         scores = np.asarray(self.score(x, y, candidates))
-        best = int(np.argmax(scores))
-        bad = np.isnan(scores) | (scores == np.inf)
-        if bad.any() or scores[best] == -np.inf:
-            n_bad = int(bad.sum()) if bad.any() else candidates.size
-            raise ValueError(
-                f"{type(self).__name__} gave {n_bad} of {candidates.size} "
-                "candidates a NaN or infinite score, so no counter-example can "
-                "be ranked: the model's features, distances or gradients "
-                "overflow float64 (inputs of magnitude 1e155 or more square to "
-                "infinity) or are NaN. Scale the inputs (for example with a "
-                "StandardScaler in a Pipeline)."
-            )
-        return int(candidates[best]), float(scores[best])
+        rows, best = top_candidates(scores, candidates, 1, type(self).__name__)
+        return int(rows[0]), float(best[0])
 
     def _candidates(self, candidates):
         check_is_fitted(self, "n_train_")
@@ -180,6 +168,70 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
                 f"candidates must index the {self.n_train_} fitted training rows."
             )
         return candidates
+
+
+def top_candidates(scores, candidates, n, who="The selector"):
+    """The ``n`` best candidates and their scores, best first.
+
+    The one ranking of every selector: :meth:`BaseSelector.select` takes its
+    first, and the cleaner the first ``n_counter_examples``. Ties go to the
+    earlier candidate in ``candidates`` order (a stable sort), so the first
+    is always ``argmax``'s. A score of ``-inf`` rules a candidate out; fewer
+    than ``n`` come back when fewer remain.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_candidates,)
+        The selector's scores of ``candidates``.
+    candidates : ndarray of int of shape (n_candidates,)
+        Rows of the fitted training set.
+    n : int
+        How many to return, at least 1.
+    who : str, default="The selector"
+        Named in the error.
+
+    Returns
+    -------
+    rows : ndarray of int
+        Between 1 and ``n`` rows of the training set, best first.
+    top_scores : ndarray of float
+        Their scores.
+
+    Raises
+    ------
+    ValueError
+        When a score is NaN or ``+inf``, or every score is ``-inf``: the
+        model's numbers overflowed (inputs too large for float64) and the
+        ranking would be garbage, so no counter-example is picked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.selectors._base import top_candidates
+    >>> top_candidates(np.array([0.5, 2.0, -np.inf, 2.0]), np.array([7, 8, 9, 10]), 3)
+    (array([ 8, 10,  7]), array([2. , 2. , 0.5]))
+    """
+    scores = np.asarray(scores, dtype=float).reshape(-1)
+    candidates = np.asarray(candidates).reshape(-1)
+    if scores.shape != candidates.shape:
+        raise ValueError(
+            f"{who} returned {scores.shape[0]} scores for {candidates.shape[0]} "
+            "candidates."
+        )
+    order = np.argsort(-scores, kind="stable")[:n]
+    bad = np.isnan(scores) | (scores == np.inf)
+    if bad.any() or scores[order[0]] == -np.inf:
+        n_bad = int(bad.sum()) if bad.any() else candidates.size
+        raise ValueError(
+            f"{who} gave {n_bad} of {candidates.size} "
+            "candidates a NaN or infinite score, so no counter-example can "
+            "be ranked: the model's features, distances or gradients "
+            "overflow float64 (inputs of magnitude 1e155 or more square to "
+            "infinity) or are NaN. Scale the inputs (for example with a "
+            "StandardScaler in a Pipeline)."
+        )
+    order = order[scores[order] > -np.inf]
+    return candidates[order].astype(np.intp), scores[order]
 
 
 def _as_row(x):
