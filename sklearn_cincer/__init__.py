@@ -10,6 +10,7 @@ supports the suspicion, and asks an oracle to relabel either or both.
 from ._cleaner import QueryRecord, SkepticalCleaner
 from .oracles import SimulatedOracle
 from .selectors import (
+    CleaningSelector,
     FullFisherSelector,
     InfluenceSelector,
     NearestNeighborSelector,
@@ -22,6 +23,7 @@ from .selectors import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CleaningSelector",
     "FullFisherSelector",
     "InfluenceSelector",
     "NearestNeighborSelector",
