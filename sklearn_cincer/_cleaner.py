@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._suspicion import is_suspicious, margin
 from .oracles._base import OracleError, Query, check_answer, plain
-from .selectors import TopFisherSelector
+from .selectors import CleaningSelector
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -237,7 +237,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         in one...). It is cloned, never changed.
     selector : selector object, default=None
         Chooses the counter-example; ``None`` means
-        :class:`~sklearn_cincer.TopFisherSelector`. It is cloned for each query.
+        :class:`~sklearn_cincer.CleaningSelector`: among the training
+        examples that support the doubt (Eq. 14 of the paper, positive), the
+        one most likely mislabeled. ``TopFisherSelector()`` is Eq. 14 alone,
+        the paper's choice (the most influential counter-example). It is
+        cloned for each query.
     oracle : callable, default=None
         ``oracle(query) -> answer`` with a
         :class:`~sklearn_cincer.oracles.Query` and an
@@ -332,7 +336,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     See Also
     --------
-    TopFisherSelector : The default counter-example selector.
+    CleaningSelector : The default counter-example selector.
+    TopFisherSelector : The paper's counter-example selector (Eq. 14).
     SimulatedOracle : An oracle that answers from known true labels.
 
     Notes
@@ -502,7 +507,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         refit_method = self._refit_method(template)
         if refit_method == "warm_start":
             template.set_params(warm_start=True)
-        selector = TopFisherSelector() if self.selector is None else self.selector
+        selector = CleaningSelector() if self.selector is None else self.selector
         selector = clone(selector)
 
         stream = _Stream(X, labels, classes, template, refit_method, rng, selector)
