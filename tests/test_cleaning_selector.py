@@ -258,3 +258,19 @@ def test_on_a_skorch_net_with_its_weight_decay():
                                expected[rows], rtol=1e-6)
     scores = selector.score(X[70], 2, np.flatnonzero(y == 1))
     assert np.all(np.abs(scores) <= 1) and np.all(scores != 0)
+
+
+def test_update_gives_what_fit_gives():
+    X, y = make_classification(120, 6, n_informative=4, n_classes=3,
+                               random_state=0)
+    mlp = MLPClassifier((5,), alpha=0.0, max_iter=500, random_state=0).fit(X, y)
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    for model in (mlp, lr):
+        selector = CleaningSelector().fit(model, X[:100], y[:100])
+        relabeled = y.copy()
+        relabeled[3] = (relabeled[3] + 1) % 3
+        selector.update(model, X, relabeled)
+        fresh = CleaningSelector().fit(model, X, relabeled)
+        assert selector.n_train_ == 120 and selector.damping_ == fresh.damping_
+        np.testing.assert_allclose(selector.score(X[0], 2), fresh.score(X[0], 2),
+                                   rtol=1e-6, atol=1e-9)

@@ -238,21 +238,60 @@ class CleaningSelector(BaseSelector):
 
     def _fit(self, estimator, X, y):
         self._validate_params()
-        view = last_layer_view(estimator, needs=type(self).__name__)
-        damping = self.damping
-        if damping == "auto":
-            damping = _DEFAULT_DAMPING
-            lam = model_l2_penalty(estimator, X.shape[0])
-            if lam > 0:
-                H = view.features(X)
-                scale = _mean_eigenvalue(view, H, view.outputs(H))
-                if scale > 0:
-                    damping = lam / scale
-        self.damping_ = float(damping)
+        self.damping_ = self._damping(estimator, X)
         self.fisher_ = TopFisherSelector(damping=self.damping_).fit(estimator, X, y)
+        self._keep(X, y)
+
+    def _damping(self, estimator, X):
+        """The relative damping: the model's own L2 penalty, or as given."""
+        if self.damping != "auto":
+            return float(self.damping)
+        lam = model_l2_penalty(estimator, X.shape[0])
+        if lam > 0:
+            view = last_layer_view(estimator, needs=type(self).__name__)
+            H = view.features(X)
+            scale = _mean_eigenvalue(view, H, view.outputs(H))
+            if scale > 0:
+                return float(lam / scale)
+        return _DEFAULT_DAMPING
+
+    def _keep(self, X, y):
         self._X = X
-        self._y = view.encode(y)
+        self._y = self.fisher_.view_.encode(y)
         self._q = np.full(X.shape[0], np.nan)  # leave-one-out, filled lazily
+
+    def update(self, estimator, X, y):
+        """Refit on a new training set, reusing Top Fisher's work where valid.
+
+        The same result as :meth:`fit`. When the damping is unchanged (a
+        model without an L2 penalty, or a fixed ``damping``), the inner
+        :meth:`TopFisherSelector.update` reuses the Fisher of the rows it
+        has seen; the penalty of a linear model is divided by ``n``, so a
+        new row changes the damping and the Fisher is refactored.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+        X : array-like of shape (n_samples, n_features)
+            The whole current training set.
+        y : array-like of shape (n_samples,)
+            Its current labels.
+
+        Returns
+        -------
+        self : object
+        """
+        if not hasattr(self, "fisher_"):
+            return self.fit(estimator, X, y)
+        X, y = np.asarray(X), np.asarray(y)
+        self._validate_params()
+        damping = self._damping(estimator, X)
+        if damping != self.damping_:
+            return self.fit(estimator, X, y)
+        self.fisher_.update(estimator, X, y)
+        self.n_train_ = self.fisher_.n_train_
+        self._keep(X, y)
+        return self
 
     def leave_one_out_probability(self, rows=None):
         """``q_k``: each row's probability of its own label once it is left out.
