@@ -64,8 +64,9 @@ print(table.round(3))
 # Hessian of the regularized loss. Practical Fisher (the identity instead of
 # the Fisher) and 1-NN ignore the curvature; Random is the floor. The
 # cleaning selector (the default) ranks the candidates that support the doubt
-# by how likely their own label is wrong, out of sample, so its top candidate
-# is the one most often mislabeled. Three short
+# by how likely their own label is wrong, out of sample: it is built to show a
+# mislabeled counter-example (``ce_noisy``, the fraction of questions whose
+# first candidate is mislabeled), not the most influential one. Three short
 # streams give a couple of dozen queries, so these numbers are noisy and need
 # not follow the paper's ranking (which is for networks): run
 # ``sklearn-cincer benchmark --q2`` for the paper's protocol at scale (see

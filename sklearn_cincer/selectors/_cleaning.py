@@ -271,11 +271,9 @@ class CleaningSelector(BaseSelector):
 
         Parameters
         ----------
-        estimator : fitted classifier
-        X : array-like of shape (n_samples, n_features)
-            The whole current training set.
-        y : array-like of shape (n_samples,)
-            Its current labels.
+        estimator, X, y
+            As in :meth:`TopFisherSelector.update`: the model and the whole
+            current training set with its current labels.
 
         Returns
         -------
