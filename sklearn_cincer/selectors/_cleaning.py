@@ -75,14 +75,6 @@ def _mean_eigenvalue(view, H, P):
     return float(np.mean(spread * norms)) / dim
 
 
-def _output_covariance(P, link):
-    """``Lambda_i``, the covariance of the link's outputs, ``(n, k, k)``."""
-    k = P.shape[1]
-    if link == "softmax":
-        return np.einsum("ia,ab->iab", P, np.eye(k)) - P[:, :, None] * P[:, None, :]
-    return np.einsum("ia,ab->iab", P * (1.0 - P), np.eye(k))
-
-
 def _label_probability(view, Z, y):
     """``P(y | x)`` from the last layer's logits ``Z``, as the model predicts it."""
     if view.link == "softmax":
@@ -138,11 +130,17 @@ def leave_one_out_probability(view, factor, H, y, n_train):
     P = view.outputs(H)
     R = _fisher.residuals(P, y, view.link)
     M = _fisher.leverage(factor, H, view.fit_intercept) / max(int(n_train), 1)
-    Lam = _output_covariance(P, view.link)
-    A = np.eye(P.shape[1])[None] - Lam @ M
+    B = _fisher.output_factors(P, view.link)
+    A = np.eye(P.shape[1])[None] - B @ np.transpose(B, (0, 2, 1)) @ M
     # The eigenvalues of Lambda M lie in [0, 1) for any damping > 0, so A is
-    # invertible; it nears singular only for a row the model memorizes.
-    shift = -np.einsum("iab,ib->ia", M, np.linalg.solve(A, R[:, :, None])[:, :, 0])
+    # invertible; it nears singular only for a row the model memorizes, whose
+    # step then grows without bound: the pseudo-inverse and the clip keep the
+    # logits finite (beyond 1e4 a probability is 0 or 1 in float64 anyway).
+    try:
+        step = np.linalg.solve(A, R[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        step = np.einsum("iab,ib->ia", np.linalg.pinv(A), R)
+    shift = np.clip(-np.einsum("iab,ib->ia", M, step), -1e4, 1e4)
     return _label_probability(view, Z + shift, y)
 
 
