@@ -236,6 +236,7 @@ class CleaningSelector(BaseSelector):
 
     def _fit(self, estimator, X, y):
         self._validate_params()
+        last_layer_view(estimator, needs=type(self).__name__)  # a clear error
         self.damping_ = self._damping(estimator, X)
         self.fisher_ = TopFisherSelector(damping=self.damping_).fit(estimator, X, y)
         self._keep(X, y)
