@@ -167,6 +167,8 @@ def choose(signals, rule):
         return np.where(sl > 0, sl * susp, -np.inf)
     if kind == "suspicion":  # most suspicious supporter
         return np.where(pos, susp, -np.inf)
+    if kind == "any":  # most suspicious candidate, supporter or not
+        return susp
     if kind == "rank":
         r = rankdata(s) + rankdata(susp)
         return np.where(pos, r, -np.inf)
@@ -299,7 +301,7 @@ def auc(score, label):
 
 RULES = ("eq14", "eq14_d0.1", "eq14_d10", "eq14_d1000", "identity", "eq14_loo",
          "identity_pos") + tuple(
-    f"{kind}:{susp}" for kind in ("product", "suspicion", "rank")
+    f"{kind}:{susp}" for kind in ("product", "suspicion", "rank", "any")
     for susp in SUSPICION)
 
 
