@@ -453,9 +453,9 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
                 row.update(
                     paper_n_cleaned=float(m["final_n_cleaned_mean"]),
                     paper_n_cleaned_se=float(m["final_n_cleaned_se"]),
-                    paper_n_cleaned_ce=float(m["final_n_cleaned_ce_mean"]),
+                    paper_n_cleaned_ce=float(m.get("final_n_cleaned_ce_mean", np.nan)),
                     paper_ce_mislabeled=(
-                        float(m["final_n_cleaned_ce_mean"]
+                        float(m.get("final_n_cleaned_ce_mean", np.nan)
                               / m["final_n_queried_mean"])
                         if strategy != "no_ce" and m["final_n_queried_mean"] > 0
                         else np.nan),
@@ -514,10 +514,10 @@ def summarize_pairs(table):
     (:class:`~sklearn_cincer.CleaningSelector`; Top Fisher in folders run
     before it was the default) next to the paper's CINCER, next to CINCER
     with Top Fisher (Eq. 14 alone) and ranking counter-examples as the
-    authors' code did, and next to the Q1 baselines, and checks the paper's claims on our runs: CINCER cleans
-    at least as many labels as the paper reports and reaches at least its
-    F1, with the paper's standard error as the tolerance, and it cleans
-    more than Drop CE and No CE.
+    authors' code did, and next to the Q1 baselines, and checks the paper's
+    claims on our runs: CINCER cleans at least as many labels as the paper
+    reports and reaches at least its F1, with the paper's standard error as
+    the tolerance, and it cleans more than Drop CE and No CE.
 
     Parameters
     ----------

@@ -319,7 +319,7 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
     >>> trace, cleaner = run_cleaning(s, data.X_test, data.y_test,
     ...     model=LogisticRegression(), selector=NearestNeighborSelector())
     >>> len(trace), sorted(trace[-1])[:3]
-    (6, ['eval_seconds', 'f1', 'n_cleaned'])
+    (6, ['eval_seconds', 'f1', 'n_ce_shown'])
     """
     B = stream.n_bootstrap
     X, y_noisy, y_true = stream.X, stream.y_noisy, stream.y_true
@@ -345,7 +345,8 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
             "n_cleaned": ex + ce, "n_cleaned_ex": ex, "n_cleaned_ce": ce,
             "n_queried": cleaner.n_queries_,
             "n_mistakes_seen": int(stream.is_noisy[B : B + round_].sum()),
-            "n_ce_shown": int(shown), "n_noisy_ce": int(noisy_ce), "n_dropped": int(dropped),
+            "n_ce_shown": int(shown), "n_noisy_ce": int(noisy_ce),
+            "n_dropped": int(dropped),
             "n_train": int(cleaner.ids_.shape[0]),
             "n_noisy_train": int((cleaner.y_ != y_true[cleaner.ids_]).sum()),
             "seconds": seconds, "eval_seconds": time.perf_counter() - t0,
