@@ -46,7 +46,12 @@ import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from sklearn_cincer import SimulatedOracle, SkepticalCleaner, TopFisherSelector
+from sklearn_cincer import (
+    CleaningSelector,
+    SimulatedOracle,
+    SkepticalCleaner,
+    TopFisherSelector,
+)
 from sklearn_cincer._models import LastLayerView
 from sklearn_cincer.oracles import Answer
 
@@ -127,8 +132,8 @@ class SoftmaxHead(ClassifierMixin, BaseEstimator):
         return LastLayerView(self.classes_, "softmax", self.coef_, self.intercept_)
 
 
-class TimedTopFisherSelector(TopFisherSelector):
-    """Top Fisher that records how long its update and its scoring take."""
+class _Timed:
+    """Records how long the selector's update and its scoring take."""
 
     def update(self, estimator, X, y, rows=None):
         start = time.perf_counter()
@@ -141,6 +146,18 @@ class TimedTopFisherSelector(TopFisherSelector):
         out = super().score(x, y, candidates)
         _PARTS.append(("score", time.perf_counter() - start))
         return out
+
+
+class TimedTopFisherSelector(_Timed, TopFisherSelector):
+    """Top Fisher, timed."""
+
+
+class TimedCleaningSelector(_Timed, CleaningSelector):
+    """The cleaning selector (the cleaner's default), timed."""
+
+
+#: ``--selector``: the timed selector of each name.
+TIMED = {"top_fisher": TimedTopFisherSelector, "cleaning": TimedCleaningSelector}
 
 
 class TimedOracle(SimulatedOracle):
@@ -222,10 +239,11 @@ def bare_gemm(X, c, dtype, repeats=3):
 
 
 def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
-             selector=None, keep_labels=False, gemm=True):
+             selector=None, keep_labels=False, gemm=True, name="top_fisher"):
     """One size: the yardsticks and the waits, as a dict of seconds.
 
-    ``selector`` replaces the (timed) Top Fisher of ``selector_params``;
+    ``selector`` replaces the timed selector ``name`` (Top Fisher or the
+    cleaning selector) of ``selector_params``;
     ``keep_labels`` makes the oracle keep every label (see TimedOracle);
     ``gemm=False`` skips the yardsticks. ``picks`` lists the
     counter-example of each question.
@@ -235,7 +253,7 @@ def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
     gemm32 = bare_gemm(X[:n], c, np.float32) if gemm else np.nan
     oracle = TimedOracle(y, keep_labels=keep_labels)
     if selector is None:
-        selector = TimedTopFisherSelector(**selector_params)
+        selector = TIMED[name](**selector_params)
     cleaner = SkepticalCleaner(
         SoftmaxHead(), selector=selector,
         oracle=oracle, threshold=0.0, n_bootstrap=n, refit="incremental",
@@ -305,7 +323,10 @@ def main(argv=None):
     parser.add_argument("--questions", type=int, default=10,
                         help="questions per size (the first is cold)")
     parser.add_argument("--selector-param", type=_param, action="append",
-                        default=[], help="NAME=VALUE for TopFisherSelector")
+                        default=[], help="NAME=VALUE for the selector")
+    parser.add_argument("--selector", choices=sorted(TIMED), action="append",
+                        help="selector(s) to time, each on every size "
+                             "(default: top_fisher)")
     parser.add_argument("--float64", action="store_true",
                         help="float64 features (default float32)")
     args = parser.parse_args(argv)
@@ -316,10 +337,12 @@ def main(argv=None):
     rows = []
     with one_thread():
         for n, d, c in args.size or SIZES:
-            r = run_size(n, d, c, args.questions, params,
-                         np.float64 if args.float64 else np.float32)
-            rows.append(r)
-            print(format_row(r), flush=True)
+            for name in args.selector or ["top_fisher"]:
+                r = run_size(n, d, c, args.questions, params,
+                             np.float64 if args.float64 else np.float32, name=name)
+                r["selector"] = name
+                rows.append(r)
+                print(f"{name:<10} " + format_row(r), flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
     return rows
 

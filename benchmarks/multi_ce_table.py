@@ -30,8 +30,9 @@ import pandas as pd
 
 from sklearn_cincer.benchmark._report import mean_se_text
 
-PAIR_ORDER = [("breast", "fc"), ("adult", "fc"), ("mnist", "lr")]
-SELECTOR_NAMES = {"top_fisher": "Top Fisher", "practical_fisher": "Practical Fisher"}
+PAIR_ORDER = [("breast", "fc"), ("adult", "fc"), ("20ng", "fc"), ("mnist", "lr")]
+SELECTOR_NAMES = {"cleaning": "cleaning (default)", "top_fisher": "Top Fisher",
+                  "practical_fisher": "Practical Fisher"}
 
 
 def _runs(folder):
@@ -75,9 +76,9 @@ def final_rows(folder):
     for spec, m, path in _runs(folder):
         trace = pd.read_csv(path)
         last = trace[trace["round"] == trace["round"].max()].iloc[0]
-        if "n_shown_ce" not in last:
+        if "n_ce_shown" not in last:
             continue  # a run from before n_counter_examples existed
-        inspected = last["n_queried"] + last["n_shown_ce"]
+        inspected = last["n_queried"] + last["n_ce_shown"]
         rows.append({
             "dataset": spec["dataset"], "model": spec["model"],
             "selector": spec["selector"], "refit": spec["refit"], "m": m,
@@ -85,8 +86,8 @@ def final_rows(folder):
             "inspected": inspected, "cleaned": last["n_cleaned"],
             "cleaned_ce": last["n_cleaned_ce"],
             "per_label": last["n_cleaned"] / inspected if inspected else np.nan,
-            "noisy_shown": (last["n_noisy_ce"] / last["n_shown_ce"]
-                            if last["n_shown_ce"] else np.nan),
+            "noisy_shown": (last["n_noisy_ce"] / last["n_ce_shown"]
+                            if last["n_ce_shown"] else np.nan),
             "f1": last["f1"],
         })
     return pd.DataFrame(rows)

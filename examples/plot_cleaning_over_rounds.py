@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_cincer import TopFisherSelector
+from sklearn_cincer import CleaningSelector
 from sklearn_cincer.benchmark import make_stream, run_cleaning
 from sklearn_cincer.datasets import load_breast_cancer
 
@@ -38,7 +38,7 @@ for repeat in range(2):  # two streams of 60 rounds, to stay quick
     for name, strategy in strategies.items():
         trace, cleaner = run_cleaning(
             stream, data.X_test, data.y_test, model=LogisticRegression(),
-            selector=TopFisherSelector(), strategy=strategy, random_state=0,
+            selector=CleaningSelector(), strategy=strategy, random_state=0,
             repeat=repeat,
         )
         traces += [dict(row, strategy=name) for row in trace]

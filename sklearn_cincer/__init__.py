@@ -12,6 +12,7 @@ from ._cleaner import QueryRecord, SkepticalCleaner
 from ._display import CleaningCurveDisplay, CounterExampleDisplay, LabelIssuesDisplay
 from .oracles import SimulatedOracle
 from .selectors import (
+    CleaningSelector,
     FullFisherSelector,
     InfluenceSelector,
     NearestNeighborSelector,
@@ -26,6 +27,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AuditRecord",
     "CleaningCurveDisplay",
+    "CleaningSelector",
     "CounterExampleDisplay",
     "FullFisherSelector",
     "InfluenceSelector",

@@ -29,13 +29,13 @@ from ._cleaner import (
     _column_std,
     _seed_unset_random_states,
     _unchanged_on_error,
-    default_selector,
 )
 from ._crossval import check_splits, cross_val_proba
 from ._issues import issues_table, label_quality
 from ._progress import progress
 from ._suspicion import is_suspicious, margin
 from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
+from .selectors import TopFisherSelector
 
 
 @dataclass(frozen=True)
@@ -139,9 +139,11 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         A scikit-learn compatible classifier with ``predict_proba``; cloned,
         never changed.
     selector : selector object, default=None
-        Chooses the counter-example; ``None`` means the cleaner's default
-        (:class:`~sklearn_cincer.TopFisherSelector`). Cloned and fit on each
-        fold's model and training rows.
+        Chooses the counter-example; ``None`` means
+        :class:`~sklearn_cincer.TopFisherSelector` (Eq. 14), the selector
+        the audit benchmark of the user guide measured. The cleaner's default,
+        :class:`~sklearn_cincer.CleaningSelector`, is not yet measured here.
+        Cloned and fit on each fold's model and training rows.
     oracle : callable, default=None
         ``oracle(query) -> answer`` (a
         :class:`~sklearn_cincer.SimulatedOracle`, a
@@ -371,7 +373,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         splits, _ = check_splits(self.cv, X, y)
         rng = check_random_state(self.random_state)
         template = _seed_unset_random_states(clone(self.estimator), rng)
-        selector = default_selector() if self.selector is None else self.selector
+        selector = TopFisherSelector() if self.selector is None else self.selector
         selector = _seed_unset_random_states(clone(selector), rng)
         audit = _Audit(classes, np.searchsorted(classes, y), n_budget)
         audit.splits = splits

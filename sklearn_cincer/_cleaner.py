@@ -35,7 +35,7 @@ from .oracles._base import (
     plain,
 )
 from .oracles._hooks import oracle_fit
-from .selectors import BaseSelector, TopFisherSelector
+from .selectors import BaseSelector, CleaningSelector
 from .selectors._base import top_candidates
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -237,15 +237,6 @@ def _column_std(X, chunk=4096):
     return np.sqrt(squares / max(1, X.shape[0]))
 
 
-def default_selector():
-    """The counter-example selector used when ``selector=None``.
-
-    One place for the default, so that :class:`SkepticalCleaner` and
-    :class:`~sklearn_cincer.LabelAuditor` follow the same one.
-    """
-    return TopFisherSelector()
-
-
 def _unchanged_on_error(method):
     """Undo everything a failing call did to the cleaner's attributes.
 
@@ -330,8 +321,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         in one...). It is cloned, never changed.
     selector : selector object, default=None
         Chooses the counter-example; ``None`` means
-        :class:`~sklearn_cincer.TopFisherSelector`. A clone is fit at the
-        first query and updated at each later one
+        :class:`~sklearn_cincer.CleaningSelector`: among the training
+        examples that support the doubt (Eq. 14 of the paper, positive), the
+        one most likely mislabeled. ``TopFisherSelector()`` is Eq. 14 alone,
+        the paper's choice (the most influential counter-example). A clone is fit at
+        the first query and updated at each later one
         (:meth:`~sklearn_cincer.selectors.BaseSelector.update`), so work that
         the new model leaves valid is reused.
     oracle : callable, default=None
@@ -467,7 +461,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     See Also
     --------
-    TopFisherSelector : The default counter-example selector.
+    CleaningSelector : The default counter-example selector.
+    TopFisherSelector : The paper's counter-example selector (Eq. 14).
     SimulatedOracle : An oracle that answers from known true labels.
 
     Notes
@@ -649,7 +644,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.refit == "incremental" and refit_method == "fit":
             _refit.warn_cannot_update(template)
         _refit.prepare(template, refit_method)
-        selector = default_selector() if self.selector is None else self.selector
+        selector = CleaningSelector() if self.selector is None else self.selector
         selector = clone(selector)
 
         stream = _Stream(X, labels, classes, template, refit_method, rng, selector)

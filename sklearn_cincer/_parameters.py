@@ -281,6 +281,43 @@ def _proba_from_outputs(P, link):
     return P / total
 
 
+def linear_penalty(est):
+    """The penalty of a linear model's objective: ``(l2, l1, per_sample, intercept)``.
+
+    ``l2`` and ``l1`` are the weights of the L2 (``l2 / 2 ||w||^2``) and L1
+    parts, ``per_sample`` says whether they are divided by ``n`` in the mean
+    objective (``LogisticRegression``: yes, ``SGDClassifier``: no) and
+    ``intercept`` is the L2 weight on the intercept (liblinear only). Read
+    from the parameters, so the estimator need not be fitted.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer._parameters import linear_penalty
+    >>> linear_penalty(LogisticRegression(C=0.5))
+    (2.0, 0.0, True, 0.0)
+    """
+    if isinstance(est, SGDClassifier):
+        penalty = est.penalty
+        l1_ratio = {None: 0.0, "l2": 0.0, "l1": 1.0}.get(penalty, est.l1_ratio)
+        l2 = 0.0 if penalty is None else est.alpha * (1.0 - l1_ratio)
+        l1 = 0.0 if penalty is None else est.alpha * l1_ratio
+        return l2, l1, False, 0.0
+    C = float(est.C)
+    penalty = getattr(est, "penalty", "deprecated")
+    if penalty in ("deprecated", None) or penalty == "elasticnet":
+        l1_ratio = est.l1_ratio if est.l1_ratio is not None else 0.0
+    else:
+        l1_ratio = {"l2": 0.0, "l1": 1.0, "none": 0.0}.get(penalty, 0.0)
+    if penalty in (None, "none") or not np.isfinite(C):
+        return 0.0, 0.0, True, 0.0
+    l2 = (1.0 - l1_ratio) / C
+    intercept = 0.0
+    if est.solver == "liblinear" and est.fit_intercept:
+        intercept = l2 / float(est.intercept_scaling) ** 2
+    return l2, l1_ratio / C, True, intercept
+
+
 class LinearParameterView(ParameterView):
     """All parameters of a fitted ``LogisticRegression`` or ``SGDClassifier``.
 
@@ -323,26 +360,7 @@ class LinearParameterView(ParameterView):
     # -- what the objective is ------------------------------------------------
     def _penalty(self):
         """``(l2 weight, l1 part, scales with 1/n, intercept l2)``."""
-        est = self.estimator
-        if isinstance(est, SGDClassifier):
-            penalty = est.penalty
-            l1_ratio = {None: 0.0, "l2": 0.0, "l1": 1.0}.get(penalty, est.l1_ratio)
-            l2 = 0.0 if penalty is None else est.alpha * (1.0 - l1_ratio)
-            l1 = 0.0 if penalty is None else est.alpha * l1_ratio
-            return l2, l1, False, 0.0
-        C = float(est.C)
-        penalty = getattr(est, "penalty", "deprecated")
-        if penalty in ("deprecated", None) or penalty == "elasticnet":
-            l1_ratio = est.l1_ratio if est.l1_ratio is not None else 0.0
-        else:
-            l1_ratio = {"l2": 0.0, "l1": 1.0, "none": 0.0}.get(penalty, 0.0)
-        if penalty in (None, "none") or not np.isfinite(C):
-            return 0.0, 0.0, True, 0.0
-        l2 = (1.0 - l1_ratio) / C
-        intercept = 0.0
-        if est.solver == "liblinear" and self.fit_intercept:
-            intercept = l2 / float(est.intercept_scaling) ** 2
-        return l2, l1_ratio / C, True, intercept
+        return linear_penalty(self.estimator)
 
     def _check_twice_differentiable(self, needs="The Hessian"):
         l2, l1, _, _ = self._penalty()

@@ -524,16 +524,20 @@ def test_reproduce_small_grid(tmp_path):
     table = reproduce(tmp_path, pairs=[("digits", "lr")], questions=("q1",),
                       q2_pairs=(), n_repeats=1, n_rounds=3, authors_ranking=False,
                       verbose=0)
-    assert set(table["competitor"]) == {"CINCER (Top Fisher)", "Drop CE", "No CE"}
+    assert set(table["competitor"]) == {"CINCER (cleaning)", "Drop CE", "No CE"}
     assert (tmp_path / "figures" / "q1__digits__lr__scratch.png").is_file()
     assert (tmp_path / "figures" / "fig1__digits__lr.png").is_file()
     assert (tmp_path / "comparison.md").read_text().startswith("| dataset")
+    # the counter-example columns: cleaned, and the fraction shown mislabeled
+    row = table.set_index("competitor").loc["CINCER (cleaning)"]
+    assert 0 <= row["ours_ce_mislabeled"] <= 1
+    assert np.isnan(table.set_index("competitor").loc["No CE", "ours_ce_mislabeled"])
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert summary[["dataset", "model", "refit"]].values.tolist() == [
         ["digits", "lr", "scratch"]]
     # the verdict is computed from the table, not written by hand
     cleaned = table.set_index("competitor")["ours_n_cleaned"]
     assert bool(summary["ahead_of_baselines"].iloc[0]) == (
-        cleaned["CINCER (Top Fisher)"] > max(cleaned["Drop CE"], cleaned["No CE"]))
+        cleaned["CINCER (cleaning)"] > max(cleaned["Drop CE"], cleaned["No CE"]))
     assert summary["cincer_cleaned"].iloc[0].startswith(
-        f"{cleaned['CINCER (Top Fisher)']:.1f} ± ")
+        f"{cleaned['CINCER (cleaning)']:.1f} ± ")

@@ -474,7 +474,8 @@ def test_estimator_without_probabilities_is_refused():
 def test_selector_that_cannot_read_the_model_names_what_it_needs():
     X, y, y_noisy, _ = breast_stream(18)
     cleaner = SkepticalCleaner(GaussianNB(), threshold=1.0)  # no question ever
-    with pytest.raises(TypeError, match="TopFisherSelector needs access to the last layer"):
+    with pytest.raises(TypeError,
+                       match="CleaningSelector needs access to the last layer"):
         cleaner.fit(X, y_noisy)  # refused before the stream starts
     assert not hasattr(cleaner, "estimator_")
     SkepticalCleaner(GaussianNB(), counter_examples="none").fit(X, y_noisy)

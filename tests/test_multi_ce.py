@@ -11,7 +11,12 @@ from sklearn.linear_model import LogisticRegression
 from test_cleaner import SpyOracle, breast_stream, fitted_state
 from threadpoolctl import threadpool_limits
 
-from sklearn_cincer import SimulatedOracle, SkepticalCleaner, TopFisherSelector
+from sklearn_cincer import (
+    CleaningSelector,
+    SimulatedOracle,
+    SkepticalCleaner,
+    TopFisherSelector,
+)
 from sklearn_cincer.oracles import (
     AnnotationSession,
     AnnotationStore,
@@ -447,8 +452,8 @@ def test_export_has_columns_for_each_counter_example(tmp_path, data):
     assert float(first["score_2"]) == record.scores[1]
 
 
-def test_default_selector_is_top_fisher_here():
-    # the measurements of docs/user_guide/several_ce.rst ran with selector=None
+def test_default_selector_is_the_cleaning_selector():
+    # the measurements of docs/user_guide/several_ce.rst ran with the default
     cleaner = SkepticalCleaner(LogisticRegression()).fit(
         np.r_[np.zeros((5, 1)), np.ones((5, 1))], np.r_[np.zeros(5), np.ones(5)])
-    assert isinstance(cleaner.selector_, TopFisherSelector)
+    assert isinstance(cleaner.selector_, CleaningSelector)

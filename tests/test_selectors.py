@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from sklearn_cincer import (
+    CleaningSelector,
     FullFisherSelector,
     InfluenceSelector,
     NearestNeighborSelector,
@@ -59,8 +60,10 @@ SELECTORS = [
     InfluenceSelector(depth=200, random_state=0),
     PerceptualSelector(n_neighbors=7),
     PerceptualSelector(InfluenceSelector(depth=50), radius=1.5, n_neighbors=None),
+    CleaningSelector(),
 ]
-SEL_IDS = ["top", "full", "practical", "influence", "perceptual", "perceptual-if"]
+SEL_IDS = ["top", "full", "practical", "influence", "perceptual", "perceptual-if",
+           "cleaning"]
 
 
 @pytest.mark.parametrize("selector", SELECTORS, ids=SEL_IDS)
@@ -215,7 +218,8 @@ def test_selectors_work_inside_the_cleaner():
 
 @pytest.mark.parametrize(
     "selector", [TopFisherSelector(), FullFisherSelector(), PracticalFisherSelector(),
-                 InfluenceSelector()], ids=["top", "full", "practical", "influence"])
+                 InfluenceSelector(), CleaningSelector()],
+    ids=["top", "full", "practical", "influence", "cleaning"])
 def test_unsupported_estimators_get_a_clear_error(selector):
     X, y = _data(2)
     with pytest.raises(TypeError, match="log_loss"):

@@ -22,6 +22,7 @@ PAPER_MODEL_NAMES = {"lr": "logreg", "lr_net": "logreg", "fc": "fullnet",
 
 #: Selector name -> class name, looked up in sklearn_cincer then its selectors.
 SELECTORS = {
+    "cleaning": "CleaningSelector",
     "top_fisher": "TopFisherSelector",
     "practical_fisher": "PracticalFisherSelector",
     "full_fisher": "FullFisherSelector",
@@ -266,6 +267,7 @@ def paper_method(strategy, selector):
         return "drop_ce"
     selector, _ = split_selector_label(selector)
     return {
+        "cleaning": "cincer_top_fisher",
         "top_fisher": "cincer_top_fisher",
         "authors_top_fisher": "cincer_top_fisher",
         "practical_fisher": "practical_fisher",

@@ -13,6 +13,7 @@ from ._registry import PAPER_MODEL_NAMES, paper_method, split_selector_label
 PAPER_RESULTS = Path("..") / "shared" / "reference" / "paper_results.csv"
 
 _LABELS = {
+    ("cincer", "cleaning"): "CINCER (cleaning)",
     ("cincer", "top_fisher"): "CINCER (Top Fisher)",
     ("cincer", "authors_top_fisher"): "CINCER (authors' ranking)",
     ("cincer", "practical_fisher"): "Practical Fisher",
@@ -20,14 +21,17 @@ _LABELS = {
     ("cincer", "influence"): "Influence",
     ("cincer", "nearest"): "1-NN",
     ("cincer", "random"): "Random CE",
-    ("drop_ce", "top_fisher"): "Drop CE",
+    ("drop_ce", "cleaning"): "Drop CE",
+    ("drop_ce", "top_fisher"): "Drop CE (Top Fisher)",
     ("no_ce", "none"): "No CE",
 }
 
 
 #: A fixed colour per competitor, so that figures agree with each other.
 _COLORS = {
-    ("cincer", "top_fisher"): "C3",
+    ("cincer", "cleaning"): "C3",
+    ("cincer", "top_fisher"): "C9",
+    ("drop_ce", "cleaning"): "C1",
     ("drop_ce", "top_fisher"): "C1",
     ("no_ce", "none"): "C2",
     ("cincer", "practical_fisher"): "C0",
@@ -370,9 +374,13 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
     -------
     table : pandas.DataFrame
         Columns: dataset, model, paper_model, competitor, paper_method, n_repeats,
-        ours/paper # cleaned (mean, se), ours/paper # queries, ours/paper
-        final F1 (mean, se), F1 at round 0, seconds per round, and the
-        competitor's strategy, selector and refit.
+        ours/paper # cleaned (mean, se), of which counter-examples
+        (``*_n_cleaned_ce``), the fraction of the counter-examples shown that
+        were mislabeled (``*_ce_mislabeled``; the paper's is its
+        counter-examples cleaned per query, as its simulated oracle cleans
+        every mislabeled one), ours/paper # queries, ours/paper final F1
+        (mean, se), F1 at round 0, seconds per round, and the competitor's
+        strategy, selector and refit.
 
     Examples
     --------
@@ -417,6 +425,13 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
             "ours_n_cleaned": float(last["n_cleaned"].mean()),
             "ours_n_cleaned_se": se(last["n_cleaned"]),
             "paper_n_cleaned": np.nan, "paper_n_cleaned_se": np.nan,
+            "ours_n_cleaned_ce": (float(last["n_cleaned_ce"].mean())
+                                  if "n_cleaned_ce" in last else np.nan),
+            "ours_n_cleaned_ce_se": (se(last["n_cleaned_ce"])
+                                     if "n_cleaned_ce" in last else np.nan),
+            "paper_n_cleaned_ce": np.nan,
+            **_ce_mislabeled(last),
+            "paper_ce_mislabeled": np.nan,
             "ours_n_queried": float(last["n_queried"].mean()),
             "paper_n_queried": np.nan,
             "ours_f1": float(last["f1"].mean()), "ours_f1_se": se(last["f1"]),
@@ -438,6 +453,12 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
                 row.update(
                     paper_n_cleaned=float(m["final_n_cleaned_mean"]),
                     paper_n_cleaned_se=float(m["final_n_cleaned_se"]),
+                    paper_n_cleaned_ce=float(m.get("final_n_cleaned_ce_mean", np.nan)),
+                    paper_ce_mislabeled=(
+                        float(m.get("final_n_cleaned_ce_mean", np.nan)
+                              / m["final_n_queried_mean"])
+                        if strategy != "no_ce" and m["final_n_queried_mean"] > 0
+                        else np.nan),
                     paper_n_queried=float(m["final_n_queried_mean"]),
                     paper_f1=float(m["final_f1_mean"]),
                     paper_f1_se=float(m["final_f1_se"]),
@@ -445,6 +466,20 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
                 )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _ce_mislabeled(last):
+    """Mean and SE over repeats of the fraction of counter-examples shown
+    that were mislabeled (NaN for runs without counter-examples, or traces
+    written before ``n_ce_shown`` was recorded)."""
+    if not {"n_ce_shown", "n_noisy_ce"} <= set(last) or not (
+            last["n_ce_shown"] > 0).any():
+        return {"ours_ce_mislabeled": np.nan, "ours_ce_mislabeled_se": np.nan}
+    shown = last["n_ce_shown"].where(last["n_ce_shown"] > 0)
+    fraction = (last["n_noisy_ce"] / shown).dropna()
+    return {"ours_ce_mislabeled": float(fraction.mean()),
+            "ours_ce_mislabeled_se": float(fraction.std(ddof=0)
+                                           / np.sqrt(len(fraction)))}
 
 
 def competitor_row(table, strategy, selector):
@@ -475,12 +510,14 @@ def readable(table):
 def summarize_pairs(table):
     """One line per data set, model and refit: does CINCER reproduce the paper?
 
-    Puts CINCER with Top Fisher next to the paper's CINCER, next to CINCER
-    ranking counter-examples as the authors' code did, and next to the
-    Q1 baselines, and checks the paper's claims on our runs: CINCER cleans
-    at least as many labels as the paper reports and reaches at least its
-    F1, with the paper's standard error as the tolerance, and it cleans
-    more than Drop CE and No CE.
+    Puts CINCER with the library's default selector
+    (:class:`~sklearn_cincer.CleaningSelector`; Top Fisher in folders run
+    before it was the default) next to the paper's CINCER, next to CINCER
+    with Top Fisher (Eq. 14 alone) and ranking counter-examples as the
+    authors' code did, and next to the Q1 baselines, and checks the paper's
+    claims on our runs: CINCER cleans at least as many labels as the paper
+    reports and reaches at least its F1, with the paper's standard error as
+    the tolerance, and it cleans more than Drop CE and No CE.
 
     Parameters
     ----------
@@ -523,11 +560,16 @@ def summarize_pairs(table):
     rows = []
     for (dataset, model, refit), g in table.groupby(["dataset", "model", "refit"],
                                                     sort=False):
-        cincer = pick(g, "cincer", "top_fisher")
+        default = "cleaning"
+        cincer = pick(g, "cincer", default)
+        if cincer is None:  # a folder run before the cleaning selector
+            default = "top_fisher"
+            cincer = pick(g, "cincer", default)
         if cincer is None:
             continue
+        top = pick(g, "cincer", "top_fisher") if default != "top_fisher" else None
         authors = pick(g, "cincer", "authors_top_fisher")
-        drop, none = pick(g, "drop_ce", "top_fisher"), pick(g, "no_ce", "none")
+        drop, none = pick(g, "drop_ce", default), pick(g, "no_ce", "none")
         has_paper = not pd.isna(cincer["paper_n_cleaned"])
         baselines = [r["ours_n_cleaned"] for r in (drop, none) if r is not None]
         rows.append({
@@ -535,6 +577,7 @@ def summarize_pairs(table):
             "n_repeats": int(cincer["n_repeats"]),
             "paper_cleaned": mean_se(cincer, "paper_n_cleaned", ".1f"),
             "cincer_cleaned": mean_se(cincer, "ours_n_cleaned", ".1f"),
+            "top_fisher_cleaned": mean_se(top, "ours_n_cleaned", ".1f"),
             "authors_ranking_cleaned": mean_se(authors, "ours_n_cleaned", ".1f"),
             "drop_ce_cleaned": mean_se(drop, "ours_n_cleaned", ".1f"),
             "no_ce_cleaned": mean_se(none, "ours_n_cleaned", ".1f"),
@@ -542,6 +585,7 @@ def summarize_pairs(table):
                            - cincer["paper_n_cleaned_se"]) if has_paper else None,
             "paper_f1": mean_se(cincer, "paper_f1", ".3f"),
             "cincer_f1": mean_se(cincer, "ours_f1", ".3f"),
+            "top_fisher_f1": mean_se(top, "ours_f1", ".3f"),
             "authors_ranking_f1": mean_se(authors, "ours_f1", ".3f"),
             "f1_ok": (cincer["ours_f1"] >= cincer["paper_f1"] - cincer["paper_f1_se"])
             if has_paper else None,
@@ -575,7 +619,8 @@ def compare_precision_with_paper(precision, paper=None, ks=(5, 10), paper_models
             paper = load_paper_results()
         except FileNotFoundError:
             paper = pd.DataFrame()
-    names = {"top_fisher": "cincer_top_fisher", "influence": "if",
+    names = {"cleaning": "cincer_top_fisher",
+             "top_fisher": "cincer_top_fisher", "influence": "if",
              "nearest": "nn_1", "authors_top_fisher": "cincer_top_fisher"}
     models = dict(PAPER_MODEL_NAMES, **(paper_models or {}))
     rows = []

@@ -423,17 +423,19 @@ class TopFisherSelector(BaseSelector):
         state = dict(
             X=X, by_id=rows is not None, n_ids=n_ids, dtype=dtype, key=key, H=H,
             model=model, P=P, weights=weights, params=self._estimate_params(),
+            damping=self.damping,
             plan=(form, solver, sample), sample=None, A=None, A_all=None,
             A_eig=None, G_eig=None, fisher_sum=None, dense=None, norms=None,
         )
         if same_features:
             state["norms"] = old["norms"]  # of the same features, by id
         plan_same = same_model and old["plan"] == state["plan"]
-        if plan_same and sample is None and _same_rows(old, weights, n_ids):
+        same_factor = plan_same and old["damping"] == self.damping
+        if same_factor and sample is None and _same_rows(old, weights, n_ids):
             # The same model on the same rows (relabels aside): nothing to do.
             state.update((name, old[name]) for name in _SUMS)
             factor = self.factor_
-        elif plan_same and sample is not None and self._sample_still_valid(
+        elif same_factor and sample is not None and self._sample_still_valid(
             old, weights, n_ids
         ):
             # Nothing the estimate depends on changed: keep it as it is (a
@@ -504,6 +506,9 @@ class TopFisherSelector(BaseSelector):
         """The parameters the state depends on (a new seed keeps a draw valid)."""
         params = self.get_params(deep=False)
         params.pop("random_state", None)
+        # The damping enters only the factor (checked on its own, below):
+        # features, sums and eigenbases stay valid when it changes.
+        params.pop("damping", None)
         return params
 
     def _reusable(self, X, rows, n_ids, dtype, reuse):
