@@ -178,7 +178,10 @@ def figure(frame, path):
         ax.set_xlabel("labels inspected (examples + counter-examples)")
         ax.set_ylabel("labels cleaned")
         ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].legend(fontsize="small", loc="upper left")
+    # The last panel's lower right is empty: one legend for every panel.
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    np.atleast_1d(axes)[-1].legend(handles, labels, fontsize="small",
+                                   loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return fig

@@ -11,12 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from test_cleaner import SpyOracle, breast_stream, fitted_state
 from threadpoolctl import threadpool_limits
 
-from sklearn_cincer import (
-    CleaningSelector,
-    SimulatedOracle,
-    SkepticalCleaner,
-    TopFisherSelector,
-)
+from sklearn_cincer import CleaningSelector, SimulatedOracle, SkepticalCleaner
 from sklearn_cincer.oracles import (
     AnnotationSession,
     AnnotationStore,
