@@ -398,3 +398,42 @@ def test_fisher_is_passed_to_the_inner_selector():
     selector = CleaningSelector(fisher="kfac").fit(model, X, y)
     assert selector.fisher_.fisher_ == "kfac"
     assert np.all(np.isfinite(selector.score(X[0], 1)))
+
+
+def test_a_row_with_non_finite_leverage_keeps_its_in_sample_probability(monkeypatch):
+    from sklearn_cincer.selectors import _cleaning
+
+    X, y = make_classification(60, 4, n_informative=3, n_redundant=0,
+                               n_classes=3, random_state=0)
+    model = LogisticRegression(max_iter=2000).fit(X, y)
+    selector = CleaningSelector().fit(model, X, y)
+    real = _fisher.leverage
+
+    def broken(factor, H, fit_intercept=True):
+        M = real(factor, H, fit_intercept)
+        M[0] = np.nan  # a factor on the edge of singularity
+        M[1, 0, 1] = np.inf
+        return M
+
+    monkeypatch.setattr(_cleaning._fisher, "leverage", broken)
+    q = selector.leave_one_out_probability([0, 1, 2])
+    p = selector.in_sample_probability([0, 1, 2])
+    assert np.all(np.isfinite(q))
+    np.testing.assert_allclose(q[:2], p[:2])
+    assert q[2] != p[2]  # the others still take the leave-one-out step
+
+
+def test_a_wide_head_ranks_supporters_by_in_sample_probability(monkeypatch):
+    from sklearn_cincer.selectors import _cleaning
+
+    X, y = make_classification(120, 5, n_informative=4, n_redundant=0,
+                               n_classes=4, random_state=0)
+    model = LogisticRegression(max_iter=2000).fit(X, y)
+    selector = CleaningSelector().fit(model, X, y)
+    monkeypatch.setattr(_cleaning, "_MAX_LOO_OUTPUTS", 3)  # 4 classes is "wide"
+    candidates = np.flatnonzero(y == 1)
+    scores = selector.score(X[0], 0, candidates)
+    support = selector.fisher_.score(X[0], 0, candidates)
+    p = selector.in_sample_probability(candidates)
+    np.testing.assert_allclose(scores, np.where(support > 0, 1 - p, support - 1))
+    assert np.isnan(selector._q).all()  # no leave-one-out step was paid for
