@@ -437,3 +437,19 @@ def test_a_wide_head_ranks_supporters_by_in_sample_probability(monkeypatch):
     p = selector.in_sample_probability(candidates)
     np.testing.assert_allclose(scores, np.where(support > 0, 1 - p, support - 1))
     assert np.isnan(selector._q).all()  # no leave-one-out step was paid for
+
+
+def test_a_failed_svd_leaves_the_row_without_a_step(monkeypatch):
+    from sklearn_cincer.selectors import _cleaning
+
+    A = np.stack([np.eye(2), np.eye(2) * 2])
+    R = np.array([[1.0, -1.0], [2.0, 0.0]])
+    real = np.linalg.pinv
+
+    def flaky(a, *args, **kwargs):  # gesdd does this on rare finite input
+        if a[0, 0] == 2:
+            raise np.linalg.LinAlgError("SVD did not converge")
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(_cleaning.np.linalg, "pinv", flaky)
+    np.testing.assert_allclose(_cleaning._pinv_steps(A, R), [[1.0, -1.0], [0.0, 0.0]])

@@ -22,6 +22,7 @@ separate the method from the implementation.
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import linalg
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -164,7 +165,10 @@ class AuthorsTopFisherSelector(BaseSelector):
             A = _fisher.gradients(np.repeat(H, c, axis=0), np.repeat(P, c, axis=0),
                                   labels, view.link, view.fit_intercept)
             A *= np.sqrt(P.reshape(-1) / n)[:, None]
-            _, S, Vt = np.linalg.svd(A, full_matrices=False)
+            try:
+                _, S, Vt = np.linalg.svd(A, full_matrices=False)
+            except np.linalg.LinAlgError:  # gesdd fails on rare inputs; gesvd not
+                _, S, Vt = linalg.svd(A, full_matrices=False, lapack_driver="gesvd")
             eig = S**2
             keep = eig > self.rcond * eig.max() if eig.size and eig.max() > 0 else []
             Vk = Vt[keep]

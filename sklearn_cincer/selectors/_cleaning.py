@@ -150,11 +150,25 @@ def leave_one_out_probability(view, factor, H, y, n_train):
         try:
             step[finite] = np.linalg.solve(A[finite], R[finite][:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
-            step[finite] = np.einsum("iab,ib->ia", np.linalg.pinv(A[finite]),
-                                     R[finite])
+            step[finite] = _pinv_steps(A[finite], R[finite])
     M = np.where(finite[:, None, None], M, 0.0)
     shift = np.clip(-np.einsum("iab,ib->ia", M, step), -1e4, 1e4)
     return _label_probability(view, Z + shift, y)
+
+
+def _pinv_steps(A, R):
+    """``pinv(A_i) r_i`` row by row; a row whose SVD fails gets no step.
+
+    LAPACK's divide-and-conquer SVD (numpy's) fails to converge on rare
+    finite matrices; the row then keeps its in-sample probability.
+    """
+    step = np.zeros_like(R)
+    for i in range(A.shape[0]):
+        try:
+            step[i] = np.linalg.pinv(A[i]) @ R[i]
+        except np.linalg.LinAlgError:
+            pass
+    return step
 
 
 class CleaningSelector(BaseSelector):
