@@ -128,8 +128,8 @@ def summary(rows, columns=COLUMNS):
     frame = pd.DataFrame(out)
     order = {pair: i for i, pair in enumerate(PAIR_ORDER)}
     selectors = list(SELECTOR_NAMES)
-    frame["_pair"] = [order.get((d, m), 99) for d, m in zip(frame["dataset"],
-                                                             frame["model"])]
+    frame["_pair"] = [order.get(pair, 99)
+                      for pair in zip(frame["dataset"], frame["model"])]
     frame["_selector"] = [selectors.index(s) if s in selectors else 99
                           for s in frame["selector"]]
     return frame.sort_values(["_pair", "dataset", "model", "refit", "_selector",

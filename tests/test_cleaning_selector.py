@@ -370,7 +370,8 @@ def test_shortlist_computes_the_leave_one_out_of_the_least_likely_supporters():
     x_t, y_t = X[0], 0
     support = full.fisher_.score(x_t, y_t, candidates)
     assert (support > 0).sum() > 5
-    s_full, s_short = full.score(x_t, y_t, candidates), short.score(x_t, y_t, candidates)
+    s_full = full.score(x_t, y_t, candidates)
+    s_short = short.score(x_t, y_t, candidates)
     p = short.in_sample_probability(candidates)
     kept = np.flatnonzero(s_short > 0)
     assert kept.size == 5

@@ -380,31 +380,27 @@ class CleaningSelector(BaseSelector):
         todo = rows[np.isnan(self._q[rows])]
         if todo.size:
             fisher = self.fisher_
-            ids = todo if self._rows is None else self._rows[todo]
-            H = fisher.view_.features(self._X[ids])
             self._q[todo] = leave_one_out_probability(
-                fisher.view_, fisher.factor_, H, self._y[todo], self.n_train_
+                fisher.view_, fisher.factor_, self._row_features(todo),
+                self._y[todo], self.n_train_,
             )
         return self._q[rows]
 
     def in_sample_probability(self, rows=None):
         """Each row's probability of its own label, from the fitted model.
 
-        Parameters
-        ----------
-        rows : array-like of int, default=None
-            Rows of the fitted training set; ``None`` for all.
-
-        Returns
-        -------
-        p : ndarray of shape (n_rows,)
+        ``rows`` as in :meth:`leave_one_out_probability`; returns ``p`` of
+        shape (n_rows,).
         """
         rows = self._candidates(rows)
-        fisher = self.fisher_
-        ids = rows if self._rows is None else self._rows[rows]
-        view = fisher.view_
-        H = np.asarray(view.features(self._X[ids]), dtype=float)
+        view = self.fisher_.view_
+        H = self._row_features(rows)
         return _label_probability(view, view.logits(H), self._y[rows])
+
+    def _row_features(self, rows):
+        """The last layer's features of training rows (gathered by id)."""
+        ids = rows if self._rows is None else self._rows[rows]
+        return np.asarray(self.fisher_.view_.features(self._X[ids]), dtype=float)
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
