@@ -47,7 +47,7 @@ def add_parser(subparsers):
             "Stream the rows of a CSV file through CINCER with a logistic "
             "regression on one-hot encoded text columns and standardized "
             "numeric columns; ask about the rows whose label the model doubts, "
-            "showing the training row that most supports the doubt; write the "
+            "showing a training row that supports the doubt; write the "
             "file with cleaned labels, and a table of what changed."
         ),
     )

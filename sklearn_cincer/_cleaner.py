@@ -304,9 +304,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     classifier on the first ``n_bootstrap`` rows, then takes the other rows
     one at a time, in order. For each incoming example it computes the margin
     ``P(prediction | x) - P(label | x)``; when the margin reaches
-    ``threshold`` the label is suspicious. The cleaner then finds the training
-    example that most supports the suspicion (the counter-example, chosen by
-    ``selector`` among the training examples labeled as the prediction) and
+    ``threshold`` the label is suspicious. The cleaner then finds a training
+    example that supports the suspicion (the counter-example, chosen by
+    ``selector`` among the training examples labeled as the prediction; by
+    default the supporter whose own label is most likely wrong) and
     asks ``oracle`` to relabel the pair. The training set takes the answer and
     the classifier is refit, every round.
 
@@ -823,9 +824,12 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         picked = []
         if self.counter_examples != "none":
             picked = self._counter_examples(stream, example_id, prediction)
+        # the selector's own words for its score, for the person
+        describe = getattr(stream.selector, "describe_score", None)
         shown = tuple(
             CounterExample(ce_id, stream.X[ce_id].copy(),
-                           plain(classes[stream.labels[ce_id]]), score)
+                           plain(classes[stream.labels[ce_id]]), score,
+                           None if describe is None else describe(score))
             for ce_id, score in picked
         )
         names = getattr(self, "feature_names_in_", None)

@@ -451,7 +451,7 @@ def test_the_browser_page_shows_why_the_pair_was_chosen(digits):
             time.sleep(0.05)
         assert state["status"] == "question"
         # the auditor's reason follows the page's own sentence
-        assert "most supports the model's doubt" in state["why"]
+        assert "supports the model's doubt" in state["why"]
         assert "cross-validated without example" in state["why"]
         assert f"#{state['counter']['id']} explains the doubt" in state["why"]
         # one label left in the budget: no relabel offer for the counter-example

@@ -145,7 +145,7 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
             assert f"{n - n // 3} answered" in progress  # skips are not answers
             if n == 0:
                 assert page.locator("tr.diff").count() == 6  # 3 per panel
-                assert "most supports the model's doubt" in page.text_content("#why")
+                assert "supports the model's doubt" in page.text_content("#why")
                 assert "standard deviations" in page.text_content("#view-counter")
                 assert "how sure the model is" in page.text_content("#meta-example")
                 assert "margin" not in page.text_content("#question")

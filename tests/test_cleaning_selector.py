@@ -454,3 +454,37 @@ def test_a_failed_svd_leaves_the_row_without_a_step(monkeypatch):
 
     monkeypatch.setattr(_cleaning.np.linalg, "pinv", flaky)
     np.testing.assert_allclose(_cleaning._pinv_steps(A, R), [[1.0, -1.0], [0.0, 0.0]])
+
+
+def test_the_person_reads_what_the_default_score_means():
+    # the default selector's score is a probability, not Eq. 14's support:
+    # the query carries the selector's own words, and the human oracles show them
+    from sklearn_cincer.oracles._render import support_text
+
+    X, y = load_iris(return_X_y=True)
+    y = y.copy()
+    y[[100, 101]] = 1
+    queries = []
+
+    def oracle(query):
+        queries.append(query)
+        return SimulatedOracle(load_iris(return_X_y=True)[1])(query)
+
+    SkepticalCleaner(LogisticRegression(max_iter=1000), oracle=oracle,
+                     n_bootstrap=60, random_state=0).fit(X, y)
+    shown = [q.counter_examples[0] for q in queries if q.counter_examples]
+    assert shown
+    for ce in shown:
+        assert ce.score_text == f"how likely its own label is wrong, judged " \
+                                f"without it: {ce.score:.0%}"
+        assert support_text(ce.score, ce.score_text) == ce.score_text
+    # Top Fisher keeps Eq. 14's words
+    queries.clear()
+    SkepticalCleaner(LogisticRegression(max_iter=1000), oracle=oracle,
+                     selector=TopFisherSelector(), n_bootstrap=60,
+                     random_state=0).fit(X, y)
+    ce = next(q.counter_examples[0] for q in queries if q.counter_examples)
+    assert ce.score_text is None
+    assert support_text(ce.score, ce.score_text).startswith(
+        "how much it supports the doubt")
+    assert CleaningSelector().describe_score(-0.5).startswith("it does not support")

@@ -177,7 +177,7 @@ def test_state_shows_the_pair(oracle):
     assert state["example"]["label_index"] == 1 and state["prediction_index"] == 0
     assert state["preset"] == {"label": 1, "counter": 0, "counters": [0]}
     assert state["margin"] == pytest.approx(0.6) and state["score"] == 2.5
-    assert "most supports the model's doubt" in state["why"]
+    assert "supports the model's doubt" in state["why"]
     # b differs most (5 vs 2), then a is equal: only differing ones highlighted
     assert re.search(r'<tr class="diff"><th>b</th><td>5</td>', state["example"]["html"])
     assert '<tr class="diff"><th>a</th>' not in state["example"]["html"]

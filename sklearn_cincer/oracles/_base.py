@@ -28,7 +28,11 @@ class CounterExample:
     label : object
         Its current label.
     score : float or None, default=None
-        The selector's score (higher supports the model's doubt more).
+        The selector's score (higher is shown first).
+    score_text : str or None, default=None
+        What the score means, in plain words, from the selector that gave it
+        (``describe_score``); the human oracles show it. None: "how much it
+        supports the doubt", the meaning of Eq. 14.
 
     Examples
     --------
@@ -46,6 +50,7 @@ class CounterExample:
     x: np.ndarray = field(repr=False)
     label: Any
     score: Optional[float] = None
+    score_text: Optional[str] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,9 @@ class Query:
     classes : ndarray
         The labels an answer may use.
     counter_example_id : int or None
-        Stream id of the counter-example: the training example, labeled as the
-        model predicts, that most supports the model's doubt. ``None`` when
+        Stream id of the counter-example: a training example, labeled as the
+        model predicts, that supports the model's doubt (the selector's
+        first). ``None`` when
         the strategy shows none (``counter_examples="none"``) or no training
         example is a candidate. With several counter-examples, the first
         (best) one; ``counter_x``, ``counter_label`` and ``score`` are its

@@ -383,7 +383,7 @@ class BrowserOracle(_HumanOracle):
              "label_index": index(ce.label), "html": html,
              "title": counter_title(query, k).capitalize(),
              "score": None if ce.score is None else float(ce.score),
-             "support": support_text(ce.score)}
+             "support": support_text(ce.score, ce.score_text)}
             for k, (ce, html) in enumerate(zip(query.counter_examples,
                                                counter_htmls))]
         return dict(
@@ -395,7 +395,8 @@ class BrowserOracle(_HumanOracle):
             prediction_index=index(query.prediction),
             margin=float(query.margin), sure=sure_text(query.margin),
             score=None if query.score is None else float(query.score),
-            support=support_text(query.score),
+            support=support_text(query.score, query.counter_examples[0].score_text
+                                 if query.counter_examples else None),
             counter_editable=self._asks_counter_label(query),
             example={"id": int(query.example_id), "label": name(query.label),
                      "label_index": index(query.label), "html": example_html},

@@ -36,8 +36,13 @@ def sure_text(margin):
     return f"how sure the model is: {margin:.2f} (0 = unsure, 1 = certain)"
 
 
-def support_text(score):
-    """The selector's score in plain words, with the number; '' without one."""
+def support_text(score, text=None):
+    """The selector's score in plain words, with the number; '' without one.
+
+    ``text`` is the selector's own words for it (``CounterExample.score_text``).
+    """
+    if text:
+        return text
     if score is None:
         return ""
     return f"how much it supports the doubt: {score:.3g} (higher = more)"
@@ -58,15 +63,15 @@ def why_sentence(query, name=label_text):
     if len(shown) == 1:
         sentence = (
             f"{doubt} Example #{query.counter_example_id}, labeled "
-            f"'{name(query.counter_label)}' as the model predicts, is the "
-            "training example that most supports the model's doubt"
+            f"'{name(query.counter_label)}' as the model predicts, is a "
+            "training example that supports the model's doubt"
         )
     else:
         listing = ", ".join(f"#{ce.example_id} ('{name(ce.label)}')"
                             for ce in shown)
         sentence = (
-            f"{doubt} Examples {listing}, best first, are the {len(shown)} "
-            "training examples that most support the model's doubt"
+            f"{doubt} Examples {listing}, best first, are {len(shown)} "
+            "training examples that support the model's doubt"
         )
     # "explain" shows the counter-examples without offering their labels
     if query.strategy == "explain":

@@ -209,7 +209,7 @@ class TerminalOracle(_HumanOracle):
                     f"'{name(query.label)}', the model says "
                     f"'{name(query.prediction)}', {sure_text(query.margin)}")
         for k, ce in enumerate(query.counter_examples):
-            support = support_text(ce.score)
+            support = support_text(ce.score, ce.score_text)
             self._write(f"  #{ce.example_id} ({counter_title(query, k)}): label "
                         f"'{name(ce.label)}'" + (f", {support}" if support else ""))
         if not counter_texts:

@@ -402,6 +402,23 @@ class CleaningSelector(BaseSelector):
         ids = rows if self._rows is None else self._rows[rows]
         return np.asarray(self.fisher_.view_.features(self._X[ids]), dtype=float)
 
+    def describe_score(self, score):
+        """A score in plain words, for the person who answers.
+
+        Parameters
+        ----------
+        score : float
+            One of :meth:`score`'s values.
+
+        Returns
+        -------
+        text : str
+        """
+        if score > 0:
+            return (f"how likely its own label is wrong, judged without it: "
+                    f"{score:.0%}")
+        return "it does not support the doubt (no training example does)"
+
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
         support = self.fisher_.score(x, y, candidates)
