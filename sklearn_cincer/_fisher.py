@@ -553,6 +553,8 @@ class DualFactor:
 # Rows per block in :func:`leverage`: bounds its ``(n_params, rows * k)``
 # right-hand sides.
 _LEVERAGE_BLOCK_ROWS = 64
+# Entries of the (rows, k, P) products per block in the inverse path (32 MB).
+_LEVERAGE_BLOCK_ENTRIES = 2**22
 
 
 def leverage(factor, H, fit_intercept=True):
@@ -639,7 +641,7 @@ def _leverage_by_inverse(C, trans, lower, Ht, k):
     blocks = W.reshape(dim, k, m).transpose(1, 2, 0)
     r = Ht.shape[0]
     out = np.empty((r, k, k))
-    step = max(1, _LEVERAGE_BLOCK_ROWS * 16 * 64 // max(k, 1))
+    step = max(1, _LEVERAGE_BLOCK_ENTRIES // (k * dim))
     for start in range(0, r, step):
         Hb = Ht[start : start + step]
         Y = np.matmul(Hb[None], blocks).transpose(1, 0, 2)  # (rows, k, dim)
