@@ -409,29 +409,12 @@ def test_progress_bar_and_plain_lines(digits, capsys, monkeypatch):
 # ---------------------------------------------------------------- browser
 
 
-def _http(oracle, method, path, body=None):
-    import http.client
-    import json
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(oracle.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    headers = {}
-    if method == "POST":
-        headers = {"Content-Type": "application/json",
-                   "X-Cincer-Token": parts.path.strip("/"),
-                   "Origin": f"http://127.0.0.1:{parts.port}"}
-    conn.request(method, parts.path + path,
-                 body=None if body is None else json.dumps(body), headers=headers)
-    data = json.loads(conn.getresponse().read())
-    conn.close()
-    return data
-
-
 def test_the_browser_page_shows_why_the_pair_was_chosen(digits):
     pytest.importorskip("bottle", reason="BrowserOracle needs the 'browser' extra")
     import threading
     import time
+
+    from test_oracles_browser_http import request  # the page's HTTP client
 
     from sklearn_cincer.oracles import BrowserOracle
 
@@ -445,7 +428,7 @@ def test_the_browser_page_shows_why_the_pair_was_chosen(digits):
     try:
         deadline = time.monotonic() + 60
         while True:
-            state = _http(oracle, "GET", "state")
+            _, _, state = request(oracle, "GET", "state")
             if state["status"] == "question" or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
@@ -457,8 +440,10 @@ def test_the_browser_page_shows_why_the_pair_was_chosen(digits):
         # one label left in the budget: no relabel offer for the counter-example
         assert state["counter_editable"] is False
         truth = int(y_true[state["example"]["id"]])
-        _http(oracle, "POST", "answer", {"qid": state["qid"], "label": truth,
-                                         "counter_label": None, "skip": False})
+        status, _, _ = request(oracle, "POST", "answer", {
+            "qid": state["qid"], "label": truth, "counter_label": None,
+            "skip": False})
+        assert status == 200
         thread.join(60)
     finally:
         oracle.close()

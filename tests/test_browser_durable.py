@@ -6,6 +6,7 @@ writes never run while the oracle's lock is held, so a slow write does not
 block another tab.
 """
 
+import contextlib
 import io
 import sqlite3
 import threading
@@ -246,6 +247,21 @@ def test_the_terminal_says_saved_only_after_the_write(tmp_path, monkeypatch):
 
 # ------------------------------------------------------- in a real browser
 
+@contextlib.contextmanager
+def _chromium_page(browser_tests, url):
+    """A Chromium page at ``url``, as test_browser launches it; closed after."""
+    with browser_tests.playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_tests.CHROMIUM,
+                                    args=browser_tests.ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(browser_tests.TIMEOUT_MS)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
 def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
         tmp_path, monkeypatch):
     """The page shows "not saved", keeps the person's pick, and a second
@@ -264,12 +280,7 @@ def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
     session = AnnotationSession(oracle, path)
     _fails_once(monkeypatch)
     oracle.start()
-    with browser_tests.playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=browser_tests.CHROMIUM,
-                                    args=browser_tests.ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(browser_tests.TIMEOUT_MS)
-        page.goto(oracle.url)
+    with _chromium_page(browser_tests, oracle.url) as page:
         asker = Asker(session, query)
         try:
             page.wait_for_selector('body[data-status="question"]')
@@ -285,7 +296,6 @@ def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
             assert page.text_content("#waiting").startswith("Saved.")
         finally:
             oracle.close()
-            browser.close()
     assert asker.join() == Answer("fox", "dog", "ana")
     assert AnnotationStore(path).find_answer(query) == Answer("fox", "dog", "ana")
 
@@ -300,12 +310,7 @@ def test_in_chromium_the_page_says_saving_while_the_answer_is_written(
     session = AnnotationSession(oracle, path)
     _slow(monkeypatch, "record_answer", 2.0)
     oracle.start()
-    with browser_tests.playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=browser_tests.CHROMIUM,
-                                    args=browser_tests.ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(browser_tests.TIMEOUT_MS)
-        page.goto(oracle.url)
+    with _chromium_page(browser_tests, oracle.url) as page:
         asker = Asker(session, _query())
         try:
             page.wait_for_selector('body[data-status="question"]')
@@ -321,7 +326,6 @@ def test_in_chromium_the_page_says_saving_while_the_answer_is_written(
             assert page.text_content("#waiting").startswith("Saved.")
         finally:
             oracle.close()
-            browser.close()
     assert asker.join() == Answer("spam", "ham", "ana")
 
 
