@@ -37,6 +37,14 @@ def test_cleanlab_ranking_puts_its_issues_first_then_the_rest_by_quality():
     assert np.all(np.diff(quality[order[issues.size:]]) >= 0)
 
 
+def test_one_task_with_confusion_noise():
+    data = load_audit_data("wine", 0)
+    rows = pd.DataFrame(run_audit_task("wine", "confusion", 0, budgets=(0.1,),
+                                       data=data))
+    assert set(rows["noise"]) == {"confusion"}
+    assert (rows["n_noisy"] == round(0.2 * data[1].shape[0])).all()
+
+
 def test_one_task_measures_both_at_equal_labels():
     data = load_audit_data("wine", 0)
     rows = pd.DataFrame(run_audit_task("wine", "pairwise", 0, budgets=(0.1, 0.2),

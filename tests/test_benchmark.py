@@ -67,6 +67,24 @@ def test_stream_is_reproducible_and_noisy_as_asked():
     assert 20 <= a.is_noisy.sum() <= 60
 
 
+def test_stream_with_confusion_noise_flips_to_confused_classes(wine):
+    a = make_stream(wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=20,
+                    noise_kind="confusion", random_state=0)
+    b = make_stream(wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=20,
+                    noise_kind="confusion", random_state=0)
+    np.testing.assert_array_equal(a.y_noisy, b.y_noisy)
+    np.testing.assert_array_equal(a.is_noisy, a.y_noisy != a.y_true)
+    assert a.is_noisy.any()
+
+
+def test_run_spec_noise_kind_names_its_run():
+    assert RunSpec("wine", "lr").name == "wine__lr__cincer__cleaning__scratch"
+    assert RunSpec("wine", "lr", noise_kind="confusion").name == (
+        "wine__lr__cincer__cleaning__scratch__confusion")
+    with pytest.raises(ValueError, match="noise_kind"):
+        RunSpec("wine", "lr", noise_kind="gaussian")
+
+
 def test_stream_too_long():
     with pytest.raises(ValueError, match="fewer than n_bootstrap"):
         make_stream(np.zeros((10, 2)), np.arange(10) % 2, n_bootstrap=8, n_rounds=5)
@@ -397,6 +415,23 @@ def test_cli_benchmark_and_report(tmp_path, capsys):
                     "wine__lr__no_ce__none__scratch"]
     assert (out / "comparison.md").is_file()
     assert list((out / "figures").glob("q1__wine__lr__scratch.png"))
+
+
+def test_cli_benchmark_noise_kind(tmp_path, capsys):
+    from sklearn_cincer._cli import main
+
+    out = tmp_path / "out"
+    status = main([
+        "benchmark", "--dataset", "wine", "--model", "lr", "--strategy", "no_ce",
+        "--repeats", "1", "--rounds", "3", "--bootstrap", "40",
+        "--noise-kind", "confusion", "--output", str(out), "--quiet",
+    ])
+    assert status == 0
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["wine__lr__no_ce__none__scratch__confusion"]
+    with pytest.raises(SystemExit, match="uniform noise only"):
+        main(["benchmark", "--dataset", "wine", "--model", "lr", "--q2",
+              "--noise-kind", "pairwise", "--output", str(out), "--quiet"])
 
 
 def test_eval_every_measures_only_some_rounds_and_keeps_the_rest(wine):

@@ -36,7 +36,9 @@ AUDIT_ROWS = {"adult": 2000, "mnist": 2000}
 #: Budgets, as fractions of the rows.
 AUDIT_BUDGETS = (0.05, 0.1, 0.2)
 
-#: Noise kinds (``make_label_noise``'s): uniform and pair-flip.
+#: Noise kinds of the default grid (``make_label_noise``'s): uniform and
+#: pair-flip; ``"confusion"`` (flips to the classes a model confuses) is one
+#: option away (``--noise confusion``).
 AUDIT_NOISE = ("uniform", "pairwise")
 
 AUDIT_COLUMNS = (
@@ -175,7 +177,7 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
     Parameters
     ----------
     dataset : str
-    noise : {"uniform", "pairwise"}
+    noise : {"uniform", "pairwise", "confusion"}
     seed : int
         Seeds the subset, the noise and the models.
     budgets : sequence of float, default=(0.05, 0.1, 0.2)
@@ -216,7 +218,8 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
     X, y_true, X_test, y_test = data
     classes = np.unique(np.concatenate([y_true, y_test]))
     y_noisy, _ = make_label_noise(y_true, noise_rate, kind=noise, classes=classes,
-                                  random_state=seed)
+                                  random_state=seed,
+                                  X=X if noise == "confusion" else None)
     estimator = make_model(model, random_state=seed)
     n = y_true.shape[0]
 

@@ -7,6 +7,7 @@
 
 import sys
 
+from ..datasets import NOISE_KINDS
 from ._audit import AUDIT_BUDGETS, AUDIT_DATASETS, AUDIT_NOISE
 
 
@@ -36,8 +37,9 @@ def add_parser(subparsers):
     audit.add_argument("--datasets", nargs="+", default=list(AUDIT_DATASETS),
                        help="data sets (default: %(default)s)")
     audit.add_argument("--noise", nargs="+", default=list(AUDIT_NOISE),
-                       choices=list(AUDIT_NOISE), dest="noises",
-                       help="noise kinds (default: %(default)s)")
+                       choices=list(NOISE_KINDS), dest="noises",
+                       help="noise kinds (default: %(default)s; 'confusion' "
+                       "flips labels to the classes a model confuses)")
     audit.add_argument("--budgets", nargs="+", type=float,
                        default=list(AUDIT_BUDGETS),
                        help="labels inspected, as fractions of the rows "

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import sys
 
+from ..datasets import NOISE_KINDS
 from ._registry import MODELS, SELECTORS, STRATEGIES
 from ._runner import PAPER_PAIRS, PAPER_SETTINGS, Q2_PAIRS
 
@@ -122,6 +123,10 @@ def add_parser(subparsers):
                        help="bootstrap size (default: the paper's, 500 for "
                        "20ng, else 100)")
     bench.add_argument("--noise", type=float, default=PAPER_SETTINGS["noise_rate"])
+    bench.add_argument("--noise-kind", choices=list(NOISE_KINDS), default="uniform",
+                       help="how labels are corrupted: the paper's uniform flips, "
+                       "pair flips, or flips to the classes a model confuses "
+                       "(default: %(default)s)")
     bench.add_argument("--threshold", type=float,
                        default=PAPER_SETTINGS["threshold"])
     bench.add_argument("--output", default="results/benchmark",
@@ -221,6 +226,9 @@ def _run_benchmark(args):
     verbose = 0 if args.quiet else 1
     output = Path(args.output)
     runs = output / "runs"
+    if args.q2 and args.noise_kind != "uniform":
+        sys.exit("sklearn-cincer benchmark: --q2 measures the paper's uniform "
+                 "noise only; leave out --noise-kind.")
     try:
         if args.q2:
             frame = run_precision_experiment(
@@ -243,7 +251,7 @@ def _run_benchmark(args):
                             args.dataset, args.model, strategy, selector,
                             refit=refit, n_bootstrap=args.bootstrap,
                             n_rounds=args.rounds, noise_rate=args.noise,
-                            threshold=args.threshold,
+                            noise_kind=args.noise_kind, threshold=args.threshold,
                             selector_params=(dict(args.selector_param)
                                              if strategy != "no_ce" else {}),
                             eval_every=args.eval_every,

@@ -22,6 +22,7 @@ from sklearn.utils import Bunch
 from .._cleaner import SkepticalCleaner
 from .._progress import progress
 from .._threads import limit_threads
+from ..datasets import NOISE_KINDS
 from ..oracles import SimulatedOracle
 from ._registry import (
     STRATEGIES,
@@ -112,7 +113,8 @@ def make_stream(X, y, *, n_bootstrap=100, n_rounds=100, noise_rate=0.2,
     """Corrupt a training pool and draw a bootstrap set and a stream from it.
 
     As in the paper: ``noise_rate`` of the labels of the whole pool are
-    corrupted uniformly at random, then ``n_bootstrap + n_rounds`` examples
+    corrupted (uniformly at random in the paper; ``noise_kind`` says how,
+    see :func:`~sklearn_cincer.datasets.make_label_noise`), then ``n_bootstrap + n_rounds`` examples
     are drawn at random without replacement, the first ``n_bootstrap`` being
     the bootstrap set and the rest the incoming examples, in order.
 
@@ -125,7 +127,9 @@ def make_stream(X, y, *, n_bootstrap=100, n_rounds=100, noise_rate=0.2,
     n_bootstrap : int, default=100
     n_rounds : int, default=100
     noise_rate : float, default=0.2
-    noise_kind : {"uniform", "pairwise"}, default="uniform"
+    noise_kind : {"uniform", "pairwise", "confusion"}, default="uniform"
+        "confusion" flips labels to the classes a logistic regression
+        trained on the clean pool confuses them with.
     random_state : int, RandomState instance or None, default=None
         Seeds the noise and the draw.
 
@@ -157,7 +161,8 @@ def make_stream(X, y, *, n_bootstrap=100, n_rounds=100, noise_rate=0.2,
             f"n_rounds = {n}."
         )
     y_noisy, is_noisy = make_label_noise(
-        y, noise_rate, kind=noise_kind, classes=np.unique(y), random_state=rng
+        y, noise_rate, kind=noise_kind, classes=np.unique(y), random_state=rng,
+        X=X if noise_kind == "confusion" else None,
     )
     indices = rng.permutation(y.shape[0])[:n]
     return Bunch(
@@ -187,6 +192,9 @@ class RunSpec:
         The paper's (100, or 500 for 20NG) when None.
     n_rounds : int, default=100
     noise_rate : float, default=0.2
+    noise_kind : {"uniform", "pairwise", "confusion"}, default="uniform"
+        How labels are corrupted (:func:`make_stream`); a kind other than
+        the paper's uniform noise ends the name (``...__confusion``).
     threshold : float, default=0.2
     model_params, selector_params : dict
         Extra parameters of the model and the selector.
@@ -219,6 +227,7 @@ class RunSpec:
     n_rounds: int = 100
     noise_rate: float = 0.2
     threshold: float = 0.2
+    noise_kind: str = "uniform"
     model_params: dict = field(default_factory=dict)
     selector_params: dict = field(default_factory=dict)
     eval_every: int = 1
@@ -229,6 +238,11 @@ class RunSpec:
                 self.eval_every, numbers.Integral) or self.eval_every < 1:
             raise ValueError(
                 f"eval_every must be a positive integer, got {self.eval_every!r}."
+            )
+        if self.noise_kind not in NOISE_KINDS:
+            raise ValueError(
+                f"Unknown noise_kind {self.noise_kind!r}; choose one of "
+                f"{list(NOISE_KINDS)}."
             )
         if self.strategy not in STRATEGIES:
             raise ValueError(
@@ -265,8 +279,10 @@ class RunSpec:
 
     @property
     def name(self):
-        return "__".join([self.dataset, self.model, self.strategy, self.label,
-                          self.refit])
+        parts = [self.dataset, self.model, self.strategy, self.label, self.refit]
+        if self.noise_kind != "uniform":
+            parts.append(self.noise_kind)
+        return "__".join(parts)
 
 
 def _counts(history, y_true):
@@ -552,6 +568,7 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
         stream = make_stream(
             data.X_train, data.y_train, n_bootstrap=spec.n_bootstrap,
             n_rounds=spec.n_rounds, noise_rate=spec.noise_rate, random_state=seed,
+            noise_kind=spec.noise_kind,
         )
         jobs.append(delayed(_one_repeat)(
             spec, r, stream, data.X_test, data.y_test, classes, seed, folder, verbose,

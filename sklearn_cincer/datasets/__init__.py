@@ -20,11 +20,12 @@ from ._loaders import (
     load_mnist,
     load_wine,
 )
-from ._noise import make_label_noise
+from ._noise import NOISE_KINDS, make_label_noise
 
 __all__ = [
     "DATA_ENV",
     "LOADERS",
+    "NOISE_KINDS",
     "ChecksumError",
     "embed_20newsgroups",
     "fetch_file",
