@@ -133,26 +133,21 @@ def test_terminal_through_stdin_stops_and_resumes(data_csv, tmp_path, monkeypatc
     code, captured = clean(part, "\n".join(lines[:4]) + "\n")  # two questions
     assert code == 1
     assert "run the same command again" in captured.err
-    assert not part.exists()
+    # Ctrl-D keeps what was done: the two answers' labels, in both files
+    assert re.search(r"^Stopped after 2 answers; wrote .*cleaned\.csv with the "
+                     r"(\d+) labels they changed", captured.err, re.M)
+    partial = pd.read_csv(part)
+    partial_changes = pd.read_csv(part.with_suffix(".changes.csv"))
+    assert set(partial_changes["round"]).issubset(range(1, 200))
+    assert len(partial_changes) == (partial["diagnosis"] != noisy).sum() > 0
+    for row in partial_changes.itertuples():
+        assert partial["diagnosis"][row.line - 2] == row.label_after
     code, captured = clean(part, "\n".join(lines[4:]) + "\n")
     assert code == 0
     assert "2 answers came from" in captured.out
     pd.testing.assert_frame_equal(pd.read_csv(part), pd.read_csv(whole))
     changes = pd.read_csv(part.with_suffix(".changes.csv"))
     assert set(changes["annotator"]) == {"ana"}
-
-
-def test_clear_errors(data_csv, tmp_path, capsys):
-    path, _, _ = data_csv
-    out = tmp_path / "c.csv"
-    assert main(["clean", str(path), "--label", "nope", "--output", str(out)]) == 1
-    assert "no column 'nope'" in capsys.readouterr().err
-    assert main(_args(path, out, "--oracle", "none", "--answers", "b.csv",
-                      "--questions", "b.csv")) == 1
-    assert "overwrite" in capsys.readouterr().err
-    assert main(["clean", str(tmp_path / "missing.csv"), "--label", "y",
-                 "--output", str(out)]) == 1
-    assert "missing.csv" in capsys.readouterr().err
 
 
 def test_row_view_shows_the_files_row_escaped_for_the_browser():
@@ -168,3 +163,163 @@ def test_row_view_shows_the_files_row_escaped_for_the_browser():
     assert "line 2 of the file" in html_view
     text_view = RowView(table, as_html=False)(table.X[1], 1)
     assert text_view.splitlines() == ["line 3 of the file", "note: plain", "size: "]
+
+
+# ------------------------------------------------------------ bad input
+
+
+def _small(tmp_path, name="small.csv", n=40, text=None):
+    """A small learnable table: x decides the label, two labels flipped."""
+    if text is None:
+        rows = ["x,color,y"]
+        for i in range(n):
+            label = "a" if i % 2 else "b"
+            if i in (7, 12):
+                label = "b" if label == "a" else "a"
+            rows.append(f"{(i % 2) * 2 + i / 100:.2f},{'red' if i % 3 else 'blue'},"
+                        f"{label}")
+        text = "\n".join(rows) + "\n"
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _bad_cases(tmp_path):
+    """``(argv, exit status, words of the one line)`` of bad invocations."""
+    import os
+
+    data = _small(tmp_path)
+    out = tmp_path / "out.csv"
+    one_class = _small(tmp_path, "one.csv", text="x,y\n1,a\n2,a\n3,a\n")
+    header = _small(tmp_path, "header.csv", text="x,y\n")
+    empty = _small(tmp_path, "empty.csv", text="")
+    semicolons = _small(tmp_path, "semi.csv", text="x;y\n1;a\n2;b\n")
+    unclosed = _small(tmp_path, "unclosed.csv", text='x,y\n1,"a\n2,b\n')
+    ragged = _small(tmp_path, "ragged.csv", text="x,y\n1,a\n2,b,c,d\n3,a\n")
+    no_values = _small(tmp_path, "novalues.csv", text="x,z,y\n1,,a\n2,,b\n")
+    no_labels = _small(tmp_path, "nolabels.csv", text="x,y\n1,\n2,\n")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)
+    hard = tmp_path / "hard.csv"
+    os.link(data, hard)
+    batch = tmp_path / "batch.csv"
+    batch.write_text("example_id,label\n1,a\n")  # no 'answer' column
+    other_app = tmp_path / "notes.txt"
+    other_app.write_text("somebody's notes\n")
+    base = ["clean", str(data), "--label", "y", "--oracle", "none"]
+    with_out = base + ["--output", str(out)]
+    cases = [
+        (["clean", str(one_class), "--label", "y", "--output", str(out)], 1,
+         "one class"),
+        (["clean", str(header), "--label", "y", "--output", str(out)], 1,
+         "header but no row"),
+        (["clean", str(empty), "--label", "y", "--output", str(out)], 1, "empty"),
+        (["clean", str(semicolons), "--label", "y", "--output", str(out)], 1,
+         "--sep ';'"),
+        (["clean", str(unclosed), "--label", "y", "--output", str(out)], 1,
+         "quotes"),
+        (["clean", str(ragged), "--label", "y", "--output", str(out)], 1,
+         "--sep"),
+        (["clean", str(no_values), "--label", "y", "--output", str(out)], 1,
+         "--ignore z"),
+        (["clean", str(no_labels), "--label", "y", "--output", str(out)], 1,
+         "empty in every row"),
+        (["clean", str(tmp_path / "missing.csv"), "--label", "y", "--output",
+          str(out)], 1, "missing.csv: no such file"),
+        (["clean", str(folder), "--label", "y", "--output", str(out)], 1,
+         "is a folder"),
+        (with_out + ["--threshold", "5"], 2, "--threshold"),
+        (with_out + ["--n-bootstrap", "0"], 2, "--n-bootstrap"),
+        (with_out + ["--model", "forest"], 2, "--model"),
+        (with_out[:-2], 2, "--output"),
+        (base + ["--output", str(folder)], 1, "is a folder"),
+        (base + ["--output", str(afile / "out.csv")], 1, "is a file, not a folder"),
+        (base + ["--output", str(data)], 1, "same file as DATA"),
+        (base + ["--output", str(link)], 1, "same file as DATA"),
+        (base + ["--output", str(hard)], 1, "same file as DATA"),
+        (with_out + ["--changes", str(data)], 1, "same file as DATA"),
+        (with_out + ["--changes", str(out)], 1, "same file as --output"),
+        (with_out + ["--questions", str(data)], 1, "same file as DATA"),
+        (with_out + ["--questions", str(tmp_path / "q.txt")], 1, ".csv or .json"),
+        (with_out + ["--store", str(data)], 1, "same file as DATA"),
+        (with_out + ["--store", str(out)], 1, "same file as --store"),
+        (with_out + ["--answers", str(tmp_path / "b.csv")], 1,
+         "b.csv: no such file"),
+        (with_out + ["--answers", str(batch), "--questions", str(batch)], 1,
+         "same file as --answers"),
+        (with_out + ["--answers", str(batch)], 1, "'answer'"),
+        (with_out + ["--label", "nope"], 1, "no column 'nope'"),
+        (with_out + ["--ignore", "nope"], 1, "lacks"),
+        (with_out + ["--ignore", "y"], 1, "label column"),
+        (with_out + ["--ignore", "x", "color"], 1, "no feature column"),
+        (with_out + ["--sep", "ab"], 1, "one character"),
+        (with_out + ["--store", str(other_app)], 1, "notes.txt"),
+    ]
+    return cases, [other_app]
+
+
+def test_every_bad_invocation_gives_one_line_and_writes_nothing(tmp_path, capsys):
+    cases, untouched = _bad_cases(tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for argv, status, words in cases:
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse's own errors
+            code = exit_.code
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert code == status, (argv, captured.err)
+        assert len(lines) == 1 or status == 2, (argv, captured.err)
+        assert words in lines[-1], (argv, lines[-1])
+        assert "Traceback" not in captured.err
+        after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        assert after == before, argv  # no file written, none changed
+    assert untouched[0].read_text() == "somebody's notes\n"
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    import subprocess
+
+    header = _small(tmp_path, "header.csv", text="x,y\n")
+    done = subprocess.run(
+        ["sklearn-cincer", "clean", str(header), "--label", "y", "--output",
+         str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"sklearn-cincer clean: error: {header}: The file has a header but no "
+        "row."]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["header.csv"]
+
+
+def test_id_like_columns_are_flagged_before_the_run(data_csv, tmp_path, capsys):
+    path, _, _ = data_csv
+    out = tmp_path / "c.csv"
+    argv = ["clean", str(path), "--label", "diagnosis", "--output", str(out),
+            "--oracle", "none", "--n-bootstrap", "160"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "column 'patient' holds a different value in every row" in err
+    assert "pass --ignore patient" in err
+    assert main(argv + ["--ignore", "patient"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["sgd", "mlp"])
+def test_model_option_picks_the_classifier(tmp_path, capsys, model):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    from sklearn_cincer._clean import Table, default_model
+
+    data = _small(tmp_path, n=60)
+    out = tmp_path / "out.csv"
+    assert main(["clean", str(data), "--label", "y", "--output", str(out),
+                 "--oracle", "none", "--model", model]) == 0
+    assert out.read_bytes() == data.read_bytes()  # nobody answered
+    table = Table(pd.read_csv(data), "y")
+    kind = {"sgd": SGDClassifier, "mlp": MLPClassifier}[model]
+    assert isinstance(default_model(table, model=model)[-1], kind)
