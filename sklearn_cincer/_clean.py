@@ -22,7 +22,7 @@ rows whose label changed. Outputs never overwrite an input, and are written
 to a temporary file renamed into place once the whole run succeeded.
 """
 
-import os
+import contextlib
 import sys
 from pathlib import Path
 
@@ -669,14 +669,10 @@ def _write_results(args, table, cleaner, offline, session, outputs):
         else offline.unanswered_
     )
     changes = _changes_frame(table, cleaner.label_changes())
-    files = OutputFiles()
-    try:
+    with _writing() as files:
         _write_cleaned(files, table, cleaner.y_cleaned_, changes, outputs)
         if unanswered and "--questions" in outputs:
             _write_questions(files, table, unanswered, outputs["--questions"])
-        files.commit()
-    finally:
-        files.discard()
     output, changes_path = outputs["--output"], outputs["--changes"]
     print(f"\n{cleaner.n_queries_} questions; {len(changes)} labels changed "
           f"({cleaner.n_relabeled_examples_} suspicious rows, "
@@ -694,6 +690,20 @@ def _write_results(args, table, cleaner, offline, session, outputs):
     if unanswered:
         _say_unanswered(args, unanswered)
     return 0
+
+
+@contextlib.contextmanager
+def _writing():
+    """:class:`OutputFiles` committed when the block succeeds, else discarded."""
+    files = OutputFiles()
+    try:
+        yield files
+        files.commit()
+    except OSError as exc:
+        raise CommandError(f"writing the outputs failed ({exc}); no output "
+                           "was changed.") from None
+    finally:
+        files.discard()
 
 
 def _say_unanswered(args, unanswered):
@@ -733,19 +743,14 @@ def _write_stopped(table, cleaner, recorder, outputs, store_path, interrupted):
     y_cleaned, changes = _answers_so_far(table, recorder.answers,
                                          cleaner.counter_examples)
     n = sum(not answer.skipped for _, answer in recorder.answers)
-    status = 130 if interrupted else 1
-    how = "Interrupted" if interrupted else "Stopped"
+    status = 130 if interrupted else 1  # 130: a shell's code for Ctrl-C
     if n == 0:
-        print(f"\n{how} before any answer; nothing written.", file=sys.stderr)
+        print("\nStopped before any answer; nothing written.", file=sys.stderr)
         return status
     changes = _changes_frame(table, changes)
-    files = OutputFiles()
-    try:
+    with _writing() as files:
         _write_cleaned(files, table, y_cleaned, changes, outputs)
-        files.commit()
-    finally:
-        files.discard()
-    print(f"\n{how} after {n} answers; wrote {outputs['--output']} with the "
+    print(f"\nStopped after {n} answers; wrote {outputs['--output']} with the "
           f"{len(changes)} labels they changed, and {outputs['--changes']}. "
           f"The answers are kept in {store_path}: run the same command again "
           "to go on from there.", file=sys.stderr)

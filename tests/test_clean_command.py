@@ -323,3 +323,214 @@ def test_model_option_picks_the_classifier(tmp_path, capsys, model):
     table = Table(pd.read_csv(data), "y")
     kind = {"sgd": SGDClassifier, "mlp": MLPClassifier}[model]
     assert isinstance(default_model(table, model=model)[-1], kind)
+
+
+# ------------------------------------------------------- the file as read
+
+
+def _messy(labels):
+    """A file's bytes: BOM, CRLF, NA, integers in a float column, quoted
+    fields with commas, quotes and line breaks, escape sequences; returns
+    ``(bytes, line of each row)``."""
+    rows, lines, line = ['x,count,note,y,where'], [], 2
+    for i, label in enumerate(labels):
+        count = "NA" if i % 7 == 3 else (str(180 + i) if i % 2 else f"{i}.5")
+        note = ('"line one\r\nline two, with a comma"' if i % 5 == 0
+                else '"say ""hi"""' if i % 5 == 1
+                else "\x1b[2J\x1b]0;title\x07" if i % 5 == 2 else "plain")
+        x = _x(i)
+        rows.append(f"{x:.1f},{count},{note},{label},{'w' if i % 2 else 'v'}")
+        lines.append(line)
+        line += 1 + note.count("\n")
+    text = "\r\n".join(rows) + "\r\n"
+    return b"\xef\xbb\xbf" + text.encode("utf-8"), lines
+
+
+def _x(i):
+    """The feature of row ``i``: its side says the true label ('a' if odd)."""
+    return (1 if i % 2 else -1) * (1 + (i % 4) / 10)
+
+
+def _noisy_labels(n=60):
+    labels = ["a" if i % 2 else "b" for i in range(n)]
+    for i in (33, 35, 40, 44, 47, 52, 55, 58):
+        labels[i] = "b" if labels[i] == "a" else "a"
+    return labels
+
+
+def _answer_a(monkeypatch, n_lines):
+    """The person answers 'a' to everything, then the input ends."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * n_lines))
+
+
+def test_cleaned_file_keeps_every_byte_but_the_changed_labels(tmp_path, capsys,
+                                                              monkeypatch):
+    labels = _noisy_labels()
+    data, lines = _messy(labels)
+    path = tmp_path / "messy.csv"
+    path.write_bytes(data)
+    out = tmp_path / "cleaned.csv"
+    _answer_a(monkeypatch, 400)
+    assert main(["clean", str(path), "--label", "y", "--output", str(out),
+                 "--n-bootstrap", "30", "--threshold", "0.1", "--no-shuffle"]) == 0
+    shown = capsys.readouterr().out
+    changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
+    assert len(changes) > 0 and set(changes["label_after"]) == {"a"}
+    # the file as written with the labels the changes table gives
+    by_line = dict(zip(changes["line"], changes["label_after"]))
+    cleaned = [by_line.get(line, label) for line, label in zip(lines, labels)]
+    assert out.read_bytes() == _messy(cleaned)[0]
+    assert out.read_bytes() != data
+
+    # "line N" shown to the person is the row's line in the file: the row
+    # shown under it has that row's note and 'where'
+    views = re.findall(r"line (\d+) of the file\n((?:.*\n){5})", shown)
+    assert len(views) >= 2
+    for line, view in views:
+        i = lines.index(int(line))
+        assert f"where: {'w' if i % 2 else 'v'}" in view
+        assert f"x: {_x(i):.1f}" in view
+    # escape sequences in the data reach the terminal inert
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "\\x1b[2J\\x1b]0;title\\x07" in shown
+
+
+def test_output_symlink_is_replaced_not_followed(tmp_path, capsys):
+    data = _small(tmp_path)
+    victim = tmp_path / "somebody_elses.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "out.csv"
+    out.symlink_to(victim)
+    assert main(["clean", str(data), "--label", "y", "--output", str(out),
+                 "--oracle", "none"]) == 0
+    assert victim.read_text() == "keep me\n"
+    assert not out.is_symlink() and out.read_bytes() == data.read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_failed_late_write_changes_no_earlier_output(tmp_path, capsys,
+                                                       monkeypatch):
+    data = _small(tmp_path, n=60)
+    out, changes = tmp_path / "out.csv", tmp_path / "out.changes.csv"
+    out.write_text("earlier output\n")
+    changes.write_text("earlier changes\n")
+    questions = tmp_path / "q.csv"
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("sklearn_cincer._clean._add_csv_values", full_disk)
+    code = main(["clean", str(data), "--label", "y", "--output", str(out),
+                 "--oracle", "none", "--questions", str(questions),
+                 "--threshold", "0"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        "sklearn-cincer clean: error: writing the outputs failed ([Errno 28] No "
+        "space left on device); no output was changed.")
+    assert "Traceback" not in err
+    assert out.read_text() == "earlier output\n"
+    assert changes.read_text() == "earlier changes\n"
+    assert not questions.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "out.changes.csv", "out.csv", "small.csv"]
+
+
+# ------------------------------------------------------ stop, keep, resume
+
+
+class _StopsAfter:
+    """stdin whose reading raises ``stop`` after ``n`` lines of 'a'."""
+
+    def __init__(self, n, stop):
+        self.n, self.stop = n, stop
+
+    def readline(self):
+        if self.n == 0:
+            raise self.stop
+        self.n -= 1
+        return "a\n"
+
+    def isatty(self):
+        return False
+
+
+@pytest.mark.parametrize("stop,status", [(KeyboardInterrupt, 130),
+                                         (EOFError, 1)])
+def test_ctrl_c_and_ctrl_d_keep_the_answers_given(tmp_path, capsys, monkeypatch,
+                                                  stop, status):
+    path = tmp_path / "messy.csv"
+    path.write_bytes(_messy(_noisy_labels())[0])
+    out = tmp_path / "cleaned.csv"
+    argv = ["clean", str(path), "--label", "y", "--output", str(out),
+            "--n-bootstrap", "30", "--threshold", "0.1", "--no-shuffle",
+            "--counter-examples", "none"]
+    monkeypatch.setattr("sys.stdin", _StopsAfter(3, stop()))
+    assert main(argv) == status
+    err = capsys.readouterr().err
+    assert re.search(r"^Stopped after 3 answers; wrote .*cleaned\.csv with the "
+                     r"(\d+) labels they changed", err, re.M), err
+    partial = pd.read_csv(out)["y"]
+    changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
+    assert len(changes) == (partial != pd.read_csv(path)["y"]).sum() > 0
+
+    # the store has them: the whole run replays them and asks the rest
+    _answer_a(monkeypatch, 400)
+    assert main(argv) == 0
+    assert "3 answers came from" in capsys.readouterr().out
+    whole = pd.read_csv(out)["y"]
+    assert (whole[partial != pd.read_csv(path)["y"]] == "a").all()
+
+
+def test_oracle_none_applies_the_stores_answers(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "messy.csv"
+    path.write_bytes(_messy(_noisy_labels())[0])
+    out = tmp_path / "cleaned.csv"
+    argv = ["clean", str(path), "--label", "y", "--output", str(out),
+            "--n-bootstrap", "30", "--threshold", "0.1", "--no-shuffle"]
+    monkeypatch.setattr("sys.stdin", _StopsAfter(4, EOFError()))
+    assert main(argv) == 1  # two questions answered (example, counter-example)
+    capsys.readouterr()
+    partial = out.read_bytes()
+    store = out.with_suffix(".answers.sqlite")
+    store_bytes = store.read_bytes()
+    questions = tmp_path / "batch.json"
+    assert main(argv + ["--oracle", "none", "--questions", str(questions)]) == 0
+    said = capsys.readouterr().out
+    assert "2 answers came from the store" in said
+    assert out.read_bytes() == partial  # the same answers, applied
+    assert store.read_bytes() == store_bytes  # only read
+
+    # the team gets each row's values, as in the file
+    import json
+
+    data, lines = _messy(_noisy_labels())
+    records = json.loads(questions.read_text())
+    assert records
+    for record in records:
+        i = lines.index(int(record["row"]))
+        assert record["example: where"] == ("w" if i % 2 else "v")
+        assert record["example: count"] == (
+            "NA" if i % 7 == 3 else str(180 + i) if i % 2 else f"{i}.5")
+        k = lines.index(int(record["counter_row"]))
+        assert record["counter-example: where"] == ("w" if k % 2 else "v")
+        assert "example: y" not in record  # the label has its own column
+
+
+def test_exported_csv_questions_carry_the_rows(data_csv, tmp_path, capsys):
+    path, _, _ = data_csv
+    batch = tmp_path / "batch1.csv"
+    assert main(_args(path, tmp_path / "c.csv", "--oracle", "none",
+                      "--questions", str(batch), "--n-counter-examples", "2")) == 0
+    with open(batch, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    original = pd.read_csv(path, dtype=str)
+    columns = list(rows[0])
+    # the team's columns stay last
+    assert columns[-4:] == ["answer", "counter_answer", "counter_answer_2",
+                            "annotator"]
+    assert columns.index("example: patient") < columns.index("answer")
+    for row in rows:
+        assert row["example: patient"] == original["patient"][int(row["row"]) - 2]
+        assert row["counter-example 2: patient"] == original["patient"][
+            int(row["counter_row_2"]) - 2]
