@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._clean_files import CommandError, OutputFiles, check_paths
+from ._clean_files import CommandError, OutputFiles, check_folder, check_paths
 
 MISSING = "(missing)"
 
@@ -536,11 +536,15 @@ def run(args):
     try:
         return _run(args)
     except (CommandError, OSError, ValueError) as exc:
-        # one line, whatever the message: the person reads an error, not a
-        # traceback
-        print(f"sklearn-cincer clean: error: {' '.join(str(exc).split())}",
+        # one line, whatever the message (and whatever the data put in it):
+        # the person reads an error, not a traceback
+        print(f"sklearn-cincer clean: error: {_inert(' '.join(str(exc).split()))}",
               file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # before the questions, or while writing
+        print("\nsklearn-cincer clean: interrupted; no output was changed.",
+              file=sys.stderr)
+        return 130
 
 
 def _paths(args):
@@ -565,10 +569,22 @@ def _paths(args):
             raise CommandError(f"{name} {path} is a folder; name a CSV file.")
         if not path.is_file():
             raise CommandError(f"{name} {path}: no such file.")
-    # the store is read and written: an input for the outputs, an output for
-    # the inputs
+    if args.oracle == "none":
+        # only read: an input (when there is one)
+        check_paths(inputs + [("--store", store)], list(outputs.items()))
+        return outputs, store
+    # read and written: an input for the outputs, an output for the inputs
     check_paths(inputs, [("--store", store)] + list(outputs.items()))
     return outputs, store
+
+
+def _check_folders(args, outputs, store):
+    """Create the outputs' folders, and check that files can be written there."""
+    written = list(outputs.items())
+    if args.oracle != "none":
+        written.append(("--store", store))
+    for name, path in written:
+        check_folder(name, path)
 
 
 def _check_options(args):
@@ -589,6 +605,7 @@ def _run(args):
     _check_options(args)
     outputs, store_path = _paths(args)
     table = _read(args)
+    _check_folders(args, outputs, store_path)
     n = len(table.y)
     n_bootstrap = args.n_bootstrap or (100 if n >= 200 else max(2, n // 2))
     _describe(args, table, n_bootstrap)
@@ -619,8 +636,8 @@ def _read(args):
     for name in table.id_like_columns():
         print(f"sklearn-cincer clean: warning: column {str(name)!r} holds a "
               "different value in every row, like an id: the model could learn "
-              f"the rows by heart from it; pass --ignore {name} if it is not a "
-              "feature.", file=sys.stderr)
+              f"the rows by heart from it; pass --ignore {_inert(str(name))} if "
+              "it is not a feature.", file=sys.stderr)
     return table
 
 
@@ -827,7 +844,19 @@ def _add_csv_values(path, values):
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row, more in zip(rows, values):
-            writer.writerow({**row, **more})
+            writer.writerow({**row, **{k: _cell(v) for k, v in more.items()}})
+
+
+def _cell(value):
+    """A value of the data for a spreadsheet: text that a spreadsheet would
+    run as a formula (``=...``, ``@...``) starts with an apostrophe, which
+    shows it as text; numbers stay as they are."""
+    if value[:1] in ("=", "+", "-", "@"):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
 
 
 def _add_json_values(path, values):

@@ -30,7 +30,7 @@ def _same_file(a, b):
 
 
 def check_paths(inputs, outputs):
-    """Refuse an output that is an input or another output; check the folders.
+    """Refuse an output that is an input, another output or a folder.
 
     Parameters
     ----------
@@ -42,10 +42,9 @@ def check_paths(inputs, outputs):
     Raises
     ------
     CommandError
-        Before anything is written: an output that is an input (by resolved
-        path or by file identity, so links do not get around it), two
-        outputs at one path, an output that is a folder, or a folder where
-        no file can be created.
+        An output that is an input (by resolved path or by file identity,
+        so links do not get around it), two outputs at one path, or an
+        output that is a folder. Nothing is written.
     """
     for k, (name, path) in enumerate(outputs):
         for j, (other_name, other) in enumerate(inputs + outputs[:k]):
@@ -58,11 +57,17 @@ def check_paths(inputs, outputs):
     for name, path in outputs:
         if path.is_dir():
             raise CommandError(f"{name} {path} is a folder; name a file in it.")
-        _check_folder(name, path)
 
 
-def _check_folder(name, path):
-    """Create the folder of ``path`` if needed and check a file can be made there."""
+def check_folder(name, path):
+    """Create the folder of ``path`` if needed and check a file can be made there.
+
+    Raises
+    ------
+    CommandError
+        When a folder above ``path`` is a file, or no file can be created in
+        its folder (read-only, no permission).
+    """
     folder = path.parent
     for above in [folder, *folder.parents]:
         if above.exists() and not above.is_dir():

@@ -245,7 +245,11 @@ def _bad_cases(tmp_path):
         (with_out + ["--changes", str(out)], 1, "same file as --output"),
         (with_out + ["--questions", str(data)], 1, "same file as DATA"),
         (with_out + ["--questions", str(tmp_path / "q.txt")], 1, ".csv or .json"),
-        (with_out + ["--store", str(data)], 1, "same file as DATA"),
+        (with_out + ["--store", str(data), "--oracle", "terminal"], 1,
+         "same file as DATA"),
+        (with_out + ["--store", str(data)], 1, "not an SQLite database"),
+        (with_out + ["--store", str(afile), "--oracle", "terminal"], 1,
+         "not an SQLite database"),
         (with_out + ["--store", str(out)], 1, "same file as --store"),
         (with_out + ["--answers", str(tmp_path / "b.csv")], 1,
          "b.csv: no such file"),
@@ -534,3 +538,35 @@ def test_exported_csv_questions_carry_the_rows(data_csv, tmp_path, capsys):
         assert row["example: patient"] == original["patient"][int(row["row"]) - 2]
         assert row["counter-example 2: patient"] == original["patient"][
             int(row["counter_row_2"]) - 2]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid")
+                    or __import__("os").geteuid() == 0,
+                    reason="root writes in read-only folders")
+def test_an_output_in_a_read_only_folder_is_one_line(tmp_path, capsys):
+    data = _small(tmp_path)
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        code = main(["clean", str(data), "--label", "y", "--oracle", "none",
+                     "--output", str(folder / "out.csv")])
+    finally:
+        folder.chmod(0o700)
+    assert code == 1
+    assert "cannot write --output" in capsys.readouterr().err
+    assert list(folder.iterdir()) == []
+
+
+def test_exported_values_cannot_run_as_spreadsheet_formulas(tmp_path, capsys):
+    rows = ["x,color,y"] + [
+        f"{(i % 2) * 2 + i / 100:.2f},{'=HYPERLINK(1)' if i % 3 else '-1'},"
+        f"{'a' if (i % 2) ^ (i in (30, 33)) else 'b'}" for i in range(40)]
+    data = _small(tmp_path, text="\n".join(rows) + "\n")
+    batch = tmp_path / "q.csv"
+    assert main(["clean", str(data), "--label", "y", "--output",
+                 str(tmp_path / "out.csv"), "--oracle", "none", "--questions",
+                 str(batch), "--threshold", "0", "--no-shuffle"]) == 0
+    with open(batch, newline="") as handle:
+        cells = {row["example: color"] for row in csv.DictReader(handle)}
+    assert cells and cells <= {"'=HYPERLINK(1)", "-1"}
