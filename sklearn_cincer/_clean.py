@@ -662,17 +662,19 @@ def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path)
     from .oracles import AnnotationStopped, OracleError
 
     human, offline, session = oracles
+    again = ("run the same command again to finish." if session is None else
+             f"the answers are kept in {store_path}: run the same command again "
+             "to go on from there.")
     try:
         cleaner.fit(table.X, table.y)
     except (AnnotationStopped, KeyboardInterrupt) as exc:
-        return _write_stopped(table, cleaner, recorder, outputs, store_path,
+        return _write_stopped(table, cleaner, recorder, outputs, again,
                               interrupted=isinstance(exc, KeyboardInterrupt))
     except OracleError as exc:
         if not recorder.answers:  # refused before a question: a mistake
             raise CommandError(str(exc)) from None
-        print(f"\nStopped before the end ({' '.join(str(exc).split())}). Every "
-              f"answer given so far is in {store_path}: run the same command "
-              "again to go on from there.", file=sys.stderr)
+        print(f"\nStopped before the end ({_inert(' '.join(str(exc).split()))}); "
+              f"no output was written; {again}", file=sys.stderr)
         return 1
     finally:
         if hasattr(human, "close"):
@@ -755,8 +757,11 @@ def _write_cleaned(files, table, y_cleaned, changes, outputs):
     changes.to_csv(files.temporary(outputs["--changes"]), index=False)
 
 
-def _write_stopped(table, cleaner, recorder, outputs, store_path, interrupted):
-    """Write the outputs of the answers given before a stop; the exit status."""
+def _write_stopped(table, cleaner, recorder, outputs, again, interrupted):
+    """Write the outputs of the answers given before a stop; the exit status.
+
+    ``again`` is the sentence that says how to go on.
+    """
     y_cleaned, changes = _answers_so_far(table, recorder.answers,
                                          cleaner.counter_examples)
     n = sum(not answer.skipped for _, answer in recorder.answers)
@@ -768,9 +773,8 @@ def _write_stopped(table, cleaner, recorder, outputs, store_path, interrupted):
     with _writing() as files:
         _write_cleaned(files, table, y_cleaned, changes, outputs)
     print(f"\nStopped after {n} answers; wrote {outputs['--output']} with the "
-          f"{len(changes)} labels they changed, and {outputs['--changes']}. "
-          f"The answers are kept in {store_path}: run the same command again "
-          "to go on from there.", file=sys.stderr)
+          f"{len(changes)} labels they changed, and {outputs['--changes']}; "
+          f"{again}", file=sys.stderr)
     return status
 
 

@@ -89,8 +89,10 @@ class CsvText:
     def field_span(self, k, j):
         """``(start, end)`` offsets in ``text`` of field ``j`` of record ``k``."""
         start, end = self.starts[k], self.ends[k]
-        pattern = re.compile(r'"(?:[^"]|"")*"[^%s]*|[^%s]*' % (
-            re.escape(self.sep), re.escape(self.sep)))
+        sep = re.escape(self.sep)
+        # a quoted field (with anything up to the separator after its closing
+        # quote, as pandas reads it), or an unquoted one
+        pattern = re.compile(rf'"(?:[^"]|"")*"[^{sep}]*|[^{sep}]*')
         pos = start
         for _ in range(j):
             pos = pattern.match(self.text, pos, end).end() + 1

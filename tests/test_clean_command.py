@@ -289,13 +289,13 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     import subprocess
 
     header = _small(tmp_path, "header.csv", text="x,y\n")
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: PLW1510  (the status is asserted)
         ["sklearn-cincer", "clean", str(header), "--label", "y", "--output",
          str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"sklearn-cincer clean: error: {header}: The file has a header but no "
-        "row."]
+        (f"sklearn-cincer clean: error: {header}: The file has a header but no "
+         "row.")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["header.csv"]
 
 
@@ -508,7 +508,7 @@ def test_oracle_none_applies_the_stores_answers(tmp_path, capsys, monkeypatch):
     # the team gets each row's values, as in the file
     import json
 
-    data, lines = _messy(_noisy_labels())
+    lines = _messy(_noisy_labels())[1]
     records = json.loads(questions.read_text())
     assert records
     for record in records:
@@ -570,3 +570,21 @@ def test_exported_values_cannot_run_as_spreadsheet_formulas(tmp_path, capsys):
     with open(batch, newline="") as handle:
         cells = {row["example: color"] for row in csv.DictReader(handle)}
     assert cells and cells <= {"'=HYPERLINK(1)", "-1"}
+
+
+def test_class_names_with_escape_sequences_reach_the_terminal_inert(
+        tmp_path, capsys, monkeypatch):
+    evil = "\x1b]0;pwned\x07\x1b[2Ja"
+    rows = ["x,y"] + [f"{(i % 2) * 2 + i / 100:.2f},"
+                      f"{evil if (i % 2) ^ (i in (30, 33, 36)) else 'b'}"
+                      for i in range(40)]
+    data = _small(tmp_path, text="\n".join(rows) + "\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n" * 200))  # keep every label
+    assert main(["clean", str(data), "--label", "y", "--output",
+                 str(tmp_path / "out.csv"), "--no-shuffle", "--n-bootstrap",
+                 "20", "--threshold", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Classes:" in out  # a question was shown
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;pwned\\x07\\x1b[2Ja" in out
+    assert (tmp_path / "out.csv").read_bytes() == data.read_bytes()
