@@ -9,6 +9,7 @@ line breaks), and rewrites only the label field of the changed rows.
 
 import codecs
 import csv
+from array import array
 import io
 import re
 
@@ -37,11 +38,11 @@ class CsvText:
         decodes any bytes and encodes them back unchanged).
     bom : bytes
         The byte order mark the file starts with (written back), or ``b""``.
-    starts, ends : list of int
+    starts, ends : array of int
         Offsets in ``text`` of each record (the header first), without its
         line break; blank lines between records are not records, as for
         pandas.
-    lines : list of int
+    lines : array of int
         The line of the file (from 1) on which each record starts.
     """
 
@@ -53,7 +54,8 @@ class CsvText:
         except UnicodeDecodeError:
             self.text, self.encoding = data.decode("latin-1"), "latin-1"
         self.sep = sep
-        self.starts, self.ends, self.lines = [], [], []
+        # arrays, not lists: 8 bytes a row each instead of about 36
+        self.starts, self.ends, self.lines = array("q"), array("q"), array("q")
         self._locate()
 
     def _locate(self):
