@@ -567,8 +567,10 @@ def _paths(args):
     for name, path in inputs:
         if path.is_dir():
             raise CommandError(f"{name} {path} is a folder; name a CSV file.")
-        if not path.is_file():
+        if not path.exists():
             raise CommandError(f"{name} {path}: no such file.")
+        if not path.is_file():
+            raise CommandError(f"{name} {path} is not a regular file.")
     if args.oracle == "none":
         # only read: an input (when there is one)
         check_paths(inputs + [("--store", store)], list(outputs.items()))

@@ -44,7 +44,7 @@ def check_paths(inputs, outputs):
     CommandError
         An output that is an input (by resolved path or by file identity,
         so links do not get around it), two outputs at one path, or an
-        output that is a folder. Nothing is written.
+        output that is a folder, a device or a pipe. Nothing is written.
     """
     for k, (name, path) in enumerate(outputs):
         for j, (other_name, other) in enumerate(inputs + outputs[:k]):
@@ -57,6 +57,11 @@ def check_paths(inputs, outputs):
     for name, path in outputs:
         if path.is_dir():
             raise CommandError(f"{name} {path} is a folder; name a file in it.")
+        if path.exists() and not path.is_file():
+            # a device, a pipe (/dev/stdout...): renaming a file over it
+            # would replace the system's entry, not write to it
+            raise CommandError(f"{name} {path} is not a regular file; name a "
+                               "file.")
 
 
 def check_folder(name, path):
