@@ -599,8 +599,10 @@ def _check_options(args):
         import bottle  # noqa: F401  (the browser page's server)
         import pandas  # noqa: F401
     except ImportError as exc:
-        raise CommandError(f"{exc.name} is missing: pip install "
-                           f"'sklearn-cincer' installs it.") from None
+        # both are dependencies of the package: an install that lacks one
+        # was made without them (pip install --no-deps...)
+        raise CommandError(f"{exc.name} is missing: pip install {exc.name} (or "
+                           "reinstall sklearn-cincer with its dependencies).") from None
 
 
 def _run(args):

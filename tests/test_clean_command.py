@@ -636,3 +636,16 @@ def test_records_and_lines_match_pandas_and_round_trip(tmp_path, data, lines):
     assert back["y"].tolist() == ["b", "a"]
     pd.testing.assert_series_equal(back["x"], front["x"])
     assert flipped.startswith(data[:3]) and flipped.count(b"\r") == data.count(b"\r")
+
+
+def test_a_missing_dependency_is_named_before_any_work(tmp_path, capsys,
+                                                       monkeypatch):
+    data = _small(tmp_path)
+    monkeypatch.setitem(__import__("sys").modules, "bottle", None)
+    assert main(["clean", str(data), "--label", "y", "--oracle", "none",
+                 "--output", str(tmp_path / "out" / "c.csv")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "sklearn-cincer clean: error: bottle is missing: pip install bottle (or "
+        "reinstall sklearn-cincer with its dependencies)."]
+    assert captured.out == "" and not (tmp_path / "out").exists()
