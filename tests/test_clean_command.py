@@ -649,3 +649,33 @@ def test_a_missing_dependency_is_named_before_any_work(tmp_path, capsys,
         "sklearn-cincer clean: error: bottle is missing: pip install bottle (or "
         "reinstall sklearn-cincer with its dependencies)."]
     assert captured.out == "" and not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_at_a_real_terminal_writes_the_answers_given(tmp_path):
+    tmux = pytest.importorskip("test_terminal_tmux")  # skips without tmux
+    if tmux.TMUX is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    path = tmp_path / "messy.csv"
+    path.write_bytes(_messy(_noisy_labels())[0])
+    out = tmp_path / "cleaned.csv"
+    script = (
+        "import sys\nfrom sklearn_cincer._cli import main\n"
+        f"sys.exit(main(['clean', {str(path)!r}, '--label', 'y', '--output', "
+        f"{str(out)!r}, '--n-bootstrap', '30', '--threshold', '0.1', "
+        "'--no-shuffle', '--counter-examples', 'none']))\n")
+    pane = tmux.Pane(tmp_path, script)
+    try:
+        for k in (1, 2):
+            pane.wait_for("Label for #", count=k)
+            pane.type("a")
+        pane.wait_for("Label for #", count=3)
+        pane.send("C-c")
+        screen = pane.wait_for("EXIT=")
+    finally:
+        pane.close()
+    assert "EXIT=130" in screen
+    assert "Stopped after 2 answers; wrote" in screen
+    assert "Traceback" not in screen
+    changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
+    assert set(changes["label_after"]) <= {"a"}
+    assert (pd.read_csv(out)["y"] != pd.read_csv(path)["y"]).sum() == len(changes)
