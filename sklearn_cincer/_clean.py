@@ -271,8 +271,12 @@ class Table:
         """The file's bytes with the label field of the changed rows rewritten.
 
         A new label is written as the file spells that class in another row
-        (quotes included), so every other byte stays as read.
+        (quotes included), so every other byte stays as read. Needs the
+        table's ``text``.
         """
+        if self.text is None:
+            raise ValueError("cleaned_bytes needs the file's text (Table(..., "
+                             "text=CsvText(...))); use cleaned_frame.")
         column = list(self.frame.columns).index(self.label)
         spelling, replacements = {}, {}
         for k in np.flatnonzero(np.asarray(y_cleaned, dtype=object)
