@@ -31,3 +31,13 @@ def test_pytest_prints_skip_reasons(tmp_path):
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert "the reason a newcomer needs to read" in done.stdout, done.stdout
+
+
+def test_pip_install_brings_what_the_clean_command_needs():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {re.split(r"[<>=\[ ]", dep)[0] for dep in project["dependencies"]}
+    # reading the CSV file, and the page of --oracle browser
+    assert {"pandas", "bottle"} <= needed
+    assert project["scripts"]["sklearn-cincer"] == "sklearn_cincer._cli:main"

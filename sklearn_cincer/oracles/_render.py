@@ -23,6 +23,14 @@ def label_text(label):
     return "" if label is None else str(plain(label))
 
 
+def inert(text):
+    """``text`` with control characters other than line breaks and tabs
+    written as escapes (``\\x1b``), so that what the data holds cannot move
+    the cursor, clear the screen or retitle the person's terminal."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1]
+                   for c in str(text))
+
+
 def fmt(value):
     """A feature value, short."""
     value = plain(value)

@@ -7,6 +7,7 @@ from ._base import AnnotationStopped, answer_labels
 from ._human import _HumanOracle
 from ._render import (
     counter_title,
+    inert,
     progress_text,
     support_text,
     sure_text,
@@ -169,10 +170,11 @@ class TerminalOracle(_HumanOracle):
 
     def _write(self, text=""):
         out = self._out()
-        out.write(text + "\n")
+        out.write(inert(text) + "\n")
         out.flush()
 
     def _readline(self, prompt, choices):
+        prompt = inert(prompt)
         if self.stdin is None and self.stdout is None:
             # input() is where readline (Tab completion, line editing) and
             # Jupyter's own prompt live
