@@ -167,7 +167,8 @@ def test_a_mask_of_another_length_is_refused_not_read_as_rows_0_and_1():
     model, X, y = _data(0)
     selector = TopFisherSelector().fit(model, X, y)
     for mask in ([True, False], np.ones(61, dtype=bool), np.ones((6, 10), bool)):
-        with pytest.raises(ValueError, match="boolean mask of shape .* 60 training rows"):
+        with pytest.raises(ValueError,
+                           match="boolean mask of shape .* 60 training rows"):
             selector.select(X[0], 1 - y[0], mask)
     with pytest.raises(ValueError, match="boolean mask"):
         CleaningSelector().fit(model, X, y).leave_one_out_probability([True])
