@@ -1006,4 +1006,10 @@ class PracticalFisherSelector(_AllParameterSelector):
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
-        return self._kernel(self._query_gradient(x, y), candidates)
+        scores = self._kernel(self._query_gradient(x, y), candidates)
+        if not np.all(np.isfinite(scores)):
+            raise _fisher.scale_error(
+                np.vstack([_as_row(x), self._X[candidates]]),
+                "The gradients' inner product",
+            )
+        return scores
