@@ -228,8 +228,14 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``cleaned_label``, from the last ranking (after the last answers).
         ``is_label_issue`` is the person's verdict where inspected, the
         out-of-sample flag elsewhere. Sort by ``label_quality`` for the
-        ranking. A structured array (with an ``example_id`` field) when
-        pandas is not installed.
+        ranking. ``counter_example_score`` is the selector's score of the
+        counter-example, as in :attr:`SkepticalCleaner.label_issues_
+        <sklearn_cincer.SkepticalCleaner.label_issues_>`: Eq. 14's support
+        with the default :class:`~sklearn_cincer.TopFisherSelector`, a
+        probability with the cleaner's default
+        :class:`~sklearn_cincer.CleaningSelector` (see the user guide,
+        :ref:`audit`). A structured array (with an ``example_id`` field)
+        when pandas is not installed.
     proba_ : ndarray of shape (n_samples, n_classes)
         The out-of-sample probabilities of the last ranking.
     n_queries_ : int

@@ -442,6 +442,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         suspicious example (indexed by its stream id, ``example_id``), with
         the columns of :attr:`LabelAuditor.label_issues_
         <sklearn_cincer.LabelAuditor.label_issues_>`.
+        ``counter_example_score`` is the selector's score of the first
+        counter-example: with the default
+        :class:`~sklearn_cincer.CleaningSelector`, the probability (judged
+        without it) that its own label is wrong.
     n_seen_ : int
         Number of examples seen (bootstrap and stream).
     n_queries_ : int

@@ -257,6 +257,35 @@ class LabelIssuesDisplay:
         return display.plot(ax=ax, **kwargs)
 
 
+# Names the twin axes of the F1, so that a second curve drawn on the same
+# axes shares it (one right-hand scale) instead of stacking another twin.
+_F1_AXES_LABEL = "sklearn_cincer test F1"
+
+
+def _f1_axes(ax):
+    """The F1 twin of ``ax`` drawn by an earlier curve, or None."""
+    for other in ax.figure.axes:
+        if other.get_label() == _F1_AXES_LABEL and ax in other.get_shared_x_axes(
+        ).get_siblings(other) and other is not ax:
+            return other
+    return None
+
+
+def _one_legend(ax, twin):
+    """One legend for every curve drawn on ``ax`` and its F1 twin.
+
+    It goes on the twin when there is one: the twin is drawn over ``ax``,
+    so a legend of ``ax`` would sit under the F1 lines.
+    """
+    holders = [ax] if twin is None else [ax, twin]
+    handles = [line for holder in holders for line in holder.get_lines()
+               if not line.get_label().startswith("_")]
+    for holder in holders:
+        if holder.get_legend() is not None:
+            holder.get_legend().remove()
+    holders[-1].legend(handles=handles, loc="upper left", fontsize="small")
+
+
 class CleaningCurveDisplay:
     """Labels cleaned and test F1 over the rounds of a cleaner's stream.
 
@@ -338,17 +367,17 @@ class CleaningCurveDisplay:
                                 label=prefix + "labels cleaned", **kwargs)
         ax.set_xlabel("round (examples streamed)")
         ax.set_ylabel("labels cleaned")
-        handles = [self.line_]
-        self.f1_ax_, self.f1_line_ = None, None
+        self.f1_ax_, self.f1_line_ = _f1_axes(ax), None
         if self.f1 is not None:
-            self.f1_ax_ = ax.twinx()
+            if self.f1_ax_ is None:
+                self.f1_ax_ = ax.twinx()
+                self.f1_ax_.set_label(_F1_AXES_LABEL)
             kw = dict(kwargs)
             kw.setdefault("color", self.line_.get_color())
             (self.f1_line_,) = self.f1_ax_.plot(self.rounds, self.f1, linestyle="--",
                                                 label=prefix + "test F1", **kw)
             self.f1_ax_.set_ylabel("test F1 (dashed)")
-            handles.append(self.f1_line_)
-        ax.legend(handles=handles, loc="upper left", fontsize="small")
+        _one_legend(ax, self.f1_ax_)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

@@ -252,6 +252,56 @@ def non_finite_error(what):
     )
 
 
+# Features beyond this magnitude are named as the cause of an overflow: their
+# squares (1e200 and up) summed over rows and weighted by outputs leave
+# float64 (about 1.8e308) within a few orders of magnitude.
+_LARGE_FEATURE = 1e100
+
+
+def scale_error(features, what="The Fisher information matrix",
+                name="The features of X"):
+    """The ValueError when ``what`` overflowed: names the inputs' largest value.
+
+    Parameters
+    ----------
+    features : array-like or torch tensor
+        The inputs that ``what`` squares (a linear model's ``X``, a network's
+        last-layer features).
+    what : str
+        The quantity that is not finite, a sentence's subject.
+    name : str
+        The inputs, a sentence's subject.
+
+    Returns
+    -------
+    error : ValueError
+        Naming the largest absolute value of ``features`` when it is large
+        (the cause: scale the inputs), else :func:`non_finite_error`'s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._fisher import scale_error
+    >>> print(scale_error(np.array([[1.0, -2e154]])))
+    The features of X have values up to 2e+154 in absolute value: ...
+    """
+    values = np.abs(np.asarray(features, dtype=float))
+    if values.size and not np.all(np.isfinite(values)):
+        return ValueError(
+            f"{name} have NaN or infinite values, so {what[0].lower() + what[1:]} "
+            "cannot be computed and no counter-example can be ranked."
+        )
+    largest = float(values.max(initial=0.0))
+    if not largest >= _LARGE_FEATURE:
+        return non_finite_error(what)
+    return ValueError(
+        f"{name} have values up to {largest:.0e} in absolute value: "
+        f"{what[0].lower() + what[1:]} squares them and overflows float64, so "
+        "no counter-example can be ranked. Scale them (for example with a "
+        "StandardScaler in a Pipeline)."
+    )
+
+
 def not_positive_definite_error(damping):
     """The error when the damped Fisher has no Cholesky factor: raise ``damping``."""
     return np.linalg.LinAlgError(_not_positive_definite(damping))
@@ -322,9 +372,14 @@ def cholesky(M, message):
 
 
 def _not_positive_definite(damping):
+    # The damping is relative to F's scale, so this happens when the features'
+    # scales differ by many orders of magnitude: scaling them is the first fix.
     return (
-        f"The damped Fisher information matrix (damping={float(damping)!r}) is "
-        "not positive definite in floating point; use a larger damping."
+        f"The damped Fisher information matrix (the selector's damping="
+        f"{float(damping)!r}, relative to its mean eigenvalue) is not positive "
+        "definite in floating point: the features of X may differ in scale by "
+        "many orders of magnitude (scale them, for example with a "
+        "StandardScaler in a Pipeline), else raise the selector's damping."
     )
 
 

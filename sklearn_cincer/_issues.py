@@ -21,7 +21,18 @@ CINCER adds:
     Id of the training example that most supports the doubt, ``-1`` where
     there is none.
 ``counter_example_score``
-    The selector's score of the counter-example (NaN where there is none).
+    The score that the selector which picked the counter-example gave it
+    (its ``select`` for the suspicious example at its current label, when
+    the question was asked, or for the auditor's other rows under the last
+    ranking); NaN where there is none. Higher means that it supports the
+    doubt more; the scale is the selector's, the same in both tables for
+    the same selector. With :class:`~sklearn_cincer.CleaningSelector` (the
+    cleaner's default) it is the probability, judged without the
+    counter-example, that its own label is wrong, in ``(0, 1]`` (below 0
+    where no candidate supports the doubt); with
+    :class:`~sklearn_cincer.TopFisherSelector` (the auditor's default) it is
+    Eq. 14's support, any positive number. Give both the same selector to
+    compare their tables.
 ``inspected``
     Whether a person (the oracle) answered about this label.
 ``cleaned_label``

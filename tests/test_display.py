@@ -176,3 +176,21 @@ def test_plots_need_matplotlib(monkeypatch):
     display = LabelIssuesDisplay(np.array([1]), np.array([1.0]))
     with pytest.raises(ImportError, match=r"sklearn-cincer\[plot\]"):
         display.plot()
+
+
+def test_two_cleaning_curves_on_one_axes_share_one_legend_and_one_f1_axis():
+    fig, ax = plt.subplots()
+    rounds = np.array([0, 10, 20])
+    first = CleaningCurveDisplay(rounds, np.array([0, 3, 5]), name="CINCER",
+                                 f1=np.array([0.80, 0.85, 0.90])).plot(ax=ax)
+    second = CleaningCurveDisplay(rounds, np.array([0, 1, 2]), name="No CE",
+                                  f1=np.array([0.80, 0.82, 0.84])).plot(ax=ax)
+    third = CleaningCurveDisplay(rounds, np.array([0, 0, 1]), name="bare").plot(ax=ax)
+    assert len(fig.axes) == 2  # ax and one twin: one F1 scale, not stacked twins
+    assert first.f1_ax_ is second.f1_ax_ is third.f1_ax_
+    legends = [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    assert len(legends) == 1
+    entries = [t.get_text() for t in legends[0].get_texts()]
+    assert sorted(entries) == sorted([
+        "CINCER: labels cleaned", "No CE: labels cleaned", "bare: labels cleaned",
+        "CINCER: test F1", "No CE: test F1"])

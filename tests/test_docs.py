@@ -5,6 +5,7 @@
 - Every public class and function has a numpydoc ``Examples`` section (the
   doctests themselves run with ``--doctest-modules``, see setup.cfg).
 - The ``>>>`` examples of the user guide pages run.
+- The ``python`` blocks of README.md run as written, each on its own.
 """
 
 import doctest
@@ -12,11 +13,13 @@ import importlib
 import importlib.util
 import inspect
 import re
+import warnings
 from pathlib import Path
 
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+README = DOCS.parent / "README.md"
 MODULES = [
     "sklearn_cincer",
     "sklearn_cincer.oracles",
@@ -107,3 +110,25 @@ def test_guide_page_examples_run(page):
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
     )
     assert result.failed == 0, f"{result.failed} failing examples in {page.name}"
+
+
+README_BLOCKS = re.findall(r"^```python\n(.*?)^```$", README.read_text(),
+                           flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_readme_has_python_blocks():
+    # the "Use" section's cleaner and auditor, at least
+    assert len(README_BLOCKS) >= 2
+    assert any("SkepticalCleaner(" in b and "partial_fit" in b for b in README_BLOCKS)
+    assert any("LabelAuditor(" in b for b in README_BLOCKS)
+
+
+@pytest.mark.parametrize("block", README_BLOCKS,
+                         ids=[f"block{i}" for i in range(len(README_BLOCKS))])
+def test_readme_python_blocks_run_as_written(block):
+    # Each block alone, in a fresh namespace: a snippet that leans on a name
+    # it does not define fails here as it would for a reader. A warning
+    # (a model that does not converge) fails too.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exec(compile(block, str(README), "exec"), {"__name__": "__readme__"})

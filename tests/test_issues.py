@@ -93,3 +93,39 @@ def test_no_counter_example_and_unfitted(stream):
     table = cleaner.fit(X, y_noisy).label_issues_
     assert (table["counter_example"] == -1).all()
     assert table["counter_example_score"].isna().all()
+
+
+def test_counter_example_score_is_the_selectors_score_in_both_tables(stream):
+    # One definition (docs/user_guide/audit.rst): the score that the selector
+    # which picked the counter-example gave it, on the selector's own scale.
+    from sklearn_cincer import CleaningSelector, LabelAuditor, TopFisherSelector
+
+    X, y, y_noisy, _ = stream
+
+    def scores(table):
+        values = np.asarray(table["counter_example_score"], dtype=float)
+        return values[np.isfinite(values)]
+
+    def cleaner(selector=None):
+        return SkepticalCleaner(LogisticRegression(), n_bootstrap=100,
+                                selector=selector, oracle=SimulatedOracle(y),
+                                random_state=0).fit(X, y_noisy).label_issues_
+
+    def auditor(selector=None):
+        return LabelAuditor(LogisticRegression(), selector=selector,
+                            oracle=SimulatedOracle(y), budget=10,
+                            random_state=0).fit(X, y_noisy)
+
+    # the same selector: the same scale in both tables (a probability here)
+    audited = auditor(CleaningSelector())
+    for table in (cleaner(), cleaner(CleaningSelector()), audited.label_issues_):
+        assert scores(table).size and np.all((scores(table) > 0)
+                                             & (scores(table) <= 1))
+    asked = audited.label_issues_.loc[[r.example_id for r in audited.history_]]
+    np.testing.assert_allclose(asked["counter_example_score"],
+                               [r.score for r in audited.history_])
+    # the auditor's default is Top Fisher: Eq. 14's support, not a probability
+    default = scores(auditor().label_issues_)
+    np.testing.assert_allclose(default, scores(
+        auditor(TopFisherSelector()).label_issues_))
+    assert np.all(default > 0) and default.max() > 1

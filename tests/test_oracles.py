@@ -117,3 +117,32 @@ def test_errors_show_plain_values():
         with pytest.raises(OracleError) as error:
             check_answer(answer, query)
         assert "np." not in str(error.value) and "[0, 1, 2]" in str(error.value)
+
+
+def test_simulated_oracle_across_partial_fit():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_cincer import SkepticalCleaner
+    from sklearn_cincer.datasets import make_label_noise
+
+    X, y_true = load_breast_cancer(return_X_y=True)
+    y, _ = make_label_noise(y_true, 0.3, random_state=0)
+
+    def cleaner(oracle):
+        return SkepticalCleaner(make_pipeline(StandardScaler(), LogisticRegression()),
+                                oracle=oracle, n_bootstrap=100, random_state=0,
+                                verbose=0).fit(X[:300], y[:300])
+
+    # the true labels of fit's rows only: asked about a later id, it says how
+    short = cleaner(SimulatedOracle(y_true[:300]))
+    before = list(short.history_)
+    with pytest.raises(OracleError, match=r"ids 0 to 299.*np\.concatenate"):
+        short.partial_fit(X[300:], y[300:])
+    assert short.history_ == before and short.n_seen_ == 300
+    # fit's rows followed by the later rows: partial_fit's questions answered
+    whole = cleaner(SimulatedOracle(y_true)).partial_fit(X[300:], y[300:])
+    later = [r for r in whole.history_ if r.example_id >= 300]
+    assert later and all(r.label_after == y_true[r.example_id] for r in later)

@@ -306,9 +306,24 @@ def test_overflowing_models_are_refused_never_ranked_by_nan(kind, selector):
         "perceptual": lambda: PerceptualSelector(n_neighbors=3),
     }[selector]
     with np.errstate(all="ignore"), pytest.raises(
-        ValueError, match="NaN or infinite.*Scale the inputs"
+        ValueError, match=r"(values up to 3e\+155|NaN or infinite).*Scale"
     ):
         make().fit(model, X, y).select(X[0], 1 - y[0], np.arange(1, len(y)))
+
+
+@pytest.mark.parametrize("kind", ["lr_dual", "lr_primal"])
+@pytest.mark.parametrize("make", [TopFisherSelector, CleaningSelector,
+                                  FullFisherSelector, InfluenceSelector,
+                                  PracticalFisherSelector, NearestNeighborSelector])
+def test_overflow_errors_name_the_inputs_not_a_damping(kind, make):
+    # The default CleaningSelector used to fail on a damping of 0.0 that the
+    # user never set (its penalty over an infinite eigenvalue).
+    model, X, y = _overflowing(kind)
+    with np.errstate(all="ignore"), pytest.raises(ValueError) as raised:
+        make().fit(model, X, y).select(X[0], 1 - y[0])
+    message = str(raised.value)
+    assert message.startswith("The features of X have values up to 3e+155 ")
+    assert "StandardScaler" in message and "damping" not in message
 
 
 def test_dual_and_primal_fisher_refuse_overflow_with_the_same_message():

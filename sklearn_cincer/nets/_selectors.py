@@ -162,7 +162,10 @@ class TorchTopFisherSelector(BaseSelector):
         H, P = self._features(X)
         F = torch_fisher_matrix(H, P, view.link, view.fit_intercept)
         if not bool(torch.isfinite(F).all()):
-            raise _fisher.non_finite_error("The Fisher information matrix")
+            raise _fisher.scale_error(
+                H.detach().cpu().numpy(),
+                name="The last layer's inputs (the network's features of X)",
+            )
         dim = F.shape[0]
         scale = float(torch.trace(F)) / dim if dim else 0.0
         if not scale > 0:

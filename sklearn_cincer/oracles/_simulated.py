@@ -20,7 +20,9 @@ class SimulatedOracle:
     ----------
     y_true : array-like of shape (n_stream,)
         The true label of every example of the stream, indexed by stream id
-        (the row of ``fit``, then those of each ``partial_fit``).
+        (the row of ``fit``, then those of each ``partial_fit``): to stream
+        more with ``partial_fit``, give the true labels of ``fit``'s rows
+        followed by those of the later rows.
     error_rate : float, default=0.0
         Probability of a wrong answer for each label asked, in ``[0, 1]``.
     random_state : int, RandomState instance or None, default=None
@@ -51,7 +53,10 @@ class SimulatedOracle:
         if not 0 <= example_id < y_true.shape[0]:
             raise IndexError(
                 f"SimulatedOracle knows the labels of stream ids 0 to "
-                f"{y_true.shape[0] - 1}, but was asked about id {example_id}."
+                f"{y_true.shape[0] - 1}, but was asked about id {example_id}: "
+                "the rows of partial_fit follow those of fit, so give it the "
+                "true labels of both (np.concatenate([y_true_fit, "
+                "y_true_partial_fit]))."
             )
         return y_true[example_id]
 

@@ -1,5 +1,6 @@
 """The selector contract: how counter-example selectors plug into the cleaner."""
 
+import copy
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -68,8 +69,22 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
                 f"X and y have different numbers of rows: {X.shape[0]} and "
                 f"{y.shape[0]}."
             )
-        self.n_train_ = X.shape[0]
-        self._fit(estimator, X, y)
+        # Fit a shallow copy and take its state only once it succeeded: a
+        # failed fit leaves the selector as it was (unfitted, or fitted on
+        # the earlier training set), never half-fitted.
+        trial = copy.copy(self)
+        trial.n_train_ = X.shape[0]
+        trial._fit(estimator, X, y)
+        return self._take_state(trial)
+
+    def _take_state(self, trial):
+        """Adopt the state of ``trial``, a shallow copy fitted successfully.
+
+        ``_fit`` and ``update`` rebind the attributes they change (never
+        write into arrays the selector holds), so the copy's attributes are
+        the new state and the original's stay valid until this moment.
+        """
+        vars(self).update(vars(trial))
         return self
 
     def update(self, estimator, X, y, rows=None):
@@ -121,8 +136,9 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
             The suspicious example.
         y : object
             Its current (annotated) label.
-        candidates : array-like of int, default=None
-            Rows of the fitted training set to score; ``None`` for all.
+        candidates : array-like of int or bool, default=None
+            Rows of the fitted training set to score, or a boolean mask with
+            one entry per training row; ``None`` for all.
 
         Returns
         -------
@@ -136,6 +152,16 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         Ties go to the first candidate in ``candidates`` order. A score of
         ``-inf`` rules a candidate out (as :class:`PerceptualSelector` does
         with those outside the neighbourhood).
+
+        Parameters
+        ----------
+        x : array-like of shape (n_features,) or (1, n_features)
+            The suspicious example.
+        y : object
+            Its current (annotated) label.
+        candidates : array-like of int or bool, default=None
+            Rows of the fitted training set, or a boolean mask with one entry
+            per training row; ``None`` for all.
 
         Returns
         -------
@@ -160,7 +186,7 @@ class BaseSelector(BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self, "n_train_")
         if candidates is None:
             return np.arange(self.n_train_)
-        candidates = np.asarray(candidates, dtype=np.intp).reshape(-1)
+        candidates = _as_rows(candidates, self.n_train_)
         if candidates.size and (
             candidates.min() < 0 or candidates.max() >= self.n_train_
         ):
@@ -183,8 +209,9 @@ def top_candidates(scores, candidates, n, who="The selector"):
     ----------
     scores : ndarray of shape (n_candidates,)
         The selector's scores of ``candidates``.
-    candidates : ndarray of int of shape (n_candidates,)
-        Rows of the fitted training set.
+    candidates : ndarray of int of shape (n_candidates,) or of bool
+        Rows of the fitted training set, or a boolean mask of them (then
+        ``scores`` holds the scores of the rows it selects, in order).
     n : int
         How many to return, at least 1.
     who : str, default="The selector"
@@ -212,7 +239,7 @@ def top_candidates(scores, candidates, n, who="The selector"):
     (array([ 8, 10,  7]), array([2. , 2. , 0.5]))
     """
     scores = np.asarray(scores, dtype=float).reshape(-1)
-    candidates = np.asarray(candidates).reshape(-1)
+    candidates = _as_rows(candidates)
     if scores.shape != candidates.shape:
         raise ValueError(
             f"{who} returned {scores.shape[0]} scores for {candidates.shape[0]} "
@@ -232,6 +259,35 @@ def top_candidates(scores, candidates, n, who="The selector"):
         )
     order = order[scores[order] > -np.inf]
     return candidates[order].astype(np.intp), scores[order]
+
+
+def _as_rows(candidates, n_train=None):
+    """Candidate rows as integers: a boolean mask is read as a mask.
+
+    A mask must have one entry per training row (``n_train``, where known);
+    ``np.asarray(mask, dtype=int)`` would silently read it as the rows 0
+    and 1. Non-integral numbers are refused rather than truncated.
+    """
+    array = np.asarray(candidates)
+    if array.dtype == bool:
+        if array.ndim != 1 or n_train is not None and array.shape[0] != n_train:
+            raise ValueError(
+                f"candidates is a boolean mask of shape {array.shape}, but "
+                f"the selector was fitted on {n_train} training rows: pass one "
+                "entry per training row, or the rows themselves as integers."
+            )
+        return np.flatnonzero(array)
+    array = array.reshape(-1)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        numeric = np.issubdtype(array.dtype, np.number)
+        as_float = array.astype(float) if numeric else np.array([np.nan])
+        if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float))):
+            raise ValueError(
+                "candidates must be training rows (integers) or a boolean mask "
+                f"of the training rows; got values of type {array.dtype}."
+            )
+        array = as_float
+    return array.astype(np.intp)
 
 
 def _as_row(x):

@@ -14,7 +14,7 @@ from .. import _fisher
 from .._models import last_layer_view
 from .._parameters import linear_penalty
 from ._base import BaseSelector
-from ._fisher import TopFisherSelector
+from ._fisher import TopFisherSelector, _features_name
 
 #: Top Fisher's own damping, used where the model has no L2 penalty.
 _DEFAULT_DAMPING = 1e-3
@@ -312,6 +312,9 @@ class CleaningSelector(BaseSelector):
                 picked = np.linspace(0, n_train - 1, _EIGENVALUE_ROWS).astype(np.intp)
             H = view.features(X[picked if rows is None else rows[picked]])
             scale = _mean_eigenvalue(view, H, view.outputs(H))
+            if not np.isfinite(scale):
+                # else lam / inf = 0 fails as a damping the user never set
+                raise _fisher.scale_error(H, name=_features_name(view))
             if scale > 0:
                 return float(lam / scale)
         return _DEFAULT_DAMPING
@@ -356,10 +359,12 @@ class CleaningSelector(BaseSelector):
         fisher = copy.copy(self.fisher_)
         fisher.set_params(damping=damping)
         fisher.update(estimator, X, y, rows)
-        self.fisher_, self.damping_ = fisher, damping
-        self.n_train_ = fisher.n_train_
-        self._keep(X, y, rows)
-        return self
+        # As fit: the state is taken only once all of it is computed.
+        trial = copy.copy(self)
+        trial.fisher_, trial.damping_ = fisher, damping
+        trial.n_train_ = fisher.n_train_
+        trial._keep(X, y, rows)
+        return self._take_state(trial)
 
     def leave_one_out_probability(self, rows=None):
         """``q_k``: each row's probability of its own label once it is left out.

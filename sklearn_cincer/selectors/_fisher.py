@@ -1,5 +1,6 @@
 """Selectors that score candidates with a Fisher kernel (Eq. 14 of the paper)."""
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -73,6 +74,13 @@ def _same_key(a, b):
 def _identity_features(view):
     """Whether ``h(x) = x`` (a linear model): features never change."""
     return view._transform is None
+
+
+def _features_name(view):
+    """The inputs that the Fisher squares, as an error message names them."""
+    if _identity_features(view):
+        return "The features of X"
+    return "The last layer's inputs (the model's features of X)"
 
 
 def _split_changes(delta):
@@ -312,9 +320,11 @@ class TopFisherSelector(BaseSelector):
             # it stale: refit it whole (override _refreshed instead to reuse).
             return super().update(estimator, X, y, rows)
         X, y, rows = _check_rows(X, y, rows)
-        self._refresh(estimator, X, y, rows, reuse=True)
-        self.n_train_ = X.shape[0] if rows is None else rows.shape[0]
-        return self
+        # As fit: a failed update leaves the selector as it was.
+        trial = copy.copy(self)
+        trial._refresh(estimator, X, y, rows, reuse=True)
+        trial.n_train_ = X.shape[0] if rows is None else rows.shape[0]
+        return self._take_state(trial)
 
     def _pass_dtype(self, n, d):
         if self.dtype == "auto":
@@ -588,6 +598,9 @@ class TopFisherSelector(BaseSelector):
             _fisher.fisher_trace(Hf, Pf, link, bias, wf, norms=norms) / max(nf, 1),
             dim, self.damping,
         )
+        if not np.isfinite(lam):
+            # F's trace overflowed: the features are too large, whatever the path.
+            raise _fisher.scale_error(Hf, name=_features_name(view))
 
         if solver == "dual":
             index = np.arange(Hf.shape[0]) if wf is None else np.repeat(
@@ -927,6 +940,8 @@ class FullFisherSelector(_AllParameterSelector):
                 "TopFisherSelector (last layer only) or raise max_params."
             )
         F = self.view_.fisher(self._X, batch_size=self.batch_size)
+        if not np.all(np.isfinite(F)):
+            raise _fisher.scale_error(self._X)
         self.factor_ = _fisher.factorize(F, self.damping)
 
     def score(self, x, y, candidates=None):
@@ -991,4 +1006,10 @@ class PracticalFisherSelector(_AllParameterSelector):
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
-        return self._kernel(self._query_gradient(x, y), candidates)
+        scores = self._kernel(self._query_gradient(x, y), candidates)
+        if not np.all(np.isfinite(scores)):
+            raise _fisher.scale_error(
+                np.vstack([_as_row(x), self._X[candidates]]),
+                "The gradients' inner product",
+            )
+        return scores

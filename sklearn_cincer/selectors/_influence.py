@@ -211,7 +211,8 @@ class InfluenceSelector(_AllParameterSelector):
     def _exact_factor(self):
         view = self.view_
         H = view.hessian(self._X, self._y)
-        _fisher.check_finite(H, "The Hessian of the training objective")
+        if not np.all(np.isfinite(H)):
+            raise _fisher.scale_error(self._X, "The Hessian of the training objective")
         H.flat[:: H.shape[0] + 1] += self.damping_
         N = view.null_space()
         if N.shape[1]:
@@ -247,7 +248,8 @@ class InfluenceSelector(_AllParameterSelector):
             w = view.hvp(X, y, u, n_samples=n) + self.damping_ * u
             top = abs(float(u @ w))
             u = w
-        _fisher.check_finite(top, "The Hessian of the training objective")
+        if not np.isfinite(top):
+            raise _fisher.scale_error(self._X, "The Hessian of the training objective")
         factor = 1.1 if self.batch_size is None or self.batch_size >= n else 2.0
         return factor * max(top, np.finfo(float).tiny)
 

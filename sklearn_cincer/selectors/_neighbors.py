@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 
+from .. import _fisher
 from ._base import BaseSelector, _as_row
 
 
@@ -47,9 +48,11 @@ class NearestNeighborSelector(BaseSelector):
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
-        distances = pairwise_distances(
-            _as_row(np.asarray(x, dtype=float)), self._X[candidates], metric=self.metric
-        )
+        x = _as_row(np.asarray(x, dtype=float))
+        distances = pairwise_distances(x, self._X[candidates], metric=self.metric)
+        if not np.all(np.isfinite(distances)):
+            raise _fisher.scale_error(np.vstack([x, self._X[candidates]]),
+                                      "The distance between examples")
         return -distances[0]
 
 
