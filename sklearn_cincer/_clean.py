@@ -17,6 +17,7 @@ writes the questions to a file (``--questions``) for a team to answer;
 ``--answers`` reads the filled-in files back.
 """
 
+import functools
 import html
 import sys
 from pathlib import Path
@@ -231,8 +232,17 @@ def default_model(table, seed=0):
     ])
 
 
+def row_name(table, example_id):
+    """``"line 268"``: the one name the human oracles give a row of the file."""
+    return f"line {int(table.line([example_id])[0])}"
+
+
 class RowView:
-    """``render(x, example_id)``: the row as in the file, for the human oracles."""
+    """``render(x, example_id)``: the row as in the file, for the human oracles.
+
+    The row is named (its line) by the oracle's ``example_name``, not here;
+    an empty cell reads "missing".
+    """
 
     def __init__(self, table, as_html):
         self.table = table
@@ -241,15 +251,14 @@ class RowView:
     def __call__(self, x, example_id):
         position = self.table.order[example_id]
         row = self.table.frame.iloc[position]
-        items = [(str(c), "" if _isna(row[c]) else str(row[c]))
+        items = [(str(c), "missing" if _isna(row[c]) else str(row[c]))
                  for c in self.table.features]
-        title = f"line {position + 2} of the file"
         if not self.as_html:
             width = max(len(name) for name, _ in items)
-            return "\n".join([title] + [f"{n:>{width}}: {v}" for n, v in items])
+            return "\n".join(f"{n:>{width}}: {v}" for n, v in items)
         cells = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(v)}</td></tr>"
                         for n, v in items)
-        return f"<p>{html.escape(title)}</p><table>{cells}</table>"
+        return f'<table class="features">{cells}</table>'
 
 
 def _isna(value):
@@ -272,7 +281,9 @@ def _oracle(args, table, store_path):
 
         kind = TerminalOracle if args.oracle == "terminal" else BrowserOracle
         options = {"annotator": args.annotator,
-                   "feature_names": [str(c) for c in table.features]}
+                   "feature_names": [str(c) for c in table.features],
+                   # a row is its line in the file, wherever it is named
+                   "example_name": functools.partial(row_name, table)}
         if table.categorical:  # codes mean nothing to people: show the file's row
             options["render"] = RowView(table, as_html=args.oracle == "browser")
         human = kind(**options)
@@ -342,7 +353,8 @@ def run(args):
     try:
         cleaner.fit(table.X, table.y)
     except (OracleError, KeyboardInterrupt) as exc:
-        print(f"\nStopped before the end ({exc or 'interrupted'}). Every answer "
+        why = str(exc) or "Ctrl-C"  # a KeyboardInterrupt says nothing itself
+        print(f"\nStopped before the end ({why}). Every answer "
               f"given so far is in {store_path}: run the same command again to "
               "go on from there.", file=sys.stderr)
         return 1
