@@ -3,6 +3,7 @@
 import copy
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Optional
@@ -15,7 +16,7 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -207,6 +208,18 @@ class _Stream:
             self._feature_scale.setflags(write=False)  # shared by every query
         return self._feature_scale
 
+    def blank_rows(self):
+        """Whether each example has no value at all: every feature missing.
+
+        Computed once per growth of ``X`` (its rows never change in place).
+        """
+        blank = getattr(self, "_blank", None)  # also when unpickled
+        if blank is None or blank.shape[0] != self.X.shape[0]:
+            blank = np.isnan(self.X).all(axis=1) if self.X.size else np.zeros(
+                self.X.shape[0], dtype=bool)
+            self._blank = blank
+        return blank
+
     def copy(self):
         new = copy.copy(self)
         new.labels = self.labels.copy()
@@ -227,8 +240,32 @@ class _Stream:
         )
 
 
+def _takes_nan(estimator):
+    """Whether ``estimator`` says (by its ``allow_nan`` tag) it takes NaN.
+
+    A ``Pipeline`` takes what its first step takes (an imputer), which its
+    own tag does not say.
+    """
+    steps = [step for _, step in getattr(estimator, "steps", [])
+             if step not in (None, "passthrough")]
+    if steps:
+        return _takes_nan(steps[0])
+    try:
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # an estimator without scikit-learn's tags
+        return False
+
+
 def _column_std(X, chunk=4096):
-    """``X.std(axis=0)`` without a temporary the size of ``X``."""
+    """``X.std(axis=0)`` without a temporary the size of ``X``.
+
+    Missing values (NaN, where the estimator takes them) are left out of
+    their column's count; a column with no value at all has no spread (NaN).
+    """
+    if np.isnan(X).any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an empty column
+            return np.nanstd(X, axis=0)
     mean = X.mean(axis=0, dtype=float)
     squares = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], chunk):
@@ -559,7 +596,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
             The fitted cleaner.
         """
-        X, y = validate_data(self, X, y, reset=True)
+        X, y = validate_data(self, X, y, reset=True, ensure_all_finite=self._finite())
         check_classification_targets(y)
         classes = np.unique(y)
         with oracle_fit(self.oracle, self, X, y):
@@ -591,7 +628,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
         """
         if not hasattr(self, "_stream"):
-            X, y = validate_data(self, X, y, reset=True)
+            X, y = validate_data(self, X, y, reset=True, ensure_all_finite=self._finite())
             check_classification_targets(y)
             classes = np.unique(y) if classes is None else np.unique(classes)
             unknown = np.setdiff1d(y, classes)
@@ -602,7 +639,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             with oracle_fit(self.oracle, self, X, y):
                 return self._start(X, y, classes)
-        X, y = validate_data(self, X, y, reset=False)
+        X, y = validate_data(self, X, y, reset=False, ensure_all_finite=self._finite())
         labels = self._encode(y)
         with oracle_fit(self.oracle, self, X, y, partial=True):
             stream = self._stream.copy()
@@ -764,6 +801,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             candidates = np.flatnonzero(stream.labels[train_ids] == prediction)
         else:
             candidates = np.arange(train_ids.shape[0])
+        # a row with every value missing shows a person nothing: never offered
+        candidates = candidates[~stream.blank_rows()[train_ids[candidates]]]
         if candidates.size == 0:
             return []
         selector = self._fit_selector(stream, train_ids)
@@ -1033,7 +1072,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, ensure_all_finite=self._finite())
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
@@ -1049,7 +1088,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, ensure_all_finite=self._finite())
         return self._proba(self.estimator_, X, self.classes_)
 
     @available_if(_estimator_has("predict_proba"))
@@ -1080,10 +1119,20 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, ensure_all_finite=self._finite())
         return self.estimator_.decision_function(X)
+
+    def _finite(self):
+        """Missing values (NaN) are let in when the estimator takes them.
+
+        Its ``allow_nan`` tag says so (a ``Pipeline`` that imputes first,
+        ``HistGradientBoostingClassifier``); a row with every value missing
+        is then never offered as a counter-example.
+        """
+        return "allow-nan" if _takes_nan(self.estimator) else True
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = _takes_nan(self.estimator)
         return tags
