@@ -628,7 +628,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
         """
         if not hasattr(self, "_stream"):
-            X, y = validate_data(self, X, y, reset=True, ensure_all_finite=self._finite())
+            X, y = validate_data(self, X, y, reset=True,
+                                 ensure_all_finite=self._finite())
             check_classification_targets(y)
             classes = np.unique(y) if classes is None else np.unique(classes)
             unknown = np.setdiff1d(y, classes)

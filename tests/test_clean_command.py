@@ -173,7 +173,7 @@ def test_row_view_shows_the_files_row_escaped_for_the_browser():
 
 def test_the_person_reads_each_row_by_its_line_and_a_stop_once(
         data_csv, tmp_path, monkeypatch, capsys):
-    path, truth, noisy = data_csv
+    path, _, noisy = data_csv
     lines = [NAMES[(i // 3) % 2] for i in range(4)]  # two questions, then EOF
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     output = tmp_path / "cleaned.csv"

@@ -1,4 +1,4 @@
-"""Missing values: shown as "missing", and a row with none is never a counter-example."""
+"""Missing values: shown as "missing"; a row with none is never a counter-example."""
 
 import numpy as np
 import pytest
@@ -129,7 +129,7 @@ def test_missing_values_read_missing_never_nan():
     assert "nan" not in (example + counter).lower()
     assert example.count(">missing<") == 2 and counter.count(">missing<") == 1
     # missing on both sides is no difference; on one, unknown: never highlighted
-    order, hot, _ = renderer.feature_order(query)
+    _, hot, _ = renderer.feature_order(query)
     assert hot == set()
     text = renderer.text_views(query)[0]
     assert "nan" not in text.lower() and text.count("missing") == 3

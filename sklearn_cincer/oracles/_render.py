@@ -7,7 +7,6 @@ which is the user's own markup and is inserted as is.
 
 import base64
 import html
-import math
 import struct
 import zlib
 from numbers import Integral
