@@ -277,7 +277,7 @@ class OracleError(RuntimeError):
 
 
 class AnnotationStopped(OracleError):
-    """The person answering chose to stop (Ctrl-D at a terminal prompt).
+    """The person answering chose to stop (Ctrl-D or Ctrl-C at a terminal prompt).
 
     A deliberate stop, not a failure: the cleaner raises it with a one-line
     message and no traceback of the oracle's internals, and is left exactly

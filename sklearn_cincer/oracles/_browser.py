@@ -52,15 +52,20 @@ class BrowserOracle(_HumanOracle):
     notebook (see ``open_browser``). Each call then shows the question on the
     page and blocks until the person answers.
 
-    The page shows how far the session has come (the question, the round of
-    the stream, a guess of how many questions are left), the suspicious
+    The page shows how far the session has come (the question, how many
+    examples of the stream it has seen, a guess of how many questions are
+    left), the suspicious
     example and its counter-example side by side with their current labels,
     what the model predicts and how sure it is (the margin), how much the
     counter-example supports the doubt (the selector's score), and one
     sentence on why they are paired. Tabular rows are tables with the
     features that differ most highlighted, ranked in standard deviations of
     each feature over the training data (``Query.feature_scale``); images are
-    images, texts are texts; ``render`` replaces the default view.
+    images, texts are texts (a long one shows how much more there is, the
+    rest a click away); ``render`` replaces the default view. A missing
+    value reads "missing". Each example has one name (``#106``, or
+    ``example_name``'s) in titles, sentences and "Will save" alike. On a
+    narrow screen the panels stack.
 
     The person keeps or changes each label (a button per class), skips, or
     undoes the last answer, by mouse or keyboard. **A key types the class
