@@ -240,6 +240,14 @@ class _Stream:
         )
 
 
+def _nan_policy(estimator):
+    """``ensure_all_finite``: missing values (NaN) are let in when the
+    estimator takes them (a ``Pipeline`` that imputes first,
+    ``HistGradientBoostingClassifier``); a row with every value missing is
+    then never offered as a counter-example."""
+    return "allow-nan" if _takes_nan(estimator) else True
+
+
 def _takes_nan(estimator):
     """Whether ``estimator`` says (by its ``allow_nan`` tag) it takes NaN.
 
@@ -596,7 +604,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
             The fitted cleaner.
         """
-        X, y = validate_data(self, X, y, reset=True, ensure_all_finite=self._finite())
+        X, y = validate_data(self, X, y, reset=True,
+                             ensure_all_finite=_nan_policy(self.estimator))
         check_classification_targets(y)
         classes = np.unique(y)
         with oracle_fit(self.oracle, self, X, y):
@@ -629,7 +638,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         if not hasattr(self, "_stream"):
             X, y = validate_data(self, X, y, reset=True,
-                                 ensure_all_finite=self._finite())
+                                 ensure_all_finite=_nan_policy(self.estimator))
             check_classification_targets(y)
             classes = np.unique(y) if classes is None else np.unique(classes)
             unknown = np.setdiff1d(y, classes)
@@ -640,7 +649,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             with oracle_fit(self.oracle, self, X, y):
                 return self._start(X, y, classes)
-        X, y = validate_data(self, X, y, reset=False, ensure_all_finite=self._finite())
+        X, y = validate_data(self, X, y, reset=False,
+                             ensure_all_finite=_nan_policy(self.estimator))
         labels = self._encode(y)
         with oracle_fit(self.oracle, self, X, y, partial=True):
             stream = self._stream.copy()
@@ -1073,7 +1083,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite=self._finite())
+        X = validate_data(self, X, reset=False,
+                          ensure_all_finite=_nan_policy(self.estimator))
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
@@ -1089,7 +1100,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite=self._finite())
+        X = validate_data(self, X, reset=False,
+                          ensure_all_finite=_nan_policy(self.estimator))
         return self._proba(self.estimator_, X, self.classes_)
 
     @available_if(_estimator_has("predict_proba"))
@@ -1120,17 +1132,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite=self._finite())
+        X = validate_data(self, X, reset=False,
+                          ensure_all_finite=_nan_policy(self.estimator))
         return self.estimator_.decision_function(X)
-
-    def _finite(self):
-        """Missing values (NaN) are let in when the estimator takes them.
-
-        Its ``allow_nan`` tag says so (a ``Pipeline`` that imputes first,
-        ``HistGradientBoostingClassifier``); a row with every value missing
-        is then never offered as a counter-example.
-        """
-        return "allow-nan" if _takes_nan(self.estimator) else True
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
