@@ -215,8 +215,13 @@ class _Stream:
         """
         blank = getattr(self, "_blank", None)  # also when unpickled
         if blank is None or blank.shape[0] != self.X.shape[0]:
-            blank = np.isnan(self.X).all(axis=1) if self.X.size else np.zeros(
-                self.X.shape[0], dtype=bool)
+            X = self.X
+            if X.shape[1] == 0:
+                blank = np.zeros(X.shape[0], dtype=bool)
+            else:  # only rows missing their first value can be blank
+                blank = np.isnan(X[:, 0])
+                maybe = np.flatnonzero(blank)
+                blank[maybe] = np.isnan(X[maybe]).all(axis=1)
             self._blank = blank
         return blank
 
@@ -270,11 +275,11 @@ def _column_std(X, chunk=4096):
     Missing values (NaN, where the estimator takes them) are left out of
     their column's count; a column with no value at all has no spread (NaN).
     """
-    if np.isnan(X).any():
+    mean = X.mean(axis=0, dtype=float)
+    if np.isnan(mean).any():  # a NaN in X makes its column's mean NaN
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an empty column
             return np.nanstd(X, axis=0)
-    mean = X.mean(axis=0, dtype=float)
     squares = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], chunk):
         centered = X[start : start + chunk] - mean
