@@ -16,7 +16,8 @@ from sklearn_cincer.oracles import BrowserOracle, CounterExample, Query  # noqa:
 
 NAMES = ["age", "workclass", "fnlwgt", "education", "education-num",
          "marital-status", "occupation", "relationship", "race", "sex",
-         "capital-gain", "capital-loss", "hours-per-week", "native-country"]
+         "capital-gain", "capital-loss", "hours-per-week",
+         "native_country_of_the_person_as_reported_at_the_census_interview"]
 
 
 def _table_query(n_counter_examples):

@@ -44,6 +44,8 @@ PAGE = r"""<!DOCTYPE html>
   .view .text { white-space: pre-wrap; font-size: 14px; line-height: 1.45; }
   .view img.image { image-rendering: pixelated; border: 1px solid #ccc; }
   table.features { border-collapse: collapse; font-size: 13px; width: 100%; }
+  /* a long name or value wraps rather than pushing the values off the panel */
+  table.features th, table.features td { overflow-wrap: anywhere; }
   table.features th { text-align: left; font-weight: normal; color: #333;
                       padding: 2px 8px 2px 0; }
   table.features td { text-align: right; font-variant-numeric: tabular-nums;
