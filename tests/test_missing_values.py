@@ -119,6 +119,9 @@ def test_missing_values_read_missing_never_nan():
 
     assert [fmt(v) for v in (np.nan, None, pd.NA, np.float64("nan"), 1.5, "a")] == [
         "missing", "missing", "missing", "missing", "1.5", "a"]
+    # a whole number reads whole; others keep four digits
+    assert [fmt(v) for v in (77516.0, np.float64(-3.0), 1e12, 0.000123456)] == [
+        "77516", "-3", "1e+12", "0.0001235"]
     query = Query(example_id=4, x=np.array([np.nan, 2.0, np.nan]), label=0,
                   prediction=1, margin=0.5, classes=np.array([0, 1]),
                   feature_names=np.array(["age", "income", "height"]),

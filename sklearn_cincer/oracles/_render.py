@@ -43,6 +43,8 @@ def fmt(value):
     if is_missing(value):
         return MISSING
     if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e10:
+            return str(int(value))  # 77516, not 7.752e+04: a count reads whole
         return f"{value:.4g}"
     return str(value)
 
