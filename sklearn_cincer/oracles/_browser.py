@@ -54,8 +54,8 @@ class BrowserOracle(_HumanOracle):
 
     The page shows how far the session has come (the question, how many
     examples of the stream it has seen, a guess of how many questions are
-    left), the suspicious
-    example and its counter-example side by side with their current labels,
+    left), the suspicious example and its counter-example side by side
+    with their current labels,
     what the model predicts and how sure it is (the margin), how much the
     counter-example supports the doubt (the selector's score), and one
     sentence on why they are paired. Tabular rows are tables with the
