@@ -595,7 +595,8 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         except AnnotationStopped as stop:
             # a person's deliberate stop: one line, no oracle internals
             raise AnnotationStopped(
-                f"{stop} This fit changed nothing; the auditor is as it was."
+                f"{stop} This fit changed nothing; the auditor is as it was.",
+                interrupted=getattr(stop, "interrupted", False),
             ) from None
         except Exception as exc:
             raise OracleError(

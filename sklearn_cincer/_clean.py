@@ -23,6 +23,9 @@ to a temporary file renamed into place once the whole run succeeded.
 """
 
 import contextlib
+import functools
+import html
+import re
 import sys
 from pathlib import Path
 
@@ -414,11 +417,18 @@ def default_model(table, seed=0, model="logistic"):
     ])
 
 
+def row_name(table, example_id):
+    """``"line 268"``: the one name the human oracles give a row of the file."""
+    return f"line {int(table.line([example_id])[0])}"
+
+
 class RowView:
     """``render(x, example_id)``: the row as in the file, for the human oracles.
 
     Control characters in the file (terminal escape sequences) are shown as
-    ``\\x1b``-style text, so a cell cannot drive the person's terminal.
+    ``\\x1b``-style text, so a cell cannot drive the person's terminal. The
+    row is named (its line) by the oracle's ``example_name``, not here; an
+    empty cell reads "missing".
     """
 
     def __init__(self, table, as_html):
@@ -426,19 +436,17 @@ class RowView:
         self.as_html = as_html
 
     def __call__(self, x, example_id):
-        import html
-
         position = self.table.order[example_id]
         row = self.table.frame.iloc[position]
-        items = [(_inert(str(c)), "" if _isna(row[c]) else _inert(str(row[c])))
+        items = [(_inert(str(c)),
+                  "missing" if _isna(row[c]) else _inert(str(row[c])))
                  for c in self.table.features]
-        title = f"line {int(self.table.line([example_id])[0])} of the file"
         if not self.as_html:
             width = max(len(name) for name, _ in items)
-            return "\n".join([title] + [f"{n:>{width}}: {v}" for n, v in items])
+            return "\n".join(f"{n:>{width}}: {v}" for n, v in items)
         cells = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(v)}</td></tr>"
                         for n, v in items)
-        return f"<p>{html.escape(title)}</p><table>{cells}</table>"
+        return f'<table class="features">{cells}</table>'
 
 
 def _inert(text):
@@ -523,7 +531,9 @@ def _oracle(args, table, store_path):
 
     kind = TerminalOracle if args.oracle == "terminal" else BrowserOracle
     options = {"annotator": args.annotator,
-               "feature_names": [_inert(str(c)) for c in table.features]}
+               "feature_names": [_inert(str(c)) for c in table.features],
+               # a row is its line in the file, wherever it is named
+               "example_name": functools.partial(row_name, table)}
     if table.categorical:  # codes mean nothing to people: show the file's row
         options["render"] = RowView(table, as_html=args.oracle == "browser")
     human = kind(**options)
@@ -676,8 +686,7 @@ def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path)
     try:
         cleaner.fit(table.X, table.y)
     except (AnnotationStopped, KeyboardInterrupt) as exc:
-        return _write_stopped(table, cleaner, recorder, outputs, again,
-                              interrupted=isinstance(exc, KeyboardInterrupt))
+        return _write_stopped(table, cleaner, recorder, outputs, again, exc)
     except OracleError as exc:
         if not recorder.answers:  # refused before a question: a mistake
             raise CommandError(str(exc)) from None
@@ -765,22 +774,31 @@ def _write_cleaned(files, table, y_cleaned, changes, outputs):
     changes.to_csv(files.temporary(outputs["--changes"]), index=False)
 
 
-def _write_stopped(table, cleaner, recorder, outputs, again, interrupted):
+def _write_stopped(table, cleaner, recorder, outputs, again, stop):
     """Write the outputs of the answers given before a stop; the exit status.
 
-    ``again`` is the sentence that says how to go on.
+    ``again`` is the sentence that says how to go on; ``stop`` the
+    KeyboardInterrupt or AnnotationStopped that stopped the run, whose
+    message (the question it stopped at) is said once, here.
     """
     y_cleaned, changes = _answers_so_far(table, recorder.answers,
                                          cleaner.counter_examples)
     n = sum(not answer.skipped for _, answer in recorder.answers)
+    interrupted = isinstance(stop, KeyboardInterrupt) or getattr(
+        stop, "interrupted", False)
     status = 130 if interrupted else 1  # 130: a shell's code for Ctrl-C
+    why = " ".join(str(stop).split()) or "Ctrl-C"  # Ctrl-C says nothing itself
+    # the oracle's line names the question and how it stopped; what follows
+    # it speaks of fits, and the next lines say what the command did
+    why = re.match(r"[^(]*(\([^)]*\))?", why).group(0).rstrip(" :.")
+    print(f"\n{_inert(why)}.", file=sys.stderr)
     if n == 0:
-        print("\nStopped before any answer; nothing written.", file=sys.stderr)
+        print("Stopped before any answer; nothing written.", file=sys.stderr)
         return status
     changes = _changes_frame(table, changes)
     with _writing() as files:
         _write_cleaned(files, table, y_cleaned, changes, outputs)
-    print(f"\nStopped after {n} answers; wrote {outputs['--output']} with the "
+    print(f"Stopped after {n} answers; wrote {outputs['--output']} with the "
           f"{len(changes)} labels they changed, and {outputs['--changes']}; "
           f"{again}", file=sys.stderr)
     return status

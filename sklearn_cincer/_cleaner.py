@@ -3,6 +3,7 @@
 import copy
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Optional
@@ -15,7 +16,7 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -207,6 +208,23 @@ class _Stream:
             self._feature_scale.setflags(write=False)  # shared by every query
         return self._feature_scale
 
+    def blank_rows(self):
+        """Whether each example has no value at all: every feature missing.
+
+        Computed once per growth of ``X`` (its rows never change in place).
+        """
+        blank = getattr(self, "_blank", None)  # also when unpickled
+        if blank is None or blank.shape[0] != self.X.shape[0]:
+            X = self.X
+            if X.shape[1] == 0:
+                blank = np.zeros(X.shape[0], dtype=bool)
+            else:  # only rows missing their first value can be blank
+                blank = np.isnan(X[:, 0])
+                maybe = np.flatnonzero(blank)
+                blank[maybe] = np.isnan(X[maybe]).all(axis=1)
+            self._blank = blank
+        return blank
+
     def copy(self):
         new = copy.copy(self)
         new.labels = self.labels.copy()
@@ -227,9 +245,41 @@ class _Stream:
         )
 
 
+def _nan_policy(estimator):
+    """``ensure_all_finite``: missing values (NaN) are let in when the
+    estimator takes them (a ``Pipeline`` that imputes first,
+    ``HistGradientBoostingClassifier``); a row with every value missing is
+    then never offered as a counter-example."""
+    return "allow-nan" if _takes_nan(estimator) else True
+
+
+def _takes_nan(estimator):
+    """Whether ``estimator`` says (by its ``allow_nan`` tag) it takes NaN.
+
+    A ``Pipeline`` takes what its first step takes (an imputer), which its
+    own tag does not say.
+    """
+    steps = [step for _, step in getattr(estimator, "steps", [])
+             if step not in (None, "passthrough")]
+    if steps:
+        return _takes_nan(steps[0])
+    try:
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # an estimator without scikit-learn's tags
+        return False
+
+
 def _column_std(X, chunk=4096):
-    """``X.std(axis=0)`` without a temporary the size of ``X``."""
+    """``X.std(axis=0)`` without a temporary the size of ``X``.
+
+    Missing values (NaN, where the estimator takes them) are left out of
+    their column's count; a column with no value at all has no spread (NaN).
+    """
     mean = X.mean(axis=0, dtype=float)
+    if np.isnan(mean).any():  # a NaN in X makes its column's mean NaN
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an empty column
+            return np.nanstd(X, axis=0)
     squares = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], chunk):
         centered = X[start : start + chunk] - mean
@@ -563,7 +613,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
             The fitted cleaner.
         """
-        X, y = validate_data(self, X, y, reset=True)
+        X, y = validate_data(self, X, y, reset=True,
+                             ensure_all_finite=_nan_policy(self.estimator))
         check_classification_targets(y)
         classes = np.unique(y)
         with oracle_fit(self.oracle, self, X, y):
@@ -595,7 +646,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
         """
         if not hasattr(self, "_stream"):
-            X, y = validate_data(self, X, y, reset=True)
+            X, y = validate_data(self, X, y, reset=True,
+                                 ensure_all_finite=_nan_policy(self.estimator))
             check_classification_targets(y)
             classes = np.unique(y) if classes is None else np.unique(classes)
             unknown = np.setdiff1d(y, classes)
@@ -606,7 +658,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             with oracle_fit(self.oracle, self, X, y):
                 return self._start(X, y, classes)
-        X, y = validate_data(self, X, y, reset=False)
+        X, y = validate_data(self, X, y, reset=False,
+                             ensure_all_finite=_nan_policy(self.estimator))
         labels = self._encode(y)
         with oracle_fit(self.oracle, self, X, y, partial=True):
             stream = self._stream.copy()
@@ -768,6 +821,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             candidates = np.flatnonzero(stream.labels[train_ids] == prediction)
         else:
             candidates = np.arange(train_ids.shape[0])
+        # a row with every value missing shows a person nothing: never offered
+        candidates = candidates[~stream.blank_rows()[train_ids[candidates]]]
         if candidates.size == 0:
             return []
         selector = self._fit_selector(stream, train_ids)
@@ -864,7 +919,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             except AnnotationStopped as stop:
                 # a person's deliberate stop: one line, no oracle internals
                 raise AnnotationStopped(
-                    f"{stop} This fit changed nothing; the cleaner is as it was."
+                    f"{stop} This fit changed nothing; the cleaner is as it was.",
+                    interrupted=getattr(stop, "interrupted", False),
                 ) from None
             except Exception as exc:
                 raise OracleError(
@@ -1037,7 +1093,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False,
+                          ensure_all_finite=_nan_policy(self.estimator))
         return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
@@ -1053,7 +1110,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False,
+                          ensure_all_finite=_nan_policy(self.estimator))
         return self._proba(self.estimator_, X, self.classes_)
 
     @available_if(_estimator_has("predict_proba"))
@@ -1084,10 +1142,12 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False,
+                          ensure_all_finite=_nan_policy(self.estimator))
         return self.estimator_.decision_function(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = _takes_nan(self.estimator)
         return tags

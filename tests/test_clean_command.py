@@ -152,7 +152,7 @@ def test_terminal_through_stdin_stops_and_resumes(data_csv, tmp_path, monkeypatc
 
 
 def test_row_view_shows_the_files_row_escaped_for_the_browser():
-    from sklearn_cincer._clean import RowView, Table
+    from sklearn_cincer._clean import RowView, Table, row_name
 
     frame = pd.DataFrame({"note": ["<b>bold</b>", "plain", "x", "y"],
                           "size": [1.0, None, 3.0, 4.0],
@@ -161,9 +161,10 @@ def test_row_view_shows_the_files_row_escaped_for_the_browser():
     assert table.X[1, 1] == 3.0  # the median of 1, 3 and 4
     html_view = RowView(table, as_html=True)(table.X[0], 0)
     assert "&lt;b&gt;bold&lt;/b&gt;" in html_view and "<b>" not in html_view
-    assert "line 2 of the file" in html_view
+    # the row is named by the oracle (example_name), once: not in the view too
+    assert "line" not in html_view and row_name(table, 0) == "line 2"
     text_view = RowView(table, as_html=False)(table.X[1], 1)
-    assert text_view.splitlines() == ["line 3 of the file", "note: plain", "size: "]
+    assert text_view.splitlines() == ["note: plain", "size: missing"]
 
 
 # ------------------------------------------------------------ bad input
@@ -392,7 +393,7 @@ def test_cleaned_file_keeps_every_byte_but_the_changed_labels(tmp_path, capsys,
 
     # "line N" shown to the person is the row's line in the file: the row
     # shown under it has that row's note and 'where'
-    views = re.findall(r"line (\d+) of the file\n((?:.*\n){5})", shown)
+    views = re.findall(r"--- line (\d+):\n((?:.*\n){4})", shown)
     assert len(views) >= 2
     for line, view in views:
         i = lines.index(int(line))
@@ -666,9 +667,9 @@ def test_ctrl_c_at_a_real_terminal_writes_the_answers_given(tmp_path):
     pane = tmux.Pane(tmp_path, script)
     try:
         for k in (1, 2):
-            pane.wait_for("Label for #", count=k)
+            pane.wait_for("Label for line ", count=k)
             pane.type("a")
-        pane.wait_for("Label for #", count=3)
+        pane.wait_for("Label for line ", count=3)
         pane.send("C-c")
         screen = pane.wait_for("EXIT=")
     finally:
@@ -679,3 +680,38 @@ def test_ctrl_c_at_a_real_terminal_writes_the_answers_given(tmp_path):
     changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
     assert set(changes["label_after"]) <= {"a"}
     assert (pd.read_csv(out)["y"] != pd.read_csv(path)["y"]).sum() == len(changes)
+
+
+
+def test_the_person_reads_each_row_by_its_line_and_a_stop_once(
+        data_csv, tmp_path, monkeypatch, capsys):
+    path, _, noisy = data_csv
+    lines = [NAMES[(i // 3) % 2] for i in range(4)]  # two questions, then EOF
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    output = tmp_path / "cleaned.csv"
+    assert main(_args(path, output, "--oracle", "terminal")) == 1
+    captured = capsys.readouterr()
+    # one name per row, its line in the file: never "#106" beside "line 268"
+    asked = re.findall(r"Label for line (\d+) - Enter keeps '(\w+)'", captured.out)
+    assert len(asked) == 5 and not re.search(r"#\d", captured.out)
+    for line, shown in asked[::2]:  # each suspicious row, streamed once
+        assert noisy[int(line) - 2] == shown  # the label on that line of the file
+    assert "round" not in captured.out
+    assert re.search(r"Question 2 \u00b7 \d+ of \d+ examples seen", captured.out)
+    # the stop is said once, on stderr, at the question it stopped
+    said = (captured.out + captured.err).lower()
+    assert said.count("stopped at question") == 1
+    assert "stopped at question 3 (end of input)" in captured.err
+
+
+def test_ctrl_c_outside_a_question_says_so(data_csv, tmp_path, monkeypatch, capsys):
+    path, _, _ = data_csv
+
+    def interrupted(self, X, y):
+        raise KeyboardInterrupt  # Ctrl-C while the model learns
+
+    monkeypatch.setattr(SkepticalCleaner, "fit", interrupted)
+    assert main(_args(path, tmp_path / "cleaned.csv", "--oracle", "terminal")) == 130
+    err = capsys.readouterr().err
+    assert "Ctrl-C" in err and "()" not in err
+    assert "before any answer; nothing written" in err

@@ -84,11 +84,13 @@ def test_progress_shows_the_question_the_round_and_a_guess_of_what_is_left():
     oracle = _oracle(["", ""])
     oracle(_query(round=30, question=4, n_rounds=300))
     # 4 questions in 30 rounds, 270 rounds left: about 36 more
-    assert "Question 4 \u00b7 round 30 of 300 \u00b7 about 36 more questions" in (
-        oracle.stdout.getvalue())
+    assert ("Question 4 \u00b7 30 of 300 examples seen \u00b7 about 36 more "
+            "questions") in oracle.stdout.getvalue()
     oracle = _oracle(["", ""])
     oracle(_query(round=3, question=2, n_rounds=300))  # too early to guess
-    assert "Question 2 \u00b7 round 3 of 300\n" in oracle.stdout.getvalue()
+    assert "Question 2 \u00b7 3 of 300 examples seen\n" in oracle.stdout.getvalue()
+    # the stream's progress is a count: "round 3" read as a row's number
+    assert "round" not in oracle.stdout.getvalue()
 
 
 def test_enter_keeps_both_labels():
@@ -226,9 +228,12 @@ def test_end_of_input_stops_with_one_line():
         oracle(_query(example_id=43))
     assert isinstance(info.value, OracleError)
     assert info.value.__suppress_context__  # no traceback of the reading code
-    last = oracle.stdout.getvalue().splitlines()[-1]
-    assert last.startswith("Stopped at question 2 (end of input): 1 answer given, "
-                           "kept in oracle.answers_; with an AnnotationSession")
+    assert str(info.value).startswith(
+        "The annotator stopped at question 2 (end of input): 1 answer given, "
+        "kept in oracle.answers_; with an AnnotationSession")
+    # said once, by the exception: the oracle only ends the prompt's line
+    out = oracle.stdout.getvalue()
+    assert "stopped" not in out.lower() and out.endswith("help]: \n")
     assert len(oracle.answers_) == 1
 
 

@@ -196,12 +196,15 @@ def test_ctrl_d_stops_with_a_short_message_and_the_session_keeps_the_answers(
     pane.send("C-d")
     screen = pane.wait_for("EXIT=")
     assert "EXIT=1" in screen
-    assert ("Stopped at question 2 (end of input): 1 answer given, kept in the "
-            "session's store: run the same fit again to resume here.") in screen
+    # said once: in the exception's line, not printed by the oracle too
+    assert screen.count("stopped at question") == 1
+    assert "Stopped at question" not in screen
     traceback = screen[screen.index("Traceback"):screen.index("EXIT=")]
     last = traceback.strip().splitlines()[-1]
     assert last.startswith("sklearn_cincer.oracles._base.AnnotationStopped: The "
-                           "annotator stopped at question 2")
+                           "annotator stopped at question 2 (end of input): 1 "
+                           "answer given, kept in the session's store: run the "
+                           "same fit again to resume here.")
     assert last.endswith("This fit changed nothing; the cleaner is as it was.")
     # the traceback ends in the cleaner: nothing of the oracle's reading code
     assert "_terminal.py" not in traceback and "EOFError" not in traceback
@@ -269,3 +272,35 @@ def test_two_counter_examples_are_asked_in_turn_and_stored(pane_of, tmp_path):
     relabeled = sum(after != before for r in rows for before, after in zip(
         r["counter_labels_before"], r["counter_labels_after"]))
     assert relabeled > 0 and f"RELABELED {relabeled}" in screen
+
+
+def test_ctrl_c_and_ctrl_d_after_a_resume_say_what_stopped_and_where(
+        pane_of, tmp_path):
+    # Before: Ctrl-C gave a KeyboardInterrupt traceback; Ctrl-D after a resume
+    # named the question by this run's count (1), not the cleaner's.
+    store = tmp_path / "s.sqlite"
+    pane = pane_of(FIT, store)
+    pane.wait_for("Label for #")
+    pane.type("")
+    pane.type("")  # question 1 answered, into the store
+    pane.wait_for("Question 2")
+    pane.wait_for("Label for #", count=3)
+    pane.send("C-c")
+    screen = pane.wait_for("EXIT=")
+    assert "EXIT=1" in screen and "KeyboardInterrupt" not in screen
+    last = screen[:screen.index("EXIT=")].strip().splitlines()[-1]
+    assert last.startswith("sklearn_cincer.oracles._base.AnnotationStopped: The "
+                           "annotator stopped at question 2 (interrupted: "
+                           "Ctrl-C): 1 answer given, kept in the session's store")
+    assert screen.count("stopped at question") == 1
+    pane.close()
+
+    again = pane_of(FIT, store)  # question 1 comes from the store
+    screen = again.wait_for("Label for #")
+    assert "Question 2 \u00b7 " in screen and "Question 1" not in screen
+    again.send("C-d")
+    screen = again.wait_for("EXIT=")
+    assert "EXIT=1" in screen and screen.count("stopped at question") == 1
+    assert ("stopped at question 2 (end of input): 0 answers given in this "
+            "run, kept in the session's store") in screen
+    assert AnnotationStore(store).n_answered == 1

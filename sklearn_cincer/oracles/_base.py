@@ -277,7 +277,7 @@ class OracleError(RuntimeError):
 
 
 class AnnotationStopped(OracleError):
-    """The person answering chose to stop (Ctrl-D at a terminal prompt).
+    """The person answering chose to stop (Ctrl-D or Ctrl-C at a terminal prompt).
 
     A deliberate stop, not a failure: the cleaner raises it with a one-line
     message and no traceback of the oracle's internals, and is left exactly
@@ -303,6 +303,11 @@ class AnnotationStopped(OracleError):
     ...     print(stop)  # doctest: +ELLIPSIS
     The annotator stopped at question 1 (end of input): 0 answers given, ... as it was.
     """
+
+    def __init__(self, message="", *, interrupted=False):
+        super().__init__(message)
+        #: True for Ctrl-C (an interrupt), False for the end of input (Ctrl-D).
+        self.interrupted = bool(interrupted)
 
 
 def plain(value):

@@ -20,7 +20,7 @@ from ._render import (
     sure_text,
     why_sentence,
 )
-from ._server import QuietHandler, Server
+from ._server import LOCAL_FRAMES, NO_FRAMES, QuietHandler, Server, refuse_framing
 
 _POLL_SECONDS = 20.0
 _MAX_BODY = 65536  # bytes of a request's body; the page's answers are < 200
@@ -52,15 +52,20 @@ class BrowserOracle(_HumanOracle):
     notebook (see ``open_browser``). Each call then shows the question on the
     page and blocks until the person answers.
 
-    The page shows how far the session has come (the question, the round of
-    the stream, a guess of how many questions are left), the suspicious
-    example and its counter-example side by side with their current labels,
+    The page shows how far the session has come (the question, how many
+    examples of the stream it has seen, a guess of how many questions are
+    left), the suspicious example and its counter-example side by side
+    with their current labels,
     what the model predicts and how sure it is (the margin), how much the
     counter-example supports the doubt (the selector's score), and one
     sentence on why they are paired. Tabular rows are tables with the
     features that differ most highlighted, ranked in standard deviations of
     each feature over the training data (``Query.feature_scale``); images are
-    images, texts are texts; ``render`` replaces the default view.
+    images, texts are texts (a long one shows how much more there is, the
+    rest a click away); ``render`` replaces the default view. A missing
+    value reads "missing". Each example has one name (``#106``, or
+    ``example_name``'s) in titles, sentences and "Will save" alike. On a
+    narrow screen the panels stack.
 
     The person keeps or changes each label (a button per class), skips, or
     undoes the last answer, by mouse or keyboard. **A key types the class
@@ -95,7 +100,11 @@ class BrowserOracle(_HumanOracle):
     answer. Requests with a foreign ``Host`` are refused (DNS rebinding).
     Every label, feature name and text is escaped; the page runs only its
     own script (a Content-Security-Policy with a per-page nonce) and never
-    sends its address as a referrer. The HTML that a user's ``render``
+    sends its address as a referrer. No other site may show the page in a
+    frame (every response says ``frame-ancestors 'none'`` and
+    ``X-Frame-Options: DENY``), so none can lay its own page over the
+    buttons; once :meth:`show` puts it in a notebook's cell, pages of this
+    computer (``localhost``) may frame it. The HTML that a user's ``render``
     returns is trusted as it is.
 
     Parameters
@@ -125,6 +134,11 @@ class BrowserOracle(_HumanOracle):
     annotator : str, default=None
         Who answers, written into each answer; ``None`` writes the login
         name of the user running Python.
+    example_name : callable, default=None
+        ``example_name(example_id) -> str``: the one name the page gives an
+        example, in titles and sentences alike (``sklearn-cincer clean``
+        names a row by its line in the file: ``"line 268"``). ``None`` names
+        it by its stream id: ``#106``.
     port : int, default=0
         The port; 0 picks a free one.
     open_browser : {"auto", True, False}, default="auto"
@@ -169,12 +183,13 @@ class BrowserOracle(_HumanOracle):
 
     def __init__(self, *, display="auto", render=None, texts=None,
                  image_shape=None, feature_names=None, n_highlight=3,
-                 max_features=20, class_names=None, annotator=None, port=0,
-                 open_browser="auto", timeout=None):
+                 max_features=20, class_names=None, annotator=None,
+                 example_name=None, port=0, open_browser="auto", timeout=None):
         super().__init__(display=display, render=render, texts=texts,
                          image_shape=image_shape, feature_names=feature_names,
                          n_highlight=n_highlight, max_features=max_features,
-                         annotator=annotator, class_names=class_names)
+                         annotator=annotator, class_names=class_names,
+                         example_name=example_name)
         if open_browser not in ("auto", True, False):
             raise ValueError(
                 f"open_browser must be 'auto', True or False, got {open_browser!r}."
@@ -205,6 +220,7 @@ class BrowserOracle(_HumanOracle):
         self._views = {}
         self._closed = False
         self._message = None
+        self._in_cell = False  # shown in a notebook's cell: local frames allowed
 
     def __repr__(self):
         return (f"BrowserOracle(annotator={self.annotator!r}, "
@@ -242,7 +258,9 @@ class BrowserOracle(_HumanOracle):
             ) from exc
         self._closed = False
         self._token = secrets.token_urlsafe(24)
-        app = self._make_app(bottle)
+        # no other site may frame the page; a notebook's cell (show()) may
+        app = refuse_framing(self._make_app(bottle), lambda: (
+            LOCAL_FRAMES if self._in_cell else NO_FRAMES))
         self._server = make_server("127.0.0.1", self.port, app,
                                    server_class=Server, handler_class=QuietHandler)
         port = self._server.server_address[1]
@@ -285,6 +303,7 @@ class BrowserOracle(_HumanOracle):
         """
         from IPython.display import IFrame
 
+        self._in_cell = True
         if self.url is None:
             self.start()
         return IFrame(self.url, width=width, height=height)
@@ -320,6 +339,7 @@ class BrowserOracle(_HumanOracle):
             self.start()
         views = self._renderer.html_views(query)  # bad renderers fail here, early
         self._choices(query)  # and class_names that do not fit the classes
+        why_sentence(query, naming=self._naming)  # and an example_name that fails
         with self._cv:
             self._next_qid += 1
             qid = self._next_qid
@@ -366,7 +386,8 @@ class BrowserOracle(_HumanOracle):
             qid, query, answer = self._last
             preset = answer_labels(answer, query)
             status = "revising"
-            progress = f"revising your answer about #{query.example_id}"
+            progress = ("revising your answer about "
+                        f"{self._naming.noun(query.example_id)}")
         elif self._current is not None:
             qid, query = self._current
             preset = (query.label, tuple(ce.label for ce in query.counter_examples))
@@ -378,10 +399,13 @@ class BrowserOracle(_HumanOracle):
         index, name = choices.index, choices.name
 
         example_html, counter_htmls = self._views[qid]
+        naming = self._naming
         counters = [
             {"id": int(ce.example_id), "label": name(ce.label),
              "label_index": index(ce.label), "html": html,
-             "title": counter_title(query, k).capitalize(),
+             "name": naming.short(ce.example_id),
+             "title": naming.titled(counter_title(query, k).capitalize(),
+                                    ce.example_id),
              "score": None if ce.score is None else float(ce.score),
              "support": support_text(ce.score, ce.score_text)}
             for k, (ce, html) in enumerate(zip(query.counter_examples,
@@ -389,7 +413,7 @@ class BrowserOracle(_HumanOracle):
         return dict(
             base, status=status, qid=qid, round=int(query.round),
             progress=progress[0].upper() + progress[1:],
-            why=why_sentence(query, name), classes=choices.names,
+            why=why_sentence(query, name, naming), classes=choices.names,
             keys=choices.keys, digit_keys=choices.digits,
             prediction=name(query.prediction),
             prediction_index=index(query.prediction),
@@ -399,7 +423,10 @@ class BrowserOracle(_HumanOracle):
                                  if query.counter_examples else None),
             counter_editable=self._asks_counter_label(query),
             example={"id": int(query.example_id), "label": name(query.label),
-                     "label_index": index(query.label), "html": example_html},
+                     "label_index": index(query.label), "html": example_html,
+                     "name": naming.short(query.example_id),
+                     "title": naming.titled("Suspicious example",
+                                            query.example_id)},
             # the first counter-example as ever; every one in "counters"
             counter=counters[0] if counters else None, counters=counters,
             preset={"label": index(preset[0]),

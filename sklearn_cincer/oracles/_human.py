@@ -38,7 +38,8 @@ class _HumanOracle:
     """
 
     def __init__(self, *, display, render, texts, image_shape, feature_names,
-                 n_highlight, max_features, annotator, class_names):
+                 n_highlight, max_features, annotator, class_names,
+                 example_name=None):
         self._class_names = check_class_names(class_names)
         self.class_names = class_names
         self.display = display
@@ -49,11 +50,14 @@ class _HumanOracle:
         self.n_highlight = n_highlight
         self.max_features = max_features
         self.annotator = annotator
+        self.example_name = example_name
         self._renderer = Renderer(display=display, render=render, texts=texts,
                                   image_shape=image_shape,
                                   feature_names=feature_names,
                                   n_highlight=n_highlight,
-                                  max_features=max_features)
+                                  max_features=max_features,
+                                  example_name=example_name)
+        self._naming = self._renderer.naming
         self._listeners = []
         self._answer_listeners = []
         self._listeners_lock = threading.Lock()

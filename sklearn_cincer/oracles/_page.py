@@ -27,6 +27,8 @@ PAGE = r"""<!DOCTYPE html>
   #why { font-size: 15px; margin: 6px 0 12px; line-height: 1.4; }
   #pair { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
   #pair.single { grid-template-columns: 1fr; }
+  /* one column per panel: the example and each counter-example (--panels) */
+  #pair.several { grid-template-columns: repeat(var(--panels, 3), minmax(0, 1fr)); }
   .panel { background: #fff; border-radius: 8px; padding: 12px 14px;
            box-shadow: 0 1px 3px rgba(0,0,0,.15); min-width: 0; }
   .panel h2 { font-size: 16px; margin: 0 0 4px; }
@@ -42,6 +44,8 @@ PAGE = r"""<!DOCTYPE html>
   .view .text { white-space: pre-wrap; font-size: 14px; line-height: 1.45; }
   .view img.image { image-rendering: pixelated; border: 1px solid #ccc; }
   table.features { border-collapse: collapse; font-size: 13px; width: 100%; }
+  /* a long name or value wraps rather than pushing the values off the panel */
+  table.features th, table.features td { overflow-wrap: anywhere; }
   table.features th { text-align: left; font-weight: normal; color: #333;
                       padding: 2px 8px 2px 0; }
   table.features td { text-align: right; font-variant-numeric: tabular-nums;
@@ -73,6 +77,17 @@ PAGE = r"""<!DOCTYPE html>
   kbd { background: #eee; border: 1px solid #bbb; border-radius: 3px;
         padding: 0 4px; font-size: 12px; }
   #help { color: #555; font-size: 13px; margin-top: 12px; }
+  details.more-text summary { color: #3c6fa8; cursor: pointer; margin-top: 4px; }
+  /* A narrow screen (a phone, a split window): the panels stack, one full
+     width each, so that a table keeps room for its values; a panel as wide
+     as a quarter of a phone has none. */
+  @media (max-width: 760px) {
+    #pair, #pair.several { grid-template-columns: minmax(0, 1fr); }
+    header { flex-wrap: wrap; gap: 4px 12px; }
+    main { padding: 10px; }
+    .panel .meta { min-height: 0; }
+    .view { max-height: none; }
+  }
 </style>
 </head>
 <body>
@@ -213,8 +228,8 @@ function pick(which, i, k) {
 function willSave() {
   const line = $("will-save");
   line.textContent = "Will save: ";
-  const part = (what, id, i, before) => {
-    line.appendChild(document.createTextNode(what + " #" + id + " \u2192 "));
+  const part = (what, i, before) => {
+    line.appendChild(document.createTextNode(what + " \u2192 "));
     const b = document.createElement("b");
     b.textContent = state.classes[i];
     if (i !== before) b.className = "changed";
@@ -222,11 +237,12 @@ function willSave() {
     line.appendChild(document.createTextNode(
       i === before ? " (unchanged)" : " (was " + labelName(before) + ")"));
   };
-  part("example", state.example.id, choice.label, state.example.label_index);
+  // each example by the one name the page gives it ("#106", "line 268")
+  part("example " + state.example.name, choice.label, state.example.label_index);
   if (!state.counter_editable) return;
   state.counters.forEach((ce, k) => {
     line.appendChild(document.createTextNode(" \u00b7 "));
-    part("counter-example", ce.id, choice.counters[k], ce.label_index);
+    part("counter-example " + ce.name, choice.counters[k], ce.label_index);
   });
 }
 
@@ -255,7 +271,7 @@ function render(s) {
   document.body.dataset.qid = String(s.qid);
   $("why").textContent = s.why;
   const ex = s.example;
-  $("title-example").textContent = "Suspicious example #" + ex.id;
+  $("title-example").textContent = ex.title;
   $("meta-example").textContent = "label: " + ex.label + " \u00b7 the model says: " +
     s.prediction + " \u00b7 " + s.sure;
   $("meta-example").title = "margin = P(" + s.prediction + ") \u2212 P(" + ex.label +
@@ -266,13 +282,11 @@ function render(s) {
   counterPanels(n);
   $("pair").classList.toggle("single", !n);
   $("pair").classList.toggle("several", n > 1);
-  $("pair").style.gridTemplateColumns = n > 1
-    ? "repeat(" + (n + 1) + ", minmax(0, 1fr))" : "";
+  $("pair").style.setProperty("--panels", String(n + 1));
   $("panel-counter").hidden = !n;
   $("labels-counter").textContent = "";
   counters.forEach((ce, k) => {
-    $(cid("title-counter", k)).textContent =
-      (n > 1 ? ce.title : "Counter-example") + " #" + ce.id;
+    $(cid("title-counter", k)).textContent = ce.title;
     $(cid("meta-counter", k)).textContent = "label: " + ce.label +
       (ce.support ? " \u00b7 " + ce.support : "") +
       (s.counter_editable ? "" : " \u00b7 not relabeled with this strategy");

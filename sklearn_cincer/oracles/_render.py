@@ -31,10 +31,28 @@ def inert(text):
                    for c in str(text))
 
 
+#: What a person sees for a value that is not there (NaN, None, pandas' NA).
+MISSING = "missing"
+
+
+def is_missing(value):
+    """Whether ``value`` is a missing value: None, NaN or pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN and pandas' NA are not equal to themselves
+    except (TypeError, ValueError):  # NA's truth is ambiguous: it is NA
+        return True
+
+
 def fmt(value):
-    """A feature value, short."""
+    """A feature value, short; "missing" where there is none (never "nan")."""
     value = plain(value)
+    if is_missing(value):
+        return MISSING
     if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e10:
+            return str(int(value))  # 77516, not 7.752e+04: a count reads whole
         return f"{value:.4g}"
     return str(value)
 
@@ -56,45 +74,101 @@ def support_text(score, text=None):
     return f"how much it supports the doubt: {score:.3g} (higher = more)"
 
 
-def why_sentence(query, name=label_text):
+class Naming:
+    """How the person reads the name of an example: one name per row, everywhere.
+
+    Parameters
+    ----------
+    example_name : callable or None
+        ``example_name(example_id) -> str``: the oracle's ``example_name``,
+        e.g. ``"line 268"`` for the row on line 268 of the user's file.
+        None names an example by its stream id: ``"#106"`` where the role is
+        said around it, ``"example #106"`` in a sentence.
+    """
+
+    def __init__(self, example_name=None):
+        self.example_name = example_name
+
+    def short(self, example_id):
+        """``"#106"``, or the user's name for it."""
+        if self.example_name is None:
+            return f"#{int(example_id)}"
+        name = self.example_name(example_id)
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(
+                f"example_name({int(example_id)}) must return a non-empty str, "
+                f"got {name!r}."
+            )
+        return " ".join(name.split())  # one line, whatever it held
+
+    def noun(self, example_id):
+        """``"example #106"``: the name as it reads in a sentence."""
+        if self.example_name is None:
+            return f"example #{int(example_id)}"
+        return self.short(example_id)
+
+    def titled(self, role, example_id):
+        """``"Counter-example #268"``, or ``"Counter-example: line 57"``."""
+        if self.example_name is None:
+            return f"{role} {self.short(example_id)}"
+        return f"{role}: {self.short(example_id)}"
+
+
+def _capital(text):
+    return text[:1].upper() + text[1:]
+
+
+def why_sentence(query, name=label_text, naming=None):
     """Why the cleaner asks, and why the pair is shown, in plain words.
 
-    ``name(label)`` is what the person sees for a label (its class name).
+    ``name(label)`` is what the person sees for a label (its class name);
+    ``naming`` (a :class:`Naming`) names the examples. The sentence says
+    what the model doubts, which training examples back the doubt and why
+    (they carry the label the model predicts, or another one), and what the
+    person is asked to check, which depends on the strategy.
     """
+    naming = Naming() if naming is None else naming
     label, pred = name(query.label), name(query.prediction)
-    doubt = (f"The model thinks example #{query.example_id} is '{pred}', but it "
-             f"is labeled '{label}'.")
+    example = naming.noun(query.example_id)
+    doubt = (f"The model thinks {example} is '{pred}', but it is labeled "
+             f"'{label}'.")
     shown = query.counter_examples
     if not shown:
         return (doubt + " No counter-example is shown, so only this label is in "
                 "question." + _note(query))
     if len(shown) == 1:
-        sentence = (
-            f"{doubt} Example #{query.counter_example_id}, labeled "
-            f"'{name(query.counter_label)}' as the model predicts, is a "
-            "training example that supports the model's doubt"
-        )
+        ce = shown[0]
+        sentence = (f"{doubt} {_capital(naming.noun(ce.example_id))}, "
+                    f"{_labeled(ce, query, name)}, is a training example that "
+                    "supports the model's doubt")
     else:
-        listing = ", ".join(f"#{ce.example_id} ('{name(ce.label)}')"
+        listing = ", ".join(f"{naming.short(ce.example_id)} ('{name(ce.label)}')"
                             for ce in shown)
-        sentence = (
-            f"{doubt} Examples {listing}, best first, are {len(shown)} "
-            "training examples that support the model's doubt"
-        )
-    # "explain" shows the counter-examples without offering their labels
-    if query.strategy == "explain":
-        sentence += "."
-    else:
-        sentence += (": check both labels." if len(shown) == 1
-                     else ": check every label.")
-    if query.strategy == "drop":
-        them = (f"example #{query.counter_example_id} leaves" if len(shown) == 1
-                else f"those {len(shown)} examples leave")
-        sentence += (
-            f" If you keep the label of #{query.example_id}, {them} the "
-            "training set."
-        )
-    return sentence + _note(query)
+        sentence = (f"{doubt} Examples {listing}, best first, are {len(shown)} "
+                    "training examples that support the model's doubt")
+    return sentence + _asked(query, naming) + _note(query)
+
+
+def _labeled(ce, query, name):
+    """``"labeled 'dog' as the model predicts"``, or only the label."""
+    text = f"labeled '{name(ce.label)}'"
+    if plain(ce.label) == plain(query.prediction):
+        text += " as the model predicts"
+    return text
+
+
+def _asked(query, naming):
+    """What the person is asked to check, and what follows, by strategy."""
+    n = len(query.counter_examples)
+    if query.strategy == "explain":  # the counter-examples explain; kept
+        return "."
+    if query.strategy == "relabel":
+        return ": check both labels." if n == 1 else ": check every label."
+    # "drop": only the example's label is asked; the answer decides the rest
+    them = (f"{naming.short(query.counter_examples[0].example_id)} leaves"
+            if n == 1 else f"those {n} examples leave")
+    return (f". Check the label of {naming.short(query.example_id)}: if you "
+            f"keep it, {them} the training set.")
 
 
 def _note(query):
@@ -114,23 +188,23 @@ _MIN_ROUNDS_FOR_GUESS = 10
 
 
 def progress_text(query, asked):
-    """``"question k · round r of n · about m more questions"``.
+    """``"question k · r of n examples seen · about m more questions"``.
 
     ``asked`` is the number of questions this oracle has shown, this one
     included: the question's number when the query does not carry the
-    cleaner's own count (``query.question``). The guess of what is left
+    cleaner's own count (``query.question``). The stream's progress is a
+    count, never an example's number, so that it is not read as a name: an
+    example is named by :class:`Naming` alone. The guess of what is left
     extrapolates the questions per round so far over the rounds left.
     """
     question = query.question or asked
     parts = [f"question {question}"]
     n_rounds, current = query.n_rounds, int(query.round)
-    if current and not n_rounds:
-        parts.append(f"round {current}")
-    elif current:
-        parts.append(f"round {current} of {n_rounds}")
+    if current and n_rounds:
+        parts.append(f"{current} of {n_rounds} examples seen")
         left = max(0, n_rounds - current)
         if left == 0:
-            parts.append("the last round")
+            parts.append("the last example")
         elif current >= _MIN_ROUNDS_FOR_GUESS and query.question:
             more = round(query.question / current * left)
             parts.append(f"about {more} more question{'s' * (more != 1)}")
@@ -175,10 +249,14 @@ class Renderer:
     max_features : int
         At most this many features are listed (those that differ most first
         when there is a counter-example).
+    example_name : callable or None
+        ``example_name(example_id) -> str``: how an example is named (see
+        :class:`Naming`).
     """
 
     def __init__(self, display="auto", render=None, texts=None, image_shape=None,
-                 feature_names=None, n_highlight=3, max_features=20):
+                 feature_names=None, n_highlight=3, max_features=20,
+                 example_name=None):
         if display not in _DISPLAYS:
             raise ValueError(
                 f"display must be one of {list(_DISPLAYS)}, got {display!r}."
@@ -215,6 +293,12 @@ class Renderer:
         self.feature_names = feature_names
         self.n_highlight = n_highlight
         self.max_features = max_features
+        if example_name is not None and not callable(example_name):
+            raise TypeError(
+                "example_name must be a callable example_name(example_id) -> "
+                f"str, got {type(example_name).__name__}."
+            )
+        self.naming = Naming(example_name)
 
     @property
     def kind(self):
@@ -273,12 +357,13 @@ class Renderer:
             return [int(j) for j in order], set(), []
         diffs = [_differences(x, np.asarray(ce.x).ravel(), query.feature_scale)
                  for ce in query.counter_examples]
-        order, hot = self._ranked(np.max(diffs, axis=0))
+        order, hot = self._ranked(np.fmax.reduce(diffs))  # fmax: NaN only if all
         return order, hot, diffs
 
     def _ranked(self, diff):
         """The features to list, most different first, and those to highlight."""
-        ranked = np.where(np.isnan(diff), np.inf, diff)
+        # a value missing on one side is unknown: listed, never the most different
+        ranked = np.where(np.isnan(diff), 0.0, diff)
         order = np.argsort(-ranked, kind="stable")
         hot = {int(j) for j in order[: self.n_highlight] if ranked[j] > 0}
         return [int(j) for j in order[: self.max_features]], hot
@@ -307,10 +392,7 @@ class Renderer:
                     diff=diff, note=spread_note(query, len(own)),
                     unit=query.feature_scale is not None))
         elif kind == "text":
-            out = [
-                '<div class="text">' + html.escape(self.text_of(i)) + "</div>"
-                for i, _ in ids
-            ]
+            out = [_html_text(self.text_of(i)) for i, _ in ids]
         elif kind == "image":
             out = [self._html_image(x, i) for i, x in ids]
         else:
@@ -391,7 +473,7 @@ class Renderer:
         ids = [(query.example_id, query.x)] + [
             (ce.example_id, ce.x) for ce in query.counter_examples]
         if kind == "text":
-            out = [_shorten(self.text_of(i), 600) for i, _ in ids]
+            out = [_shorten(self.text_of(i), _TERMINAL_CHARS) for i, _ in ids]
         elif kind == "custom":
             out = [str(self.render(x, i)) for i, x in ids]
         else:
@@ -402,10 +484,11 @@ class Renderer:
         order, hot, diffs = self.feature_order(query)
         x = np.asarray(query.x).ravel()
         names = self.names(query, x.shape[0])
-        cols = [f"#{query.example_id}"]
+        short = self.naming.short
+        cols = [short(query.example_id)]
         apart = "apart (SD)" if query.feature_scale is not None else "apart"
         for ce in query.counter_examples:
-            cols += [f"#{ce.example_id}", apart]
+            cols += [short(ce.example_id), apart]
         counters = [np.asarray(ce.x).ravel() for ce in query.counter_examples]
         name_w = max([len("feature")] + [len(names[j][:30]) for j in order])
         lines = ["  " + "feature".ljust(name_w) + "".join(c.rjust(12) for c in cols)]
@@ -438,12 +521,17 @@ def _differences(x, cx, scale):
 
     Features that do not subtract (strings) count 1 where they differ.
     Where the scale is 0 (constant over the training data) a difference is
-    infinite; NaN where a value is missing.
+    infinite. A value missing on both sides is no difference (0), on one
+    side an unknown one (NaN).
     """
     try:
-        diff = np.abs(x.astype(float) - cx.astype(float))
+        x, cx = x.astype(float), cx.astype(float)
     except (TypeError, ValueError):
-        return (x != cx).astype(float)
+        return np.array([0.0 if is_missing(a) and is_missing(b) else
+                         np.nan if is_missing(a) or is_missing(b) else float(a != b)
+                         for a, b in zip(x, cx)])
+    # missing on both sides: no difference; on one: unknown (NaN)
+    diff = np.where(np.isnan(x) & np.isnan(cx), 0.0, np.abs(x - cx))
     if scale is None:
         return diff
     scale = np.asarray(scale, dtype=float).ravel()
@@ -454,12 +542,47 @@ def _differences(x, cx, scale):
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = diff / scale
-    return np.where(diff == 0, 0.0, np.where(scale > 0, scaled, np.inf))
+    return np.where(diff == 0, 0.0, np.where(
+        np.isnan(diff) | (scale > 0), scaled, np.inf))
+
+
+#: Characters of a text shown at once: on the page (the rest one click away)
+#: and at a terminal (where the rest is cut).
+_PAGE_CHARS = 1500
+_TERMINAL_CHARS = 600
+
+
+def _more(n):
+    """``"… (1,234 more characters)"``: what a shortened text leaves out."""
+    return f"\u2026 ({n:,} more character{'s' * (n != 1)})"
+
+
+def _html_text(text, n=_PAGE_CHARS):
+    """A text, escaped; past ``n`` characters the rest opens on a click.
+
+    The rest is in the page already, in a ``<details>`` element that the
+    browser opens and closes without any script: nothing is hidden from the
+    person, and a long text does not push the labels off the screen.
+    """
+    if len(text) <= n:
+        return '<div class="text">' + html.escape(text) + "</div>"
+    # cut at a space near the limit, so that no word is split
+    cut = text.rfind(" ", n - 200, n)
+    cut = n if cut < 0 else cut
+    head, rest = text[:cut], text[cut:]
+    return ('<div class="text">' + html.escape(head)
+            + '<details class="more-text"><summary>' + html.escape(_more(len(rest)))
+            + " show all</summary>" + html.escape(rest) + "</details></div>")
 
 
 def _shorten(text, n):
+    """The text on few lines; past ``n`` characters, cut, saying how much was."""
     text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "\u2026"
+    if len(text) <= n:
+        return text
+    cut = text.rfind(" ", n - 100, n)
+    cut = n if cut < 0 else cut
+    return text[:cut] + " " + _more(len(text) - cut)
 
 
 def png_bytes(pixels):

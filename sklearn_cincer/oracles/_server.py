@@ -111,3 +111,50 @@ class QuietHandler(WSGIRequestHandler):
         server, sock = self.server, self.connection
         environ["cincer.trust"] = lambda: server.trust(sock)
         return environ
+
+
+#: Who may show the page in a frame: nobody, or only this computer's own
+#: pages (a Jupyter notebook's output cell, which frames it by design).
+NO_FRAMES = "'none'"
+LOCAL_FRAMES = ("'self' http://localhost:* http://127.0.0.1:* https://localhost:* "
+                "https://127.0.0.1:* vscode-webview:")
+
+
+def refuse_framing(app, ancestors):
+    """Wrap a WSGI ``app`` so that no other site can show its pages in a frame.
+
+    Every response, refusals and errors included, gets a
+    Content-Security-Policy ``frame-ancestors`` (added to the response's own
+    policy, if it has one) and, when nobody may frame it, ``X-Frame-Options:
+    DENY`` for browsers that do not read the policy: a page of another
+    origin cannot lay the buttons under its own (clickjacking).
+
+    Parameters
+    ----------
+    app : callable
+        The WSGI application.
+    ancestors : callable
+        ``ancestors() -> str``: the source list, read at each response
+        (:data:`NO_FRAMES` or :data:`LOCAL_FRAMES`).
+    """
+
+    def framed(environ, start_response):
+        def start(status, headers, exc_info=None):
+            allowed = ancestors()
+            kept, policy = [], None
+            for name, value in headers:
+                lower = name.lower()
+                if lower == "content-security-policy":
+                    policy = value
+                elif lower != "x-frame-options":
+                    kept.append((name, value))
+            rule = f"frame-ancestors {allowed}"
+            kept.append(("Content-Security-Policy",
+                         rule if policy is None else f"{policy}; {rule}"))
+            if allowed == NO_FRAMES:
+                kept.append(("X-Frame-Options", "DENY"))
+            return start_response(status, kept, exc_info)
+
+        return app(environ, start)
+
+    return framed

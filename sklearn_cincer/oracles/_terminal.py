@@ -19,7 +19,11 @@ _SKIP = object()
 
 
 class _EndOfInput(Exception):
-    """The person closed the input (Ctrl-D)."""
+    """The person stopped at a prompt: the input ended (Ctrl-D), or Ctrl-C."""
+
+    def __init__(self, how, *, interrupted=False):
+        super().__init__(how)
+        self.interrupted = interrupted
 
 
 class TerminalOracle(_HumanOracle):
@@ -45,11 +49,14 @@ class TerminalOracle(_HumanOracle):
     (``#12 -> 4 (was 3)``), and the answer as it is passed on
     (``answer: ...``); ``u`` at the next prompt revises it.
 
-    **Stopping.** The end of input (Ctrl-D) stops the session: the oracle
-    prints one line saying so and raises
-    :class:`~sklearn_cincer.oracles.AnnotationStopped`, which the cleaner
-    passes on with a one-line message (no traceback of the oracle's
-    internals), left exactly as it was. The answers given are in
+    **Stopping.** The end of input (Ctrl-D) or Ctrl-C at a prompt stops the
+    session: the oracle raises
+    :class:`~sklearn_cincer.oracles.AnnotationStopped` with one line that
+    says what stopped it and at which question (the cleaner's own count),
+    and the cleaner passes it on (no traceback of the oracle's internals),
+    left exactly as it was. The line is the exception's message, printed
+    once by whoever catches it (``sklearn-cincer clean``, or Python's
+    traceback), not by the oracle too. The answers given are in
     ``answers_``; with an :class:`AnnotationSession` they are in its store,
     and running the same fit again replays them and resumes at the question
     where you stopped.
@@ -83,6 +90,11 @@ class TerminalOracle(_HumanOracle):
     annotator : str, default=None
         Who answers, written into each answer; ``None`` writes the login
         name of the user running Python.
+    example_name : callable, default=None
+        ``example_name(example_id) -> str``: the one name an example is
+        given, in prompts and sentences alike (``sklearn-cincer clean``
+        names a row by its line in the file: ``"line 268"``). ``None`` names
+        it by its stream id: ``#106``.
     stdin, stdout : file-like, default=None
         Where to read answers and write questions; ``None`` means
         ``sys.stdin`` and ``sys.stdout`` at the time of the question.
@@ -139,7 +151,8 @@ class TerminalOracle(_HumanOracle):
 
     def __init__(self, *, display="auto", render=None, texts=None,
                  feature_names=None, n_highlight=3, max_features=20,
-                 class_names=None, annotator=None, stdin=None, stdout=None):
+                 class_names=None, annotator=None, example_name=None,
+                 stdin=None, stdout=None):
         if display == "image":
             raise ValueError(
                 "TerminalOracle shows tabular and text data; use BrowserOracle "
@@ -148,7 +161,8 @@ class TerminalOracle(_HumanOracle):
         super().__init__(display=display, render=render, texts=texts,
                          image_shape=None, feature_names=feature_names,
                          n_highlight=n_highlight, max_features=max_features,
-                         annotator=annotator, class_names=class_names)
+                         annotator=annotator, class_names=class_names,
+                         example_name=example_name)
         self.stdin = stdin
         self.stdout = stdout
         self._n_questions = 0
@@ -183,6 +197,9 @@ class TerminalOracle(_HumanOracle):
                     line = input(prompt)
             except EOFError:
                 line = None
+            except KeyboardInterrupt:
+                self._write()
+                raise _EndOfInput("interrupted: Ctrl-C", interrupted=True) from None
         else:
             out = self._out()
             out.write(prompt)
@@ -191,36 +208,36 @@ class TerminalOracle(_HumanOracle):
             line = line or None
         if line is None:
             self._write()
-            raise _EndOfInput
+            raise _EndOfInput("end of input")
         return line.strip()
 
     # ------------------------------------------------------------ question
 
     def _show(self, query, revision=False):
         choices = self._choices(query)
-        name = choices.name
+        name, short = choices.name, self._naming.short
         example_text, counter_texts = self._renderer.text_views(query)
         self._write("=" * 72)
         if revision:
-            self._write(f"Revision (round {query.round})")
+            self._write("Revision of your last answer")
         else:
             progress = progress_text(query, self._n_questions)
             self._write(progress[0].upper() + progress[1:])
-        self._write(why_sentence(query, name))
-        self._write(f"  #{query.example_id} (suspicious): label "
+        self._write(why_sentence(query, name, self._naming))
+        self._write(f"  {short(query.example_id)} (suspicious): label "
                     f"'{name(query.label)}', the model says "
                     f"'{name(query.prediction)}', {sure_text(query.margin)}")
         for k, ce in enumerate(query.counter_examples):
             support = support_text(ce.score, ce.score_text)
-            self._write(f"  #{ce.example_id} ({counter_title(query, k)}): label "
+            self._write(f"  {short(ce.example_id)} ({counter_title(query, k)}): label "
                         f"'{name(ce.label)}'" + (f", {support}" if support else ""))
         if not counter_texts:
             self._write(_indent(example_text))
         else:
-            self._write(f"--- #{query.example_id}:")
+            self._write(f"--- {short(query.example_id)}:")
             self._write(_indent(example_text))
             for ce, text in zip(query.counter_examples, counter_texts):
-                self._write(f"--- #{ce.example_id}:")
+                self._write(f"--- {short(ce.example_id)}:")
                 self._write(_indent(text))
         self._write(f"Classes: {choices.listing()}   "
                     f"(type {_how_to_type(choices)})")
@@ -235,7 +252,8 @@ class TerminalOracle(_HumanOracle):
     def _choose(self, query, who, current, can_undo):
         """One label; returns a label, _SKIP or _UNDO."""
         choices = self._choices(query)
-        prompt = (f"Label for #{who} - Enter keeps '{choices.name(current)}' "
+        tag = self._naming.short(who)
+        prompt = (f"Label for {tag} - Enter keeps '{choices.name(current)}' "
                   "[s skip, u undo, ? help]: ")
         while True:
             key = self._readline(prompt, choices)
@@ -260,7 +278,7 @@ class TerminalOracle(_HumanOracle):
                     )
                     continue
                 label = choices.classes[value]
-            self._write(f"  #{who} -> {_change(choices, label, current)}")
+            self._write(f"  {tag} -> {_change(choices, label, current)}")
             return label
 
     def _ask(self, query, can_undo):
@@ -283,7 +301,8 @@ class TerminalOracle(_HumanOracle):
                 query.counter_examples) < 2 else "every label stays as it is"))
             return self._make_answer(query, None, skipped=True)
         answer = self._make_answer(query, label, counters)
-        self._write("answer: " + _answer_text(self._choices(query), query, answer))
+        self._write("answer: " + _answer_text(self._choices(query), query, answer,
+                                              self._naming))
         return answer
 
     def __call__(self, query):
@@ -301,8 +320,9 @@ class TerminalOracle(_HumanOracle):
                     continue
                 self._revise()
                 self._show(query)
-        except _EndOfInput:
-            raise AnnotationStopped(self._stopped()) from None
+        except _EndOfInput as end:
+            raise AnnotationStopped(self._stopped(query, end.args[0]),
+                                    interrupted=end.interrupted) from None
 
     def _revise(self):
         last_query, last_answer = self._last()
@@ -331,21 +351,27 @@ class TerminalOracle(_HumanOracle):
                     "revision applies when the session is run again from its "
                     "store.")
 
-    def _stopped(self):
-        """Print and return the one line that says the session stopped."""
+    def _stopped(self, query, how):
+        """The one line that says the session stopped, how, and where.
+
+        The question is the cleaner's own number (``query.question``), which
+        counts the questions a session replayed from its store; the answers
+        are those given to this oracle. Not printed here: it is the message
+        of the exception, which whoever catches it prints once.
+        """
         answered, skipped = self._tally()
         given = f"{answered} answer{'s' * (answered != 1)} given" + (
             f", {skipped} skipped" if skipped else "")
+        if query.question and query.question != self._n_questions:
+            given += " in this run"  # the others came from the store
         with self._listeners_lock:
             in_store = bool(self._listeners)  # an AnnotationSession listens
         where = ("kept in the session's store: run the same fit again to resume "
                  "here." if in_store else
                  "kept in oracle.answers_; with an AnnotationSession they would "
                  "be kept in a file, and the same fit run again would resume here.")
-        line = (f"stopped at question {self._n_questions} (end of input): {given}, "
-                f"{where}")
-        self._write(line[0].upper() + line[1:])
-        return "The annotator " + line
+        question = query.question or self._n_questions
+        return f"The annotator stopped at question {question} ({how}): {given}, {where}"
 
     def _save(self, query, answer):
         """Hand the answer to the listeners (the store); False when it failed."""
@@ -380,13 +406,15 @@ def _change(choices, label, before):
     return f"{choices.name(label)} (was {choices.name(before)})"
 
 
-def _answer_text(choices, query, answer):
+def _answer_text(choices, query, answer, naming):
     """``"#12 -> 4 (was 3), #7 -> 4 (kept)"``, every counter-example listed."""
-    text = f"#{query.example_id} -> {_change(choices, answer.label, query.label)}"
+    short = naming.short
+    text = (f"{short(query.example_id)} -> "
+            f"{_change(choices, answer.label, query.label)}")
     if answer.counter_label is None and answer.counter_labels is None:
         return text
     for ce, label in zip(query.counter_examples, answer_labels(answer, query)[1]):
-        text += f", #{ce.example_id} -> {_change(choices, label, ce.label)}"
+        text += f", {short(ce.example_id)} -> {_change(choices, label, ce.label)}"
     return text
 
 
