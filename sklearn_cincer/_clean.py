@@ -370,6 +370,10 @@ def _write_results(args, table, cleaner, offline, session, output, changes_path,
     print(f"\n{cleaner.n_queries_} questions; {len(changes)} labels changed "
           f"({cleaner.n_relabeled_examples_} suspicious rows, "
           f"{cleaner.n_relabeled_counter_examples_} counter-examples).")
+    if cleaner.n_revised_:
+        revised = cleaner.n_revised_
+        print(f"  {revised} answer{'s' * (revised != 1)} revised by an undo, "
+              "applied in this run.")
     if session is not None:
         print(f"  {session.n_replayed_} answers came from {session.store.path}, "
               f"{session.n_asked_} were asked now.")
