@@ -168,3 +168,36 @@ def test_row_view_shows_the_files_row_escaped_for_the_browser():
     assert "line 2 of the file" in html_view
     text_view = RowView(table, as_html=False)(table.X[1], 1)
     assert text_view.splitlines() == ["line 3 of the file", "note: plain", "size: "]
+
+
+def test_terminal_undo_applies_in_the_same_run(data_csv, tmp_path, monkeypatch,
+                                               capsys):
+    path, truth, noisy = data_csv
+    # the first question does not depend on any answer: read it from a batch
+    batch = tmp_path / "batch.csv"
+    assert main(_args(path, tmp_path / "none.csv", "--oracle", "none",
+                      "--questions", str(batch))) == 0
+    first = pd.read_csv(batch).iloc[0]
+    assert not pd.isna(first["counter_row"])  # two prompts: example, counter
+    line = int(first["row"])
+    right = truth[line - 2]
+    wrong = NAMES[NAMES != right][0]
+    lines = [wrong, "",  # question 1: a wrong label, the counter-example kept
+             "u", right, "",  # at question 2: undo, question 1 answered rightly
+             ] + [""] * 400  # every other label kept; Enter finishes
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    output = tmp_path / "cleaned.csv"
+    assert main(_args(path, output, "--oracle", "terminal", "--annotator",
+                      "ana")) == 0
+    out = capsys.readouterr().out
+    assert "The cleaner applies it before it goes on." in out
+    assert "1 answer revised by an undo, applied in this run." in out
+    cleaned = pd.read_csv(output)
+    assert cleaned["diagnosis"][line - 2] == right
+    changes = pd.read_csv(output.with_suffix(".changes.csv"))
+    mine = changes[changes["line"] == line]
+    assert mine["label_after"].tolist() == ([] if right == noisy[line - 2]
+                                            else [right])
+    # every other row keeps its label: nothing else was changed
+    others = np.arange(len(noisy)) != line - 2
+    np.testing.assert_array_equal(cleaned["diagnosis"][others], noisy[others])
