@@ -300,6 +300,17 @@ def test_an_answer_is_checked_against_the_cleaners_classes(data):
     assert not hasattr(cleaner, "history_")
 
 
+def test_the_auditor_checks_against_its_own_classes(data):
+    from sklearn_cincer import LabelAuditor
+
+    X, _, y_noisy = data
+    auditor = LabelAuditor(LogisticRegression(), budget=4, random_state=0,
+                           oracle=Vandal(lambda q: Answer(label=-5)))
+    with pytest.raises(OracleError, match=r"-5 .*not one of the classes \[0, 1\]"):
+        auditor.fit(X, y_noisy)
+    assert not hasattr(auditor, "history_")
+
+
 def test_nothing_the_oracle_does_to_its_query_is_recorded(tmp_path, data):
     X, y, y_noisy = data
     truth = SimulatedOracle(y)
