@@ -244,10 +244,12 @@ def test_two_counter_examples_are_asked_in_turn_and_stored(pane_of, tmp_path):
         while time.monotonic() < deadline:
             screen = pane.screen()
             prompts = re.findall(r"Label for #(\d+) - Enter keeps", screen)
-            if len(prompts) > n or "EXIT=" in screen:
+            if len(prompts) > n or "No more questions in this fit" in screen:
                 break
             time.sleep(0.05)
         if len(prompts) <= n:
+            pane.type("")  # Enter finishes: the last answer stays as given
+            screen = pane.wait_for("EXIT=")
             break
         example_id = int(prompts[n])
         asked.append(example_id)
@@ -308,8 +310,9 @@ def _wait(pane, done, timeout=60):
 def test_undo_at_a_real_terminal_applies_in_the_same_fit(pane_of, tmp_path):
     store = tmp_path / "s.sqlite"
     pane = pane_of(FIT_UNDO, store)
-    screen = pane.wait_for("Label for #")
-    label = int(re.findall(r"Label for #\d+ - Enter keeps '(\d)'", screen)[0])
+    prompt = r"Label for #\d+ - Enter keeps '(\d)'"
+    screen = _wait(pane, lambda s: re.search(prompt, s))  # the whole line
+    label = int(re.findall(prompt, screen)[0])
     pane.type(str(1 - label))  # question 1: a wrong label
     pane.type("")  # its counter-example kept
     pane.wait_for("Question 2")
