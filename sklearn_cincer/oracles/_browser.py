@@ -321,6 +321,8 @@ class BrowserOracle(_HumanOracle):
         views = self._renderer.html_views(query)  # bad renderers fail here, early
         self._choices(query)  # and class_names that do not fit the classes
         with self._cv:
+            if self._message == _FINISHING:  # a new fit asks again
+                self._message = None
             self._next_qid += 1
             qid = self._next_qid
             self._views[qid] = views
@@ -419,9 +421,7 @@ class BrowserOracle(_HumanOracle):
     def end_of_questions(self):
         """Called by the cleaner when its fit has no more questions: the page
         says that an undo from now on waits for a rerun."""
-        self.notify("No more questions in this fit: it is finishing. An undo "
-                    "from now on applies when the session is run again from "
-                    "its store.")
+        self.notify(_FINISHING)
 
     def notify(self, text):
         """Show ``text`` on the page until the next answer (e.g. "Resumed: ...").
@@ -670,3 +670,5 @@ class BrowserOracle(_HumanOracle):
 
 
 _BEING_SAVED = "An answer is being saved; wait a moment and try again."
+_FINISHING = ("No more questions in this fit: it is finishing. An undo from now "
+              "on applies when the session is run again from its store.")
