@@ -194,9 +194,12 @@ class AnnotationStore:
     question is written before the person sees it (status ``"pending"``) and
     its answer as soon as it is given (``"answered"``). A revised answer (the
     "undo" of the human oracles) marks the earlier one ``"revised"`` and adds
-    a new row that points to it (``revises``), so the audit log keeps both. At
-    most one live row (pending or answered) exists per question: that is
-    enforced by a unique index, so no answer can be recorded twice.
+    a new row that points to it (``revises``), so the audit log keeps both;
+    the round before which the running cleaner applied it is kept too
+    (:meth:`mark_revision_applied`), so that a replay applies it at the same
+    point (:meth:`find_replay`). At most one live row (pending or answered)
+    exists per question: that is enforced by a unique index, so no answer can
+    be recorded twice.
 
     A question is the pair of examples with their current labels and the
     strategy, and a SHA-256 fingerprint of each example's features
