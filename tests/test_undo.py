@@ -467,3 +467,19 @@ def test_terminal_revises_the_last_answer_at_the_end_of_a_fit(data):
     assert cleaner.history_[-1].example_id == last.example_id
     assert cleaner.history_[-1].revised_round is not None
     np.testing.assert_array_equal(cleaner.y_cleaned_, y_noisy)
+
+
+def test_a_revision_to_a_skip_keeps_the_labels_the_question_showed(data):
+    X, _, y_noisy = data
+
+    def skip(query):
+        return Answer(label=query.label, counter_label=query.counter_label,
+                      annotator="skipper", skipped=True)
+
+    cleaner = _cleaner(UndoingOracle(revision=skip),
+                       counter_examples="drop").fit(X, y_noisy)
+    record = cleaner.history_[0]
+    assert record.skipped and record.annotator == "skipper"
+    assert record.label_after == record.label_before and not record.dropped
+    assert record.revised_round is not None
+    np.testing.assert_array_equal(cleaner.y_cleaned_, y_noisy)
