@@ -109,12 +109,12 @@ class _HumanOracle:
             "records it).")
         if live:
             return f"{saved} The cleaner applies it before it goes on."
+        # after the fit ended, or an asker that does not apply revisions (the
+        # auditor)
         if self.durable:
-            return (f"{saved} The fit that used the earlier answer has ended: "
-                    "the revision applies when the session is run again from "
-                    "its store.")
-        return (f"{saved} The fit that used the earlier answer has ended: fit "
-                "again to use it.")
+            return (f"{saved} No running fit applies it now: it applies when "
+                    "the session is run again from its store.")
+        return f"{saved} No running fit applies it now: fit again to use it."
 
     def add_answer_listener(self, listener):
         """Call ``listener(query, answer)`` for each answer, before confirming it.
