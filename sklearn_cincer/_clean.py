@@ -377,6 +377,9 @@ def _write_results(args, table, cleaner, offline, session, output, changes_path,
     if session is not None:
         print(f"  {session.n_replayed_} answers came from {session.store.path}, "
               f"{session.n_asked_} were asked now.")
+        if session.needs_rerun_:
+            print(f"  A revision was made after the fit ended: it is in "
+                  f"{session.store.path}; run the same command again to apply it.")
     if offline is not None:
         print(f"  {offline.n_answered_} answers came from the --answers files.")
     print(f"Wrote {output} (cleaned labels) and {changes_path} (what changed).")
