@@ -936,23 +936,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         new_label, after, annotator = query.label, before, None
         answered = self.oracle is not None
         if answered:
-            # The oracle gets a copy; its answer is checked against this
-            # query, so nothing the oracle does to its copy is recorded.
-            handed = detached_copy(query)
-            if stream.inbox is not None:
-                stream.inbox.note_handed(handed, example_id)
-            try:
-                answer = self.oracle(handed)
-            except AnnotationStopped as stop:
-                # a person's deliberate stop: one line, no oracle internals
-                raise AnnotationStopped(
-                    f"{stop} This fit changed nothing; the cleaner is as it was."
-                ) from None
-            except Exception as exc:
-                raise OracleError(
-                    f"The oracle raised {type(exc).__name__} while answering the "
-                    f"query about example {example_id}: {exc}"
-                ) from exc
+            answer = self._call_oracle(stream, query)
             new_label, after = answer_labels(answer, query)
             annotator = answer.annotator
             if answer.skipped:
@@ -1001,6 +985,28 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         )
         return changed
+
+    def _call_oracle(self, stream, query):
+        """The oracle's answer to ``query``, or the one error that says why not.
+
+        The oracle gets a copy; its answer is checked against ``query``, so
+        nothing the oracle does to its copy is recorded.
+        """
+        handed = detached_copy(query)
+        if stream.inbox is not None:
+            stream.inbox.note_handed(handed, query.example_id)
+        try:
+            return self.oracle(handed)
+        except AnnotationStopped as stop:
+            # a person's deliberate stop: one line, no oracle internals
+            raise AnnotationStopped(
+                f"{stop} This fit changed nothing; the cleaner is as it was."
+            ) from None
+        except Exception as exc:
+            raise OracleError(
+                f"The oracle raised {type(exc).__name__} while answering the "
+                f"query about example {query.example_id}: {exc}"
+            ) from exc
 
     # ------------------------------------------------------------ revisions
 
