@@ -483,3 +483,14 @@ def test_a_revision_to_a_skip_keeps_the_labels_the_question_showed(data):
     assert record.label_after == record.label_before and not record.dropped
     assert record.revised_round is not None
     np.testing.assert_array_equal(cleaner.y_cleaned_, y_noisy)
+
+
+def test_a_revision_leaves_a_label_that_a_later_answer_changed():
+    from types import SimpleNamespace
+
+    stream = SimpleNamespace(classes=np.array([0, 1, 2]), labels=np.array([1, 2]))
+    # example 0: question 1 set it to 1, nothing changed it since: revised to 0
+    assert SkepticalCleaner._relabel(stream, 0, 1, 0) == [0]
+    # example 1: question 1 set it to 1, a later question to 2: the later stays
+    assert SkepticalCleaner._relabel(stream, 1, 1, 0) == []
+    np.testing.assert_array_equal(stream.labels, [0, 2])
