@@ -34,7 +34,14 @@ from ._crossval import check_splits, cross_val_proba
 from ._issues import issues_table, label_quality
 from ._progress import progress
 from ._suspicion import is_suspicious, margin
-from .oracles._base import AnnotationStopped, OracleError, Query, check_answer, plain
+from .oracles._base import (
+    AnnotationStopped,
+    OracleError,
+    Query,
+    check_answer,
+    detached_copy,
+    plain,
+)
 from .selectors import TopFisherSelector
 
 
@@ -591,7 +598,9 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             feature_scale=audit.feature_scale(X),
         )
         try:
-            answer = self.oracle(query)
+            # a copy: the answer is checked against this query, so nothing
+            # the oracle does to its own is recorded
+            answer = self.oracle(detached_copy(query))
         except AnnotationStopped as stop:
             # a person's deliberate stop: one line, no oracle internals
             raise AnnotationStopped(

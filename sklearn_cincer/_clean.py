@@ -467,23 +467,35 @@ def _isna(value):
 class _Recorder:
     """Passes each question on to ``oracle`` and keeps the answers it returns.
 
-    A stopped fit leaves the cleaner as it was; these answers are what the
-    command writes then.
+    A stopped fit leaves the cleaner as it was; these answers, with the
+    revisions (undo) made since, are what the command writes then. The
+    optional hooks of the oracle protocol (``start_fit``, revision listeners,
+    ``end_of_questions``...) pass through to ``oracle``, so the running
+    cleaner applies an undo as it would without the recorder.
     """
 
     def __init__(self, oracle):
         self.oracle = oracle
         self.answers = []
 
-    def start_fit(self, *args, **kwargs):
-        start = getattr(self.oracle, "start_fit", None)
-        if start is not None:
-            start(*args, **kwargs)
+    def __getattr__(self, name):
+        if name.startswith("_") or name in ("oracle", "answers"):
+            raise AttributeError(name)
+        hook = getattr(self.oracle, name)  # absent there, absent here
+        if name == "add_revision_listener":
+            return functools.partial(self._add_revision_listener, hook)
+        return hook
 
-    def finish_fit(self):
-        finish = getattr(self.oracle, "finish_fit", None)
-        if finish is not None:
-            finish()
+    def _add_revision_listener(self, add, listener):
+        add(self._revised)  # the oracles ignore a listener added twice
+        add(listener)
+
+    def _revised(self, query, answer):
+        """Replace the answer to ``query`` by its revision (an undo)."""
+        for k, (asked, _) in enumerate(self.answers):
+            if asked is query:
+                self.answers[k] = (asked, answer)
+        return False  # the cleaner's own listener says whether it applies it
 
     def __call__(self, query):
         answer = self.oracle(query)
@@ -713,9 +725,16 @@ def _write_results(args, table, cleaner, offline, session, outputs):
     print(f"\n{cleaner.n_queries_} questions; {len(changes)} labels changed "
           f"({cleaner.n_relabeled_examples_} suspicious rows, "
           f"{cleaner.n_relabeled_counter_examples_} counter-examples).")
+    if cleaner.n_revised_:
+        revised = cleaner.n_revised_
+        print(f"  {revised} answer{'s' * (revised != 1)} revised by an undo, "
+              "applied in this run.")
     if session is not None:
         print(f"  {session.n_replayed_} answers came from {session.store.path}, "
               f"{session.n_asked_} were asked now.")
+        if session.needs_rerun_:
+            print(f"  A revision was made after the fit ended: it is in "
+                  f"{session.store.path}; run the same command again to apply it.")
     replayed = getattr(cleaner.oracle.oracle, "n_replayed_", 0)
     if replayed:
         print(f"  {replayed} answers came from the store "

@@ -3,8 +3,9 @@
 import copy
 import functools
 import math
+import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any, Optional
 
@@ -25,6 +26,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _outputs, _refit
 from ._issues import cleaner_label_issues
 from ._progress import progress
+from ._revisions import (
+    RevisionInbox,
+    end_of_questions,
+    listening,
+    replayed_revisions,
+    report_applied,
+)
 from ._suspicion import is_suspicious, margin, predictions
 from ._threads import limit_threads
 from .oracles._base import (
@@ -33,6 +41,7 @@ from .oracles._base import (
     OracleError,
     Query,
     answer_labels,
+    detached_copy,
     plain,
 )
 from .oracles._hooks import oracle_fit
@@ -87,6 +96,12 @@ class QueryRecord:
         ``counter_example_ids``, in order; ``counter_labels_after`` holds
         None for those dropped. Built from the single fields when only those
         are given.
+    revised_round : int or None, default=None
+        When the person revised the answer (undo, with a human oracle): the
+        round before which the cleaner applied the revision, the end of a
+        call counting as the round after its last. The labels, ``dropped``,
+        ``skipped`` and ``annotator`` are then those of the revised answer;
+        None when the answer was never revised.
 
     Examples
     --------
@@ -123,6 +138,7 @@ class QueryRecord:
     scores: tuple = ()
     counter_labels_before: tuple = ()
     counter_labels_after: tuple = ()
+    revised_round: Optional[int] = None
 
     def __post_init__(self):
         if self.counter_example_ids or self.counter_example_id is None:
@@ -197,6 +213,17 @@ class _Stream:
         self.n_scratch_rounds = 0  # warm starts that had to refit from scratch
         self.largest_margin = 0.0  # of a streamed example the model disagreed with
         self._feature_scale = None
+        self.revisions = []  # PendingRevision, waiting for their round
+        self.inbox = None  # the RevisionInbox of the running call
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["inbox"] = None  # it holds a lock; it only lives during a call
+        return state
+
+    def __setstate__(self, state):
+        state.setdefault("revisions", [])  # a stream pickled before revisions
+        self.__dict__.update(state)
 
     def feature_scale(self):
         """Each feature's standard deviation over the rows of ``fit``, once.
@@ -235,6 +262,7 @@ class _Stream:
         # place but updates a copy of it (copy-on-write, _fit_selector), so
         # copying its arrays (features of the whole training set) is wasted.
         new.history = list(self.history)
+        new.revisions = list(getattr(self, "revisions", []))
         return new
 
     def extend(self, X, labels):
@@ -305,6 +333,42 @@ def _unchanged_on_error(method):
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
+
+    return wrapper
+
+
+# ids of the cleaners inside fit or partial_fit, in any thread (a lock on the
+# instance would not pickle, and clone or check_estimator would see it)
+_RUNNING = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _one_call_at_a_time(method):
+    """Refuse a fit or partial_fit while another one runs on the same cleaner.
+
+    Two calls at once would each work on a copy of the state and the last to
+    publish would silently drop the other's rows and answers.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _RUNNING_LOCK:
+            busy = id(self) in _RUNNING
+            if not busy:
+                _RUNNING.add(id(self))
+        if busy:
+            raise RuntimeError(
+                f"This {type(self).__name__} is already running fit or "
+                f"partial_fit (in another thread, or from its oracle); "
+                f"{method.__name__} was refused and changed nothing. Calls on "
+                "one cleaner must not overlap: wait for the running one to "
+                "return, or fit a clone."
+            )
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(id(self))
 
     return wrapper
 
@@ -486,6 +550,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     history_ : list of QueryRecord
         One record per question asked, in order: round, ids of the example and
         counter-example, margin, selector score, labels before and after.
+        An answer the person revised (undo) while the cleaner ran holds the
+        revised labels, applied before the round ``revised_round``.
         ``pandas.DataFrame(cleaner.history_)`` makes a table of it.
     label_issues_ : pandas.DataFrame or numpy structured array
         The questions of ``history_`` in cleanlab's vocabulary, one row per
@@ -507,6 +573,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         shown with one question counts).
     n_dropped_ : int
         Counter-examples removed from the training set ("drop" strategy).
+    n_revised_ : int
+        Questions whose answer the person revised (undo) while the cleaner
+        ran; ``history_`` holds the revised answers (``revised_round``).
     refit_method_ : {"fit", "warm_start", "partial_fit"}
         How ``estimator_`` is updated each round (for a Pipeline, its last
         step).
@@ -595,6 +664,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
+    @_one_call_at_a_time
     @_fit_context(prefer_skip_nested_validation=False)
     @_unchanged_on_error
     @_thread_limited
@@ -620,6 +690,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         with oracle_fit(self.oracle, self, X, y):
             return self._start(X, y, classes)
 
+    @_one_call_at_a_time
     @_fit_context(prefer_skip_nested_validation=False)
     @_unchanged_on_error
     @_thread_limited
@@ -761,7 +832,16 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scratch_before = stream.n_scratch_rounds
         questions_before = len(stream.history)
         stream.largest_margin = 0.0
-        self._run(stream, ids)
+        stream.inbox = RevisionInbox()
+        try:
+            with listening(self.oracle, stream.inbox):
+                self._run(stream, ids)
+                if len(stream.history) > questions_before:
+                    end_of_questions(self.oracle)
+            # the end of the call: what was revised since the last round
+            self._revision_point(stream, stream.n_rounds + 1)
+        finally:
+            stream.inbox = None
         n_scratch = stream.n_scratch_rounds - scratch_before
         if n_scratch:
             _refit.warn_scratch_rounds(n_scratch, len(ids))
@@ -798,6 +878,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _round(self, stream, example_id):
         stream.n_rounds += 1
+        self._revision_point(stream, stream.n_rounds)
         classes = stream.classes
         x = stream.X[example_id : example_id + 1]
         label = stream.labels[example_id]
@@ -914,19 +995,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         new_label, after, annotator = query.label, before, None
         answered = self.oracle is not None
         if answered:
-            try:
-                answer = self.oracle(query)
-            except AnnotationStopped as stop:
-                # a person's deliberate stop: one line, no oracle internals
-                raise AnnotationStopped(
-                    f"{stop} This fit changed nothing; the cleaner is as it was.",
-                    interrupted=getattr(stop, "interrupted", False),
-                ) from None
-            except Exception as exc:
-                raise OracleError(
-                    f"The oracle raised {type(exc).__name__} while answering the "
-                    f"query about example {example_id}: {exc}"
-                ) from exc
+            answer = self._call_oracle(stream, query)
             new_label, after = answer_labels(answer, query)
             annotator = answer.annotator
             if answer.skipped:
@@ -976,6 +1045,143 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         return changed
 
+    def _call_oracle(self, stream, query):
+        """The oracle's answer to ``query``, or the one error that says why not.
+
+        The oracle gets a copy; its answer is checked against ``query``, so
+        nothing the oracle does to its copy is recorded.
+        """
+        handed = detached_copy(query)
+        if stream.inbox is not None:
+            stream.inbox.note_handed(handed, query.example_id)
+        try:
+            return self.oracle(handed)
+        except AnnotationStopped as stop:
+            # a person's deliberate stop: one line, no oracle internals
+            raise AnnotationStopped(
+                f"{stop} This fit changed nothing; the cleaner is as it was.",
+                interrupted=getattr(stop, "interrupted", False),
+            ) from None
+        except Exception as exc:
+            raise OracleError(
+                f"The oracle raised {type(exc).__name__} while answering the "
+                f"query about example {query.example_id}: {exc}"
+            ) from exc
+
+    # ------------------------------------------------------------ revisions
+
+    def _revision_point(self, stream, round_):
+        """Apply the revisions due before ``round_``, then refit if labels changed.
+
+        A revision made now is due at once; one replayed from a store is due
+        at the round where the live run applied it, so that a resumed run
+        retraces the live one.
+        """
+        if stream.inbox is not None:
+            stream.revisions += stream.inbox.take()
+        stream.revisions += replayed_revisions(self.oracle)
+        if not stream.revisions:
+            return
+        due, waiting = [], []
+        for pending in stream.revisions:
+            (due if pending.round is None or pending.round <= round_
+             else waiting).append(pending)
+        stream.revisions = waiting
+        changed = []
+        for pending in due:
+            changed += self._apply_revision(stream, pending, round_)
+            report_applied(self.oracle, pending, round_)
+        if stream.refit_method == "partial_fit":
+            # it cannot unlearn: it learns the rows in the training set anew
+            changed = [i for i in changed if stream.in_train[i]]
+        if changed:
+            self._update(stream, sorted(set(changed)))
+
+    def _apply_revision(self, stream, pending, round_):
+        """Give one question the labels of its revised answer; returns the ids
+        whose label or place in the training set changed."""
+        index = self._revised_question(stream, pending.query)
+        record = stream.history[index]
+        own = self._record_query(stream, record)
+        answer = pending.answer
+        try:
+            new_label, after = answer_labels(answer, own)
+        except OracleError as exc:
+            raise OracleError(f"A revised answer cannot be applied: {exc}") from None
+        skipped = bool(answer.skipped)
+        if skipped:  # a skip keeps the labels the question showed
+            new_label, after = own.label, record.counter_labels_before
+        ids = record.counter_example_ids
+        changed = self._relabel(stream, record.example_id, record.label_after,
+                                new_label)
+        dropped = False
+        if self.counter_examples == "relabel":
+            for ce_id, old, new in zip(ids, record.counter_labels_after, after):
+                changed += self._relabel(stream, ce_id, old, new)
+        elif self.counter_examples == "drop" and ids:
+            # as in _ask: keeping the example's label drops the counter-examples
+            dropped = new_label == own.label and not skipped
+            if dropped != record.dropped:
+                stream.in_train[list(ids)] = not dropped
+                changed += list(ids)
+            after = (None,) * len(ids) if dropped else record.counter_labels_before
+        stream.history[index] = replace(
+            record, label_after=plain(new_label),
+            counter_label_after=plain(after[0]) if ids else None,
+            counter_labels_after=tuple(plain(a) for a in after), dropped=dropped,
+            annotator=answer.annotator, skipped=skipped, revised_round=round_)
+        return changed
+
+    @staticmethod
+    def _relabel(stream, stream_id, answered, revised):
+        """Set the label a revision gives, unless a later answer changed it.
+
+        ``answered`` is the label the question's earlier answer set. When the
+        current label differs, a later question relabeled the example: the
+        person decided on it after, and that answer stays.
+        """
+        old = np.searchsorted(stream.classes, answered)
+        new = np.searchsorted(stream.classes, revised)
+        if old == new or stream.labels[stream_id] != old:
+            return []
+        stream.labels[stream_id] = new
+        return [stream_id]
+
+    @staticmethod
+    def _revised_question(stream, query):
+        """The index in the history of the question a revision is about.
+
+        The query the oracle was handed identifies it; an oracle that
+        revises a question of an earlier call (or a store replaying one) is
+        matched by the example's id, which a stream asks about once.
+        """
+        example_id = None
+        if stream.inbox is not None:
+            example_id = stream.inbox.example_of(query)
+        if example_id is None:
+            example_id = getattr(query, "example_id", None)
+        for index in range(len(stream.history) - 1, -1, -1):
+            record = stream.history[index]
+            if record.example_id == example_id and record.answered:
+                return index
+        raise OracleError(
+            f"The oracle revised an answer about example {plain(example_id)!r}, "
+            "which this cleaner never asked about; the revision cannot be applied."
+        )
+
+    def _record_query(self, stream, record):
+        """The question of ``record`` as the cleaner asked it, from its own state."""
+        return Query(
+            example_id=record.example_id, x=stream.X[record.example_id],
+            label=record.label_before, prediction=record.prediction,
+            margin=record.margin, classes=stream.classes, round=record.round,
+            strategy=self.counter_examples,
+            counter_examples=tuple(
+                CounterExample(ce_id, stream.X[ce_id], label, score)
+                for ce_id, label, score in zip(record.counter_example_ids,
+                                               record.counter_labels_before,
+                                               record.scores)))
+
     @property
     def label_issues_(self):
         """The questions asked, as a label issues table (see the class docstring)."""
@@ -1002,6 +1208,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_dropped_ = sum(
             len(r.counter_example_ids) for r in stream.history if r.dropped
         )
+        self.n_revised_ = sum(r.revised_round is not None for r in stream.history)
 
     # ------------------------------------------------------------- results
 

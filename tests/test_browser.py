@@ -413,14 +413,16 @@ def test_undo_in_the_page_revises_the_store(page, tmp_path):
         page.keyboard.press("u")
         page.wait_for_selector('body[data-status="revising"]')
         assert "#1" in page.text_content("#title-example")
-        assert "run again" in page.text_content("#banner")
+        assert "revising your last answer" in page.text_content("#banner")
         assert page.get_attribute("#labels-example button[data-index='2']",
                                   "aria-pressed") == "true"  # the answer given
         page.click("#labels-example button[data-index='1']")
         page.click("#labels-counter button[data-index='0']")
         page.click("#submit")
         page.wait_for_selector(f'body[data-status="question"][data-qid="{second}"]')
+        # no cleaner runs to apply it: the page says it waits for a rerun
         assert "Revision saved" in page.text_content("#banner")
+        assert "run again" in page.text_content("#banner")
         page.click("#labels-example button[data-index='0']")
         page.keyboard.press("Enter")
         asker.join(20)
@@ -433,6 +435,45 @@ def test_undo_in_the_page_revises_the_store(page, tmp_path):
     assert store.find_answer(query(2)) == Answer("cat", "dog", me)
     assert {r["annotator"] for r in store.records()} == {me}
     assert session.n_revisions_ == 1 and not page.errors
+
+
+def test_undo_in_the_page_applies_in_the_running_fit(page, tmp_path):
+    X, _, y_noisy = breast_cancer()
+    oracle = BrowserOracle(open_browser=False, annotator="ana", max_features=12)
+    session = AnnotationSession(oracle, tmp_path / "s.sqlite")
+    cleaner = SkepticalCleaner(LogisticRegression(), oracle=session,
+                               n_bootstrap=100, threshold=0.1, random_state=0)
+    oracle.start()
+    page.goto(oracle.url)
+    fit = Fit(cleaner, X, y_noisy)
+    names = ["benign", "malignant"]
+    try:
+        first = next_question(page, fit, -1)
+        given = page.text_content("#meta-example").split("label: ")[1].split(" ")[0]
+        right = names.index(given)
+        page.click(f"#labels-example button[data-index='{1 - right}']")  # wrong
+        page.click("#submit")
+        qid = next_question(page, fit, first)
+        page.keyboard.press("u")
+        page.wait_for_selector('body[data-status="revising"]')
+        page.click(f"#labels-example button[data-index='{right}']")  # rightly
+        page.click("#submit")
+        page.wait_for_selector(f'body[data-status="question"][data-qid="{qid}"]')
+        assert "The cleaner applies it before it goes on." in page.text_content(
+            "#banner")
+        while qid is not None:  # every other label kept
+            page.keyboard.press("Enter")
+            qid = next_question(page, fit, qid)
+        fit.thread.join(60)
+        assert fit.error is None
+    finally:
+        oracle.close()
+    record = cleaner.history_[0]
+    assert record.label_after == given and record.revised_round is not None
+    assert record.annotator == "ana" and cleaner.n_revised_ == 1
+    np.testing.assert_array_equal(cleaner.y_cleaned_, y_noisy)
+    np.testing.assert_array_equal(cleaner.y_, y_noisy[cleaner.ids_])
+    assert len(cleaner.label_changes()) == 0 and not page.errors
 
 
 def asker_as_fit(thread):

@@ -715,3 +715,58 @@ def test_ctrl_c_outside_a_question_says_so(data_csv, tmp_path, monkeypatch, caps
     err = capsys.readouterr().err
     assert "Ctrl-C" in err and "()" not in err
     assert "before any answer; nothing written" in err
+
+
+def test_terminal_undo_applies_in_the_same_run(data_csv, tmp_path, monkeypatch,
+                                               capsys):
+    path, truth, noisy = data_csv
+    # the first question does not depend on any answer: read it from a batch
+    batch = tmp_path / "batch.csv"
+    assert main(_args(path, tmp_path / "none.csv", "--oracle", "none",
+                      "--questions", str(batch))) == 0
+    first = pd.read_csv(batch).iloc[0]
+    assert not pd.isna(first["counter_row"])  # two prompts: example, counter
+    line = int(first["row"])
+    right = truth[line - 2]
+    wrong = NAMES[NAMES != right][0]
+    lines = [wrong, "",  # question 1: a wrong label, the counter-example kept
+             "u", right, "",  # at question 2: undo, question 1 answered rightly
+             ] + [""] * 400  # every other label kept; Enter finishes
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    output = tmp_path / "cleaned.csv"
+    assert main(_args(path, output, "--oracle", "terminal", "--annotator",
+                      "ana")) == 0
+    out = capsys.readouterr().out
+    assert "The cleaner applies it before it goes on." in out
+    assert "1 answer revised by an undo, applied in this run." in out
+    cleaned = pd.read_csv(output)
+    assert cleaned["diagnosis"][line - 2] == right
+    changes = pd.read_csv(output.with_suffix(".changes.csv"))
+    mine = changes[changes["line"] == line]
+    assert mine["label_after"].tolist() == ([] if right == noisy[line - 2]
+                                            else [right])
+    # every other row keeps its label: nothing else was changed
+    others = np.arange(len(noisy)) != line - 2
+    np.testing.assert_array_equal(cleaned["diagnosis"][others], noisy[others])
+
+
+def test_a_stop_after_an_undo_writes_the_revised_label(data_csv, tmp_path,
+                                                       monkeypatch, capsys):
+    path, truth, noisy = data_csv
+    batch = tmp_path / "batch.csv"
+    assert main(_args(path, tmp_path / "none.csv", "--oracle", "none",
+                      "--questions", str(batch))) == 0
+    first = pd.read_csv(batch).iloc[0]
+    line = int(first["row"])
+    right = truth[line - 2]
+    wrong = NAMES[NAMES != right][0]
+    # question 1 wrongly, undo at question 2, question 1 rightly, then Ctrl-D
+    lines = [wrong, "", "u", right, ""]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    output = tmp_path / "cleaned.csv"
+    assert main(_args(path, output, "--oracle", "terminal")) == 1
+    assert "Stopped after 1 answers; wrote" in capsys.readouterr().err
+    cleaned = pd.read_csv(output)
+    assert cleaned["diagnosis"][line - 2] == right
+    others = np.arange(len(noisy)) != line - 2
+    np.testing.assert_array_equal(cleaned["diagnosis"][others], noisy[others])

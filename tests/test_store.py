@@ -280,7 +280,7 @@ def cleaner_query_from(row, X):
 
 
 class RevisingOracle:
-    """Answers with the truth, then revises its first answer on the third call."""
+    """Answers with the truth, then revises its first answer on the second call."""
 
     def __init__(self, truth):
         self.truth = truth
@@ -299,26 +299,67 @@ class RevisingOracle:
             q, a = self.first
             flipped = [c for c in q.classes if c != a.label][0]
             for listener in self.listeners:
-                listener(q, Answer(label=flipped.item(), counter_label=a.counter_label))
+                listener(q, Answer(label=flipped.item(), counter_label=a.counter_label,
+                                   annotator="reviser"))
             self.first = False
         return answer
 
 
-def test_revision_applies_when_the_session_runs_again(tmp_path, data):
+def test_revision_applies_in_the_run_and_a_resume_retraces_it(tmp_path, data):
     X, y, y_noisy = data
     path = tmp_path / "s.sqlite"
     oracle = RevisingOracle(SimulatedOracle(y))
     session = AnnotationSession(oracle, path)
     first = _cleaner(session).fit(X, y_noisy)
-    assert session.n_revisions_ == 1 and session.needs_rerun_
-    revised_id = first.history_[0].example_id
-    first_label = first.history_[0].label_after
+    assert session.n_revisions_ == 1 and not session.needs_rerun_
+    record = first.history_[0]
+    truth = y[record.example_id]
+    # revised during the second question: applied before the round after it
+    assert record.label_after != truth and record.revised_round == (
+        first.history_[1].round + 1)
+    assert first.n_revised_ == 1 and all(
+        r.revised_round is None for r in first.history_[1:])
+    changes = first.label_changes()
+    assert changes.iloc[0].to_dict() == {
+        "round": record.round, "example_id": record.example_id, "role": "example",
+        "change": "relabeled", "label_before": truth,
+        "label_after": record.label_after, "annotator": "reviser"}
+    # the relabels in order still give y_cleaned_ (a later question may show
+    # the revised example again, and the simulated truth relabels it back)
+    labels = y_noisy.copy()
+    for _, change in changes.iterrows():
+        labels[change["example_id"]] = change["label_after"]
+    np.testing.assert_array_equal(labels, first.y_cleaned_)
 
+    # the rerun replays the first answer at its question, the revision where
+    # the live run applied it: nothing is asked, the same labels and history
+    asker = CountingOracle(SimulatedOracle(y))
+    again = AnnotationSession(asker, path)
+    second = _cleaner(again).fit(X, y_noisy)
+    assert asker.calls == [] and again.n_replayed_ == first.n_queries_
+    assert second.history_ == first.history_
+    np.testing.assert_array_equal(second.y_cleaned_, first.y_cleaned_)
+    np.testing.assert_array_equal(second.ids_, first.ids_)
+    np.testing.assert_array_equal(second.predict_proba(X), first.predict_proba(X))
+    assert not again.needs_rerun_
+
+
+def test_a_revision_stored_before_its_point_was_recorded_replays_at_its_question(
+        tmp_path, data):
+    # stores of earlier versions (and runs that stopped before applying a
+    # revision) know no point: the revised answer replaces the first, as then
+    X, y, y_noisy = data
+    path = tmp_path / "s.sqlite"
+    session = AnnotationSession(RevisingOracle(SimulatedOracle(y)), path)
+    first = _cleaner(session).fit(X, y_noisy)
+    session.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE revisions_applied")
     again = AnnotationSession(CountingOracle(SimulatedOracle(y)), path)
     second = _cleaner(again).fit(X, y_noisy)
-    assert second.history_[0].example_id == revised_id
-    assert second.history_[0].label_after != first_label  # the revision, applied
-    assert not again.needs_rerun_
+    assert second.history_[0].label_after == first.history_[0].label_after
+    assert second.history_[0].revised_round is None
+    assert second.history_[0].label_before == first.history_[0].label_before
 
 
 def test_cleaner_with_a_session_pickles(tmp_path, data):

@@ -9,6 +9,7 @@ AnnotationSession stored. Without tmux they are skipped, with the reason.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -246,10 +247,12 @@ def test_two_counter_examples_are_asked_in_turn_and_stored(pane_of, tmp_path):
         while time.monotonic() < deadline:
             screen = pane.screen()
             prompts = re.findall(r"Label for #(\d+) - Enter keeps", screen)
-            if len(prompts) > n or "EXIT=" in screen:
+            if len(prompts) > n or "No more questions in this fit" in screen:
                 break
             time.sleep(0.05)
         if len(prompts) <= n:
+            pane.type("")  # Enter finishes: the last answer stays as given
+            screen = pane.wait_for("EXIT=")
             break
         example_id = int(prompts[n])
         asked.append(example_id)
@@ -304,3 +307,65 @@ def test_ctrl_c_and_ctrl_d_after_a_resume_say_what_stopped_and_where(
     assert ("stopped at question 2 (end of input): 0 answers given in this "
             "run, kept in the session's store") in screen
     assert AnnotationStore(store).n_answered == 1
+
+
+FIT_UNDO = textwrap.dedent("""
+    import sys
+    from threadpoolctl import threadpool_limits
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn_cincer import SkepticalCleaner
+    from sklearn_cincer.datasets import make_label_noise
+    from sklearn_cincer.oracles import AnnotationSession, TerminalOracle
+
+    X, y = make_classification(n_samples=70, n_features=4, random_state=3)
+    y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=3)
+    session = AnnotationSession(TerminalOracle(annotator="ana"), sys.argv[1])
+    cleaner = SkepticalCleaner(LogisticRegression(), oracle=session,
+                               n_bootstrap=30, random_state=0)
+    with threadpool_limits(1):
+        cleaner.fit(X, y_noisy)
+    first = cleaner.history_[0]
+    print("FIRST", first.example_id, first.label_before, first.label_after,
+          first.revised_round is not None, cleaner.n_revised_,
+          bool((cleaner.y_cleaned_ == y_noisy).all()))
+""")
+
+
+def _wait(pane, done, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screen = pane.screen()
+        if done(screen):
+            return screen
+        time.sleep(0.05)
+    raise AssertionError(f"the pane never got there:\n{pane.screen()}")
+
+
+def test_undo_at_a_real_terminal_applies_in_the_same_fit(pane_of, tmp_path):
+    store = tmp_path / "s.sqlite"
+    pane = pane_of(FIT_UNDO, store)
+    prompt = r"Label for #\d+ - Enter keeps '(\d)'"
+    screen = _wait(pane, lambda s: re.search(prompt, s))  # the whole line
+    label = int(re.findall(prompt, screen)[0])
+    pane.type(str(1 - label))  # question 1: a wrong label
+    pane.type("")  # its counter-example kept
+    pane.wait_for("Question 2")
+    pane.wait_for("Label for #", count=3)
+    pane.type("u")  # at question 2: undo; question 1 is asked again
+    pane.wait_for("Revising your answer about #")
+    pane.wait_for("Label for #", count=4)
+    pane.type(str(label))  # rightly, this time
+    pane.type("")
+    screen = pane.wait_for("The cleaner applies it before it goes on.")
+    n = screen.count("Enter keeps")
+    while "No more questions in this fit" not in screen:
+        pane.type("")  # keep every other label
+        screen = _wait(pane, lambda s, n=n: s.count("Enter keeps") > n
+                       or "No more questions in this fit" in s)
+        n = screen.count("Enter keeps")
+    pane.type("")  # Enter finishes
+    screen = pane.wait_for("EXIT=0")
+    first = re.findall(r"FIRST (\d+) (\d) (\d) (\w+) (\d+) (\w+)", screen)[0]
+    assert first[1] == first[2] == str(label)  # the right (kept) label
+    assert first[3:] == ("True", "1", "True")  # revised, applied: labels as given

@@ -334,6 +334,40 @@ def plain(value):
     return value
 
 
+def _copied(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def detached_copy(query):
+    """A copy of ``query`` that shares no array with it.
+
+    Whoever asks hands the oracle a detached copy and checks the answer
+    against its own query: an oracle that writes into ``query.classes``,
+    ``query.x`` or a counter-example's features (numpy arrays stay writable
+    inside a frozen dataclass) then changes nothing that is recorded.
+    ``feature_scale`` is shared: the cleaner computes it once, read-only, and
+    records nothing from it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.oracles import Query
+    >>> from sklearn_cincer.oracles._base import detached_copy
+    >>> query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1,
+    ...               margin=0.6, classes=np.array([0, 1]))
+    >>> copy = detached_copy(query)
+    >>> copy.classes[0] = -5
+    >>> query.classes.tolist(), copy.classes.tolist()
+    ([0, 1], [-5, 1])
+    """
+    shown = tuple(replace(ce, x=_copied(ce.x)) for ce in query.counter_examples)
+    first = shown[0] if shown else None
+    return replace(
+        query, x=_copied(query.x), classes=_copied(query.classes),
+        counter_x=None if first is None else first.x,
+        feature_names=_copied(query.feature_names), counter_examples=shown)
+
+
 def _labels(classes):
     """Classes as a plain list, for messages."""
     return np.asarray(classes).tolist()

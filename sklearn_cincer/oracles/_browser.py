@@ -86,11 +86,11 @@ class BrowserOracle(_HumanOracle):
 
     **Skip** keeps both labels as they are: the answer carries the current
     labels and ``skipped=True``. **Undo** reopens the previous question with
-    the answer given, to revise it. The running cleaner has already applied
-    that answer and moved on, and cannot take it back; the revision goes to
-    ``revisions_`` and to the revision listeners (an
-    :class:`AnnotationSession` writes it to its store at once) and is applied
-    when the session is run again from the store. The page says so.
+    the answer given, to revise it. The revision goes to ``revisions_`` and
+    to the revision listeners (an :class:`AnnotationSession` writes it to
+    its store at once); the running cleaner applies it before it goes on. Once
+    the fit has no more questions the page says so: an undo made after the
+    fit ended applies when the session is run again from its store.
 
     **Security.** The server listens on the loopback interface only. Each
     oracle draws a random token; every address of the page holds it, and
@@ -341,6 +341,8 @@ class BrowserOracle(_HumanOracle):
         self._choices(query)  # and class_names that do not fit the classes
         why_sentence(query, naming=self._naming)  # and an example_name that fails
         with self._cv:
+            if self._message == _FINISHING:  # a new fit asks again
+                self._message = None
             self._next_qid += 1
             qid = self._next_qid
             self._views[qid] = views
@@ -442,6 +444,11 @@ class BrowserOracle(_HumanOracle):
             return "Saved. Waiting for the next question\u2026"
         return ("Sent. Waiting for the next question\u2026 (answers are not saved "
                 "to a file: no AnnotationSession records them)")
+
+    def end_of_questions(self):
+        """Called by the cleaner when its fit has no more questions: the page
+        says that an undo from now on waits for a rerun."""
+        self.notify(_FINISHING)
 
     def notify(self, text):
         """Show ``text`` on the page until the next answer (e.g. "Resumed: ...").
@@ -571,10 +578,8 @@ class BrowserOracle(_HumanOracle):
                 if oracle._last is None:
                     return refuse(409, "There is no answer to undo yet.")
                 oracle._revising = True
-                oracle._message = (
-                    "You are revising your last answer. The cleaner has already "
-                    "used it; your revision applies when the session is run again "
-                    "from its store. Esc goes back.")
+                # once saved, the page says whether the running fit applies it
+                oracle._message = "You are revising your last answer. Esc goes back."
                 oracle._bump()
                 return {"state": oracle._state()}
 
@@ -662,9 +667,10 @@ class BrowserOracle(_HumanOracle):
         answer; when one fails, the person is told so and the question stays
         open, undelivered.
         """
+        live = False
         try:
             if revising:
-                self._revised(query, answer)
+                live = self._revised(query, answer)
             else:
                 self._commit(query, answer)
         except Exception as exc:
@@ -679,12 +685,7 @@ class BrowserOracle(_HumanOracle):
             self._last = (qid, query, answer)
             if revising:
                 self._revising = False
-                self._message = (
-                    ("Revision saved. " if self.durable else
-                     "Revision noted (not saved to a file: no AnnotationSession "
-                     "records it). ")
-                    + "The cleaner already used the earlier answer; the revision "
-                    "applies when the session is run again from its store.")
+                self._message = self._revision_text(live)
             else:
                 self.answers_.append((query, answer))
                 self._delivered[qid] = answer
@@ -696,3 +697,5 @@ class BrowserOracle(_HumanOracle):
 
 
 _BEING_SAVED = "An answer is being saved; wait a moment and try again."
+_FINISHING = ("No more questions in this fit: it is finishing. An undo from now "
+              "on applies when the session is run again from its store.")

@@ -22,12 +22,14 @@ class _HumanOracle:
 
     Undo
         The person may revise the last answer they gave. The cleaner has
-        already applied it and moved on, and nothing can take that back inside
-        the running fit; so the revision is handed to every revision listener
-        (an :class:`AnnotationSession` writes it to its store at once, in
-        place of the earlier answer) and is applied when the session is run
-        again from the store. The oracle keeps every revision in
-        ``revisions_``.
+        already applied it and moved on; the revision is handed to every
+        revision listener: an :class:`AnnotationSession` writes it to its
+        store at once, in place of the earlier answer, and the running
+        cleaner (which listens during ``fit`` and ``partial_fit``, directly
+        or through the session) applies it before its next round, refitting
+        the model. A revision made after the fit ended is applied when the
+        session is run again from its store; the oracle says which. The
+        oracle keeps every revision in ``revisions_``.
 
     Saved
         An answer is confirmed to the person ("Saved.") only after every
@@ -79,18 +81,44 @@ class _HumanOracle:
             if listener not in self._listeners:
                 self._listeners.append(listener)
 
+    def remove_revision_listener(self, listener):
+        """Stop calling ``listener``; one not added is ignored.
+
+        Parameters
+        ----------
+        listener : callable
+        """
+        with self._listeners_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
     def _revised(self, query, answer):
         """Hand a revision to the listeners; kept once they all took it.
 
         Call it without holding a lock the page needs: a listener writes to
         a store, which may wait for the disk or another program. Raises what
-        a listener raised (the revision is then not kept).
+        a listener raised (the revision is then not kept). Returns whether a
+        running cleaner applies it (a listener returned True).
         """
         with self._listeners_lock:
             listeners = list(self._listeners)
-        for listener in listeners:
-            listener(query, answer)
+        live = [bool(listener(query, answer)) for listener in listeners]
         self.revisions_.append((query, answer))
+        return any(live)
+
+    def _revision_text(self, live):
+        """What the person reads once a revision is taken."""
+        saved = "Revision saved." if self.durable else (
+            "Revision noted (not saved to a file: no AnnotationSession "
+            "records it).")
+        if live:
+            return f"{saved} The cleaner applies it before it goes on."
+        # after the fit ended, or an asker that does not apply revisions (the
+        # auditor)
+        if self.durable:
+            return (f"{saved} No running fit applies it now: it applies when "
+                    "the session is run again from its store.")
+        return f"{saved} No running fit applies it now: fit again to use it."
 
     def add_answer_listener(self, listener):
         """Call ``listener(query, answer)`` for each answer, before confirming it.

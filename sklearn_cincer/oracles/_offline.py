@@ -403,6 +403,19 @@ class OfflineAnswers:
         """Pass revisions (undo) of the fallback oracle on to ``listener``."""
         self._forward("add_revision_listener", listener)
 
+    def remove_revision_listener(self, listener):
+        """Stop passing the fallback oracle's revisions on to ``listener``."""
+        self._forward("remove_revision_listener", listener)
+
+    def end_of_questions(self):
+        """Passed on to the fallback oracle: the fit asks nothing more."""
+        self._forward_call("end_of_questions")
+
+    def _forward_call(self, name):
+        call = getattr(self.fallback, name, None)
+        if call is not None:
+            call()
+
     def add_answer_listener(self, listener):
         """Pass the fallback oracle's answers on to ``listener`` as given."""
         self._forward("add_answer_listener", listener)

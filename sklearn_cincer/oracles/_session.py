@@ -4,7 +4,7 @@ import os
 import threading
 import warnings
 
-from ._base import OracleError, checked_answer
+from ._base import OracleError, checked_answer, detached_copy
 from ._fingerprint import differences, run_fingerprint
 from ._store import AnnotationStore, question_key
 
@@ -61,11 +61,15 @@ class AnnotationSession:
 
     **Undo.** When the wrapped oracle lets the person revise the last answer
     (both human oracles do), the revision is written to the store at once,
-    replacing the earlier answer. The running cleaner has already applied
-    the earlier answer and moved on; it cannot take it back. The revision
-    takes effect when the session is run again: :attr:`n_revisions_` counts
-    them, and :attr:`needs_rerun_` says whether the current fit used an answer
-    that was later revised.
+    replacing the earlier answer, and handed to the session's own revision
+    listeners: the running cleaner listens during ``fit`` and
+    ``partial_fit`` and applies it before its next round (or at the end of
+    the call). The store records where it was applied, so that a rerun
+    replays the earlier answer at its question and the revision at the same
+    point, and retraces the live run. A revision made when no cleaner runs
+    (after the fit ended) is applied when the session is run again:
+    :attr:`n_revisions_` counts revisions, and :attr:`needs_rerun_` says
+    whether one was left for a rerun.
 
     Parameters
     ----------
@@ -90,8 +94,9 @@ class AnnotationSession:
     n_revisions_ : int
         Revisions (undos) recorded.
     needs_rerun_ : bool
-        True when a revision was recorded after its question was answered in
-        this run.
+        True when a revision was recorded while no cleaner was running to
+        apply it (after its fit ended): it takes effect when the session is
+        run again.
 
     See Also
     --------
@@ -173,13 +178,19 @@ class AnnotationSession:
         self._replayed_this_fit = 0
         self._n_legacy = 0
         self._announced = 0  # replays announced in this fit
+        self._revision_listeners = []
+        self._asked = []  # (query handed on, own copy) of the latest questions
+        self._revision_rows = {}  # id(answer) -> (answer, row), until applied
+        self._scheduled = []  # (query, answer, round) replayed, for the cleaner
 
     def __repr__(self):
         return f"AnnotationSession(oracle={self.oracle!r}, store={self.store!r})"
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for key in ("_lock", "_pending", "_committed", "_answered_keys"):
+        for key in ("_lock", "_pending", "_committed", "_answered_keys",
+                    "_revision_listeners", "_asked", "_revision_rows",
+                    "_scheduled"):
             state.pop(key, None)
         return state
 
@@ -275,11 +286,79 @@ class AnnotationSession:
 
     # ------------------------------------------------------------ answers
 
+    # ---------------------------------------------------------- revisions
+
+    def add_revision_listener(self, listener):
+        """Call ``listener(query, answer)`` for each revision, once it is stored.
+
+        The cleaner listens while it runs, to apply revisions at once; a
+        listener that returns True says it applies them in a running fit.
+        Adding the same listener twice has no effect.
+
+        Parameters
+        ----------
+        listener : callable
+        """
+        with self._lock:
+            if listener not in self._revision_listeners:
+                self._revision_listeners.append(listener)
+
+    def remove_revision_listener(self, listener):
+        """Stop calling ``listener``; one not added is ignored.
+
+        Parameters
+        ----------
+        listener : callable
+        """
+        with self._lock:
+            if listener in self._revision_listeners:
+                self._revision_listeners.remove(listener)
+
     def _on_revision(self, query, answer):
-        self.store.record_revision(query, answer, run_id=self._run_id)
+        """Store a revision, then hand it to the listeners (the running cleaner).
+
+        Returns whether a listener applies it in a running fit, for the
+        oracle to tell the person.
+        """
+        with self._lock:
+            own = next((mine for handed, mine in self._asked if handed is query),
+                       query)
+            listeners = list(self._revision_listeners)
+        answer = checked_answer(answer, own)  # the question as it was asked
+        row = self.store.record_revision(own, answer, run_id=self._run_id)
         self.n_revisions_ += 1
-        if question_key(query) in self._answered_keys:
+        if not listeners:
             self.needs_rerun_ = True
+            return False
+        with self._lock:
+            self._revision_rows[id(answer)] = (answer, row)
+        return any([bool(listener(own, answer)) for listener in listeners])
+
+    def revision_applied(self, query, answer, round_):
+        """Called by the cleaner once it applied a revision, before ``round_``.
+
+        The store records the point, so that a rerun applies the revision
+        there too.
+        """
+        with self._lock:
+            entry = self._revision_rows.pop(id(answer), None)
+        if entry is not None and entry[0] is answer and not self.store.read_only:
+            self.store.mark_revision_applied(entry[1], round_)
+
+    def end_of_questions(self):
+        """Passed on to the wrapped oracle: the fit asks nothing more."""
+        end = getattr(self.oracle, "end_of_questions", None)
+        if end is not None:
+            end()
+
+    def due_revisions(self):
+        """The revisions replayed since the last call: ``(query, answer, round)``.
+
+        The cleaner applies each before ``round``, where the live run did.
+        """
+        with self._lock:
+            due, self._scheduled = self._scheduled, []
+        return due
 
     def _on_answer(self, query, answer):
         """Write an answer before the oracle confirms it to the person.
@@ -288,19 +367,27 @@ class AnnotationSession:
         or the terminal's) before they say "Saved."; an exception means "not
         saved": the question stays open.
         """
-        key = question_key(query)
         with self._lock:
+            own = next((mine for handed, mine in self._asked if handed is query),
+                       None)
+            key = question_key(own) if own is not None else None
             question_id = self._pending.get(key)
         if question_id is None:
             return  # a question this session did not ask
-        answer = checked_answer(answer, query)  # the class values themselves
+        answer = checked_answer(answer, own)  # the class values themselves
         self.store.record_answer(question_id, answer)
         with self._lock:
             self._pending.pop(key, None)
             self._committed[key] = answer
 
     def _replay(self, query):
-        stored = self.store.find_answer(query)
+        found = self.store.find_replay(query)
+        stored = None
+        if found is not None:
+            stored, revisions = found
+            with self._lock:
+                self._scheduled += [(query, answer, round_)
+                                    for answer, round_ in revisions]
         if stored is None:
             legacy = self.store.find_legacy_answer(query)
             if legacy is None:
@@ -333,10 +420,14 @@ class AnnotationSession:
         question_id = self.store.record_question(query, run_id=self._run_id)
         self._announce()  # before the person is asked
         self.n_asked_ += 1
+        # The oracle gets a copy; answers are checked against this query, so
+        # an oracle that edits its copy changes nothing that is stored.
+        handed = detached_copy(query)
         with self._lock:
             self._pending[key] = question_id
+            self._asked = self._asked[-3:] + [(handed, query)]
         try:
-            answer = self.oracle(query)
+            answer = self.oracle(handed)
         finally:
             with self._lock:
                 self._pending.pop(key, None)

@@ -194,9 +194,12 @@ class AnnotationStore:
     question is written before the person sees it (status ``"pending"``) and
     its answer as soon as it is given (``"answered"``). A revised answer (the
     "undo" of the human oracles) marks the earlier one ``"revised"`` and adds
-    a new row that points to it (``revises``), so the audit log keeps both. At
-    most one live row (pending or answered) exists per question: that is
-    enforced by a unique index, so no answer can be recorded twice.
+    a new row that points to it (``revises``), so the audit log keeps both;
+    the round before which the running cleaner applied it is kept too
+    (:meth:`mark_revision_applied`), so that a replay applies it at the same
+    point (:meth:`find_replay`). At most one live row (pending or answered)
+    exists per question: that is enforced by a unique index, so no answer can
+    be recorded twice.
 
     A question is the pair of examples with their current labels and the
     strategy, and a SHA-256 fingerprint of each example's features
@@ -323,6 +326,8 @@ class AnnotationStore:
                 conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             else:
                 self._migrate(conn)
+            _add_applied_table(conn)
+        self._applied = self.read_only is False or "revisions_applied" in user
         self._columns = {
             table: {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
             for table in ("questions", "runs")}
@@ -578,7 +583,43 @@ class AnnotationStore:
                 + self._answer_params(answer, query.counter_label, before)))
             return self._transaction(statements).lastrowid
 
+    def mark_revision_applied(self, question_id, round_):
+        """Record that the revision ``question_id`` was applied before ``round_``.
+
+        A replay then applies it at the same point of the rerun
+        (:meth:`find_replay`). A revision already marked keeps its round.
+        """
+        self._check_writable(f"where the revision {question_id} was applied")
+        self._execute(
+            "INSERT OR IGNORE INTO revisions_applied (question_id, applied_round) "
+            "VALUES (?, ?)", (int(question_id), int(round_)))
+
     # ------------------------------------------------------------ reading
+
+    def find_replay(self, query):
+        """What a rerun replays for this question, and the revisions after it.
+
+        Returns None when the question has no live answer, else ``(answer,
+        revisions)``: ``answer`` is the one the running cleaner applied when
+        it asked, and ``revisions`` lists ``(answer, round)`` for each later
+        revision (undo) that the cleaner applied before ``round``, in order.
+        A revision recorded without that point (by an earlier version, or a
+        run that stopped before applying it) replaces the answer instead, as
+        it always did.
+        """
+        applied = ("a.applied_round" if self._applied else "NULL AS applied_round")
+        join = (" LEFT JOIN revisions_applied a USING (question_id)"
+                if self._applied else "")
+        rows = self._execute(
+            f"SELECT question_id, status, {self._answer_columns()}, {applied} "
+            f"FROM questions{join} WHERE qkey = ? AND status IN ('answered', "
+            "'revised') ORDER BY question_id", (question_key(query),)).fetchall()
+        if not rows or rows[-1]["status"] != "answered":
+            return None
+        base = max(k for k, row in enumerate(rows)
+                   if k == 0 or row["applied_round"] is None)
+        return _answer(rows[base]), [(_answer(row), row["applied_round"])
+                                     for row in rows[base + 1:]]
 
     def find_answer(self, query):
         """The recorded answer to this question, or None.
@@ -728,6 +769,18 @@ class AnnotationStore:
             writer.writerow({
                 k: "" if v is None else json.dumps(v) if k in _LIST_COLUMNS else v
                 for k, v in row.items()})
+
+
+def _add_applied_table(conn):
+    """The table of where each revision was applied, added to any store.
+
+    A table of its own rather than a column, so that a store of any version
+    gains it without a schema change; stores without it replay as before.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS revisions_applied (question_id INTEGER "
+        "PRIMARY KEY REFERENCES questions (question_id), applied_round INTEGER "
+        "NOT NULL)")
 
 
 def _single_as_lists(rec):

@@ -43,11 +43,14 @@ class TerminalOracle(_HumanOracle):
     ``spam``) or its name from ``class_names``, typed out or by an
     unambiguous first part of it (``sp`` for ``spam``, ignoring case; a
     number must be typed whole). At a terminal, Tab completes a label.
-    Enter keeps the current label, ``s`` skips the question, ``u`` revises
-    the last answer (undo), ``?`` prints help; anything else gets a short
-    explanation and the prompt again. Each label is echoed as it was read
+    Enter keeps the current label, ``s`` skips the question, ``u`` goes back
+    (undo), ``?`` prints help; anything else gets a short explanation and
+    the prompt again. Each label is echoed as it was read
     (``#12 -> 4 (was 3)``), and the answer as it is passed on
-    (``answer: ...``); ``u`` at the next prompt revises it.
+    (``answer: ...``). ``u`` at a counter-example's prompt takes back the
+    label just typed; at the first prompt of the next question it revises
+    the answer. When a fit has no more questions, a last prompt lets you
+    revise your last answer (Enter, or the end of input, finishes).
 
     **Stopping.** The end of input (Ctrl-D) or Ctrl-C at a prompt stops the
     session: the oracle raises
@@ -64,8 +67,8 @@ class TerminalOracle(_HumanOracle):
     A skip keeps both labels as they are (an ``Answer`` with
     ``skipped=True``). An undo asks the previous question again; the revised
     answer goes to the revision listeners (an :class:`AnnotationSession`
-    records it in its store) and takes effect when the session is run again,
-    since the running cleaner has already applied the earlier answer.
+    records it in its store) and the running cleaner applies it before it
+    goes on.
 
     Parameters
     ----------
@@ -166,6 +169,7 @@ class TerminalOracle(_HumanOracle):
         self.stdin = stdin
         self.stdout = stdout
         self._n_questions = 0
+        self._open_answer = False  # answered since the last end of questions
 
     def __repr__(self):
         return f"TerminalOracle(annotator={self.annotator!r})"
@@ -245,8 +249,9 @@ class TerminalOracle(_HumanOracle):
     def _help(self, choices):
         self._write(
             f"  Type {_how_to_type(choices)}. Enter: keep the current "
-            "label; s: skip the question (keep both labels); u: revise your "
-            "last answer; ?: this help. Ctrl-D stops the session."
+            "label; s: skip the question (keep both labels); u: go back (to "
+            "the label just typed, or at the first prompt to your last "
+            "answer); ?: this help. Ctrl-D stops the session."
         )
 
     def _choose(self, query, who, current, can_undo):
@@ -282,20 +287,30 @@ class TerminalOracle(_HumanOracle):
             return label
 
     def _ask(self, query, can_undo):
-        """Answer, or _UNDO: the example's label, then each counter-example's."""
-        label = self._choose(query, query.example_id, query.label, can_undo)
-        if label is _UNDO:
-            return _UNDO
-        counters = []
-        if label is not _SKIP and self._asks_counter_label(query):
-            for ce in query.counter_examples:
-                counter = self._choose(query, ce.example_id, ce.label, can_undo)
-                if counter is _UNDO:
+        """Answer, or _UNDO: the example's label, then each counter-example's.
+
+        ``u`` at a counter-example's prompt goes back to the label typed
+        before it; only at the first prompt does it mean the earlier answer.
+        """
+        steps = [(query.example_id, query.label)]
+        if self._asks_counter_label(query):
+            steps += [(ce.example_id, ce.label) for ce in query.counter_examples]
+        typed = []
+        while len(typed) < len(steps):
+            who, current = steps[len(typed)]
+            value = self._choose(query, who, current, can_undo or bool(typed))
+            if value is _UNDO:
+                if not typed:
                     return _UNDO
-                if counter is _SKIP:
-                    label = _SKIP
-                    break
-                counters.append(counter)
+                typed.pop()
+                self._write(f"  Back to #{steps[len(typed)][0]}.")
+                continue
+            typed.append(value)
+            if value is _SKIP:
+                break
+        label, counters = typed[0], typed[1:]
+        if _SKIP in typed:
+            label = _SKIP
         if label is _SKIP:
             self._write("skipped: " + ("both labels stay as they are" if len(
                 query.counter_examples) < 2 else "every label stays as it is"))
@@ -315,6 +330,7 @@ class TerminalOracle(_HumanOracle):
                 if answer is not _UNDO:
                     if self._save(query, answer):
                         self.answers_.append((query, answer))
+                        self._open_answer = True
                         return answer
                     self._show(query)  # not saved: asked again
                     continue
@@ -340,16 +356,36 @@ class TerminalOracle(_HumanOracle):
             self._write("Revision cancelled.")
         else:
             try:
-                self._revised(last_query, revised)
+                live = self._revised(last_query, revised)
             except Exception as exc:
                 self._write(f"Your revision was not saved ({exc}); type u to "
                             "try again.")
             else:
-                self._write(
-                    ("Revision saved. " if self.durable else "Revision noted. ")
-                    + "The cleaner already used the earlier answer; the "
-                    "revision applies when the session is run again from its "
-                    "store.")
+                self._write(self._revision_text(live))
+
+    def end_of_questions(self):
+        """Called by the cleaner when its fit has no more questions.
+
+        The last answer can still be revised here, so that the running fit
+        applies the revision: Enter, or the end of input, finishes.
+        """
+        if not (self._open_answer and self.answers_):
+            return
+        self._open_answer = False
+        prompt = ("No more questions in this fit. Enter finishes, u revises "
+                  "your last answer: ")
+        while True:
+            try:
+                key = self._readline(prompt, self._choices(self._last()[0]))
+            except _EndOfInput:
+                return
+            if key == "":
+                return
+            if key.lower() in ("u", "undo"):
+                self._revise()
+                continue
+            self._write("  Press Enter to finish, or type u to revise your last "
+                        "answer.")
 
     def _stopped(self, query, how):
         """The one line that says the session stopped, how, and where.
