@@ -280,8 +280,13 @@ def _oracle(args, table, store_path):
     oracle = offline if offline is not None else human
     session = None
     if human is not None:
-        store_path.parent.mkdir(parents=True, exist_ok=True)
-        session = oracle = AnnotationSession(oracle, store_path)
+        try:
+            store_path.parent.mkdir(parents=True, exist_ok=True)
+            session = oracle = AnnotationSession(oracle, store_path)
+        except BaseException:
+            if hasattr(human, "close"):
+                human.close()  # the browser page's server
+            raise
     return oracle, human, offline, session
 
 
@@ -328,7 +333,11 @@ def run(args):
     print(f"The first {n_bootstrap} rows (in {order} order) train the model; the "
           f"other {n - n_bootstrap} are checked one at a time.", flush=True)
 
-    oracle, human, offline, session = _oracle(args, table, store_path)
+    try:
+        oracle, human, offline, session = _oracle(args, table, store_path)
+    except (OSError, ValueError, OracleError) as exc:  # e.g. not a store
+        print(f"sklearn-cincer clean: error: {exc}", file=sys.stderr)
+        return 1
     if session is not None:
         print(f"Answers are saved in {store_path} as you give them; run the "
               "same command again to resume.", flush=True)

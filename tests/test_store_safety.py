@@ -575,3 +575,44 @@ def test_a_revision_and_an_adopted_answer_carry_checksums(tmp_path):
     session = AnnotationSession(lambda q: Answer(label=1), old)
     with pytest.raises(OracleError, match="damaged answer to question 1"):
         session(_query())
+
+
+def test_a_link_where_sqlite_keeps_its_journal_is_refused(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep me\n")
+    path = tmp_path / "s.sqlite"
+    AnnotationStore(path).close()
+    os.symlink(victim, f"{path}-journal")
+    with pytest.raises(ValueError, match=rf"{path}-journal is a link.*Remove"):
+        AnnotationStore(path)
+    assert victim.read_bytes() == b"keep me\n"
+
+
+def test_the_audit_log_never_overwrites_its_store(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = AnnotationStore(path)
+    store.record_answer(store.record_question(_query()), Answer(label=1))
+    before = path.read_bytes()
+    os.link(path, tmp_path / "same.sqlite")
+    for target in (path, tmp_path / "same.sqlite"):
+        with pytest.raises(ValueError, match="is the store itself"):
+            store.to_csv(target)
+    assert path.read_bytes() == before and store.n_answered == 1
+
+
+def test_the_command_refuses_a_foreign_store_in_one_line(tmp_path, capsys):
+    from sklearn_cincer._cli import main
+
+    data = tmp_path / "data.csv"
+    rows = ["a,b,label"] + [f"{i % 7},{i % 3},{i % 2}" for i in range(40)]
+    data.write_text("\n".join(rows) + "\n")
+    theirs = tmp_path / "theirs.db"
+    _foreign_database(theirs)
+    before = theirs.read_bytes()
+    out = tmp_path / "out.csv"
+    code = main(["clean", str(data), "--label", "label", "--oracle", "terminal",
+                 "--store", str(theirs), "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert f"error: {theirs} is an SQLite database but not an annotation" in err
+    assert theirs.read_bytes() == before and not out.exists()

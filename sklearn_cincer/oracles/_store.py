@@ -262,6 +262,7 @@ class AnnotationStore:
         store, or made just now.
         """
         path = self.path
+        _check_beside(path)
         if os.path.exists(path):
             if not os.path.isfile(path):
                 raise ValueError(f"{path} is not a regular file, so not an "
@@ -785,6 +786,11 @@ class AnnotationStore:
             Where to write; a file-like object must be opened in text mode
             with ``newline=""``.
         """
+        if not hasattr(path_or_buf, "write") and self.path != ":memory:" and (
+                os.path.exists(path_or_buf)
+                and os.path.samefile(path_or_buf, self.path)):
+            raise ValueError(f"{os.fspath(path_or_buf)} is the store itself: the "
+                             "audit log would overwrite it. Give another path.")
         rows = self.records()
         if hasattr(path_or_buf, "write"):
             self._write_csv(path_or_buf, rows)
@@ -814,6 +820,22 @@ def _single_as_lists(rec):
     rec["counter_labels_after"] = (
         [rec["counter_label_after"]] if one and answered else [] if answered
         else None)
+
+
+def _check_beside(path):
+    """Refuse a link where SQLite keeps a journal of the store.
+
+    SQLite writes its journal (``-journal``, or ``-wal`` and ``-shm``) beside
+    the store's real file; a link planted there would be written through.
+    """
+    real = os.path.realpath(path)
+    for suffix in ("-journal", "-wal", "-shm"):
+        beside = real + suffix
+        if os.path.islink(beside):
+            raise ValueError(
+                f"{beside} is a link (to {os.readlink(beside)}) where SQLite keeps "
+                f"the journal of the store {path}: the store is not opened, so "
+                "that nothing is written through it. Remove the link.")
 
 
 def _checksum(key, params):
