@@ -115,7 +115,7 @@ def row_checksum(row):
 # ----------------------------------------------------------- the file
 
 
-class NotAStoreError(ValueError):
+class ValueError(ValueError):
     """The file is not an annotation store; it was left as it was."""
 
 
@@ -129,14 +129,14 @@ def check_header(path):
 
     Raises
     ------
-    NotAStoreError
+    ValueError
         When the file is not SQLite, carries another application's id, or
         could not be checked without changing it.
     """
     with open(path, "rb") as fh:
         header = fh.read(100)
     if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
-        raise NotAStoreError(
+        raise ValueError(
             f"{path} is not an SQLite database, so not an annotation store; it "
             "was left as it was.")
     app = int.from_bytes(header[68:72], "big")
@@ -144,14 +144,14 @@ def check_header(path):
         return True
     if app != 0 or header[18] == 2 or header[19] == 2:
         # no store, of any version, used WAL mode or another application id
-        raise NotAStoreError(
+        raise ValueError(
             f"{path} is an SQLite database of another application (application "
             f"id {app:#x}{', WAL mode' if header[18] == 2 else ''}), not an "
             "annotation store; it was left as it was. Give the path of a store, "
             "or a new file.")
     journal = path + "-journal"
     if os.path.exists(journal) and os.path.getsize(journal) > 0:
-        raise NotAStoreError(
+        raise ValueError(
             f"{path} has an unfinished transaction ({journal}) and no marker of "
             "an annotation store: it cannot be checked without changing it, so it "
             "was left as it was. If it is a store of an earlier version of "
@@ -187,8 +187,8 @@ def identify(conn, path):
 
     Raises
     ------
-    NotAStoreError
-        For anything else.
+    ValueError
+        For anything else, which is left as it was.
     """
     app = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -205,7 +205,7 @@ def identify(conn, path):
     elif app == 0 and _is_earlier_store(conn, objects, version):
         return "earlier", version
     tables = sorted(name for kind, name in objects if kind == "table")
-    raise NotAStoreError(
+    raise ValueError(
         f"{path} is an SQLite database but not an annotation store (its tables: "
         f"{tables}); it was left as it was. Give the path of a store, or a new "
         "file.")

@@ -306,7 +306,7 @@ class AnnotationStore:
         try:
             kind, version = _schema.identify(conn, self.path)
             if kind == "empty" and (read_only or not mine):
-                raise _schema.NotAStoreError(
+                raise ValueError(
                     f"{self.path} is an SQLite database without tables, not an "
                     "annotation store; it was left as it was.")
             if not read_only:
@@ -429,12 +429,11 @@ class AnnotationStore:
                     "it with read_only=True to replay its answers."
                 ) from exc
             started = datetime.datetime.now().isoformat(timespec="seconds")
+            note = f"process {os.getpid()} on {socket.gethostname()} since {started}"
             try:
                 # for the "in use by" message of a session that is refused
-                self._execute(
-                    f"INSERT OR REPLACE INTO {_schema.INFO_TABLE} VALUES "
-                    "('holder', ?)", (f"process {os.getpid()} on "
-                                      f"{socket.gethostname()} since {started}",))
+                self._execute(f"INSERT OR REPLACE INTO {_schema.INFO_TABLE} "
+                              "VALUES ('holder', ?)", (note,))
             except BaseException:
                 _lockfile.release(held)
                 raise
