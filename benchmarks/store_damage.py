@@ -292,8 +292,10 @@ def _attacks(workdir, fresh, env, X, y, y_noisy, first):
                  "MIN(question_id) FROM questions WHERE status = 'answered')")
     conn.commit()
     conn.close()
-    yield ("one byte of a stored label_after flipped",) + _refused_or_intact(
-        path, X, y, y_noisy, first)
+    outcome, clear = _refused_or_intact(path, X, y, y_noisy, first)
+    # running on would replay the other label: only a refusal holds
+    yield ("one byte of a stored label_after flipped", outcome,
+           clear and outcome.startswith("refused") and "damaged answer" in outcome)
 
 
 def _refused_clearly(path, X, y, y_noisy):

@@ -151,12 +151,20 @@ class AnnotationStore:
     rolls back a half-written transaction). Several processes may read it at
     once; an :class:`AnnotationSession` holds it for writing, so that a
     second session on the same file, in another process, is refused at its
-    start (the lock goes with the process, even when it is killed).
+    start (the lock is on the file itself, so through any of its names, and
+    goes with the process, even when it is killed).
 
-    A file that is not a store (0 bytes, not SQLite, another application's
-    database) is refused, not turned into a new store. A store written by
-    an earlier version (without fingerprints) is upgraded in place when
-    opened for writing. Every error names the file.
+    Each answer carries a SHA-256 checksum of what it says and of its
+    question, written in the same statement; an answer that no longer
+    matches it (the file was changed) raises :class:`OracleError` instead
+    of being replayed.
+
+    A store carries a marker (SQLite's ``application_id`` and a metadata
+    table). A file that is not a store (0 bytes, not SQLite, another
+    application's database, even one with tables of the same names) is
+    refused and left untouched, not turned into a new store. A store written
+    by an earlier version, recognised by its exact schema, is upgraded in
+    place when opened for writing. Every error names the file.
 
     Parameters
     ----------
@@ -538,20 +546,24 @@ class AnnotationStore:
                 "SELECT qkey, counter_label_before, counter_labels_before FROM "
                 "questions WHERE question_id = ? AND status = 'pending'",
                 (question_id,)).fetchone()
-            if row is None:
-                raise OracleError(
-                    f"Question {question_id} is not pending in {self!r}: it was "
-                    "answered already or never asked."
-                )
-            params = self._answer_params(
-                answer, row["counter_label_before"],
-                before=_load(row["counter_labels_before"]))
-            self._execute(
-                "UPDATE questions SET status = 'answered', label_after = ?, "
-                "counter_label_after = ?, skipped = ?, annotator = ?, "
-                "answered_at = ?, counter_labels_after = ?, checksum = ? "
-                "WHERE question_id = ? AND status = 'pending'",
-                params + (_checksum(row["qkey"], params), question_id))
+            cur = None
+            if row is not None:
+                params = self._answer_params(
+                    answer, row["counter_label_before"],
+                    before=_load(row["counter_labels_before"]))
+                cur = self._execute(
+                    "UPDATE questions SET status = 'answered', label_after = ?, "
+                    "counter_label_after = ?, skipped = ?, annotator = ?, "
+                    "answered_at = ?, counter_labels_after = ?, checksum = ? "
+                    "WHERE question_id = ? AND status = 'pending' AND qkey = ?",
+                    params + (_checksum(row["qkey"], params), question_id,
+                              row["qkey"]))
+        # another connection may have answered it between the two statements
+        if cur is None or cur.rowcount != 1:
+            raise OracleError(
+                f"Question {question_id} is not pending in {self!r}: it was "
+                "answered already or never asked."
+            )
 
     @staticmethod
     def _answer_params(answer, counter_default=None, before=None):
