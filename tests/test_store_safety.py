@@ -616,3 +616,21 @@ def test_the_command_refuses_a_foreign_store_in_one_line(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1
     assert f"error: {theirs} is an SQLite database but not an annotation" in err
     assert theirs.read_bytes() == before and not out.exists()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_an_answer_is_not_saved_into_a_store_removed_while_asking(tmp_path, how):
+    path = tmp_path / "s.sqlite"
+
+    def oracle(query):  # the store goes away while the person looks
+        os.replace(path, tmp_path / "moved.sqlite")
+        if how == "replaced":
+            AnnotationStore(path).close()  # another, empty store at its path
+        return Answer(label=1)
+
+    session = AnnotationSession(oracle, path)
+    with pytest.raises(OracleError, match=rf"{path} was deleted, moved or replaced"):
+        session(_query())
+    # the question was recorded, its answer was refused, not lost in a ghost
+    (row,) = AnnotationStore(tmp_path / "moved.sqlite").records()
+    assert row["status"] == "pending"

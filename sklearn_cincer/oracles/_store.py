@@ -261,6 +261,7 @@ class AnnotationStore:
         except BaseException:
             conn.close()
             raise
+        self._identity = _identity(self.path)
         self._conn, self._read_only, self._opened = conn, read_only, True
 
     def _check_file(self, read_only):
@@ -462,6 +463,13 @@ class AnnotationStore:
                 f"The store {self.path} is read-only: its answers replay, but "
                 f"{what} cannot be recorded. Copy it somewhere writable to go on."
             )
+        # SQLite writes on into a file deleted or moved away while open: an
+        # answer written there would be lost, so it is refused (and not saved)
+        if _identity(self.path) != self._identity:
+            raise OracleError(
+                f"The store {self.path} was deleted, moved or replaced since it "
+                f"was opened: {what} is not recorded. Put it back (or close this "
+                "session and give it the store where it is now).")
 
     def _execute(self, sql, params=()):
         with self._lock:
@@ -831,6 +839,17 @@ def _single_as_lists(rec):
     rec["counter_labels_after"] = (
         [rec["counter_label_after"]] if one and answered else [] if answered
         else None)
+
+
+def _identity(path):
+    """``(st_dev, st_ino)`` of the file at ``path``, or None (none, or memory)."""
+    if path == ":memory:":
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _check_beside(path):
