@@ -440,6 +440,8 @@ class AnnotationStore:
             started = datetime.datetime.now().isoformat(timespec="seconds")
             note = f"process {os.getpid()} on {socket.gethostname()} since {started}"
             try:
+                if held != self._identity:  # the lock is on another file now
+                    self._check_writable("the hold for writing")
                 # for the "in use by" message of a session that is refused
                 self._execute(f"INSERT OR REPLACE INTO {_schema.INFO_TABLE} "
                               "VALUES ('holder', ?)", (note,))
