@@ -244,6 +244,65 @@ def cases(workdir):
     holder.stdout.close()
     outcome, held = _resume(path, X, y, y_noisy, X, first)
     yield "after the holder was killed (stale lock)", outcome, held and "ran" in outcome
+    yield from _attacks(workdir, fresh, env, X, y, y_noisy, first)
+
+
+def _attacks(workdir, fresh, env, X, y, y_noisy, first):
+    """Issue 18: links, another application's tables, a changed answer."""
+    # a second process through another name (a hard link) of a busy store
+    path = fresh("busy2.sqlite")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, path],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    holder.stdout.readline()
+    alias = os.path.join(workdir, "alias.sqlite")
+    os.link(path, alias)
+    outcome, held = _resume(alias, X, y, y_noisy, X, first)
+    yield ("a second process through a hard link", outcome,
+           held and "in use" in outcome)
+    holder.kill()
+    holder.wait()
+    holder.stdout.close()
+    # a symbolic link planted where the lock file once was
+    victim = os.path.join(workdir, "victim.txt")
+    with open(victim, "wb") as fh:
+        fh.write(b"someone else's file\n" * 100)
+    path = fresh("linked.sqlite")
+    os.symlink(victim, path + ".lock")
+    outcome, held = _resume(path, X, y, y_noisy, X, first)
+    with open(victim, "rb") as fh:
+        intact = fh.read() == b"someone else's file\n" * 100
+    yield (f"a link at the lock path (target {'intact' if intact else 'WRITTEN'})",
+           outcome, held and intact)
+    # another application's database with tables named like a store's
+    theirs = os.path.join(workdir, "theirs.sqlite")
+    conn = sqlite3.connect(theirs)
+    conn.executescript(
+        "CREATE TABLE runs (run_id INTEGER PRIMARY KEY, km REAL);"
+        "CREATE TABLE questions (question_id INTEGER PRIMARY KEY, text TEXT);"
+        "INSERT INTO runs VALUES (1, 12.5);")
+    conn.commit()
+    conn.close()
+    yield ("another application's tables named runs and questions",
+           ) + _refused_clearly(theirs, X, y, y_noisy)
+    # one byte of a stored label_after flipped
+    path = fresh("flipped.sqlite")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE questions SET label_after = CASE label_after WHEN '0' "
+                 "THEN '1' ELSE '0' END WHERE question_id = (SELECT "
+                 "MIN(question_id) FROM questions WHERE status = 'answered')")
+    conn.commit()
+    conn.close()
+    oracle = Recorder(y)
+    name = "one byte of a stored label_after flipped"
+    try:
+        _cleaner(_session(oracle, path)).fit(X, y_noisy)
+    except Exception as exc:
+        text = str(exc)
+        yield (name, f"refused ({type(exc).__name__}: ..."
+               f"{text[text.find('has a damaged'):][:90]})",
+               path in text and "damaged answer" in text and not oracle.asked)
+    else:  # running on replays the other label: only a refusal holds
+        yield name, "ran: the changed answer was replayed", False
 
 
 def _refused_clearly(path, X, y, y_noisy):

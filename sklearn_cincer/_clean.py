@@ -550,7 +550,12 @@ def _oracle(args, table, store_path):
         options["render"] = RowView(table, as_html=args.oracle == "browser")
     human = kind(**options)
     offline = OfflineAnswers(args.answers, fallback=human) if args.answers else None
-    session = AnnotationSession(offline or human, store_path)
+    try:
+        session = AnnotationSession(offline or human, store_path)
+    except BaseException:
+        if hasattr(human, "close"):
+            human.close()  # the browser page's server
+        raise
     return session, human, offline, session
 
 
@@ -639,7 +644,12 @@ def _run(args):
     n = len(table.y)
     n_bootstrap = args.n_bootstrap or (100 if n >= 200 else max(2, n // 2))
     _describe(args, table, n_bootstrap)
-    oracle, human, offline, session = _oracle(args, table, store_path)
+    from .oracles import OracleError
+
+    try:
+        oracle, human, offline, session = _oracle(args, table, store_path)
+    except (OSError, ValueError, OracleError) as exc:  # e.g. not a store
+        raise CommandError(str(exc)) from None
     if session is not None:
         print(f"Answers are saved in {store_path} as you give them; run the "
               "same command again to resume.", flush=True)

@@ -281,3 +281,40 @@ def test_a_failed_call_leaves_the_pickled_state_byte_identical(
     with pytest.raises(OracleError, match="annotator gone"):
         cleaner.partial_fit(X[N_FIT:], flipped)
     assert _fitted_state(cleaner) == before
+
+
+@pytest.mark.parametrize("gone", ["deleted", "moved"])
+def test_a_cleaner_whose_store_is_gone_still_loads_and_says_so(
+        tmp_path, stream, gone):
+    # issue 18: loading failed when the session's store had been removed
+    from sklearn_cincer.oracles import AnnotationSession, AnnotationStore, OracleError
+
+    X, y_true, y_noisy = stream
+    path = tmp_path / "answers.sqlite"
+    session = AnnotationSession(SimulatedOracle(y_true), path)
+    cleaner = SkepticalCleaner(LogisticRegression(max_iter=500), oracle=session,
+                               n_bootstrap=20, threshold=0.0, random_state=0)
+    cleaner.fit(X[:N_FIT], y_noisy[:N_FIT])
+    assert cleaner.n_queries_ > 0
+    blob = pickle.dumps(cleaner)
+    session.close()
+    if gone == "deleted":
+        path.unlink()
+    else:
+        path.rename(tmp_path / "elsewhere.sqlite")
+    loaded = pickle.loads(blob)
+    np.testing.assert_array_equal(loaded.predict(X), cleaner.predict(X))
+    assert loaded.history_ == cleaner.history_
+    # using the session says the store is missing, naming it, and makes none
+    for call in (lambda: loaded.partial_fit(X[N_FIT:], y_noisy[N_FIT:]),
+                 lambda: loaded.fit(X[:N_FIT], y_noisy[:N_FIT])):
+        with pytest.raises(OracleError, match=rf"store {path} is missing"):
+            call()
+        assert not path.exists()
+    np.testing.assert_array_equal(loaded.predict(X), cleaner.predict(X))
+    if gone == "moved":
+        # given the store where it is now, the session replays every answer
+        loaded.oracle.store = AnnotationStore(tmp_path / "elsewhere.sqlite")
+        again = loaded.fit(X[:N_FIT], y_noisy[:N_FIT])
+        assert loaded.oracle.n_replayed_ == cleaner.n_queries_
+        assert again.history_ == cleaner.history_

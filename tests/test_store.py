@@ -391,3 +391,52 @@ def test_summary_counts(tmp_path):
         "relabeled_counter_examples": 0, "revised": 1, "pending": 1,
         "annotators": {"bo": 2},
     }
+
+
+def test_two_threads_answering_one_question_record_one_answer(tmp_path):
+    import threading
+
+    path = tmp_path / "s.sqlite"
+    stores = [AnnotationStore(path), AnnotationStore(path)]  # two connections
+    for attempt in range(20):
+        qid = stores[0].record_question(_query(example_id=100 + attempt))
+        barrier = threading.Barrier(2)
+        results = {}
+
+        def answer(k, qid=qid, barrier=barrier, results=results):
+            barrier.wait()
+            try:
+                stores[k].record_answer(qid, Answer(label=k))
+                results[k] = "saved"
+            except OracleError as exc:
+                results[k] = str(exc)
+
+        threads = [threading.Thread(target=answer, args=(k,)) for k in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        saved = [k for k, r in results.items() if r == "saved"]
+        assert len(saved) == 1, results  # never two, never a silent loss
+        assert "not pending" in results[1 - saved[0]]
+        query = _query(example_id=100 + attempt)
+        assert stores[1].find_answer(query).label == saved[0]  # and its checksum
+
+
+def test_a_changed_revision_is_refused_where_it_would_replay(tmp_path, data):
+    # the revision the live run applied later is checked like the first answer
+    X, y, y_noisy = data
+    path = tmp_path / "s.sqlite"
+    _cleaner(AnnotationSession(RevisingOracle(SimulatedOracle(y)), path)).fit(
+        X, y_noisy)
+    conn = sqlite3.connect(path)
+    n = conn.execute(
+        "UPDATE questions SET label_after = CASE label_after WHEN '0' THEN '1' "
+        "ELSE '0' END WHERE revises IS NOT NULL").rowcount
+    conn.commit()
+    conn.close()
+    assert n == 1
+    asker = CountingOracle(SimulatedOracle(y))
+    with pytest.raises(OracleError, match="damaged answer"):
+        _cleaner(AnnotationSession(asker, path)).fit(X, y_noisy)
+    assert asker.calls == []

@@ -307,8 +307,330 @@ def test_a_dropped_session_gives_back_the_store(tmp_path):
     path = tmp_path / "s.sqlite"
     session = AnnotationSession(lambda q: Answer(label=0), path)
     session(_query())
-    lock = os.path.realpath(path) + ".lock"
-    assert lock in _lockfile._HELD
+    identity = (path.stat().st_dev, path.stat().st_ino)  # the file's own
+    assert identity in _lockfile._HELD
     del session
     gc.collect()
-    assert lock not in _lockfile._HELD
+    assert identity not in _lockfile._HELD
+
+
+# ------------------------------------------- links and foreign files (issue 18)
+
+def _files_beside(path):
+    """The names in the store's folder that start with its name."""
+    return sorted(p.name for p in Path(path).parent.iterdir()
+                  if p.name.startswith(Path(path).name))
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_a_link_planted_at_the_old_lock_path_is_never_written(tmp_path, link):
+    # the store once kept its lock in STORE.lock: a link planted there made a
+    # session truncate and overwrite the file it points to
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"someone else's file\n" * 50)
+    path = tmp_path / "s.sqlite"
+    if link == "symbolic":
+        os.symlink(victim, f"{path}.lock")
+    else:
+        os.link(victim, f"{path}.lock")
+    session = AnnotationSession(lambda q: Answer(label=1), path)
+    assert session(_query()).label == 1
+    session.close()
+    assert victim.read_bytes() == b"someone else's file\n" * 50
+    assert AnnotationStore(path).n_answered == 1
+
+
+def _hold_in_another_process(path):
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1")
+    holder = subprocess.Popen([sys.executable, "-c", _holder_script(), str(path)],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_two_names_of_one_store_still_exclude_each_other(tmp_path, link):
+    path = tmp_path / "s.sqlite"
+    other = tmp_path / "other-name.sqlite"
+    holder = _hold_in_another_process(path)
+    try:
+        (os.symlink if link == "symbolic" else os.link)(path, other)
+        asked = []
+        session = AnnotationSession(lambda q: asked.append(q) or Answer(label=0),
+                                    other)
+        with pytest.raises(OracleError, match=rf"(?s){other}.*in use.*{holder.pid}"):
+            session(_query(example_id=7))
+        assert asked == []
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    # the holder is gone: the other name may write now
+    session = AnnotationSession(lambda q: Answer(label=0), other)
+    session(_query(example_id=7))
+    session.close()
+    assert AnnotationStore(path).n_answered == 2  # one file, both answers
+
+
+def _foreign_database(path, journal_mode="delete", application_id=0):
+    """Another application's database that has tables named like a store's."""
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA journal_mode = {journal_mode}")
+    conn.execute(f"PRAGMA application_id = {application_id}")
+    conn.executescript("""
+        CREATE TABLE runs (run_id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,
+                           athlete TEXT, km REAL);
+        CREATE TABLE questions (question_id INTEGER PRIMARY KEY, text TEXT,
+                                qkey TEXT);
+        INSERT INTO runs VALUES (1, '2024-05-01', 'ana', 12.5);
+        INSERT INTO questions VALUES (1, 'Why?', 'k');
+        PRAGMA user_version = 7;
+    """)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("kind", ["runs and questions", "WAL mode",
+                                  "other application id", "exact schema, extra table",
+                                  "no tables"])
+def test_another_applications_database_is_refused_untouched(tmp_path, kind):
+    from sklearn_cincer.oracles import _store
+
+    path = tmp_path / "theirs.db"
+    if kind == "runs and questions":
+        _foreign_database(path)
+    elif kind == "WAL mode":
+        _foreign_database(path, journal_mode="wal")
+    elif kind == "no tables":
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA user_version = 1")  # a file, with no table yet
+        conn.close()
+    else:
+        # a store's exact tables, under another application's id, or beside
+        # a table of its own: not ours either
+        conn = sqlite3.connect(path)
+        conn.executescript(_store._SCHEMA)
+        if kind == "other application id":
+            conn.execute("PRAGMA application_id = 1234")
+        else:
+            conn.execute("CREATE TABLE invoices (id INTEGER)")
+        conn.execute("PRAGMA user_version = 3")
+        conn.commit()
+        conn.close()
+    before, names = path.read_bytes(), _files_beside(path)
+    for read_only in (None, True):
+        with pytest.raises(ValueError, match=rf"{path}.*not an annotation store"):
+            AnnotationStore(path, read_only=read_only)
+    with pytest.raises(ValueError, match="left as it was"):
+        AnnotationSession(lambda q: Answer(label=0), path)
+    assert path.read_bytes() == before  # byte for byte
+    assert _files_beside(path) == names  # no -journal, -wal or -shm made
+
+
+def test_a_dangling_link_does_not_become_a_store(tmp_path):
+    target = tmp_path / "elsewhere" / "made.sqlite"
+    (tmp_path / "elsewhere").mkdir()
+    path = tmp_path / "s.sqlite"
+    os.symlink(target, path)
+    with pytest.raises(ValueError, match=rf"{path} is a link to {target}"):
+        AnnotationStore(path)
+    assert not target.exists()
+
+
+def test_a_store_through_a_link_to_it_is_the_same_store(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = AnnotationStore(path)
+    store.record_answer(store.record_question(_query()), Answer(label=1))
+    store.close()
+    os.symlink(path, tmp_path / "link.sqlite")
+    assert AnnotationStore(tmp_path / "link.sqlite").find_answer(_query()) == (
+        Answer(label=1, counter_label=1))
+
+
+def _marker(path):
+    from sklearn_cincer.oracles import _schema
+
+    conn = sqlite3.connect(path)
+    try:
+        app = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        info = dict(conn.execute(f"SELECT key, value FROM {_schema.INFO_TABLE}")
+                    ) if app else {}
+    finally:
+        conn.close()
+    return app == _schema.APPLICATION_ID, version, info.get("format")
+
+
+def test_a_new_store_carries_its_marker(tmp_path):
+    path = tmp_path / "s.sqlite"
+    AnnotationStore(path).close()
+    from sklearn_cincer.oracles import _store
+
+    assert _marker(path) == (True, _store._SCHEMA_VERSION,
+                             "sklearn-cincer annotation store")
+
+
+def test_an_earlier_store_read_only_is_left_as_it_was_then_upgraded(tmp_path):
+    path = tmp_path / "old.sqlite"
+    _legacy_store(path)
+    before = path.read_bytes()
+    reader = AnnotationStore(path, read_only=True)
+    assert reader.records()[0]["label_after"] == 1
+    reader.close()
+    assert path.read_bytes() == before and _marker(path)[0] is False
+    with pytest.warns(UserWarning, match=rf"{path}.*checksum: its answer was given"):
+        store = AnnotationStore(path)
+    store.close()
+    assert _marker(path)[0] is True
+    # the upgraded answer replays (by ids and labels, as the first schema did)
+    session = AnnotationSession(lambda q: Answer(label=0), path)
+    with pytest.warns(UserWarning, match="without fingerprints"):
+        assert session(_query()).label == 1
+    assert session.n_replayed_ == 1
+
+
+def test_a_version_3_store_is_upgraded_and_replays(tmp_path):
+    from sklearn_cincer.oracles import _store
+    from sklearn_cincer.oracles._store import question_key
+
+    path = tmp_path / "v3.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(_store._SCHEMA)
+    conn.execute("PRAGMA user_version = 3")
+    key = question_key(_query())
+    conn.execute(
+        "INSERT INTO questions (status, example_id, counter_example_id, "
+        "label_before, counter_label_before, label_after, counter_label_after, "
+        "annotator, asked_at, qkey, x_fingerprint) VALUES ('answered', 5, 2, '0', "
+        "'1', '1', '0', 'ana', 't', ?, 'f')", (key,))
+    conn.commit()
+    conn.close()
+    with pytest.warns(UserWarning, match="checksum"):
+        store = AnnotationStore(path)
+    assert store.find_answer(_query()) == Answer(label=1, counter_label=0,
+                                                 annotator="ana")
+    assert _marker(path)[:2] == (True, _store._SCHEMA_VERSION)
+
+
+# ------------------------------------------------------ checksums (issue 18)
+
+def _tamper(path, sql, params=()):
+    conn = sqlite3.connect(path)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("column, value", [
+    ("label_after", "0"), ("counter_label_after", "0"), ("skipped", 1),
+    ("annotator", "mallory"), ("checksum", None)])
+def test_a_changed_answer_is_refused_not_replayed(tmp_path, column, value):
+    path = tmp_path / "s.sqlite"
+    store = AnnotationStore(path)
+    qid = store.record_question(_query())
+    store.record_answer(qid, Answer(label=1, annotator="ana"))
+    store.close()
+    _tamper(path, f"UPDATE questions SET {column} = ?", (value,))
+    asked = []
+    session = AnnotationSession(lambda q: asked.append(q) or Answer(label=1), path)
+    with pytest.raises(OracleError, match=rf"(?s){path}.*damaged answer to "
+                       rf"question {qid} \(about example 5\).*checksum"):
+        session(_query())
+    assert asked == [] and session.n_replayed_ == 0  # never a silent replay
+
+
+def test_one_flipped_byte_in_the_file_is_found(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = AnnotationStore(path)
+    store.record_answer(store.record_question(_query(label="cat", counter_label="cat",
+                                                     classes=("cat", "cow"))),
+                        Answer(label="cow"))
+    store.close()
+    data = bytearray(path.read_bytes())
+    where = data.index(b'"cow"')  # label_after, as the file holds it
+    data[where + 3] = ord("t")  # "cow" -> "cot": one byte
+    path.write_bytes(bytes(data))
+    with pytest.raises(OracleError, match="damaged answer to question 1"):
+        AnnotationStore(path).find_answer(
+            _query(label="cat", counter_label="cat", classes=("cat", "cow")))
+
+
+def test_a_revision_and_an_adopted_answer_carry_checksums(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = AnnotationStore(path)
+    store.record_answer(store.record_question(_query()), Answer(label=1))
+    new = store.record_revision(_query(), Answer(label=0, counter_label=0))
+    assert store.find_answer(_query()) == Answer(label=0, counter_label=0)
+    _tamper(path, "UPDATE questions SET label_after = '1' WHERE question_id = ?",
+            (new,))
+    with pytest.raises(OracleError, match=f"question {new}"):
+        store.find_answer(_query())
+    # a first-schema row: tampered before it is adopted, it is refused too
+    old = tmp_path / "old.sqlite"
+    _legacy_store(old)
+    with pytest.warns(UserWarning, match="checksum"):
+        AnnotationStore(old).close()
+    _tamper(old, "UPDATE questions SET label_after = '0'")
+    session = AnnotationSession(lambda q: Answer(label=1), old)
+    with pytest.raises(OracleError, match="damaged answer to question 1"):
+        session(_query())
+
+
+def test_a_link_where_sqlite_keeps_its_journal_is_refused(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep me\n")
+    path = tmp_path / "s.sqlite"
+    AnnotationStore(path).close()
+    os.symlink(victim, f"{path}-journal")
+    with pytest.raises(ValueError, match=rf"{path}-journal is a link.*Remove"):
+        AnnotationStore(path)
+    assert victim.read_bytes() == b"keep me\n"
+
+
+def test_the_audit_log_never_overwrites_its_store(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = AnnotationStore(path)
+    store.record_answer(store.record_question(_query()), Answer(label=1))
+    before = path.read_bytes()
+    os.link(path, tmp_path / "same.sqlite")
+    for target in (path, tmp_path / "same.sqlite"):
+        with pytest.raises(ValueError, match="is the store itself"):
+            store.to_csv(target)
+    assert path.read_bytes() == before and store.n_answered == 1
+
+
+def test_the_command_refuses_a_foreign_store_in_one_line(tmp_path, capsys):
+    from sklearn_cincer._cli import main
+
+    data = tmp_path / "data.csv"
+    rows = ["a,b,label"] + [f"{i % 7},{i % 3},{i % 2}" for i in range(40)]
+    data.write_text("\n".join(rows) + "\n")
+    theirs = tmp_path / "theirs.db"
+    _foreign_database(theirs)
+    before = theirs.read_bytes()
+    out = tmp_path / "out.csv"
+    code = main(["clean", str(data), "--label", "label", "--oracle", "terminal",
+                 "--store", str(theirs), "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert f"error: {theirs} is an SQLite database but not an annotation" in err
+    assert theirs.read_bytes() == before and not out.exists()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_an_answer_is_not_saved_into_a_store_removed_while_asking(tmp_path, how):
+    path = tmp_path / "s.sqlite"
+
+    def oracle(query):  # the store goes away while the person looks
+        os.replace(path, tmp_path / "moved.sqlite")
+        if how == "replaced":
+            AnnotationStore(path).close()  # another, empty store at its path
+        return Answer(label=1)
+
+    session = AnnotationSession(oracle, path)
+    with pytest.raises(OracleError, match=rf"{path} was deleted, moved or replaced"):
+        session(_query())
+    # the question was recorded, its answer was refused, not lost in a ghost
+    (row,) = AnnotationStore(tmp_path / "moved.sqlite").records()
+    assert row["status"] == "pending"

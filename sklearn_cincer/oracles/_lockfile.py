@@ -1,16 +1,22 @@
-"""One writing process per store: an OS lock on a file beside it.
+"""One writing process per store: an OS lock on the store's file itself.
 
-The lock is the operating system's (``flock`` on POSIX, ``msvcrt.locking``
-on Windows), so the kernel drops it when the process dies, even by SIGKILL:
-a crash never leaves a stale lock that blocks resuming. The file keeps the
-holder's pid, host and start time for the "in use" message. Within one
-process the lock is shared (counted), so copies of a session, as
+The lock is the operating system's, taken on the database file (``flock``
+on POSIX, which does not meet SQLite's own ``fcntl`` locks; on Windows
+``msvcrt.locking`` of a byte of SQLite's lock page, which holds no data),
+so that:
+
+- the kernel drops it when the process dies, even by SIGKILL: a crash never
+  leaves a stale lock that blocks resuming;
+- every name of the file (a symbolic or hard link, another path to the same
+  folder) meets the same lock, since it belongs to the file, not to a name;
+- no file but the store is ever opened for it: nothing planted beside the
+  store (a link at a lock path) can be written through.
+
+Within one process the lock is shared (counted), so copies of a session, as
 scikit-learn's ``clone`` makes, work on one store.
 """
 
-import datetime
 import os
-import socket
 import threading
 
 try:
@@ -19,13 +25,15 @@ except ImportError:  # Windows
     fcntl = None
     import msvcrt
 
-_HELD = {}  # real path of the lock file -> [file descriptor, count]
+_HELD = {}  # (st_dev, st_ino) of a store file -> [file descriptor, count]
 _HELD_LOCK = threading.Lock()
-_WINDOWS_BYTE = 4096  # the byte locked on Windows; the holder's note lies before
+# On Windows the lock is mandatory: a byte of the page SQLite keeps free
+# for its own locks (it starts at 1 GiB; its first 512 bytes are SQLite's).
+_WINDOWS_BYTE = 0x40000000 + 0x300
 
 
 class InUseError(RuntimeError):
-    """Another process holds the lock; the message says which."""
+    """Another process holds the lock."""
 
 
 def _try_lock(fd):
@@ -36,51 +44,42 @@ def _try_lock(fd):
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
 
 
-def _holder(fd):
-    os.lseek(fd, 0, os.SEEK_SET)
-    note = os.read(fd, 512).decode("utf-8", "replace").strip("\0\n ")
-    return note or "another process"
-
-
 def acquire(path):
-    """Hold the lock of ``path`` (a store file) for this process.
+    """Hold the store file at ``path`` for this process; returns its identity.
 
     Raises
     ------
     InUseError
         When another process holds it.
     OSError
-        When the lock file cannot be made (e.g. a read-only folder).
+        When the file cannot be opened.
     """
-    lock_path = os.path.realpath(path) + ".lock"
+    flags = os.O_RDONLY if fcntl is not None else os.O_RDWR | os.O_BINARY
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    stat = os.fstat(fd)
+    key = (stat.st_dev, stat.st_ino)
     with _HELD_LOCK:
-        held = _HELD.get(lock_path)
-        if held is None:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        held = _HELD.get(key)
+        if held is not None:
+            os.close(fd)
+        else:
             try:
                 _try_lock(fd)
             except OSError:
-                holder = _holder(fd)
                 os.close(fd)
-                raise InUseError(holder) from None
-            started = datetime.datetime.now().isoformat(timespec="seconds")
-            note = f"process {os.getpid()} on {socket.gethostname()} since {started}"
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, note.encode().ljust(512 if fcntl is None else 0))
-            if fcntl is not None:
-                os.ftruncate(fd, len(note.encode()))
-            held = _HELD[lock_path] = [fd, 0]
+                raise InUseError(path) from None
+            held = _HELD[key] = [fd, 0]
         held[1] += 1
-    return lock_path
+    return key
 
 
-def release(lock_path):
+def release(key):
     """Give back one hold taken by :func:`acquire`."""
     with _HELD_LOCK:
-        held = _HELD.get(lock_path)
+        held = _HELD.get(key)
         if held is None:
             return
         held[1] -= 1
         if held[1] <= 0:
-            del _HELD[lock_path]
+            del _HELD[key]
             os.close(held[0])  # closing the descriptor drops the OS lock

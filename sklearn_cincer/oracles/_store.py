@@ -4,13 +4,18 @@ import csv
 import datetime
 import json
 import os
+import socket
 import sqlite3
 import threading
 import urllib.parse
+import warnings
 
-from . import _lockfile
+from . import _lockfile, _schema
 from ._base import Answer, OracleError, plain
 from ._fingerprint import array_fingerprint
+from ._schema import LIST_COLUMNS as _LIST_COLUMNS
+from ._schema import SCHEMA as _SCHEMA  # noqa: F401 (tests build old stores)
+from ._schema import SCHEMA_VERSION as _SCHEMA_VERSION  # noqa: F401
 
 _COLUMNS = (
     "question_id", "run_id", "status", "round", "example_id",
@@ -20,12 +25,6 @@ _COLUMNS = (
     "x_fingerprint", "counter_x_fingerprint", "counter_example_ids", "scores",
     "counter_labels_before", "counter_labels_after", "counter_x_fingerprints",
 )
-
-# Columns of a question with several counter-examples (n_counter_examples >
-# 1): JSON lists, one entry per counter-example, in order. NULL for a
-# question with at most one, whose row is as it was before they existed.
-_LIST_COLUMNS = ("counter_example_ids", "scores", "counter_labels_before",
-                 "counter_labels_after", "counter_x_fingerprints")
 
 # The columns of a question that record_question writes, in order.
 _QUESTION_FIELDS = (
@@ -40,62 +39,6 @@ _QUESTION_FIELDS = (
 # database browser left open) before it fails with "database is locked": the
 # person waits that long for "Saved." or "not saved", so not SQLite's 30 s.
 _BUSY_TIMEOUT = 10.0
-
-# 3: several counter-examples per question (_LIST_COLUMNS); the key of a
-# question with one is as in 2.
-# 2: questions keyed by the fingerprints of both examples' features and the
-# strategy; runs carry a fingerprint of the cleaner's settings and data.
-# 0 (no version): the first schema, keyed by ids and labels only.
-_SCHEMA_VERSION = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    fingerprint TEXT,
-    pid INTEGER
-);
-CREATE TABLE IF NOT EXISTS questions (
-    question_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id INTEGER,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'answered', 'revised')),
-    round INTEGER,
-    example_id INTEGER NOT NULL,
-    counter_example_id INTEGER,
-    strategy TEXT,
-    label_before TEXT,
-    counter_label_before TEXT,
-    prediction TEXT,
-    margin REAL,
-    score REAL,
-    label_after TEXT,
-    counter_label_after TEXT,
-    skipped INTEGER NOT NULL DEFAULT 0,
-    annotator TEXT,
-    asked_at TEXT NOT NULL,
-    answered_at TEXT,
-    revises INTEGER REFERENCES questions (question_id),
-    qkey TEXT NOT NULL,
-    x_fingerprint TEXT,
-    counter_x_fingerprint TEXT,
-    counter_example_ids TEXT,
-    scores TEXT,
-    counter_labels_before TEXT,
-    counter_labels_after TEXT,
-    counter_x_fingerprints TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS one_live_row_per_question
-    ON questions (qkey) WHERE status IN ('pending', 'answered');
-"""
-
-# What earlier schemas lack, added in place when such a store is opened.
-_MIGRATION = (
-    ("runs", "fingerprint", "TEXT"),
-    ("runs", "pid", "INTEGER"),
-    ("questions", "x_fingerprint", "TEXT"),
-    ("questions", "counter_x_fingerprint", "TEXT"),
-) + tuple(("questions", column, "TEXT") for column in _LIST_COLUMNS)
-
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -211,12 +154,20 @@ class AnnotationStore:
     rolls back a half-written transaction). Several processes may read it at
     once; an :class:`AnnotationSession` holds it for writing, so that a
     second session on the same file, in another process, is refused at its
-    start (the lock goes with the process, even when it is killed).
+    start (the lock is on the file itself, so through any of its names, and
+    goes with the process, even when it is killed).
 
-    A file that is not a store (0 bytes, not SQLite, another application's
-    database) is refused, not turned into a new store. A store written by
-    an earlier version (without fingerprints) is upgraded in place when
-    opened for writing. Every error names the file.
+    Each answer carries a SHA-256 checksum of what it says and of its
+    question, written in the same statement; an answer that no longer
+    matches it (the file was changed) raises :class:`OracleError` instead
+    of being replayed.
+
+    A store carries a marker (SQLite's ``application_id`` and a metadata
+    table). A file that is not a store (0 bytes, not SQLite, another
+    application's database, even one with tables of the same names) is
+    refused and left untouched, not turned into a new store. A store written
+    by an earlier version, recognised by its exact schema, is upgraded in
+    place when opened for writing. Every error names the file.
 
     Parameters
     ----------
@@ -262,9 +213,28 @@ class AnnotationStore:
         self._lock = threading.RLock()
         self._conn = None
         self._held = None
+        self._opened = False  # once opened, a missing file is not made anew
         self._connect()
 
     # ------------------------------------------------------------ opening
+
+    @property
+    def read_only(self):
+        """Whether the store was opened read-only."""
+        self._ensure()
+        return self._read_only
+
+    @property
+    def legacy(self):
+        """Whether some rows are of the first schema (see find_legacy_answer)."""
+        self._ensure()
+        return self._legacy
+
+    def _ensure(self):
+        """Open the connection if it is not (after close, or unpickling)."""
+        with self._lock:
+            if self._conn is None:
+                self._connect()
 
     def _decide_read_only(self):
         if self._read_only_param is not None:
@@ -277,81 +247,120 @@ class AnnotationStore:
         return not (os.access(self.path, os.W_OK) and os.access(folder, os.W_OK))
 
     def _connect(self):
-        path = self.path
-        self.read_only = self._decide_read_only()
-        exists = path != ":memory:" and os.path.exists(path)
-        if self.read_only and not exists:
-            raise FileNotFoundError(f"No store at {path} to open read-only.")
-        if exists and os.path.isfile(path) and os.path.getsize(path) == 0:
-            raise ValueError(
-                f"The store file {path} is empty (0 bytes): it holds no answers "
-                "and is not a store (a copy or a download that failed?). Remove "
-                "it to start a new store, or give the path of the real one."
-            )
+        """Open the file, recognise it as a store (or make one), upgrade it.
+
+        A file that is not a store is refused before SQLite writes anything
+        to it or beside it.
+        """
+        read_only = self._decide_read_only()
+        mine = self.path == ":memory:" or self._check_file(read_only)
         try:
-            if self.read_only:
-                uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT,
-                                       isolation_level=None, check_same_thread=False)
-            else:
-                conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT,
-                                       isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            tables = {r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            conn = self._open(read_only)
         except sqlite3.DatabaseError as exc:
-            raise ValueError(
-                f"{path} is not an SQLite database, so not an annotation store "
-                f"({exc})."
-            ) from exc
+            raise ValueError(f"{self.path} could not be opened as an SQLite "
+                             f"database ({exc}).") from exc
         try:
-            self._check_tables(conn, tables)
+            self._prepare(conn, read_only, mine)
         except BaseException:
             conn.close()
             raise
-        self._conn = conn
+        self._identity = _identity(self.path)
+        self._conn, self._read_only, self._opened = conn, read_only, True
 
-    def _check_tables(self, conn, tables):
-        user = tables - {"sqlite_sequence"}
-        if (user or self.read_only) and not {"questions", "runs"} <= user:
+    def _check_file(self, read_only):
+        """Refuse what cannot be a store; make a new file when none is there.
+
+        Returns whether the file is ours to make a store in: marked as a
+        store, or made just now.
+        """
+        path = self.path
+        _check_beside(path)
+        if os.path.exists(path):
+            if not os.path.isfile(path):
+                raise ValueError(f"{path} is not a regular file, so not an "
+                                 "annotation store.")
+            if os.path.getsize(path) == 0:
+                raise ValueError(
+                    f"The store file {path} is empty (0 bytes): it holds no "
+                    "answers and is not a store (a copy or a download that "
+                    "failed?). Remove it to start a new store, or give the path "
+                    "of the real one.")
+            return _schema.check_header(path)
+        if os.path.lexists(path):
             raise ValueError(
-                f"{self.path} is an SQLite database but not an annotation store "
-                f"(its tables: {sorted(user)}); give the path of a store, or a new "
-                "file."
-            )
-        if not self.read_only:
-            conn.execute("PRAGMA synchronous = FULL")
-            if not user:
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-            else:
-                self._migrate(conn)
-            _add_applied_table(conn)
-        self._applied = self.read_only is False or "revisions_applied" in user
+                f"{path} is a link to {os.readlink(path)}, which does not exist: "
+                "a new store is not made through a link. Give the path of the "
+                "file itself.")
+        if self._opened:
+            raise OracleError(
+                f"The store {path} is missing: it was deleted or moved since it "
+                "was opened. Put it back, or give the session the store where it "
+                "is now (session.store = AnnotationStore(new_path)).")
+        if read_only:
+            raise FileNotFoundError(f"No store at {path} to open read-only.")
+        # O_EXCL: never a file (or a link's target) that appeared meanwhile
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        return True
+
+    def _open(self, read_only):
+        if read_only:
+            uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT,
+                                   isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT,
+                                   isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _prepare(self, conn, read_only, mine):
+        """Check what the file is, upgrade it if writable, note its columns."""
+        try:
+            kind, version = _schema.identify(conn, self.path)
+            if kind == "empty" and (read_only or not mine):
+                raise ValueError(
+                    f"{self.path} is an SQLite database without tables, not an "
+                    "annotation store; it was left as it was.")
+            if not read_only:
+                conn.execute("PRAGMA synchronous = FULL")
+                if kind != "ours" or version < _schema.SCHEMA_VERSION:
+                    self._upgrade(conn)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{self.path} is not an SQLite database, so not an "
+                             f"annotation store ({exc}).") from exc
         self._columns = {
             table: {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
-            for table in ("questions", "runs")}
+            for table in ("questions", "runs", "revisions_applied")}
+        if not self._columns["revisions_applied"]:  # a read-only earlier store
+            del self._columns["revisions_applied"]
         # rows of the first schema, matched by ids and labels (find_legacy_answer)
-        self.legacy = "x_fingerprint" not in self._columns["questions"] or bool(
+        self._legacy = "x_fingerprint" not in self._columns["questions"] or bool(
             conn.execute("SELECT 1 FROM questions WHERE x_fingerprint IS NULL "
                          "LIMIT 1").fetchone())
 
-    def _migrate(self, conn):
-        """Bring a store of the first schema up to this one, in one transaction."""
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version >= _SCHEMA_VERSION:
-            return
+    def _upgrade(self, conn):
+        """Make a new store, or upgrade an earlier one, in one transaction."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table, column, kind in _MIGRATION:
-                have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
-                if column not in have:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            # again under the write lock: another process may have done it
+            kind, version = _schema.identify(conn, self.path)
+            n_checked = 0
+            if kind == "empty":
+                _schema.create(conn)
+            elif version < _schema.SCHEMA_VERSION:
+                n_checked = _schema.upgrade(conn, version)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if n_checked:
+            given = ("its answer was" if n_checked == 1
+                     else f"its {n_checked} answers were")
+            warnings.warn(
+                f"The store {self.path} was written before answers carried a "
+                f"checksum: {given} given one now, as stored (they were trusted "
+                "before). From now on an answer changed in the file is refused "
+                "instead of replayed.", UserWarning, stacklevel=5)
 
     def __getstate__(self):
         if self.path == ":memory:":
@@ -360,12 +369,15 @@ class AnnotationStore:
         return {"path": self.path, "read_only": self._read_only_param}
 
     def __setstate__(self, state):
+        # the file is opened on first use, so that an object holding a store
+        # that was moved or deleted still loads; its use then says so
         self.path = state["path"]
         self._read_only_param = state.get("read_only")
         self._lock = threading.RLock()
         self._conn = None
         self._held = None
-        self._connect()
+        self._opened = True
+        self._read_only = None
 
     def __repr__(self):
         return f"AnnotationStore({self.path!r})"
@@ -402,31 +414,55 @@ class AnnotationStore:
 
         An :class:`AnnotationSession` calls this at its start, so that a
         second session on the same file in another process is refused before
-        anyone answers. A read-only store is not held (it is never written).
+        anyone answers. The lock is on the file itself, so a session through
+        another name of the file (a link) is refused too. A read-only store
+        is not held (it is never written).
 
         Raises
         ------
         OracleError
-            When another process holds the store, naming it.
+            When another process holds the store, naming it, or the store is
+            missing.
         """
-        if self.read_only or self.path == ":memory:" or self._held is not None:
+        if self.path == ":memory:" or self.read_only or self._held is not None:
             return
         with self._lock:
             if self._held is not None:
                 return
             try:
-                self._held = _lockfile.acquire(self.path)
-            except _lockfile.InUseError as exc:
+                held = _lockfile.acquire(self.path)
+            except _lockfile.InUseError:
                 raise OracleError(
-                    f"The store {self.path} is in use by {exc}: another session "
-                    "is writing to it. Finish or stop that session (or close its "
-                    "store) first, or give this one another store."
+                    f"The store {self.path} is in use by {self._holder()}: another "
+                    "session is writing to it. Finish or stop that session (or "
+                    "close its store) first, or give this one another store."
                 ) from None
             except OSError as exc:
                 raise OracleError(
                     f"Cannot lock the store {self.path} for writing ({exc}); open "
                     "it with read_only=True to replay its answers."
                 ) from exc
+            started = datetime.datetime.now().isoformat(timespec="seconds")
+            note = f"process {os.getpid()} on {socket.gethostname()} since {started}"
+            try:
+                if held != self._identity:  # the lock is on another file now
+                    self._check_writable("the hold for writing")
+                # for the "in use by" message of a session that is refused
+                self._execute(f"INSERT OR REPLACE INTO {_schema.INFO_TABLE} "
+                              "VALUES ('holder', ?)", (note,))
+            except BaseException:
+                _lockfile.release(held)
+                raise
+            self._held = held
+
+    def _holder(self):
+        """Who holds the store, as its holder noted it."""
+        try:
+            row = self._execute(f"SELECT value FROM {_schema.INFO_TABLE} WHERE "
+                                "key = 'holder'").fetchone()
+        except OracleError:
+            row = None
+        return "another process" if row is None else row["value"]
 
     def _check_writable(self, what):
         if self.read_only:
@@ -434,11 +470,17 @@ class AnnotationStore:
                 f"The store {self.path} is read-only: its answers replay, but "
                 f"{what} cannot be recorded. Copy it somewhere writable to go on."
             )
+        # SQLite writes on into a file deleted or moved away while open: an
+        # answer written there would be lost, so it is refused (and not saved)
+        if _identity(self.path) != self._identity:
+            raise OracleError(
+                f"The store {self.path} was deleted, moved or replaced since it "
+                f"was opened: {what} is not recorded. Put it back (or close this "
+                "session and give it the store where it is now).")
 
     def _execute(self, sql, params=()):
         with self._lock:
-            if self._conn is None:
-                self._connect()
+            self._ensure()
             try:
                 return self._conn.execute(sql, params)
             except sqlite3.Error as exc:
@@ -447,8 +489,7 @@ class AnnotationStore:
     def _transaction(self, statements):
         """Run ``[(sql, params), ...]`` atomically; the last cursor is returned."""
         with self._lock:
-            if self._conn is None:
-                self._connect()
+            self._ensure()
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -486,6 +527,7 @@ class AnnotationStore:
 
     def last_fingerprint(self):
         """The fingerprint of the latest run that recorded one, or None."""
+        self._ensure()
         if "fingerprint" not in self._columns["runs"]:
             return None
         row = self._execute(
@@ -512,21 +554,27 @@ class AnnotationStore:
             return cur.lastrowid
 
     def record_answer(self, question_id, answer):
-        """Write the answer to a pending question."""
+        """Write the answer to a pending question, with its checksum."""
         self._check_writable(f"the answer to question {question_id}")
         with self._lock:
             row = self._execute(
-                "SELECT counter_labels_before FROM questions WHERE question_id = ?",
+                "SELECT qkey, counter_label_before, counter_labels_before FROM "
+                "questions WHERE question_id = ? AND status = 'pending'",
                 (question_id,)).fetchone()
-            before = None if row is None else _load(row["counter_labels_before"])
-            cur = self._execute(
-                "UPDATE questions SET status = 'answered', label_after = ?, "
-                "counter_label_after = COALESCE(?, counter_label_before), "
-                "skipped = ?, annotator = ?, answered_at = ?, "
-                "counter_labels_after = ? "
-                "WHERE question_id = ? AND status = 'pending'",
-                self._answer_params(answer, before=before) + (question_id,))
-        if cur.rowcount != 1:
+            cur = None
+            if row is not None:
+                params = self._answer_params(
+                    answer, row["counter_label_before"],
+                    before=_load(row["counter_labels_before"]))
+                cur = self._execute(
+                    "UPDATE questions SET status = 'answered', label_after = ?, "
+                    "counter_label_after = ?, skipped = ?, annotator = ?, "
+                    "answered_at = ?, counter_labels_after = ?, checksum = ? "
+                    "WHERE question_id = ? AND status = 'pending' AND qkey = ?",
+                    params + (_checksum(row["qkey"], params), question_id,
+                              row["qkey"]))
+        # another connection may have answered it between the two statements
+        if cur is None or cur.rowcount != 1:
             raise OracleError(
                 f"Question {question_id} is not pending in {self!r}: it was "
                 "answered already or never asked."
@@ -536,19 +584,20 @@ class AnnotationStore:
     def _answer_params(answer, counter_default=None, before=None):
         """``label_after`` to ``answered_at``, then ``counter_labels_after``.
 
-        ``before``: the labels of a question's several counter-examples (a
-        list), which the answer's ``None`` entries keep; None for a question
-        with at most one.
+        ``counter_default``: the stored ``counter_label_after`` when the
+        answer leaves it out. ``before``: the labels of a question's several
+        counter-examples (a list), which the answer's ``None`` entries keep;
+        None for a question with at most one.
         """
-        counter = answer.counter_label
-        if counter is None:
-            counter = counter_default
         labels = None
         if before is not None:
             given = answer.counter_labels or (answer.counter_label,)
             labels = json.dumps([plain(b) if k >= len(given) or given[k] is None
                                  else plain(given[k]) for k, b in enumerate(before)])
-        return (_dump(answer.label), None if counter is None else _dump(counter),
+        counter = counter_default
+        if answer.counter_label is not None:
+            counter = _dump(answer.counter_label)
+        return (_dump(answer.label), counter,
                 int(bool(getattr(answer, "skipped", False))), answer.annotator,
                 _now(), labels)
 
@@ -575,12 +624,16 @@ class AnnotationStore:
             before = None
             if len(query.counter_examples) > 1:
                 before = [ce.label for ce in query.counter_examples]
+            counter = None if query.counter_label is None else _dump(
+                query.counter_label)
+            params = self._answer_params(answer, counter, before)
             statements.append((
                 _insert_question("answered", (
                     "revises", "label_after", "counter_label_after", "skipped",
-                    "annotator", "answered_at", "counter_labels_after")),
-                _question_params(run_id, query, key) + (revises,)
-                + self._answer_params(answer, query.counter_label, before)))
+                    "annotator", "answered_at", "counter_labels_after",
+                    "checksum")),
+                _question_params(run_id, query, key) + (revises,) + params
+                + (_checksum(key, params),)))
             return self._transaction(statements).lastrowid
 
     def mark_revision_applied(self, question_id, round_):
@@ -607,19 +660,24 @@ class AnnotationStore:
         run that stopped before applying it) replaces the answer instead, as
         it always did.
         """
-        applied = ("a.applied_round" if self._applied else "NULL AS applied_round")
-        join = (" LEFT JOIN revisions_applied a USING (question_id)"
-                if self._applied else "")
+        columns = self._answer_columns()  # reads the store's tables first
+        applied = "revisions_applied" in self._columns
         rows = self._execute(
-            f"SELECT question_id, status, {self._answer_columns()}, {applied} "
-            f"FROM questions{join} WHERE qkey = ? AND status IN ('answered', "
-            "'revised') ORDER BY question_id", (question_key(query),)).fetchall()
+            f"SELECT status, {columns}, "
+            + ("a.applied_round" if applied else "NULL AS applied_round")
+            + " FROM questions"
+            + (" LEFT JOIN revisions_applied a USING (question_id)" if applied
+               else "")
+            + " WHERE qkey = ? AND status IN ('answered', 'revised') ORDER BY "
+            "question_id", (question_key(query),)).fetchall()
         if not rows or rows[-1]["status"] != "answered":
             return None
         base = max(k for k, row in enumerate(rows)
                    if k == 0 or row["applied_round"] is None)
-        return _answer(rows[base]), [(_answer(row), row["applied_round"])
-                                     for row in rows[base + 1:]]
+        # every row that feeds the replay matches its checksum, or none replays
+        return _answer(self._verified(rows[base])), [
+            (_answer(self._verified(row)), row["applied_round"])
+            for row in rows[base + 1:]]
 
     def find_answer(self, query):
         """The recorded answer to this question, or None.
@@ -627,18 +685,44 @@ class AnnotationStore:
         The same question means the same example and counter-example, with
         the same features (by fingerprint) and current labels, under the same
         strategy.
+
+        Raises
+        ------
+        OracleError
+            When the answer does not match its checksum (the file was changed
+            since it was written): it is never replayed.
         """
         row = self._execute(
             f"SELECT {self._answer_columns()} FROM questions WHERE qkey = ? AND "
             "status = 'answered'", (question_key(query),)).fetchone()
-        return None if row is None else _answer(row)
+        return None if row is None else _answer(self._verified(row))
 
     def _answer_columns(self):
-        """What :func:`_answer` reads (a read-only store may lack the last)."""
-        labels = ("counter_labels_after"
-                  if "counter_labels_after" in self._columns["questions"]
-                  else "NULL AS counter_labels_after")
-        return f"label_after, counter_label_after, annotator, skipped, {labels}"
+        """What :func:`_answer` and :meth:`_verified` read.
+
+        A read-only store of an earlier version may lack the last columns.
+        """
+        self._ensure()
+        have = self._columns["questions"]
+        return ", ".join(
+            c if c in have else f"NULL AS {c}" for c in (
+                "question_id", "example_id", "qkey", "checksum")
+            + _schema.ANSWER_FIELDS)
+
+    def _verified(self, row):
+        """The row, once its answer matches its checksum."""
+        if "checksum" in self._columns["questions"] and (
+                row["checksum"] != _schema.row_checksum(row)):
+            raise OracleError(
+                f"The store {self.path} has a damaged answer to question "
+                f"{row['question_id']} (about example {row['example_id']}): it does "
+                "not match its checksum, so it was changed after it was written "
+                "and is not replayed (it could apply another label than the one "
+                "given). Restore the store from a copy, or set that row's status "
+                "to 'revised' (e.g. with the sqlite3 tool) to ask the question "
+                "again."
+            )
+        return row
 
     def find_legacy_answer(self, query):
         """An answer recorded by the first schema, matched by ids and labels.
@@ -646,26 +730,40 @@ class AnnotationStore:
         Rows written before fingerprints existed cannot be checked against
         the features; they are matched by ids, labels and strategy, as they
         were then. Returns ``(question_id, answer)`` or None.
+
+        Raises
+        ------
+        OracleError
+            When the answer does not match its checksum.
         """
         if not self.legacy or len(query.counter_examples) > 1:
             return None  # the first schema knew one counter-example at most
         row = self._execute(
-            f"SELECT question_id, {self._answer_columns()} FROM questions WHERE "
+            f"SELECT {self._answer_columns()} FROM questions WHERE "
             "qkey = ? AND status = 'answered' AND (strategy IS NULL OR strategy = ?)",
             (_legacy_key(query), query.strategy)).fetchone()
-        return None if row is None else (row["question_id"], _answer(row))
+        return None if row is None else (row["question_id"],
+                                         _answer(self._verified(row)))
 
     def adopt(self, question_id, query):
         """Give a row of the first schema the key and fingerprints of ``query``.
 
-        From then on the answer is found (and checked) like any other.
+        From then on the answer is found (and checked) like any other; its
+        checksum, verified first, covers the new key.
         """
         self._check_writable(f"the fingerprints of question {question_id}")
         fingerprint, counter_fingerprint = _fingerprints(query)
-        self._execute(
-            "UPDATE questions SET qkey = ?, x_fingerprint = ?, "
-            "counter_x_fingerprint = ? WHERE question_id = ?",
-            (question_key(query), fingerprint, counter_fingerprint, question_id))
+        key = question_key(query)
+        with self._lock:
+            row = self._verified(self._execute(
+                f"SELECT {self._answer_columns()} FROM questions WHERE "
+                "question_id = ?", (question_id,)).fetchone())
+            fields = tuple(row[c] for c in _schema.ANSWER_FIELDS)
+            self._execute(
+                "UPDATE questions SET qkey = ?, x_fingerprint = ?, "
+                "counter_x_fingerprint = ?, checksum = ? WHERE question_id = ?",
+                (key, fingerprint, counter_fingerprint,
+                 _schema.answer_checksum(key, *fields), question_id))
 
     def records(self, status=None):
         """Every row, oldest first, as dicts (``pandas.DataFrame(...)`` works).
@@ -679,6 +777,7 @@ class AnnotationStore:
         status : {"pending", "answered", "revised"} or None
             Keep only rows with this status.
         """
+        self._ensure()
         have = self._columns["questions"]
         sql = "SELECT " + ", ".join(
             c if c in have else f"NULL AS {c}" for c in _COLUMNS) + " FROM questions"
@@ -754,6 +853,11 @@ class AnnotationStore:
             Where to write; a file-like object must be opened in text mode
             with ``newline=""``.
         """
+        if not hasattr(path_or_buf, "write") and self.path != ":memory:" and (
+                os.path.exists(path_or_buf)
+                and os.path.samefile(path_or_buf, self.path)):
+            raise ValueError(f"{os.fspath(path_or_buf)} is the store itself: the "
+                             "audit log would overwrite it. Give another path.")
         rows = self.records()
         if hasattr(path_or_buf, "write"):
             self._write_csv(path_or_buf, rows)
@@ -771,18 +875,6 @@ class AnnotationStore:
                 for k, v in row.items()})
 
 
-def _add_applied_table(conn):
-    """The table of where each revision was applied, added to any store.
-
-    A table of its own rather than a column, so that a store of any version
-    gains it without a schema change; stores without it replay as before.
-    """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS revisions_applied (question_id INTEGER "
-        "PRIMARY KEY REFERENCES questions (question_id), applied_round INTEGER "
-        "NOT NULL)")
-
-
 def _single_as_lists(rec):
     """Fill the list columns of a row with at most one counter-example."""
     one = rec["counter_example_id"] is not None
@@ -795,6 +887,39 @@ def _single_as_lists(rec):
     rec["counter_labels_after"] = (
         [rec["counter_label_after"]] if one and answered else [] if answered
         else None)
+
+
+def _identity(path):
+    """``(st_dev, st_ino)`` of the file at ``path``, or None (none, or memory)."""
+    if path == ":memory:":
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _check_beside(path):
+    """Refuse a link where SQLite keeps a journal of the store.
+
+    SQLite writes its journal (``-journal``, or ``-wal`` and ``-shm``) beside
+    the store's real file; a link planted there would be written through.
+    """
+    real = os.path.realpath(path)
+    for suffix in ("-journal", "-wal", "-shm"):
+        beside = real + suffix
+        if os.path.islink(beside):
+            raise ValueError(
+                f"{beside} is a link (to {os.readlink(beside)}) where SQLite keeps "
+                f"the journal of the store {path}: the store is not opened, so "
+                "that nothing is written through it. Remove the link.")
+
+
+def _checksum(key, params):
+    """The checksum of an answer given as :meth:`_answer_params` returns it."""
+    label, counter, skipped, annotator, _, labels = params
+    return _schema.answer_checksum(key, label, counter, labels, skipped, annotator)
 
 
 def _answer(row):
