@@ -395,12 +395,15 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Show progress when positive: a bar over the rounds with tqdm when it
         is installed, else a line every tenth of the stream (every round when
         above 1).
-    n_threads : int or None, default=1
+    n_threads : int, None or "auto", default="auto"
         Threads that BLAS, OpenMP and torch may use during :meth:`fit` and
         :meth:`partial_fit` (set with threadpoolctl, and with
         ``torch.set_num_threads`` when torch is already imported; the cleaner
         never imports it). The previous settings are restored when the call
-        returns or fails. ``None`` leaves the libraries as they are. One
+        returns or fails. ``None`` leaves the libraries as they are.
+        ``"auto"`` takes the library's setting, 1 unless changed with
+        :func:`~sklearn_cincer.set_config`, :func:`~sklearn_cincer.config_context`
+        or the environment variable ``SKLEARN_CINCER_N_THREADS``. One
         thread is the default because each round solves small problems, on
         which more threads mostly wait for each other: one thread was 11 to
         13 times faster than two on a busy 2-core machine (2 to 2.4 times on
@@ -507,7 +510,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "refit": [StrOptions({"scratch", "incremental"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [
+            Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
+        ],
     }
 
     def __init__(
@@ -524,7 +529,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         refit="scratch",
         random_state=None,
         verbose=0,
-        n_threads=1,
+        n_threads="auto",
     ):
         self.estimator = estimator
         self.selector = selector

@@ -13,6 +13,8 @@ machine one thread was 11 to 13 times faster than two
 import contextlib
 import sys
 
+from ._config import get_config
+
 
 def torch_if_imported():
     """The torch module when something has imported it already, else None.
@@ -23,6 +25,20 @@ def torch_if_imported():
     torch = sys.modules.get("torch")
     # A module half-way through its own import lacks its functions.
     return torch if hasattr(torch, "set_num_threads") else None
+
+
+def resolve_n_threads(n_threads):
+    """``n_threads`` with ``"auto"`` read from the library's settings.
+
+    Examples
+    --------
+    >>> from sklearn_cincer import config_context
+    >>> from sklearn_cincer._threads import resolve_n_threads
+    >>> with config_context(n_threads=3):
+    ...     resolve_n_threads("auto"), resolve_n_threads(2)
+    (3, 2)
+    """
+    return get_config()["n_threads"] if n_threads == "auto" else n_threads
 
 
 @contextlib.contextmanager
@@ -40,8 +56,9 @@ def limit_threads(n_threads):
 
     Parameters
     ----------
-    n_threads : int or None
-        The limit; None leaves every library as it is.
+    n_threads : int, None or "auto"
+        The limit; None leaves every library as it is; ``"auto"`` reads it
+        from the library's settings (:func:`~sklearn_cincer.set_config`).
 
     Examples
     --------
@@ -51,6 +68,7 @@ def limit_threads(n_threads):
     ...     all(pool["num_threads"] == 1 for pool in threadpool_info())
     True
     """
+    n_threads = resolve_n_threads(n_threads)
     if n_threads is None:
         yield
         return
