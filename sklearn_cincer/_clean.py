@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 MISSING = "(missing)"
+#: With ``--oracle none``, the model is updated each time the training set
+#: has grown by this fraction (``SkepticalCleaner(refit_every=...)``).
+_NO_ORACLE_REFIT = 0.01
 
 
 def _positive(text):
@@ -294,6 +297,7 @@ def run(args):
               "(pip install pandas).", file=sys.stderr)
         return 1
     from . import SkepticalCleaner
+    from ._spellings import describe_variants, spelling_variants
     from .oracles import OracleError, export_questions
 
     output = Path(args.output)
@@ -318,6 +322,9 @@ def run(args):
     print(f"{args.data}: {len(frame)} rows, {len(table.features)} features "
           f"({len(table.categorical)} text, {len(table.numeric)} numeric), "
           f"label {args.label!r} with {len(np.unique(table.y))} classes.")
+    for line in describe_variants(spelling_variants(table.y)):
+        print(f"  Labels that differ only in case or spaces: {line}. The model "
+              "takes each for a class of its own; merge them in the file.")
     if len(table.labeled) < len(frame):
         print(f"  {len(frame) - len(table.labeled)} rows without a label are "
               "written back unchanged.")
@@ -338,6 +345,10 @@ def run(args):
         n_counter_examples=args.n_counter_examples,
         refit="incremental", random_state=args.seed,
         verbose=1 if session is None else 0,
+        # Nobody answers during the run: no correction waits for the next
+        # refit, and refitting as the training set grows by 1% costs about
+        # 100 fits in all, where a refit per row costs one per row.
+        refit_every=_NO_ORACLE_REFIT if human is None else 1,
     )
     try:
         cleaner.fit(table.X, table.y)

@@ -398,9 +398,18 @@ class CleaningSelector(BaseSelector):
         return _label_probability(view, view.logits(H), self._y[rows])
 
     def _row_features(self, rows):
-        """The last layer's features of training rows (gathered by id)."""
+        """The last layer's features of training rows (gathered by id).
+
+        Top Fisher keeps every training row's features: they are read there
+        when kept in double precision (the same values), computed otherwise.
+        """
+        fisher = self.fisher_
+        kept = getattr(fisher, "_state", {}).get("H")
+        kept = getattr(kept, "array", kept)
+        if isinstance(kept, np.ndarray) and kept.dtype == np.float64:
+            return kept[rows if fisher._rows is None else fisher._rows[rows]]
         ids = rows if self._rows is None else self._rows[rows]
-        return np.asarray(self.fisher_.view_.features(self._X[ids]), dtype=float)
+        return np.asarray(fisher.view_.features(self._X[ids]), dtype=float)
 
     def describe_score(self, score):
         """A score in plain words, for the person who answers.
