@@ -345,10 +345,14 @@ def run(args):
         n_counter_examples=args.n_counter_examples,
         refit="incremental", random_state=args.seed,
         verbose=1 if session is None else 0,
-        # Nobody answers during the run: no correction waits for the next
-        # refit, and refitting as the training set grows by 1% costs about
-        # 100 fits in all, where a refit per row costs one per row.
-        refit_every=_NO_ORACLE_REFIT if human is None else 1,
+        # Without a person nothing waits for the model to learn an answer
+        # (and an answer that changes a label updates it at once): updating
+        # as the training set grows by 1% costs about 100 fits in all, a
+        # refit per row one per row. Runs with --answers keep the schedule of
+        # the --oracle none run that wrote the batches, so as to reach the
+        # same questions.
+        refit_every=(_NO_ORACLE_REFIT if args.oracle == "none" or args.answers
+                     else 1),
     )
     try:
         cleaner.fit(table.X, table.y)

@@ -125,3 +125,15 @@ def test_clean_command_spaces_updates_only_without_a_person(tmp_path, monkeypatc
     assert main(["clean", str(data), "--label", "y", "--oracle", "none",
                  "--output", str(tmp_path / "out.csv")]) == 0
     assert seen == [0.01]
+
+
+def test_run_fingerprint_leaves_the_default_out():
+    from sklearn_cincer.oracles._fingerprint import run_fingerprint
+
+    X, y = np.arange(20.0)[:, None], np.r_[np.zeros(10), np.ones(10)]
+    default = run_fingerprint(SkepticalCleaner(LogisticRegression()), X, y)
+    spaced = run_fingerprint(
+        SkepticalCleaner(LogisticRegression(), refit_every=0.01), X, y)
+    # a store written before refit_every existed still matches the default
+    assert "refit_every" not in default["params"]
+    assert spaced["params"]["refit_every"] == 0.01
