@@ -131,6 +131,21 @@ class HealthSummary:
     spellings : list of dict
         Groups of label spellings that differ only in case or whitespace,
         ``{spelling: count}`` each (see ``spelling_variants``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer import health_summary
+    >>> summary = health_summary(np.array([0, 0, 1]),
+    ...                          np.array([[.9, .1], [.2, .8], [.3, .7]]))
+    >>> print(summary)  # doctest: +NORMALIZE_WHITESPACE
+    Label issues: 1 of 3 examples; overall label quality 0.667 (mean
+    normalized margin 0.600).
+    Issues per class (worst first):
+      0: 1 of 2 (50.0%), mean quality 0.550
+      1: 0 of 1 (0.0%), mean quality 0.700
+    Classes most often confused:
+      0 and 1: 1
     """
 
     n_examples: int
@@ -143,7 +158,7 @@ class HealthSummary:
 
     def __str__(self):
         lines = [
-            f"{self.n_examples} examples, {self.n_label_issues} label issues; "
+            f"Label issues: {self.n_label_issues} of {self.n_examples} examples; "
             f"overall label quality {self.overall_label_quality:.3f} (mean "
             f"normalized margin {self.mean_label_quality:.3f}).",
             "Issues per class (worst first):",

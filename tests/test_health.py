@@ -116,7 +116,7 @@ def test_health_summary_counts_a_known_noisy_set():
     ]
     assert summary.spellings == []
     text = str(summary)
-    assert "4 label issues" in text and "'b' and 'a': 3" in text
+    assert "Label issues: 4 of 30 examples" in text and "'b' and 'a': 3" in text
 
 
 def test_health_summary_names_spellings():
