@@ -832,15 +832,19 @@ def _issues_from_pred_probs(first, X, y, labels, pred_probs, threshold):
     return pred_probs_issues(labels, pred_probs, threshold)
 
 
-@validate_params(
+def _find_with_estimator(estimator, X, y, **params):
+    """``find_label_issues(estimator, X, y)``: the auditor without an oracle."""
+    auditor = LabelAuditor(estimator, oracle=None, **params)
+    return auditor.fit(X, y).label_issues_
+
+
+# Its parameter errors name the public function the user called.
+_find_with_estimator.__qualname__ = "find_label_issues"
+_find_with_estimator = validate_params(
     {
         "estimator": [HasMethods(["fit", "predict_proba"])],
         "X": ["array-like"],
         "y": ["array-like"],
     },
     prefer_skip_nested_validation=False,
-)
-def _find_with_estimator(estimator, X, y, **params):
-    """``find_label_issues(estimator, X, y)``: the auditor without an oracle."""
-    auditor = LabelAuditor(estimator, oracle=None, **params)
-    return auditor.fit(X, y).label_issues_
+)(_find_with_estimator)
