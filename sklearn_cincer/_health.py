@@ -26,7 +26,13 @@ def _classes_of(labels, n_columns):
     integer labels, ``0 .. n_columns - 1`` (cleanlab's convention, which
     allows a class without any label).
     """
-    classes = np.unique(labels)
+    try:
+        classes = np.unique(labels)
+    except TypeError:
+        raise ValueError(
+            "labels mix types that cannot be sorted (text and numbers, or "
+            "missing values as None); give every row a label of one type."
+        ) from None
     if classes.shape[0] == n_columns:
         return classes
     if labels.dtype.kind in "iu" and classes.size and classes[0] >= 0 \

@@ -71,6 +71,12 @@ def test_bad_pred_probs_get_one_clear_error(pred_probs, match):
         find_label_issues(np.array(["x", "y", "y"]), pred_probs=pred_probs)
 
 
+def test_labels_of_mixed_types_get_one_clear_error():
+    with pytest.raises(ValueError, match="labels mix types"):
+        find_label_issues(np.array(["a", None, "b"], dtype=object),
+                          pred_probs=np.full((3, 2), 0.5))
+
+
 def test_forms_are_not_mixed(noisy):
     X, y, _ = noisy
     proba = np.full((len(y), 3), 1 / 3)
