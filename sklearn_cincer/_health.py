@@ -73,7 +73,9 @@ def check_pred_probs(labels, pred_probs):
         raise ValueError("pred_probs needs at least two columns (classes).")
     if not np.all(np.isfinite(pred_probs)):
         bad = np.flatnonzero(~np.isfinite(pred_probs).all(axis=1))
-        raise ValueError(f"pred_probs holds NaN or infinite values (rows {bad[:5].tolist()}).")
+        raise ValueError(
+            f"pred_probs holds NaN or infinite values (rows {bad[:5].tolist()})."
+        )
     if pred_probs.min() < 0 or pred_probs.max() > 1:
         raise ValueError("pred_probs must lie in [0, 1]; pass probabilities, "
                          "not decision scores or logits.")
@@ -164,9 +166,9 @@ class HealthSummary:
 
     def __str__(self):
         lines = [
-            f"Label issues: {self.n_label_issues} of {self.n_examples} examples; "
-            f"overall label quality {self.overall_label_quality:.3f} (mean "
-            f"normalized margin {self.mean_label_quality:.3f}).",
+            (f"Label issues: {self.n_label_issues} of {self.n_examples} "
+             f"examples; overall label quality {self.overall_label_quality:.3f} "
+             f"(mean normalized margin {self.mean_label_quality:.3f})."),
             "Issues per class (worst first):",
         ]
         lines += [

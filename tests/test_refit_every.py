@@ -1,4 +1,4 @@
-"""SkepticalCleaner(refit_every=...): block scoring asks the same questions as row by row."""
+"""SkepticalCleaner(refit_every=...): blocks ask the same questions as row by row."""
 
 import numpy as np
 import pytest
@@ -76,8 +76,7 @@ def test_block_scoring_asks_the_same_questions_as_row_by_row(stream, refit_every
 
 def test_refit_every_one_is_a_refit_per_row(stream):
     X, _, y_noisy = stream
-    cleaner, scored, n_fits = _fit(CountingLR(), X, y_noisy,
-                                   counter_examples="none")
+    cleaner, _, n_fits = _fit(CountingLR(), X, y_noisy, counter_examples="none")
     assert n_fits == 1 + (700 - 50)  # the bootstrap, then one per round
     assert cleaner.n_seen_ == 700
 
