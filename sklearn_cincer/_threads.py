@@ -6,8 +6,10 @@ measured one thread 2.4 times faster for BLAS and 2 times for torch on a
 quiet machine, and a digits run 65 times faster on a busy one (OpenMP
 threads spin while they wait for a busy core); on this project's busy 2-core
 machine one thread was 11 to 13 times faster than two
-(``benchmarks/bench_threads.py``). The cleaner therefore runs on
-``n_threads=1`` by default (see ``SkepticalCleaner``'s ``n_threads``).
+(``benchmarks/bench_threads.py``). The cleaner, the auditor and
+``find_label_issues`` therefore run on one thread by default: their
+``n_threads="auto"`` reads the library's setting (``set_config``), 1 unless
+changed.
 """
 
 import contextlib
