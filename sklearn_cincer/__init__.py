@@ -9,6 +9,8 @@ supports the suspicion, and asks an oracle to relabel either or both.
 
 from ._auditor import AuditRecord, LabelAuditor, find_label_issues
 from ._cleaner import QueryRecord, SkepticalCleaner
+from ._config import config_context, get_config, set_config
+from ._health import HealthSummary, health_summary
 from ._display import CleaningCurveDisplay, CounterExampleDisplay, LabelIssuesDisplay
 from .oracles import SimulatedOracle
 from .selectors import (
@@ -30,6 +32,7 @@ __all__ = [
     "CleaningSelector",
     "CounterExampleDisplay",
     "FullFisherSelector",
+    "HealthSummary",
     "InfluenceSelector",
     "LabelAuditor",
     "LabelIssuesDisplay",
@@ -42,5 +45,9 @@ __all__ = [
     "SkepticalCleaner",
     "TopFisherSelector",
     "__version__",
+    "config_context",
     "find_label_issues",
+    "get_config",
+    "health_summary",
+    "set_config",
 ]

@@ -28,11 +28,14 @@ from ._cleaner import (
     SkepticalCleaner,
     _column_std,
     _seed_unset_random_states,
+    _thread_limited,
     _unchanged_on_error,
 )
 from ._crossval import check_splits, cross_val_proba
+from ._health import pred_probs_issues
 from ._issues import issues_table, label_quality
 from ._progress import progress
+from ._threads import resolve_n_threads
 from ._suspicion import is_suspicious, margin
 from .oracles._base import (
     AnnotationStopped,
@@ -211,6 +214,17 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         above 1, over the folds of each cross-validation); without an oracle,
         over the folds and the counter-examples. With tqdm when it is
         installed, plain lines otherwise.
+    n_threads : int, None or "auto", default="auto"
+        Threads that BLAS, OpenMP and torch may use during :meth:`fit`, in
+        this process and in each of the ``n_jobs`` workers; the previous
+        settings are restored when the call returns or fails. ``"auto"``
+        takes the library's setting, 1 unless changed with
+        :func:`~sklearn_cincer.set_config`,
+        :func:`~sklearn_cincer.config_context` or the environment variable
+        ``SKLEARN_CINCER_N_THREADS``; ``None`` leaves the libraries as they
+        are. Each fold fits a model of moderate size, on which more threads
+        mostly wait for each other, and threads of several workers compete
+        for the same cores (see :ref:`threads`).
 
     Attributes
     ----------
@@ -310,6 +324,9 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "n_threads": [
+            Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
+        ],
     }
 
     def __init__(
@@ -329,6 +346,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        n_threads="auto",
     ):
         self.estimator = estimator
         self.selector = selector
@@ -344,11 +362,13 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=False)
     @_unchanged_on_error
+    @_thread_limited
     def fit(self, X, y):
         """Rank the labels, ask about the most suspicious, fit on the cleaned labels.
 
@@ -411,6 +431,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             template, X, classes[audit.labels], classes, splits=audit.splits,
             warm_start=audit.last_cv if self.refit == "incremental" else None,
             n_jobs=self.n_jobs, verbose=audit.inner_verbose,
+            n_threads=resolve_n_threads(self.n_threads),
         )
         audit.last_cv = cvp
         audit.n_rankings += 1
@@ -717,30 +738,43 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return tags
 
 
-@validate_params(
-    {
-        "estimator": [HasMethods(["fit", "predict_proba"])],
-        "X": ["array-like"],
-        "y": ["array-like"],
-    },
-    prefer_skip_nested_validation=False,
-)
-def find_label_issues(estimator, X, y, *, selector=None, cv=5, threshold=0.0,
+def find_label_issues(estimator=None, X=None, y=None, *, pred_probs=None,
+                      labels=None, selector=None, cv=5, threshold=0.0,
                       explain_issues=True, n_jobs=None, random_state=None,
-                      verbose=0):
+                      verbose=0, n_threads="auto"):
     """Rank the labels of a dataset by out-of-sample suspicion, with counter-examples.
 
-    The one-call form of ``LabelAuditor(estimator, oracle=None, ...).fit(X,
-    y).label_issues_``: nothing is asked, every example is ranked.
+    Two forms:
+
+    - ``find_label_issues(estimator, X, y)``: the one-call form of
+      ``LabelAuditor(estimator, oracle=None, ...).fit(X, y).label_issues_``;
+      nothing is asked, every example is ranked by cross-validated
+      probabilities and explained by a counter-example;
+    - ``find_label_issues(labels, pred_probs=pred_probs)``: the ranking from
+      out-of-sample probabilities you already have, as cleanlab's
+      ``find_label_issues(labels, pred_probs)``; without a model there is no
+      counter-example (``counter_example`` is -1).
 
     Parameters
     ----------
-    estimator : classifier
-        With ``predict_proba``; cloned.
+    estimator : classifier, or array-like of shape (n_samples,)
+        With ``predict_proba``; cloned. With ``pred_probs``, the labels
+        (or pass them as ``labels``).
     X : array-like of shape (n_samples, n_features)
+        Not with ``pred_probs``.
     y : array-like of shape (n_samples,)
-    selector, cv, threshold, explain_issues, n_jobs, random_state, verbose
-        As in :class:`LabelAuditor`.
+        Not with ``pred_probs``.
+    pred_probs : array-like of shape (n_samples, n_classes), default=None
+        Out-of-sample probabilities of each row (cross-validated: a model's
+        probabilities on its own training rows hide its doubts). Columns are
+        the sorted classes (or, for integer labels, the classes ``0 ..
+        n_classes - 1``); every value finite and in ``[0, 1]``, every row
+        summing to 1.
+    labels : array-like of shape (n_samples,), default=None
+        The labels, with ``pred_probs`` (instead of the first argument).
+    selector, cv, threshold, explain_issues, n_jobs, random_state, verbose, n_threads
+        As in :class:`LabelAuditor`; with ``pred_probs`` only ``threshold``
+        applies.
 
     Returns
     -------
@@ -754,6 +788,7 @@ def find_label_issues(estimator, X, y, *, selector=None, cv=5, threshold=0.0,
     See Also
     --------
     LabelAuditor : The same ranking, with questions to a person.
+    health_summary : Issues per class, confused classes and label spellings.
 
     Examples
     --------
@@ -769,10 +804,63 @@ def find_label_issues(estimator, X, y, *, selector=None, cv=5, threshold=0.0,
     10
     >>> bool((top["counter_example"] >= 0).all())
     True
+
+    From probabilities computed elsewhere:
+
+    >>> from sklearn.model_selection import cross_val_predict
+    >>> pred_probs = cross_val_predict(LogisticRegression(max_iter=1000), X,
+    ...                                y_noisy, method="predict_proba")
+    >>> issues = find_label_issues(y_noisy, pred_probs=pred_probs)
+    >>> int(flipped[issues.sort_values("label_quality").head(10).index].sum())
+    10
     """
-    auditor = LabelAuditor(
-        estimator, selector=selector, oracle=None, cv=cv, threshold=threshold,
+    if pred_probs is not None or labels is not None:
+        return _issues_from_pred_probs(estimator, X, y, labels, pred_probs,
+                                       threshold)
+    if estimator is None or X is None or y is None:
+        raise ValueError("find_label_issues takes (estimator, X, y), or "
+                         "(labels, pred_probs=...) to rank given probabilities.")
+    return _find_with_estimator(
+        estimator, X, y, selector=selector, cv=cv, threshold=threshold,
         explain_issues=explain_issues, n_jobs=n_jobs, random_state=random_state,
-        verbose=verbose,
+        verbose=verbose, n_threads=n_threads,
     )
+
+
+def _issues_from_pred_probs(first, X, y, labels, pred_probs, threshold):
+    """``find_label_issues(labels, pred_probs=...)``, its arguments checked."""
+    if pred_probs is None:
+        raise ValueError("labels= goes with pred_probs=; to rank with a model, "
+                         "call find_label_issues(estimator, X, y).")
+    if X is not None or y is not None:
+        raise ValueError(
+            "find_label_issues takes either (estimator, X, y) or (labels, "
+            "pred_probs=...); X and y have no use with pred_probs."
+        )
+    if labels is not None and first is not None:
+        raise ValueError("The labels were given twice (first argument and labels=).")
+    labels = first if labels is None else labels
+    if labels is None or hasattr(labels, "fit"):
+        raise ValueError("With pred_probs, pass the labels: "
+                         "find_label_issues(labels, pred_probs=pred_probs).")
+    if not (isinstance(threshold, Real) and 0 <= threshold <= 1):
+        raise ValueError(f"threshold must be in [0, 1]; got {threshold!r}.")
+    return pred_probs_issues(labels, pred_probs, threshold)
+
+
+def _find_with_estimator(estimator, X, y, **params):
+    """``find_label_issues(estimator, X, y)``: the auditor without an oracle."""
+    auditor = LabelAuditor(estimator, oracle=None, **params)
     return auditor.fit(X, y).label_issues_
+
+
+# Its parameter errors name the public function the user called.
+_find_with_estimator.__qualname__ = "find_label_issues"
+_find_with_estimator = validate_params(
+    {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "X": ["array-like"],
+        "y": ["array-like"],
+    },
+    prefer_skip_nested_validation=False,
+)(_find_with_estimator)

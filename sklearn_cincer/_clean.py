@@ -32,8 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from ._clean_files import CommandError, OutputFiles, check_folder, check_paths
+from ._spellings import describe_variants, spelling_variants
 
 MISSING = "(missing)"
+#: With ``--oracle none``, the model is updated each time the training set
+#: has grown by this fraction (``SkepticalCleaner(refit_every=...)``).
+_NO_ORACLE_REFIT = 0.01
 
 
 def _positive(text):
@@ -662,9 +666,38 @@ def _run(args):
         n_bootstrap=n_bootstrap, n_counter_examples=args.n_counter_examples,
         refit="incremental", random_state=args.seed,
         verbose=1 if session is None else 0,
+        refit_every=_refit_every(args, store_path),
     )
     return _fit_and_write(args, table, cleaner, recorder, (human, offline, session),
                           outputs, store_path)
+
+
+def _refit_every(args, store_path):
+    """How often the model learns the rows streamed.
+
+    After every row when a person answers (the paper's loop). Without a
+    person (``--oracle none``), and with ``--answers`` (to reach the
+    questions of the ``--oracle none`` run that wrote the batches), as the
+    training set grows by 1%: nobody waits for the model to learn an answer
+    (an answer that changes a label updates it at once), and a refit per row
+    would cost a fit on the whole training set per row. An existing store
+    keeps the schedule of the run that wrote it, so that its answers meet
+    the same questions.
+    """
+    if args.oracle != "none" and not args.answers:
+        return 1
+    if store_path.is_file():
+        from .oracles import AnnotationStore, OracleError
+
+        try:
+            with contextlib.closing(AnnotationStore(store_path,
+                                                    read_only=True)) as store:
+                stored = store.last_fingerprint()
+        except (OSError, ValueError, OracleError):
+            stored = None  # opening it for the run says what is wrong
+        if stored is not None:
+            return stored.get("params", {}).get("refit_every", 1)
+    return _NO_ORACLE_REFIT
 
 
 def _read(args):
@@ -686,6 +719,9 @@ def _describe(args, table, n_bootstrap):
     print(f"{args.data}: {len(table.frame)} rows, {len(table.features)} features "
           f"({len(table.categorical)} text, {len(table.numeric)} numeric), "
           f"label {args.label!r} with {len(np.unique(table.y))} classes.")
+    for line in describe_variants(spelling_variants(table.y)):
+        print(f"  Labels that differ only in case or spaces: {_inert(line)}. The "
+              "model takes each for a class of its own; merge them in the file.")
     if len(table.labeled) < len(table.frame):
         print(f"  {len(table.frame) - len(table.labeled)} rows without a label "
               "are written back unchanged.")

@@ -509,18 +509,34 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Show progress when positive: a bar over the rounds with tqdm when it
         is installed, else a line every tenth of the stream (every round when
         above 1).
-    n_threads : int or None, default=1
+    n_threads : int, None or "auto", default="auto"
         Threads that BLAS, OpenMP and torch may use during :meth:`fit` and
         :meth:`partial_fit` (set with threadpoolctl, and with
         ``torch.set_num_threads`` when torch is already imported; the cleaner
         never imports it). The previous settings are restored when the call
-        returns or fails. ``None`` leaves the libraries as they are. One
+        returns or fails. ``None`` leaves the libraries as they are.
+        ``"auto"`` takes the library's setting, 1 unless changed with
+        :func:`~sklearn_cincer.set_config`, :func:`~sklearn_cincer.config_context`
+        or the environment variable ``SKLEARN_CINCER_N_THREADS``. One
         thread is the default because each round solves small problems, on
         which more threads mostly wait for each other: one thread was 11 to
         13 times faster than two on a busy 2-core machine (2 to 2.4 times on
         a quiet one, as reported in issue 14), and results then do not
         depend on the machine's core count (see :ref:`threads`). Raise it,
         or pass None, for a large model on a quiet machine with many cores.
+    refit_every : int or float, default=1
+        Rows streamed between two updates of the model. 1 updates it after
+        every round (the paper's protocol). An integer ``k`` updates it once
+        every ``k`` rows; a float in ``(0, 1)`` once the training set has
+        grown by that fraction since the last update (at least one row), so
+        that updates cost about as much in all as ``1 / refit_every`` fits on
+        the whole stream. The rows between two updates are scored with one
+        ``predict_proba`` call, by the unchanged model: the same questions as
+        scoring them one at a time. An answer that changes a label or drops
+        a counter-example updates the model at once, so that it always
+        learns from the person's corrections before the next question. Use it
+        on long streams (a refit per row costs a fit on the whole training
+        set), above all where nobody answers during the run.
 
     Attributes
     ----------
@@ -630,7 +646,13 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "refit": [StrOptions({"scratch", "incremental"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [
+            Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
+        ],
+        "refit_every": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+        ],
     }
 
     def __init__(
@@ -647,7 +669,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         refit="scratch",
         random_state=None,
         verbose=0,
-        n_threads=1,
+        n_threads="auto",
+        refit_every=1,
     ):
         self.estimator = estimator
         self.selector = selector
@@ -661,6 +684,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.n_threads = n_threads
+        self.refit_every = refit_every
 
     # ------------------------------------------------------------------ fit
 
@@ -867,37 +891,83 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return full
 
     def _run(self, stream, ids):
-        ids = list(ids)
+        ids = np.asarray(list(ids), dtype=np.intp)
         verbose = self.verbose if len(ids) > 1 else 0  # no bar for one round
         with progress(total=len(ids), desc="SkepticalCleaner", verbose=verbose,
                       unit="round") as bar:
-            for example_id in ids:
-                self._round(stream, example_id)
-                bar.update(queries=len(stream.history),
-                           train=int(stream.in_train.sum()))
+            start = 0
+            while start < ids.shape[0]:
+                block = ids[start : start + self._block_size(stream)]
+                start += self._run_block(stream, block, bar)
 
-    def _round(self, stream, example_id):
-        stream.n_rounds += 1
-        self._revision_point(stream, stream.n_rounds)
+    def _block_size(self, stream):
+        """Rows to stream before the next update of the model."""
+        if isinstance(self.refit_every, Integral):
+            return int(self.refit_every)
+        return max(1, math.ceil(self.refit_every * int(stream.in_train.sum())))
+
+    def _run_block(self, stream, block, bar):
+        """Stream ``block`` on the current model, then update it once.
+
+        The model does not change inside the block, so its rows are scored
+        by one ``predict_proba`` call. An answer that changes a label (or
+        drops a counter-example) ends the block after its row, so that the
+        model learns it before the next row is scored.
+
+        Returns
+        -------
+        n_done : int
+            Rows of ``block`` streamed.
+        """
+        # what was revised (undo) since, or is due now on a replay, first:
+        # the block is scored on the model that learnt it
+        self._revision_point(stream, stream.n_rounds + 1)
         classes = stream.classes
-        x = stream.X[example_id : example_id + 1]
-        label = stream.labels[example_id]
-        proba = self._proba(stream.estimator, x, classes)
+        X = stream.X[block]
+        proba = self._proba(stream.estimator, X, classes)
         # On tied probabilities the model's own predict names the prediction.
-        predicted = predictions(stream.estimator, x, proba, classes)
-        margins, _ = margin(proba, [label], predicted)
-        mu, prediction = float(margins[0]), int(predicted[0])
-        if prediction != label:
-            stream.largest_margin = max(stream.largest_margin, mu)
-        entered = [example_id]
-        if is_suspicious(mu, prediction, label, self.threshold):
-            entered += self._ask(stream, example_id, mu, prediction)
-        stream.in_train[example_id] = True
+        predicted = predictions(stream.estimator, X, proba, classes)
+        margins, _ = margin(proba, stream.labels[block], predicted)
+        # Counter-examples come from the rows the model was trained on (the
+        # rows of this block are not, until the update): one selector fit
+        # serves every question of the block.
+        stream.model_rows = np.flatnonzero(stream.in_train)
+        stream.block_selector = None
+        n_train = stream.model_rows.shape[0]
+        entered = []
+        for done, example_id in enumerate(block.tolist(), start=1):
+            stream.n_rounds += 1
+            label = stream.labels[example_id]
+            mu, prediction = float(margins[done - 1]), int(predicted[done - 1])
+            if prediction != label:
+                stream.largest_margin = max(stream.largest_margin, mu)
+            entered.append(example_id)
+            changed = False
+            if is_suspicious(mu, prediction, label, self.threshold):
+                n_questions = len(stream.history)
+                entered += self._ask(stream, example_id, mu, prediction)
+                changed = self._answer_changed(stream, n_questions)
+            stream.in_train[example_id] = True
+            n_train = int(stream.in_train.sum()) if changed else n_train + 1
+            bar.update(queries=len(stream.history), train=n_train)
+            if changed:
+                break
+        stream.model_rows = stream.block_selector = None  # of this block only
         self._update(stream, entered)
+        return done
+
+    @staticmethod
+    def _answer_changed(stream, n_questions):
+        """Whether the question asked after ``n_questions`` changed the training set."""
+        if len(stream.history) == n_questions:
+            return False
+        record = stream.history[-1]
+        return bool(record.relabeled_example or record.dropped
+                    or any(record.relabeled_counter_examples))
 
     def _counter_examples(self, stream, example_id, prediction):
         """The counter-examples' ids and scores, best first; empty when none."""
-        train_ids = np.flatnonzero(stream.in_train)
+        train_ids = stream.model_rows
         if self.candidates == "predicted":
             candidates = np.flatnonzero(stream.labels[train_ids] == prediction)
         else:
@@ -906,7 +976,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         candidates = candidates[~stream.blank_rows()[train_ids[candidates]]]
         if candidates.size == 0:
             return []
-        selector = self._fit_selector(stream, train_ids)
+        selector = stream.block_selector
+        if selector is None:
+            selector = stream.block_selector = self._fit_selector(stream, train_ids)
         x, label = stream.X[example_id], stream.classes[stream.labels[example_id]]
         if self.n_counter_examples == 1:
             row, score = selector.select(x, label, candidates)

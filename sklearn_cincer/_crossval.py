@@ -15,6 +15,7 @@ from sklearn.model_selection import check_cv
 
 from ._refit import can_warm_start
 from ._progress import progress
+from ._threads import limit_threads
 
 
 @dataclass
@@ -39,7 +40,13 @@ class CrossValProba:
     train: list
 
 
-def _fit_fold(estimator, X, y, train, test, classes, previous):
+def _fit_fold(estimator, X, y, train, test, classes, previous, n_threads=None):
+    # A worker process does not inherit the caller's thread limit.
+    with limit_threads(n_threads):
+        return _fit_fold_limited(estimator, X, y, train, test, classes, previous)
+
+
+def _fit_fold_limited(estimator, X, y, train, test, classes, previous):
     if previous is not None and can_warm_start(previous, y[train]):
         # go on from the fold's last solution (same rows, a few labels changed)
         model = copy.deepcopy(previous).set_params(warm_start=True)
@@ -80,7 +87,7 @@ def check_splits(cv, X, y):
 
 
 def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=None,
-                    n_jobs=None, verbose=0):
+                    n_jobs=None, verbose=0, n_threads=None):
     """Out-of-sample ``predict_proba`` of every row, with the fold models.
 
     Parameters
@@ -107,6 +114,9 @@ def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=N
         Folds fitted in parallel (joblib).
     verbose : int, default=0
         A progress bar over the folds when positive.
+    n_threads : int or None, default=None
+        BLAS, OpenMP and torch threads of each fold's fit (also in a joblib
+        worker); None leaves them as they are.
 
     Returns
     -------
@@ -134,7 +144,8 @@ def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=N
     previous = [None] * len(splits)
     if warm_start is not None and "warm_start" in estimator.get_params():
         previous = warm_start.estimators
-    jobs = (delayed(_fit_fold)(estimator, X, y, train, test, classes, prev)
+    jobs = (delayed(_fit_fold)(estimator, X, y, train, test, classes, prev,
+                               n_threads)
             for (train, test), prev in zip(splits, previous))
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     proba = np.zeros((y.shape[0], classes.shape[0]))

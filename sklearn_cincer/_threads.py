@@ -6,12 +6,16 @@ measured one thread 2.4 times faster for BLAS and 2 times for torch on a
 quiet machine, and a digits run 65 times faster on a busy one (OpenMP
 threads spin while they wait for a busy core); on this project's busy 2-core
 machine one thread was 11 to 13 times faster than two
-(``benchmarks/bench_threads.py``). The cleaner therefore runs on
-``n_threads=1`` by default (see ``SkepticalCleaner``'s ``n_threads``).
+(``benchmarks/bench_threads.py``). The cleaner, the auditor and
+``find_label_issues`` therefore run on one thread by default: their
+``n_threads="auto"`` reads the library's setting (``set_config``), 1 unless
+changed.
 """
 
 import contextlib
 import sys
+
+from ._config import get_config
 
 
 def torch_if_imported():
@@ -23,6 +27,20 @@ def torch_if_imported():
     torch = sys.modules.get("torch")
     # A module half-way through its own import lacks its functions.
     return torch if hasattr(torch, "set_num_threads") else None
+
+
+def resolve_n_threads(n_threads):
+    """``n_threads`` with ``"auto"`` read from the library's settings.
+
+    Examples
+    --------
+    >>> from sklearn_cincer import config_context
+    >>> from sklearn_cincer._threads import resolve_n_threads
+    >>> with config_context(n_threads=3):
+    ...     resolve_n_threads("auto"), resolve_n_threads(2)
+    (3, 2)
+    """
+    return get_config()["n_threads"] if n_threads == "auto" else n_threads
 
 
 @contextlib.contextmanager
@@ -40,8 +58,9 @@ def limit_threads(n_threads):
 
     Parameters
     ----------
-    n_threads : int or None
-        The limit; None leaves every library as it is.
+    n_threads : int, None or "auto"
+        The limit; None leaves every library as it is; ``"auto"`` reads it
+        from the library's settings (:func:`~sklearn_cincer.set_config`).
 
     Examples
     --------
@@ -51,6 +70,7 @@ def limit_threads(n_threads):
     ...     all(pool["num_threads"] == 1 for pool in threadpool_info())
     True
     """
+    n_threads = resolve_n_threads(n_threads)
     if n_threads is None:
         yield
         return

@@ -20,7 +20,7 @@ _NOT_DECISIVE = frozenset({"oracle", "verbose", "n_jobs", "n_threads"})
 # Parameters added after stores existed, with their defaults: left out of a
 # run's fingerprint at the default, so that a store written before them
 # (whose fingerprint lacks them) still matches a run that leaves them be.
-_ADDED_LATER = {"n_counter_examples": 1}
+_ADDED_LATER = {"n_counter_examples": 1, "refit_every": 1}
 
 
 def array_fingerprint(values):

@@ -156,6 +156,28 @@ def leave_one_out_probability(view, factor, H, y, n_train):
     return _label_probability(view, Z + shift, y)
 
 
+def _stable_smallest(values, k):
+    """Positions of the ``k`` smallest values, as ``argsort(kind="stable")[:k]``.
+
+    In linear time for the selection; only the ``k`` picked are sorted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.selectors._cleaning import _stable_smallest
+    >>> _stable_smallest(np.array([0.5, 0.1, 0.5, 0.1, 0.9]), 3).tolist()
+    [1, 3, 0]
+    """
+    if k >= values.shape[0]:
+        return np.argsort(values, kind="stable")
+    # Every value below the k-th smallest is in; ties at it go by position.
+    kth = np.partition(values, k - 1)[k - 1]
+    below = np.flatnonzero(values < kth)
+    tied = np.flatnonzero(values == kth)[: k - below.shape[0]]
+    picked = np.concatenate([below, tied])
+    return picked[np.argsort(values[picked], kind="stable")]
+
+
 def _pinv_steps(A, R):
     """``pinv(A_i) r_i`` row by row; a row whose SVD fails gets no step.
 
@@ -325,6 +347,7 @@ class CleaningSelector(BaseSelector):
         self._X, self._rows = X, rows
         self._y = self.fisher_.view_.encode(y if rows is None else y[rows])
         self._q = np.full(self.n_train_, np.nan)  # leave-one-out, filled lazily
+        self._p = np.full(self.n_train_, np.nan)  # in sample, filled lazily
 
     def update(self, estimator, X, y, rows=None):
         """Refit on a new training set, reusing Top Fisher's work where valid.
@@ -398,14 +421,31 @@ class CleaningSelector(BaseSelector):
         shape (n_rows,).
         """
         rows = self._candidates(rows)
-        view = self.fisher_.view_
-        H = self._row_features(rows)
-        return _label_probability(view, view.logits(H), self._y[rows])
+        p = getattr(self, "_p", None)
+        if p is None:  # a selector pickled before the cache existed
+            p = self._p = np.full(self.n_train_, np.nan)
+        todo = rows[np.isnan(p[rows])]
+        if todo.size:
+            # kept for the next questions on the same model and rows
+            view = self.fisher_.view_
+            p[todo] = _label_probability(
+                view, view.logits(self._row_features(todo)), self._y[todo]
+            )
+        return p[rows]
 
     def _row_features(self, rows):
-        """The last layer's features of training rows (gathered by id)."""
+        """The last layer's features of training rows (gathered by id).
+
+        Top Fisher keeps every training row's features: they are read there
+        when kept in double precision (the same values), computed otherwise.
+        """
+        fisher = self.fisher_
+        kept = getattr(fisher, "_state", {}).get("H")
+        kept = getattr(kept, "array", kept)
+        if isinstance(kept, np.ndarray) and kept.dtype == np.float64:
+            return kept[rows if fisher._rows is None else fisher._rows[rows]]
         ids = rows if self._rows is None else self._rows[rows]
-        return np.asarray(self.fisher_.view_.features(self._X[ids]), dtype=float)
+        return np.asarray(fisher.view_.features(self._X[ids]), dtype=float)
 
     def describe_score(self, score):
         """A score in plain words, for the person who answers.
@@ -438,9 +478,11 @@ class CleaningSelector(BaseSelector):
             return scores
         if self.shortlist is not None and supporters.size > self.shortlist:
             p = self.in_sample_probability(candidates[supporters])
-            order = np.argsort(p, kind="stable")
-            scores[supporters[order[self.shortlist:]]] = -p[order[self.shortlist:]]
-            supporters = supporters[order[: self.shortlist]]
+            order = _stable_smallest(p, self.shortlist)
+            rest = np.ones(supporters.size, dtype=bool)
+            rest[order] = False
+            scores[supporters[rest]] = -p[rest]
+            supporters = supporters[order]
         scores[supporters] = 1.0 - self.leave_one_out_probability(
             candidates[supporters]
         )
