@@ -38,9 +38,8 @@ from ._progress import progress
 from ._threads import resolve_n_threads
 from ._suspicion import is_suspicious, margin
 from .oracles._base import (
-    AnnotationStopped,
-    OracleError,
     Query,
+    ask,
     check_answer,
     detached_copy,
     plain,
@@ -618,21 +617,9 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             question=len(audit.history) + 1,
             feature_scale=audit.feature_scale(X),
         )
-        try:
-            # a copy: the answer is checked against this query, so nothing
-            # the oracle does to its own is recorded
-            answer = self.oracle(detached_copy(query))
-        except AnnotationStopped as stop:
-            # a person's deliberate stop: one line, no oracle internals
-            raise AnnotationStopped(
-                f"{stop} This fit changed nothing; the auditor is as it was.",
-                interrupted=getattr(stop, "interrupted", False),
-            ) from None
-        except Exception as exc:
-            raise OracleError(
-                f"The oracle raised {type(exc).__name__} while answering the "
-                f"query about example {row}: {exc}"
-            ) from exc
+        # a copy: the answer is checked against this query, so nothing the
+        # oracle does to its own is recorded
+        answer = ask(self.oracle, detached_copy(query), "auditor", row)
         new_label, new_counter_label = check_answer(answer, query)
         skipped = bool(getattr(answer, "skipped", False))
         if skipped or not offered:

@@ -36,11 +36,11 @@ from ._revisions import (
 from ._suspicion import is_suspicious, margin, predictions
 from ._threads import limit_threads
 from .oracles._base import (
-    AnnotationStopped,
     CounterExample,
     OracleError,
     Query,
     answer_labels,
+    ask,
     detached_copy,
     plain,
 )
@@ -1126,19 +1126,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         handed = detached_copy(query)
         if stream.inbox is not None:
             stream.inbox.note_handed(handed, query.example_id)
-        try:
-            return self.oracle(handed)
-        except AnnotationStopped as stop:
-            # a person's deliberate stop: one line, no oracle internals
-            raise AnnotationStopped(
-                f"{stop} This fit changed nothing; the cleaner is as it was.",
-                interrupted=getattr(stop, "interrupted", False),
-            ) from None
-        except Exception as exc:
-            raise OracleError(
-                f"The oracle raised {type(exc).__name__} while answering the "
-                f"query about example {query.example_id}: {exc}"
-            ) from exc
+        return ask(self.oracle, handed, "cleaner", query.example_id)
 
     # ------------------------------------------------------------ revisions
 

@@ -368,6 +368,39 @@ def detached_copy(query):
         feature_names=_copied(query.feature_names), counter_examples=shown)
 
 
+def ask(oracle, handed, asker, example_id):
+    """``oracle(handed)``, or the one error that says why there is no answer.
+
+    The shared last step of every question, the cleaner's and the
+    auditor's: a person's deliberate stop (:class:`AnnotationStopped`) comes
+    back as one line, without the oracle's internals, saying that the fit
+    changed nothing; any other failure of the oracle becomes an
+    :class:`OracleError` naming the example.
+
+    Parameters
+    ----------
+    oracle : callable
+    handed : Query
+        The copy of the question the oracle gets (:func:`detached_copy`).
+    asker : str
+        Who asks, for the message ("cleaner", "auditor").
+    example_id : int
+        The suspicious example, for the message.
+    """
+    try:
+        return oracle(handed)
+    except AnnotationStopped as stop:
+        raise AnnotationStopped(
+            f"{stop} This fit changed nothing; the {asker} is as it was.",
+            interrupted=getattr(stop, "interrupted", False),
+        ) from None
+    except Exception as exc:
+        raise OracleError(
+            f"The oracle raised {type(exc).__name__} while answering the "
+            f"query about example {example_id}: {exc}"
+        ) from exc
+
+
 def _labels(classes):
     """Classes as a plain list, for messages."""
     return np.asarray(classes).tolist()
