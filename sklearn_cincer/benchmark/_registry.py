@@ -231,7 +231,7 @@ def checked_cleaner_params(params):
     ...
     ValueError: The benchmark sets threshold itself (an option or field of its
     own); cleaner parameters may set only ['candidates', 'n_counter_examples',
-    'verbose'].
+    'refit_every', 'verbose'].
     """
     from sklearn.linear_model import LogisticRegression
 
