@@ -380,12 +380,14 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         - "scratch": a clone is fit on the whole current training set, from
           the same initial state every round (the paper's protocol).
         - "incremental": the current model goes on learning. An estimator with
-          a ``warm_start`` parameter is fit on the whole current training set
-          starting from its current solution (relabels and drops count); one
-          without ``warm_start`` but with ``partial_fit`` learns the examples
-          that entered the training set this round (it cannot unlearn a
-          dropped example nor a replaced label); any other is refit from
-          scratch, with a ``UserWarning``. A Pipeline updates its last step
+          ``partial_fit`` (``SGDClassifier``, ``MLPClassifier``, naive Bayes)
+          learns the rows the round changed, in one pass over them: the new
+          example and the counter-examples relabeled, with their current
+          labels (it cannot unlearn a dropped example nor a replaced label);
+          one without (``LogisticRegression``, a skorch net) but with a
+          ``warm_start`` parameter is fit on the whole current training set
+          starting from its current solution (relabels and drops count); any
+          other is refit from scratch, with a ``UserWarning``. A Pipeline updates its last step
           this way, on rows transformed by the other steps, which stay as
           fitted on the bootstrap set. ``refit_method_`` says which was used.
     random_state : int, RandomState instance or None, default=None

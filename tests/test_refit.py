@@ -38,7 +38,7 @@ def _no_fallback_warning(record):
     "final, method",
     [
         (LogisticRegression(max_iter=1000), "warm_start"),
-        (SGDClassifier(loss="log_loss", random_state=0), "warm_start"),
+        (SGDClassifier(loss="log_loss", random_state=0), "partial_fit"),
         (GaussianNB(), "partial_fit"),
     ],
 )
@@ -132,3 +132,83 @@ def test_rounds_refit_from_scratch_for_a_missing_class_are_counted_in_a_warning(
     with pytest.warns(UserWarning, match=r"from scratch in \d+ of 50 rounds"):
         SkepticalCleaner(LogisticRegression(max_iter=500), refit="incremental",
                          n_bootstrap=100).fit(X, y)
+
+
+class RowCountingSGD(SGDClassifier):
+    """An SGDClassifier that records the rows each fit and partial_fit sees."""
+
+    calls = []
+
+    def fit(self, X, y, **kwargs):
+        super().fit(X, y, **kwargs)
+        type(self).calls.append(("fit", X.shape[0], self.t_))
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        type(self).calls.append(("partial_fit", X.shape[0], np.asarray(y).copy()))
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+def test_incremental_sgd_learns_only_the_rows_each_round_changed():
+    X, y, y_noisy = _stream(4)
+    RowCountingSGD.calls = []
+    cleaner = SkepticalCleaner(
+        RowCountingSGD(loss="log_loss", random_state=0), oracle=SimulatedOracle(y),
+        refit="incremental", random_state=0,
+    ).fit(X, y_noisy)
+    assert cleaner.refit_method_ == "partial_fit"
+    calls = RowCountingSGD.calls
+    # One full fit, on the bootstrap set (it holds both classes); then one
+    # partial_fit per round, never an epoch over the training set.
+    assert calls[0][:2] == ("fit", 100)
+    rounds = calls[1:]
+    assert len(rounds) == 100 and all(c[0] == "partial_fit" for c in rounds)
+    relabeled = {r.round: sum(r.relabeled_counter_examples) for r in cleaner.history_}
+    assert sum(relabeled.values()) > 0  # the case below is exercised
+    for t, call in enumerate(rounds, start=1):
+        assert call[1] == 1 + relabeled.get(t, 0)
+    # A relabeled counter-example is learned with the oracle's label.
+    record = next(r for r in cleaner.history_ if r.relabeled_counter_example)
+    assert rounds[record.round - 1][2][-1] == record.counter_label_after
+    # The model's count of rows learned grew by exactly those rows.
+    assert cleaner.estimator_.t_ == calls[0][2] + sum(c[1] for c in rounds)
+
+
+@pytest.mark.parametrize(
+    "estimator, method",
+    [
+        (SGDClassifier(loss="log_loss"), "partial_fit"),
+        (make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss")),
+         "partial_fit"),
+        # partial_fit refuses class_weight="balanced": a warm start does not.
+        (SGDClassifier(loss="log_loss", class_weight="balanced"), "warm_start"),
+        (LogisticRegression(), "warm_start"),
+    ],
+)
+def test_refit_method_prefers_one_pass_over_the_changed_rows(estimator, method):
+    from sklearn_cincer._refit import refit_method
+
+    assert refit_method(estimator, "incremental") == method
+    assert refit_method(estimator, "scratch") == "fit"
+
+
+def test_mlp_updates_with_partial_fit_unless_its_solver_has_none():
+    from sklearn.neural_network import MLPClassifier
+
+    X, y, y_noisy = _stream(5)
+    for solver, method in (("adam", "partial_fit"), ("lbfgs", "warm_start")):
+        cleaner = SkepticalCleaner(
+            MLPClassifier((8,), solver=solver, max_iter=300, random_state=0),
+            oracle=SimulatedOracle(y), refit="incremental", random_state=0,
+            counter_examples="none",
+        ).fit(X[:130], y_noisy[:130])
+        assert cleaner.refit_method_ == method
+        assert cleaner.n_queries_ > 0
+    # adam: the bootstrap fit's epochs, then one pass over one row per round
+    # (t_ counts the rows the solver has seen).
+    mlp = MLPClassifier((8,), max_iter=50, random_state=0)
+    bootstrap = clone(mlp).fit(X[:100], y_noisy[:100])
+    cleaned = SkepticalCleaner(
+        mlp, refit="incremental", random_state=0, counter_examples="none"
+    ).fit(X[:130], y_noisy[:130]).estimator_
+    assert cleaned.t_ == bootstrap.t_ + 30
