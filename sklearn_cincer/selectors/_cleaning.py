@@ -499,8 +499,9 @@ class CleaningSelector(BaseSelector):
         todo = rows[np.isnan(self._q[rows])]
         if todo.size:
             fisher = self.fisher_
-            if self._free is None:
-                self._free = (_free_intercept(fisher, self._penalties),)
+            if getattr(self, "_free", None) is None:  # also when unpickled
+                penalties = getattr(self, "_penalties", None)
+                self._free = (_free_intercept(fisher, penalties),)
             self._q[todo] = leave_one_out_probability(
                 fisher.view_, fisher.factor_, self._row_features(todo),
                 self._y[todo], self.n_train_, self._free[0],
