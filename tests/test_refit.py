@@ -212,3 +212,25 @@ def test_mlp_updates_with_partial_fit_unless_its_solver_has_none():
         mlp, refit="incremental", random_state=0, counter_examples="none"
     ).fit(X[:130], y_noisy[:130]).estimator_
     assert cleaned.t_ == bootstrap.t_ + 30
+
+
+def test_partial_fit_bootstrap_without_every_class_declares_them_all():
+    # Iris sorted by label: the bootstrap holds classes 0 and 1 only. A
+    # full fit would fix two outputs, and partial_fit cannot add a class:
+    # the bootstrap is one partial_fit told every class, and no round needs
+    # a refit from scratch.
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    RowCountingSGD.calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "from scratch" warning
+        cleaner = SkepticalCleaner(
+            RowCountingSGD(loss="log_loss", random_state=0), refit="incremental",
+            n_bootstrap=100, counter_examples="none",
+        ).fit(minmax_scale(X), y)
+    assert cleaner.refit_method_ == "partial_fit"
+    assert RowCountingSGD.calls[0][:2] == ("partial_fit", 100)
+    assert all(c[1] == 1 for c in RowCountingSGD.calls[1:])
+    np.testing.assert_array_equal(cleaner.estimator_.classes_, [0, 1, 2])
+    assert (cleaner.predict(minmax_scale(X)[100:]) == 2).mean() > 0.5
