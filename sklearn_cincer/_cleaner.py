@@ -383,7 +383,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
           ``partial_fit`` (``SGDClassifier``, ``MLPClassifier``, naive Bayes)
           learns the rows the round changed, in one pass over them: the new
           example and the counter-examples relabeled, with their current
-          labels (it cannot unlearn a dropped example nor a replaced label);
+          labels (it cannot unlearn a dropped example nor a replaced label),
+          after the 32 latest other training rows for a gradient learner;
           one without (``LogisticRegression``, a skorch net) but with a
           ``warm_start`` parameter is fit on the whole current training set
           starting from its current solution (relabels and drops count); any
@@ -684,10 +685,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _update(self, stream, entered):
         """Refit after a round; ``entered`` lists the ids whose rows changed."""
         if stream.refit_method == "partial_fit":
+            rows = _refit.rows_to_learn(
+                stream.estimator, np.flatnonzero(stream.in_train), entered
+            )
             _refit.partial_fit(
-                stream.estimator,
-                stream.X[entered],
-                stream.classes[stream.labels[entered]],
+                stream.estimator, stream.X[rows], stream.classes[stream.labels[rows]]
             )
             return
         X, y = self._training_set(stream)

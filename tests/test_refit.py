@@ -165,8 +165,9 @@ def test_incremental_sgd_learns_only_the_rows_each_round_changed():
     assert len(rounds) == 100 and all(c[0] == "partial_fit" for c in rounds)
     relabeled = {r.round: sum(r.relabeled_counter_examples) for r in cleaner.history_}
     assert sum(relabeled.values()) > 0  # the case below is exercised
+    # The rows the round changed, after 32 earlier ones replayed.
     for t, call in enumerate(rounds, start=1):
-        assert call[1] == 1 + relabeled.get(t, 0)
+        assert call[1] == 32 + 1 + relabeled.get(t, 0)
     # A relabeled counter-example is learned with the oracle's label.
     record = next(r for r in cleaner.history_ if r.relabeled_counter_example)
     assert rounds[record.round - 1][2][-1] == record.counter_label_after
@@ -204,14 +205,14 @@ def test_mlp_updates_with_partial_fit_unless_its_solver_has_none():
         ).fit(X[:130], y_noisy[:130])
         assert cleaner.refit_method_ == method
         assert cleaner.n_queries_ > 0
-    # adam: the bootstrap fit's epochs, then one pass over one row per round
-    # (t_ counts the rows the solver has seen).
+    # adam: the bootstrap fit's epochs, then one pass over one row (and 32
+    # replayed) per round (t_ counts the rows the solver has seen).
     mlp = MLPClassifier((8,), max_iter=50, random_state=0)
     bootstrap = clone(mlp).fit(X[:100], y_noisy[:100])
     cleaned = SkepticalCleaner(
         mlp, refit="incremental", random_state=0, counter_examples="none"
     ).fit(X[:130], y_noisy[:130]).estimator_
-    assert cleaned.t_ == bootstrap.t_ + 30
+    assert cleaned.t_ == bootstrap.t_ + 30 * 33
 
 
 def test_partial_fit_bootstrap_without_every_class_declares_them_all():
@@ -231,6 +232,21 @@ def test_partial_fit_bootstrap_without_every_class_declares_them_all():
         ).fit(minmax_scale(X), y)
     assert cleaner.refit_method_ == "partial_fit"
     assert RowCountingSGD.calls[0][:2] == ("partial_fit", 100)
-    assert all(c[1] == 1 for c in RowCountingSGD.calls[1:])
+    assert all(c[1] == 33 for c in RowCountingSGD.calls[1:])
     np.testing.assert_array_equal(cleaner.estimator_.classes_, [0, 1, 2])
     assert (cleaner.predict(minmax_scale(X)[100:]) == 2).mean() > 0.5
+
+
+def test_rows_to_learn_replays_recent_rows_for_gradient_learners_only():
+    from sklearn_cincer._refit import rows_to_learn
+
+    train = np.arange(0, 200, 2)  # even ids are in the training set
+    rows = rows_to_learn(SGDClassifier(), train, [198, 40])
+    np.testing.assert_array_equal(rows, np.r_[np.arange(132, 198, 2), 198, 40][-34:])
+    assert rows.shape[0] == 34 and list(rows[-2:]) == [198, 40]
+    assert len(set(rows.tolist())) == 34  # a changed row is not replayed too
+    # naive Bayes accumulates counts: a replayed row would count twice.
+    np.testing.assert_array_equal(rows_to_learn(GaussianNB(), train, [198]), [198])
+    # fewer training rows than the replay
+    np.testing.assert_array_equal(rows_to_learn(SGDClassifier(), train[:3], [4]),
+                                  [0, 2, 4])
