@@ -137,7 +137,7 @@ def test_rounds_refit_from_scratch_for_a_missing_class_are_counted_in_a_warning(
 class RowCountingSGD(SGDClassifier):
     """An SGDClassifier that records the rows each fit and partial_fit sees."""
 
-    calls = []
+    calls = None  # a list, set by each test (class-level: clones share it)
 
     def fit(self, X, y, **kwargs):
         super().fit(X, y, **kwargs)
