@@ -384,7 +384,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
           learns the rows the round changed, in one pass over them: the new
           example and the counter-examples relabeled, with their current
           labels (it cannot unlearn a dropped example nor a replaced label),
-          after the 32 latest other training rows for a gradient learner;
+          after the 128 latest other training rows for a gradient learner;
           one without (``LogisticRegression``, a skorch net) but with a
           ``warm_start`` parameter is fit on the whole current training set
           starting from its current solution (relabels and drops count); any

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler, minmax_scale
 from test_cleaner import breast_stream
 
 from sklearn_cincer import NearestNeighborSelector, SimulatedOracle, SkepticalCleaner
+from sklearn_cincer._refit import _REPLAY_ROWS
 
 
 def _stream(seed=0, n=200):
@@ -134,6 +135,16 @@ def test_rounds_refit_from_scratch_for_a_missing_class_are_counted_in_a_warning(
                          n_bootstrap=100).fit(X, y)
 
 
+def _expected_rows(t, relabeled, n_bootstrap=100):
+    """Rows learned at round ``t``: the new one, the relabeled, the replay.
+
+    The training set holds ``n_bootstrap + t - 1`` rows before the new one;
+    the relabeled counter-examples among them are not replayed twice.
+    """
+    others = n_bootstrap + t - 1 - relabeled
+    return min(_REPLAY_ROWS, others) + 1 + relabeled
+
+
 class RowCountingSGD(SGDClassifier):
     """An SGDClassifier that records the rows each fit and partial_fit sees."""
 
@@ -165,9 +176,9 @@ def test_incremental_sgd_learns_only_the_rows_each_round_changed():
     assert len(rounds) == 100 and all(c[0] == "partial_fit" for c in rounds)
     relabeled = {r.round: sum(r.relabeled_counter_examples) for r in cleaner.history_}
     assert sum(relabeled.values()) > 0  # the case below is exercised
-    # The rows the round changed, after 32 earlier ones replayed.
+    # The rows the round changed, after up to 128 earlier ones replayed.
     for t, call in enumerate(rounds, start=1):
-        assert call[1] == 32 + 1 + relabeled.get(t, 0)
+        assert call[1] == _expected_rows(t, relabeled.get(t, 0))
     # A relabeled counter-example is learned with the oracle's label.
     record = next(r for r in cleaner.history_ if r.relabeled_counter_example)
     assert rounds[record.round - 1][2][-1] == record.counter_label_after
@@ -205,14 +216,14 @@ def test_mlp_updates_with_partial_fit_unless_its_solver_has_none():
         ).fit(X[:130], y_noisy[:130])
         assert cleaner.refit_method_ == method
         assert cleaner.n_queries_ > 0
-    # adam: the bootstrap fit's epochs, then one pass over one row (and 32
-    # replayed) per round (t_ counts the rows the solver has seen).
+    # adam: the bootstrap fit's epochs, then one pass over one row (and the
+    # replayed ones) per round (t_ counts the rows the solver has seen).
     mlp = MLPClassifier((8,), max_iter=50, random_state=0)
     bootstrap = clone(mlp).fit(X[:100], y_noisy[:100])
     cleaned = SkepticalCleaner(
         mlp, refit="incremental", random_state=0, counter_examples="none"
     ).fit(X[:130], y_noisy[:130]).estimator_
-    assert cleaned.t_ == bootstrap.t_ + 30 * 33
+    assert cleaned.t_ == bootstrap.t_ + sum(_expected_rows(t, 0) for t in range(1, 31))
 
 
 def test_partial_fit_bootstrap_without_every_class_declares_them_all():
@@ -232,7 +243,8 @@ def test_partial_fit_bootstrap_without_every_class_declares_them_all():
         ).fit(minmax_scale(X), y)
     assert cleaner.refit_method_ == "partial_fit"
     assert RowCountingSGD.calls[0][:2] == ("partial_fit", 100)
-    assert all(c[1] == 33 for c in RowCountingSGD.calls[1:])
+    sizes = [c[1] for c in RowCountingSGD.calls[1:]]
+    assert sizes == [_expected_rows(t, 0) for t in range(1, 51)]
     np.testing.assert_array_equal(cleaner.estimator_.classes_, [0, 1, 2])
     assert (cleaner.predict(minmax_scale(X)[100:]) == 2).mean() > 0.5
 
@@ -240,11 +252,11 @@ def test_partial_fit_bootstrap_without_every_class_declares_them_all():
 def test_rows_to_learn_replays_recent_rows_for_gradient_learners_only():
     from sklearn_cincer._refit import rows_to_learn
 
-    train = np.arange(0, 200, 2)  # even ids are in the training set
-    rows = rows_to_learn(SGDClassifier(), train, [198, 40])
-    np.testing.assert_array_equal(rows, np.r_[np.arange(132, 198, 2), 198, 40][-34:])
-    assert rows.shape[0] == 34 and list(rows[-2:]) == [198, 40]
-    assert len(set(rows.tolist())) == 34  # a changed row is not replayed too
+    train = np.arange(0, 600, 2)  # even ids are in the training set
+    rows = rows_to_learn(SGDClassifier(), train, [598, 40])
+    np.testing.assert_array_equal(rows, np.r_[np.arange(342, 598, 2), 598, 40])
+    assert rows.shape[0] == _REPLAY_ROWS + 2
+    assert len(set(rows.tolist())) == rows.shape[0]  # none replayed twice
     # naive Bayes accumulates counts: a replayed row would count twice.
     np.testing.assert_array_equal(rows_to_learn(GaussianNB(), train, [198]), [198])
     # fewer training rows than the replay
