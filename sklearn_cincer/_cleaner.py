@@ -388,9 +388,10 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
           one without (``LogisticRegression``, a skorch net) but with a
           ``warm_start`` parameter is fit on the whole current training set
           starting from its current solution (relabels and drops count); any
-          other is refit from scratch, with a ``UserWarning``. A Pipeline updates its last step
-          this way, on rows transformed by the other steps, which stay as
-          fitted on the bootstrap set. ``refit_method_`` says which was used.
+          other is refit from scratch, with a ``UserWarning``. A Pipeline
+          updates its last step this way, on rows transformed by the other
+          steps, which stay as fitted on the bootstrap set.
+          ``refit_method_`` says which was used.
     random_state : int, RandomState instance or None, default=None
         Seeds the wrapped estimator and the selectors where their own
         ``random_state`` is None, so the same seed gives the same queries.

@@ -604,3 +604,18 @@ def test_an_intercept_damped_as_the_weights_stays_so():
     np.testing.assert_array_equal(
         selector.leave_one_out_probability(), _uniform_damping_loo(selector, X, y)
     )
+
+
+def test_a_failed_intercept_correction_keeps_the_damped_intercept(monkeypatch):
+    from sklearn_cincer.selectors import _cleaning
+
+    def fail(*args, **kwargs):
+        raise np.linalg.LinAlgError("singular")
+
+    X, y = _noisy(load_wine, 120, seed=1)
+    model = LogisticRegression(**NEWTON).fit(X, y)
+    monkeypatch.setattr(_cleaning._FreeIntercept, "__init__", fail)
+    selector = CleaningSelector().fit(model, X, y)
+    np.testing.assert_array_equal(
+        selector.leave_one_out_probability(), _uniform_damping_loo(selector, X, y)
+    )

@@ -127,9 +127,9 @@ class _FreeIntercept:
     ``beta`` is the model's own intercept penalty (liblinear's), at least
     ``_INTERCEPT_FLOOR * lambda``: an intercept the data hardly constrain (a
     class the model predicts with certainty everywhere) would otherwise
-    leave ``S`` to a difference of nearly equal numbers, while ``1e-4`` of
-    the weights' damping moves a probability by about ``1e-4`` of what
-    the weights' damping does (measured against refits: below ``1e-6``).
+    leave ``S`` to a difference of nearly equal numbers, while a damping
+    ``1e-4`` times the weights' barely moves an intercept the data do
+    constrain (its curvature in ``F`` is far above it).
     """
 
     def __init__(self, factor, lam, beta, shape, link):
@@ -178,7 +178,11 @@ def _free_intercept(fisher, penalties):
     if abs(lam - beta) <= 1e-12 * lam:
         return None
     shape = (view.n_outputs, view.coef.shape[1] + 1)
-    return _FreeIntercept(factor, lam, beta, shape, view.link)
+    try:
+        free = _FreeIntercept(factor, lam, beta, shape, view.link)
+    except np.linalg.LinAlgError:
+        return None  # keep the damped intercept rather than stop a question
+    return free if np.isfinite(free.S_inv).all() else None
 
 
 def _label_probability(view, Z, y):
@@ -330,8 +334,7 @@ class CleaningSelector(BaseSelector):
         not at all for ``LogisticRegression`` (but liblinear),
         ``SGDClassifier`` and ``MLPClassifier`` (a floor of ``1e-4 lambda``
         keeps the matrix well conditioned), which matters on unscaled
-        features (on wine, the largest error against refitting fell from
-        0.05 to 0.009).
+        features (see the user guide, :ref:`selectors`).
 
     fisher : {"auto", "exact", "kfac", "ekfac"}, default="auto"
         The Fisher of the inner :class:`~sklearn_cincer.TopFisherSelector`
@@ -410,8 +413,9 @@ class CleaningSelector(BaseSelector):
 
         ``penalties`` is ``(weights', intercept's)`` L2 strength where the
         damping is the model's and its intercept is penalized apart (else
-        None; see :class:`_FreeIntercept`). ``F``'s mean eigenvalue, which turns the penalty into a relative
-        damping, is exact up to ``_EIGENVALUE_ROWS`` training rows and
+        None; see :class:`_FreeIntercept`). ``F``'s mean eigenvalue, which
+        turns the penalty into a relative damping, is exact up to
+        ``_EIGENVALUE_ROWS`` training rows and
         estimated from that many evenly spaced rows above (one pass over a
         large training set per question would cost more than the question).
         """
