@@ -34,6 +34,15 @@ Run (sizes as ``N,d,c``; ``--selector-param`` as ``NAME=VALUE``)::
 
 The default sizes are the issue's: (1e4, 64, 10), (1e5, 64, 10),
 (1e6, 512, 10), (1e5, 512, 1000). The two large ones need about 3 GB.
+
+``--estimator`` times scikit-learn's estimators (and a skorch net) inside
+the cleaner instead of the SGD head, with the default selector and
+``refit="incremental"``: per round, the question (from the start of the
+round, which is the end of the previous update, to the oracle), the update
+after the answer, and the whole round, each next to the same bare GEMM::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_round.py --size 100000,64,10 \
+        --estimator sgd --estimator mlp --estimator logistic --questions 5
 """
 
 import argparse
@@ -288,6 +297,103 @@ def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
     }
 
 
+def _timed_estimator(base, **params):
+    """An instance of a subclass of ``base`` that clocks its updates.
+
+    ``_CLOCK["updated"]`` is when the last ``fit`` or ``partial_fit`` ended
+    (the start of the next round); ``_UPDATES`` lists how long each took.
+    """
+
+    def clocked(method):
+        def wrapper(self, *args, **kwargs):
+            start = time.perf_counter()
+            out = method(self, *args, **kwargs)
+            _CLOCK["updated"] = time.perf_counter()
+            _UPDATES.append(_CLOCK["updated"] - start)
+            return out
+        return wrapper
+
+    namespace = {"__module__": __name__, "fit": clocked(base.fit)}
+    if hasattr(base(**params), "partial_fit"):
+        namespace["partial_fit"] = clocked(base.partial_fit)
+    cls = type(f"Timed{base.__name__}", (base,), namespace)
+    globals()[cls.__name__] = cls  # so that clone and pickle find it
+    return cls(**params)
+
+
+_UPDATES = []
+
+
+def _estimators():
+    """``--estimator``: each name's timed estimator, built on demand."""
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    def skorch_net():
+        from sklearn_cincer.nets import LogRegNet, PaperNetClassifier
+
+        return _timed_estimator(PaperNetClassifier, module=LogRegNet,
+                                max_epochs=5, random_state=0)
+
+    return {
+        "logistic": lambda: _timed_estimator(LogisticRegression),
+        "sgd": lambda: _timed_estimator(SGDClassifier, loss="log_loss",
+                                        random_state=0),
+        # 20 epochs for the bootstrap fit: 200 (the default) on 1e5 rows
+        # would take longer than the whole benchmark.
+        "mlp": lambda: _timed_estimator(MLPClassifier, max_iter=20,
+                                        random_state=0),
+        "skorch": skorch_net,
+    }
+
+
+def run_estimator(n, d, c, n_questions, name):
+    """One estimator at one size: question, update and round, in seconds."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y, y_given = make_data(n, d, c, n_questions, dtype=np.float64)
+    gemm64 = bare_gemm(X[:n], c, np.float64)
+    oracle = TimedOracle(y)
+    _UPDATES.clear()
+    cleaner = SkepticalCleaner(
+        _estimators()[name](), oracle=oracle, threshold=0.0, n_bootstrap=n,
+        refit="incremental", random_state=0,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cleaner.fit(X, y_given)
+    total = time.perf_counter() - start
+    # _UPDATES: the bootstrap fit, then one update per round; a question
+    # is asked in the rounds whose model disagreed (threshold 0).
+    asked = [r.round for r in cleaner.history_]
+    questions = np.array(oracle.waits[1:])  # the first builds the selector
+    updates = np.array([_UPDATES[t] for t in asked[1:]])
+    return {
+        "estimator": name, "n": n, "d": d, "c": c, "gemm64": gemm64,
+        "method": cleaner.refit_method_, "questions": len(asked),
+        "bootstrap": _UPDATES[0], "first": oracle.waits[0],
+        "question": float(np.median(questions)),
+        "update": float(np.median(updates)),
+        "round": float(np.median(questions + updates)), "fit_total": total,
+    }
+
+
+def format_estimator_row(r):
+    g = r["gemm64"]
+    return (
+        f"{r['estimator']:<9} N={r['n']:>9,} d={r['d']:>4} c={r['c']:>4} "
+        f"{r['method']:<11} | gemm64 {1e3 * g:7.2f} ms | bootstrap fit "
+        f"{r['bootstrap']:7.2f} s | first question {r['first']:6.2f} s | "
+        f"median of {r['questions'] - 1}: question {1e3 * r['question']:8.1f} ms "
+        f"({r['question'] / g:6.1f} x), update {1e3 * r['update']:8.1f} ms "
+        f"({r['update'] / g:6.1f} x), round {1e3 * r['round']:8.1f} ms "
+        f"({r['round'] / g:6.1f} x gemm64)"
+    )
+
+
 def format_row(r):
     return (
         f"N={r['n']:>9,} d={r['d']:>4} c={r['c']:>5} | {r['form']:<13} "
@@ -329,6 +435,11 @@ def main(argv=None):
                              "(default: top_fisher)")
     parser.add_argument("--float64", action="store_true",
                         help="float64 features (default float32)")
+    parser.add_argument("--estimator", choices=sorted(_estimators()),
+                        action="append",
+                        help="time this estimator inside the cleaner, with "
+                             "the default selector (repeatable), instead of "
+                             "the SGD head")
     args = parser.parse_args(argv)
     params = dict(args.selector_param)
     import os
@@ -337,6 +448,12 @@ def main(argv=None):
     rows = []
     with one_thread():
         for n, d, c in args.size or SIZES:
+            for name in args.estimator or []:
+                r = run_estimator(n, d, c, args.questions, name)
+                rows.append(r)
+                print(format_estimator_row(r), flush=True)
+            if args.estimator:
+                continue
             for name in args.selector or ["top_fisher"]:
                 r = run_size(n, d, c, args.questions, params,
                              np.float64 if args.float64 else np.float32, name=name)

@@ -494,14 +494,18 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         - "scratch": a clone is fit on the whole current training set, from
           the same initial state every round (the paper's protocol).
         - "incremental": the current model goes on learning. An estimator with
-          a ``warm_start`` parameter is fit on the whole current training set
-          starting from its current solution (relabels and drops count); one
-          without ``warm_start`` but with ``partial_fit`` learns the examples
-          that entered the training set this round (it cannot unlearn a
-          dropped example nor a replaced label); any other is refit from
-          scratch, with a ``UserWarning``. A Pipeline updates its last step
-          this way, on rows transformed by the other steps, which stay as
-          fitted on the bootstrap set. ``refit_method_`` says which was used.
+          ``partial_fit`` (``SGDClassifier``, ``MLPClassifier``, naive Bayes)
+          learns the rows the round changed, in one pass over them: the new
+          example and the counter-examples relabeled, with their current
+          labels (it cannot unlearn a dropped example nor a replaced label),
+          after the 128 latest other training rows for a gradient learner;
+          one without (``LogisticRegression``, a skorch net) but with a
+          ``warm_start`` parameter is fit on the whole current training set
+          starting from its current solution (relabels and drops count); any
+          other is refit from scratch, with a ``UserWarning``. A Pipeline
+          updates its last step this way, on rows transformed by the other
+          steps, which stay as fitted on the bootstrap set.
+          ``refit_method_`` says which was used.
     random_state : int, RandomState instance or None, default=None
         Seeds the wrapped estimator and the selectors where their own
         ``random_state`` is None, so the same seed gives the same queries.
@@ -834,10 +838,11 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _update(self, stream, entered):
         """Refit after a round; ``entered`` lists the ids whose rows changed."""
         if stream.refit_method == "partial_fit":
+            rows = _refit.rows_to_learn(
+                stream.estimator, np.flatnonzero(stream.in_train), entered
+            )
             _refit.partial_fit(
-                stream.estimator,
-                stream.X[entered],
-                stream.classes[stream.labels[entered]],
+                stream.estimator, stream.X[rows], stream.classes[stream.labels[rows]]
             )
             return
         X, y = self._training_set(stream)

@@ -4,9 +4,17 @@ Three ways (``SkepticalCleaner.refit_method_``):
 
 - ``"fit"``: a clone of the unfitted template is fit on the whole training
   set (``refit="scratch"``, or an estimator that cannot update);
+- ``"partial_fit"``: the fitted model learns the rows that changed, in one
+  pass over those rows only (preferred wherever it exists: a warm start
+  runs full epochs over the whole training set every round, which for
+  ``SGDClassifier`` or ``MLPClassifier`` on 1e5 rows costs seconds);
 - ``"warm_start"``: the fitted model is fit again on the whole training set,
-  starting from its current solution;
-- ``"partial_fit"``: the fitted model learns the rows that changed.
+  starting from its current solution (a model without ``partial_fit``, as
+  ``LogisticRegression``).
+
+A skorch net keeps ``warm_start``: its ``partial_fit`` trains ``max_epochs``
+epochs on the rows it is given (up to 100 on one row for the paper's nets),
+which is no small step.
 
 For a :class:`~sklearn.pipeline.Pipeline` the update applies to its last
 step, on the rows transformed by the other steps, which stay as they were
@@ -19,6 +27,8 @@ import warnings
 
 import numpy as np
 from sklearn.pipeline import Pipeline
+
+from ._adapters import is_skorch
 
 # torch's words for a float64 input meeting float32 weights ("mat1 and mat2
 # must have the same dtype, but got Double and Float", "expected scalar type
@@ -64,17 +74,31 @@ def refit_method(estimator, refit):
     'warm_start'
     >>> refit_method(make_pipeline(StandardScaler(), GaussianNB()), "incremental")
     'partial_fit'
+    >>> from sklearn.linear_model import SGDClassifier
+    >>> refit_method(SGDClassifier(loss="log_loss"), "incremental")
+    'partial_fit'
     >>> refit_method(LogisticRegression(), "scratch")
     'fit'
     """
     if refit == "scratch":
         return "fit"
     _, _, last = _last_step(estimator)
-    if "warm_start" in last.get_params():
-        return "warm_start"
-    if hasattr(last, "partial_fit"):
+    params = last.get_params()
+    if _learns_rows(last, params):
         return "partial_fit"
+    if "warm_start" in params:
+        return "warm_start"
     return "fit"
+
+
+def _learns_rows(last, params):
+    """Whether ``last.partial_fit`` learns the rows it is given in one pass."""
+    # hasattr: MLPClassifier(solver="lbfgs") hides partial_fit (available_if).
+    if not hasattr(last, "partial_fit") or is_skorch(last):
+        return False
+    # SGDClassifier's partial_fit refuses class_weight="balanced" (the
+    # weights need every row's label); a warm start can use it.
+    return not ("warm_start" in params and params.get("class_weight") == "balanced")
 
 
 def warn_cannot_update(estimator):
@@ -115,10 +139,22 @@ def prepare(template, method):
 
 
 def bootstrap_fit(estimator, X, y, method, classes):
-    """Fit an unfitted clone on the bootstrap set."""
-    if method != "partial_fit":
-        return estimator.fit(X, y)
+    """Fit an unfitted clone on the bootstrap set.
+
+    A model that updates with ``partial_fit`` but also trains to convergence
+    with ``fit`` (an iterative learner: it has ``warm_start``, as
+    ``SGDClassifier`` and ``MLPClassifier``) is fit fully when the bootstrap
+    set holds every class, so that the first model is the one a refit from
+    scratch would give (one pass of ``partial_fit`` over 100 rows is far
+    from it). Otherwise ``partial_fit`` declares every class up front: a
+    later ``partial_fit`` cannot add one.
+    """
     _, heads, last = _last_step(estimator)
+    if method != "partial_fit" or (
+        "warm_start" in last.get_params()
+        and np.array_equal(np.unique(y), np.asarray(classes))
+    ):
+        return estimator.fit(X, y)
     for head in heads:
         X = head.fit_transform(X, y)
     last.partial_fit(X, y, classes=classes)
@@ -166,6 +202,33 @@ def warm_fit(estimator, X, y):
     _, heads, last = _last_step(estimator)
     last.fit(_transform(heads, X), y)
     return estimator
+
+
+#: Earlier training rows a gradient learner's ``partial_fit`` replays with
+#: each round's rows. Steps on one row at a time drift: SGDClassifier
+#: cleaning 20% noisy digits ended at macro F1 0.80-0.83 without a replay,
+#: 0.87-0.90 with 32 rows, 0.90-0.94 with 128 (from scratch: 0.92-0.95).
+#: A 129-row pass is still no epoch over a large training set.
+_REPLAY_ROWS = 128
+
+
+def rows_to_learn(estimator, train_ids, changed):
+    """The stream ids a round's ``partial_fit`` learns, in this order.
+
+    ``changed`` (the new example, the relabeled counter-examples), after up
+    to ``_REPLAY_ROWS`` of the latest other rows of the training set
+    (``train_ids``, sorted) for a gradient learner (one with ``warm_start``,
+    as ``SGDClassifier`` and ``MLPClassifier``). A model whose
+    ``partial_fit`` accumulates counts (naive Bayes) learns ``changed``
+    only: a replayed row would count twice.
+    """
+    changed = np.asarray(changed, dtype=np.intp)
+    _, _, last = _last_step(estimator)
+    if "warm_start" not in last.get_params():
+        return changed
+    tail = train_ids[-(_REPLAY_ROWS + changed.shape[0]):]
+    tail = tail[~np.isin(tail, changed)][-_REPLAY_ROWS:]
+    return np.concatenate([tail, changed])
 
 
 def partial_fit(estimator, X, y):

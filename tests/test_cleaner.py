@@ -280,7 +280,7 @@ def test_partial_fit_on_an_unfitted_cleaner_takes_classes():
     "estimator, method",
     [
         (LogisticRegression(), "warm_start"),
-        (SGDClassifier(loss="log_loss", random_state=0), "warm_start"),
+        (SGDClassifier(loss="log_loss", random_state=0), "partial_fit"),
         (GaussianNB(), "partial_fit"),
     ],
 )

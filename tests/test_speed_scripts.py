@@ -32,6 +32,32 @@ def test_bench_round_times_the_real_path(scripts, capsys):
     assert "x gemm64" in out and "load average" in out
 
 
+def test_bench_round_times_sklearns_estimators_inside_the_cleaner(scripts, capsys):
+    bench_round, _ = scripts
+    rows = bench_round.main(["--size", "2000,8,3", "--questions", "4",
+                             "--estimator", "sgd", "--estimator", "logistic"])
+    by = {r["estimator"]: r for r in rows}
+    assert by["sgd"]["method"] == "partial_fit"
+    assert by["logistic"]["method"] == "warm_start"
+    for r in rows:
+        assert r["questions"] >= 2 and r["gemm64"] > 0 and r["update"] > 0
+        assert r["round"] >= max(r["question"], r["update"])
+    assert "x gemm64" in capsys.readouterr().out
+
+
+def test_refit_quality_counts_the_labels_cleaned():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import refit_quality
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    (row,) = refit_quality.main(["--data", "breast", "--estimator", "sgd",
+                                 "--refit", "incremental", "--seeds", "1"])
+    assert row["method"] == "partial_fit"
+    assert 0 < row["cleaned"] <= row["noisy"] == 80
+    assert row["questions"] > 0 and 0.5 < row["f1"] <= 1
+
+
 def test_fisher_agreement_study_writes_its_tables(scripts, tmp_path):
     _, study = scripts
     study.main(["--only", "synthetic", "--sizes", "2000,8,4", "--seeds", "1",

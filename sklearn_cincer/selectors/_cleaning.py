@@ -4,6 +4,7 @@ import copy
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import linalg
 from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.neural_network import MLPClassifier
@@ -23,6 +24,9 @@ _EIGENVALUE_ROWS = 4096
 #: Above this many outputs (classes) the leave-one-out step, c^3 per
 #: candidate, gives way to the in-sample probability.
 _MAX_LOO_OUTPUTS = 32
+#: The least damping kept on an intercept the model does not penalize,
+#: relative to the weights' damping (see :class:`_FreeIntercept`).
+_INTERCEPT_FLOOR = 1e-4
 
 
 def model_l2_penalty(estimator, n_samples):
@@ -70,6 +74,26 @@ def model_l2_penalty(estimator, n_samples):
     return 0.0
 
 
+def _intercept_l2_penalty(estimator, n_samples):
+    """The L2 strength on the last layer's intercept, per example, or None.
+
+    ``None`` where the intercept is penalized as the weights are (a skorch
+    optimizer's ``weight_decay`` decays every parameter) or where the model
+    is unknown; a float for the models that exempt it: ``SGDClassifier``
+    and ``MLPClassifier`` (``alpha`` penalizes ``coef_`` / ``coefs_``
+    only), ``LogisticRegression`` (0, but for liblinear, which penalizes
+    the intercept as a feature of value ``intercept_scaling``).
+    """
+    if isinstance(estimator, Pipeline):
+        return _intercept_l2_penalty(estimator.steps[-1][1], n_samples)
+    if isinstance(estimator, (LogisticRegression, SGDClassifier)):
+        _, _, per_sample, intercept = linear_penalty(estimator)
+        return intercept / max(int(n_samples), 1) if per_sample else intercept
+    if isinstance(estimator, MLPClassifier):
+        return 0.0
+    return None
+
+
 def _mean_eigenvalue(view, H, P):
     """``trace(F) / dim`` of the top-layer Fisher, in closed form."""
     if view.link == "softmax":
@@ -79,6 +103,86 @@ def _mean_eigenvalue(view, H, P):
     norms = np.einsum("ij,ij->i", H, H) + view.fit_intercept
     dim = P.shape[1] * (H.shape[1] + view.fit_intercept)
     return float(np.mean(spread * norms)) / dim
+
+
+class _FreeIntercept:
+    """The damped Fisher with the intercept's own damping, from its factor.
+
+    The factor holds ``A = F + lambda I``; a model that does not penalize
+    its intercept (``LogisticRegression``, ``SGDClassifier``, the output
+    bias of ``MLPClassifier``) has the Hessian ``A' = F + lambda D``, with
+    ``D`` 1 on the weights and ``beta / lambda`` on the intercepts. With
+    ``G`` the intercept coordinates, ``A' = A - (lambda - beta) G G^T`` and
+    by the Woodbury identity::
+
+        A'^-1 = A^-1 + U S^-1 U^T,   U = A^-1 G,
+        S = I / (lambda - beta) - G^T A^-1 G
+
+    (``k x k``: one solve per output, once per fit). For the softmax link
+    ``G`` spans only the intercept moves orthogonal to the shift of every
+    logit: ``F`` is zero along that shift, so without damping ``A'`` would
+    be singular there, while no gradient and no logit probability moves
+    along it, so its damping changes nothing.
+
+    ``beta`` is the model's own intercept penalty (liblinear's), at least
+    ``_INTERCEPT_FLOOR * lambda``: an intercept the data hardly constrain (a
+    class the model predicts with certainty everywhere) would otherwise
+    leave ``S`` to a difference of nearly equal numbers, while a damping
+    ``1e-4`` times the weights' barely moves an intercept the data do
+    constrain (its curvature in ``F`` is far above it).
+    """
+
+    def __init__(self, factor, lam, beta, shape, link):
+        k, m = shape
+        q = k - 1 if link == "softmax" else k
+        Q = np.eye(k)
+        if link == "softmax":  # an orthonormal basis of the moves summing to 0
+            Q = np.linalg.qr(np.eye(k) - 1.0 / k)[0][:, :q]
+        G = np.zeros((k, m, q))
+        G[:, m - 1, :] = Q
+        G = G.reshape(k * m, q)
+        if isinstance(factor, tuple):
+            U = linalg.cho_solve(factor, G, check_finite=False)
+        else:
+            U = np.column_stack([
+                factor.solve(G[:, j].reshape(shape)).reshape(-1) for j in range(q)
+            ])
+        S = np.eye(q) / (lam - beta) - G.T @ U
+        self.S_inv = np.linalg.inv((S + S.T) / 2.0)
+        self.U = U.reshape(k, m, q)
+
+    def leverage(self, Ht):
+        """The change of each row's leverage ``J_j A^-1 J_j^T``: ``W S^-1 W^T``."""
+        W = np.einsum("jc,acq->jaq", Ht, self.U)
+        return np.einsum("jaq,qs,jbs->jab", W, self.S_inv, W)
+
+
+def _free_intercept(fisher, penalties):
+    """The :class:`_FreeIntercept` of a model that exempts its intercept, or None.
+
+    ``penalties`` is ``(weights', intercept's)`` L2 strength of the model,
+    or None. None where the intercept is damped as the weights are: a model
+    without an intercept, one that penalizes it alike, or a factor whose
+    leverage is a conjugate-gradient preconditioner's (large problems,
+    approximate anyway).
+    """
+    view, factor = fisher.view_, fisher.factor_
+    lam = fisher._state.get("lam")
+    if (penalties is None or not view.fit_intercept or not lam
+            or isinstance(factor, _fisher.ConjugateGradientFactor)):
+        return None
+    lam_model, penalty = penalties
+    # The factor's damping is the model's penalty up to the estimate of F's
+    # scale: the intercept keeps the same ratio to it as in the model.
+    beta = max(lam * penalty / lam_model, _INTERCEPT_FLOOR * lam)
+    if abs(lam - beta) <= 1e-12 * lam:
+        return None
+    shape = (view.n_outputs, view.coef.shape[1] + 1)
+    try:
+        free = _FreeIntercept(factor, lam, beta, shape, view.link)
+    except np.linalg.LinAlgError:
+        return None  # keep the damped intercept rather than stop a question
+    return free if np.isfinite(free.S_inv).all() else None
 
 
 def _label_probability(view, Z, y):
@@ -97,7 +201,7 @@ def _label_probability(view, Z, y):
     return out
 
 
-def leave_one_out_probability(view, factor, H, y, n_train):
+def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None):
     """Each row's probability of its own label once it leaves the training set.
 
     One Newton step on the last layer, from the fitted weights, with the
@@ -124,6 +228,9 @@ def leave_one_out_probability(view, factor, H, y, n_train):
     y : ndarray of shape (r,)
         Their label indices (``-1`` for a label the model lacks).
     n_train : int
+    free_intercept : _FreeIntercept or None, default=None
+        The correction of ``factor`` for an intercept that is not damped as
+        the weights are (the model's own objective does not penalize it).
 
     Returns
     -------
@@ -135,7 +242,10 @@ def leave_one_out_probability(view, factor, H, y, n_train):
     Z = view.logits(H)
     P = view.outputs(H)
     R = _fisher.residuals(P, y, view.link)
-    M = _fisher.leverage(factor, H, view.fit_intercept) / max(int(n_train), 1)
+    M = _fisher.leverage(factor, H, view.fit_intercept)
+    if free_intercept is not None:
+        M = M + free_intercept.leverage(np.hstack([H, np.ones((H.shape[0], 1))]))
+    M /= max(int(n_train), 1)
     B = _fisher.output_factors(P, view.link)
     A = np.eye(P.shape[1])[None] - B @ np.transpose(B, (0, 2, 1)) @ M
     # The eigenvalues of Lambda M lie in [0, 1) for any damping > 0, so A is
@@ -241,7 +351,12 @@ class CleaningSelector(BaseSelector):
         skorch optimizer's ``weight_decay``; see :func:`model_l2_penalty`),
         so that ``F + lambda I`` is the Hessian of a linear model's own
         objective and both the support and the leave-one-out probability are
-        those of refitting it; else Top Fisher's ``1e-3``.
+        those of refitting it; else Top Fisher's ``1e-3``. The leave-one-out
+        probability then damps the intercepts as the model penalizes them:
+        not at all for ``LogisticRegression`` (but liblinear),
+        ``SGDClassifier`` and ``MLPClassifier`` (a floor of ``1e-4 lambda``
+        keeps the matrix well conditioned), which matters on unscaled
+        features (see the user guide, :ref:`selectors`).
 
     fisher : {"auto", "exact", "kfac", "ekfac"}, default="auto"
         The Fisher of the inner :class:`~sklearn_cincer.TopFisherSelector`
@@ -309,25 +424,31 @@ class CleaningSelector(BaseSelector):
     def _fit(self, estimator, X, y):
         self._validate_params()
         last_layer_view(estimator, needs=type(self).__name__)  # a clear error
-        self.damping_ = self._damping(estimator, X)
+        self.damping_, self._penalties = self._damping(estimator, X)
         self.fisher_ = TopFisherSelector(
             damping=self.damping_, fisher=self.fisher
         ).fit(estimator, X, y)
         self._keep(X, y)
 
     def _damping(self, estimator, X, rows=None):
-        """The relative damping: the model's own L2 penalty, or as given.
+        """``(damping, penalties)``: the model's own L2 penalty, or as given.
 
-        ``F``'s mean eigenvalue, which turns the penalty into a relative
-        damping, is exact up to ``_EIGENVALUE_ROWS`` training rows and
+        ``penalties`` is ``(weights', intercept's)`` L2 strength where the
+        damping is the model's and its intercept is penalized apart (else
+        None; see :class:`_FreeIntercept`). ``F``'s mean eigenvalue, which
+        turns the penalty into a relative damping, is exact up to
+        ``_EIGENVALUE_ROWS`` training rows and
         estimated from that many evenly spaced rows above (one pass over a
         large training set per question would cost more than the question).
         """
         if self.damping != "auto":
-            return float(self.damping)
+            return float(self.damping), None
         n_train = X.shape[0] if rows is None else rows.shape[0]
         lam = model_l2_penalty(estimator, n_train)
         if lam > 0:
+            intercept = _intercept_l2_penalty(estimator, n_train)
+            # an intercept the model does not penalize alike is damped apart
+            penalties = None if intercept is None else (lam, intercept)
             view = last_layer_view(estimator, needs=type(self).__name__)
             picked = np.arange(n_train)
             if n_train > _EIGENVALUE_ROWS:
@@ -338,8 +459,8 @@ class CleaningSelector(BaseSelector):
                 # else lam / inf = 0 fails as a damping the user never set
                 raise _fisher.scale_error(H, name=_features_name(view))
             if scale > 0:
-                return float(lam / scale)
-        return _DEFAULT_DAMPING
+                return float(lam / scale), penalties
+        return _DEFAULT_DAMPING, None
 
     def _keep(self, X, y, rows=None):
         # The training set is X[rows]; rows are gathered only for the
@@ -348,6 +469,7 @@ class CleaningSelector(BaseSelector):
         self._y = self.fisher_.view_.encode(y if rows is None else y[rows])
         self._q = np.full(self.n_train_, np.nan)  # leave-one-out, filled lazily
         self._p = np.full(self.n_train_, np.nan)  # in sample, filled lazily
+        self._free = None  # the intercept's correction, made on first use
 
     def update(self, estimator, X, y, rows=None):
         """Refit on a new training set, reusing Top Fisher's work where valid.
@@ -374,7 +496,7 @@ class CleaningSelector(BaseSelector):
         if not hasattr(self, "fisher_"):
             return super().update(estimator, X, y, rows)
         self._validate_params()
-        damping = self._damping(estimator, X, rows)
+        damping, penalties = self._damping(estimator, X, rows)
         # The cleaner updates a shallow copy of a selector it may still
         # publish: rebind the inner selector, never update the shared one.
         # A new damping (a linear model's penalty is divided by n) only
@@ -385,6 +507,7 @@ class CleaningSelector(BaseSelector):
         # As fit: the state is taken only once all of it is computed.
         trial = copy.copy(self)
         trial.fisher_, trial.damping_ = fisher, damping
+        trial._penalties = penalties
         trial.n_train_ = fisher.n_train_
         trial._keep(X, y, rows)
         return self._take_state(trial)
@@ -408,9 +531,12 @@ class CleaningSelector(BaseSelector):
         todo = rows[np.isnan(self._q[rows])]
         if todo.size:
             fisher = self.fisher_
+            if getattr(self, "_free", None) is None:  # also when unpickled
+                penalties = getattr(self, "_penalties", None)
+                self._free = (_free_intercept(fisher, penalties),)
             self._q[todo] = leave_one_out_probability(
                 fisher.view_, fisher.factor_, self._row_features(todo),
-                self._y[todo], self.n_train_,
+                self._y[todo], self.n_train_, self._free[0],
             )
         return self._q[rows]
 

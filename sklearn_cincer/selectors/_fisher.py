@@ -436,6 +436,7 @@ class TopFisherSelector(BaseSelector):
             damping=self.damping,
             plan=(form, solver, sample), sample=None, A=None, A_all=None,
             A_eig=None, G_eig=None, fisher_sum=None, dense=None, norms=None,
+            lam=None,
         )
         if same_features:
             state["norms"] = old["norms"]  # of the same features, by id
@@ -450,7 +451,9 @@ class TopFisherSelector(BaseSelector):
         ):
             # Nothing the estimate depends on changed: keep it as it is (a
             # linear model's A over every row follows the rows, for later).
-            state.update((name, old[name]) for name in ("sample", "A_eig", "G_eig"))
+            state.update(
+                (name, old[name]) for name in ("sample", "A_eig", "G_eig", "lam")
+            )
             if identity and old["A_all"] is not None:
                 self._moment(state, "A_all", old, H_array, weights, n_ids,
                              view.fit_intercept, n_train)
@@ -601,6 +604,7 @@ class TopFisherSelector(BaseSelector):
         if not np.isfinite(lam):
             # F's trace overflowed: the features are too large, whatever the path.
             raise _fisher.scale_error(Hf, name=_features_name(view))
+        state["lam"] = lam  # the absolute damping of every form below
 
         if solver == "dual":
             index = np.arange(Hf.shape[0]) if wf is None else np.repeat(
@@ -774,7 +778,8 @@ class TopFisherSelector(BaseSelector):
 
 
 # What the Fisher's state keeps across updates (see TopFisherSelector._build).
-_SUMS = ("sample", "A", "A_all", "A_eig", "G_eig", "fisher_sum", "dense", "norms")
+_SUMS = ("sample", "A", "A_all", "A_eig", "G_eig", "fisher_sum", "dense", "norms",
+         "lam")
 
 
 def _row_norms(state, H, bias):
