@@ -104,7 +104,6 @@ def _state(cleaner):
 def cases(workdir):
     """Yield (name, held, detail)."""
     from sklearn.base import clone
-
     from store_damage import HOLDER
 
     from sklearn_cincer import SimulatedOracle, SkepticalCleaner

@@ -20,8 +20,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sklearn_cincer import CleaningSelector, TopFisherSelector
-from sklearn_cincer.benchmark import make_model, make_stream, paper_bootstrap
-from sklearn_cincer.benchmark import repeat_seed
+from sklearn_cincer.benchmark import (
+    make_model,
+    make_stream,
+    paper_bootstrap,
+    repeat_seed,
+)
 from sklearn_cincer.datasets import load_dataset
 
 

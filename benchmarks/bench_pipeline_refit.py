@@ -36,9 +36,9 @@ def to_float32(X):
 
 def make_recipe(max_epochs, seed, stop_at=None):
     import torch
-    from skorch import NeuralNetClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
+    from skorch import NeuralNetClassifier
 
     from sklearn_cincer.nets import FCNet
 

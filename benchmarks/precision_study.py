@@ -39,10 +39,6 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from sklearn_cincer import _fisher
-from sklearn_cincer._models import last_layer_view
-from sklearn_cincer.selectors import BaseSelector
-from sklearn_cincer.selectors._base import _as_row
 from sklearn_cincer import (
     FullFisherSelector,
     InfluenceSelector,
@@ -51,7 +47,11 @@ from sklearn_cincer import (
     PracticalFisherSelector,
     RandomSelector,
     TopFisherSelector,
+    _fisher,
 )
+from sklearn_cincer._models import last_layer_view
+from sklearn_cincer.selectors import BaseSelector
+from sklearn_cincer.selectors._base import _as_row
 
 DATASETS = {
     # name: (loader, training set size)

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Optional
 
 import numpy as np
 from sklearn.base import (
@@ -35,8 +34,8 @@ from ._crossval import check_splits, cross_val_proba
 from ._health import pred_probs_issues
 from ._issues import issues_table, label_quality
 from ._progress import progress
-from ._threads import resolve_n_threads
 from ._suspicion import is_suspicious, margin
+from ._threads import resolve_n_threads
 from .oracles._base import (
     Query,
     ask,
@@ -90,7 +89,7 @@ class AuditRecord(QueryRecord):
     """
 
     counter_offered: bool = False
-    counter_margin: Optional[float] = None
+    counter_margin: float | None = None
     labels_inspected: int = 0
     follow_up: bool = False
 

@@ -7,7 +7,7 @@ import threading
 import warnings
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from sklearn.base import (
@@ -122,9 +122,9 @@ class QueryRecord:
 
     round: int
     example_id: int
-    counter_example_id: Optional[int]
+    counter_example_id: int | None
     margin: float
-    score: Optional[float]
+    score: float | None
     prediction: Any
     label_before: Any
     label_after: Any
@@ -132,13 +132,13 @@ class QueryRecord:
     counter_label_after: Any
     dropped: bool
     answered: bool
-    annotator: Optional[str] = None
+    annotator: str | None = None
     skipped: bool = False
     counter_example_ids: tuple = ()
     scores: tuple = ()
     counter_labels_before: tuple = ()
     counter_labels_after: tuple = ()
-    revised_round: Optional[int] = None
+    revised_round: int | None = None
 
     def __post_init__(self):
         if self.counter_example_ids or self.counter_example_id is None:

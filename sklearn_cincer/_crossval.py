@@ -13,8 +13,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import check_cv
 
-from ._refit import can_warm_start
 from ._progress import progress
+from ._refit import can_warm_start
 from ._threads import limit_threads
 
 

@@ -9,9 +9,9 @@ line breaks), and rewrites only the label field of the changed rows.
 
 import codecs
 import csv
-from array import array
 import io
 import re
+from array import array
 
 # One physical line with its line break (CRLF, LF or a lone CR), or the last
 # line without one.

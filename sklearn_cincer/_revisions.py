@@ -14,7 +14,7 @@ live run applied it, so that the rerun applies it at the same point.
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class PendingRevision:
 
     query: Any
     answer: Any
-    round: Optional[int] = None
+    round: int | None = None
     live: bool = True
 
 

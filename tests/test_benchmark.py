@@ -9,12 +9,13 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_cincer import NearestNeighborSelector, TopFisherSelector
-from sklearn_cincer import _fisher
+from sklearn_cincer import NearestNeighborSelector, TopFisherSelector, _fisher
 from sklearn_cincer._models import last_layer_view
 from sklearn_cincer.benchmark import (
     AuthorsTopFisherSelector,
     RunSpec,
+    _registry,
+    _runner,
     compare_with_paper,
     load_paper_results,
     make_model,
@@ -26,7 +27,6 @@ from sklearn_cincer.benchmark import (
     run_precision,
     run_precision_experiment,
 )
-from sklearn_cincer.benchmark import _registry, _runner
 from sklearn_cincer.datasets import load_breast_cancer, load_wine
 
 pd = pytest.importorskip("pandas")

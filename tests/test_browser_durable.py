@@ -28,8 +28,8 @@ from sklearn_cincer.oracles import (  # noqa: E402
     Answer,
     BrowserOracle,
     TerminalOracle,
+    _store,  # noqa: E402
 )
-from sklearn_cincer.oracles import _store  # noqa: E402
 
 
 def _slow(monkeypatch, name, seconds):

@@ -20,8 +20,11 @@ from test_oracles_browser_http import Asker, _query, request, wait_state  # noqa
 
 oracle = http_tests.oracle  # the fixture: a started BrowserOracle
 
-from sklearn_cincer.oracles import Answer, BrowserOracle  # noqa: E402
-from sklearn_cincer.oracles import _server  # noqa: E402
+from sklearn_cincer.oracles import (  # noqa: E402
+    Answer,
+    BrowserOracle,
+    _server,  # noqa: E402
+)
 
 
 def _address(oracle):
@@ -38,7 +41,7 @@ def _raw(oracle, data, timeout=5):
         try:
             while chunk := sock.recv(65536):
                 reply += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     if not reply:
         return 0, b""
@@ -54,7 +57,7 @@ def test_malformed_input_gets_4xx_without_a_traceback(oracle, capfd):
     cases = {
         # a non-ASCII token, raw and percent-encoded, in the path
         "path": (f"GET /{token[:-1]}\u00e9/state HTTP/1.1\r\n"
-                 f"Host: {host}:{port}\r\n\r\n").encode("utf-8"),
+                 f"Host: {host}:{port}\r\n\r\n").encode(),
         "path-quoted": (f"GET /%C3%A9{token[2:]}/state HTTP/1.1\r\n"
                         f"Host: {host}:{port}\r\n\r\n").encode(),
         "path-bad-utf8": (f"GET /%FF%FE{token[2:]}/state HTTP/1.1\r\n"
@@ -63,7 +66,7 @@ def test_malformed_input_gets_4xx_without_a_traceback(oracle, capfd):
         "token-header": post + "X-Cincer-Token: \u00e9t\u00e9\r\n"
                                "Content-Length: 2\r\n\r\n{}".encode("utf-8"),
         "host": (f"GET /{token}/state HTTP/1.1\r\nHost: h\u00f4te:{port}\r\n\r\n"
-                 ).encode("utf-8"),
+                 ).encode(),
         # 50,000-deep JSON
         "deep-json": post + (f"X-Cincer-Token: {token}\r\nContent-Length: 100000"
                              "\r\n\r\n").encode() + b"[" * 50000 + b"]" * 50000,

@@ -7,7 +7,6 @@ texts, one name per example, and a foreign page that tries to frame it.
 import threading
 
 import numpy as np
-
 import test_browser as chromium  # skips the module without Chromium/Playwright
 
 browser, page = chromium.browser, chromium.page  # the fixtures

@@ -7,7 +7,6 @@ store keeps each one.
 """
 
 import numpy as np
-
 import test_browser as chromium  # skips the module without Chromium/Playwright
 from test_browser import asking, digits_stream, each_question, next_question
 

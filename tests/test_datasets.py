@@ -13,6 +13,7 @@ import pytest
 from sklearn_cincer.datasets import (
     DATA_ENV,
     ChecksumError,
+    _files,
     fetch_file,
     get_data_home,
     load_20newsgroups,
@@ -24,7 +25,6 @@ from sklearn_cincer.datasets import (
     load_mnist,
     load_wine,
 )
-from sklearn_cincer.datasets import _files
 from sklearn_cincer.datasets._base import RemoteFile
 
 

@@ -367,6 +367,7 @@ def test_dual_solve_equals_the_primal_one(link, k):
 
 def test_top_fisher_on_a_wide_layer_uses_the_dual_form():
     from sklearn.linear_model import LogisticRegression
+
     from sklearn_cincer import TopFisherSelector
 
     rng = np.random.RandomState(1)

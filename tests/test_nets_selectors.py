@@ -14,8 +14,8 @@ from sklearn_cincer import (  # noqa: E402
     InfluenceSelector,
     PracticalFisherSelector,
     TopFisherSelector,
+    _fisher,  # noqa: E402
 )
-from sklearn_cincer import _fisher  # noqa: E402
 from sklearn_cincer._parameters import parameter_view  # noqa: E402
 from sklearn_cincer.nets import (  # noqa: E402
     FCNetClassifier,

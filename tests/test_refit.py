@@ -10,7 +10,6 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler, minmax_scale
-
 from test_cleaner import breast_stream
 
 from sklearn_cincer import NearestNeighborSelector, SimulatedOracle, SkepticalCleaner

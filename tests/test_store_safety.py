@@ -17,6 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# the same fixtures (one BLAS thread, the data) and cleaner as test_store
+import test_store  # noqa: E402
+from test_store import CountingOracle as Counting  # noqa: E402
+from test_store import _cleaner  # noqa: E402
+
 from sklearn_cincer import SimulatedOracle
 from sklearn_cincer.oracles import (
     AnnotationSession,
@@ -25,11 +30,6 @@ from sklearn_cincer.oracles import (
     OracleError,
     Query,
 )
-
-# the same fixtures (one BLAS thread, the data) and cleaner as test_store
-import test_store  # noqa: E402
-from test_store import CountingOracle as Counting  # noqa: E402
-from test_store import _cleaner  # noqa: E402
 
 _one_blas_thread, data = test_store._one_blas_thread, test_store.data  # fixtures
 

@@ -14,8 +14,9 @@ from sklearn_cincer.oracles import AnnotationSession
 
 pytest.importorskip("bottle", reason="BrowserOracle needs bottle (the 'browser' extra)")
 
-from sklearn_cincer.oracles import BrowserOracle  # noqa: E402
 from test_oracles_browser_http import request  # noqa: E402
+
+from sklearn_cincer.oracles import BrowserOracle  # noqa: E402
 
 
 def _data():

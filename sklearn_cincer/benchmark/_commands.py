@@ -214,13 +214,13 @@ def run_benchmark(args):
 def _run_benchmark(args):
     from pathlib import Path
 
-    from ._reproduce import write_report
     from ._report import (
         compare_precision_with_paper,
         compare_with_paper,
         format_table,
         readable,
     )
+    from ._reproduce import write_report
     from ._runner import RunSpec, run_experiment, run_precision_experiment
 
     verbose = 0 if args.quiet else 1
@@ -280,8 +280,8 @@ def run_reproduce(args):
 
 
 def _run_reproduce(args):
-    from ._reproduce import reproduce
     from ._report import format_table, readable
+    from ._reproduce import reproduce
 
     table = reproduce(
         args.output, pairs=args.pairs, questions=args.questions,

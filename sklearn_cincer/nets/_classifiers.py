@@ -5,9 +5,9 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, PassthroughScoring, PrintLog
-from sklearn.utils import check_random_state
 
 from ._modules import ConvNet, FCNet, LogRegNet
 

@@ -259,9 +259,9 @@ class TorchParameterView(ParameterView):
             xb = self._tensor(X[start : start + batch_size])
             yb = labels[start : start + batch_size]
 
-            def picked(params):
-                logp = self._log_p(params, xb)
-                return logp.gather(1, yb[:, None])[:, 0]
+            def picked(params):  # called at once, in this iteration
+                logp = self._log_p(params, xb)  # noqa: B023
+                return logp.gather(1, yb[:, None])[:, 0]  # noqa: B023
 
             _, dot = jvp(picked, (self._params,), (tangent,))
             parts.append(dot.double().cpu())
@@ -336,7 +336,8 @@ class TorchParameterView(ParameterView):
             xb = self._tensor(X[start : start + batch_size])
             yb = labels[start : start + batch_size]
             _, Hv = jvp(
-                grad(lambda p: self._mean_loss(p, xb, yb)), (self._params,), (tangent,)
+                grad(lambda p: self._mean_loss(p, xb, yb)),  # noqa: B023 (now)
+                (self._params,), (tangent,)
             )
             out += self._flat(Hv, batched=False).double() * (xb.shape[0] / n)
         if self.weight_decay:

@@ -22,8 +22,8 @@ from ._base import (
 )
 from ._browser import BrowserOracle
 from ._offline import OfflineAnswers, export_questions, read_answers
-from ._simulated import SimulatedOracle
 from ._session import AnnotationSession
+from ._simulated import SimulatedOracle
 from ._store import AnnotationStore
 from ._terminal import TerminalOracle
 

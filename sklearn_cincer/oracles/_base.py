@@ -6,7 +6,7 @@ it gets back, after checking it.
 """
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +49,8 @@ class CounterExample:
     example_id: int
     x: np.ndarray = field(repr=False)
     label: Any
-    score: Optional[float] = None
-    score_text: Optional[str] = field(default=None, repr=False)
+    score: float | None = None
+    score_text: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -144,18 +144,18 @@ class Query:
     prediction: Any
     margin: float
     classes: np.ndarray
-    counter_example_id: Optional[int] = None
-    counter_x: Optional[np.ndarray] = None
+    counter_example_id: int | None = None
+    counter_x: np.ndarray | None = None
     counter_label: Any = None
-    score: Optional[float] = None
+    score: float | None = None
     round: int = 0
     strategy: str = "relabel"
-    feature_names: Optional[np.ndarray] = field(default=None, repr=False)
+    feature_names: np.ndarray | None = field(default=None, repr=False)
     # How far the stream has come, and how to compare features: for people.
     question: int = field(default=0, repr=False)
-    n_rounds: Optional[int] = field(default=None, repr=False)
-    feature_scale: Optional[np.ndarray] = field(default=None, repr=False)
-    note: Optional[str] = field(default=None, repr=False)
+    n_rounds: int | None = field(default=None, repr=False)
+    feature_scale: np.ndarray | None = field(default=None, repr=False)
+    note: str | None = field(default=None, repr=False)
     counter_examples: tuple = field(default=(), repr=False)
 
     def __post_init__(self):
@@ -240,9 +240,9 @@ class Answer:
 
     label: Any
     counter_label: Any = None
-    annotator: Optional[str] = None
+    annotator: str | None = None
     skipped: bool = field(default=False, repr=False)
-    counter_labels: Optional[tuple] = field(default=None, repr=False)
+    counter_labels: tuple | None = field(default=None, repr=False)
 
     def __repr__(self):
         labels = ("" if self.counter_labels is None

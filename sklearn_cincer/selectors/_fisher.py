@@ -13,7 +13,6 @@ from .._parameters import parameter_view
 from ._base import BaseSelector, _as_row
 from ._rows import FeatureRows
 
-
 # Above this many feature entries (n x d), "auto" passes over the rows in
 # float32: half the memory traffic, the same picks (see the user guide).
 _FLOAT32_ENTRIES = 2**22

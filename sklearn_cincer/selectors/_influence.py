@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import _fisher
 from ._base import _as_row
-from ._fisher import _AllParameterSelector, _all_rows
+from ._fisher import _all_rows, _AllParameterSelector
 
 
 def lissa(hvp, v, *, damping=0.0, scale=1.0, depth=1000, repeats=1):
