@@ -200,11 +200,13 @@ class _LineNotes(_clean._Recorder):
 
     def __call__(self, query):
         if query.note:
-            note = re.sub(r"example #(\d+)",
-                          lambda m: row_name(self._table, int(m.group(1))),
-                          query.note)
+            note = re.sub(r"\b([Ee])xample #(\d+)", self._line, query.note)
             query = replace(query, note=note)
         return super().__call__(query)
+
+    def _line(self, match):
+        name = row_name(self._table, int(match.group(2)))
+        return name.capitalize() if match.group(1) == "E" else name
 
 
 def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path):
@@ -215,6 +217,7 @@ def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path)
              f"the answers are kept in {store_path}: run the same command again "
              "to go on from there.")
     try:
+        _start(recorder.oracle, auditor, table)
         auditor.fit(table.X, table.y)
     except (AnnotationStopped, KeyboardInterrupt) as exc:
         def issues(files, y_cleaned):
@@ -233,6 +236,49 @@ def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path)
         if hasattr(human, "close"):
             human.close()  # the browser page's server
     return _write_results(args, table, auditor, recorder, oracles, outputs)
+
+
+class _AuditRun:
+    """What a store records of an audit run, to refuse another run's store.
+
+    The auditor's settings but its budget (a rerun with a larger budget goes
+    on from the answers given), and the command, so that a store written by
+    ``clean`` is not replayed into an audit, nor the other way round.
+    """
+
+    def __init__(self, auditor):
+        self.auditor = auditor
+
+    def get_params(self, deep=False):
+        params = self.auditor.get_params(deep=False)
+        del params["budget"]
+        return {**params, "command": "audit"}
+
+
+def _start(oracle, auditor, table):
+    """Let the store check that it was written by this run, before any question.
+
+    The auditor does not call the oracle's ``start_fit`` itself; the command
+    does, so that the store is held (one writer) and fingerprinted as for
+    ``clean``.
+    """
+    start = getattr(oracle, "start_fit", None)
+    if start is None:
+        return
+    from .oracles import OracleError
+
+    try:
+        start(_AuditRun(auditor), table.X, table.y)
+    except OracleError as exc:
+        lines = str(exc).split("\n")
+        if len(lines) < 2:  # in use by another process...
+            raise CommandError(str(exc)) from None
+        what = [line.strip().rstrip(".") for line in lines[1:]
+                if line.startswith("  ")]
+        raise CommandError(
+            f"{lines[0]} {'; '.join(what)}. Replaying its answers could apply "
+            "them to other questions: name another --store, or run with the "
+            "data and settings of the store.") from None
 
 
 def _write_results(args, table, auditor, recorder, oracles, outputs):
