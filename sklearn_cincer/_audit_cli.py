@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import _clean
-from ._clean import CommandError, _inert, row_name
+from ._clean import CommandError, row_name
 
 # The columns of the issues table, in order.
 ISSUE_COLUMNS = ["rank", "line", "given_label", "predicted_label",
@@ -210,31 +210,24 @@ class _LineNotes(_clean._Recorder):
 
 
 def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path):
-    from .oracles import AnnotationStopped, OracleError
+    human, _, session = oracles
+    again = _clean.again_sentence(session, store_path)
 
-    human, offline, session = oracles
-    again = ("run the same command again to finish." if session is None else
-             f"the answers are kept in {store_path}: run the same command again "
-             "to go on from there.")
-    try:
+    def fit():
         _start(recorder.oracle, auditor, table)
         auditor.fit(table.X, table.y)
-    except (AnnotationStopped, KeyboardInterrupt) as exc:
-        def issues(files, y_cleaned):
-            _write_issues(files, table, _issues_so_far(args, table, recorder,
-                                                       y_cleaned),
-                          outputs["--issues"])
-        return _clean.write_stopped(table, recorder.answers, "relabel", outputs,
-                                    again, exc, more=issues)
-    except OracleError as exc:
-        if not recorder.answers:  # refused before a question: a mistake
-            raise CommandError(str(exc)) from None
-        print(f"\nStopped before the end ({_inert(' '.join(str(exc).split()))}); "
-              f"no output was written; {again}", file=sys.stderr)
-        return 1
-    finally:
-        if hasattr(human, "close"):
-            human.close()  # the browser page's server
+
+    def issues(files, y_cleaned):
+        _write_issues(files, table,
+                      _issues_so_far(args, table, recorder, y_cleaned),
+                      outputs["--issues"])
+
+    status = _clean.fit_or_stop(
+        fit, recorder, human, again,
+        lambda stop: _clean.write_stopped(table, recorder.answers, "relabel",
+                                          outputs, again, stop, more=issues))
+    if status is not None:
+        return status
     return _write_results(args, table, auditor, recorder, oracles, outputs)
 
 

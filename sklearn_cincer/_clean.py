@@ -763,16 +763,39 @@ def _describe(args, table, n_bootstrap):
 
 
 def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path):
+    human, offline, session = oracles
+    again = again_sentence(session, store_path)
+    status = fit_or_stop(
+        lambda: cleaner.fit(table.X, table.y), recorder, human, again,
+        lambda stop: _write_stopped(table, cleaner, recorder, outputs, again, stop))
+    if status is not None:
+        return status
+    return _write_results(args, table, cleaner, offline, session, outputs)
+
+
+def again_sentence(session, store_path):
+    """The sentence that says how to go on after a stop."""
+    if session is None:
+        return "run the same command again to finish."
+    return (f"the answers are kept in {store_path}: run the same command again "
+            "to go on from there.")
+
+
+def fit_or_stop(fit, recorder, human, again, on_stop):
+    """Run ``fit()``; ``None`` when it ends, else the exit status of the stop.
+
+    A person's stop (Ctrl-C, Ctrl-D, the page's button) goes to
+    ``on_stop(stop)``, which writes the outputs of the answers given; an
+    oracle that fails before any answer is a mistake of the command's input
+    (one line), after some answers a stop without outputs. The browser
+    page's server (``human``) is closed either way.
+    """
     from .oracles import AnnotationStopped, OracleError
 
-    human, offline, session = oracles
-    again = ("run the same command again to finish." if session is None else
-             f"the answers are kept in {store_path}: run the same command again "
-             "to go on from there.")
     try:
-        cleaner.fit(table.X, table.y)
+        fit()
     except (AnnotationStopped, KeyboardInterrupt) as exc:
-        return _write_stopped(table, cleaner, recorder, outputs, again, exc)
+        return on_stop(exc)
     except OracleError as exc:
         if not recorder.answers:  # refused before a question: a mistake
             raise CommandError(str(exc)) from None
@@ -782,7 +805,7 @@ def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path)
     finally:
         if hasattr(human, "close"):
             human.close()  # the browser page's server
-    return _write_results(args, table, cleaner, offline, session, outputs)
+    return None
 
 
 def _write_results(args, table, cleaner, offline, session, outputs):

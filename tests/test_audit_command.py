@@ -7,42 +7,19 @@ import re
 import numpy as np
 import pytest
 
+# the clean command's messy file (BOM, CRLF, NA, quoted line breaks, escape
+# sequences) and its scripted stdin: the two commands read and stop alike
+from test_clean_command import _messy, _StopsAfter, assert_one_line_each
+from test_clean_command import _noisy_labels as _noisy
+
 from sklearn_cincer import LabelAuditor, SimulatedOracle
 from sklearn_cincer._cli import main
 
 pd = pytest.importorskip("pandas")
 
 
-def _x(i):
-    """The feature of row ``i``: its side says the true label ('a' if odd)."""
-    return (1 if i % 2 else -1) * (1 + (i % 4) / 10)
-
-
 def _truth(n=60):
     return ["a" if i % 2 else "b" for i in range(n)]
-
-
-def _noisy(n=60):
-    labels = _truth(n)
-    for i in (3, 10, 33, 35, 40, 44, 47, 52):
-        labels[i] = "b" if labels[i] == "a" else "a"
-    return labels
-
-
-def _messy(labels):
-    """A file's bytes (BOM, CRLF, NA, quoted fields with line breaks, escape
-    sequences) and the line of each row."""
-    rows, lines, line = ["x,count,note,y,where"], [], 2
-    for i, label in enumerate(labels):
-        count = "NA" if i % 7 == 3 else (str(180 + i) if i % 2 else f"{i}.5")
-        note = ('"line one\r\nline two, with a comma"' if i % 5 == 0
-                else '"say ""hi"""' if i % 5 == 1
-                else "\x1b[2J" if i % 5 == 2 else "plain")
-        rows.append(f"{_x(i):.1f},{count},{note},{label},{'w' if i % 2 else 'v'}")
-        lines.append(line)
-        line += 1 + note.count("\n")
-    text = "\r\n".join(rows) + "\r\n"
-    return b"\xef\xbb\xbf" + text.encode("utf-8"), lines
 
 
 @pytest.fixture
@@ -51,22 +28,6 @@ def messy(tmp_path):
     path = tmp_path / "messy.csv"
     path.write_bytes(data)
     return path, lines
-
-
-class _StopsAfter:
-    """stdin whose reading raises ``stop`` after ``n`` lines of 'a'."""
-
-    def __init__(self, n, stop):
-        self.n, self.stop = n, stop
-
-    def readline(self):
-        if self.n == 0:
-            raise self.stop
-        self.n -= 1
-        return "a\n"
-
-    def isatty(self):
-        return False
 
 
 def _argv(path, out, *more):
@@ -87,8 +48,8 @@ def _python_auditor(path, oracle, **params):
     return table, auditor
 
 
-def test_terminal_answers_change_the_labels_byte_exactly(messy, tmp_path, capsys,
-                                                         monkeypatch):
+def test_terminal_answers_change_the_labels_byte_exactly_and_rank_the_issues(
+        messy, tmp_path, capsys, monkeypatch):
     path, lines = messy
     out = tmp_path / "cleaned.csv"
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 400))
@@ -110,16 +71,8 @@ def test_terminal_answers_change_the_labels_byte_exactly(messy, tmp_path, capsys
     assert named and all(int(n) in lines for n in named)
     assert "\x1b" not in shown
 
-
-def test_issues_table_ranks_and_rows_match_the_auditor(messy, tmp_path, capsys,
-                                                       monkeypatch):
-    path, lines = messy
-    out = tmp_path / "cleaned.csv"
-    monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 400))
-    assert main(_argv(path, out, "--budget", "12")) == 0
+    # the issues table: LabelAuditor.label_issues_ in rank order, rows by line
     issues = pd.read_csv(tmp_path / "cleaned.issues.csv", keep_default_na=False)
-    table, auditor = _python_auditor(path, SimulatedOracle(np.full(60, "a")),
-                                     budget=12)
     expected = auditor.label_issues_.sort_values("label_quality", kind="stable")
     assert len(issues) == 60
     assert list(issues["rank"]) == list(range(1, 61))
@@ -134,7 +87,6 @@ def test_issues_table_ranks_and_rows_match_the_auditor(messy, tmp_path, capsys,
                 for c in expected["counter_example"]]
     assert list(issues["counter_example_line"].astype(str)) == ce_lines
     # the cleaned file agrees with the table, line by line
-    cleaned = pd.read_csv(out)["y"]
     for row in issues.itertuples():
         assert cleaned[lines.index(row.line)] == row.cleaned_label
 
@@ -309,22 +261,7 @@ def _bad_cases(tmp_path, data):
 def test_every_bad_invocation_gives_one_line_and_writes_nothing(messy, tmp_path,
                                                                 capsys):
     data, _ = messy
-    cases = _bad_cases(tmp_path, data)
-    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    for argv, status, words in cases:
-        try:
-            code = main(argv)
-        except SystemExit as exit_:  # argparse's own errors
-            code = exit_.code
-        captured = capsys.readouterr()
-        lines = captured.err.strip().splitlines()
-        assert code == status, (argv, captured.err)
-        assert len(lines) == 1 or status == 2, (argv, captured.err)
-        assert words in lines[-1], (argv, lines[-1])
-        assert lines[-1].startswith("sklearn-cincer audit: error:") or status == 2
-        assert "Traceback" not in captured.err
-        after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-        assert after == before, argv  # no file written, none changed
+    assert_one_line_each(_bad_cases(tmp_path, data), tmp_path, capsys, "audit")
 
 
 def test_an_issues_symlink_is_replaced_not_followed(messy, tmp_path, capsys):
