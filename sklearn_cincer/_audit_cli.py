@@ -216,6 +216,10 @@ def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path)
     def fit():
         _start(recorder.oracle, auditor, table)
         auditor.fit(table.X, table.y)
+        # the person may still revise the last answer (kept for a rerun);
+        # the auditor itself does not offer it
+        for hook in ("end_of_questions", "finish_fit"):
+            getattr(recorder.oracle, hook, lambda: None)()
 
     def issues(files, y_cleaned):
         _write_issues(files, table,

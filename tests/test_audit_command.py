@@ -347,3 +347,25 @@ def test_oracle_none_applies_the_stores_answers_without_writing_it(
     assert store.read_bytes() == before  # only read
     # the answers given before the stop are applied, nothing more
     assert again.read_bytes() == partial
+
+
+def test_an_undo_is_stored_and_applied_by_the_rerun(messy, tmp_path, capsys,
+                                                     monkeypatch):
+    path, lines = messy
+    out = tmp_path / "cleaned.csv"
+    argv = _argv(path, out, "--budget", "1")  # one question, no offer
+    # 'a', then at the end of the questions u (undo) and 'b' instead
+    monkeypatch.setattr("sys.stdin", io.StringIO("a\nu\nb\n\n"))
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    line = int(re.search(r"Label for line (\d+)", said).group(1))
+    assert "No running fit applies it now" in said
+    assert "run the same command again to apply it" in said
+    assert pd.read_csv(out)["y"][lines.index(line)] == "a"  # as answered
+
+    monkeypatch.setattr("sys.stdin", _StopsAfter(0, EOFError()))  # nobody types
+    assert main(argv) == 0
+    assert "0 were asked now" in capsys.readouterr().out
+    assert pd.read_csv(out)["y"][lines.index(line)] == "b"  # the revision
+    issues = pd.read_csv(out.with_suffix(".issues.csv"))
+    assert issues.set_index("line").loc[line, "cleaned_label"] == "b"
