@@ -369,3 +369,58 @@ def test_an_undo_is_stored_and_applied_by_the_rerun(messy, tmp_path, capsys,
     assert pd.read_csv(out)["y"][lines.index(line)] == "b"  # the revision
     issues = pd.read_csv(out.with_suffix(".issues.csv"))
     assert issues.set_index("line").loc[line, "cleaned_label"] == "b"
+
+
+def test_the_browser_page_asks_and_its_answers_are_written(messy, tmp_path, capsys,
+                                                           monkeypatch):
+    import json
+    import threading
+
+    pytest.importorskip("bottle")
+    from test_oracles_browser_http import request
+
+    import sklearn_cincer.oracles as oracles
+
+    started = []
+
+    class Page(oracles.BrowserOracle):  # the command's page, not opened
+        def __init__(self, **kwargs):
+            super().__init__(**{**kwargs, "open_browser": False})
+            started.append(self)
+
+    monkeypatch.setattr(oracles, "BrowserOracle", Page)
+    path, lines = messy
+    out = tmp_path / "cleaned.csv"
+    done = []
+    run = threading.Thread(target=lambda: done.append(main(_argv(
+        path, out, "--oracle", "browser", "--budget", "3"))))
+    run.start()
+    n_answers, shown = 0, []
+    while run.is_alive():
+        page = started[0] if started else None
+        url = getattr(page, "url", None)
+        if url is None:
+            run.join(0.05)
+            continue
+        try:
+            state = request(page, "GET", "state")[2]
+            if state["status"] == "question":
+                # class 0 is 'a'; the counter-example's too, where offered
+                status = request(page, "POST", "answer", body={
+                    "qid": state["qid"], "label": 0, "counter_label": 0})[0]
+                assert status == 200
+                n_answers += 1
+                shown.append(json.dumps(state))
+        except OSError:  # the run ended and closed the page meanwhile
+            pass
+        run.join(0.05)
+    assert done == [0] and n_answers >= 1
+    # the page names rows by their line, its notes too
+    assert shown and all("line " in page for page in shown)
+    assert not any(re.search("example #", page, re.I) for page in shown)
+    changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
+    assert set(changes["label_after"]) <= {"a"}
+    issues = pd.read_csv(out.with_suffix(".issues.csv"))
+    assert issues["inspected"].sum() >= n_answers
+    cleaned = pd.read_csv(out)["y"]
+    assert (cleaned != pd.read_csv(path)["y"]).sum() == len(changes)
