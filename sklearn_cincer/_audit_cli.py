@@ -369,10 +369,14 @@ def _issues_so_far(args, table, recorder, y_cleaned):
     ranking = _auditor(args, table, None).set_params(**params).fit(
         table.X, np.asarray(y_cleaned).astype(table.y.dtype))
     issues = ranking.label_issues_.copy()
-    classes = ranking.classes_
-    given = np.searchsorted(classes, table.y)
+    # the answers may have relabeled every row of a class: its probability,
+    # against the labels as given, is then 0
+    classes = np.unique(table.y)
+    proba = np.zeros((len(table.y), len(classes)))
+    proba[:, np.searchsorted(classes, ranking.classes_)] = ranking.proba_
     issues["given_label"] = table.y
-    issues["label_quality"] = label_quality(ranking.proba_, given)
+    issues["label_quality"] = label_quality(proba,
+                                            np.searchsorted(classes, table.y))
     inspected = np.zeros(len(table.y), dtype=bool)
     for query, answer in recorder.answers:
         if answer.skipped:

@@ -424,3 +424,27 @@ def test_the_browser_page_asks_and_its_answers_are_written(messy, tmp_path, caps
     assert issues["inspected"].sum() >= n_answers
     cleaned = pd.read_csv(out)["y"]
     assert (cleaned != pd.read_csv(path)["y"]).sum() == len(changes)
+
+
+def test_the_ranking_after_a_stop_keeps_a_class_the_answers_emptied(tmp_path):
+    from types import SimpleNamespace
+
+    from sklearn_cincer._audit_cli import _issues_so_far
+    from sklearn_cincer._clean import read_table
+
+    rows = ["x,y"] + [f"{i % 2 * 2 + i / 100:.2f},{'ab'[i % 2]}" for i in range(40)]
+    rows += ["5.0,c", "5.1,c"]  # a class of two rows, relabeled by the answers
+    path = tmp_path / "three.csv"
+    path.write_text("\n".join(rows) + "\n")
+    args = SimpleNamespace(data=str(path), sep=",", label="y", ignore=[],
+                           no_shuffle=True, seed=0, cv=2, model="logistic",
+                           budget=None, refit_every=10, threshold=0.0)
+    table = read_table(args)
+    y_cleaned = table.y.astype(object)
+    y_cleaned[-2:] = "b"
+    issues = _issues_so_far(args, table, SimpleNamespace(answers=[]), y_cleaned)
+    assert list(issues["given_label"][-2:]) == ["c", "c"]
+    assert list(issues["cleaned_label"][-2:]) == ["b", "b"]
+    quality = issues["label_quality"].to_numpy()
+    # no model of the ranking knows 'c' any more: the given label is doubted
+    assert np.isfinite(quality).all() and (quality[-2:] < 0.5).all()
