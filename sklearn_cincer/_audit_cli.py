@@ -76,8 +76,8 @@ def add_parser(subparsers):
             "Rank the labels of a CSV file by how much a model cross-validated "
             "without each row doubts it, then ask about the most suspicious "
             "ones, each with the training row that most supports the doubt "
-            "(a counter-example; its own label is offered too when it is "
-            "suspicious). Writes the file with cleaned labels, the table of "
+            "(one counter-example per question; its own label is offered too "
+            "when it is suspicious). Writes the file with cleaned labels, the table of "
             "what changed, and the ranked table of every label (--issues). An "
             "undo (the terminal's 'u', the page's button) is saved in the "
             "store and applied when the same command runs again."
@@ -90,6 +90,7 @@ def add_parser(subparsers):
                         "suspicious first (default: OUTPUT with the suffix "
                         ".issues.csv)")
     parser.add_argument("--budget", type=_budget, default=None,
+                        metavar="N|P%",
                         help="labels to inspect at most: a count, or a "
                         "percentage of the rows such as 10%% (default: until "
                         "no suspicious label is left)")
