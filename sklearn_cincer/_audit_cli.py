@@ -170,12 +170,7 @@ def _check_folds(args, table):
 
 def _describe(args, table):
     n = len(table.y)
-    print(f"{args.data}: {len(table.frame)} rows, {len(table.features)} features "
-          f"({len(table.categorical)} text, {len(table.numeric)} numeric), "
-          f"label {args.label!r} with {len(np.unique(table.y))} classes.")
-    if len(table.labeled) < len(table.frame):
-        print(f"  {len(table.frame) - len(table.labeled)} rows without a label "
-              "are written back unchanged and not ranked.")
+    _clean.describe_table(args, table)
     budget = ("until no suspicious label is left" if args.budget is None
               else f"up to {_n_budget(args.budget, n)} labels")
     print(f"Ranking the {n} labels by {args.cv}-fold cross-validation; "

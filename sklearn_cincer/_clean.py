@@ -744,6 +744,15 @@ def _read(args):
 
 def _describe(args, table, n_bootstrap):
     n = len(table.y)
+    describe_table(args, table)
+    order = "the file's" if args.no_shuffle else "a shuffled"
+    print(f"The first {min(n_bootstrap, n)} rows (in {order} order) train the "
+          f"model; the other {max(0, n - n_bootstrap)} are checked one at a "
+          "time.", flush=True)
+
+
+def describe_table(args, table):
+    """Say what was read: rows, features, classes, and what the run skips."""
     print(f"{args.data}: {len(table.frame)} rows, {len(table.features)} features "
           f"({len(table.categorical)} text, {len(table.numeric)} numeric), "
           f"label {args.label!r} with {len(np.unique(table.y))} classes.")
@@ -756,10 +765,6 @@ def _describe(args, table, n_bootstrap):
     if table.n_filled:
         print(f"  Missing numbers ({table.n_filled}) are read as their "
               "column's median (the output keeps them missing).")
-    order = "the file's" if args.no_shuffle else "a shuffled"
-    print(f"The first {min(n_bootstrap, n)} rows (in {order} order) train the "
-          f"model; the other {max(0, n - n_bootstrap)} are checked one at a "
-          "time.", flush=True)
 
 
 def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path):
