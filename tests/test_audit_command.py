@@ -448,3 +448,32 @@ def test_the_ranking_after_a_stop_keeps_a_class_the_answers_emptied(tmp_path):
     quality = issues["label_quality"].to_numpy()
     # no model of the ranking knows 'c' any more: the given label is doubted
     assert np.isfinite(quality).all() and (quality[-2:] < 0.5).all()
+
+
+def test_offline_batches_converge_to_the_interactive_audit(messy, tmp_path,
+                                                          capsys):
+    path, lines = messy
+    out = tmp_path / "cleaned.csv"
+    batches = []
+    for number in range(1, 20):
+        batch = tmp_path / f"batch{number}.csv"
+        answers = ["--answers", *map(str, batches)] if batches else []
+        assert main(_argv(path, out, "--oracle", "none", "--budget", "16",
+                          "--refit-every", "4", "--questions", str(batch),
+                          *answers)) == 0
+        capsys.readouterr()
+        if not batch.exists():
+            break
+        _fill(batch, lines, _truth())
+        batches.append(batch)
+    else:
+        pytest.fail("the batches did not converge")
+    assert batches  # nobody answered the first run
+    # the same answers given at once, in Python: the same labels and ranking
+    _, auditor = _python_auditor(path, SimulatedOracle(np.array(_truth())),
+                                 budget=16, refit_every=4)
+    assert list(pd.read_csv(out)["y"]) == list(auditor.y_)
+    issues = pd.read_csv(out.with_suffix(".issues.csv"))
+    expected = auditor.label_issues_.sort_values("label_quality", kind="stable")
+    assert list(issues["line"]) == [lines[i] for i in expected.index]
+    assert issues["inspected"].sum() == auditor.n_inspected_
