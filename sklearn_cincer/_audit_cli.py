@@ -212,10 +212,7 @@ def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path)
     def fit():
         _start(recorder.oracle, auditor, table)
         auditor.fit(table.X, table.y)
-        # the person may still revise the last answer (kept for a rerun);
-        # the auditor itself does not offer it
-        for hook in ("end_of_questions", "finish_fit"):
-            getattr(recorder.oracle, hook, lambda: None)()
+        _end_of_questions(recorder.oracle)
 
     def issues(files, y_cleaned):
         _write_issues(files, table,
@@ -229,6 +226,22 @@ def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path)
     if status is not None:
         return status
     return _write_results(args, table, auditor, recorder, oracles, outputs)
+
+
+def _end_of_questions(oracle):
+    """Let the person revise the last answer once the audit has ended.
+
+    The auditor itself does not offer it; a revision made here is stored for
+    the next run. Ctrl-C here finishes: the audit is complete, and its
+    outputs are written.
+    """
+    from .oracles import AnnotationStopped
+
+    try:
+        getattr(oracle, "end_of_questions", lambda: None)()
+    except (AnnotationStopped, KeyboardInterrupt):
+        print(file=sys.stderr)
+    getattr(oracle, "finish_fit", lambda: None)()
 
 
 class _AuditRun:

@@ -477,3 +477,16 @@ def test_offline_batches_converge_to_the_interactive_audit(messy, tmp_path,
     expected = auditor.label_issues_.sort_values("label_quality", kind="stable")
     assert list(issues["line"]) == [lines[i] for i in expected.index]
     assert issues["inspected"].sum() == auditor.n_inspected_
+
+
+def test_ctrl_c_after_the_last_question_writes_the_whole_audit(
+        messy, tmp_path, capsys, monkeypatch):
+    path, _ = messy
+    out = tmp_path / "cleaned.csv"
+    argv = _argv(path, out, "--budget", "1")
+    monkeypatch.setattr("sys.stdin", _StopsAfter(1, KeyboardInterrupt()))
+    assert main(argv) == 0  # one answer, then Ctrl-C at "Enter finishes"
+    said = capsys.readouterr().out
+    assert "No more questions" in said and "Wrote " in said
+    issues = pd.read_csv(out.with_suffix(".issues.csv"))
+    assert issues["inspected"].sum() == 1
