@@ -78,6 +78,37 @@ def add_parser(subparsers):
             "file with cleaned labels, and a table of what changed."
         ),
     )
+    add_file_arguments(parser)
+    parser.add_argument("--threshold", type=_fraction, default=0.2,
+                        help="margin that makes a label suspicious; lower asks "
+                        "more (default: %(default)s)")
+    parser.add_argument("--n-bootstrap", type=_positive, default=None,
+                        help="rows that train the first model without questions "
+                        "(default: 100, or half the rows when fewer than 200)")
+    parser.add_argument("--counter-examples", choices=("relabel", "none"),
+                        default="relabel",
+                        help="show the counter-example and let you relabel it "
+                        "too (CINCER), or show the suspicious row alone "
+                        "(default: %(default)s)")
+    parser.add_argument("--n-counter-examples", type=_positive, default=1,
+                        metavar="M",
+                        help="counter-examples shown with each question, best "
+                        "first; you label each (default: %(default)s)")
+    parser.add_argument("--no-shuffle", action="store_true",
+                        help="stream the rows in the file's order (shuffle when "
+                        "the file is sorted, e.g. by label)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_file_arguments(parser, seed_help="seed of the row order and the model"):
+    """The options that every command on a CSV file takes, the same way.
+
+    DATA, ``--label``, ``--output`` and its companions, the oracle and its
+    store, the columns, the separator, the model, the seed and the
+    annotator: ``clean`` and ``audit`` read them alike, so that a file
+    cleaned by one can be audited by the other with the same words.
+    """
     parser.add_argument("data", help="the CSV file (a header line, then one row "
                         "per example)")
     parser.add_argument("--label", required=True, metavar="COLUMN",
@@ -108,26 +139,8 @@ def add_parser(subparsers):
                         "the suffix .changes.csv)")
     parser.add_argument("--ignore", nargs="+", metavar="COLUMN", default=[],
                         help="columns that are not features (ids, free text...)")
-    parser.add_argument("--threshold", type=_fraction, default=0.2,
-                        help="margin that makes a label suspicious; lower asks "
-                        "more (default: %(default)s)")
-    parser.add_argument("--n-bootstrap", type=_positive, default=None,
-                        help="rows that train the first model without questions "
-                        "(default: 100, or half the rows when fewer than 200)")
-    parser.add_argument("--counter-examples", choices=("relabel", "none"),
-                        default="relabel",
-                        help="show the counter-example and let you relabel it "
-                        "too (CINCER), or show the suspicious row alone "
-                        "(default: %(default)s)")
-    parser.add_argument("--n-counter-examples", type=_positive, default=1,
-                        metavar="M",
-                        help="counter-examples shown with each question, best "
-                        "first; you label each (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the row order and the model (default: 0)")
-    parser.add_argument("--no-shuffle", action="store_true",
-                        help="stream the rows in the file's order (shuffle when "
-                        "the file is sorted, e.g. by label)")
+                        help=f"{seed_help} (default: 0)")
     parser.add_argument("--sep", default=",", help="field separator, one "
                         "character; \\t for a tab (default: ,)")
     parser.add_argument("--model", choices=tuple(MODELS), default="logistic",
@@ -137,8 +150,6 @@ def add_parser(subparsers):
                         "a small neural network (default: %(default)s)")
     parser.add_argument("--annotator", default=None,
                         help="your name, for the record (default: login name)")
-    parser.set_defaults(func=run)
-    return parser
 
 
 # ------------------------------------------------------------------- data
@@ -568,22 +579,35 @@ def _oracle(args, table, store_path):
 
 def run(args):
     """Run ``sklearn-cincer clean``; returns the exit status."""
+    return run_command(_run, args)
+
+
+def run_command(body, args):
+    """``body(args)``'s exit status, a mistake said in one line (status 1).
+
+    Shared by the commands on a CSV file; ``args.command`` names the
+    command in the messages.
+    """
+    name = f"sklearn-cincer {getattr(args, 'command', None) or 'clean'}"
     try:
-        return _run(args)
+        return body(args)
     except (CommandError, OSError, ValueError) as exc:
         # one line, whatever the message (and whatever the data put in it):
         # the person reads an error, not a traceback
-        print(f"sklearn-cincer clean: error: {_inert(' '.join(str(exc).split()))}",
+        print(f"{name}: error: {_inert(' '.join(str(exc).split()))}",
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # before the questions, or while writing
-        print("\nsklearn-cincer clean: interrupted; no output was changed.",
-              file=sys.stderr)
+        print(f"\n{name}: interrupted; no output was changed.", file=sys.stderr)
         return 130
 
 
-def _paths(args):
-    """``{name: Path}`` of the outputs, and the inputs, checked."""
+def _paths(args, more=()):
+    """``{name: Path}`` of the outputs, and the inputs, checked.
+
+    ``more``: ``(option, suffix)`` of further outputs, at the option's value
+    or else at OUTPUT with that suffix.
+    """
     if args.questions and Path(args.questions).suffix.lower() not in (".csv",
                                                                        ".json"):
         raise CommandError(f"--questions {args.questions}: write the questions "
@@ -594,6 +618,9 @@ def _paths(args):
         "--changes": Path(args.changes) if args.changes
         else output.with_suffix(".changes.csv"),
     }
+    for option, suffix in more:
+        value = getattr(args, option.lstrip("-").replace("-", "_"))
+        outputs[option] = Path(value) if value else output.with_suffix(suffix)
     if args.questions:
         outputs["--questions"] = Path(args.questions)
     store = Path(args.store) if args.store else output.with_suffix(".answers.sqlite")
@@ -702,12 +729,13 @@ def _refit_every(args, store_path):
 
 def _read(args):
     """The table of DATA, with one line about what is wrong with it."""
+    name = f"sklearn-cincer {getattr(args, 'command', None) or 'clean'}"
     try:
         table = read_table(args)
     except (OSError, ValueError) as exc:
         raise CommandError(f"{args.data}: {exc}") from None
     for name in table.id_like_columns():
-        print(f"sklearn-cincer clean: warning: column {str(name)!r} holds a "
+        print(f"{name}: warning: column {str(name)!r} holds a "
               "different value in every row, like an id: the model could learn "
               f"the rows by heart from it; pass --ignore {_inert(str(name))} if "
               "it is not a feature.", file=sys.stderr)
@@ -716,6 +744,15 @@ def _read(args):
 
 def _describe(args, table, n_bootstrap):
     n = len(table.y)
+    describe_table(args, table)
+    order = "the file's" if args.no_shuffle else "a shuffled"
+    print(f"The first {min(n_bootstrap, n)} rows (in {order} order) train the "
+          f"model; the other {max(0, n - n_bootstrap)} are checked one at a "
+          "time.", flush=True)
+
+
+def describe_table(args, table):
+    """Say what was read: rows, features, classes, and what the run skips."""
     print(f"{args.data}: {len(table.frame)} rows, {len(table.features)} features "
           f"({len(table.categorical)} text, {len(table.numeric)} numeric), "
           f"label {args.label!r} with {len(np.unique(table.y))} classes.")
@@ -728,23 +765,42 @@ def _describe(args, table, n_bootstrap):
     if table.n_filled:
         print(f"  Missing numbers ({table.n_filled}) are read as their "
               "column's median (the output keeps them missing).")
-    order = "the file's" if args.no_shuffle else "a shuffled"
-    print(f"The first {min(n_bootstrap, n)} rows (in {order} order) train the "
-          f"model; the other {max(0, n - n_bootstrap)} are checked one at a "
-          "time.", flush=True)
 
 
 def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path):
+    human, offline, session = oracles
+    again = again_sentence(session, store_path)
+    status = fit_or_stop(
+        lambda: cleaner.fit(table.X, table.y), recorder, human, again,
+        lambda stop: _write_stopped(table, cleaner, recorder, outputs, again, stop))
+    if status is not None:
+        return status
+    return _write_results(args, table, cleaner, offline, session, outputs)
+
+
+def again_sentence(session, store_path):
+    """The sentence that says how to go on after a stop."""
+    if session is None:
+        return "run the same command again to finish."
+    return (f"the answers are kept in {store_path}: run the same command again "
+            "to go on from there.")
+
+
+def fit_or_stop(fit, recorder, human, again, on_stop):
+    """Run ``fit()``; ``None`` when it ends, else the exit status of the stop.
+
+    A person's stop (Ctrl-C, Ctrl-D, the page's button) goes to
+    ``on_stop(stop)``, which writes the outputs of the answers given; an
+    oracle that fails before any answer is a mistake of the command's input
+    (one line), after some answers a stop without outputs. The browser
+    page's server (``human``) is closed either way.
+    """
     from .oracles import AnnotationStopped, OracleError
 
-    human, offline, session = oracles
-    again = ("run the same command again to finish." if session is None else
-             f"the answers are kept in {store_path}: run the same command again "
-             "to go on from there.")
     try:
-        cleaner.fit(table.X, table.y)
+        fit()
     except (AnnotationStopped, KeyboardInterrupt) as exc:
-        return _write_stopped(table, cleaner, recorder, outputs, again, exc)
+        return on_stop(exc)
     except OracleError as exc:
         if not recorder.answers:  # refused before a question: a mistake
             raise CommandError(str(exc)) from None
@@ -754,7 +810,7 @@ def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path)
     finally:
         if hasattr(human, "close"):
             human.close()  # the browser page's server
-    return _write_results(args, table, cleaner, offline, session, outputs)
+    return None
 
 
 def _write_results(args, table, cleaner, offline, session, outputs):
@@ -846,9 +902,18 @@ def _write_stopped(table, cleaner, recorder, outputs, again, stop):
     KeyboardInterrupt or AnnotationStopped that stopped the run, whose
     message (the question it stopped at) is said once, here.
     """
-    y_cleaned, changes = _answers_so_far(table, recorder.answers,
-                                         cleaner.counter_examples)
-    n = sum(not answer.skipped for _, answer in recorder.answers)
+    return write_stopped(table, recorder.answers, cleaner.counter_examples,
+                         outputs, again, stop)
+
+
+def write_stopped(table, answers, strategy, outputs, again, stop, more=None):
+    """Write the outputs of ``answers`` (given before ``stop``); the exit status.
+
+    ``more(files, y_cleaned)``, when given, writes the command's other
+    outputs of the labels so far, with the same :class:`OutputFiles`.
+    """
+    y_cleaned, changes = _answers_so_far(table, answers, strategy)
+    n = sum(not answer.skipped for _, answer in answers)
     interrupted = isinstance(stop, KeyboardInterrupt) or getattr(
         stop, "interrupted", False)
     status = 130 if interrupted else 1  # 130: a shell's code for Ctrl-C
@@ -863,6 +928,8 @@ def _write_stopped(table, cleaner, recorder, outputs, again, stop):
     changes = _changes_frame(table, changes)
     with _writing() as files:
         _write_cleaned(files, table, y_cleaned, changes, outputs)
+        if more is not None:
+            more(files, y_cleaned)
     print(f"Stopped after {n} answers; wrote {outputs['--output']} with the "
           f"{len(changes)} labels they changed, and {outputs['--changes']}; "
           f"{again}", file=sys.stderr)
@@ -878,7 +945,9 @@ def _answers_so_far(table, answers, strategy):
         if answer.skipped:
             continue
         decided = [(query.example_id, "example", query.label, answer.label)]
-        if strategy == "relabel":
+        # the auditor asks some questions only to explain: the
+        # counter-example keeps its label whatever the answer says
+        if strategy == "relabel" and query.strategy != "explain":
             given = answer.counter_labels
             if given is None:
                 given = (answer.counter_label,)

@@ -14,6 +14,7 @@ import sys
 _SUBCOMMANDS = (
     "sklearn_cincer._demo",
     "sklearn_cincer._clean",
+    "sklearn_cincer._audit_cli",
     "sklearn_cincer.benchmark._commands",
     "sklearn_cincer.benchmark._audit_command",
 )

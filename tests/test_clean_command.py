@@ -271,9 +271,11 @@ def _bad_cases(tmp_path):
     return cases, [other_app]
 
 
-def test_every_bad_invocation_gives_one_line_and_writes_nothing(tmp_path, capsys):
-    cases, untouched = _bad_cases(tmp_path)
-    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+def assert_one_line_each(cases, folder, capsys, command="clean"):
+    """Each ``(argv, status, words)`` exits with ``status`` and one error line
+    holding ``words`` (argparse's usage aside), and writes nothing in
+    ``folder``."""
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     for argv, status, words in cases:
         try:
             code = main(argv)
@@ -284,9 +286,15 @@ def test_every_bad_invocation_gives_one_line_and_writes_nothing(tmp_path, capsys
         assert code == status, (argv, captured.err)
         assert len(lines) == 1 or status == 2, (argv, captured.err)
         assert words in lines[-1], (argv, lines[-1])
+        assert status == 2 or lines[-1].startswith(f"sklearn-cincer {command}: ")
         assert "Traceback" not in captured.err
-        after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
         assert after == before, argv  # no file written, none changed
+
+
+def test_every_bad_invocation_gives_one_line_and_writes_nothing(tmp_path, capsys):
+    cases, untouched = _bad_cases(tmp_path)
+    assert_one_line_each(cases, tmp_path, capsys)
     assert untouched[0].read_text() == "somebody's notes\n"
 
 
