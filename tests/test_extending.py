@@ -1,0 +1,230 @@
+"""A model family the package does not know, taught to it from outside.
+
+The family lives in this test module, as it would in a user's code: a
+softmax model on fixed random features. Registered with the public
+extension API, it must give the same questions and counter-examples as the
+same model written as a Pipeline of scikit-learn steps, which the package
+reads itself.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, minmax_scale
+
+from sklearn_cincer import (
+    CleaningSelector,
+    FullFisherSelector,
+    SimulatedOracle,
+    SkepticalCleaner,
+    TopFisherSelector,
+)
+from sklearn_cincer.datasets import make_label_noise
+from sklearn_cincer.extend import (
+    LastLayerView,
+    last_layer_view,
+    register_last_layer_view,
+)
+
+
+class RandomFeatures:
+    """``cos(X W + b)``: a callable object, so that views of it pickle."""
+
+    def __init__(self, n_features, n_components, random_state):
+        rng = np.random.RandomState(random_state)
+        self.W = rng.normal(size=(n_features, n_components))
+        self.b = rng.uniform(0, 2 * np.pi, size=n_components)
+
+    def __call__(self, X):
+        return np.cos(np.asarray(X, dtype=float) @ self.W + self.b)
+
+
+class RandomFeatureSoftmax(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression on fixed random cosine features."""
+
+    def __init__(self, n_components=30, C=1.0, random_state=0):
+        self.n_components = n_components
+        self.C = C
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        X = np.asarray(X, dtype=float)
+        self.features_ = RandomFeatures(X.shape[1], self.n_components,
+                                        self.random_state)
+        inner = LogisticRegression(C=self.C, max_iter=1000)
+        inner.fit(self.features_(X), y)
+        self.classes_ = inner.classes_
+        self.coef_, self.intercept_ = inner.coef_, inner.intercept_
+        return self
+
+    def predict_proba(self, X):
+        return softmax(self.features_(X) @ self.coef_.T + self.intercept_, axis=1)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class UnknownSoftmax(RandomFeatureSoftmax):
+    """The same model under a class nobody registered."""
+
+
+def is_random_feature_softmax(estimator):
+    return type(estimator) is RandomFeatureSoftmax
+
+
+def random_feature_view(estimator, needs="This selector"):
+    return LastLayerView(estimator.classes_, "softmax", estimator.coef_,
+                         estimator.intercept_, transform=estimator.features_)
+
+
+register_last_layer_view(is_random_feature_softmax, random_feature_view)
+
+
+def as_pipeline(n_features, n_components=30, C=1.0, random_state=0):
+    """The same model as scikit-learn steps, which the package reads itself."""
+    features = RandomFeatures(n_features, n_components, random_state)
+    return make_pipeline(FunctionTransformer(features),
+                         LogisticRegression(C=C, max_iter=1000))
+
+
+def iris_stream(seed=0, noise_rate=0.2):
+    X, y = load_iris(return_X_y=True)
+    order = np.random.RandomState(seed).permutation(y.shape[0])
+    X, y = minmax_scale(X)[order], y[order]
+    y_noisy, _ = make_label_noise(y, noise_rate, random_state=seed)
+    return X, y, y_noisy
+
+
+def picks(cleaner):
+    return [(r.round, r.example_id, r.counter_example_id, r.label_after,
+             r.counter_label_after) for r in cleaner.history_]
+
+
+def clean(estimator, selector, X, y, y_noisy):
+    cleaner = SkepticalCleaner(estimator, selector=selector,
+                               oracle=SimulatedOracle(y), n_bootstrap=30,
+                               random_state=0)
+    return cleaner.fit(X, y_noisy)
+
+
+def test_the_registered_view_is_the_pipelines():
+    X, y, _ = iris_stream()
+    ours = last_layer_view(RandomFeatureSoftmax().fit(X, y))
+    theirs = last_layer_view(as_pipeline(X.shape[1]).fit(X, y))
+    assert ours.link == theirs.link == "softmax"
+    np.testing.assert_allclose(ours.features(X), theirs.features(X))
+    np.testing.assert_allclose(ours.coef, theirs.coef)
+
+
+@pytest.mark.parametrize("selector, reference", [
+    # The default selector's damping="auto" reads the L2 penalty of the
+    # families it knows and falls back to 1e-3 for others: the Pipeline
+    # gets that same damping by hand.
+    (None, CleaningSelector(damping=1e-3)),
+    (TopFisherSelector(), TopFisherSelector()),
+], ids=["default", "top_fisher"])
+def test_a_registered_family_cleans_as_the_same_model_the_package_knows(
+        selector, reference):
+    X, y, y_noisy = iris_stream()
+    ours = clean(RandomFeatureSoftmax(), selector, X, y, y_noisy)
+    theirs = clean(as_pipeline(X.shape[1]), reference, X, y, y_noisy)
+    assert len(ours.history_) > 3
+    assert all(r.counter_example_id is not None for r in ours.history_)
+    assert picks(ours) == picks(theirs)
+    # The fitted cleaner, its selector's view included, pickles.
+    again = pickle.loads(pickle.dumps(ours))
+    np.testing.assert_array_equal(again.predict(X), ours.predict(X))
+
+
+def test_the_default_selector_is_the_cleaning_selector():
+    X, y, y_noisy = iris_stream(1)
+    default = clean(RandomFeatureSoftmax(), None, X, y, y_noisy)
+    explicit = clean(RandomFeatureSoftmax(), CleaningSelector(), X, y, y_noisy)
+    assert picks(default) == picks(explicit)
+    assert len(default.history_) > 0
+
+
+def test_an_unregistered_family_gets_one_clear_error():
+    X, y, y_noisy = iris_stream()
+    cleaner = SkepticalCleaner(UnknownSoftmax(), oracle=SimulatedOracle(y))
+    with pytest.raises(TypeError, match="register_last_layer_view") as info:
+        cleaner.fit(X, y_noisy)
+    assert "UnknownSoftmax" in str(info.value)
+    assert not hasattr(cleaner, "estimator_")  # refused before any state
+    full = SkepticalCleaner(RandomFeatureSoftmax(), selector=FullFisherSelector(),
+                            oracle=SimulatedOracle(y))
+    with pytest.raises(TypeError, match="register_parameter_view"):
+        full.fit(X, y_noisy)
+
+
+@pytest.mark.parametrize("bad", [None, "a_function_name", 3])
+def test_registering_something_not_callable_is_refused(bad):
+    X, y, _ = iris_stream()
+    model = UnknownSoftmax().fit(X, y)
+    with pytest.raises(TypeError, match="callable"):
+        register_last_layer_view(bad, random_feature_view)
+    with pytest.raises(TypeError, match="callable"):
+        register_last_layer_view(lambda estimator: True, bad)
+    # nothing was registered: the unknown family is still unknown
+    with pytest.raises(TypeError, match="register_last_layer_view"):
+        last_layer_view(model)
+
+
+class WrongClassesSoftmax(RandomFeatureSoftmax):
+    """A family whose factory gets its classes wrong."""
+
+
+def reversed_classes_view(estimator, needs="This selector"):
+    # sorted and of the right length, but not the model's labels
+    return LastLayerView(estimator.classes_ + 10, "softmax", estimator.coef_,
+                         estimator.intercept_, transform=estimator.features_)
+
+
+class NotAViewSoftmax(RandomFeatureSoftmax):
+    """A family whose factory returns the wrong kind of object."""
+
+
+def not_a_view(estimator, needs="This selector"):
+    return estimator.coef_
+
+
+register_last_layer_view(lambda e: type(e) is WrongClassesSoftmax,
+                         reversed_classes_view)
+register_last_layer_view(lambda e: type(e) is NotAViewSoftmax, not_a_view)
+
+
+def test_a_view_that_does_not_match_its_model_is_refused():
+    X, y, y_noisy = iris_stream()
+    with pytest.raises(ValueError, match="classes_"):
+        last_layer_view(WrongClassesSoftmax().fit(X, y))
+    with pytest.raises(TypeError, match="not_a_view must return a LastLayerView"):
+        last_layer_view(NotAViewSoftmax().fit(X, y))
+    cleaner = SkepticalCleaner(WrongClassesSoftmax(), oracle=SimulatedOracle(y))
+    with pytest.raises(ValueError, match="classes_"):
+        cleaner.fit(X, y_noisy)
+    assert not hasattr(cleaner, "history_")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(classes=[2, 0, 1]), "sorted and distinct"),
+    (dict(classes=[0, 0, 1]), "sorted and distinct"),
+    (dict(coef=np.ones((2, 4))), "3 outputs"),
+    (dict(coef=np.ones(4)), "2-D"),
+    (dict(intercept=np.zeros(2)), r"intercept must have shape \(3,\)"),
+    (dict(link="logistic"), "1 output"),
+    (dict(link="probit"), "link must be one of"),
+    (dict(transform="cos"), "callable"),
+])
+def test_a_view_that_does_not_fit_together_is_refused(kwargs, match):
+    args = dict(classes=[0, 1, 2], link="softmax", coef=np.ones((3, 4)),
+                intercept=np.zeros(3), transform=None)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        LastLayerView(**args)
+
