@@ -24,6 +24,7 @@ MODULES = [
     "sklearn_cincer",
     "sklearn_cincer.oracles",
     "sklearn_cincer.selectors",
+    "sklearn_cincer.extend",
     "sklearn_cincer.datasets",
     "sklearn_cincer.benchmark",
     "sklearn_cincer.nets",
