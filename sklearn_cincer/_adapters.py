@@ -154,7 +154,19 @@ def _find(registry, estimator):
     with _REGISTRY_LOCK:
         entries = tuple(registry)
     for predicate, factory in entries:
-        if predicate(estimator):
+        try:
+            accepts = predicate(estimator)
+        except Exception as exc:
+            # A predicate from outside the package that fails on a model it
+            # was not written for would otherwise surface as an error of
+            # unrelated code, far from the registration.
+            name = getattr(predicate, "__qualname__", repr(predicate))
+            raise TypeError(
+                f"The predicate {name}, registered to read a family of models, "
+                f"failed on a {type(estimator).__name__}: {exc!r}. A predicate "
+                "must return False for the models it does not read."
+            ) from exc
+        if accepts:
             return factory
     return None
 

@@ -105,8 +105,18 @@ class LastLayerView:
     def features(self, X):
         """``h(X)``: the input of the last layer, computed in one batch."""
         if self._transform is None:
-            return np.asarray(X, dtype=float)
-        return np.asarray(self._transform(X), dtype=float)
+            H = np.asarray(X, dtype=float)
+        else:
+            H = np.asarray(self._transform(X), dtype=float)
+        n_rows = getattr(X, "shape", (len(X),))[0]
+        if H.ndim != 2 or H.shape != (n_rows, self.coef.shape[1]):
+            # A feature map from outside the package that disagrees with
+            # the weights would otherwise fail inside a matrix product.
+            raise ValueError(
+                f"The last layer's features of {n_rows} rows must have shape "
+                f"({n_rows}, {self.coef.shape[1]}) to match coef, got {H.shape}."
+            )
+        return H
 
     def logits(self, H):
         Z = H @ self.coef.T

@@ -228,3 +228,54 @@ def test_a_view_that_does_not_fit_together_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LastLayerView(**args)
 
+
+
+class BadFeaturesSoftmax(RandomFeatureSoftmax):
+    """A family whose feature map drops a column."""
+
+
+def bad_features_view(estimator, needs="This selector"):
+    def features(X):  # a closure is fine here: nothing is pickled
+        return estimator.features_(X)[:, 1:]
+    return LastLayerView(estimator.classes_, "softmax", estimator.coef_,
+                         estimator.intercept_, transform=features)
+
+
+register_last_layer_view(lambda e: type(e) is BadFeaturesSoftmax,
+                         bad_features_view)
+
+
+def test_features_that_do_not_match_the_weights_are_refused():
+    X, y, y_noisy = iris_stream()
+    view = last_layer_view(BadFeaturesSoftmax().fit(X, y))
+    with pytest.raises(ValueError, match=r"must have shape \(150, 30\).*\(150, 29\)"):
+        view.features(X)
+    cleaner = SkepticalCleaner(BadFeaturesSoftmax(), oracle=SimulatedOracle(y))
+    with pytest.raises(ValueError, match="to match coef"):
+        cleaner.fit(X, y_noisy)
+    assert not hasattr(cleaner, "history_")
+
+
+class Fussy(ClassifierMixin, BaseEstimator):
+    """A model of no known family, for a predicate that fails on it."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+
+def reads_only_dicts(estimator):
+    # Written for dict-like models, it fails on others; registered for good
+    # (registrations last for the process), it fails on Fussy only, so that
+    # other tests' models never meet it.
+    if isinstance(estimator, Fussy):
+        return estimator["kind"] == "dict-model"
+    return False
+
+
+register_last_layer_view(reads_only_dicts, random_feature_view)
+
+
+def test_a_failing_predicate_is_named():
+    with pytest.raises(TypeError, match="reads_only_dicts.*failed on a Fussy"):
+        last_layer_view(Fussy().fit([[0.0], [1.0]], [0, 1]))
