@@ -21,6 +21,7 @@ from sklearn.preprocessing import FunctionTransformer, minmax_scale
 from sklearn_cincer import (
     CleaningSelector,
     FullFisherSelector,
+    InfluenceSelector,
     SimulatedOracle,
     SkepticalCleaner,
     TopFisherSelector,
@@ -28,8 +29,14 @@ from sklearn_cincer import (
 from sklearn_cincer.datasets import make_label_noise
 from sklearn_cincer.extend import (
     LastLayerView,
+    ParameterView,
+    fisher_matrix,
     last_layer_view,
+    outputs,
+    parameter_view,
     register_last_layer_view,
+    register_parameter_view,
+    residuals,
 )
 
 
@@ -84,6 +91,72 @@ def random_feature_view(estimator, needs="This selector"):
 
 
 register_last_layer_view(is_random_feature_softmax, random_feature_view)
+
+
+class RandomFeatureParameters(ParameterView):
+    """All parameters of the family: its last layer, ``[coef_, intercept_]``.
+
+    The objective is LogisticRegression's, as a mean over ``n`` rows:
+    ``mean log loss + ||coef_||^2 / (2 C n)``; for a softmax on fixed
+    features its Hessian is the Fisher plus that penalty.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.classes = estimator.classes_
+        k, d = estimator.coef_.shape
+        self.shape = (k, d + 1)
+        self.n_params = k * (d + 1)
+
+    def parameters(self):
+        est = self.estimator
+        return np.hstack([est.coef_, est.intercept_[:, None]]).reshape(-1)
+
+    def predict_proba(self, X):
+        return self.estimator.predict_proba(X)
+
+    def _features(self, X):
+        est = self.estimator
+        H = est.features_(X)
+        return H, outputs(H, est.coef_, est.intercept_, "softmax")
+
+    def gradients(self, X, y, batch_size=256):
+        X, y = np.asarray(X), np.asarray(y)
+        for start in range(0, X.shape[0], batch_size):
+            H, P = self._features(X[start:start + batch_size])
+            labels = np.searchsorted(self.classes, y[start:start + batch_size])
+            R = residuals(P, labels, "softmax")
+            Ht = np.hstack([H, np.ones((H.shape[0], 1))])
+            yield (R[:, :, None] * Ht[:, None, :]).reshape(H.shape[0], -1)
+
+    has_exact_hessian = True
+
+    def _penalty(self, n_samples):
+        penalty = np.zeros(self.shape)
+        penalty[:, :-1] = 1.0 / (self.estimator.C * n_samples)
+        return penalty.reshape(-1)
+
+    def hessian(self, X, y, n_samples=None):
+        H, P = self._features(X)
+        n_samples = H.shape[0] if n_samples is None else n_samples
+        return fisher_matrix(H, P, "softmax") + np.diag(self._penalty(n_samples))
+
+    def hvp(self, X, y, v, n_samples=None):
+        return self.hessian(X, y, n_samples) @ v
+
+    def null_space(self):
+        # A shift of every intercept changes no softmax output and is not
+        # penalized.
+        N = np.zeros(self.shape)
+        N[:, -1] = 1.0 / np.sqrt(self.shape[0])
+        return N.reshape(-1, 1)
+
+
+def random_feature_parameters(estimator, needs="This selector", device=None):
+    return RandomFeatureParameters(estimator)
+
+
+register_parameter_view(is_random_feature_softmax, random_feature_parameters)
 
 
 def as_pipeline(n_features, n_components=30, C=1.0, random_state=0):
@@ -142,6 +215,32 @@ def test_a_registered_family_cleans_as_the_same_model_the_package_knows(
     np.testing.assert_array_equal(again.predict(X), ours.predict(X))
 
 
+@pytest.mark.parametrize("selector", [
+    FullFisherSelector(), InfluenceSelector(),
+], ids=["full_fisher", "influence"])
+def test_a_registered_parameter_view_serves_the_all_parameter_selectors(selector):
+    X, y, y_noisy = iris_stream()
+    ours = clean(RandomFeatureSoftmax(), selector, X, y, y_noisy)
+    theirs = clean(as_pipeline(X.shape[1]), selector, X, y, y_noisy)
+    assert len(ours.history_) > 3
+    assert picks(ours) == picks(theirs)
+
+
+def test_the_registered_parameter_view_is_the_pipelines():
+    X, y, _ = iris_stream()
+    ours = parameter_view(RandomFeatureSoftmax().fit(X, y))
+    theirs = parameter_view(as_pipeline(X.shape[1]).fit(X, y))
+    assert isinstance(ours, RandomFeatureParameters)
+    v = np.random.RandomState(0).normal(size=ours.n_params)
+    np.testing.assert_allclose(ours.parameters(), theirs.parameters())
+    np.testing.assert_allclose(ours.gradient_dot(X, y, v),
+                               theirs.gradient_dot(X, y, v), atol=1e-10)
+    np.testing.assert_allclose(ours.hvp(X, y, v, n_samples=500),
+                               theirs.hvp(X, y, v, n_samples=500), atol=1e-10)
+    np.testing.assert_allclose(ours.hessian(X, y), theirs.hessian(X, y),
+                               atol=1e-10)
+
+
 def test_the_default_selector_is_the_cleaning_selector():
     X, y, y_noisy = iris_stream(1)
     default = clean(RandomFeatureSoftmax(), None, X, y, y_noisy)
@@ -157,7 +256,7 @@ def test_an_unregistered_family_gets_one_clear_error():
         cleaner.fit(X, y_noisy)
     assert "UnknownSoftmax" in str(info.value)
     assert not hasattr(cleaner, "estimator_")  # refused before any state
-    full = SkepticalCleaner(RandomFeatureSoftmax(), selector=FullFisherSelector(),
+    full = SkepticalCleaner(UnknownSoftmax(), selector=FullFisherSelector(),
                             oracle=SimulatedOracle(y))
     with pytest.raises(TypeError, match="register_parameter_view"):
         full.fit(X, y_noisy)
