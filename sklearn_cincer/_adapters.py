@@ -1,5 +1,9 @@
 """Adapters for model families the numpy core does not know, registered by extensions.
 
+The registration functions are public in :mod:`sklearn_cincer.extend`, for
+families defined outside the package; the package's own extension
+(:mod:`sklearn_cincer.nets`) uses them too.
+
 :func:`~sklearn_cincer._models.last_layer_view` and
 :func:`~sklearn_cincer._parameters.parameter_view` read scikit-learn models
 themselves. Other families (skorch networks) are read by extension modules,

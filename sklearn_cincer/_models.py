@@ -142,15 +142,20 @@ class LastLayerView:
         return np.where(found, index, -1)
 
 
+def _sorted_and_distinct(classes):
+    try:
+        return bool(np.all(classes[1:] > classes[:-1]))
+    except TypeError:  # labels of types that do not compare (1 and "a")
+        return False
+
+
 def _check_shapes(view):
     """One clear error for a view whose parts do not fit together."""
     classes, coef, intercept = view.classes, view.coef, view.intercept
     problem = None
     if classes.ndim != 1 or len(classes) < 2:
         problem = f"classes must list at least 2 labels, got {classes!r}"
-    elif len(np.unique(classes)) != len(classes) or np.any(
-        np.argsort(classes, kind="stable") != np.arange(len(classes))
-    ):
+    elif not _sorted_and_distinct(classes):
         # encode() looks labels up by bisection: unsorted classes would
         # match labels to the wrong outputs.
         problem = f"classes must be sorted and distinct, got {classes!r}"

@@ -313,6 +313,7 @@ def test_a_view_that_does_not_match_its_model_is_refused():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(classes=[2, 0, 1]), "sorted and distinct"),
     (dict(classes=[0, 0, 1]), "sorted and distinct"),
+    (dict(classes=np.array([0, "a", 1], dtype=object)), "sorted and distinct"),
     (dict(coef=np.ones((2, 4))), "3 outputs"),
     (dict(coef=np.ones(4)), "2-D"),
     (dict(intercept=np.zeros(2)), r"intercept must have shape \(3,\)"),
