@@ -1,5 +1,9 @@
 """Adapters for model families the numpy core does not know, registered by extensions.
 
+The registration functions are public in :mod:`sklearn_cincer.extend`, for
+families defined outside the package; the package's own extension
+(:mod:`sklearn_cincer.nets`) uses them too.
+
 :func:`~sklearn_cincer._models.last_layer_view` and
 :func:`~sklearn_cincer._parameters.parameter_view` read scikit-learn models
 themselves. Other families (skorch networks) are read by extension modules,
@@ -20,6 +24,7 @@ import ``nets`` first fails silently for those who do not.
 """
 
 import importlib
+import threading
 
 #: Extension modules of this package, by the top-level package of the model
 #: classes they serve. Importing one registers its adapters.
@@ -27,6 +32,9 @@ EXTENSIONS = {"skorch": "sklearn_cincer.nets"}
 
 _LAST_LAYER_VIEWS = []
 _PARAMETER_VIEWS = []
+# Registrations may come from any thread (a module imported lazily); lookups
+# read a snapshot, so that one never sees a registry being rewritten.
+_REGISTRY_LOCK = threading.Lock()
 
 
 def _model_packages(estimator):
@@ -49,17 +57,30 @@ def is_skorch(estimator):
     return "skorch" in _model_packages(estimator)
 
 
-def _register(registry, predicate, factory):
+def _register(registry, predicate, factory, name):
+    for what, value in (("predicate", predicate), ("factory", factory)):
+        if not callable(value):
+            raise TypeError(
+                f"{name} takes a callable {what}, got {type(value).__name__}."
+            )
     # The newest registration is tried first, so a later one can override;
     # registering the same pair again (a module reloaded) changes nothing.
     entry = (predicate, factory)
-    if entry in registry:
-        registry.remove(entry)
-    registry.insert(0, entry)
+    with _REGISTRY_LOCK:
+        if entry in registry:
+            registry.remove(entry)
+        registry.insert(0, entry)
 
 
 def register_last_layer_view(predicate, factory):
-    """Teach :func:`~sklearn_cincer._models.last_layer_view` a family of models.
+    """Teach the selectors to read the last layer of a family of models.
+
+    After this call, :func:`~sklearn_cincer.extend.last_layer_view` (and so
+    every selector that reads the last layer) asks ``factory`` for the view
+    of each fitted estimator that ``predicate`` accepts. Registrations last
+    for the Python process; the newest one that accepts an estimator wins,
+    and the package's own families (scikit-learn's linear models and
+    ``MLPClassifier``, Pipelines) are read before any registration.
 
     Parameters
     ----------
@@ -69,13 +90,20 @@ def register_last_layer_view(predicate, factory):
     factory : callable
         ``factory(estimator, needs=...) -> LastLayerView``; ``needs`` names who
         asks, for error messages. A module-level function, so that fitted
-        selectors holding its view can be pickled.
+        selectors holding its view can be pickled. The view's ``classes``
+        must be the estimator's ``classes_``, in their order.
+
+    Raises
+    ------
+    TypeError
+        When ``predicate`` or ``factory`` is not callable (nothing is
+        registered then).
 
     Examples
     --------
     >>> from sklearn.base import BaseEstimator
-    >>> from sklearn_cincer._adapters import register_last_layer_view
-    >>> from sklearn_cincer._models import LastLayerView, last_layer_view
+    >>> from sklearn_cincer.extend import (
+    ...     LastLayerView, last_layer_view, register_last_layer_view)
     >>> class Stump(BaseEstimator):  # a one-feature logistic model, say
     ...     def fit(self, X, y):
     ...         self.classes_ = sorted(set(y))
@@ -88,37 +116,61 @@ def register_last_layer_view(predicate, factory):
     >>> last_layer_view(Stump().fit([[0.0], [1.0]], [0, 1])).link
     'logistic'
     """
-    _register(_LAST_LAYER_VIEWS, predicate, factory)
+    _register(_LAST_LAYER_VIEWS, predicate, factory, "register_last_layer_view")
 
 
 def register_parameter_view(predicate, factory):
-    """Teach :func:`~sklearn_cincer._parameters.parameter_view` a family of models.
+    """Teach the all-parameter selectors to read a family of models.
+
+    After this call, :func:`~sklearn_cincer.extend.parameter_view` (and so
+    ``FullFisherSelector``, ``PracticalFisherSelector`` and
+    ``InfluenceSelector``) asks ``factory`` for the view of each fitted
+    estimator that ``predicate`` accepts; the newest registration that
+    accepts an estimator wins, before the package's own families.
 
     Parameters
     ----------
     predicate : callable
         ``predicate(estimator) -> bool``.
     factory : callable
-        ``factory(estimator, needs=..., device=...) -> ParameterView``.
+        ``factory(estimator, needs=..., device=...) -> ParameterView``; a
+        module-level function, so that fitted selectors can be pickled.
+
+    Raises
+    ------
+    TypeError
+        When ``predicate`` or ``factory`` is not callable (nothing is
+        registered then).
 
     Examples
     --------
-    >>> from sklearn_cincer._adapters import (
-    ...     find_parameter_view, register_parameter_view)
+    >>> from sklearn_cincer.extend import register_parameter_view
     >>> def never(estimator):
     ...     return False
     >>> def no_view(estimator, needs="This selector", device=None):
     ...     raise NotImplementedError
     >>> register_parameter_view(never, no_view)
-    >>> find_parameter_view(object()) is None
-    True
     """
-    _register(_PARAMETER_VIEWS, predicate, factory)
+    _register(_PARAMETER_VIEWS, predicate, factory, "register_parameter_view")
 
 
 def _find(registry, estimator):
-    for predicate, factory in registry:
-        if predicate(estimator):
+    with _REGISTRY_LOCK:
+        entries = tuple(registry)
+    for predicate, factory in entries:
+        try:
+            accepts = predicate(estimator)
+        except Exception as exc:
+            # A predicate from outside the package that fails on a model it
+            # was not written for would otherwise surface as an error of
+            # unrelated code, far from the registration.
+            name = getattr(predicate, "__qualname__", repr(predicate))
+            raise TypeError(
+                f"The predicate {name}, registered to read a family of models, "
+                f"failed on a {type(estimator).__name__}: {exc!r}. A predicate "
+                "must return False for the models it does not read."
+            ) from exc
+        if accepts:
             return factory
     return None
 

@@ -32,7 +32,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _dask
 
-#: The links of a last layer that the math supports.
+#: The links of a last layer that the math supports (a
+#: :class:`~sklearn_cincer.extend.LastLayerView`'s ``link``).
 #:
 #: ``"softmax"``
 #:     ``k = c`` logits and ``P`` the softmax probabilities (multinomial
@@ -97,6 +98,14 @@ def residuals(P, y, link):
     Returns
     -------
     R : ndarray of shape (n, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.extend import residuals
+    >>> residuals(np.array([[0.25, 0.75], [0.5, 0.5]]), np.array([1, 0]), "softmax")
+    array([[-0.25,  0.25],
+           [ 0.5 , -0.5 ]])
     """
     if _dask.is_dask(P, y):
         y = y if _dask.is_dask(y) else np.asarray(y)
@@ -176,6 +185,15 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
     Returns
     -------
     F : ndarray of shape (k * m, k * m) with ``m = d + fit_intercept``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.extend import fisher_matrix
+    >>> H, P = np.array([[1.0], [2.0]]), np.array([[0.5], [0.5]])
+    >>> fisher_matrix(H, P, "logistic")  # 1/n sum p(1-p) [h, 1][h, 1]^T
+    array([[0.625, 0.375],
+           [0.375, 0.25 ]])
     """
     _check_link(link)
     if _dask.is_dask(H, P, weights):
@@ -465,7 +483,7 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None, gathered=False):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import kernel_scores
+    >>> from sklearn_cincer.extend import kernel_scores
     >>> V = np.array([[1.0, 2.0, 0.5]])          # k=1 output, d=2, bias
     >>> H = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> R = np.array([[1.0], [-1.0]])
@@ -743,7 +761,7 @@ def outputs(H, coef, intercept, link):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import outputs
+    >>> from sklearn_cincer.extend import outputs
     >>> outputs(np.zeros((1, 2)), np.ones((3, 2)), None, "softmax").round(3)
     array([[0.333, 0.333, 0.333]])
     """
@@ -784,7 +802,7 @@ def feature_moment(H, fit_intercept=True, weights=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import feature_moment
+    >>> from sklearn_cincer.extend import feature_moment
     >>> feature_moment(np.array([[1.0], [2.0]]))
     array([[5., 3.],
            [3., 2.]])
@@ -828,7 +846,7 @@ def output_moment(P, link, weights=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import output_moment
+    >>> from sklearn_cincer.extend import output_moment
     >>> output_moment(np.array([[0.5, 0.5]]), "softmax")
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])

@@ -27,20 +27,53 @@ from ._fisher import _check_link
 class LastLayerView:
     """The last layer of a fitted classifier, as the selectors see it.
 
+    A model whose ``predict_proba`` is a link (softmax or sigmoid) of an
+    affine map of some features ``h(x)`` is described by that map:
+    ``P = link(h(X) @ coef.T + intercept)``. The selectors differentiate
+    ``log P(y | x)`` with respect to ``coef`` and ``intercept`` only, so
+    ``h`` may be anything (a kernel map, a frozen network, a fitted
+    transformer), computed by ``transform``.
+
     Parameters
     ----------
-    classes : ndarray of shape (c,)
+    classes : array-like of shape (c,)
         The labels of the model, in the order of its outputs (the fitted
-        estimator's ``classes_``).
+        estimator's ``classes_``): sorted, without repeats.
     link : {"softmax", "logistic", "ovr"}
-        See :data:`sklearn_cincer._fisher.LINKS`.
-    coef : ndarray of shape (k, d)
+        See :data:`~sklearn_cincer.extend.LINKS`: ``"softmax"`` with
+        ``k = c`` outputs, ``"logistic"`` with one output for two classes
+        (the probability of ``classes[1]``), ``"ovr"`` with ``k = c``
+        independent sigmoids.
+    coef : array-like of shape (k, d)
         Weights of the last layer (``k = 1`` for the logistic link).
-    intercept : ndarray of shape (k,) or None
+    intercept : array-like of shape (k,) or None
         Bias of the last layer, ``None`` when the model has none.
     transform : callable, default=None
-        Maps input rows ``X`` to the features ``h(X)``; ``None`` for the
-        identity (linear models).
+        Maps input rows ``X`` to the features ``h(X)`` of shape ``(n, d)``;
+        ``None`` for the identity (linear models). A module-level function or
+        a callable object, not a closure, so that a fitted selector holding
+        the view can be pickled.
+
+    Raises
+    ------
+    ValueError
+        When the shapes do not agree with the link and the classes, or the
+        classes are not sorted and distinct (labels would be matched to the
+        wrong outputs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer.extend import LastLayerView
+    >>> view = LastLayerView(["a", "b", "c"], "softmax", np.eye(3, 2),
+    ...                      np.zeros(3), transform=np.square)
+    >>> H = view.features(np.array([[1.0, -2.0]]))
+    >>> H
+    array([[1., 4.]])
+    >>> view.outputs(H).round(3)
+    array([[0.047, 0.936, 0.017]])
+    >>> view.encode(["c", "z"])  # -1: a label the model has no output for
+    array([ 2, -1])
     """
 
     def __init__(self, classes, link, coef, intercept=None, transform=None):
@@ -49,7 +82,12 @@ class LastLayerView:
         self.link = link
         self.coef = np.asarray(coef, dtype=float)
         self.intercept = None if intercept is None else np.asarray(intercept, float)
+        if transform is not None and not callable(transform):
+            raise ValueError(
+                f"transform must be callable or None, got {type(transform).__name__}."
+            )
         self._transform = transform
+        _check_shapes(self)
 
     @property
     def transform(self):
@@ -67,8 +105,18 @@ class LastLayerView:
     def features(self, X):
         """``h(X)``: the input of the last layer, computed in one batch."""
         if self._transform is None:
-            return np.asarray(X, dtype=float)
-        return np.asarray(self._transform(X), dtype=float)
+            H = np.asarray(X, dtype=float)
+        else:
+            H = np.asarray(self._transform(X), dtype=float)
+        n_rows = getattr(X, "shape", (len(X),))[0]
+        if H.ndim != 2 or H.shape != (n_rows, self.coef.shape[1]):
+            # A feature map from outside the package that disagrees with
+            # the weights would otherwise fail inside a matrix product.
+            raise ValueError(
+                f"The last layer's features of {n_rows} rows must have shape "
+                f"({n_rows}, {self.coef.shape[1]}) to match coef, got {H.shape}."
+            )
+        return H
 
     def logits(self, H):
         Z = H @ self.coef.T
@@ -94,14 +142,51 @@ class LastLayerView:
         return np.where(found, index, -1)
 
 
+def _sorted_and_distinct(classes):
+    try:
+        return bool(np.all(classes[1:] > classes[:-1]))
+    except TypeError:  # labels of types that do not compare (1 and "a")
+        return False
+
+
+def _check_shapes(view):
+    """One clear error for a view whose parts do not fit together."""
+    classes, coef, intercept = view.classes, view.coef, view.intercept
+    problem = None
+    if classes.ndim != 1 or len(classes) < 2:
+        problem = f"classes must list at least 2 labels, got {classes!r}"
+    elif not _sorted_and_distinct(classes):
+        # encode() looks labels up by bisection: unsorted classes would
+        # match labels to the wrong outputs.
+        problem = f"classes must be sorted and distinct, got {classes!r}"
+    elif coef.ndim != 2:
+        problem = f"coef must be 2-D (k, d), got shape {coef.shape}"
+    elif coef.shape[0] != (1 if view.link == "logistic" else len(classes)):
+        problem = (
+            f"the {view.link!r} link with {len(classes)} classes needs "
+            f"{'1 output' if view.link == 'logistic' else f'{len(classes)} outputs'}"
+            f", but coef has {coef.shape[0]} rows"
+        )
+    elif view.link == "logistic" and len(classes) != 2:
+        problem = f"the 'logistic' link needs 2 classes, got {len(classes)}"
+    elif intercept is not None and intercept.shape != (coef.shape[0],):
+        problem = (
+            f"intercept must have shape ({coef.shape[0]},), got {intercept.shape}"
+        )
+    if problem is not None:
+        raise ValueError(f"LastLayerView: {problem}.")
+
+
 def _unsupported(estimator, needs):
     return TypeError(
         f"{needs} needs access to the last layer of the classifier, which is "
         f"not known for {type(estimator).__name__}. Supported are "
         "LogisticRegression, SGDClassifier(loss='log_loss'), MLPClassifier, "
         "skorch classifiers whose module ends in a linear layer, and Pipelines "
-        "ending in one of these. Use a selector that needs only the inputs "
-        "(NearestNeighborSelector, RandomSelector) otherwise."
+        "ending in one of these. To support another family, register a view of "
+        "its last layer with sklearn_cincer.extend.register_last_layer_view; "
+        "else use a selector that needs only the inputs "
+        "(NearestNeighborSelector, RandomSelector)."
     )
 
 
@@ -239,17 +324,39 @@ def _pipeline_view(pipeline, needs):
 def last_layer_view(estimator, needs="This selector"):
     """The :class:`LastLayerView` of a fitted classifier.
 
+    The view every selector that reads the last layer uses: the package's
+    own for scikit-learn's linear models, ``MLPClassifier`` and Pipelines,
+    else the newest registered one (:func:`register_last_layer_view`), else
+    the model's own ``last_layer_view()`` method. Call it to check that a
+    model of a new family is read as intended.
+
     Parameters
     ----------
     estimator : fitted classifier
-    needs : str
+    needs : str, default="This selector"
         Who asks, named in the error when the estimator is not supported.
+
+    Returns
+    -------
+    view : LastLayerView
 
     Raises
     ------
     TypeError
-        When the estimator's last layer cannot be read; the message says what
-        is supported.
+        When the estimator's last layer cannot be read (the message says what
+        is supported and how to register a view), or a registered factory
+        returns something else than a :class:`LastLayerView`.
+    ValueError
+        When the view's ``classes`` are not the estimator's ``classes_``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer.extend import last_layer_view
+    >>> model = LogisticRegression().fit([[0.0], [1.0], [2.0]], [0, 1, 2])
+    >>> view = last_layer_view(model)
+    >>> view.link, view.coef.shape
+    ('softmax', (3, 1))
     """
     if isinstance(estimator, Pipeline):
         return _pipeline_view(estimator, needs)
@@ -268,11 +375,36 @@ def last_layer_view(estimator, needs="This selector"):
     # Families read by an extension (skorch nets: sklearn_cincer.nets).
     factory = find_last_layer_view(estimator)
     if factory is not None:
-        return factory(estimator, needs=needs)
+        return _checked_view(factory(estimator, needs=needs), estimator, factory)
     if hasattr(estimator, "last_layer_view"):
         # Third-party models can describe their last layer themselves.
-        return estimator.last_layer_view()
+        return _checked_view(estimator.last_layer_view(), estimator,
+                             type(estimator).last_layer_view)
     raise _unsupported(estimator, needs)
+
+
+def _checked_view(view, estimator, source):
+    """A view from outside the package, checked against its estimator.
+
+    A view whose classes differ from the estimator's would apply the
+    selectors' reasoning to the wrong labels without any error later on.
+    """
+    name = getattr(source, "__qualname__", repr(source))
+    if not isinstance(view, LastLayerView):
+        raise TypeError(
+            f"{name} must return a LastLayerView for {type(estimator).__name__}, "
+            f"got {type(view).__name__}."
+        )
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None and not (
+        len(classes) == len(view.classes)
+        and np.all(np.asarray(classes) == view.classes)
+    ):
+        raise ValueError(
+            f"{name} returned a view whose classes {view.classes!r} are not the "
+            f"classes_ of the {type(estimator).__name__} {np.asarray(classes)!r}."
+        )
+    return view
 
 
 def is_probabilistic_classifier(estimator):

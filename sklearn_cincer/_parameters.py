@@ -70,10 +70,39 @@ from ._models import _ACTIVATIONS, last_layer_view
 class ParameterView(ABC):
     """Per-example gradients and curvature of all parameters of a fitted model.
 
-    See the module docstring for the contract. Subclasses implement
-    :meth:`parameters`, :meth:`predict_proba`, :meth:`gradients` and
-    :meth:`hvp`; the others have generic (batched) defaults that
-    implementations may override with faster closed forms.
+    The all-parameter selectors (``FullFisherSelector``,
+    ``PracticalFisherSelector``, ``InfluenceSelector``) read a model through
+    one of these, NumPy in and out. Subclasses set ``classes`` and
+    ``n_params`` and implement :meth:`parameters`, :meth:`predict_proba`,
+    :meth:`gradients` and :meth:`hvp`; the others have generic (batched)
+    defaults that implementations may override with faster closed forms.
+
+    The contract every implementation keeps:
+
+    - vectors have length ``n_params``, float64, the parameters flattened in
+      one fixed order (that of :meth:`parameters`);
+    - labels are label values (as in ``classes``), never indices;
+    - gradients are of ``log P(y | x)`` per example, the *negative* of the
+      loss gradient;
+    - :meth:`hvp` and :meth:`hessian` are derivatives of the training
+      objective written as a mean, ``1/n sum_i loss(x_i, y_i) + R / n``
+      (``R`` the model's own regularization), with ``n = n_samples``, the
+      size of the whole training set, so that a mini-batch gets the
+      regularization of the whole set;
+    - methods work in batches of rows and never hold an ``n x n_params``
+      matrix, except :meth:`gradients`, which yields one batch at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_cincer.extend import ParameterView, parameter_view
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> view = parameter_view(LogisticRegression().fit(X, y))
+    >>> isinstance(view, ParameterView), view.n_params  # one weight, one bias
+    (True, 2)
+    >>> view.gradient_dot(X, y, np.array([1.0, 0.0])).shape
+    (4,)
     """
 
     #: The label values of the model's outputs, in order.
@@ -168,16 +197,34 @@ def parameter_view(estimator, needs="This selector", device=None):
         ``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
         ``MLPClassifier``, a skorch classifier, or a ``Pipeline`` ending in
         one of these.
-    needs : str
+    needs : str, default="This selector"
         Who asks, named in the error when the estimator is not supported.
-    device : str or None
-        Where a torch model computes (skorch only; ignored otherwise).
+    device : str or None, default=None
+        Where a torch model computes (skorch only; passed on to registered
+        factories, ignored otherwise).
+
+    Returns
+    -------
+    view : ParameterView
+        The newest registered one (:func:`register_parameter_view`) that
+        accepts the estimator, else the package's own, else the model's own
+        ``parameter_view()`` method.
 
     Raises
     ------
     TypeError
-        When the estimator's parameters cannot be read; the message says what
-        is supported.
+        When the estimator's parameters cannot be read (the message says what
+        is supported and how to register a view), or a registered factory
+        returns something else than a :class:`ParameterView`.
+
+    Examples
+    --------
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from sklearn_cincer.extend import parameter_view
+    >>> model = MLPClassifier((2,), max_iter=5, random_state=0)
+    >>> model = model.fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    >>> parameter_view(model).n_params  # 1x2 + 2 hidden, 2x1 + 1 output
+    7
     """
     if isinstance(estimator, Pipeline):
         inner = parameter_view(estimator.steps[-1][1], needs=needs, device=device)
@@ -185,8 +232,33 @@ def parameter_view(estimator, needs="This selector", device=None):
     # Families read by an extension (skorch nets: sklearn_cincer.nets).
     factory = find_parameter_view(estimator)
     if factory is not None:
-        return factory(estimator, needs=needs, device=device)
+        view = factory(estimator, needs=needs, device=device)
+        return _checked_view(view, estimator, factory)
     return _sklearn_parameter_view(estimator, needs)
+
+
+def _checked_view(view, estimator, source):
+    """A view from outside the package, checked against its estimator.
+
+    A view whose classes differ from the estimator's would score the wrong
+    labels without any error later on.
+    """
+    name = getattr(source, "__qualname__", repr(source))
+    if not isinstance(view, ParameterView):
+        raise TypeError(
+            f"{name} must return a ParameterView for {type(estimator).__name__}, "
+            f"got {type(view).__name__}."
+        )
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None and not (
+        len(classes) == len(view.classes)
+        and np.all(np.asarray(classes) == np.asarray(view.classes))
+    ):
+        raise ValueError(
+            f"{name} returned a view whose classes {view.classes!r} are not the "
+            f"classes_ of the {type(estimator).__name__} {np.asarray(classes)!r}."
+        )
+    return view
 
 
 class _PipelineParameterView(ParameterView):
@@ -230,9 +302,11 @@ def _unsupported(estimator, needs):
         f"classifier, which this package cannot compute for "
         f"{type(estimator).__name__}. Supported are LogisticRegression, "
         "SGDClassifier(loss='log_loss'), MLPClassifier, skorch classifiers and "
-        "Pipelines ending in one of these. Use TopFisherSelector (last layer "
-        "only, where the model exposes it), NearestNeighborSelector or "
-        "RandomSelector otherwise."
+        "Pipelines ending in one of these. To support another family, register "
+        "a view of its parameters with "
+        "sklearn_cincer.extend.register_parameter_view; else use "
+        "TopFisherSelector (last layer only, where the model exposes it), "
+        "NearestNeighborSelector or RandomSelector."
     )
 
 
@@ -250,7 +324,8 @@ def _sklearn_parameter_view(estimator, needs):
         return MLPParameterView(estimator)
     if hasattr(estimator, "parameter_view"):
         # Third-party models can describe their parameters themselves.
-        return estimator.parameter_view()
+        return _checked_view(estimator.parameter_view(), estimator,
+                             type(estimator).parameter_view)
     raise _unsupported(estimator, needs)
 
 
