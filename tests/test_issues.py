@@ -124,8 +124,9 @@ def test_counter_example_score_is_the_selectors_score_in_both_tables(stream):
     asked = audited.label_issues_.loc[[r.example_id for r in audited.history_]]
     np.testing.assert_allclose(asked["counter_example_score"],
                                [r.score for r in audited.history_])
-    # the auditor's default is Top Fisher: Eq. 14's support, not a probability
+    # both defaults are the cleaning selector: one meaning, one scale
     default = scores(auditor().label_issues_)
-    np.testing.assert_allclose(default, scores(
-        auditor(TopFisherSelector()).label_issues_))
-    assert np.all(default > 0) and default.max() > 1
+    np.testing.assert_allclose(default, scores(audited.label_issues_))
+    # Top Fisher asked for: Eq. 14's support, not a probability
+    fisher = scores(auditor(TopFisherSelector()).label_issues_)
+    assert np.all(fisher > 0) and fisher.max() > 1
