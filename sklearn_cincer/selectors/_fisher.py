@@ -11,6 +11,7 @@ from .. import _fisher
 from .._models import last_layer_view
 from .._parameters import parameter_view
 from ._base import BaseSelector, _as_row
+from ._batch import _Kept, support_scan
 from ._rows import FeatureRows
 
 # Above this many feature entries (n x d), "auto" passes over the rows in
@@ -763,7 +764,10 @@ class TopFisherSelector(BaseSelector):
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
-        V = self.query_direction(x, y)
+        return self._kernel_scores(self.query_direction(x, y), candidates)
+
+    def _kernel_scores(self, V, candidates):
+        """Eq. 14 of the rows ``candidates`` for the solved query ``V``."""
         rows = self._rows
         if rows is None:
             ids = None if _all_rows(candidates, self.n_train_) else candidates
@@ -774,6 +778,56 @@ class TopFisherSelector(BaseSelector):
             V, H, self._candidate_residuals(ids), self.view_.fit_intercept,
             rows=ids, gathered=True,
         )
+
+    def select_many(self, X, y, candidates=None, n=1):
+        """The ``n`` best counter-examples of several suspicious examples at once.
+
+        The same picks as ``top_candidates(score(x_t, y_t, candidates),
+        candidates, n)`` for each example (the rows, their order and the
+        tie-breaking: a tie goes to the first candidate in ``candidates``
+        order), at the cost of one pass over the candidates for all the
+        examples: their gradients ``J_k`` are formed once per block of
+        candidates and multiplied by every solved query together. The scores
+        of that product differ from one-at-a-time scoring by rounding only;
+        a candidate whose rounding bound reaches the ``n``-th best is scored
+        again as one-at-a-time scoring does, so that no rounding flips a pick.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_examples, n_features)
+            The suspicious examples.
+        y : array-like of shape (n_examples,)
+            Their current (annotated) labels.
+        candidates : array-like of int or bool, default=None
+            As in :meth:`select`, the same for every example.
+        n : int, default=1
+            Counter-examples per example.
+
+        Returns
+        -------
+        picks : list of tuple or None
+            For each example, ``(rows, scores)`` as :func:`top_candidates`
+            returns them; ``None`` where the batch cannot decide (a score
+            that is not finite, or features kept out of memory): score that
+            example on its own, which also raises the error that explains it.
+        """
+        candidates = self._candidates(candidates)
+        if candidates.size == 0:
+            raise ValueError("There is no candidate counter-example to select.")
+        X = np.asarray(X)
+        picks = [None] * len(y)
+        scan = support_scan(self, X, y, candidates)
+        if scan is None:
+            return picks
+        kept = [_Kept() for _ in picks]
+        for positions, S, E, columns in scan:
+            for j, t in enumerate(columns):
+                if kept[t].add(positions, S[:, j], E[:, j], n):
+                    scan.drop(t)
+        for t, k in enumerate(kept):
+            if not k.bad:
+                picks[t] = k.top(scan, t, n)
+        return picks
 
 
 # What the Fisher's state keeps across updates (see TopFisherSelector._build).
