@@ -11,7 +11,7 @@ from sklearn_cincer import (
     TopFisherSelector,
 )
 from sklearn_cincer.datasets import make_label_noise
-from sklearn_cincer.selectors import _batch
+from sklearn_cincer.selectors import _batch, _cleaning
 from sklearn_cincer.selectors._base import top_candidates
 
 
@@ -66,6 +66,7 @@ def test_select_many_picks_as_one_at_a_time(tied, make, n, candidates):
 def test_select_many_over_many_blocks_of_candidates(tied, monkeypatch):
     X, _, y_noisy = tied
     monkeypatch.setattr(_batch, "_BLOCK_ENTRIES", 64)  # blocks of 256 rows
+    monkeypatch.setattr(_cleaning, "_HEAD_ROWS", 50)  # then the rest, sorted
     model = LogisticRegression().fit(X, y_noisy)
     wrong = np.flatnonzero(model.predict(X) != y_noisy)[:30]
     rows = np.arange(X.shape[0])
@@ -73,14 +74,16 @@ def test_select_many_over_many_blocks_of_candidates(tied, monkeypatch):
     real = _batch._SupportScan._block
     monkeypatch.setattr(_batch._SupportScan, "_block",
                         lambda self, p, c: blocks.append(len(p)) or real(self, p, c))
-    for selector in (TopFisherSelector(), CleaningSelector(shortlist=None)):
+    selectors = (TopFisherSelector(), CleaningSelector(shortlist=None),
+                 CleaningSelector(shortlist=120))
+    for selector in selectors:
         selector.fit(model, X, y_noisy)
         single = _one_at_a_time(selector, X[wrong], y_noisy[wrong], rows, 2)
-        if isinstance(selector, CleaningSelector):
+        if selector.get_params().get("shortlist", 0) is None:
             selector.shortlist = 2000  # more than the candidates: every supporter
         _assert_same(selector.select_many(X[wrong], y_noisy[wrong], rows, n=2),
                      single)
-    assert len(blocks) >= 2 * 3 and max(blocks) == 256
+    assert len(blocks) >= 3 * 3 and max(blocks) == 256
 
 
 def test_select_many_rescores_near_ties_one_at_a_time(tied, monkeypatch):

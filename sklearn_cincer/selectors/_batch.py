@@ -67,7 +67,7 @@ class _SupportScan:
         self.selector = selector
         self.candidates = candidates
         self.H = getattr(selector._state["H"], "array", selector._state["H"])
-        self.V = [selector.query_direction(x, label) for x, label in zip(X, y)]
+        self.V = selector._query_directions(X, y)
         flat = np.array([v.reshape(-1) for v in self.V], dtype=float)
         self.Vt = flat.reshape(len(self.V), -1)
         self.v_norm = np.array(

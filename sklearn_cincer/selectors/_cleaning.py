@@ -25,6 +25,8 @@ _EIGENVALUE_ROWS = 4096
 #: Above this many outputs (classes) the leave-one-out step, c^3 per
 #: candidate, gives way to the in-sample probability.
 _MAX_LOO_OUTPUTS = 32
+#: Candidates sorted by in-sample probability before a batch's pass starts.
+_HEAD_ROWS = 8192
 #: The least damping kept on an intercept the model does not penalize,
 #: relative to the weights' damping (see :class:`_FreeIntercept`).
 _INTERCEPT_FLOOR = 1e-4
@@ -637,11 +639,22 @@ class CleaningSelector(BaseSelector):
         p = self.in_sample_probability(candidates)
         if not np.isfinite(p).all():
             return picks
+        # Most passes end within the least likely rows: those are sorted
+        # first, the rest only for an example that needs them.
+        head = _stable_smallest(p, _HEAD_ROWS)
         scan = support_scan(self.fisher_, np.asarray(X), y, candidates,
-                            order=np.argsort(p, kind="stable"), first=1024)
+                            order=head, first=1024)
         if scan is None:
             return picks
-        found = self._supporters(scan)
+        found = self._supporters(scan, [[] for _ in picks])
+        if scan.active.any() and head.size < p.size:
+            scan.order = np.argsort(p, kind="stable")[head.size :]
+            found = self._supporters(scan, found)
+        # every shortlist's leave-one-out probability in one computation
+        shortlists = [f[: self.shortlist] for f in found if f is not None]
+        if shortlists:
+            union = np.unique(np.concatenate(shortlists)).astype(np.intp)
+            self.leave_one_out_probability(candidates[union])
         for t, supporters in enumerate(found):
             if supporters is not None:
                 picks[t] = self._best_supporters(
@@ -650,13 +663,13 @@ class CleaningSelector(BaseSelector):
                 )
         return picks
 
-    def _supporters(self, scan):
+    def _supporters(self, scan, found):
         """Each example's first ``shortlist + 1`` supporters, in ``scan`` order.
 
-        None for an example whose support is not finite.
+        Appended to ``found``; None for an example whose support is not
+        finite.
         """
         limit = self.shortlist + 1
-        found = [[] for _ in scan.V]
         for positions, S, E, columns in scan:
             for j, t in enumerate(columns):
                 s, e = S[:, j], E[:, j]

@@ -739,16 +739,23 @@ class TopFisherSelector(BaseSelector):
 
     def query_direction(self, x, y):
         """``V = (F + lambda I)^-1 g(z_t)``, shaped as the last layer's ``(k, m)``."""
+        return self._query_directions(_as_row(x), [y])[0]
+
+    def _query_directions(self, X, y):
+        """:meth:`query_direction` of each row of ``X``: one features' pass."""
         view = self.view_
-        h = view.features(_as_row(x))
-        r = _fisher.residuals(view.outputs(h), view.encode([y]), view.link)[0]
+        H = view.features(X)
+        P = view.outputs(H)
+        labels = view.encode(y)
         if hasattr(self.factor_, "solve_outer"):
             # g = r h~^T has rank one: K-FAC rotates r and h~ on their own.
-            return self.factor_.solve_outer(r, h[0], view.fit_intercept)
-        g = _fisher.gradients(
-            h, view.outputs(h), view.encode([y]), view.link, view.fit_intercept
-        )
-        return _fisher.solve(self.factor_, g.reshape(view.n_outputs, -1))
+            R = _fisher.residuals(P, labels, view.link)
+            return [self.factor_.solve_outer(R[t], H[t], view.fit_intercept)
+                    for t in range(H.shape[0])]
+        G = _fisher.gradients(H, P, labels, view.link, view.fit_intercept)
+        # one solve per query: the same numbers as a question asked alone
+        return [_fisher.solve(self.factor_, g.reshape(view.n_outputs, -1))
+                for g in G]
 
     def _candidate_residuals(self, ids):
         """``t(y) - p`` of the rows ``ids`` (all ids when None)."""
