@@ -1032,8 +1032,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if selector is None:
             selector = stream.block_selector = self._fit_selector(stream, train_ids)
         x, label = stream.X[example_id], stream.classes[stream.labels[example_id]]
-        picked = self._picks_of_block(stream, selector, example_id, prediction,
-                                      candidates)
+        picked = self._picks_of_block(stream, selector, example_id, prediction)
         if picked is not None:
             rows, top = picked
             picked = list(zip(rows.tolist(), top.tolist()))
@@ -1066,17 +1065,18 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             block.candidates[key] = candidates
         return candidates
 
-    def _picks_of_block(self, stream, selector, example_id, prediction, candidates):
+    def _picks_of_block(self, stream, selector, example_id, prediction):
         """This question's picks, scored with the block's next questions; or None.
 
         A selector with ``select_many`` scores several questions in one pass
         over the candidates. Inside a block the model, the training set and
         the questions' labels stay as they are (an answer that changes one
         ends the block), so the questions still to come can be scored now.
-        Each batch is twice the last (at most ``_MAX_BATCH``): a block cut
-        short by an answer has scored at most as many questions in vain as
-        it asked. None where the selector has no ``select_many`` or leaves
-        this question to be scored on its own.
+        The first batch holds 8 questions, each next one twice the last (at
+        most ``_BlockPicks._MAX_BATCH``): a block cut short by an answer has
+        scored at most 8 more questions than twice those it asked. None
+        where the selector has no ``select_many`` or leaves this question to
+        be scored on its own.
         """
         block = getattr(stream, "block_picks", None)
         select_many = getattr(selector, "select_many", None)

@@ -1,5 +1,7 @@
 """Questions of one block scored together: the picks of one-at-a-time scoring."""
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -182,3 +184,21 @@ def test_a_block_cut_short_scores_few_questions_in_vain(tied, monkeypatch):
     assert cleaner.n_relabeled_examples_ > 5  # blocks were cut short
     # each batch is at most twice the last of its block, the first 8 a group
     assert asked <= sum(scored) <= 2 * asked + 8 * 3 * cleaner.n_relabeled_examples_
+
+
+class _Reversed(TopFisherSelector):
+    """A subclass that ranks otherwise: select_many must not ignore it."""
+
+    def score(self, x, y, candidates=None):
+        return -super().score(x, y, candidates)
+
+
+def test_a_subclass_that_scores_otherwise_is_scored_one_at_a_time(tied):
+    X, _, y_noisy = tied
+    model = LogisticRegression().fit(X, y_noisy)
+    selector = _Reversed().fit(model, X, y_noisy)
+    assert selector.select_many(X[:3], y_noisy[:3]) == [None, None, None]
+    cleaning = CleaningSelector().fit(model, X, y_noisy)
+    cleaning.fisher_ = copy.copy(cleaning.fisher_)
+    cleaning.fisher_.__class__ = _Reversed
+    assert cleaning.select_many(X[:3], y_noisy[:3]) == [None, None, None]

@@ -18,17 +18,31 @@ change.
 import numpy as np
 
 from .._fisher import _with_bias
-from ._base import top_candidates
+from ._base import BaseSelector, top_candidates
 
 # Entries of a block's products: J (rows x parameters) and S (rows x queries).
 _BLOCK_ENTRIES = 2**20
 
 
+def batch_ready(selector, cls, fisher, fisher_cls):
+    """Whether ``selector`` scores as ``cls`` does, on features in memory.
+
+    ``fisher`` is its Top Fisher selector, of class ``fisher_cls`` or a
+    subclass. A subclass that overrides ``score``, ``select`` or the query's
+    solve ranks otherwise than the batch would: its examples are left to
+    one-at-a-time scoring, as are features kept out of memory (Dask).
+    """
+    kind, inner = type(selector), type(fisher)
+    same = (kind.score is cls.score and kind.select is BaseSelector.select
+            and inner.score is fisher_cls.score
+            and inner.query_direction is fisher_cls.query_direction
+            and inner._kernel_scores is fisher_cls._kernel_scores)
+    H = getattr(fisher._state["H"], "array", fisher._state["H"])
+    return same and isinstance(H, np.ndarray)
+
+
 def support_scan(selector, X, y, candidates, order=None, first=None):
-    """A :class:`_SupportScan`, or None where the features are not in memory."""
-    H = getattr(selector._state["H"], "array", selector._state["H"])
-    if not isinstance(H, np.ndarray):  # kept out of memory (Dask)
-        return None
+    """A :class:`_SupportScan` of the fitted Top Fisher ``selector``."""
     return _SupportScan(selector, X, y, candidates, order, first)
 
 

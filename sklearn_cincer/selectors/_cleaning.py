@@ -15,7 +15,7 @@ from .. import _fisher
 from .._models import last_layer_view
 from .._parameters import linear_penalty
 from ._base import BaseSelector
-from ._batch import support_scan
+from ._batch import batch_ready, support_scan
 from ._fisher import TopFisherSelector, _features_name
 
 #: Top Fisher's own damping, used where the model has no L2 penalty.
@@ -634,7 +634,9 @@ class CleaningSelector(BaseSelector):
             raise ValueError("There is no candidate counter-example to select.")
         picks = [None] * len(y)
         if (self.shortlist is None
-                or self.fisher_.view_.n_outputs > _MAX_LOO_OUTPUTS):
+                or self.fisher_.view_.n_outputs > _MAX_LOO_OUTPUTS
+                or not batch_ready(self, CleaningSelector, self.fisher_,
+                                    TopFisherSelector)):
             return picks
         p = self.in_sample_probability(candidates)
         if not np.isfinite(p).all():
@@ -644,8 +646,6 @@ class CleaningSelector(BaseSelector):
         head = _stable_smallest(p, _HEAD_ROWS)
         scan = support_scan(self.fisher_, np.asarray(X), y, candidates,
                             order=head, first=1024)
-        if scan is None:
-            return picks
         found = self._supporters(scan, [[] for _ in picks])
         if scan.active.any() and head.size < p.size:
             scan.order = np.argsort(p, kind="stable")[head.size :]

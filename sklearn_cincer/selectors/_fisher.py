@@ -11,7 +11,7 @@ from .. import _fisher
 from .._models import last_layer_view
 from .._parameters import parameter_view
 from ._base import BaseSelector, _as_row
-from ._batch import _Kept, support_scan
+from ._batch import _Kept, batch_ready, support_scan
 from ._rows import FeatureRows
 
 # Above this many feature entries (n x d), "auto" passes over the rows in
@@ -823,9 +823,9 @@ class TopFisherSelector(BaseSelector):
             raise ValueError("There is no candidate counter-example to select.")
         X = np.asarray(X)
         picks = [None] * len(y)
-        scan = support_scan(self, X, y, candidates)
-        if scan is None:
+        if not batch_ready(self, TopFisherSelector, self, TopFisherSelector):
             return picks
+        scan = support_scan(self, X, y, candidates)
         kept = [_Kept() for _ in picks]
         for positions, S, E, columns in scan:
             for j, t in enumerate(columns):
