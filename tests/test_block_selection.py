@@ -14,6 +14,7 @@ from sklearn_cincer import (
 )
 from sklearn_cincer.datasets import make_label_noise
 from sklearn_cincer.selectors import _batch, _cleaning
+from sklearn_cincer.selectors import _fisher as _fisher_selectors
 from sklearn_cincer.selectors._base import top_candidates
 
 
@@ -202,3 +203,22 @@ def test_a_subclass_that_scores_otherwise_is_scored_one_at_a_time(tied):
     cleaning.fisher_ = copy.copy(cleaning.fisher_)
     cleaning.fisher_.__class__ = _Reversed
     assert cleaning.select_many(X[:3], y_noisy[:3]) == [None, None, None]
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_select_many_on_float32_features(tied, monkeypatch, n):
+    """Large sets keep float32 features: one-at-a-time scoring rounds coarser."""
+    X, _, y_noisy = tied
+    monkeypatch.setattr(_fisher_selectors, "_FLOAT32_ENTRIES", 16)
+    model = LogisticRegression().fit(X, y_noisy)
+    wrong = np.flatnonzero(model.predict(X) != y_noisy)[:40]
+    rows = np.arange(X.shape[0])
+    for selector in (TopFisherSelector(), CleaningSelector(),
+                     CleaningSelector(shortlist=7)):
+        selector.fit(model, X, y_noisy)
+        fisher = selector.fisher_ if isinstance(selector, CleaningSelector) else selector
+        assert getattr(fisher._state["H"], "array", fisher._state["H"]).dtype == (
+            np.float32)
+        single = _one_at_a_time(selector, X[wrong], y_noisy[wrong], rows, n)
+        _assert_same(selector.select_many(X[wrong], y_noisy[wrong], rows, n=n),
+                     single)

@@ -658,7 +658,7 @@ class CleaningSelector(BaseSelector):
         for t, supporters in enumerate(found):
             if supporters is not None:
                 picks[t] = self._best_supporters(
-                    candidates, supporters, n,
+                    candidates, supporters, n, scan.H.dtype,
                     complete=len(supporters) <= self.shortlist,
                 )
         return picks
@@ -686,8 +686,13 @@ class CleaningSelector(BaseSelector):
                     scan.drop(t)
         return found
 
-    def _best_supporters(self, candidates, supporters, n, complete):
+    def _best_supporters(self, candidates, supporters, n, dtype, complete):
         """The ``n`` best of the supporters scored by ``1 - q``, or None.
+
+        The scores are rounded to ``dtype``, the features' (and so Eq. 14's)
+        precision, as :meth:`score` writes them into Eq. 14's array: float32
+        features may round two scores to a tie, which the candidates' order
+        then breaks.
 
         ``supporters`` are positions in ``candidates``: every supporter when
         ``complete``, else the shortlist and one more. Every other candidate
@@ -699,7 +704,8 @@ class CleaningSelector(BaseSelector):
         short = np.asarray(supporters[: self.shortlist], dtype=np.intp)
         if short.size < n:
             return None
-        scores = 1.0 - self.leave_one_out_probability(candidates[short])
+        q = self.leave_one_out_probability(candidates[short])
+        scores = np.asarray(1.0 - q, dtype=np.result_type(dtype, np.float32))
         if not np.isfinite(scores).all():
             return None
         order = np.lexsort((short, -scores))[:n]  # ties: candidates' order
