@@ -222,3 +222,16 @@ def test_select_many_on_float32_features(tied, monkeypatch, n):
         single = _one_at_a_time(selector, X[wrong], y_noisy[wrong], rows, n)
         _assert_same(selector.select_many(X[wrong], y_noisy[wrong], rows, n=n),
                      single)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_cleaner_on_float32_features_asks_as_one_at_a_time(tied, monkeypatch, n):
+    X, _, y_noisy = tied
+    monkeypatch.setattr(_fisher_selectors, "_FLOAT32_ENTRIES", 16)
+    runs = [SkepticalCleaner(LogisticRegression(), selector=selector,
+                             refit_every=0.2, n_bootstrap=60,
+                             n_counter_examples=n, random_state=0).fit(X, y_noisy)
+            for selector in (CleaningSelector(), _OneAtATime())]
+    assert len(runs[0].history_) > 20
+    assert _history(runs[0]) == _history(runs[1])
+    assert [r.scores for r in runs[0].history_] == [r.scores for r in runs[1].history_]
