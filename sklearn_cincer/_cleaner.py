@@ -273,6 +273,54 @@ class _Stream:
         )
 
 
+class _BlockPicks:
+    """The picks of a block's questions, scored together ahead of their turn.
+
+    Keyed by the question's example, label and prediction: a question whose
+    label is no longer the one it was scored with is scored again.
+    """
+
+    #: The most questions scored in one pass.
+    _MAX_BATCH = 256
+
+    def __init__(self, block, labels, predicted, margins, threshold):
+        asked = [
+            (int(i), int(lab), int(pred))
+            for i, lab, pred, mu in zip(block, labels, predicted, margins)
+            if is_suspicious(float(mu), int(pred), int(lab), threshold)
+        ]
+        self.queue = asked
+        self.index = {q[0]: j for j, q in enumerate(asked)}
+        self.picks = {}
+        self.candidates = {}  # by prediction (None: every training row)
+        self.size = 8
+
+    def has(self, example_id, label, prediction):
+        return (example_id, int(label), int(prediction)) in self.picks
+
+    def get(self, example_id, label, prediction):
+        return self.picks.get((example_id, int(label), int(prediction)))
+
+    def next_batch(self, example_id, label, prediction):
+        """The questions from this one on, grouped by prediction, this first."""
+        start = self.index.get(example_id)
+        batch = [] if start is None else self.queue[start : start + self.size]
+        self.size = min(2 * self.size, self._MAX_BATCH)
+        if not batch or batch[0] != (example_id, int(label), int(prediction)):
+            # not the question expected: scored alone
+            batch = [(example_id, int(label), int(prediction))]
+        groups = {}
+        for i, _, pred in batch:
+            groups.setdefault(pred, []).append(i)
+        first = int(prediction)
+        order = [first] + [p for p in groups if p != first]
+        return [(p, np.asarray(groups[p], dtype=np.intp)) for p in order]
+
+    def keep(self, ids, labels, prediction, found):
+        for i, lab, pick in zip(ids.tolist(), labels.tolist(), found):
+            self.picks[(i, int(lab), int(prediction))] = pick
+
+
 def _nan_policy(estimator):
     """``ensure_all_finite``: missing values (NaN) are let in when the
     estimator takes them (a ``Pipeline`` that imputes first,
@@ -938,6 +986,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # serves every question of the block.
         stream.model_rows = np.flatnonzero(stream.in_train)
         stream.block_selector = None
+        stream.block_picks = _BlockPicks(
+            block, stream.labels[block], predicted, margins, self.threshold
+        )
         n_train = stream.model_rows.shape[0]
         entered = []
         for done, example_id in enumerate(block.tolist(), start=1):
@@ -957,7 +1008,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             bar.update(queries=len(stream.history), train=n_train)
             if changed:
                 break
-        stream.model_rows = stream.block_selector = None  # of this block only
+        # of this block only
+        stream.model_rows = stream.block_selector = stream.block_picks = None
         self._update(stream, entered)
         return done
 
@@ -973,19 +1025,18 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _counter_examples(self, stream, example_id, prediction):
         """The counter-examples' ids and scores, best first; empty when none."""
         train_ids = stream.model_rows
-        if self.candidates == "predicted":
-            candidates = np.flatnonzero(stream.labels[train_ids] == prediction)
-        else:
-            candidates = np.arange(train_ids.shape[0])
-        # a row with every value missing shows a person nothing: never offered
-        candidates = candidates[~stream.blank_rows()[train_ids[candidates]]]
+        candidates = self._candidate_rows(stream, prediction)
         if candidates.size == 0:
             return []
         selector = stream.block_selector
         if selector is None:
             selector = stream.block_selector = self._fit_selector(stream, train_ids)
         x, label = stream.X[example_id], stream.classes[stream.labels[example_id]]
-        if self.n_counter_examples == 1:
+        picked = self._picks_of_block(stream, selector, example_id, prediction)
+        if picked is not None:
+            rows, top = picked
+            picked = list(zip(rows.tolist(), top.tolist()))
+        elif self.n_counter_examples == 1:
             row, score = selector.select(x, label, candidates)
             picked = [(row, score)]
         else:
@@ -996,6 +1047,52 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             picked = list(zip(rows.tolist(), top.tolist()))
         stream.selector = selector
         return [(int(train_ids[row]), float(score)) for row, score in picked]
+
+    def _candidate_rows(self, stream, prediction):
+        """Positions in ``stream.model_rows`` that may be counter-examples."""
+        block = getattr(stream, "block_picks", None)
+        key = prediction if self.candidates == "predicted" else None
+        if block is not None and key in block.candidates:
+            return block.candidates[key]  # the training set is the block's
+        train_ids = stream.model_rows
+        if self.candidates == "predicted":
+            candidates = np.flatnonzero(stream.labels[train_ids] == prediction)
+        else:
+            candidates = np.arange(train_ids.shape[0])
+        # a row with every value missing shows a person nothing: never offered
+        candidates = candidates[~stream.blank_rows()[train_ids[candidates]]]
+        if block is not None:
+            block.candidates[key] = candidates
+        return candidates
+
+    def _picks_of_block(self, stream, selector, example_id, prediction):
+        """This question's picks, scored with the block's next questions; or None.
+
+        A selector with ``select_many`` scores several questions in one pass
+        over the candidates. Inside a block the model, the training set and
+        the questions' labels stay as they are (an answer that changes one
+        ends the block), so the questions still to come can be scored now.
+        The first batch holds 8 questions, each next one twice the last (at
+        most ``_BlockPicks._MAX_BATCH``): a block cut short by an answer has
+        scored at most 8 more questions than twice those it asked. None
+        where the selector has no ``select_many`` or leaves this question to
+        be scored on its own.
+        """
+        block = getattr(stream, "block_picks", None)
+        select_many = getattr(selector, "select_many", None)
+        if block is None or not callable(select_many):
+            return None
+        label = stream.labels[example_id]
+        if not block.has(example_id, label, prediction):
+            for predicted, ids in block.next_batch(example_id, label, prediction):
+                rows = self._candidate_rows(stream, predicted)
+                found = [None] * ids.shape[0]
+                if rows.size:  # else no counter-example for those questions
+                    found = select_many(stream.X[ids],
+                                        stream.classes[stream.labels[ids]],
+                                        rows, n=self.n_counter_examples)
+                block.keep(ids, stream.labels[ids], predicted, found)
+        return block.get(example_id, label, prediction)
 
     def _fit_selector(self, stream, train_ids):
         """The selector, fit on the current model and training set.

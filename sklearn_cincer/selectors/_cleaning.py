@@ -15,6 +15,7 @@ from .. import _fisher
 from .._models import last_layer_view
 from .._parameters import linear_penalty
 from ._base import BaseSelector
+from ._batch import batch_ready, support_scan
 from ._fisher import TopFisherSelector, _features_name
 
 #: Top Fisher's own damping, used where the model has no L2 penalty.
@@ -24,6 +25,8 @@ _EIGENVALUE_ROWS = 4096
 #: Above this many outputs (classes) the leave-one-out step, c^3 per
 #: candidate, gives way to the in-sample probability.
 _MAX_LOO_OUTPUTS = 32
+#: Candidates sorted by in-sample probability before a batch's pass starts.
+_HEAD_ROWS = 8192
 #: The least damping kept on an intercept the model does not penalize,
 #: relative to the weights' damping (see :class:`_FreeIntercept`).
 _INTERCEPT_FLOOR = 1e-4
@@ -589,6 +592,126 @@ class CleaningSelector(BaseSelector):
             return (f"how likely its own label is wrong, judged without it: "
                     f"{score:.0%}")
         return "it does not support the doubt (no training example does)"
+
+    def select_many(self, X, y, candidates=None, n=1):
+        """The ``n`` best counter-examples of several suspicious examples at once.
+
+        The same picks as ``top_candidates(score(x_t, y_t, candidates),
+        candidates, n)`` for each example (the rows, their order, their
+        scores and the tie-breaking), at the cost of one pass over the
+        candidates for all the examples, and often much less: the candidates
+        are visited by their in-sample probability, lowest first, which is
+        the order of the ``shortlist``, so an example's pass ends once it has
+        more than ``shortlist`` supporters. Eq. 14's support of all the
+        examples is one matrix product (see
+        :meth:`TopFisherSelector.select_many`); a candidate whose support is
+        within rounding of 0 is scored again as one-at-a-time scoring does,
+        so that no rounding makes it a supporter or not.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_examples, n_features)
+            The suspicious examples.
+        y : array-like of shape (n_examples,)
+            Their current (annotated) labels.
+        candidates : array-like of int or bool, default=None
+            As in :meth:`select`, the same for every example.
+        n : int, default=1
+            Counter-examples per example.
+
+        Returns
+        -------
+        picks : list of tuple or None
+            For each example, ``(rows, scores)`` as
+            :func:`~sklearn_cincer.selectors._base.top_candidates` returns
+            them; ``None`` where the batch cannot decide cheaply (fewer than
+            ``n`` supporters, a score that is not finite, ``shortlist=None``,
+            a head of more than 32 outputs, features out of memory): score
+            that example on its own.
+        """
+        candidates = self._candidates(candidates)
+        if candidates.size == 0:
+            raise ValueError("There is no candidate counter-example to select.")
+        picks = [None] * len(y)
+        if (self.shortlist is None
+                or self.fisher_.view_.n_outputs > _MAX_LOO_OUTPUTS
+                or not batch_ready(self, CleaningSelector, self.fisher_,
+                                    TopFisherSelector)):
+            return picks
+        p = self.in_sample_probability(candidates)
+        if not np.isfinite(p).all():
+            return picks
+        # Most passes end within the least likely rows: those are sorted
+        # first, the rest only for an example that needs them.
+        head = _stable_smallest(p, _HEAD_ROWS)
+        scan = support_scan(self.fisher_, np.asarray(X), y, candidates,
+                            order=head, first=1024)
+        found = self._supporters(scan, [[] for _ in picks])
+        if scan.active.any() and head.size < p.size:
+            scan.order = np.argsort(p, kind="stable")[head.size :]
+            found = self._supporters(scan, found)
+        # every shortlist's leave-one-out probability in one computation
+        shortlists = [f[: self.shortlist] for f in found if f is not None]
+        if shortlists:
+            union = np.unique(np.concatenate(shortlists)).astype(np.intp)
+            self.leave_one_out_probability(candidates[union])
+        for t, supporters in enumerate(found):
+            if supporters is not None:
+                picks[t] = self._best_supporters(
+                    candidates, supporters, n, scan.H.dtype,
+                    complete=len(supporters) <= self.shortlist,
+                )
+        return picks
+
+    def _supporters(self, scan, found):
+        """Each example's first ``shortlist + 1`` supporters, in ``scan`` order.
+
+        Appended to ``found``; None for an example whose support is not
+        finite.
+        """
+        limit = self.shortlist + 1
+        for positions, S, E, columns in scan:
+            for j, t in enumerate(columns):
+                s, e = S[:, j], E[:, j]
+                if not (np.isfinite(s).all() and np.isfinite(e).all()):
+                    found[t] = None
+                    scan.drop(t)
+                    continue
+                supports = s > e
+                unsure = np.flatnonzero(np.abs(s) <= e)
+                if unsure.size:  # as one-at-a-time scoring decides it
+                    supports[unsure] = scan.exact(t, positions[unsure]) > 0
+                found[t].extend(positions[supports][: limit - len(found[t])].tolist())
+                if len(found[t]) >= limit:
+                    scan.drop(t)
+        return found
+
+    def _best_supporters(self, candidates, supporters, n, dtype, complete):
+        """The ``n`` best of the supporters scored by ``1 - q``, or None.
+
+        The scores are rounded to ``dtype``, the features' (and so Eq. 14's)
+        precision, as :meth:`score` writes them into Eq. 14's array: float32
+        features may round two scores to a tie, which the candidates' order
+        then breaks.
+
+        ``supporters`` are positions in ``candidates``: every supporter when
+        ``complete``, else the shortlist and one more. Every other candidate
+        scores at most 0 (``-p``) when it supports the doubt, below -1 when
+        not, so the ``n`` best of the shortlist are the ``n`` best of all
+        when they score above 0, and the ``n`` best of every supporter are
+        whenever there are ``n`` (``1 - q >= 0``).
+        """
+        short = np.asarray(supporters[: self.shortlist], dtype=np.intp)
+        if short.size < n:
+            return None
+        q = self.leave_one_out_probability(candidates[short])
+        scores = np.asarray(1.0 - q, dtype=np.result_type(dtype, np.float32))
+        if not np.isfinite(scores).all():
+            return None
+        order = np.lexsort((short, -scores))[:n]  # ties: candidates' order
+        if not complete and not scores[order[-1]] > 0:
+            return None
+        return candidates[short[order]], scores[order]
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)

@@ -11,6 +11,7 @@ from .. import _fisher
 from .._models import last_layer_view
 from .._parameters import parameter_view
 from ._base import BaseSelector, _as_row
+from ._batch import _Kept, batch_ready, support_scan
 from ._rows import FeatureRows
 
 # Above this many feature entries (n x d), "auto" passes over the rows in
@@ -738,16 +739,23 @@ class TopFisherSelector(BaseSelector):
 
     def query_direction(self, x, y):
         """``V = (F + lambda I)^-1 g(z_t)``, shaped as the last layer's ``(k, m)``."""
+        return self._query_directions(_as_row(x), [y])[0]
+
+    def _query_directions(self, X, y):
+        """:meth:`query_direction` of each row of ``X``: one features' pass."""
         view = self.view_
-        h = view.features(_as_row(x))
-        r = _fisher.residuals(view.outputs(h), view.encode([y]), view.link)[0]
+        H = view.features(X)
+        P = view.outputs(H)
+        labels = view.encode(y)
         if hasattr(self.factor_, "solve_outer"):
             # g = r h~^T has rank one: K-FAC rotates r and h~ on their own.
-            return self.factor_.solve_outer(r, h[0], view.fit_intercept)
-        g = _fisher.gradients(
-            h, view.outputs(h), view.encode([y]), view.link, view.fit_intercept
-        )
-        return _fisher.solve(self.factor_, g.reshape(view.n_outputs, -1))
+            R = _fisher.residuals(P, labels, view.link)
+            return [self.factor_.solve_outer(R[t], H[t], view.fit_intercept)
+                    for t in range(H.shape[0])]
+        G = _fisher.gradients(H, P, labels, view.link, view.fit_intercept)
+        # one solve per query: the same numbers as a question asked alone
+        return [_fisher.solve(self.factor_, g.reshape(view.n_outputs, -1))
+                for g in G]
 
     def _candidate_residuals(self, ids):
         """``t(y) - p`` of the rows ``ids`` (all ids when None)."""
@@ -763,7 +771,10 @@ class TopFisherSelector(BaseSelector):
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
-        V = self.query_direction(x, y)
+        return self._kernel_scores(self.query_direction(x, y), candidates)
+
+    def _kernel_scores(self, V, candidates):
+        """Eq. 14 of the rows ``candidates`` for the solved query ``V``."""
         rows = self._rows
         if rows is None:
             ids = None if _all_rows(candidates, self.n_train_) else candidates
@@ -774,6 +785,56 @@ class TopFisherSelector(BaseSelector):
             V, H, self._candidate_residuals(ids), self.view_.fit_intercept,
             rows=ids, gathered=True,
         )
+
+    def select_many(self, X, y, candidates=None, n=1):
+        """The ``n`` best counter-examples of several suspicious examples at once.
+
+        The same picks as ``top_candidates(score(x_t, y_t, candidates),
+        candidates, n)`` for each example (the rows, their order and the
+        tie-breaking: a tie goes to the first candidate in ``candidates``
+        order), at the cost of one pass over the candidates for all the
+        examples: their gradients ``J_k`` are formed once per block of
+        candidates and multiplied by every solved query together. The scores
+        of that product differ from one-at-a-time scoring by rounding only;
+        a candidate whose rounding bound reaches the ``n``-th best is scored
+        again as one-at-a-time scoring does, so that no rounding flips a pick.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_examples, n_features)
+            The suspicious examples.
+        y : array-like of shape (n_examples,)
+            Their current (annotated) labels.
+        candidates : array-like of int or bool, default=None
+            As in :meth:`select`, the same for every example.
+        n : int, default=1
+            Counter-examples per example.
+
+        Returns
+        -------
+        picks : list of tuple or None
+            For each example, ``(rows, scores)`` as :func:`top_candidates`
+            returns them; ``None`` where the batch cannot decide (a score
+            that is not finite, or features kept out of memory): score that
+            example on its own, which also raises the error that explains it.
+        """
+        candidates = self._candidates(candidates)
+        if candidates.size == 0:
+            raise ValueError("There is no candidate counter-example to select.")
+        X = np.asarray(X)
+        picks = [None] * len(y)
+        if not batch_ready(self, TopFisherSelector, self, TopFisherSelector):
+            return picks
+        scan = support_scan(self, X, y, candidates)
+        kept = [_Kept() for _ in picks]
+        for positions, S, E, columns in scan:
+            for j, t in enumerate(columns):
+                if kept[t].add(positions, S[:, j], E[:, j], n):
+                    scan.drop(t)
+        for t, k in enumerate(kept):
+            if not k.bad:
+                picks[t] = k.top(scan, t, n)
+        return picks
 
 
 # What the Fisher's state keeps across updates (see TopFisherSelector._build).
