@@ -224,3 +224,31 @@ def find_parameter_view(estimator):
     True
     """
     return _lookup(_PARAMETER_VIEWS, estimator)
+
+
+def checked_view(view, estimator, source, kind):
+    """A view from outside the package, checked against its estimator.
+
+    ``source`` (a registered factory, or the model's own method) returned
+    ``view``, which must be a ``kind`` (LastLayerView or ParameterView). A
+    view whose classes differ from the estimator's would apply the
+    selectors' reasoning to the wrong labels without any error later on.
+    """
+    import numpy as np
+
+    name = getattr(source, "__qualname__", repr(source))
+    if not isinstance(view, kind):
+        raise TypeError(
+            f"{name} must return a {kind.__name__} for {type(estimator).__name__}, "
+            f"got {type(view).__name__}."
+        )
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None and not (
+        len(classes) == len(view.classes)
+        and np.all(np.asarray(classes) == np.asarray(view.classes))
+    ):
+        raise ValueError(
+            f"{name} returned a view whose classes {view.classes!r} are not the "
+            f"classes_ of the {type(estimator).__name__} {np.asarray(classes)!r}."
+        )
+    return view

@@ -20,7 +20,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._adapters import find_last_layer_view
+from ._adapters import checked_view, find_last_layer_view
 from ._fisher import _check_link
 
 
@@ -375,36 +375,13 @@ def last_layer_view(estimator, needs="This selector"):
     # Families read by an extension (skorch nets: sklearn_cincer.nets).
     factory = find_last_layer_view(estimator)
     if factory is not None:
-        return _checked_view(factory(estimator, needs=needs), estimator, factory)
+        return checked_view(factory(estimator, needs=needs), estimator, factory,
+                            LastLayerView)
     if hasattr(estimator, "last_layer_view"):
         # Third-party models can describe their last layer themselves.
-        return _checked_view(estimator.last_layer_view(), estimator,
-                             type(estimator).last_layer_view)
+        return checked_view(estimator.last_layer_view(), estimator,
+                            type(estimator).last_layer_view, LastLayerView)
     raise _unsupported(estimator, needs)
-
-
-def _checked_view(view, estimator, source):
-    """A view from outside the package, checked against its estimator.
-
-    A view whose classes differ from the estimator's would apply the
-    selectors' reasoning to the wrong labels without any error later on.
-    """
-    name = getattr(source, "__qualname__", repr(source))
-    if not isinstance(view, LastLayerView):
-        raise TypeError(
-            f"{name} must return a LastLayerView for {type(estimator).__name__}, "
-            f"got {type(view).__name__}."
-        )
-    classes = getattr(estimator, "classes_", None)
-    if classes is not None and not (
-        len(classes) == len(view.classes)
-        and np.all(np.asarray(classes) == view.classes)
-    ):
-        raise ValueError(
-            f"{name} returned a view whose classes {view.classes!r} are not the "
-            f"classes_ of the {type(estimator).__name__} {np.asarray(classes)!r}."
-        )
-    return view
 
 
 def is_probabilistic_classifier(estimator):

@@ -63,7 +63,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from . import _fisher
-from ._adapters import find_parameter_view
+from ._adapters import checked_view, find_parameter_view
 from ._models import _ACTIVATIONS, last_layer_view
 
 
@@ -233,32 +233,8 @@ def parameter_view(estimator, needs="This selector", device=None):
     factory = find_parameter_view(estimator)
     if factory is not None:
         view = factory(estimator, needs=needs, device=device)
-        return _checked_view(view, estimator, factory)
+        return checked_view(view, estimator, factory, ParameterView)
     return _sklearn_parameter_view(estimator, needs)
-
-
-def _checked_view(view, estimator, source):
-    """A view from outside the package, checked against its estimator.
-
-    A view whose classes differ from the estimator's would score the wrong
-    labels without any error later on.
-    """
-    name = getattr(source, "__qualname__", repr(source))
-    if not isinstance(view, ParameterView):
-        raise TypeError(
-            f"{name} must return a ParameterView for {type(estimator).__name__}, "
-            f"got {type(view).__name__}."
-        )
-    classes = getattr(estimator, "classes_", None)
-    if classes is not None and not (
-        len(classes) == len(view.classes)
-        and np.all(np.asarray(classes) == np.asarray(view.classes))
-    ):
-        raise ValueError(
-            f"{name} returned a view whose classes {view.classes!r} are not the "
-            f"classes_ of the {type(estimator).__name__} {np.asarray(classes)!r}."
-        )
-    return view
 
 
 class _PipelineParameterView(ParameterView):
@@ -324,8 +300,8 @@ def _sklearn_parameter_view(estimator, needs):
         return MLPParameterView(estimator)
     if hasattr(estimator, "parameter_view"):
         # Third-party models can describe their parameters themselves.
-        return _checked_view(estimator.parameter_view(), estimator,
-                             type(estimator).parameter_view)
+        return checked_view(estimator.parameter_view(), estimator,
+                            type(estimator).parameter_view, ParameterView)
     raise _unsupported(estimator, needs)
 
 
