@@ -33,6 +33,7 @@ import numpy as np
 
 from ._clean_files import CommandError, OutputFiles, check_folder, check_paths
 from ._spellings import describe_variants, spelling_variants
+from .oracles._render import inert
 
 MISSING = "(missing)"
 #: With ``--oracle none``, the model is updated each time the training set
@@ -465,8 +466,9 @@ class RowView:
 
 
 def _inert(text):
-    """``text`` with control characters (line breaks too) written as escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """``text`` on one line of the terminal: every control character, line
+    breaks too, written as an escape."""
+    return inert(text, keep="")
 
 
 def _isna(value):

@@ -23,11 +23,12 @@ def label_text(label):
     return "" if label is None else str(plain(label))
 
 
-def inert(text):
-    """``text`` with control characters other than line breaks and tabs
-    written as escapes (``\\x1b``), so that what the data holds cannot move
-    the cursor, clear the screen or retitle the person's terminal."""
-    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1]
+def inert(text, keep="\n\t"):
+    """``text`` with control characters other than those in ``keep`` (line
+    breaks and tabs) written as escapes (``\\x1b``), so that what the data
+    holds cannot move the cursor, clear the screen or retitle the person's
+    terminal; ``keep=""`` escapes line breaks too, for one-line messages."""
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1]
                    for c in str(text))
 
 
