@@ -283,11 +283,11 @@ class _BlockPicks:
     #: The most questions scored in one pass.
     _MAX_BATCH = 256
 
-    def __init__(self, block, labels, predicted, margins, threshold):
+    def __init__(self, block, labels, predicted, suspicious):
         asked = [
             (int(i), int(lab), int(pred))
-            for i, lab, pred, mu in zip(block, labels, predicted, margins)
-            if is_suspicious(float(mu), int(pred), int(lab), threshold)
+            for i, lab, pred in zip(block[suspicious], labels[suspicious],
+                                    predicted[suspicious])
         ]
         self.queue = asked
         self.index = {q[0]: j for j, q in enumerate(asked)}
@@ -980,15 +980,15 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba = self._proba(stream.estimator, X, classes)
         # On tied probabilities the model's own predict names the prediction.
         predicted = predictions(stream.estimator, X, proba, classes)
-        margins, _ = margin(proba, stream.labels[block], predicted)
+        labels = stream.labels[block]
+        margins, _ = margin(proba, labels, predicted)
+        suspicious = is_suspicious(margins, predicted, labels, self.threshold)
         # Counter-examples come from the rows the model was trained on (the
         # rows of this block are not, until the update): one selector fit
         # serves every question of the block.
         stream.model_rows = np.flatnonzero(stream.in_train)
         stream.block_selector = None
-        stream.block_picks = _BlockPicks(
-            block, stream.labels[block], predicted, margins, self.threshold
-        )
+        stream.block_picks = _BlockPicks(block, labels, predicted, suspicious)
         n_train = stream.model_rows.shape[0]
         entered = []
         for done, example_id in enumerate(block.tolist(), start=1):
@@ -999,7 +999,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 stream.largest_margin = max(stream.largest_margin, mu)
             entered.append(example_id)
             changed = False
-            if is_suspicious(mu, prediction, label, self.threshold):
+            if suspicious[done - 1]:
                 n_questions = len(stream.history)
                 entered += self._ask(stream, example_id, mu, prediction)
                 changed = self._answer_changed(stream, n_questions)
