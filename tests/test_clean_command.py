@@ -747,6 +747,11 @@ def test_terminal_undo_applies_in_the_same_run(data_csv, tmp_path, monkeypatch,
     out = capsys.readouterr().out
     assert "The cleaner applies it before it goes on." in out
     assert "1 answer revised by an undo, applied in this run." in out
+    # the undo names the rows as every other line does: by their line
+    revising = [x[x.index("Revising"):] for x in out.splitlines()
+                if "Revising" in x]
+    assert len(revising) == 1 and "#" not in revising[0]
+    assert revising[0].startswith(f"Revising your answer about line {line} ")
     cleaned = pd.read_csv(output)
     assert cleaned["diagnosis"][line - 2] == right
     changes = pd.read_csv(output.with_suffix(".changes.csv"))

@@ -344,9 +344,10 @@ class TerminalOracle(_HumanOracle):
         last_query, last_answer = self._last()
         choices = self._choices(last_query)
         labels = answer_labels(last_answer, last_query)[1]
-        self._write(f"Revising your answer about #{last_query.example_id} "
+        short = self._naming.short  # the one name the person reads a row by
+        self._write(f"Revising your answer about {short(last_query.example_id)} "
                     f"(was '{choices.name(last_answer.label)}'"
-                    + "".join(f", #{ce.example_id} '{choices.name(label)}'"
+                    + "".join(f", {short(ce.example_id)} '{choices.name(label)}'"
                               for ce, label in zip(last_query.counter_examples,
                                                    labels))
                     + "); u here cancels.")
