@@ -80,11 +80,12 @@ def _skorch(kind):
 
 ESTIMATORS = {
     "logistic": lambda: LogisticRegression(max_iter=500),
-    "sgd": lambda: SGDClassifier(loss="log_loss", max_iter=20, tol=None),
-    "mlp": lambda: MLPClassifier((6,), max_iter=40),
+    "sgd": lambda: SGDClassifier(loss="log_loss", max_iter=20, tol=None,
+                                 random_state=0),
+    "mlp": lambda: MLPClassifier((6,), max_iter=40, random_state=0),
     "pipeline_lr": lambda: make_pipeline(StandardScaler(), LogisticRegression()),
     "pipeline_mlp": lambda: make_pipeline(
-        StandardScaler(), MLPClassifier((6,), max_iter=40)
+        StandardScaler(), MLPClassifier((6,), max_iter=40, random_state=0)
     ),
     "paper_net": lambda: _skorch("paper_net"),
     "pipeline_skorch": lambda: _skorch("pipeline_skorch"),
