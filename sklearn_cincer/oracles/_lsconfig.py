@@ -55,7 +55,7 @@ def label_config(names, n_counter, kind):
         required = ' required="true"' if k == 0 else ""
         columns.append(
             '<View className="cincer-col">'
-            f'<Header value="${view_name(k)}_title" size="4"/>'
+            f'<Header value="${view_name(k)}_title" size="6"/>'
             f'<{tag} name="{view_name(k)}" value="${view_name(k)}"{extra}/>'
             f'<Choices name="{control_name(k)}" toName="{view_name(k)}" '
             f'choice="single-radio" showInline="true"{required}>{choices}'
