@@ -118,6 +118,40 @@ def test_key_from_the_environment_and_never_shown(monkeypatch):
     assert oracle.answers_ == [] and oracle.project_id_ is None
 
 
+@pytest.mark.parametrize("more, message", [
+    (["--oracle", "labelstudio"], "needs --ls-url"),
+    (["--ls-url", "http://127.0.0.1:9"], "option of --oracle labelstudio"),
+    (["--oracle", "labelstudio", "--ls-url", "http://127.0.0.1:9"],
+     "LABEL_STUDIO_API_KEY"),
+])
+def test_clean_command_options(tmp_path, monkeypatch, capsys, more, message):
+    from sklearn_cincer._cli import main
+
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    data = tmp_path / "rows.csv"
+    data.write_text("a,y\n" + "".join(f"{k},{k % 2}\n" for k in range(20)))
+    status = main(["clean", str(data), "--label", "y", "--output",
+                   str(tmp_path / "out.csv"), *more])
+    assert status == 1 and message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
+
+
+def test_clean_command_never_prints_the_token(tmp_path, monkeypatch, capsys):
+    from sklearn_cincer._cli import main
+
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "sekrit-token-456")
+    data = tmp_path / "rows.csv"
+    rows = [(k / 40 + 3 * (k % 2), k % 2) for k in range(40)] + [(0.1, 1)]
+    data.write_text("a,y\n" + "".join(f"{a:.3f},{y}\n" for a, y in rows))
+    status = main(["clean", str(data), "--label", "y", "--output",
+                   str(tmp_path / "out.csv"), "--no-shuffle", "--oracle",
+                   "labelstudio", "--ls-url", "http://127.0.0.1:9"])
+    out = capsys.readouterr()
+    assert status == 1 and "cannot be reached" in out.err  # a question was sent
+    assert "sekrit" not in out.out + out.err
+    assert not (tmp_path / "out.csv").exists()
+
+
 # ------------------------------------------------------------ a real server
 
 
@@ -449,3 +483,26 @@ def test_clean_command_with_labelstudio(label_studio, tmp_path):
     assert [out[n - 2] for n in asked] == [truth[n - 2] for n in asked]
     assert sum(out[k] != given[k] for k in range(60)) >= 1  # a label fixed
     assert len(tasks(label_studio, project())) == len(set(asked))
+
+
+@pytest.mark.labelstudio
+def test_a_personal_access_token_works(label_studio):
+    token = api(label_studio, "POST", "/api/token/")["token"]
+    oracle = LabelStudioOracle(label_studio.url, token, poll_interval=0.1,
+                               timeout=60, project_title=f"pat {uuid.uuid4().hex}")
+    with annotator(label_studio, _project(oracle), lambda task: {"label": "1"}):
+        assert oracle(_query()).label == 1
+    assert token not in repr(oracle)
+
+
+@pytest.mark.labelstudio
+def test_no_annotation_within_the_timeout(label_studio):
+    oracle = LabelStudioOracle(label_studio.url, label_studio.token,
+                               poll_interval=0.1, timeout=0.5,
+                               project_title=f"timeout {uuid.uuid4().hex[:8]}")
+    with pytest.raises(OracleError, match="within 0.5 s"):
+        oracle(_query())
+    (task,) = tasks(label_studio, oracle.project_id_)  # it stays, for later
+    annotate(label_studio, task["id"], {"label": "0"})
+    assert oracle(_query()).label == 0
+    assert len(tasks(label_studio, oracle.project_id_)) == 1

@@ -21,6 +21,10 @@ class NotFound(OracleError):
     """The server answered 404: the project or task is not (or no longer) there."""
 
 
+class _Refused(OracleError):
+    """The server refused the key (401, 403)."""
+
+
 class LabelStudioClient:
     """A Label Studio server, reached with an API key.
 
@@ -57,6 +61,14 @@ class LabelStudioClient:
 
     def request(self, method, path, body=None, params=None):
         """The decoded JSON of ``method path``; raises OracleError (NotFound)."""
+        try:
+            return self._send(method, path, body, params=params,
+                              auth=self._authorization())
+        except _Refused:
+            if self._access is None:
+                raise
+        # a personal access token's short-lived access token expired: once more
+        self._access = None
         return self._send(method, path, body, params=params,
                           auth=self._authorization())
 
@@ -99,7 +111,7 @@ class LabelStudioClient:
             text = ""
         where = f"{method} {self.url}{path}"
         if exc.code in (401, 403):
-            return OracleError(
+            return _Refused(
                 f"Label Studio at {self.url} refused the API key (HTTP {exc.code} "
                 f"on {where}): give the access token of a Label Studio account "
                 "(Account & Settings, or LABEL_STUDIO_API_KEY), with legacy "
