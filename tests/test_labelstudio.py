@@ -418,13 +418,16 @@ def _wait_for_task(server, oracle):
 
 
 @pytest.mark.labelstudio
-def test_auditor_pushes_a_block_of_questions(label_studio):
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_auditor_pushes_a_block_of_questions(label_studio, tmp_path, wrapped):
     rng = np.random.RandomState(0)
     X = np.r_[rng.normal(0, 1, (40, 2)), rng.normal(4, 1, (40, 2))]
     y = np.r_[np.zeros(40, int), np.ones(40, int)]
     y[[3, 50, 60]] = 1 - y[[3, 50, 60]]
     oracle = _oracle(label_studio)
-    auditor = LabelAuditor(LogisticRegression(), oracle=oracle, budget=3,
+    # through a session, push passes on to the oracle
+    asker = AnnotationSession(oracle, tmp_path / "a.sqlite") if wrapped else oracle
+    auditor = LabelAuditor(LogisticRegression(), oracle=asker, budget=3,
                            refit_every=3, random_state=0)
     seen = []
 
@@ -437,6 +440,12 @@ def test_auditor_pushes_a_block_of_questions(label_studio):
     assert seen and seen[0] >= 2  # the block was there before the first answer
     data = [t["data"] for t in tasks(label_studio, oracle.project_id_)]
     assert all(isinstance(d["example_id"], int) for d in data)
+    asked = [r.example_id for r in auditor.history_]
+    assert set(asked) <= {d["example_id"] for d in data}
+    if wrapped:
+        asker.close()
+        rows = AnnotationStore(tmp_path / "a.sqlite").records()
+        assert [r["example_id"] for r in rows] == asked
 
 
 @pytest.mark.labelstudio
