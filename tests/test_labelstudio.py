@@ -7,6 +7,7 @@ server.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -449,7 +450,9 @@ def test_auditor_pushes_a_block_of_questions(label_studio, tmp_path, wrapped):
 
 
 @pytest.mark.labelstudio
-def test_clean_command_with_labelstudio(label_studio, tmp_path):
+@pytest.mark.parametrize("command", [
+    ["clean", "--counter-examples", "none"], ["audit", "--budget", "6"]])
+def test_command_with_labelstudio(label_studio, tmp_path, command):
     rng = np.random.RandomState(0)
     truth = ["no" if k < 30 else "yes" for k in range(60)]
     given = list(truth)
@@ -469,21 +472,25 @@ def test_clean_command_with_labelstudio(label_studio, tmp_path):
         return found[0]["id"] if found else None
 
     def line(title):  # "Suspicious line 6: labeled ..." -> 6
-        return int(title.split("line ")[1].split(":")[0])
+        return int(re.search(r"line (\d+)", title).group(1))
 
     asked = []
 
     def team(task):  # knows the truth of every line (line 2 is row 0)
         asked.append(line(task["data"]["example_title"]))
-        return {"label": truth[asked[-1] - 2]}
+        picks = {"label": truth[asked[-1] - 2]}
+        if task["data"]["strategy"] == "relabel" and task["data"]["counter_title"]:
+            counter = line(task["data"]["counter_title"])
+            picks["counter_label"] = truth[counter - 2]
+        return picks
 
     with annotator(label_studio, project, team):
         done = subprocess.run(
-            [sys.executable, "-m", "sklearn_cincer._cli", "clean", str(data),
+            [sys.executable, "-m", "sklearn_cincer._cli", command[0], str(data),
              "--label", "y", "--output", str(tmp_path / "out.csv"),
              "--oracle", "labelstudio", "--ls-url", label_studio.url,
-             "--counter-examples", "none"],
-            env=env, capture_output=True, text=True, timeout=300)
+             *command[1:]],
+            env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert label_studio.token not in done.stdout + done.stderr
     assert asked, "no question reached Label Studio"
@@ -491,7 +498,7 @@ def test_clean_command_with_labelstudio(label_studio, tmp_path):
            (tmp_path / "out.csv").read_text().splitlines()[1:]]
     assert [out[n - 2] for n in asked] == [truth[n - 2] for n in asked]
     assert sum(out[k] != given[k] for k in range(60)) >= 1  # a label fixed
-    assert len(tasks(label_studio, project())) == len(set(asked))
+    assert len(tasks(label_studio, project())) >= len(set(asked))
 
 
 @pytest.mark.labelstudio
