@@ -7,6 +7,7 @@ server.
 """
 
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -151,6 +152,18 @@ def test_clean_command_never_prints_the_token(tmp_path, monkeypatch, capsys):
     assert status == 1 and "cannot be reached" in out.err  # a question was sent
     assert "sekrit" not in out.out + out.err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_pickle_never_holds_the_key(monkeypatch):
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    oracle = LabelStudioOracle("http://127.0.0.1:9", "sekrit-token-789", timeout=1)
+    dumped = pickle.dumps(oracle)
+    assert b"sekrit" not in dumped
+    with pytest.raises(OracleError, match="LABEL_STUDIO_API_KEY"):
+        pickle.loads(dumped)(_query())
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "another-token")
+    with pytest.raises(OracleError, match="cannot be reached"):
+        pickle.loads(dumped)(_query())  # a key again: it tries the server
 
 
 # ------------------------------------------------------------ a real server

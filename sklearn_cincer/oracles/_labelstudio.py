@@ -139,7 +139,27 @@ class LabelStudioOracle:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_tasks"] = None  # read again from the server: it may have changed
+        # the key stays out of a pickled cleaner: a copy reads it from the
+        # environment (LABEL_STUDIO_API_KEY) when it next asks
+        state["_client"] = None
+        state["_request_timeout"] = self._client.timeout if self._client else None
         return state
+
+    def __setstate__(self, state):
+        timeout = state.pop("_request_timeout", None) or 30.0
+        self.__dict__.update(state)
+        key = os.environ.get(API_KEY_VARIABLE)
+        self._client = (LabelStudioClient(self.url, key, timeout=timeout)
+                        if key else None)
+
+    @property
+    def _server(self):
+        if self._client is None:
+            raise OracleError(
+                "This LabelStudioOracle was unpickled without its API key (a "
+                f"pickle never holds it): set {API_KEY_VARIABLE} before "
+                "unpickling it.")
+        return self._client
 
     # ----------------------------------------------------------- questions
 
@@ -185,7 +205,7 @@ class LabelStudioOracle:
             data = task_data(query, view, self._choices(query),
                              self._renderer.naming, n_counter,
                              asked=len(self.answers_) + 1)
-            created = self._client.request(
+            created = self._server.request(
                 "POST", "/api/tasks", {"project": self.project_id_, "data": data})
             tasks[key] = int(created["id"])
         return [tasks[key] for key in keys]
@@ -228,13 +248,13 @@ class LabelStudioOracle:
         settings = {"label_config": wanted,
                     "maximum_annotations": self.annotations_per_question}
         if self.project_id_ is None:
-            body = self._client.request("POST", "/api/projects", {
+            body = self._server.request("POST", "/api/projects", {
                 "title": self.project_title, "expert_instruction": _INSTRUCTIONS,
                 "show_instruction": True, "show_skip_button": True,
                 "sampling": "Sequential sampling", **settings})
             self.project_id_ = int(body["id"])
         elif any(have.get(name) != value for name, value in settings.items()):
-            self._client.request("PATCH", f"/api/projects/{self.project_id_}",
+            self._server.request("PATCH", f"/api/projects/{self.project_id_}",
                                  settings)
         self._config = (names, n_counter)
 
@@ -242,14 +262,14 @@ class LabelStudioOracle:
         """``(id, settings)`` of the project to use, or ``(None, {})``."""
         if self.project is not None:
             try:
-                body = self._client.request("GET", f"/api/projects/{self.project}")
+                body = self._server.request("GET", f"/api/projects/{self.project}")
             except NotFound:
                 raise OracleError(
                     f"Label Studio at {self.url} has no project {self.project}: "
                     "give the id of an existing project, or none to create "
                     "one.") from None
             return int(body["id"]), body
-        found = [p for p in self._client.pages("/api/projects")
+        found = [p for p in self._server.pages("/api/projects")
                  if p.get("title") == self.project_title]
         if not found:
             return None, {}
@@ -260,7 +280,7 @@ class LabelStudioOracle:
         """Question key -> task id of the project's tasks made by this oracle."""
         if self._tasks is None:
             self._tasks = {}
-            for task in self._client.pages(
+            for task in self._server.pages(
                     "/api/tasks", {"project": self.project_id_}, key="tasks"):
                 key = (task.get("data") or {}).get("cincer_key")
                 if isinstance(key, str):
@@ -275,7 +295,7 @@ class LabelStudioOracle:
         try:
             while True:
                 try:
-                    task = self._client.request("GET", f"/api/tasks/{task_id}")
+                    task = self._server.request("GET", f"/api/tasks/{task_id}")
                 except NotFound:
                     self._tasks.pop(task_key(query), None)
                     raise OracleError(
