@@ -9,6 +9,7 @@ server.
 import os
 import pickle
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,10 +18,12 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 from _labelstudio_server import (
+    LEAD,
     SECOND,
     annotate,
     annotator,
@@ -535,3 +538,63 @@ def test_no_annotation_within_the_timeout(label_studio):
     annotate(label_studio, task["id"], {"label": "0"})
     assert oracle(_query()).label == 0
     assert len(tasks(label_studio, oracle.project_id_)) == 1
+
+
+SCREENSHOT = (Path(__file__).resolve().parents[1] / "docs" / "_static"
+              / "labelstudio_task.png")
+
+
+@pytest.mark.labelstudio
+def test_a_person_answers_in_label_studio_itself(label_studio):
+    """Label Studio's own page shows the task and takes the answer (Chromium).
+
+    ``CINCER_UPDATE_SCREENSHOT=1`` refreshes the user guide's picture.
+    """
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    chromium = os.environ.get("CINCER_CHROMIUM") or shutil.which("chromium") or (
+        "/usr/bin/chromium")
+    if not os.path.exists(chromium):
+        pytest.skip(f"no Chromium at {chromium}")
+    from sklearn.datasets import load_breast_cancer
+
+    cancer = load_breast_cancer()
+    X = cancer.data
+    query = Query(example_id=13, x=X[13], label=1, prediction=0, margin=0.72,
+                  classes=np.array([0, 1]), feature_names=cancer.feature_names,
+                  feature_scale=X.std(0), question=4, round=212, n_rounds=569,
+                  counter_examples=(CounterExample(40, X[40], 0, score=3.1),
+                                    CounterExample(86, X[86], 0, score=2.4)))
+    oracle = _oracle(label_studio, class_names=["malignant", "benign"],
+                     project_title="Breast cancer label check", max_features=8)
+    (task_id,) = oracle.push([query])
+    got = []
+    asking = threading.Thread(target=lambda: got.append(oracle(query)))
+    asking.start()
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium,
+                                    args=["--headless", "--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 860})
+            page.goto(label_studio.url + "/user/login")
+            page.fill("input[name=email]", LEAD[0])
+            page.fill("input[name=password]", LEAD[1])
+            page.click("button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            page.goto(f"{label_studio.url}/projects/{oracle.project_id_}/data"
+                      f"?labeling=1&task={task_id}")
+            page.get_by_text("Counter-example 2 of 2").wait_for(timeout=60000)
+            page.mouse.click(1200, 120)  # closes the instructions
+            page.wait_for_timeout(1000)
+            if os.environ.get("CINCER_UPDATE_SCREENSHOT"):
+                page.screenshot(path=str(SCREENSHOT))
+            choices = page.locator("label", has_text="malignant")
+            assert choices.count() == 3  # one choice per example
+            assert page.locator("input[type=radio]").count() == 6
+            choices.nth(0).click()  # the suspicious example is malignant
+            page.get_by_test_id("bottombar-submit-button").click()
+            asking.join(60)
+        finally:
+            browser.close()
+    (answer,) = got
+    assert (answer.label, answer.counter_labels) == (0, (0, 0))
+    assert answer.annotator == LEAD[0]
