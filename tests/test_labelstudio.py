@@ -510,6 +510,9 @@ def test_command_with_labelstudio(label_studio, tmp_path, command):
     assert done.returncode == 0, done.stdout + done.stderr
     assert label_studio.token not in done.stdout + done.stderr
     assert asked, "no question reached Label Studio"
+    # the person who runs it is told where the questions went
+    assert f"The questions go to {label_studio.url}/projects/{project()}/" in done.stdout
+    assert "Waiting for 1 annotation(s) of task" in done.stdout
     out = [row.rsplit(",", 1)[1] for row in
            (tmp_path / "out.csv").read_text().splitlines()[1:]]
     assert [out[n - 2] for n in asked] == [truth[n - 2] for n in asked]

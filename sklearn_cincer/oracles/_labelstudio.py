@@ -9,7 +9,7 @@ from ._base import AnnotationStopped, Answer, OracleError, plain
 from ._labels import Choices, check_class_names
 from ._lsclient import LabelStudioClient, NotFound
 from ._lsconfig import control_name, label_config, task_data, task_key
-from ._render import Renderer
+from ._render import Renderer, inert
 
 #: Where the API key is read from when none is given.
 API_KEY_VARIABLE = "LABEL_STUDIO_API_KEY"
@@ -66,6 +66,9 @@ class LabelStudioOracle:
         :class:`~sklearn_cincer.oracles.BrowserOracle`.
     request_timeout : float, default=30.0
         Seconds one HTTP request may take.
+    verbose : int, default=1
+        1 prints where the questions go (the project's address, once) and
+        which task each answer waits for; 0 prints nothing.
 
     Attributes
     ----------
@@ -109,7 +112,7 @@ class LabelStudioOracle:
                  annotations_per_question=1, poll_interval=2.0, timeout=None,
                  display="auto", render=None, texts=None, image_shape=None,
                  feature_names=None, n_highlight=3, max_features=20,
-                 example_name=None, request_timeout=30.0):
+                 example_name=None, request_timeout=30.0, verbose=1):
         api_key = os.environ.get(API_KEY_VARIABLE) if api_key is None else api_key
         _check_arguments(url, api_key, project, project_title,
                          annotations_per_question, poll_interval, timeout,
@@ -122,6 +125,7 @@ class LabelStudioOracle:
         self.annotations_per_question = int(annotations_per_question)
         self.poll_interval = float(poll_interval)
         self.timeout = timeout
+        self.verbose = verbose
         self._renderer = Renderer(
             display=display, render=render, texts=texts, image_shape=image_shape,
             feature_names=feature_names, n_highlight=n_highlight,
@@ -166,6 +170,8 @@ class LabelStudioOracle:
     def __call__(self, query):
         choices = self._choices(query)
         task_id = self.push([query])[0]
+        self._say(f"Waiting for {self.annotations_per_question} annotation(s) of "
+                  f"task {task_id} (example {int(query.example_id)}).")
         annotations = self._wait(task_id, query)
         answer, votes = self._decide(query, choices, annotations)
         self.answers_.append((query, answer))
@@ -253,10 +259,19 @@ class LabelStudioOracle:
                 "show_instruction": True, "show_skip_button": True,
                 "sampling": "Sequential sampling", **settings})
             self.project_id_ = int(body["id"])
+            self._say(f"Created the Label Studio project {self.project_id_} "
+                      f"{inert(self.project_title, keep='')!r}.")
         elif any(have.get(name) != value for name, value in settings.items()):
             self._server.request("PATCH", f"/api/projects/{self.project_id_}",
                                  settings)
+        if self._config is None:
+            self._say("The questions go to "
+                      f"{self.url.rstrip('/')}/projects/{self.project_id_}/")
         self._config = (names, n_counter)
+
+    def _say(self, text):
+        if self.verbose:
+            print(text, flush=True)
 
     def _find_project(self):
         """``(id, settings)`` of the project to use, or ``(None, {})``."""
