@@ -37,6 +37,7 @@ from ._progress import progress
 from ._suspicion import is_suspicious, margin
 from ._threads import resolve_n_threads
 from .oracles._base import (
+    OracleError,
     Query,
     ask,
     check_answer,
@@ -461,6 +462,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         spent = 0
         queue = [int(row) for row in pending]
         follow_ups = []
+        self._push_block(X, classes, audit, ranking, queue, selector, block)
         while spent < block and (follow_ups or queue):
             follow_up = follow_ups.pop(0) if follow_ups else None
             row = queue.pop(0) if follow_up is None else follow_up[0]
@@ -587,8 +589,37 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return note
 
-    def _ask(self, X, classes, audit, ranking, row, selector, left, follow_up):
-        """Ask about one row; returns its record."""
+    def _push_block(self, X, classes, audit, ranking, rows, selector, block):
+        """Hand the block's questions to the oracle at once, when it takes them.
+
+        An oracle with ``push(queries)`` (a
+        :class:`~sklearn_cincer.oracles.LabelStudioOracle`) gets the questions
+        the block is expected to ask before the first is asked, so that a
+        team answers them in parallel; each is then asked in turn as usual.
+        A question that an earlier answer changes (its counter-example
+        relabeled) is asked as it then is.
+        """
+        push = getattr(self.oracle, "push", None)
+        if push is None or block < 2:
+            return
+        queries, spent = [], 0
+        for row in rows:
+            if spent >= block:
+                break
+            query, offered = self._query(X, classes, audit, ranking, row, selector,
+                                         left=block - spent - 1, follow_up=None)
+            queries.append(detached_copy(query))
+            spent += 1 + offered
+        try:
+            push(queries)
+        except OracleError:
+            raise
+        except Exception as exc:
+            raise OracleError(f"The oracle raised {type(exc).__name__} while taking "
+                              f"a block of {len(queries)} questions: {exc}") from exc
+
+    def _query(self, X, classes, audit, ranking, row, selector, left, follow_up):
+        """The question about one row, and whether it offers the counter-example."""
         counter, score = self._counter_example(X, audit, ranking, row, selector)
         offered = self._offers(audit, ranking, counter, row, left)
         has_counter = counter is not None
@@ -617,6 +648,15 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             question=len(audit.history) + 1,
             feature_scale=audit.feature_scale(X),
         )
+        return query, offered
+
+    def _ask(self, X, classes, audit, ranking, row, selector, left, follow_up):
+        """Ask about one row; returns its record."""
+        query, offered = self._query(X, classes, audit, ranking, row, selector,
+                                     left, follow_up)
+        counter, score = query.counter_example_id, query.score
+        has_counter = counter is not None
+        label, counter_label = query.label, query.counter_label
         # a copy: the answer is checked against this query, so nothing the
         # oracle does to its own is recorded
         answer = ask(self.oracle, detached_copy(query), "auditor", row)

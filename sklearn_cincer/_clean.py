@@ -3,8 +3,9 @@
 ::
 
     sklearn-cincer clean data.csv --label COLUMN --output cleaned.csv \\
-        [--oracle terminal|browser|none] [--store FILE] [--answers FILE ...] \\
-        [--questions FILE] [--model logistic|sgd|mlp]
+        [--oracle terminal|browser|labelstudio|none] [--store FILE] \\
+        [--answers FILE ...] [--questions FILE] [--model logistic|sgd|mlp] \\
+        [--ls-url URL] [--ls-token TOKEN] [--ls-project ID] [--ls-annotations K]
 
 The rows are streamed through :class:`~sklearn_cincer.SkepticalCleaner` in
 a shuffled order (``--seed``; ``--no-shuffle`` keeps the file's order) with a
@@ -25,6 +26,7 @@ to a temporary file renamed into place once the whole run succeeded.
 import contextlib
 import functools
 import html
+import os
 import re
 import sys
 from pathlib import Path
@@ -118,12 +120,15 @@ def add_file_arguments(parser, seed_help="seed of the row order and the model"):
                         help="where to write the CSV file with cleaned labels "
                         "(DATA byte for byte but for the changed labels); a "
                         "symbolic link there is replaced, not followed")
-    parser.add_argument("--oracle", choices=("terminal", "browser", "none"),
+    parser.add_argument("--oracle", choices=("terminal", "browser", "labelstudio",
+                                             "none"),
                         default="terminal",
                         help="who answers: a prompt here, a page in the web "
-                        "browser, or nobody (the answers of the store and of "
+                        "browser, a team in a Label Studio project (--ls-url), "
+                        "or nobody (the answers of the store and of "
                         "--answers are applied; the questions left go to "
                         "--questions) (default: %(default)s)")
+    add_labelstudio_arguments(parser)
     parser.add_argument("--store", metavar="FILE", default=None,
                         help="SQLite file of the answers; running again with "
                         "it resumes (default: OUTPUT with the suffix "
@@ -151,6 +156,24 @@ def add_file_arguments(parser, seed_help="seed of the row order and the model"):
                         "a small neural network (default: %(default)s)")
     parser.add_argument("--annotator", default=None,
                         help="your name, for the record (default: login name)")
+
+
+def add_labelstudio_arguments(parser):
+    """The options of ``--oracle labelstudio``: the server, key, project, team."""
+    group = parser.add_argument_group("Label Studio (--oracle labelstudio)")
+    group.add_argument("--ls-url", metavar="URL", default=None,
+                       help="the Label Studio server, e.g. http://127.0.0.1:8080")
+    group.add_argument("--ls-token", metavar="TOKEN", default=None,
+                       help="an access token of a Label Studio account (default: "
+                       "the environment variable LABEL_STUDIO_API_KEY, which "
+                       "keeps it out of the list of processes)")
+    group.add_argument("--ls-project", metavar="ID", type=_positive, default=None,
+                       help="the id of the project to put the questions in "
+                       "(default: the project titled 'sklearn-cincer: DATA', "
+                       "created if missing)")
+    group.add_argument("--ls-annotations", metavar="K", type=_positive, default=1,
+                       help="annotators per question; the majority answers "
+                       "(default: 1)")
 
 
 # ------------------------------------------------------------------- data
@@ -556,16 +579,12 @@ def _oracle(args, table, store_path):
         if store_path.is_file():
             return _StoredAnswers(store_path, offline), None, offline, None
         return offline, None, offline, None
-    from .oracles import BrowserOracle, TerminalOracle
-
-    kind = TerminalOracle if args.oracle == "terminal" else BrowserOracle
-    options = {"annotator": args.annotator,
-               "feature_names": [_inert(str(c)) for c in table.features],
+    options = {"feature_names": [_inert(str(c)) for c in table.features],
                # a row is its line in the file, wherever it is named
                "example_name": functools.partial(row_name, table)}
     if table.categorical:  # codes mean nothing to people: show the file's row
-        options["render"] = RowView(table, as_html=args.oracle == "browser")
-    human = kind(**options)
+        options["render"] = RowView(table, as_html=args.oracle != "terminal")
+    human = _human(args, options)
     offline = OfflineAnswers(args.answers, fallback=human) if args.answers else None
     try:
         session = AnnotationSession(offline or human, store_path)
@@ -574,6 +593,43 @@ def _oracle(args, table, store_path):
             human.close()  # the browser page's server
         raise
     return session, human, offline, session
+
+
+def _human(args, options):
+    """The oracle that asks people: at the terminal, on a page, in Label Studio."""
+    from .oracles import BrowserOracle, LabelStudioOracle, TerminalOracle
+
+    if args.oracle != "labelstudio":
+        kind = TerminalOracle if args.oracle == "terminal" else BrowserOracle
+        return kind(annotator=args.annotator, **options)
+    # the token is never printed: errors name the server and the variable only
+    return LabelStudioOracle(
+        args.ls_url, args.ls_token, project=args.ls_project,
+        project_title=f"sklearn-cincer: {Path(args.data).name}"[:50],
+        annotations_per_question=args.ls_annotations, **options)
+
+
+def _check_labelstudio(args):
+    """``--ls-*`` go with ``--oracle labelstudio``, which needs ``--ls-url``."""
+    given = [name for name in ("ls_url", "ls_token", "ls_project")
+             if getattr(args, name, None) is not None]
+    if getattr(args, "ls_annotations", 1) != 1:
+        given.append("ls_annotations")
+    if args.oracle != "labelstudio":
+        if given:
+            raise CommandError(
+                f"--{given[0].replace('_', '-')} is an option of --oracle "
+                "labelstudio.")
+        return
+    if args.ls_url is None:
+        raise CommandError("--oracle labelstudio needs --ls-url, the address of "
+                           "the Label Studio server.")
+    from .oracles._labelstudio import API_KEY_VARIABLE
+
+    if args.ls_token is None and not os.environ.get(API_KEY_VARIABLE):
+        raise CommandError(
+            "--oracle labelstudio needs an access token: set the environment "
+            f"variable {API_KEY_VARIABLE} (or pass --ls-token).")
 
 
 # ---------------------------------------------------------------- command
@@ -654,6 +710,7 @@ def _check_folders(args, outputs, store):
 
 
 def _check_options(args):
+    _check_labelstudio(args)
     if args.sep in ("\\t", "tab"):
         args.sep = "\t"
     if len(args.sep) != 1 or args.sep in ('"', "\r", "\n"):

@@ -7,6 +7,8 @@
   answer to an :class:`AnnotationStore` (SQLite) as it happens, and to replay
   recorded answers when a session is run again, so a session resumes after a
   crash.
+- :class:`LabelStudioOracle` sends each question to a team as a task of a
+  Label Studio project and answers with their majority.
 - :func:`export_questions` writes the questions of a run to a CSV or JSON file
   for a team to answer offline; :class:`OfflineAnswers` answers a new run from
   the filled-in files (:func:`read_answers` reads them).
@@ -21,6 +23,7 @@ from ._base import (
     check_answer,
 )
 from ._browser import BrowserOracle
+from ._labelstudio import LabelStudioOracle
 from ._offline import OfflineAnswers, export_questions, read_answers
 from ._session import AnnotationSession
 from ._simulated import SimulatedOracle
@@ -34,6 +37,7 @@ __all__ = [
     "Answer",
     "BrowserOracle",
     "CounterExample",
+    "LabelStudioOracle",
     "OfflineAnswers",
     "OracleError",
     "Query",

@@ -200,6 +200,15 @@ class AnnotationSession:
         self._reset_runtime()
         self._run_id, self._fingerprint = run_id, fingerprint
 
+    def __getattr__(self, name):
+        # push(queries), a block of questions handed at once (the auditor's),
+        # passes through to an oracle that takes it; the store records each
+        # question when it is asked, as for any other
+        if name == "push" and "oracle" in self.__dict__:
+            return self.oracle.push
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def close(self):
         """Close the store, giving back its hold for writing."""
         self.store.close()
