@@ -10,8 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from sklearn_cincer import LabelAuditor, SimulatedOracle, SkepticalCleaner
-from sklearn_cincer import _questions
+from sklearn_cincer import LabelAuditor, SimulatedOracle, SkepticalCleaner, _questions
 from sklearn_cincer.datasets import make_label_noise
 from sklearn_cincer.oracles import (
     AnnotationSession,
