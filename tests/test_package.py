@@ -1,8 +1,10 @@
 """Packaging: the public API, lazy heavy imports, the console entry point."""
 
 import ast
+import io
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import sklearn_cincer
@@ -135,3 +137,49 @@ def test_core_modules_load_without_nets_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr + out.stdout
+
+
+# ------------------------------------------------------ rooms of a fair size
+
+_NOT_CODE = {"COMMENT", "NL", "NEWLINE", "INDENT", "DEDENT", "ENDMARKER"}
+
+
+def _code_lines(text, tree):
+    """The lines of ``text`` that hold code: no blank, comment or docstring line."""
+    lines = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tokenize.tok_name[token.type] not in _NOT_CODE:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            lines -= set(range(body[0].lineno, body[0].end_lineno + 1))
+    return lines
+
+
+def _long_functions(path, limit):
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    code = _code_lines(text, tree)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            n = sum(first <= line <= node.end_lineno for line in code)
+            if n > limit:
+                yield f"{path.name}:{node.lineno} {node.name} {n}"
+
+
+def test_no_function_over_80_lines_of_code():
+    # A nested function counts in its outer one too: it is read as part of it.
+    assert [f for path in MODULES.values() for f in _long_functions(path, 80)] == []
+
+
+def test_the_line_count_sees_code_only(tmp_path):
+    path = tmp_path / "example.py"
+    body = "\n".join(f"    x{i} = {i}  # a comment" for i in range(81))
+    path.write_text(f'def f():\n    """Doc.\n\n    More.\n    """\n    # why\n\n{body}\n')
+    found = list(_long_functions(path, 80))
+    assert len(found) == 1 and found[0].endswith("f 82")  # def line + 81
+    assert list(_long_functions(path, 82)) == []
