@@ -183,3 +183,62 @@ def test_the_line_count_sees_code_only(tmp_path):
     found = list(_long_functions(path, 80))
     assert len(found) == 1 and found[0].endswith("f 82")  # def line + 81
     assert list(_long_functions(path, 82)) == []
+
+
+# ------------------------------------------- what crosses a package folder
+
+
+def _folder(name):
+    """The package folder a module is a file of (a package: its own)."""
+    path = MODULES[name]
+    return _module_name(path.parent / "__init__.py")
+
+
+def _private_imports(name, path):
+    """Private names (``_x``) that ``name`` imports from another package folder."""
+    found = []
+    folder = _folder(name)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            package = name.split(".") if path.name == "__init__.py" else (
+                name.split(".")[:-1])
+            package = package[: len(package) - node.level + 1]
+            base = ".".join(package + ([node.module] if node.module else []))
+        else:
+            base = node.module or ""
+        if base not in MODULES:
+            continue
+        target = _folder(base) if MODULES[base].name != "__init__.py" else base
+        if target == folder:
+            continue
+        found += [f"{name}: from {base} import {a.name}" for a in node.names
+                  if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_private_name_crosses_a_package_folder():
+    # A package's __init__ or sklearn_cincer.extend is the way across.
+    offenders = [line for name, path in sorted(MODULES.items())
+                 for line in _private_imports(name, path)]
+    assert offenders == []
+
+
+def test_the_numpy_core_imports_nothing_above_it():
+    core = {name: path for name, path in MODULES.items()
+            if name.startswith("sklearn_cincer._core")}
+    assert "sklearn_cincer._core.fisher_math" in core
+    above = {name: sorted(m for m in _imports(name, path)
+                          if not m.startswith("sklearn_cincer._core"))
+             for name, path in core.items()}
+    assert {k: v for k, v in above.items() if v} == {}
+
+
+def test_the_cleaner_and_the_auditor_ask_through_one_engine():
+    # neither borrows the other's code: both import the question engine
+    for name, other in (("sklearn_cincer._cleaner", "sklearn_cincer._auditor"),
+                        ("sklearn_cincer._auditor", "sklearn_cincer._cleaner")):
+        imported = _imports(name, MODULES[name])
+        assert other not in imported
+        assert "sklearn_cincer._questions" in imported
