@@ -20,7 +20,9 @@ selectors: Eq. 14's sign and the exact Fisher over the whole training set
 with a small damping, where the authors' code ranks by the opposite sign
 and estimates ``F`` from 30 random examples with a pseudo-inverse. The rows
 "..., opposite sign" show what that sign does, and "TopFisher as the
-authors' code" reproduces their estimate of ``F`` and their sign.
+authors' code" reproduces their estimate of ``F`` and their sign (the
+package's :class:`~sklearn_cincer.benchmark.AuthorsTopFisherSelector`, in
+float64).
 
 Run::
 
@@ -47,11 +49,8 @@ from sklearn_cincer import (
     PracticalFisherSelector,
     RandomSelector,
     TopFisherSelector,
-    _fisher,
 )
-from sklearn_cincer._models import last_layer_view
-from sklearn_cincer.selectors import BaseSelector
-from sklearn_cincer.selectors._base import _as_row
+from sklearn_cincer.benchmark import AuthorsTopFisherSelector
 
 DATASETS = {
     # name: (loader, training set size)
@@ -65,65 +64,6 @@ MODELS = {
 }
 
 
-class AuthorsTopFisher(BaseSelector):
-    """Top Fisher as the authors' code computes it (reference notes, section 5).
-
-    ``F`` estimated from 30 training examples drawn afresh for each query,
-    inverted by ``numpy.linalg.pinv`` with its default cut-off, and the score
-    ``+g_t^T F^+ g_k``: the opposite of Eq. 14.
-    """
-
-    def __init__(self, n_samples=30, random_state=None):
-        self.n_samples = n_samples
-        self.random_state = random_state
-
-    def _fit(self, estimator, X, y):
-        self.view_ = view = last_layer_view(estimator)
-        self._H = view.features(X)
-        self._P = view.outputs(self._H)
-        self._R = _fisher.residuals(self._P, view.encode(y), view.link)
-        self._rng = np.random.default_rng(self.random_state)
-
-    def _sqrt_fisher_factor(self, sample):
-        view = self.view_
-        H, P = self._H[sample], self._P[sample]
-        k = P.shape[1]
-        columns = []
-        labels = range(k) if view.link == "softmax" else (0, 1)
-        for a in labels:
-            if view.link == "softmax":
-                weight = np.sqrt(P[:, a])
-                y = np.full(len(sample), a)
-            else:  # one logit: labels 0 and 1 with P(1) = P[:, 0]
-                weight = np.sqrt(P[:, 0] if a == 1 else 1 - P[:, 0])
-                y = np.full(len(sample), a)
-            G = _fisher.gradients(H, P, y, view.link, view.fit_intercept)
-            columns.append((G * weight[:, None]).T)
-        return np.hstack(columns)
-
-    def score(self, x, y, candidates=None):
-        candidates = self._candidates(candidates)
-        view = self.view_
-        sample = self._rng.permutation(self.n_train_)[: self.n_samples]
-        h = view.features(_as_row(x))
-        g = _fisher.gradients(h, view.outputs(h), view.encode([y]), view.link,
-                              view.fit_intercept)[0]
-        # F = B B^T / s over the sample's gradients at every label, weighted
-        # by sqrt P(label): its pseudo-inverse from the SVD of B (cheaper than
-        # numpy.linalg.pinv(F), with the same relative cut-off 1e-15).
-        B = self._sqrt_fisher_factor(sample)
-        try:
-            U, S, _ = np.linalg.svd(B, full_matrices=False)
-            eig = S**2 / len(sample)
-        except np.linalg.LinAlgError:  # LAPACK's gesdd can fail to converge
-            eig, U = np.linalg.eigh(B @ B.T / len(sample))
-        keep = eig > 1e-15 * eig.max()
-        U, eig = U[:, keep], eig[keep]
-        V = (U @ ((U.T @ g) / eig)).reshape(view.n_outputs, -1)
-        return -_fisher.kernel_scores(V, self._H, self._R, view.fit_intercept,
-                                      rows=candidates)
-
-
 def selectors(model_name, seed):
     influence = (
         InfluenceSelector(method="exact")
@@ -134,7 +74,7 @@ def selectors(model_name, seed):
     return {
         "TopFisher": TopFisherSelector(),
         "TopFisher as the authors' code (30-sample F, pinv, opposite sign)":
-            AuthorsTopFisher(random_state=seed),
+            AuthorsTopFisherSelector(precision="float64", random_state=seed),
         "FullFisher": FullFisherSelector(),
         "PracticalFisher": PracticalFisherSelector(),
         "Influence": influence,

@@ -8,10 +8,11 @@ supports the suspicion, and asks an oracle to relabel either or both.
 """
 
 from ._auditor import AuditRecord, LabelAuditor, find_label_issues
-from ._cleaner import QueryRecord, SkepticalCleaner
+from ._cleaner import SkepticalCleaner
 from ._config import config_context, get_config, set_config
 from ._display import CleaningCurveDisplay, CounterExampleDisplay, LabelIssuesDisplay
 from ._health import HealthSummary, health_summary
+from ._questions import QueryRecord
 from .oracles import SimulatedOracle
 from .selectors import (
     CleaningSelector,

@@ -210,8 +210,7 @@ def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path)
     again = _clean.again_sentence(session, store_path)
 
     def fit():
-        _start(recorder.oracle, auditor, table)
-        auditor.fit(table.X, table.y)
+        _fit_checked(auditor, table, recorder)
         _end_of_questions(recorder.oracle)
 
     def issues(files, y_cleaned):
@@ -241,44 +240,23 @@ def _end_of_questions(oracle):
         getattr(oracle, "end_of_questions", lambda: None)()
     except (AnnotationStopped, KeyboardInterrupt):
         print(file=sys.stderr)
-    getattr(oracle, "finish_fit", lambda: None)()
 
 
-class _AuditRun:
-    """What a store records of an audit run, to refuse another run's store.
+def _fit_checked(auditor, table, recorder):
+    """Fit the auditor; a store written by another run is a mistake of the input.
 
-    The auditor's settings but its budget (a rerun with a larger budget goes
-    on from the answers given), and the command, so that a store written by
-    ``clean`` is not replayed into an audit, nor the other way round.
+    The auditor's ``fit`` lets the store check, before any question, that it
+    was written by this run (the store is held, one writer, and
+    fingerprinted as for ``clean``); its refusal becomes one line.
     """
-
-    def __init__(self, auditor):
-        self.auditor = auditor
-
-    def get_params(self, deep=False):
-        params = self.auditor.get_params(deep=False)
-        del params["budget"]
-        return {**params, "command": "audit"}
-
-
-def _start(oracle, auditor, table):
-    """Let the store check that it was written by this run, before any question.
-
-    The auditor does not call the oracle's ``start_fit`` itself; the command
-    does, so that the store is held (one writer) and fingerprinted as for
-    ``clean``.
-    """
-    start = getattr(oracle, "start_fit", None)
-    if start is None:
-        return
     from .oracles import OracleError
 
     try:
-        start(_AuditRun(auditor), table.X, table.y)
+        auditor.fit(table.X, table.y)
     except OracleError as exc:
         lines = str(exc).split("\n")
-        if len(lines) < 2:  # in use by another process...
-            raise CommandError(str(exc)) from None
+        if recorder.answers or len(lines) < 2:  # in use by another process...
+            raise
         what = [line.strip().rstrip(".") for line in lines[1:]
                 if line.startswith("  ")]
         raise CommandError(

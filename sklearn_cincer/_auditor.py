@@ -22,28 +22,23 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._cleaner import (
-    QueryRecord,
-    SkepticalCleaner,
-    _column_std,
-    _seed_unset_random_states,
-    _thread_limited,
-    _unchanged_on_error,
-)
+from . import _questions
 from ._crossval import check_splits, cross_val_proba
 from ._health import pred_probs_issues
 from ._issues import issues_table, label_quality
+from ._meta_estimator import (
+    CleanedClassifierMixin,
+    column_std,
+    seed_unset_random_states,
+    thread_limited,
+    unchanged_on_error,
+)
 from ._progress import progress
+from ._questions import QueryRecord
 from ._suspicion import is_suspicious, margin
 from ._threads import resolve_n_threads
-from .oracles._base import (
-    OracleError,
-    Query,
-    ask,
-    check_answer,
-    detached_copy,
-    plain,
-)
+from .oracles._base import OracleError, detached_copy, plain
+from .oracles._hooks import oracle_fit
 from .selectors import CleaningSelector
 
 
@@ -59,12 +54,12 @@ class AuditRecord(QueryRecord):
     Attributes
     ----------
     counter_offered : bool
-        Whether the counter-example's label was offered for relabeling (its
-        own label was suspicious); otherwise it was shown to explain the
-        doubt and kept its label.
+        Whether a counter-example's label was offered for relabeling (its
+        own label was suspicious); otherwise they were shown to explain the
+        doubt and kept their labels.
     counter_margin : float or None
-        The counter-example's own out-of-sample margin (0 where its fold's
-        model agrees with its label).
+        The (first) counter-example's own out-of-sample margin (0 where its
+        fold's model agrees with its label).
     labels_inspected : int
         Labels inspected so far, this question's included (one, or two with
         a relabel offer).
@@ -117,12 +112,32 @@ class _Audit:
     def feature_scale(self, X):
         """Each feature's standard deviation over ``X``, computed once."""
         if self._feature_scale is None:
-            self._feature_scale = _column_std(X)
+            self._feature_scale = column_std(X)
             self._feature_scale.setflags(write=False)  # shared by every query
         return self._feature_scale
 
 
-class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _RunSettings:
+    """An audit's settings as a store fingerprints them, to refuse another run's.
+
+    The oracle's ``start_fit`` reads them (an
+    :class:`~sklearn_cincer.oracles.AnnotationSession` records them with the
+    run): the auditor's parameters but its budget, since a rerun with a larger
+    budget goes on from the answers given, and ``command="audit"``, so that
+    a store written by the cleaner is not replayed into an audit, nor the
+    other way round.
+    """
+
+    def __init__(self, auditor):
+        self.auditor = auditor
+
+    def get_params(self, deep=False):
+        params = self.auditor.get_params(deep=False)
+        del params["budget"]
+        return {**params, "command": "audit"}
+
+
+class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Audit the labels of a static dataset: ranked issues with counter-examples.
 
     The auditor computes out-of-sample probabilities by cross-validation,
@@ -193,6 +208,12 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
           in one question without taking a label from the ranking;
         - a float: its own margin is at least this value;
         - None: never offered; counter-examples only explain.
+    n_counter_examples : int, default=1
+        Counter-examples shown with each question, best first (fewer when
+        fewer training examples are candidates). Each one whose own label is
+        suspicious may be offered for relabeling (``counter_threshold``), at
+        one label of the budget each; the others explain the doubt. A
+        follow-up is about the first.
     follow_up : bool, default=True
         When the person keeps a label the model doubted, ask next about the
         question's counter-example, if the remaining budget would reach it in
@@ -279,7 +300,10 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     A call that fails (bad input, an oracle that raises or answers a label
     outside ``classes_``) leaves the auditor as it was; wrap the oracle in an
     :class:`~sklearn_cincer.oracles.AnnotationSession` so that a person's
-    answers are kept and replayed when ``fit`` runs again.
+    answers are kept and replayed when ``fit`` runs again. As with the
+    cleaner, ``fit`` tells the oracle that it starts and ends
+    (``start_fit``, ``finish_fit``): a session refuses a store written by an
+    audit of other data or settings (the budget aside), before any question.
 
     Examples
     --------
@@ -319,6 +343,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             StrOptions({"auto"}),
             None,
         ],
+        "n_counter_examples": [Interval(Integral, 1, None, closed="left")],
         "follow_up": ["boolean"],
         "explain_issues": ["boolean"],
         "n_jobs": [Integral, None],
@@ -341,6 +366,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         refit="scratch",
         threshold=0.0,
         counter_threshold="auto",
+        n_counter_examples=1,
         follow_up=True,
         explain_issues=True,
         n_jobs=None,
@@ -357,6 +383,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.refit = refit
         self.threshold = threshold
         self.counter_threshold = counter_threshold
+        self.n_counter_examples = n_counter_examples
         self.follow_up = follow_up
         self.explain_issues = explain_issues
         self.n_jobs = n_jobs
@@ -367,8 +394,8 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=False)
-    @_unchanged_on_error
-    @_thread_limited
+    @unchanged_on_error
+    @thread_limited
     def fit(self, X, y):
         """Rank the labels, ask about the most suspicious, fit on the cleaned labels.
 
@@ -405,9 +432,9 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         splits, _ = check_splits(self.cv, X, y)
         rng = check_random_state(self.random_state)
-        template = _seed_unset_random_states(clone(self.estimator), rng)
+        template = seed_unset_random_states(clone(self.estimator), rng)
         selector = CleaningSelector() if self.selector is None else self.selector
-        selector = _seed_unset_random_states(clone(selector), rng)
+        selector = seed_unset_random_states(clone(selector), rng)
         audit = _Audit(classes, np.searchsorted(classes, y), n_budget)
         audit.splits = splits
 
@@ -415,14 +442,15 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         audit.inner_verbose = self.verbose - 1 if n_budget else self.verbose
         bar = progress(total=n_budget, desc="LabelAuditor",
                        verbose=self.verbose if n_budget else 0, unit="label")
-        with bar:
+        # the oracle may refuse the run (a store written by another one)
+        with oracle_fit(self.oracle, _RunSettings(self), X, y), bar:
             while True:
                 ranking = self._rank(template, X, audit, classes)
                 pending = self._pending(ranking, audit)
                 if audit.used >= audit.n_budget or pending.size == 0:
                     break
                 self._ask_block(X, classes, audit, ranking, pending, selector, bar)
-        self._publish(X, classes, template, audit, ranking, selector)
+            self._publish(X, classes, template, audit, ranking, selector)
         return self
 
     def _rank(self, template, X, audit, classes):
@@ -468,9 +496,10 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             row = queue.pop(0) if follow_up is None else follow_up[0]
             if audit.asked[row]:  # offered as a counter-example meanwhile
                 continue
+            used = audit.used
             record = self._ask(X, classes, audit, ranking, row, selector,
                                left=block - spent - 1, follow_up=follow_up)
-            n = 1 + record.counter_offered
+            n = audit.used - used
             spent += n
             bar.update(n, questions=len(audit.history),
                        relabeled=sum(r.relabeled_example
@@ -512,51 +541,57 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ranking["selectors"][fold] = (fitted, y_train)
         return fitted
 
-    def _counter_example(self, X, audit, ranking, row, selector):
-        """The counter-example of a row and its score, or ``(None, None)``."""
+    def _counter_examples(self, X, audit, ranking, row, selector, n):
+        """The ``n`` best counter-examples of a row and their scores, best first."""
         cvp = ranking["cv"]
         fold = cvp.fold[row]
         train = cvp.train[fold]
         prediction = ranking["prediction"][row]
         candidates = np.flatnonzero(audit.labels[train] == prediction)
         if candidates.size == 0:
-            return None, None
+            return []
         fitted = self._fold_selector(X, audit, ranking, fold, selector)
-        index, score = fitted.select(
-            X[row], audit.classes[audit.labels[row]], candidates
-        )
-        return int(train[index]), float(score)
+        picked = _questions.pick_counter_examples(
+            fitted, X[row], audit.classes[audit.labels[row]], candidates, n)
+        return [(int(train[index]), score) for index, score in picked]
 
-    def _offers(self, audit, ranking, counter, row, left):
-        """Whether the counter-example's own label is offered for relabeling.
+    def _offers(self, audit, ranking, counters, row, left):
+        """Per counter-example, whether its own label is offered for relabeling.
 
         ``left`` is the number of labels this block may still spend after
-        this question.
+        this question; each offer spends one of them.
         """
-        if (
-            counter is None
-            or self.counter_threshold is None
-            or audit.asked[counter]
-            or audit.n_budget - audit.used < 2
-            or not ranking["flagged"][counter]
-        ):
-            return False
-        if self.counter_threshold != "auto":
-            return bool(ranking["margin"][counter] >= self.counter_threshold)
-        # "auto": only a counter-example that this block would ask about
-        # anyway, so that the offer takes no label from the ranking
-        return self._within(ranking, audit, counter, left, exclude=row)
+        offered = []
+        for counter in counters:
+            taken = sum(offered)
+            if (
+                self.counter_threshold is None
+                or audit.asked[counter]
+                or audit.n_budget - audit.used < 2 + taken
+                or not ranking["flagged"][counter]
+            ):
+                offered.append(False)
+            elif self.counter_threshold != "auto":
+                offered.append(
+                    bool(ranking["margin"][counter] >= self.counter_threshold))
+            else:
+                # "auto": only a counter-example that this block would ask
+                # about anyway, so that the offer takes no label from the ranking
+                exclude = [row] + [c for c, o in zip(counters, offered) if o]
+                offered.append(self._within(ranking, audit, counter, left - taken,
+                                            exclude=exclude))
+        return offered
 
-    def _within(self, ranking, audit, row, n_labels, exclude=None):
+    def _within(self, ranking, audit, row, n_labels, exclude=()):
         """Whether ``row`` is among the next ``n_labels`` suspicious labels."""
         if n_labels < 1 or audit.asked[row] or not ranking["flagged"][row]:
             return False
         pending = self._pending(ranking, audit)
-        if exclude is not None:
-            pending = pending[pending != exclude]
+        pending = pending[~np.isin(pending, exclude)]
         return bool(np.isin(row, pending[:n_labels]))
 
-    def _note(self, ranking, audit, row, counter, offered, follow_up):
+    def _note(self, ranking, audit, row, counters, offered, follow_up):
+        """Why this question is asked, and what its counter-examples are for."""
         if follow_up is not None:
             note = (
                 f"You kept the label of example #{follow_up[1]}, which the model "
@@ -572,21 +607,21 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"A model cross-validated without example #{row} doubts its "
                 f"label: it ranks {rank} of the {n_flagged} suspicious labels."
             )
-        if counter is None:
-            return note
-        own = float(ranking["margin"][counter])
-        if offered:
-            note += (
-                f" Example #{counter}'s own label is in doubt too (out-of-sample "
-                f"margin {own:.2f}): check both."
-            )
-        elif audit.asked[counter]:
-            note += f" Example #{counter}'s label was checked already."
-        else:
-            note += (
-                f" Example #{counter} explains the doubt and keeps its label "
-                f"here (its own out-of-sample margin is {own:.2f})."
-            )
+        check = "check both" if len(counters) == 1 else "check it too"
+        for counter, offer in zip(counters, offered):
+            own = float(ranking["margin"][counter])
+            if offer:
+                note += (
+                    f" Example #{counter}'s own label is in doubt too "
+                    f"(out-of-sample margin {own:.2f}): {check}."
+                )
+            elif audit.asked[counter]:
+                note += f" Example #{counter}'s label was checked already."
+            else:
+                note += (
+                    f" Example #{counter} explains the doubt and keeps its label "
+                    f"here (its own out-of-sample margin is {own:.2f})."
+                )
         return note
 
     def _push_block(self, X, classes, audit, ranking, rows, selector, block):
@@ -609,7 +644,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             query, offered = self._query(X, classes, audit, ranking, row, selector,
                                          left=block - spent - 1, follow_up=None)
             queries.append(detached_copy(query))
-            spent += 1 + offered
+            spent += 1 + sum(offered)
         try:
             push(queries)
         except OracleError:
@@ -619,31 +654,26 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                               f"a block of {len(queries)} questions: {exc}") from exc
 
     def _query(self, X, classes, audit, ranking, row, selector, left, follow_up):
-        """The question about one row, and whether it offers the counter-example."""
-        counter, score = self._counter_example(X, audit, ranking, row, selector)
-        offered = self._offers(audit, ranking, counter, row, left)
-        has_counter = counter is not None
-        label = plain(classes[audit.labels[row]])
-        counter_label = (
-            plain(classes[audit.labels[counter]]) if has_counter else None
-        )
-        names = getattr(self, "feature_names_in_", None)
-        query = Query(
-            example_id=row,
-            x=X[row].copy(),
-            label=label,
+        """The question about one row, and per counter-example whether its
+        own label is offered."""
+        picked = self._counter_examples(X, audit, ranking, row, selector,
+                                        self.n_counter_examples)
+        counters = [ce for ce, _ in picked]
+        offered = self._offers(audit, ranking, counters, row, left)
+        fold_selector = ranking["selectors"].get(ranking["cv"].fold[row])
+        query = _questions.build_query(
+            X, row, picked=picked,
+            counter_labels=[plain(classes[audit.labels[ce]]) for ce in counters],
+            describe=(None if fold_selector is None
+                      else getattr(fold_selector[0], "describe_score", None)),
+            feature_names=getattr(self, "feature_names_in_", None),
+            label=plain(classes[audit.labels[row]]),
             prediction=plain(classes[ranking["prediction"][row]]),
             margin=float(ranking["margin"][row]),
             classes=classes.copy(),
-            counter_example_id=counter,
-            counter_x=X[counter].copy() if has_counter else None,
-            counter_label=counter_label,
-            score=score,
             round=audit.n_rankings,
-            strategy="relabel" if offered else "explain",
-            # A copy: an oracle that edits it must not change the auditor.
-            feature_names=None if names is None else names.copy(),
-            note=self._note(ranking, audit, row, counter, offered, follow_up),
+            strategy="relabel" if any(offered) else "explain",
+            note=self._note(ranking, audit, row, counters, offered, follow_up),
             # for people: the question's number and the features' spread
             question=len(audit.history) + 1,
             feature_scale=audit.feature_scale(X),
@@ -651,51 +681,25 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return query, offered
 
     def _ask(self, X, classes, audit, ranking, row, selector, left, follow_up):
-        """Ask about one row; returns its record."""
+        """Ask about one row and apply the answer; returns its record."""
         query, offered = self._query(X, classes, audit, ranking, row, selector,
                                      left, follow_up)
-        counter, score = query.counter_example_id, query.score
-        has_counter = counter is not None
-        label, counter_label = query.label, query.counter_label
-        # a copy: the answer is checked against this query, so nothing the
-        # oracle does to its own is recorded
-        answer = ask(self.oracle, detached_copy(query), "auditor", row)
-        new_label, new_counter_label = check_answer(answer, query)
-        skipped = bool(getattr(answer, "skipped", False))
-        if skipped or not offered:
-            new_counter_label = counter_label
-        if skipped:
-            new_label = label
-        audit.labels[row] = np.searchsorted(classes, new_label)
-        audit.asked[row] = True
-        audit.inspected[row] = not skipped
-        audit.shown[row] = (counter, score)
-        n = 1
-        if offered:
-            audit.labels[counter] = np.searchsorted(classes, new_counter_label)
-            audit.asked[counter] = True
-            audit.inspected[counter] = not skipped
-            n = 2
-        audit.used += n
-        record = AuditRecord(
-            round=audit.n_rankings,
-            example_id=row,
-            counter_example_id=counter,
-            margin=float(ranking["margin"][row]),
-            score=score,
-            prediction=query.prediction,
-            label_before=label,
-            label_after=plain(new_label),
-            counter_label_before=counter_label,
-            counter_label_after=plain(new_counter_label),
-            dropped=False,
-            answered=True,
-            annotator=answer.annotator,
-            skipped=skipped,
-            counter_offered=offered,
-            counter_margin=(
-                float(ranking["margin"][counter]) if has_counter else None
-            ),
+        counters = [ce.example_id for ce in query.counter_examples]
+        answer = _questions.hand_over(self.oracle, query, "auditor")
+        outcome = _questions.read_answer(answer, query, offered)
+        _questions.apply_answer(audit.labels, classes, query, outcome)
+        inspected = [row] + [ce for ce, offer in zip(counters, offered) if offer]
+        audit.asked[inspected] = True
+        audit.inspected[inspected] = not outcome.skipped
+        first = query.counter_examples[0] if counters else None
+        audit.shown[row] = (None, None) if first is None else (
+            first.example_id, first.score)
+        audit.used += len(inspected)
+        record = _questions.record(
+            query, outcome, record_type=AuditRecord,
+            counter_offered=any(offered),
+            counter_margin=(float(ranking["margin"][counters[0]]) if counters
+                            else None),
             labels_inspected=audit.used,
             follow_up=follow_up is not None,
         )
@@ -715,9 +719,10 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             rows = np.flatnonzero(ranking["flagged"] & ~audit.asked)
             for row in progress(rows, desc="counter-examples",
                                 verbose=audit.inner_verbose, leave=False):
-                ce, s = self._counter_example(X, audit, ranking, int(row), selector)
-                if ce is not None:
-                    counter[row], score[row] = ce, s
+                picked = self._counter_examples(X, audit, ranking, int(row),
+                                                selector, 1)
+                if picked:
+                    counter[row], score[row] = picked[0]
         given, current = audit.given, audit.labels
         return issues_table(
             np.arange(n),
@@ -747,17 +752,6 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.n_relabeled_counter_examples_ = sum(
             r.relabeled_counter_example for r in audit.history
         )
-
-    # ------------------------------------------------------------- predict
-
-    # As the cleaner's: the classifier fit on the cleaned labels, with one
-    # probability column per class of ``classes_`` (a class that the cleaned
-    # labels lost gets zeros).
-    _proba = SkepticalCleaner._proba
-    predict = SkepticalCleaner.__dict__["predict"]
-    predict_proba = SkepticalCleaner.__dict__["predict_proba"]
-    predict_log_proba = SkepticalCleaner.__dict__["predict_log_proba"]
-    decision_function = SkepticalCleaner.__dict__["decision_function"]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,10 +4,8 @@ import copy
 import functools
 import math
 import threading
-import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from numbers import Integral, Real
-from typing import Any
 
 import numpy as np
 from sklearn.base import (
@@ -17,15 +15,26 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils import check_random_state, get_tags
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _outputs, _refit
+from . import _outputs, _questions, _refit
 from ._issues import cleaner_label_issues
+from ._meta_estimator import (
+    CleanedClassifierMixin,
+    column_std,
+    nan_policy,
+    seed_unset_random_states,
+    takes_nan,
+    thread_limited,
+    unchanged_on_error,
+)
 from ._progress import progress
+
+# QueryRecord lived here: pickles of fitted cleaners name it by this module
+from ._questions import QueryRecord  # noqa: F401
 from ._revisions import (
     RevisionInbox,
     end_of_questions,
@@ -34,161 +43,12 @@ from ._revisions import (
     report_applied,
 )
 from ._suspicion import is_suspicious, margin, predictions
-from ._threads import limit_threads
-from .oracles._base import (
-    CounterExample,
-    OracleError,
-    Query,
-    answer_labels,
-    ask,
-    detached_copy,
-    plain,
-)
+from .oracles._base import CounterExample, OracleError, Query, answer_labels, plain
 from .oracles._hooks import oracle_fit
 from .selectors import BaseSelector, CleaningSelector
-from .selectors._base import top_candidates
 
-_MAX_SEED = np.iinfo(np.int32).max
 # Bootstrap rows on which the selector is tried before the stream starts.
 _FAIL_FAST_ROWS = 256
-
-
-@dataclass(frozen=True)
-class QueryRecord:
-    """One question the cleaner asked, and what came of it.
-
-    Attributes
-    ----------
-    round : int
-        Number of the streamed example, from 1 (the bootstrap is round 0).
-    example_id : int
-        Stream id of the suspicious example.
-    counter_example_id : int or None
-        Stream id of the counter-example shown, if any (the first, best one,
-        when several were shown).
-    margin : float
-        ``P(prediction | x) - P(label | x)`` under the model of that round.
-    score : float or None
-        The selector's score of the counter-example.
-    prediction : object
-        The model's prediction for the suspicious example.
-    label_before, label_after : object
-        The suspicious example's label as annotated and as it entered the
-        training set.
-    counter_label_before, counter_label_after : object or None
-        The counter-example's label before and after; ``counter_label_after``
-        is None when it was dropped.
-    dropped : bool
-        Whether the counter-example left the training set ("drop" strategy).
-    answered : bool
-        False when no oracle was there to answer (``oracle=None``).
-    annotator : str or None
-        Who answered, as the oracle said.
-    skipped : bool
-        Whether the oracle skipped the question (``Answer.skipped``): both
-        labels stay as they were and nothing is dropped.
-    counter_example_ids : tuple of int
-        Every counter-example shown, best first (``n_counter_examples`` of
-        the cleaner, fewer when fewer were candidates); its first entry is
-        ``counter_example_id``. Empty when none was shown.
-    scores, counter_labels_before, counter_labels_after : tuple
-        The selector's score and the labels before and after of each of
-        ``counter_example_ids``, in order; ``counter_labels_after`` holds
-        None for those dropped. Built from the single fields when only those
-        are given.
-    revised_round : int or None, default=None
-        When the person revised the answer (undo, with a human oracle): the
-        round before which the cleaner applied the revision, the end of a
-        call counting as the round after its last. The labels, ``dropped``,
-        ``skipped`` and ``annotator`` are then those of the revised answer;
-        None when the answer was never revised.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_cincer import SimulatedOracle, SkepticalCleaner
-    >>> X = np.r_[np.linspace(0, 1, 20), np.linspace(2, 3, 20), [0.1]][:, None]
-    >>> y_true = np.r_[np.zeros(20, int), np.ones(20, int), [0]]
-    >>> y_noisy = y_true.copy(); y_noisy[-1] = 1
-    >>> cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
-    ...                            oracle=SimulatedOracle(y_true)).fit(X, y_noisy)
-    >>> record = cleaner.history_[0]
-    >>> record.example_id, record.label_before, record.label_after
-    (40, 1, 0)
-    >>> record.relabeled_example
-    True
-    """
-
-    round: int
-    example_id: int
-    counter_example_id: int | None
-    margin: float
-    score: float | None
-    prediction: Any
-    label_before: Any
-    label_after: Any
-    counter_label_before: Any
-    counter_label_after: Any
-    dropped: bool
-    answered: bool
-    annotator: str | None = None
-    skipped: bool = False
-    counter_example_ids: tuple = ()
-    scores: tuple = ()
-    counter_labels_before: tuple = ()
-    counter_labels_after: tuple = ()
-    revised_round: int | None = None
-
-    def __post_init__(self):
-        if self.counter_example_ids or self.counter_example_id is None:
-            return
-        # one counter-example, given by the single fields
-        for name, value in (("counter_example_ids", self.counter_example_id),
-                            ("scores", self.score),
-                            ("counter_labels_before", self.counter_label_before),
-                            ("counter_labels_after", self.counter_label_after)):
-            object.__setattr__(self, name, (value,))
-
-    def __setstate__(self, state):
-        # a record pickled before several counter-examples existed
-        self.__dict__.update(state)
-        self.__post_init__()
-
-    @property
-    def relabeled_example(self):
-        """Whether the answer changed the suspicious example's label."""
-        return self.label_after != self.label_before
-
-    @property
-    def relabeled_counter_example(self):
-        """Whether the answer changed the (first) counter-example's label."""
-        return (
-            self.counter_example_id is not None
-            and not self.dropped
-            and self.counter_label_after != self.counter_label_before
-        )
-
-    @property
-    def relabeled_counter_examples(self):
-        """Whether the answer changed each counter-example's label, in order.
-
-        Examples
-        --------
-        >>> from sklearn_cincer._cleaner import QueryRecord
-        >>> record = QueryRecord(round=1, example_id=9, counter_example_id=2,
-        ...     margin=0.5, score=1.0, prediction=1, label_before=0,
-        ...     label_after=1, counter_label_before=1, counter_label_after=1,
-        ...     dropped=False, answered=True, counter_example_ids=(2, 4),
-        ...     scores=(1.0, 0.5), counter_labels_before=(1, 1),
-        ...     counter_labels_after=(1, 0))
-        >>> record.relabeled_counter_examples
-        (False, True)
-        """
-        return tuple(
-            not self.dropped and after != before
-            for before, after in zip(self.counter_labels_before,
-                                     self.counter_labels_after))
 
 
 class _Stream:
@@ -231,7 +91,7 @@ class _Stream:
         The human oracles compare features in these units (``Query``).
         """
         if getattr(self, "_feature_scale", None) is None:  # also when unpickled
-            self._feature_scale = _column_std(self.X)
+            self._feature_scale = column_std(self.X)
             self._feature_scale.setflags(write=False)  # shared by every query
         return self._feature_scale
 
@@ -321,70 +181,6 @@ class _BlockPicks:
             self.picks[(i, int(lab), int(prediction))] = pick
 
 
-def _nan_policy(estimator):
-    """``ensure_all_finite``: missing values (NaN) are let in when the
-    estimator takes them (a ``Pipeline`` that imputes first,
-    ``HistGradientBoostingClassifier``); a row with every value missing is
-    then never offered as a counter-example."""
-    return "allow-nan" if _takes_nan(estimator) else True
-
-
-def _takes_nan(estimator):
-    """Whether ``estimator`` says (by its ``allow_nan`` tag) it takes NaN.
-
-    A ``Pipeline`` takes what its first step takes (an imputer), which its
-    own tag does not say.
-    """
-    steps = [step for _, step in getattr(estimator, "steps", [])
-             if step not in (None, "passthrough")]
-    if steps:
-        return _takes_nan(steps[0])
-    try:
-        return bool(get_tags(estimator).input_tags.allow_nan)
-    except Exception:  # an estimator without scikit-learn's tags
-        return False
-
-
-def _column_std(X, chunk=4096):
-    """``X.std(axis=0)`` without a temporary the size of ``X``.
-
-    Missing values (NaN, where the estimator takes them) are left out of
-    their column's count; a column with no value at all has no spread (NaN).
-    """
-    mean = X.mean(axis=0, dtype=float)
-    if np.isnan(mean).any():  # a NaN in X makes its column's mean NaN
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an empty column
-            return np.nanstd(X, axis=0)
-    squares = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], chunk):
-        centered = X[start : start + chunk] - mean
-        squares += np.einsum("ij,ij->j", centered, centered)
-    return np.sqrt(squares / max(1, X.shape[0]))
-
-
-def _unchanged_on_error(method):
-    """Undo everything a failing call did to the cleaner's attributes.
-
-    The loop works on a copy of the state and publishes it only at the end,
-    so this only has to restore what input validation set early
-    (``n_features_in_``, ``feature_names_in_``) and what a half-finished
-    publication would leave.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        saved = dict(self.__dict__)
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-
-    return wrapper
-
-
 # ids of the cleaners inside fit or partial_fit, in any thread (a lock on the
 # instance would not pickle, and clone or check_estimator would see it)
 _RUNNING = set()
@@ -421,45 +217,9 @@ def _one_call_at_a_time(method):
     return wrapper
 
 
-def _thread_limited(method):
-    """Run a fitting method under the cleaner's ``n_threads`` limit."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with limit_threads(self.n_threads):
-            return method(self, *args, **kwargs)
-
-    return wrapper
-
-
-def _estimator_has(attr):
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self.estimator, attr)
-
-    return check
-
-
-def _seed_unset_random_states(obj, rng):
-    """Give every ``*random_state`` parameter left at None a seed from ``rng``.
-
-    So that refits from scratch start from the same initial weights every
-    round (as the paper does) and one cleaner seed fixes the whole run.
-    """
-    params = obj.get_params(deep=True)
-    seeds = {
-        key: int(rng.randint(_MAX_SEED))
-        for key in sorted(params)
-        if (key == "random_state" or key.endswith("__random_state"))
-        and params[key] is None
-    }
-    if seeds:
-        obj.set_params(**seeds)
-    return obj
-
-
-class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class SkepticalCleaner(
+    CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator
+):
     """Clean labels while learning, asking about suspicious examples (CINCER).
 
     The cleaner learns from a stream of labeled examples. It fits the wrapped
@@ -531,7 +291,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         shows the conflict); "all" lets the selector rank every one.
     n_bootstrap : int or float, default=100
         Size of the bootstrap set: the first rows of ``fit``, on which the
-        first model is trained without questions. A float in ``(0, 1)`` is a
+        first model is trained without _questions. A float in ``(0, 1)`` is a
         fraction of the rows (rounded up). All rows are bootstrap when there
         are fewer. When the first ``n_bootstrap`` rows hold a single class, the
         bootstrap set extends to the first row of another class, since no
@@ -571,10 +331,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         :func:`~sklearn_cincer.set_config`, :func:`~sklearn_cincer.config_context`
         or the environment variable ``SKLEARN_CINCER_N_THREADS``. One
         thread is the default because each round solves small problems, on
-        which more threads mostly wait for each other: one thread was 11 to
-        13 times faster than two on a busy 2-core machine (2 to 2.4 times on
-        a quiet one, as reported in issue 14), and results then do not
-        depend on the machine's core count (see :ref:`threads`). Raise it,
+        which more threads mostly wait for each other, and results then do
+        not depend on the machine's core count (see :ref:`threads` for the
+        numbers). Raise it,
         or pass None, for a large model on a quiet machine with many cores.
     refit_every : int or float, default=1
         Rows streamed between two updates of the model. 1 updates it after
@@ -742,8 +501,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     @_one_call_at_a_time
     @_fit_context(prefer_skip_nested_validation=False)
-    @_unchanged_on_error
-    @_thread_limited
+    @unchanged_on_error
+    @thread_limited
     def fit(self, X, y):
         """Run the loop over ``(X, y)``: bootstrap on the first rows, stream the rest.
 
@@ -760,7 +519,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted cleaner.
         """
         X, y = validate_data(self, X, y, reset=True,
-                             ensure_all_finite=_nan_policy(self.estimator))
+                             ensure_all_finite=nan_policy(self.estimator))
         check_classification_targets(y)
         classes = np.unique(y)
         with oracle_fit(self.oracle, self, X, y):
@@ -768,8 +527,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     @_one_call_at_a_time
     @_fit_context(prefer_skip_nested_validation=False)
-    @_unchanged_on_error
-    @_thread_limited
+    @unchanged_on_error
+    @thread_limited
     def partial_fit(self, X, y, classes=None):
         """Stream more examples into the cleaner, one round each.
 
@@ -794,7 +553,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         if not hasattr(self, "_stream"):
             X, y = validate_data(self, X, y, reset=True,
-                                 ensure_all_finite=_nan_policy(self.estimator))
+                                 ensure_all_finite=nan_policy(self.estimator))
             check_classification_targets(y)
             classes = np.unique(y) if classes is None else np.unique(classes)
             unknown = np.setdiff1d(y, classes)
@@ -806,7 +565,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             with oracle_fit(self.oracle, self, X, y):
                 return self._start(X, y, classes)
         X, y = validate_data(self, X, y, reset=False,
-                             ensure_all_finite=_nan_policy(self.estimator))
+                             ensure_all_finite=nan_policy(self.estimator))
         labels = self._encode(y)
         with oracle_fit(self.oracle, self, X, y, partial=True):
             stream = self._stream.copy()
@@ -844,7 +603,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             n_bootstrap = int(np.argmax(labels != labels[0])) + 1
 
         rng = check_random_state(self.random_state)
-        template = _seed_unset_random_states(clone(self.estimator), rng)
+        template = seed_unset_random_states(clone(self.estimator), rng)
         refit_method = _refit.refit_method(template, self.refit)
         if self.refit == "incremental" and refit_method == "fit":
             _refit.warn_cannot_update(template)
@@ -928,20 +687,6 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
 
     # ----------------------------------------------------------- the loop
-
-    def _proba(self, estimator, X, classes):
-        """``predict_proba`` with one column per class of the cleaner.
-
-        The model may not know every class yet (one missing from the
-        bootstrap set): its missing columns are zero.
-        """
-        proba = estimator.predict_proba(X)
-        known = np.asarray(estimator.classes_)
-        if known.shape[0] == classes.shape[0] and np.array_equal(known, classes):
-            return proba
-        full = np.zeros((proba.shape[0], classes.shape[0]))
-        full[:, np.searchsorted(classes, known)] = proba
-        return full
 
     def _run(self, stream, ids):
         ids = np.asarray(list(ids), dtype=np.intp)
@@ -1036,15 +781,9 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if picked is not None:
             rows, top = picked
             picked = list(zip(rows.tolist(), top.tolist()))
-        elif self.n_counter_examples == 1:
-            row, score = selector.select(x, label, candidates)
-            picked = [(row, score)]
         else:
-            # the same ranking as select's (top_candidates), taken further
-            scores = np.asarray(selector.score(x, label, candidates))
-            rows, top = top_candidates(scores, candidates, self.n_counter_examples,
-                                       type(selector).__name__)
-            picked = list(zip(rows.tolist(), top.tolist()))
+            picked = _questions.pick_counter_examples(
+                selector, x, label, candidates, self.n_counter_examples)
         stream.selector = selector
         return [(int(train_ids[row]), float(score)) for row, score in picked]
 
@@ -1118,7 +857,7 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 if isinstance(value, (np.random.RandomState, np.random.Generator)):
                     setattr(selector, name, copy.deepcopy(value))  # drawn from
         else:
-            selector = _seed_unset_random_states(clone(previous), stream.rng)
+            selector = seed_unset_random_states(clone(previous), stream.rng)
         if not isinstance(selector, BaseSelector):
             return selector.fit(
                 stream.estimator,
@@ -1134,101 +873,58 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _ask(self, stream, example_id, mu, prediction):
         """Query about a suspicious example; returns other ids whose rows changed."""
         classes = stream.classes
-        label = stream.labels[example_id]
         picked = []
         if self.counter_examples != "none":
             picked = self._counter_examples(stream, example_id, prediction)
-        # the selector's own words for its score, for the person
-        describe = getattr(stream.selector, "describe_score", None)
-        shown = tuple(
-            CounterExample(ce_id, stream.X[ce_id].copy(),
-                           plain(classes[stream.labels[ce_id]]), score,
-                           None if describe is None else describe(score))
-            for ce_id, score in picked
-        )
-        names = getattr(self, "feature_names_in_", None)
-        query = Query(
-            example_id=example_id,
-            x=stream.X[example_id].copy(),
-            label=plain(classes[label]),
+        query = _questions.build_query(
+            stream.X, example_id, picked=picked,
+            counter_labels=[plain(classes[stream.labels[ce_id]])
+                            for ce_id, _ in picked],
+            # the selector's own words for its score, for the person
+            describe=getattr(stream.selector, "describe_score", None),
+            feature_names=getattr(self, "feature_names_in_", None),
+            label=plain(classes[stream.labels[example_id]]),
             prediction=plain(classes[prediction]),
             margin=mu,
             classes=classes.copy(),
             round=stream.n_rounds,
             strategy=self.counter_examples,
-            # A copy: an oracle that edits it must not change the cleaner.
-            feature_names=None if names is None else names.copy(),
             # what a person needs: progress (a call streams the rows after
             # this one) and the features' spread
             question=len(stream.history) + 1,
             n_rounds=stream.n_rounds + stream.X.shape[0] - 1 - example_id,
             feature_scale=stream.feature_scale(),
-            counter_examples=shown,
         )
-        before = tuple(ce.label for ce in shown)
-        new_label, after, annotator = query.label, before, None
-        answered = self.oracle is not None
-        if answered:
-            answer = self._call_oracle(stream, query)
-            new_label, after = answer_labels(answer, query)
-            annotator = answer.annotator
-            if answer.skipped:
-                # A skipped question changes nothing, whatever labels it carries.
-                new_label, after = query.label, before
-        skipped = answered and answer.skipped
-
-        changed = []
-        stream.labels[example_id] = np.searchsorted(classes, new_label)
-        dropped = False
-        if shown and answered:
-            if self.counter_examples == "relabel":
-                for ce, new in zip(shown, after):
-                    stream.labels[ce.example_id] = np.searchsorted(classes, new)
-                    if new != ce.label:
-                        changed.append(ce.example_id)
-            elif new_label == query.label and not skipped:
-                # "drop": the oracle kept the example's label, so every
-                # counter-example shown in support of the doubt goes
-                stream.in_train[[ce.example_id for ce in shown]] = False
-                dropped = True
-        if self.counter_examples == "drop":
-            after = (None,) * len(shown) if dropped else before
-
-        first = shown[0] if shown else None
-        stream.history.append(
-            QueryRecord(
-                round=stream.n_rounds,
-                example_id=example_id,
-                counter_example_id=None if first is None else first.example_id,
-                margin=mu,
-                score=None if first is None else first.score,
-                prediction=query.prediction,
-                label_before=query.label,
-                label_after=plain(new_label),
-                counter_label_before=None if first is None else first.label,
-                counter_label_after=plain(after[0]) if shown else None,
-                dropped=dropped,
-                answered=answered,
-                annotator=annotator,
-                skipped=skipped,
-                counter_example_ids=tuple(ce.example_id for ce in shown),
-                scores=tuple(ce.score for ce in shown),
-                counter_labels_before=before,
-                counter_labels_after=tuple(plain(a) for a in after),
-            )
+        if self.oracle is None:
+            outcome = _questions.unanswered(query)
+        else:
+            offered = [self.counter_examples == "relabel"] * len(picked)
+            outcome = _questions.read_answer(self._call_oracle(stream, query),
+                                            query, offered)
+        changed = _questions.apply_answer(stream.labels, classes, query, outcome)
+        # "drop": the oracle kept the example's label, so every
+        # counter-example shown in support of the doubt goes
+        dropped = bool(
+            picked and self.counter_examples == "drop" and outcome.answered
+            and not outcome.skipped and outcome.label == query.label
         )
+        if dropped:
+            stream.in_train[[ce_id for ce_id, _ in picked]] = False
+        stream.history.append(_questions.record(query, outcome, dropped=dropped))
         return changed
 
     def _call_oracle(self, stream, query):
-        """The oracle's answer to ``query``, or the one error that says why not.
+        """The oracle's answer to ``query``: where the cleaner hands it over.
 
-        The oracle gets a copy; its answer is checked against ``query``, so
-        nothing the oracle does to its copy is recorded.
+        The undo's inbox is told the copy the oracle gets, so that a revised
+        answer names its question.
         """
-        handed = detached_copy(query)
+        on_handed = None
         if stream.inbox is not None:
-            stream.inbox.note_handed(handed, query.example_id)
-        return ask(self.oracle, handed, "cleaner", query.example_id)
+            def on_handed(handed):
+                stream.inbox.note_handed(handed, query.example_id)
+        return _questions.hand_over(self.oracle, query, "cleaner",
+                                   on_handed=on_handed)
 
     # ------------------------------------------------------------ revisions
 
@@ -1447,76 +1143,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return _outputs.label_changes(self.history_)
 
-    # ------------------------------------------------------------- predict
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict with the classifier fit on the cleaned training set.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False,
-                          ensure_all_finite=_nan_policy(self.estimator))
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities, one column per class of ``classes_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False,
-                          ensure_all_finite=_nan_policy(self.estimator))
-        return self._proba(self.estimator_, X, self.classes_)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """The wrapped classifier's ``decision_function``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False,
-                          ensure_all_finite=_nan_policy(self.estimator))
-        return self.estimator_.decision_function(X)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = _takes_nan(self.estimator)
+        tags.input_tags.allow_nan = takes_nan(self.estimator)
         return tags

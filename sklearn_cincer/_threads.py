@@ -1,15 +1,12 @@
 """Thread limits for the cleaner's loop: BLAS/OpenMP pools and torch.
 
 The loop solves many small problems (a refit, a margin, a Fisher solve per
-round). On them a multi-threaded BLAS or torch mostly synchronizes: issue 14
-measured one thread 2.4 times faster for BLAS and 2 times for torch on a
-quiet machine, and a digits run 65 times faster on a busy one (OpenMP
-threads spin while they wait for a busy core); on this project's busy 2-core
-machine one thread was 11 to 13 times faster than two
-(``benchmarks/bench_threads.py``). The cleaner, the auditor and
-``find_label_issues`` therefore run on one thread by default: their
-``n_threads="auto"`` reads the library's setting (``set_config``), 1 unless
-changed.
+round). On them a multi-threaded BLAS or torch mostly synchronizes, and
+on a busy machine OpenMP threads spin while they wait for a busy core: one
+thread is faster (the user guide's :ref:`threads` gives the numbers). The
+cleaner, the auditor and ``find_label_issues`` therefore run on one thread
+by default: their ``n_threads="auto"`` reads the library's setting
+(``set_config``), 1 unless changed.
 """
 
 import contextlib

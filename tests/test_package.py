@@ -1,8 +1,10 @@
 """Packaging: the public API, lazy heavy imports, the console entry point."""
 
 import ast
+import io
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import sklearn_cincer
@@ -135,3 +137,108 @@ def test_core_modules_load_without_nets_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr + out.stdout
+
+
+# ------------------------------------------------------ rooms of a fair size
+
+_NOT_CODE = {"COMMENT", "NL", "NEWLINE", "INDENT", "DEDENT", "ENDMARKER"}
+
+
+def _code_lines(text, tree):
+    """The lines of ``text`` that hold code: no blank, comment or docstring line."""
+    lines = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tokenize.tok_name[token.type] not in _NOT_CODE:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            lines -= set(range(body[0].lineno, body[0].end_lineno + 1))
+    return lines
+
+
+def _long_functions(path, limit):
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    code = _code_lines(text, tree)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            n = sum(first <= line <= node.end_lineno for line in code)
+            if n > limit:
+                yield f"{path.name}:{node.lineno} {node.name} {n}"
+
+
+def test_no_function_over_80_lines_of_code():
+    # A nested function counts in its outer one too: it is read as part of it.
+    assert [f for path in MODULES.values() for f in _long_functions(path, 80)] == []
+
+
+def test_the_line_count_sees_code_only(tmp_path):
+    path = tmp_path / "example.py"
+    body = "\n".join(f"    x{i} = {i}  # a comment" for i in range(81))
+    path.write_text(f'def f():\n    """Doc.\n\n    More.\n    """\n    # why\n\n{body}\n')
+    found = list(_long_functions(path, 80))
+    assert len(found) == 1 and found[0].endswith("f 82")  # def line + 81
+    assert list(_long_functions(path, 82)) == []
+
+
+# ------------------------------------------- what crosses a package folder
+
+
+def _folder(name):
+    """The package folder a module is a file of (a package: its own)."""
+    path = MODULES[name]
+    return _module_name(path.parent / "__init__.py")
+
+
+def _private_imports(name, path):
+    """Private names (``_x``) that ``name`` imports from another package folder."""
+    found = []
+    folder = _folder(name)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            package = name.split(".") if path.name == "__init__.py" else (
+                name.split(".")[:-1])
+            package = package[: len(package) - node.level + 1]
+            base = ".".join(package + ([node.module] if node.module else []))
+        else:
+            base = node.module or ""
+        if base not in MODULES:
+            continue
+        target = _folder(base) if MODULES[base].name != "__init__.py" else base
+        if target == folder:
+            continue
+        found += [f"{name}: from {base} import {a.name}" for a in node.names
+                  if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_private_name_crosses_a_package_folder():
+    # A package's __init__ or sklearn_cincer.extend is the way across.
+    offenders = [line for name, path in sorted(MODULES.items())
+                 for line in _private_imports(name, path)]
+    assert offenders == []
+
+
+def test_the_numpy_core_imports_nothing_above_it():
+    core = {name: path for name, path in MODULES.items()
+            if name.startswith("sklearn_cincer._core")}
+    assert "sklearn_cincer._core.fisher_math" in core
+    above = {name: sorted(m for m in _imports(name, path)
+                          if not m.startswith("sklearn_cincer._core"))
+             for name, path in core.items()}
+    assert {k: v for k, v in above.items() if v} == {}
+
+
+def test_the_cleaner_and_the_auditor_ask_through_one_engine():
+    # neither borrows the other's code: both import the question engine
+    for name, other in (("sklearn_cincer._cleaner", "sklearn_cincer._auditor"),
+                        ("sklearn_cincer._auditor", "sklearn_cincer._cleaner")):
+        imported = _imports(name, MODULES[name])
+        assert other not in imported
+        assert "sklearn_cincer._questions" in imported

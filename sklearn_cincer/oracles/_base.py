@@ -472,7 +472,7 @@ def check_answer(answer, query):
         The decided labels, as the class values; ``counter_label`` (of the
         first counter-example) is its current label when the answer leaves
         it out, ``None`` without a counter-example. The labels of every
-        counter-example come from :func:`counter_labels`.
+        counter-example come from :func:`answer_labels`.
 
     Raises
     ------

@@ -43,6 +43,72 @@ def _in_notebook():
     return ip is not None and hasattr(ip, "kernel")
 
 
+def _refusal(bottle, status, text):
+    """The JSON refusal of a request, never cached."""
+    return bottle.HTTPResponse(
+        status=status, body=json.dumps({"error": text}),
+        headers={"Content-Type": "application/json",
+                 "Cache-Control": "no-store"})
+
+
+def _guarded(bottle, oracle, token, write=False):
+    """None when the request may go on, else the refusal.
+
+    The token in the path, the Host, and for a write its origin, its token
+    header and its JSON type; sets the headers of every answered request.
+    """
+    request, response = bottle.request, bottle.response
+
+    if not _same_secret(token, oracle._token):
+        return _refusal(bottle, 404, "Not found.")
+    if request.get_header("Host", "") not in oracle._hosts:
+        return _refusal(bottle, 403, "Unexpected Host header.")
+    # it knows the token: the server never drops it to make room
+    request.environ.get("cincer.trust", lambda: None)()
+    response.set_header("Cache-Control", "no-store")
+    response.set_header("X-Content-Type-Options", "nosniff")
+    response.set_header("Referrer-Policy", "no-referrer")
+    if not write:
+        return None
+    origin = request.get_header("Origin")
+    if origin is not None and origin not in oracle._origins:
+        return _refusal(bottle, 403, "Cross-origin writes are refused.")
+    site = request.get_header("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return _refusal(bottle, 403, "Cross-site writes are refused.")
+    if not _same_secret(request.get_header("X-Cincer-Token", ""),
+                        oracle._token):
+        return _refusal(bottle, 403, "Missing session token header.")
+    if not request.content_type.startswith("application/json"):
+        return _refusal(bottle, 415, "Send JSON.")
+    return None
+
+
+def _posted_object(bottle):
+    """The JSON object posted, or the refusal (an HTTPResponse)."""
+    request = bottle.request
+
+    environ = request.environ
+    if environ.get("HTTP_TRANSFER_ENCODING"):
+        return _refusal(bottle, 411, "Send a Content-Length, not chunks.")
+    length = environ.get("CONTENT_LENGTH") or "0"
+    if not (length.isascii() and length.isdigit()):
+        return _refusal(bottle, 400, "Bad Content-Length.")
+    if int(length) > _MAX_BODY:
+        return _refusal(bottle, 413, "The request is too large.")
+    try:
+        raw = environ["wsgi.input"].read(int(length)) if int(length) else b""
+    except OSError:  # a read timeout: the body never came
+        return _refusal(bottle, 408, "The request's body did not arrive.")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, RecursionError):  # RecursionError: deep nesting
+        data = None
+    if not isinstance(data, dict):
+        return _refusal(bottle, 400, "The answer must be a JSON object.")
+    return data
+
+
 class BrowserOracle(_HumanOracle):
     """Asks a person on a web page served on this computer.
 
@@ -469,58 +535,13 @@ class BrowserOracle(_HumanOracle):
         oracle = self
 
         def refuse(status, text):
-            return bottle.HTTPResponse(
-                status=status, body=json.dumps({"error": text}),
-                headers={"Content-Type": "application/json",
-                         "Cache-Control": "no-store"})
+            return _refusal(bottle, status, text)
 
         def guard(token, write=False):
-            """None when the request may go on, else the refusal."""
-            if not _same_secret(token, oracle._token):
-                return refuse(404, "Not found.")
-            if request.get_header("Host", "") not in oracle._hosts:
-                return refuse(403, "Unexpected Host header.")
-            # it knows the token: the server never drops it to make room
-            request.environ.get("cincer.trust", lambda: None)()
-            response.set_header("Cache-Control", "no-store")
-            response.set_header("X-Content-Type-Options", "nosniff")
-            response.set_header("Referrer-Policy", "no-referrer")
-            if not write:
-                return None
-            origin = request.get_header("Origin")
-            if origin is not None and origin not in oracle._origins:
-                return refuse(403, "Cross-origin writes are refused.")
-            site = request.get_header("Sec-Fetch-Site")
-            if site is not None and site not in ("same-origin", "none"):
-                return refuse(403, "Cross-site writes are refused.")
-            if not _same_secret(request.get_header("X-Cincer-Token", ""),
-                                oracle._token):
-                return refuse(403, "Missing session token header.")
-            if not request.content_type.startswith("application/json"):
-                return refuse(415, "Send JSON.")
-            return None
+            return _guarded(bottle, oracle, token, write)
 
         def body():
-            """The JSON object posted, or the refusal (an HTTPResponse)."""
-            environ = request.environ
-            if environ.get("HTTP_TRANSFER_ENCODING"):
-                return refuse(411, "Send a Content-Length, not chunks.")
-            length = environ.get("CONTENT_LENGTH") or "0"
-            if not (length.isascii() and length.isdigit()):
-                return refuse(400, "Bad Content-Length.")
-            if int(length) > _MAX_BODY:
-                return refuse(413, "The request is too large.")
-            try:
-                raw = environ["wsgi.input"].read(int(length)) if int(length) else b""
-            except OSError:  # a read timeout: the body never came
-                return refuse(408, "The request's body did not arrive.")
-            try:
-                data = json.loads(raw or b"{}")
-            except (ValueError, RecursionError):  # RecursionError: deep nesting
-                data = None
-            if not isinstance(data, dict):
-                return refuse(400, "The answer must be a JSON object.")
-            return data
+            return _posted_object(bottle)
 
         @app.get("/<token>/")
         def page(token):

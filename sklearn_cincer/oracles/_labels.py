@@ -16,17 +16,13 @@ is that what a person types is the class itself wherever that is possible:
 from numbers import Integral, Real
 
 from ._base import plain
+from ._render import label_text
 
 #: Letters the page gives to classes, in order; "s" and "u" stay skip and undo.
 LETTERS = "abcdefghijklmnopqrtvwxyz"
 #: What the terminal reads as commands rather than labels.
 COMMANDS = {"s": "skip", "skip": "skip", "u": "undo", "undo": "undo",
             "?": "help", "help": "help"}
-
-
-def label_text(label):
-    """A label as the person reads it (its code, without class names)."""
-    return "" if label is None else str(plain(label))
 
 
 def check_class_names(class_names):

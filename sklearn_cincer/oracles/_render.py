@@ -19,7 +19,7 @@ _DISPLAYS = ("auto", "tabular", "text", "image")
 
 
 def label_text(label):
-    """A label as the person reads it."""
+    """A label as the person reads it: its code, without class names."""
     return "" if label is None else str(plain(label))
 
 

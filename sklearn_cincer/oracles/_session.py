@@ -234,8 +234,10 @@ class AnnotationSession:
 
         Parameters
         ----------
-        cleaner : SkepticalCleaner
-            The cleaner about to run.
+        cleaner : SkepticalCleaner or object with ``get_params``
+            The cleaner about to run; a
+            :class:`~sklearn_cincer.LabelAuditor` passes its settings (all
+            but its budget).
         X, y : array-like
             The data of the call, as validated by the cleaner.
         partial : bool, default=False

@@ -375,7 +375,7 @@ class CleaningSelector(BaseSelector):
         computes it for every supporter (one ``c x c`` leverage each). A last
         layer of more than 32 outputs ranks the supporters by their
         in-sample probability instead: the leave-one-out step costs ``c^3``
-        per candidate (measured: 155 s a question at 1,000 classes).
+        per candidate, minutes a question at 1,000 classes.
 
     Attributes
     ----------

@@ -100,6 +100,21 @@ class _Computed:
         return self if instance is None else self.function(instance)
 
 
+def _training_weights(view, y, rows, n_ids):
+    """How many times each id is in the training set, its labels, and the total.
+
+    The weights are None when every id is there once (or ``rows`` is None:
+    the rows are the training set, in order).
+    """
+    if rows is None:
+        return None, view.encode(y), n_ids
+    counts = np.bincount(rows, minlength=n_ids)
+    once = counts.min(initial=1) == 1 and counts.max(initial=1) == 1
+    weights = None if once else counts.astype(float)
+    n_train = n_ids if weights is None else int(counts.sum())
+    return weights, view.encode(y[:n_ids]), n_train
+
+
 class TopFisherSelector(BaseSelector):
     """Counter-examples by the top-layer Fisher kernel (the paper's "Top Fisher").
 
@@ -391,33 +406,11 @@ class TopFisherSelector(BaseSelector):
         dtype = self._pass_dtype(n_ids, view.coef.shape[1])
         identity = _identity_features(view)
         old = self._reusable(X, rows, n_ids, dtype, reuse)
-
-        # Features of every id, kept across updates while the map is the same.
-        key = None if identity else view.features(X[:_FINGERPRINT_ROWS])
-        same_features = old is not None and (
-            identity or np.array_equal(key[: len(old["key"])], old["key"])
-        )
-        if identity and X.dtype == dtype:
-            H = X[:n_ids]
-        elif same_features and isinstance(old["H"], FeatureRows):
-            H = old["H"]
-            if n_ids > H.n:
-                H = H.extended(self._features(view, X, H.n, n_ids, dtype))
-        else:
-            H = FeatureRows(self._features(view, X, 0, n_ids, dtype))
+        key, H, same_features = self._features_by_id(view, X, n_ids, dtype,
+                                                     identity, old)
         H_array = getattr(H, "array", H)
         n_old = old["n_ids"] if same_features else 0
-
-        # Weights: how many times each id is in the training set.
-        if rows is None:
-            weights = None
-            labels = view.encode(y)
-        else:
-            counts = np.bincount(rows, minlength=n_ids)
-            once = counts.min(initial=1) == 1 and counts.max(initial=1) == 1
-            weights = None if once else counts.astype(float)
-            labels = view.encode(y[:n_ids])
-        n_train = n_ids if weights is None else int(counts.sum())
+        weights, labels, n_train = _training_weights(view, y, rows, n_ids)
 
         # Outputs, kept while the model (and its features) are the same.
         model = _model_key(view)
@@ -477,9 +470,29 @@ class TopFisherSelector(BaseSelector):
         self._rows = None if rows is None or (
             weights is None and rows.shape[0] == n_ids and _all_rows(rows, n_ids)
         ) else rows
-        # Kept under its old name: the unnormalized dense sum n F.
+        # the unnormalized dense sum n F, by the name subclasses read
         self._fisher_sum = state["fisher_sum"]
         self._refreshed()
+
+    def _features_by_id(self, view, X, n_ids, dtype, identity, old):
+        """The features of every id, kept across updates while the map is the same.
+
+        Returns the fingerprint of the feature map, the features, and
+        whether ``old`` state had the same map.
+        """
+        key = None if identity else view.features(X[:_FINGERPRINT_ROWS])
+        same_features = old is not None and (
+            identity or np.array_equal(key[: len(old["key"])], old["key"])
+        )
+        if identity and X.dtype == dtype:
+            H = X[:n_ids]
+        elif same_features and isinstance(old["H"], FeatureRows):
+            H = old["H"]
+            if n_ids > H.n:
+                H = H.extended(self._features(view, X, H.n, n_ids, dtype))
+        else:
+            H = FeatureRows(self._features(view, X, 0, n_ids, dtype))
+        return key, H, same_features
 
     def _refreshed(self):
         """Called at the end of every fit and update: a hook for subclasses.
