@@ -267,12 +267,11 @@ def build_query(X, example_id, *, picked, counter_labels, describe=None,
 def hand_over(oracle, query, asker, *, on_handed=None):
     """The oracle's answer to ``query``: the one place a question reaches it.
 
-    The oracle gets a detached copy (:func:`~sklearn_cincer.oracles._base.
-    detached_copy`); its answer is checked against ``query``, so nothing it
-    does to its copy is recorded. ``on_handed(handed)`` is told the copy
-    first (the cleaner's undo identifies a revised question by it). Any
-    failure of the oracle is one error that names the example
-    (:func:`~sklearn_cincer.oracles._base.ask`).
+    The oracle gets a detached copy (``detached_copy``); its answer is
+    checked against ``query``, so nothing it does to its copy is recorded.
+    ``on_handed(handed)`` is told the copy first (the cleaner's undo
+    identifies a revised question by it). Any failure of the oracle is one
+    error that names the example (``oracles._base.ask``).
     """
     handed = detached_copy(query)
     if on_handed is not None:

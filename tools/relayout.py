@@ -502,6 +502,8 @@ def main(argv=None):
         print(f"{'would rewrite' if args.dry_run else 'rewrote'} {path}")
     if not done and not changed:
         print("relayout: nothing to do; the layout is in place already.")
+        if args.format and not args.dry_run:
+            subprocess.run([sys.executable, "-m", "ruff", "format", "."], check=False)
         return 0
     if args.dry_run:
         return 0
