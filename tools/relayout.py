@@ -525,7 +525,11 @@ def main(argv=None):
                    check=False)
     if args.format:
         subprocess.run(ruff + ["format", "."], check=False)
-    git("add", "-A", *TEXT_ROOTS, *[f for f in TEXT_FILES if Path(f).exists()])
+    # only what the script touched: an untracked file of the user's stays so
+    touched = {str(p) for p in changed} | {str(new) for _, new in moved}
+    touched |= {p for p in NEW_FILES if Path(p).exists()}
+    touched |= {str(module_path(SPLIT_TO)), str(module_path(SPLIT_FROM))}
+    git("add", "--", *sorted(p for p in touched if Path(p).exists()))
     print(f"relayout: {len(done)} moves, {len(changed)} files rewritten; "
           "review with 'git diff --cached --stat', then run the tests.")
     return 0
