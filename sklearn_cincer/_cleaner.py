@@ -1,5 +1,6 @@
 """SkepticalCleaner: the CINCER loop as a scikit-learn meta-estimator."""
 
+import contextlib
 import copy
 import functools
 import math
@@ -430,6 +431,20 @@ def _thread_limited(method):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _while_waiting(selector):
+    """What the selector prepares for the next question while the oracle waits.
+
+    A selector's ``while_waiting()`` context manager (Top Fisher factorizes
+    the current model's Fisher in the background, see
+    :meth:`~sklearn_cincer.TopFisherSelector.while_waiting`); nothing for any
+    other.
+    """
+    while_waiting = getattr(selector, "while_waiting", None)
+    if not callable(while_waiting):
+        return contextlib.nullcontext()
+    return while_waiting()
 
 
 def _estimator_has(attr):
@@ -1228,7 +1243,8 @@ class SkepticalCleaner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         handed = detached_copy(query)
         if stream.inbox is not None:
             stream.inbox.note_handed(handed, query.example_id)
-        return ask(self.oracle, handed, "cleaner", query.example_id)
+        with _while_waiting(stream.selector):
+            return ask(self.oracle, handed, "cleaner", query.example_id)
 
     # ------------------------------------------------------------ revisions
 
