@@ -137,10 +137,9 @@ def test_the_same_picks_with_and_without_the_background_refresh(monkeypatch, spi
     np.testing.assert_allclose(scores[0], scores[1], rtol=1e-3, atol=1e-6)
 
 
-def test_a_fresh_factor_converges_in_few_iterations(spied):
-    X, y, noisy = _data()
+def _iterations(monkeypatch, X, y, noisy, background=True):
+    """CG iterations of every solve of a cleaner whose oracle reads 0.1 s."""
     iterations = []
-    cleaner = _cleaner_for(y, _Reading(y, 0.1))
     original = _fisher.ConjugateGradientFactor.solve_with_info
 
     def counted(self, g):
@@ -148,13 +147,23 @@ def test_a_fresh_factor_converges_in_few_iterations(spied):
         iterations.append(out[1])
         return out
 
-    try:
-        _fisher.ConjugateGradientFactor.solve_with_info = counted
-        cleaner.fit(X, noisy)
-    finally:
-        _fisher.ConjugateGradientFactor.solve_with_info = original
-    assert len(iterations) > 10
-    assert np.median(iterations) <= 2 and max(iterations) <= 6
+    with monkeypatch.context() as patch:
+        patch.setattr(_fisher.ConjugateGradientFactor, "solve_with_info", counted)
+        if not background:
+            patch.setattr(_cleaner, "_while_waiting",
+                          lambda selector: _cleaner.contextlib.nullcontext())
+        cleaner = _cleaner_for(y, _Reading(y, 0.1)).fit(X, noisy)
+    return np.array(iterations), cleaner
+
+
+def test_a_fresh_factor_converges_in_few_iterations(monkeypatch, spied):
+    X, y, noisy = _data()
+    iterations, cleaner = _iterations(monkeypatch, X, y, noisy)
+    stale, _ = _iterations(monkeypatch, X, y, noisy, background=False)
+    assert len(iterations) > 10 and len(iterations) == len(stale)
+    assert np.median(iterations) <= 2 and iterations.max() <= 4
+    # the factor refreshed during each wait is closer than the one kept
+    assert iterations.mean() < stale.mean()
     assert cleaner.selector_.n_iter_ == iterations[-1]
     assert TopFisherSelector(solver="cholesky").fit(
         LogisticRegression().fit(X, noisy), X, noisy).n_iter_ == 0
@@ -256,3 +265,25 @@ def test_leave_one_out_from_a_recent_factor_matches_the_exact_one():
     q_cg = cg.leave_one_out_probability(rows)
     q_exact = exact.leave_one_out_probability(rows)
     assert np.max(np.abs(q_cg - q_exact)) <= 1e-3
+
+
+def test_an_oracle_that_raises_leaves_no_refresh_running(spied):
+    X, y, noisy = _data()
+
+    class Failing(_Reading):
+        def __init__(self, y_true):
+            super().__init__(y_true)
+            self.calls = 0
+
+        def __call__(self, query):
+            self.calls += 1
+            if self.calls == 6:
+                raise RuntimeError("the person left")
+            return super().__call__(query)
+
+    cleaner = _cleaner_for(y, Failing(y))
+    with pytest.raises(RuntimeError, match="the person left"):
+        cleaner.fit(X, noisy)
+    assert spied  # refreshes were started, and none is left running
+    assert not any(r._run.is_set() and not r.done for r in spied)
+    assert not hasattr(cleaner, "history_")

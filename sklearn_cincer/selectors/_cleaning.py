@@ -393,6 +393,8 @@ class CleaningSelector(BaseSelector):
         The relative damping used.
     n_train_ : int
         Number of training rows the selector was fitted on.
+    n_iter_ : int
+        Conjugate-gradient iterations of the last solve (``fisher_.n_iter_``).
 
     See Also
     --------

@@ -224,6 +224,12 @@ class TopFisherSelector(BaseSelector):
         Precision of the passes over the rows.
     n_train_ : int
         Number of training rows the selector was fitted on.
+    n_iter_ : int
+        Conjugate-gradient iterations of the last solve (0 for a direct
+        one). With ``solver="cg"`` the preconditioner is the exact ``F`` of
+        a recent model, factorized in the background while the oracle
+        waits for the person (see :meth:`while_waiting`), so a question
+        takes one to a few.
 
     See Also
     --------
