@@ -88,12 +88,10 @@ def time_questions(n, d, c, n_questions):
     return rows
 
 
-def _exact_cleaning(model, X, y, damping):
-    """The cleaning selector on the dense exact ``F`` (exact leverage too)."""
-    selector = CleaningSelector(damping=damping).fit(model, X[:50], y[:50])
-    selector.fisher_ = TopFisherSelector(
-        damping=damping, fisher="exact", solver="cholesky", dtype="float64"
-    ).fit(model, X, y)
+def _exact_cleaning(model, X, y, exact):
+    """The cleaning selector on ``exact``, a Top Fisher of the dense exact ``F``."""
+    selector = CleaningSelector(damping=exact.damping).fit(model, X[:50], y[:50])
+    selector.fisher_ = exact
     selector.n_train_ = X.shape[0]
     selector._keep(X, y)
     return selector
@@ -109,12 +107,9 @@ def agreement(n, d, c, n_queries, seed=0, damping=1e-3):
     yq, _ = _noisy(yq_true, c, seed + 1)
     queries = _queries(model, Xq, yq, n_queries)
     start = time.perf_counter()
-    exact = {
-        "top_fisher": TopFisherSelector(damping=damping, fisher="exact",
-                                        solver="cholesky", dtype="float64"
-                                        ).fit(model, X, y),
-        "cleaning": _exact_cleaning(model, X, y, damping),
-    }
+    top = TopFisherSelector(damping=damping, fisher="exact", solver="cholesky",
+                            dtype="float64").fit(model, X, y)
+    exact = {"top_fisher": top, "cleaning": _exact_cleaning(model, X, y, top)}
     print(f"exact references built in {time.perf_counter() - start:.0f} s",
           flush=True)
     variants = {}
