@@ -353,26 +353,42 @@ def _estimators():
 
 
 class _CountIterations:
-    """Conjugate-gradient iterations of every solve, while entered (--estimator)."""
+    """Conjugate-gradient iterations of every solve, while entered (--estimator).
+
+    Also how long each background refresh took to pause when an answer came
+    back (``pauses``, seconds: the chunk it was computing ends first), a
+    wait outside the question and the update.
+    """
 
     def __enter__(self):
         from sklearn_cincer import _fisher
+        from sklearn_cincer.selectors import _refresh
 
-        self.counts, cls = [], _fisher.ConjugateGradientFactor
+        self.counts, self.pauses = [], []
+        cls, refresh = _fisher.ConjugateGradientFactor, _refresh.FactorRefresh
         self.original = original = cls.solve_with_info
+        self.original_pause = original_pause = refresh.pause
 
         def counted(factor, g):
             out = original(factor, g)
             self.counts.append(out[1])
             return out
 
+        def timed_pause(job):
+            start = time.perf_counter()
+            original_pause(job)
+            self.pauses.append(time.perf_counter() - start)
+
         cls.solve_with_info = counted
+        refresh.pause = timed_pause
         return self
 
     def __exit__(self, *exc):
         from sklearn_cincer import _fisher
+        from sklearn_cincer.selectors import _refresh
 
         _fisher.ConjugateGradientFactor.solve_with_info = self.original
+        _refresh.FactorRefresh.pause = self.original_pause
 
 
 def run_estimator(n, d, c, n_questions, name, read_seconds=0.0):
@@ -412,6 +428,7 @@ def run_estimator(n, d, c, n_questions, name, read_seconds=0.0):
         "update": float(np.median(updates)),
         "round": float(np.median(questions + updates)), "fit_total": total,
         "cg_iterations": iterations.counts, "read_seconds": read_seconds,
+        "pauses": iterations.pauses,
     }
 
 
@@ -425,8 +442,15 @@ def format_estimator_row(r):
         f"({r['question'] / g:6.1f} x), update {1e3 * r['update']:8.1f} ms "
         f"({r['update'] / g:6.1f} x), round {1e3 * r['round']:8.1f} ms "
         f"({r['round'] / g:6.1f} x gemm64) | CG iterations per solve "
-        f"{_iterations(r['cg_iterations'])}, read {r['read_seconds']:g} s"
+        f"{_iterations(r['cg_iterations'])}, read {r['read_seconds']:g} s, "
+        f"refresh paused in {_pauses(r['pauses'])}"
     )
+
+
+def _pauses(pauses):
+    if not pauses:
+        return "- (none ran)"
+    return f"median {1e3 * np.median(pauses):.1f} ms, max {1e3 * max(pauses):.1f} ms"
 
 
 def _iterations(counts):

@@ -41,4 +41,6 @@ def test_bench_round_reports_iterations_and_reading_time(scripts, capsys):
     assert row["read_seconds"] == 0.05
     assert len(row["cg_iterations"]) >= row["questions"] - 1
     assert all(0 <= k <= 10 for k in row["cg_iterations"])
-    assert "CG iterations per solve median" in capsys.readouterr().out
+    assert all(0 <= p < 10 for p in row["pauses"])
+    out = capsys.readouterr().out
+    assert "CG iterations per solve median" in out and "refresh paused in" in out
