@@ -41,8 +41,9 @@ _DUAL_MAX_BYTES = 2**29
 _PRECONDITIONER_BUDGET = 2**37
 _PRECONDITIONER_MAX_BYTES = 2**28
 _STALE_DRIFT = 0.1
-# ... and past _HARD_DRIFT even while a background refresh is being prepared
-# (one never finished while the oracle answers at once, as a simulated one).
+# A selector whose factor is refreshed while the oracle waits (inside the
+# cleaner) keeps it up to _HARD_DRIFT: the next wait refreshes it, but an
+# oracle that answers at once (a simulated one) leaves no time to.
 _HARD_DRIFT = 0.25
 # K-FAC's factors A and G keep their eigendecompositions while they moved
 # less than this (relative, Frobenius norm): a row added to a million
