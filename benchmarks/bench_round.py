@@ -362,10 +362,13 @@ class _CountIterations:
 
     def __enter__(self):
         from sklearn_cincer import _fisher
-        from sklearn_cincer.selectors import _refresh
 
+        try:
+            from sklearn_cincer.selectors._refresh import FactorRefresh as refresh
+        except ImportError:  # a version without the background refresh
+            refresh = type("NoRefresh", (), {"pause": None})
         self.counts, self.pauses = [], []
-        cls, refresh = _fisher.ConjugateGradientFactor, _refresh.FactorRefresh
+        cls, self.refresh = _fisher.ConjugateGradientFactor, refresh
         self.original = original = cls.solve_with_info
         self.original_pause = original_pause = refresh.pause
 
@@ -385,10 +388,9 @@ class _CountIterations:
 
     def __exit__(self, *exc):
         from sklearn_cincer import _fisher
-        from sklearn_cincer.selectors import _refresh
 
         _fisher.ConjugateGradientFactor.solve_with_info = self.original
-        _refresh.FactorRefresh.pause = self.original_pause
+        self.refresh.pause = self.original_pause
 
 
 def run_estimator(n, d, c, n_questions, name, read_seconds=0.0):
