@@ -19,7 +19,7 @@ over the rows), so the selectors take K-FAC from a subsample:
     the same model, on the same queries (held-out rows whose noisy label
     the model contradicts): the exact reference forms ``F`` and factorizes
     it (its leverage, for the cleaning selector's leave-one-out step, is
-    exact too); the variants are K-FAC (what ``"auto"`` takes at a million
+    exact too), with the passes over the rows in the variants' precision; the variants are K-FAC (what ``"auto"`` takes at a million
     rows) and EK-FAC. The exact reference at a million rows would
     take hours on one core: measure it at a smaller ``N`` with the same
     ``d`` and ``c`` (the approximation is K-FAC's at any ``N``; the
@@ -107,8 +107,11 @@ def agreement(n, d, c, n_queries, seed=0, damping=1e-3):
     yq, _ = _noisy(yq_true, c, seed + 1)
     queries = _queries(model, Xq, yq, n_queries)
     start = time.perf_counter()
-    top = TopFisherSelector(damping=damping, fisher="exact", solver="cholesky",
-                            dtype="float64").fit(model, X, y)
+    # The passes over the rows in the variants' precision (float32 from
+    # 2**22 entries): the cleaning selector rounds its scores to it, and
+    # near-ties (many rows nearly surely mislabeled) then go by row order.
+    top = TopFisherSelector(damping=damping, fisher="exact", solver="cholesky"
+                            ).fit(model, X, y)
     exact = {"top_fisher": top, "cleaning": _exact_cleaning(model, X, y, top)}
     print(f"exact references built in {time.perf_counter() - start:.0f} s",
           flush=True)
