@@ -177,9 +177,10 @@ class TimedOracle(SimulatedOracle):
     and their picks can be compared question by question.
     """
 
-    def __init__(self, y_true, keep_labels=False):
+    def __init__(self, y_true, keep_labels=False, read_seconds=0.0):
         super().__init__(y_true)
         self.keep_labels = keep_labels
+        self.read_seconds = read_seconds
         self.waits = []
         self.parts = []
 
@@ -187,6 +188,10 @@ class TimedOracle(SimulatedOracle):
         self.waits.append(time.perf_counter() - _CLOCK["updated"])
         self.parts.append(dict(_PARTS))
         _PARTS.clear()
+        if self.read_seconds:
+            # a person reading (--read-seconds): the selector's background
+            # refresh runs meanwhile; not part of any timing
+            time.sleep(self.read_seconds)
         if self.keep_labels:
             return Answer(label=query.label, counter_label=query.counter_label)
         return super().__call__(query)
@@ -347,22 +352,68 @@ def _estimators():
     }
 
 
-def run_estimator(n, d, c, n_questions, name):
-    """One estimator at one size: question, update and round, in seconds."""
+class _CountIterations:
+    """Conjugate-gradient iterations of every solve, while entered (--estimator).
+
+    Also how long each background refresh took to pause when an answer came
+    back (``pauses``, seconds: the chunk it was computing ends first), a
+    wait outside the question and the update.
+    """
+
+    def __enter__(self):
+        from sklearn_cincer import _fisher
+
+        try:
+            from sklearn_cincer.selectors._refresh import FactorRefresh as refresh
+        except ImportError:  # a version without the background refresh
+            refresh = type("NoRefresh", (), {"pause": None})
+        self.counts, self.pauses = [], []
+        cls, self.refresh = _fisher.ConjugateGradientFactor, refresh
+        self.original = original = cls.solve_with_info
+        self.original_pause = original_pause = refresh.pause
+
+        def counted(factor, g):
+            out = original(factor, g)
+            self.counts.append(out[1])
+            return out
+
+        def timed_pause(job):
+            start = time.perf_counter()
+            original_pause(job)
+            self.pauses.append(time.perf_counter() - start)
+
+        cls.solve_with_info = counted
+        refresh.pause = timed_pause
+        return self
+
+    def __exit__(self, *exc):
+        from sklearn_cincer import _fisher
+
+        _fisher.ConjugateGradientFactor.solve_with_info = self.original
+        self.refresh.pause = self.original_pause
+
+
+def run_estimator(n, d, c, n_questions, name, read_seconds=0.0):
+    """One estimator at one size: question, update and round, in seconds.
+
+    ``read_seconds``: how long the oracle takes to answer (a person
+    reading), outside every timing. ``cg_iterations`` lists the
+    iterations of each conjugate-gradient solve (one per question).
+    """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
     X, y, y_given = make_data(n, d, c, n_questions, dtype=np.float64)
     gemm64 = bare_gemm(X[:n], c, np.float64)
-    oracle = TimedOracle(y)
+    oracle = TimedOracle(y, read_seconds=read_seconds)
     _UPDATES.clear()
     cleaner = SkepticalCleaner(
         _estimators()[name](), oracle=oracle, threshold=0.0, n_bootstrap=n,
         refit="incremental", random_state=0,
     )
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _CountIterations() as iterations:
         warnings.simplefilter("ignore", ConvergenceWarning)
         cleaner.fit(X, y_given)
     total = time.perf_counter() - start
@@ -378,6 +429,8 @@ def run_estimator(n, d, c, n_questions, name):
         "question": float(np.median(questions)),
         "update": float(np.median(updates)),
         "round": float(np.median(questions + updates)), "fit_total": total,
+        "cg_iterations": iterations.counts, "read_seconds": read_seconds,
+        "pauses": iterations.pauses,
     }
 
 
@@ -390,8 +443,22 @@ def format_estimator_row(r):
         f"median of {r['questions'] - 1}: question {1e3 * r['question']:8.1f} ms "
         f"({r['question'] / g:6.1f} x), update {1e3 * r['update']:8.1f} ms "
         f"({r['update'] / g:6.1f} x), round {1e3 * r['round']:8.1f} ms "
-        f"({r['round'] / g:6.1f} x gemm64)"
+        f"({r['round'] / g:6.1f} x gemm64) | CG iterations per solve "
+        f"{_iterations(r['cg_iterations'])}, read {r['read_seconds']:g} s, "
+        f"refresh paused in {_pauses(r['pauses'])}"
     )
+
+
+def _pauses(pauses):
+    if not pauses:
+        return "- (none ran)"
+    return f"median {1e3 * np.median(pauses):.1f} ms, max {1e3 * max(pauses):.1f} ms"
+
+
+def _iterations(counts):
+    if not counts:
+        return "none"
+    return f"median {np.median(counts):g}, max {max(counts)} of {len(counts)}"
 
 
 def format_row(r):
@@ -440,6 +507,9 @@ def main(argv=None):
                         help="time this estimator inside the cleaner, with "
                              "the default selector (repeatable), instead of "
                              "the SGD head")
+    parser.add_argument("--read-seconds", type=float, default=0.0,
+                        help="with --estimator: seconds the oracle takes to "
+                             "answer, as a person reading (not timed)")
     args = parser.parse_args(argv)
     params = dict(args.selector_param)
     import os
@@ -449,7 +519,8 @@ def main(argv=None):
     with one_thread():
         for n, d, c in args.size or SIZES:
             for name in args.estimator or []:
-                r = run_estimator(n, d, c, args.questions, name)
+                r = run_estimator(n, d, c, args.questions, name,
+                                  args.read_seconds)
                 rows.append(r)
                 print(format_estimator_row(r), flush=True)
             if args.estimator:

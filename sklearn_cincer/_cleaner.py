@@ -1,5 +1,6 @@
 """SkepticalCleaner: the CINCER loop as a scikit-learn meta-estimator."""
 
+import contextlib
 import copy
 import functools
 import math
@@ -215,6 +216,20 @@ def _one_call_at_a_time(method):
                 _RUNNING.discard(id(self))
 
     return wrapper
+
+
+def _while_waiting(selector):
+    """What the selector prepares for the next question while the oracle waits.
+
+    A selector's ``while_waiting()`` context manager (Top Fisher factorizes
+    the current model's Fisher in the background, see
+    :meth:`~sklearn_cincer.TopFisherSelector.while_waiting`); nothing for any
+    other.
+    """
+    while_waiting = getattr(selector, "while_waiting", None)
+    if not callable(while_waiting):
+        return contextlib.nullcontext()
+    return while_waiting()
 
 
 class SkepticalCleaner(
@@ -923,8 +938,9 @@ class SkepticalCleaner(
         if stream.inbox is not None:
             def on_handed(handed):
                 stream.inbox.note_handed(handed, query.example_id)
-        return _questions.hand_over(self.oracle, query, "cleaner",
-                                   on_handed=on_handed)
+        with _while_waiting(stream.selector):
+            return _questions.hand_over(self.oracle, query, "cleaner",
+                                       on_handed=on_handed)
 
     # ------------------------------------------------------------ revisions
 

@@ -1232,6 +1232,7 @@ class ConjugateGradientFactor:
         norm = np.linalg.norm(g)
         x = solve(self.preconditioner, g)
         if norm == 0:
+            self.n_iter_ = 0
             return x, 0, 0.0
         r = g - self.matvec(x)
         residual = np.linalg.norm(r) / norm
@@ -1257,4 +1258,5 @@ class ConjugateGradientFactor:
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        self.n_iter_ = n_iter  # the last solve's, as the selectors report it
         return x, n_iter, float(residual)

@@ -1,5 +1,6 @@
 """A counter-example selector built for cleaning: the likely mislabeled supporter."""
 
+import contextlib
 import copy
 from numbers import Integral, Real
 
@@ -25,6 +26,8 @@ _EIGENVALUE_ROWS = 4096
 #: Above this many outputs (classes) the leave-one-out step, c^3 per
 #: candidate, gives way to the in-sample probability.
 _MAX_LOO_OUTPUTS = 32
+#: Rows whose leverage through a conjugate-gradient preconditioner is kept.
+_LEVERAGE_KEPT = 20000
 #: Candidates sorted by in-sample probability before a batch's pass starts.
 _HEAD_ROWS = 8192
 #: The least damping kept on an intercept the model does not penalize,
@@ -204,7 +207,8 @@ def _label_probability(view, Z, y):
     return out
 
 
-def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None):
+def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None,
+                              leverage=None):
     """Each row's probability of its own label once it leaves the training set.
 
     One Newton step on the last layer, from the fitted weights, with the
@@ -234,6 +238,9 @@ def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None):
     free_intercept : _FreeIntercept or None, default=None
         The correction of ``factor`` for an intercept that is not damped as
         the weights are (the model's own objective does not penalize it).
+    leverage : ndarray of shape (r, k, k), default=None
+        ``J_i (F + lambda I)^-1 J_i^T`` of the rows through ``factor``, if
+        known (:func:`sklearn_cincer._fisher.leverage`).
 
     Returns
     -------
@@ -245,7 +252,8 @@ def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None):
     Z = view.logits(H)
     P = view.outputs(H)
     R = _fisher.residuals(P, y, view.link)
-    M = _fisher.leverage(factor, H, view.fit_intercept)
+    M = _fisher.leverage(factor, H, view.fit_intercept) if leverage is None else (
+        np.array(leverage, dtype=float))
     if free_intercept is not None:
         M = M + free_intercept.leverage(np.hstack([H, np.ones((H.shape[0], 1))]))
     M /= max(int(n_train), 1)
@@ -385,6 +393,8 @@ class CleaningSelector(BaseSelector):
         The relative damping used.
     n_train_ : int
         Number of training rows the selector was fitted on.
+    n_iter_ : int
+        Conjugate-gradient iterations of the last solve (``fisher_.n_iter_``).
 
     See Also
     --------
@@ -515,6 +525,23 @@ class CleaningSelector(BaseSelector):
         trial._keep(X, y, rows)
         return self._take_state(trial)
 
+    def while_waiting(self):
+        """Prepare the next question while the oracle waits for a person.
+
+        The inner Top Fisher's (see
+        :meth:`TopFisherSelector.while_waiting`): a context manager around
+        the oracle's call.
+        """
+        fisher = getattr(self, "fisher_", None)
+        if fisher is None:
+            return contextlib.nullcontext()
+        return fisher.while_waiting()
+
+    @property
+    def n_iter_(self):
+        """Conjugate-gradient iterations of the inner Top Fisher's last solve."""
+        return self.fisher_.n_iter_
+
     def leave_one_out_probability(self, rows=None):
         """``q_k``: each row's probability of its own label once it is left out.
 
@@ -537,11 +564,39 @@ class CleaningSelector(BaseSelector):
             if getattr(self, "_free", None) is None:  # also when unpickled
                 penalties = getattr(self, "_penalties", None)
                 self._free = (_free_intercept(fisher, penalties),)
+            H = self._row_features(todo)
             self._q[todo] = leave_one_out_probability(
-                fisher.view_, fisher.factor_, self._row_features(todo),
-                self._y[todo], self.n_train_, self._free[0],
+                fisher.view_, fisher.factor_, H, self._y[todo], self.n_train_,
+                self._free[0], leverage=self._leverage(todo, H),
             )
         return self._q[rows]
+
+    def _leverage(self, rows, H):
+        """The rows' leverage through the factor; kept by id while it stays.
+
+        Conjugate gradients' leverage is that of their preconditioner (see
+        :func:`~sklearn_cincer._fisher.leverage`), the exact factor of a
+        recent model, which stays from one question to the next while the
+        model moves: the leverage of a training row through it is kept
+        (``r P^2`` multiply-adds for ``r`` rows, several times the question's
+        solve for a shortlist of 1000). Any other factor changes with the
+        model, so its leverage is computed afresh.
+        """
+        factor = self.fisher_.factor_
+        fit_intercept = self.fisher_.view_.fit_intercept
+        if not isinstance(factor, _fisher.ConjugateGradientFactor):
+            return _fisher.leverage(factor, H, fit_intercept)
+        base = factor.preconditioner
+        cache = getattr(self, "_leverage_cache", None)
+        if cache is None or cache[0] is not base or len(cache[1]) > _LEVERAGE_KEPT:
+            cache = self._leverage_cache = (base, {})
+        kept = cache[1]
+        ids = (rows if self._rows is None else self._rows[rows]).tolist()
+        todo = [j for j, i in enumerate(ids) if i not in kept]
+        if todo:
+            new = _fisher.leverage(factor, H[todo], fit_intercept)
+            kept.update(zip([ids[j] for j in todo], new))
+        return np.stack([kept[i] for i in ids])
 
     def in_sample_probability(self, rows=None):
         """Each row's probability of its own label, from the fitted model.

@@ -1,5 +1,6 @@
 """Selectors that score candidates with a Fisher kernel (Eq. 14 of the paper)."""
 
+import contextlib
 import copy
 from numbers import Integral, Real
 
@@ -12,6 +13,7 @@ from .._models import last_layer_view
 from .._parameters import parameter_view
 from ._base import BaseSelector, _as_row
 from ._batch import _Kept, batch_ready, support_scan
+from ._refresh import FactorRefresh
 from ._rows import FeatureRows
 
 # Above this many feature entries (n x d), "auto" passes over the rows in
@@ -39,6 +41,10 @@ _DUAL_MAX_BYTES = 2**29
 _PRECONDITIONER_BUDGET = 2**37
 _PRECONDITIONER_MAX_BYTES = 2**28
 _STALE_DRIFT = 0.1
+# A selector whose factor is refreshed while the oracle waits (inside the
+# cleaner) keeps it up to _HARD_DRIFT: the next wait refreshes it, but an
+# oracle that answers at once (a simulated one) leaves no time to.
+_HARD_DRIFT = 0.25
 # K-FAC's factors A and G keep their eigendecompositions while they moved
 # less than this (relative, Frobenius norm): a row added to a million
 # changes nothing worth an O(m^3) decomposition per question, and 1% is far
@@ -234,6 +240,12 @@ class TopFisherSelector(BaseSelector):
         Precision of the passes over the rows.
     n_train_ : int
         Number of training rows the selector was fitted on.
+    n_iter_ : int
+        Conjugate-gradient iterations of the last solve (0 for a direct
+        one). With ``solver="cg"`` the preconditioner is the exact ``F`` of
+        a recent model, factorized in the background while the oracle
+        waits for the person (see :meth:`while_waiting`), so a question
+        takes one to a few.
 
     See Also
     --------
@@ -429,7 +441,8 @@ class TopFisherSelector(BaseSelector):
             damping=self.damping,
             plan=(form, solver, sample), sample=None, A=None, A_all=None,
             A_eig=None, G_eig=None, fisher_sum=None, dense=None, norms=None,
-            lam=None,
+            lam=None, refresh=None, dense_drift=None,
+            prepares=bool(old is not None and old.get("prepares")),
         )
         if same_features:
             state["norms"] = old["norms"]  # of the same features, by id
@@ -669,12 +682,18 @@ class TopFisherSelector(BaseSelector):
 
         Conjugate gradients solve with the current model's F exactly; this
         only decides how fast. An incremental refit moves the outputs a
-        little per question, so the factor of the F built a few questions
-        ago makes conjugate gradients converge in a few iterations (K-FAC,
-        blind to which rows are uncertain, needs about 20 on a model right
-        90% of the time). It is rebuilt when the outputs moved by more than
-        ``_STALE_DRIFT`` (see :func:`_drift`), and used only while forming F
-        is affordable; None otherwise (K-FAC then preconditions).
+        little per question, so the factor of the F of a recent model makes
+        conjugate gradients converge in a few iterations (K-FAC, blind to
+        which rows are uncertain, needs about 20 on a model right 90% of
+        the time). The factor is the newest at hand: the one a background
+        refresh built while the oracle waited (see :meth:`while_waiting`),
+        if it has finished, else the one kept. It is rebuilt here, on the
+        question's path, when the outputs moved by more than
+        ``_STALE_DRIFT`` (see :func:`_drift`); for a selector whose factor
+        is prepared while the oracle waits, only past ``_HARD_DRIFT``: the
+        next wait refreshes it, and an unfinished refresh is never waited
+        for. Used only while forming F is affordable; None otherwise (K-FAC
+        then preconditions).
         """
         if (
             state["plan"][2] is not None
@@ -682,15 +701,97 @@ class TopFisherSelector(BaseSelector):
             or nf * dim * dim > _PRECONDITIONER_BUDGET
         ):
             return None
-        stale = None if old is None else old.get("dense")
+        stale, refresh = _newest_factor(old)
         drift = None if stale is None else _drift(stale, Pf, wf, state["norms"])
         if drift is not None and drift <= _STALE_DRIFT:
-            state["dense"] = stale
+            state.update(dense=stale, refresh=refresh, dense_drift=drift)
             return stale["factor"]
+        if drift is not None and drift <= _HARD_DRIFT and self._prepares:
+            state.update(dense=stale, refresh=refresh, dense_drift=drift)
+            return stale["factor"]
+        if refresh is not None:
+            refresh.cancel()  # superseded by the factor built now
         F = _fisher.fisher_matrix(Hf, Pf, view.link, view.fit_intercept, wf)
         factor = _fisher.factorize(F, self.damping)
-        state["dense"] = dict(factor=factor, P=Pf, weights=wf, n=Pf.shape[0])
+        state.update(dense=dict(factor=factor, P=Pf, weights=wf, n=Pf.shape[0]),
+                     refresh=None, dense_drift=0.0)
         return factor
+
+    @contextlib.contextmanager
+    def while_waiting(self):
+        """Prepare the next question's factor while the oracle waits for a person.
+
+        A context manager around the oracle's call: inside it, a background
+        thread factorizes the exact ``F`` of the current model (when
+        conjugate gradients precondition with the exact ``F`` of an earlier
+        one, see ``solver``), a chunk of rows at a time; on exit it pauses
+        at the end of its chunk, so that it never competes with the next
+        question for a core, and it resumes at the next question's wait.
+        The next :meth:`update` takes the factor if it is finished and goes
+        on with the one it has otherwise. The picks are the same either
+        way, to ``tol``: conjugate gradients solve with the current ``F``
+        whatever their preconditioner.
+
+        :class:`~sklearn_cincer.SkepticalCleaner` enters it around every
+        oracle call. Anything else does nothing in it.
+
+        Yields
+        ------
+        None
+        """
+        state = getattr(self, "_state", None)
+        if state is not None:
+            state["prepares"] = True  # see _dense_preconditioner
+        refresh = self._refresh_job()
+        if refresh is None:
+            yield
+            return
+        refresh.resume()
+        try:
+            yield
+        finally:
+            refresh.pause()
+
+    def _refresh_job(self):
+        """The background refresh for the current model: started, or None.
+
+        None when there is nothing to prepare: no dense preconditioner in
+        use, or it is the current model's own. The refresh is recorded in
+        the state that the cleaner's working copy shares with the selector
+        it published; it changes no result, only which factor the next
+        update may start from.
+        """
+        state = getattr(self, "_state", None)
+        if not state or state.get("dense") is None or state.get("P") is None:
+            return None
+        refresh = state.get("refresh")
+        if refresh is not None and not refresh.done:
+            return refresh
+        if not state.get("dense_drift"):
+            return None
+        view = self.view_
+        H = getattr(state["H"], "array", state["H"])
+        refresh = FactorRefresh(
+            H[: state["P"].shape[0]], state["P"], state["weights"], view.link,
+            view.fit_intercept, state["damping"],
+        )
+        state["refresh"] = refresh
+        return refresh
+
+    @property
+    def _prepares(self):
+        """Whether someone enters :meth:`while_waiting` (the cleaner does)."""
+        return bool((getattr(self, "_state", None) or {}).get("prepares", False))
+
+    @property
+    def n_iter_(self):
+        """Conjugate-gradient iterations of the last solve (0: a direct solve).
+
+        With ``solver="cg"`` each iteration is one pass of ``F v`` over the
+        rows (two products with the features), beyond the one that checks
+        the preconditioner's first guess.
+        """
+        return int(getattr(self.factor_, "n_iter_", 0))
 
     def _dense_sum(self, view, state, old, plan_same, Hf, Pf, wf, n_ids):
         """``sum_i w_i F_i``: from ``old`` plus the rows that changed, if valid."""
@@ -852,7 +953,24 @@ class TopFisherSelector(BaseSelector):
 
 # What the Fisher's state keeps across updates (see TopFisherSelector._build).
 _SUMS = ("sample", "A", "A_all", "A_eig", "G_eig", "fisher_sum", "dense", "norms",
-         "lam")
+         "lam", "refresh", "dense_drift", "prepares")
+
+
+def _newest_factor(old):
+    """``(stale factor, refresh still running)`` of ``old``'s state.
+
+    A finished background refresh replaces the factor kept (it describes a
+    later model); one that failed is dropped, and the factor kept goes on
+    (see :class:`FactorRefresh`).
+    """
+    if old is None:
+        return None, None
+    stale, refresh = old.get("dense"), old.get("refresh")
+    if refresh is not None and refresh.done:
+        if refresh.result is not None:
+            stale = refresh.result
+        refresh = None
+    return stale, refresh
 
 
 def _row_norms(state, H, bias):
