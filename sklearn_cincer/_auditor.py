@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from ._background import start_speculation, take_speculation
 from ._cleaner import (
     QueryRecord,
     SkepticalCleaner,
@@ -108,10 +109,15 @@ class _Audit:
         self.used = 0
         self.history = []
         self.n_rankings = 0
+        self.template = None  # the seeded, unfitted estimator of every fold
+        self.selector = None  # the seeded, unfitted selector of every fold
         self.splits = None
         self.last_cv = None
         self.inner_verbose = 0
         self._feature_scale = None
+        # the next ranking's refit, started while the block's last question
+        # is with the oracle (a _background.SpeculativeRefit), or None
+        self.speculation = None
 
     def feature_scale(self, X):
         """Each feature's standard deviation over ``X``, computed once."""
@@ -179,6 +185,14 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         several times faster and reaches the same solution for a convex
         model such as ``LogisticRegression``. The folds stay the same
         throughout a fit either way.
+    background_refit : bool, default=True
+        Refit the ranking while the person reads the last question before
+        it, in a background thread, rather than after the answer: the refit
+        assumes that the answer takes the labels the model predicts, and is
+        used only when it does (otherwise it is stopped and the ranking is
+        refit after the answer, as with False). The questions are the same
+        either way; only the wait after an answer is shorter. False runs
+        every refit in the calling thread.
     threshold : float, default=0.0
         A label is suspicious (``is_label_issue``) when the out-of-sample
         prediction differs from it with a margin of at least ``threshold``;
@@ -312,6 +326,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ],
         "refit_every": [Interval(Integral, 1, None, closed="left")],
         "refit": [StrOptions({"scratch", "incremental"})],
+        "background_refit": ["boolean"],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "counter_threshold": [
             Interval(Real, 0, 1, closed="both"),
@@ -338,6 +353,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         budget=None,
         refit_every=10,
         refit="scratch",
+        background_refit=True,
         threshold=0.0,
         counter_threshold="auto",
         follow_up=True,
@@ -354,6 +370,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.budget = budget
         self.refit_every = refit_every
         self.refit = refit
+        self.background_refit = background_refit
         self.threshold = threshold
         self.counter_threshold = counter_threshold
         self.follow_up = follow_up
@@ -409,29 +426,49 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         selector = _seed_unset_random_states(clone(selector), rng)
         audit = _Audit(classes, np.searchsorted(classes, y), n_budget)
         audit.splits = splits
+        audit.template = template
+        audit.selector = selector
 
         # a bar over the labels inspected; without questions, over the folds
         audit.inner_verbose = self.verbose - 1 if n_budget else self.verbose
         bar = progress(total=n_budget, desc="LabelAuditor",
                        verbose=self.verbose if n_budget else 0, unit="label")
-        with bar:
-            while True:
-                ranking = self._rank(template, X, audit, classes)
-                pending = self._pending(ranking, audit)
-                if audit.used >= audit.n_budget or pending.size == 0:
-                    break
-                self._ask_block(X, classes, audit, ranking, pending, selector, bar)
+        try:
+            with bar:
+                while True:
+                    ranking = self._rank(template, X, audit, classes)
+                    pending = self._pending(ranking, audit)
+                    if audit.used >= audit.n_budget or pending.size == 0:
+                        break
+                    self._ask_block(X, classes, audit, ranking, pending,
+                                    selector, bar)
+        finally:
+            # a call that fails (an oracle that raises) leaves no thread
+            if audit.speculation is not None:
+                audit.speculation.cancel()
         self._publish(X, classes, template, audit, ranking, selector)
         return self
 
-    def _rank(self, template, X, audit, classes):
-        """Cross-validate on the current labels: probabilities, margins, flags."""
-        cvp = cross_val_proba(
-            template, X, classes[audit.labels], classes, splits=audit.splits,
+    def _cross_validate(self, template, X, audit, labels, *, verbose, stop=None):
+        """The cross-validation of a ranking on ``labels`` (None if stopped)."""
+        classes = audit.classes
+        return cross_val_proba(
+            template, X, classes[labels], classes, splits=audit.splits,
             warm_start=audit.last_cv if self.refit == "incremental" else None,
-            n_jobs=self.n_jobs, verbose=audit.inner_verbose,
-            n_threads=resolve_n_threads(self.n_threads),
+            n_jobs=self.n_jobs, verbose=verbose,
+            n_threads=resolve_n_threads(self.n_threads), stop=stop,
         )
+
+    def _rank(self, template, X, audit, classes):
+        """Cross-validate on the current labels: probabilities, margins, flags.
+
+        The refit started while the last question was with the oracle is
+        taken when it assumed the labels the answer left.
+        """
+        cvp, selectors = take_speculation(audit)
+        if cvp is None:
+            cvp = self._cross_validate(template, X, audit, audit.labels,
+                                       verbose=audit.inner_verbose)
         audit.last_cv = cvp
         audit.n_rankings += 1
         margins, predictions = margin(cvp.proba, audit.labels)
@@ -442,7 +479,9 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             "quality": label_quality(cvp.proba, audit.labels),
             "flagged": is_suspicious(margins, predictions, audit.labels,
                                      self.threshold),
-            "selectors": {},
+            # fold -> (selector, labels it saw): fitted when first needed,
+            # or by the background refit
+            "selectors": selectors,
         }
 
     @staticmethod
@@ -617,6 +656,10 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             question=len(audit.history) + 1,
             feature_scale=audit.feature_scale(X),
         )
+        if self.background_refit and left - offered <= 0:
+            # the block's last question: refit while the person reads it
+            start_speculation(self, X, audit, ranking, row,
+                              counter if offered else None)
         # a copy: the answer is checked against this query, so nothing the
         # oracle does to its own is recorded
         answer = ask(self.oracle, detached_copy(query), "auditor", row)

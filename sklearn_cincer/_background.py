@@ -1,0 +1,141 @@
+"""A refit that runs while the person reads the question it depends on.
+
+The auditor refits its ranking (a cross-validation) every ``refit_every``
+labels. The refit needs the last answer of the block, so run after the
+answer it makes the person wait. Instead, when the block's last question
+goes to the oracle, :class:`SpeculativeRefit` starts the refit in a
+background thread on the labels that answer most likely leaves (the model's
+predictions for the asked labels: the ranking's top is mostly right). When
+the answer comes, :meth:`SpeculativeRefit.result` hands the refit over if
+the labels are what it assumed; otherwise it stops it (between folds) and
+the caller refits in the foreground, as without it. The refit is a
+deterministic function of the labels, so the questions are the same either
+way; only the wait moves.
+
+Nothing of it is kept on the estimator: the thread lives in the state of
+one ``fit`` call and is joined before the call returns or fails, so a
+pickle taken mid-run holds no thread or lock, and no thread outlives the
+thread limits of the call.
+"""
+
+import threading
+
+import numpy as np
+
+
+class SpeculativeRefit:
+    """A refit started in a background thread on assumed labels.
+
+    Parameters
+    ----------
+    compute : callable
+        ``compute(labels, stop) -> result``: the refit on ``labels``; it
+        should return early (anything) when ``stop()`` turns True.
+    labels : ndarray
+        The labels it assumes; copied.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_cincer._background import SpeculativeRefit
+    >>> refit = SpeculativeRefit(lambda labels, stop: labels.sum(), np.array([1, 2]))
+    >>> int(refit.result(np.array([1, 2])))
+    3
+    >>> SpeculativeRefit(lambda labels, stop: labels.sum(),
+    ...                  np.array([1, 2])).result(np.array([1, 0])) is None
+    True
+    """
+
+    def __init__(self, compute, labels):
+        self.labels = np.array(labels, copy=True)
+        self._stop = threading.Event()
+        self._result = None
+        self._failed = False
+        self._thread = threading.Thread(
+            target=self._run, args=(compute,), name="sklearn-cincer-refit",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(self, compute):
+        try:
+            self._result = compute(self.labels, self._stop.is_set)
+        except BaseException:  # noqa: BLE001 - the foreground refit reports it
+            # a refit on assumed labels may fail where the real one would
+            # not (a class gone from a fold): the caller refits on the real
+            # labels, which raises if the failure is real
+            self._failed = True
+
+    def result(self, labels):
+        """The refit if it assumed ``labels`` and succeeded, else None.
+
+        Waits for the thread in both cases (stopping it first when the
+        labels differ), so that none outlives the call.
+        """
+        if not np.array_equal(labels, self.labels):
+            self._stop.set()
+        self._thread.join()
+        if self._stop.is_set() or self._failed:
+            return None
+        return self._result
+
+    def cancel(self):
+        """Stop the refit and wait for its thread (a call that fails)."""
+        self._stop.set()
+        self._thread.join()
+
+
+def start_speculation(auditor, X, audit, ranking, row, counter):
+    """Start the next ranking's refit as the block's last question is asked.
+
+    It assumes that the answer gives ``row`` (and ``counter``, when its
+    label is offered too) the label the ranking predicts out of sample.
+    ``audit`` is the state of the running ``LabelAuditor.fit``; the refit
+    reads its folds and last cross-validation, which stay as they are until
+    the next ranking takes it (:func:`take_speculation`).
+    """
+    if audit.speculation is not None:  # not taken: a block asked again
+        audit.speculation.cancel()
+    labels = audit.labels.copy()
+    labels[row] = ranking["prediction"][row]
+    if counter is not None:
+        labels[counter] = ranking["prediction"][counter]
+
+    def compute(assumed, stop):
+        # no progress bar: the person is reading a question meanwhile
+        cvp = auditor._cross_validate(audit.template, X, audit, assumed,
+                                      verbose=0, stop=stop)
+        if cvp is None:
+            return None
+        return cvp, _fit_selectors(cvp, X, audit, assumed, stop)
+
+    audit.speculation = SpeculativeRefit(compute, labels)
+
+
+def _fit_selectors(cvp, X, audit, labels, stop):
+    """Every fold's selector on the new models, as the questions would fit them.
+
+    Keyed as ``LabelAuditor._fold_selector`` caches them: ``fold -> (fitted
+    selector, labels of its training rows)``.
+    """
+    from sklearn.base import clone
+
+    fitted = {}
+    for fold, train in enumerate(cvp.train):
+        if stop():
+            return {}
+        y_train = labels[train]
+        fitted[fold] = (clone(audit.selector).fit(
+            cvp.estimators[fold], X[train], audit.classes[y_train]), y_train)
+    return fitted
+
+
+def take_speculation(audit):
+    """``(cross-validation, fold selectors)`` refit for these labels.
+
+    ``(None, {})`` when there is none to take: the caller refits in the
+    foreground.
+    """
+    speculation, audit.speculation = audit.speculation, None
+    taken = None if speculation is None else speculation.result(audit.labels)
+    return (None, {}) if taken is None else taken
