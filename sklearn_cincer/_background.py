@@ -12,6 +12,11 @@ the caller refits in the foreground, as without it. The refit is a
 deterministic function of the labels, so the questions are the same either
 way; only the wait moves.
 
+Once the cross-validation is handed over, the same thread goes on fitting
+each fold's selector, the folds of the first questions first, while the
+person answers; a question whose fold is not fitted yet fits it itself, as
+without the thread.
+
 Nothing of it is kept on the estimator: the thread lives in the state of
 one ``fit`` call and is joined before the call returns or fails, so a
 pickle taken mid-run holds no thread or lock, and no thread outlives the
@@ -30,9 +35,13 @@ class SpeculativeRefit:
     ----------
     compute : callable
         ``compute(labels, stop) -> result``: the refit on ``labels``; it
-        should return early (anything) when ``stop()`` turns True.
+        should return early (None) when ``stop()`` turns True.
     labels : ndarray
         The labels it assumes; copied.
+    then : callable, default=None
+        ``then(result, stop)``: more work for the same thread once the
+        result is handed over (its errors are ignored: it only prepares
+        what the caller would otherwise compute itself).
 
     Examples
     --------
@@ -46,18 +55,19 @@ class SpeculativeRefit:
     True
     """
 
-    def __init__(self, compute, labels):
+    def __init__(self, compute, labels, then=None):
         self.labels = np.array(labels, copy=True)
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._result = None
         self._failed = False
         self._thread = threading.Thread(
-            target=self._run, args=(compute,), name="sklearn-cincer-refit",
+            target=self._run, args=(compute, then), name="sklearn-cincer-refit",
             daemon=True,
         )
         self._thread.start()
 
-    def _run(self, compute):
+    def _run(self, compute, then):
         try:
             self._result = compute(self.labels, self._stop.is_set)
         except BaseException:  # noqa: BLE001 - the foreground refit reports it
@@ -65,22 +75,32 @@ class SpeculativeRefit:
             # not (a class gone from a fold): the caller refits on the real
             # labels, which raises if the failure is real
             self._failed = True
+        finally:
+            self._ready.set()
+        if then is None or self._failed or self._result is None:
+            return
+        try:
+            then(self._result, self._stop.is_set)
+        except BaseException:  # noqa: BLE001 - the caller does it again
+            pass
 
     def result(self, labels):
         """The refit if it assumed ``labels`` and succeeded, else None.
 
-        Waits for the thread in both cases (stopping it first when the
-        labels differ), so that none outlives the call.
+        Waits for the refit, not for ``then``. When there is no result to
+        hand over, the thread is stopped and waited for.
         """
         if not np.array_equal(labels, self.labels):
-            self._stop.set()
-        self._thread.join()
-        if self._stop.is_set() or self._failed:
+            self.cancel()
+            return None
+        self._ready.wait()
+        if self._failed or self._result is None:
+            self.cancel()
             return None
         return self._result
 
     def cancel(self):
-        """Stop the refit and wait for its thread (a call that fails)."""
+        """Stop the thread and wait for it (no thread outlives a fit)."""
         self._stop.set()
         self._thread.join()
 
@@ -92,50 +112,66 @@ def start_speculation(auditor, X, audit, ranking, row, counter):
     label is offered too) the label the ranking predicts out of sample.
     ``audit`` is the state of the running ``LabelAuditor.fit``; the refit
     reads its folds and last cross-validation, which stay as they are until
-    the next ranking takes it (:func:`take_speculation`).
+    the next ranking takes it (:func:`take_speculation`). The thread of the
+    previous refit, if it still fits selectors for the ranking that ends
+    here, is stopped first.
     """
-    if audit.speculation is not None:  # not taken: a block asked again
+    if audit.speculation is not None:
         audit.speculation.cancel()
     labels = audit.labels.copy()
     labels[row] = ranking["prediction"][row]
     if counter is not None:
         labels[counter] = ranking["prediction"][counter]
+    fitted = {}
 
     def compute(assumed, stop):
         # no progress bar: the person is reading a question meanwhile
         cvp = auditor._cross_validate(audit.template, X, audit, assumed,
                                       verbose=0, stop=stop)
-        if cvp is None:
-            return None
-        return cvp, _fit_selectors(cvp, X, audit, assumed, stop)
+        return None if cvp is None else (cvp, fitted)
 
-    audit.speculation = SpeculativeRefit(compute, labels)
+    def then(result, stop):
+        _fit_selectors(result[0], X, audit, labels, fitted, stop)
+
+    audit.speculation = SpeculativeRefit(compute, labels, then)
 
 
-def _fit_selectors(cvp, X, audit, labels, stop):
-    """Every fold's selector on the new models, as the questions would fit them.
+def _fit_selectors(cvp, X, audit, labels, fitted, stop):
+    """Each fold's selector on the new models, as the questions would fit them.
 
-    Keyed as ``LabelAuditor._fold_selector`` caches them: ``fold -> (fitted
-    selector, labels of its training rows)``.
+    Into ``fitted``, keyed as ``LabelAuditor._fold_selector`` caches them
+    (``fold -> (fitted selector, labels of its training rows)``), the folds
+    of the most suspicious labels first; a fold the questions fitted
+    meanwhile is skipped.
     """
     from sklearn.base import clone
 
-    fitted = {}
-    for fold, train in enumerate(cvp.train):
+    from ._issues import label_quality
+
+    order = np.argsort(label_quality(cvp.proba, labels), kind="stable")
+    _, first = np.unique(cvp.fold[order], return_index=True)
+    for fold in np.argsort(first):
+        fold = int(fold)
         if stop():
-            return {}
+            return
+        if fold in fitted:
+            continue
+        train = cvp.train[fold]
         y_train = labels[train]
-        fitted[fold] = (clone(audit.selector).fit(
-            cvp.estimators[fold], X[train], audit.classes[y_train]), y_train)
-    return fitted
+        selector = clone(audit.selector).fit(
+            cvp.estimators[fold], X[train], audit.classes[y_train])
+        fitted.setdefault(fold, (selector, y_train))
 
 
 def take_speculation(audit):
     """``(cross-validation, fold selectors)`` refit for these labels.
 
     ``(None, {})`` when there is none to take: the caller refits in the
-    foreground.
+    foreground. The selectors' dict fills as the thread goes on.
     """
-    speculation, audit.speculation = audit.speculation, None
+    speculation = audit.speculation
     taken = None if speculation is None else speculation.result(audit.labels)
-    return (None, {}) if taken is None else taken
+    if taken is None:
+        audit.speculation = None
+        return None, {}
+    return taken
