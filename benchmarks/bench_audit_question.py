@@ -92,7 +92,9 @@ def main():
         print(f"background_refit={background}: {len(history)} questions, "
               f"wait median {1e3 * med:.1f} ms = {med / gemm:.1f}x the GEMM, "
               f"90th percentile {1e3 * p90:.0f} ms, longest {1e3 * top:.0f} ms "
-              f"= {top / gemm:.0f}x; fit {total:.1f} s")
+              f"= {top / gemm:.0f}x, all waits {waits.sum():.1f} s; fit "
+              f"{total:.1f} s")
+        print("  waits (ms):", " ".join(f"{1e3 * w:.0f}" for w in waits))
 
 
 if __name__ == "__main__":

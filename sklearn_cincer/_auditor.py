@@ -155,10 +155,11 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     selector : selector object, default=None
         Chooses the counter-example; ``None`` means
         :class:`~sklearn_cincer.CleaningSelector`, the cleaner's default: on
-        the audit benchmark's small data sets it fixes as many errors as
-        :class:`~sklearn_cincer.TopFisherSelector` (Eq. 14) in fewer
-        questions (see the user guide, :ref:`audit`). Cloned and fit on each
-        fold's model and training rows.
+        the audit benchmark (uniform, pair-flip and confusion noise) it
+        fixes as many errors as :class:`~sklearn_cincer.TopFisherSelector`
+        (Eq. 14) in fewer questions, its counter-examples being more often
+        offered for relabeling (see the user guide, :ref:`audit_selector`).
+        Cloned and fit on each fold's model and training rows.
     oracle : callable, default=None
         ``oracle(query) -> answer`` (a
         :class:`~sklearn_cincer.SimulatedOracle`, a
