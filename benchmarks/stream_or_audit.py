@@ -47,6 +47,8 @@ DATASETS = ("breast", "wine", "digits", "adult", "mnist", "20ng")
 NOISES = ("uniform", "pairwise", "confusion")
 BUDGETS = (0.1, 0.2)
 METHODS = ("stream", "audit", "audit_then_stream")
+LABELS = {"stream": "stream", "audit": "audit",
+          "audit_then_stream": "audit, then stream"}
 #: Rows drawn per seed from the training pool of the large data sets, so that
 #: a streamed file (one model update per row) runs in about a minute.
 ROWS = {"adult": 500, "mnist": 500, "20ng": 500, "digits": 500}
@@ -287,7 +289,7 @@ def plot(summary, path):
         for method in METHODS:
             m = g[g["method"] == method].sort_values("budget")
             ax.errorbar(100 * m["budget"], m["noise_removed"], m["se"],
-                        fmt=styles[method], label=method.replace("_", ", then "),
+                        fmt=styles[method], label=LABELS[method],
                         capsize=2, markersize=4)
         ax.set_title(f"{dataset}, {noise}", fontsize="small")
     for ax in axes[-1]:
@@ -302,9 +304,14 @@ def plot(summary, path):
     plt.close(fig)
 
 
-def report(output, docs=False):
-    """Write the table and the figure; with ``docs``, into the user guide."""
-    summary = summarize(read_runs(output))
+def report(output, docs=False, budgets=BUDGETS):
+    """Write the table and the figure; with ``docs``, into the user guide.
+
+    Only the rows of ``budgets`` count (tasks run with more keep theirs).
+    """
+    results = read_runs(output)
+    results = results[np.isin(results["budget"], budgets)]
+    summary = summarize(results)
     summary.to_csv(Path(output) / "summary.csv", index=False)
     text = table_rst(summary)
     (Path(output) / "summary.rst").write_text(text)
@@ -334,7 +341,7 @@ def main(argv=None):
     if not args.report_only:
         run(args.datasets, args.noise, range(args.seeds), args.budgets,
             args.output, args.data_home)
-    report(args.output, docs=args.docs)
+    report(args.output, docs=args.docs, budgets=args.budgets)
 
 
 if __name__ == "__main__":
