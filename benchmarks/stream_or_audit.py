@@ -247,10 +247,14 @@ def summarize(results):
 
 
 def wins(summary):
-    """Cells (data set, noise, budget) where each method removes the most noise."""
-    best = summary.loc[summary.groupby(["dataset", "noise", "budget"])[
-        "noise_removed"].idxmax(), "method"]
-    return best.value_counts().reindex(list(METHODS), fill_value=0).to_dict()
+    """Cells (data set, noise, budget) where each method removes the most noise.
+
+    A tie counts for every method that reaches the most.
+    """
+    table = summary.pivot_table(index=["dataset", "noise", "budget"],
+                                columns="method", values="noise_removed")
+    best = table.max(axis=1)
+    return {m: int((table[m] >= best).sum()) for m in METHODS if m in table}
 
 
 def table_rst(summary):
