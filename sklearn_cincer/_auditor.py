@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._background import start_speculation, take_speculation
+from ._background import prefetch_selectors, start_speculation, take_speculation
 from ._cleaner import (
     QueryRecord,
     SkepticalCleaner,
@@ -441,6 +441,8 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     pending = self._pending(ranking, audit)
                     if audit.used >= audit.n_budget or pending.size == 0:
                         break
+                    if self.background_refit and not ranking["taken"]:
+                        prefetch_selectors(X, audit, ranking)
                     self._ask_block(X, classes, audit, ranking, pending,
                                     selector, bar)
         finally:
@@ -467,6 +469,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         taken when it assumed the labels the answer left.
         """
         cvp, selectors = take_speculation(audit)
+        taken = cvp is not None
         if cvp is None:
             cvp = self._cross_validate(template, X, audit, audit.labels,
                                        verbose=audit.inner_verbose)
@@ -483,6 +486,7 @@ class LabelAuditor(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             # fold -> (selector, labels it saw): fitted when first needed,
             # or by the background refit
             "selectors": selectors,
+            "taken": taken,  # refit in the background, while the person read
         }
 
     @staticmethod

@@ -136,13 +136,35 @@ def start_speculation(auditor, X, audit, ranking, row, counter):
     audit.speculation = SpeculativeRefit(compute, labels, then)
 
 
-def _fit_selectors(cvp, X, audit, labels, fitted, stop):
+def prefetch_selectors(X, audit, ranking):
+    """Fit the folds' selectors of a ranking refit in the foreground, in a thread.
+
+    The first ranking, and one whose background refit was not taken: the
+    first question fits its own fold's selector at once, the thread the
+    others while the person reads. Returns the dict it fills, to serve as
+    the ranking's selector cache.
+    """
+    if audit.speculation is not None:
+        audit.speculation.cancel()
+    cvp, labels, fitted = ranking["cv"], audit.labels.copy(), ranking["selectors"]
+
+    def compute(assumed, stop):
+        return cvp, fitted
+
+    def then(result, stop):
+        _fit_selectors(cvp, X, audit, labels, fitted, stop, skip_first=True)
+
+    audit.speculation = SpeculativeRefit(compute, labels, then)
+
+
+def _fit_selectors(cvp, X, audit, labels, fitted, stop, skip_first=False):
     """Each fold's selector on the new models, as the questions would fit them.
 
     Into ``fitted``, keyed as ``LabelAuditor._fold_selector`` caches them
     (``fold -> (fitted selector, labels of its training rows)``), the folds
-    of the most suspicious labels first; a fold the questions fitted
-    meanwhile is skipped.
+    of the most suspicious labels first (but the first one with
+    ``skip_first``: the question about to be asked fits it); a fold the
+    questions fitted meanwhile is skipped.
     """
     from sklearn.base import clone
 
@@ -150,7 +172,7 @@ def _fit_selectors(cvp, X, audit, labels, fitted, stop):
 
     order = np.argsort(label_quality(cvp.proba, labels), kind="stable")
     _, first = np.unique(cvp.fold[order], return_index=True)
-    for fold in np.argsort(first):
+    for fold in np.argsort(first)[int(skip_first):]:
         fold = int(fold)
         if stop():
             return

@@ -161,7 +161,7 @@ def test_an_oracle_that_raises_leaves_no_thread(digits):
 
     def oracle(query):
         asked.append(query.example_id)
-        if _refit_threads():  # the block's last question, refit running
+        if _refit_threads():  # selectors or the next refit in the background
             raise KeyboardInterrupt
         return simulated(query)
 
@@ -169,7 +169,7 @@ def test_an_oracle_that_raises_leaves_no_thread(digits):
                            budget=20, refit_every=8, random_state=0)
     with pytest.raises(KeyboardInterrupt):
         auditor.fit(X, y_noisy)
-    assert 1 < len(asked) <= 8
+    assert 1 <= len(asked) <= 8
     assert not _refit_threads()
     assert not hasattr(auditor, "history_")  # the failed call changed nothing
 
