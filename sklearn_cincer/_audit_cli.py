@@ -71,7 +71,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "audit",
         help="rank every label of a CSV file by suspicion and ask about the "
-        "worst first",
+        "worst first (for a finished file)",
         description=(
             "Rank the labels of a CSV file by how much a model cross-validated "
             "without each row doubts it, then ask about the most suspicious "
@@ -80,7 +80,11 @@ def add_parser(subparsers):
             "when it is suspicious). Writes the file with cleaned labels, the table of "
             "what changed, and the ranked table of every label (--issues). An "
             "undo (the terminal's 'u', the page's button) is saved in the "
-            "store and applied when the same command runs again."
+            "store and applied when the same command runs again. For a "
+            "finished file it fixes more label errors than 'clean' (which "
+            "streams the rows once after a bootstrap it never asks about) "
+            "for the same labels you inspect (user guide, 'Stream or "
+            "audit?'); 'clean' is for rows that come over time."
         ),
     )
     _clean.add_file_arguments(parser, seed_help="seed of the model and of the "

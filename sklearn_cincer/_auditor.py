@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from . import _questions
+from ._background import prefetch_selectors, start_speculation, take_speculation
 from ._crossval import check_splits, cross_val_proba
 from ._health import pred_probs_issues
 from ._issues import issues_table, label_quality
@@ -104,10 +105,15 @@ class _Audit:
         self.used = 0
         self.history = []
         self.n_rankings = 0
+        self.template = None  # the seeded, unfitted estimator of every fold
+        self.selector = None  # the seeded, unfitted selector of every fold
         self.splits = None
         self.last_cv = None
         self.inner_verbose = 0
         self._feature_scale = None
+        # the next ranking's refit, started while the block's last question
+        # is with the oracle (a _background.SpeculativeRefit), or None
+        self.speculation = None
 
     def feature_scale(self, X):
         """Each feature's standard deviation over ``X``, computed once."""
@@ -165,10 +171,11 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
     selector : selector object, default=None
         Chooses the counter-example; ``None`` means
         :class:`~sklearn_cincer.CleaningSelector`, the cleaner's default: on
-        the audit benchmark's small data sets it fixes as many errors as
-        :class:`~sklearn_cincer.TopFisherSelector` (Eq. 14) in fewer
-        questions (see the user guide, :ref:`audit`). Cloned and fit on each
-        fold's model and training rows.
+        the audit benchmark (uniform, pair-flip and confusion noise) it
+        fixes as many errors as :class:`~sklearn_cincer.TopFisherSelector`
+        (Eq. 14) in fewer questions, its counter-examples being more often
+        offered for relabeling (see the user guide, :ref:`audit_selector`).
+        Cloned and fit on each fold's model and training rows.
     oracle : callable, default=None
         ``oracle(query) -> answer`` (a
         :class:`~sklearn_cincer.SimulatedOracle`, a
@@ -195,6 +202,14 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         several times faster and reaches the same solution for a convex
         model such as ``LogisticRegression``. The folds stay the same
         throughout a fit either way.
+    background_refit : bool, default=True
+        Refit the ranking while the person reads the last question before
+        it, in a background thread, rather than after the answer: the refit
+        assumes that the answer takes the labels the model predicts, and is
+        used only when it does (otherwise it is stopped and the ranking is
+        refit after the answer, as with False). The questions are the same
+        either way; only the wait after an answer is shorter. False runs
+        every refit in the calling thread.
     threshold : float, default=0.0
         A label is suspicious (``is_label_issue``) when the out-of-sample
         prediction differs from it with a margin of at least ``threshold``;
@@ -337,6 +352,7 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         ],
         "refit_every": [Interval(Integral, 1, None, closed="left")],
         "refit": [StrOptions({"scratch", "incremental"})],
+        "background_refit": ["boolean"],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "counter_threshold": [
             Interval(Real, 0, 1, closed="both"),
@@ -364,6 +380,7 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         budget=None,
         refit_every=10,
         refit="scratch",
+        background_refit=True,
         threshold=0.0,
         counter_threshold="auto",
         n_counter_examples=1,
@@ -381,6 +398,7 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         self.budget = budget
         self.refit_every = refit_every
         self.refit = refit
+        self.background_refit = background_refit
         self.threshold = threshold
         self.counter_threshold = counter_threshold
         self.n_counter_examples = n_counter_examples
@@ -437,30 +455,53 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         selector = seed_unset_random_states(clone(selector), rng)
         audit = _Audit(classes, np.searchsorted(classes, y), n_budget)
         audit.splits = splits
+        audit.template = template
+        audit.selector = selector
 
         # a bar over the labels inspected; without questions, over the folds
         audit.inner_verbose = self.verbose - 1 if n_budget else self.verbose
         bar = progress(total=n_budget, desc="LabelAuditor",
                        verbose=self.verbose if n_budget else 0, unit="label")
         # the oracle may refuse the run (a store written by another one)
-        with oracle_fit(self.oracle, _RunSettings(self), X, y), bar:
-            while True:
-                ranking = self._rank(template, X, audit, classes)
-                pending = self._pending(ranking, audit)
-                if audit.used >= audit.n_budget or pending.size == 0:
-                    break
-                self._ask_block(X, classes, audit, ranking, pending, selector, bar)
-            self._publish(X, classes, template, audit, ranking, selector)
+        try:
+            with oracle_fit(self.oracle, _RunSettings(self), X, y), bar:
+                while True:
+                    ranking = self._rank(template, X, audit, classes)
+                    pending = self._pending(ranking, audit)
+                    if audit.used >= audit.n_budget or pending.size == 0:
+                        break
+                    if self.background_refit and not ranking["taken"]:
+                        prefetch_selectors(X, audit, ranking)
+                    self._ask_block(X, classes, audit, ranking, pending,
+                                    selector, bar)
+                self._publish(X, classes, template, audit, ranking, selector)
+        finally:
+            # a call that fails (an oracle that raises) leaves no thread
+            if audit.speculation is not None:
+                audit.speculation.cancel()
         return self
 
-    def _rank(self, template, X, audit, classes):
-        """Cross-validate on the current labels: probabilities, margins, flags."""
-        cvp = cross_val_proba(
-            template, X, classes[audit.labels], classes, splits=audit.splits,
+    def _cross_validate(self, template, X, audit, labels, *, verbose, stop=None):
+        """The cross-validation of a ranking on ``labels`` (None if stopped)."""
+        classes = audit.classes
+        return cross_val_proba(
+            template, X, classes[labels], classes, splits=audit.splits,
             warm_start=audit.last_cv if self.refit == "incremental" else None,
-            n_jobs=self.n_jobs, verbose=audit.inner_verbose,
-            n_threads=resolve_n_threads(self.n_threads),
+            n_jobs=self.n_jobs, verbose=verbose,
+            n_threads=resolve_n_threads(self.n_threads), stop=stop,
         )
+
+    def _rank(self, template, X, audit, classes):
+        """Cross-validate on the current labels: probabilities, margins, flags.
+
+        The refit started while the last question was with the oracle is
+        taken when it assumed the labels the answer left.
+        """
+        cvp, selectors = take_speculation(audit)
+        taken = cvp is not None
+        if cvp is None:
+            cvp = self._cross_validate(template, X, audit, audit.labels,
+                                       verbose=audit.inner_verbose)
         audit.last_cv = cvp
         audit.n_rankings += 1
         margins, predictions = margin(cvp.proba, audit.labels)
@@ -471,7 +512,10 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
             "quality": label_quality(cvp.proba, audit.labels),
             "flagged": is_suspicious(margins, predictions, audit.labels,
                                      self.threshold),
-            "selectors": {},
+            # fold -> (selector, labels it saw): fitted when first needed,
+            # or by the background refit
+            "selectors": selectors,
+            "taken": taken,  # refit in the background, while the person read
         }
 
     @staticmethod
@@ -685,6 +729,10 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         query, offered = self._query(X, classes, audit, ranking, row, selector,
                                      left, follow_up)
         counters = [ce.example_id for ce in query.counter_examples]
+        offered_counters = [ce for ce, offer in zip(counters, offered) if offer]
+        if self.background_refit and left - len(offered_counters) <= 0:
+            # the block's last question: refit while the person reads it
+            start_speculation(self, X, audit, ranking, row, offered_counters)
         answer = _questions.hand_over(self.oracle, query, "auditor")
         outcome = _questions.read_answer(answer, query, offered)
         _questions.apply_answer(audit.labels, classes, query, outcome)

@@ -72,13 +72,20 @@ def _fraction(text):
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "clean",
-        help="clean the labels of a CSV file, asking you about the suspicious ones",
+        help="stream the rows of a CSV file, asking you about the suspicious "
+        "ones (for rows that come over time; a finished file: 'audit')",
         description=(
             "Stream the rows of a CSV file through CINCER with a logistic "
             "regression on one-hot encoded text columns and standardized "
             "numeric columns; ask about the rows whose label the model doubts, "
             "showing a training row that supports the doubt; write the "
-            "file with cleaned labels, and a table of what changed."
+            "file with cleaned labels, and a table of what changed. "
+            "The stream never asks about its first rows (the bootstrap) and "
+            "judges each row once, by a model of the rows before it: for a "
+            "finished file, 'sklearn-cincer audit' fixes more label errors "
+            "for the same labels you inspect (user guide, 'Stream or "
+            "audit?'). Use 'clean' for rows that come over time, after an "
+            "audit of those you have."
         ),
     )
     add_file_arguments(parser)
@@ -808,6 +815,9 @@ def _describe(args, table, n_bootstrap):
     print(f"The first {min(n_bootstrap, n)} rows (in {order} order) train the "
           f"model; the other {max(0, n - n_bootstrap)} are checked one at a "
           "time.", flush=True)
+    print("For a finished file, 'sklearn-cincer audit' checks every row, the "
+          "first ones too, and fixes more errors for the labels you inspect; "
+          "'clean' is for rows that come over time.", flush=True)
 
 
 def describe_table(args, table):

@@ -87,7 +87,7 @@ def check_splits(cv, X, y):
 
 
 def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=None,
-                    n_jobs=None, verbose=0, n_threads=None):
+                    n_jobs=None, verbose=0, n_threads=None, stop=None):
     """Out-of-sample ``predict_proba`` of every row, with the fold models.
 
     Parameters
@@ -117,10 +117,15 @@ def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=N
     n_threads : int or None, default=None
         BLAS, OpenMP and torch threads of each fold's fit (also in a joblib
         worker); None leaves them as they are.
+    stop : callable, default=None
+        Asked before each fold's result is taken; when it returns True the
+        remaining folds are not fitted and None is returned (a refit whose
+        labels went out of date stops early).
 
     Returns
     -------
-    result : CrossValProba
+    result : CrossValProba or None
+        None only when ``stop`` stopped it.
 
     Examples
     --------
@@ -153,6 +158,8 @@ def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=N
     bar = progress(results, total=len(splits), desc="cross-validation",
                    verbose=verbose, unit="fold", leave=False)
     for (model, p), (_, test) in zip(bar, splits):
+        if stop is not None and stop():
+            return None
         proba[test] = p
         estimators.append(model)
     return CrossValProba(proba=proba, fold=fold, estimators=estimators,

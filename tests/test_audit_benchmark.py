@@ -116,3 +116,46 @@ def test_the_command_reports_missing_data(tmp_path, capsys):
             "--quiet", "--no-figures"]
     assert main(argv) == 1
     assert "audit-benchmark: error" in capsys.readouterr().err
+
+
+def test_the_command_compares_selectors_on_the_same_cells(tmp_path, capsys):
+    argv = ["audit-benchmark", "--datasets", "wine", "--noise", "confusion",
+            "--budgets", "0.1", "--repeats", "1", "--output", str(tmp_path),
+            "--no-figures", "--quiet", "--selector", "cleaning", "top_fisher"]
+    assert main(argv) == 0
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == ["wine__confusion__0.csv", "wine__confusion__0__cleaning.csv"]
+    rows = pd.concat([pd.read_csv(tmp_path / "runs" / name) for name in runs])
+    assert set(rows["selector"]) == {"cleaning", "top_fisher"}
+    # cleanlab's ranking is the same on the same noisy copy, whatever selector
+    cleanlab = rows[rows["method"] == "cleanlab"]
+    assert cleanlab["noise_removed"].nunique() == 1
+    compared = pd.read_csv(tmp_path / "selectors.csv")
+    for name in ("cleaning", "top_fisher"):
+        mine = rows[(rows["method"] == "auditor") & (rows["selector"] == name)]
+        assert compared.loc[0, name] == pytest.approx(mine["noise_removed"].mean())
+        assert compared.loc[0, f"{name}_questions"] == mine["questions"].mean()
+    assert compared.loc[0, "cleanlab"] == pytest.approx(
+        cleanlab["noise_removed"].iloc[0])
+    text = (tmp_path / "selectors.md").read_text()
+    assert "auditor, cleaning" in text and "auditor, top_fisher" in text
+    summary = (tmp_path / "summary.md").read_text()
+    assert "(auditor with cleaning)" in summary
+    assert "(auditor with top_fisher)" in summary
+
+
+def test_results_written_before_the_selector_column_read_as_top_fisher(tmp_path):
+    from sklearn_cincer.benchmark import run_audit_benchmark
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    rows = pd.DataFrame(run_audit_task("wine", "uniform", 0, budgets=(0.1,)))
+    rows.drop(columns="selector").to_csv(folder / "wine__uniform__0.csv",
+                                         index=False)
+    frame = run_audit_benchmark(datasets=["wine"], noises=["uniform"],
+                                budgets=[0.1], n_repeats=1, output_dir=tmp_path,
+                                verbose=0)
+    assert set(frame["selector"]) == {"top_fisher"}
+    pd.testing.assert_series_equal(
+        frame["noise_removed"].reset_index(drop=True),
+        rows.sort_values("method")["noise_removed"].reset_index(drop=True))

@@ -41,8 +41,13 @@ AUDIT_BUDGETS = (0.05, 0.1, 0.2)
 #: option away (``--noise confusion``).
 AUDIT_NOISE = ("uniform", "pairwise")
 
+#: Counter-example selectors of the auditor in the default grid (benchmark
+#: names, as ``--selector`` takes them): Top Fisher, as when the user guide's
+#: tables were first measured.
+AUDIT_SELECTORS = ("top_fisher",)
+
 AUDIT_COLUMNS = (
-    "dataset", "noise", "seed", "budget", "method", "labels_budget",
+    "dataset", "noise", "seed", "budget", "method", "selector", "labels_budget",
     "labels_inspected", "questions", "n_noisy", "errors_fixed", "noise_removed",
     "precision", "f1", "counter_offers", "follow_ups", "seconds",
 )
@@ -154,13 +159,14 @@ def _f1(model, X, y, X_test, y_test):
 
 
 def _row(dataset, noise, seed, budget, method, n_budget, y_noisy, y_clean, y_true,
-         inspected, questions, f1, seconds, offers=0, follow_ups=0):
+         inspected, questions, f1, seconds, offers=0, follow_ups=0,
+         selector="top_fisher"):
     noisy = y_noisy != y_true
     fixed = int((noisy & (y_clean == y_true)).sum())
     found = int(noisy[inspected].sum())
     return {
         "dataset": dataset, "noise": noise, "seed": seed, "budget": budget,
-        "method": method, "labels_budget": int(n_budget),
+        "method": method, "selector": selector, "labels_budget": int(n_budget),
         "labels_inspected": int(inspected.sum()), "questions": int(questions),
         "n_noisy": int(noisy.sum()), "errors_fixed": fixed,
         "noise_removed": 100 * fixed / max(1, int(noisy.sum())),
@@ -171,7 +177,8 @@ def _row(dataset, noise, seed, budget, method, n_budget, y_noisy, y_clean, y_tru
 
 
 def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.2,
-                   model="lr", data=None, data_home=None, auditor_params=None):
+                   model="lr", data=None, data_home=None, auditor_params=None,
+                   selector="top_fisher"):
     """Audit one noisy copy of a data set with cleanlab and with LabelAuditor.
 
     Parameters
@@ -190,8 +197,12 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
         when None.
     data_home : str, default=None
     auditor_params : dict, default=None
-        Parameters of the auditor besides its defaults; the selector is
-        :class:`~sklearn_cincer.TopFisherSelector` unless it says otherwise.
+        Parameters of the auditor besides its defaults; a ``selector`` there
+        overrides ``selector``.
+    selector : str, default="top_fisher"
+        The auditor's counter-example selector, by its benchmark name
+        (:data:`~sklearn_cincer.benchmark.SELECTORS`). Every row carries it,
+        so that runs with several selectors can be told apart.
 
     Returns
     -------
@@ -212,8 +223,7 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
     from .._crossval import check_splits, cross_val_proba
     from ..datasets import make_label_noise
     from ..oracles import SimulatedOracle
-    from ..selectors import TopFisherSelector
-    from ._registry import make_model
+    from ._registry import make_model, make_selector
 
     if data is None:
         data = load_audit_data(dataset, seed, data_home=data_home)
@@ -240,19 +250,17 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
         f1 = _f1(estimator, X, y_clean, X_test, y_test)
         return _row(dataset, noise, seed, budget, method, n_labels, y_noisy,
                     y_clean, y_true, inspected, n_labels, f1,
-                    ranking_seconds + time.perf_counter() - t0)
+                    ranking_seconds + time.perf_counter() - t0,
+                    selector=selector)
 
     rows = []
     for budget in budgets:
         n_labels = int(round(budget * n))
         rows.append(cleanlab_row(budget, n_labels, "cleanlab"))
         t0 = time.perf_counter()
-        # Top Fisher, as when the user guide's tables were measured (the
-        # auditor's default since is the cleaning selector); auditor_params
-        # may give another
         params = dict(oracle=SimulatedOracle(y_true), budget=n_labels, cv=splits,
                       random_state=seed, explain_issues=False,
-                      selector=TopFisherSelector())
+                      selector=make_selector(selector))
         params.update(auditor_params or {})
         auditor = LabelAuditor(estimator, **params).fit(X, y_noisy)
         inspected = np.array(auditor.label_issues_["inspected"], dtype=bool)
@@ -266,6 +274,7 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
             y_true, inspected, auditor.n_queries_, f1, time.perf_counter() - t0,
             offers=sum(r.counter_offered for r in auditor.history_),
             follow_ups=sum(r.follow_up for r in auditor.history_),
+            selector=selector,
         ))
         rows.append(cleanlab_row(budget, auditor.n_queries_, "cleanlab_per_question"))
     return rows
@@ -279,23 +288,40 @@ def _write_rows(rows, path):
     os.replace(tmp, path)
 
 
-def _task(dataset, noise, seed, budgets, noise_rate, data_home, folder, threads,
-          auditor_params):
+def _task_path(folder, dataset, noise, seed, selector):
+    # Top Fisher's tasks keep the names they had before --selector, so that
+    # an earlier run's results are read back
+    suffix = "" if selector == "top_fisher" else f"__{selector}"
+    return folder / f"{dataset}__{noise}__{seed}{suffix}.csv"
+
+
+def _read_rows(path, selector):
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    if "selector" not in frame:  # written before --selector: Top Fisher
+        frame.insert(frame.columns.get_loc("method") + 1, "selector", selector)
+    return frame
+
+
+def _task(dataset, noise, seed, selector, budgets, noise_rate, data_home, folder,
+          threads, auditor_params):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
         rows = run_audit_task(dataset, noise, seed, budgets=budgets,
                               noise_rate=noise_rate, data_home=data_home,
-                              auditor_params=auditor_params)
+                              auditor_params=auditor_params, selector=selector)
     if folder is not None:
-        _write_rows(rows, folder / f"{dataset}__{noise}__{seed}.csv")
+        _write_rows(rows, _task_path(folder, dataset, noise, seed, selector))
     return rows
 
 
 def run_audit_benchmark(*, datasets=AUDIT_DATASETS, noises=AUDIT_NOISE,
                         budgets=AUDIT_BUDGETS, n_repeats=5, noise_rate=0.2,
                         random_state=0, data_home=None, output_dir=None, n_jobs=1,
-                        threads=1, auditor_params=None, verbose=1):
+                        threads=1, auditor_params=None, verbose=1,
+                        selectors=AUDIT_SELECTORS):
     """Run the audit benchmark; resumable, tasks in parallel.
 
     Parameters
@@ -310,9 +336,10 @@ def run_audit_benchmark(*, datasets=AUDIT_DATASETS, noises=AUDIT_NOISE,
     random_state : int, default=0
     data_home : str, default=None
     output_dir : str or path-like, default=None
-        Each task (data set, noise, seed) writes
-        ``<output_dir>/runs/<dataset>__<noise>__<seed>.csv``; tasks whose file
-        exists are read back instead of run again.
+        Each task (data set, noise, seed, selector) writes
+        ``<output_dir>/runs/<dataset>__<noise>__<seed>[__<selector>].csv``
+        (no suffix for Top Fisher); tasks whose file exists are read back
+        instead of run again.
     n_jobs : int, default=1
         Tasks run in parallel (joblib processes).
     threads : int or None, default=1
@@ -321,6 +348,9 @@ def run_audit_benchmark(*, datasets=AUDIT_DATASETS, noises=AUDIT_NOISE,
         Parameters of the auditor besides its defaults.
     verbose : int, default=1
         A progress bar over the tasks.
+    selectors : sequence of str, default=("top_fisher",)
+        The auditor's counter-example selectors, by benchmark name; each is
+        a task of its own, with cleanlab on the same noisy copy.
 
     Returns
     -------
@@ -345,31 +375,34 @@ def run_audit_benchmark(*, datasets=AUDIT_DATASETS, noises=AUDIT_NOISE,
         config = dict(datasets=list(datasets), noises=list(noises),
                       budgets=list(budgets), n_repeats=n_repeats,
                       noise_rate=noise_rate, random_state=random_state,
-                      auditor_params=auditor_params or {})
+                      auditor_params=auditor_params or {},
+                      selectors=list(selectors))
         (Path(output_dir) / "config.json").write_text(json.dumps(config, indent=2))
     done, todo = [], []
     for dataset in datasets:
         for noise in noises:
             for seed in range(random_state, random_state + n_repeats):
-                path = None if folder is None else (
-                    folder / f"{dataset}__{noise}__{seed}.csv")
-                if path is not None and path.is_file():
-                    done.append(pd.read_csv(path))
-                else:
-                    todo.append((dataset, noise, seed))
+                for selector in selectors:
+                    path = None if folder is None else _task_path(
+                        folder, dataset, noise, seed, selector)
+                    if path is not None and path.is_file():
+                        done.append(_read_rows(path, selector))
+                    else:
+                        todo.append((dataset, noise, seed, selector))
     if verbose and done:
         print(f"[audit-benchmark] {len(done)} task(s) already done, {len(todo)} "
               "to run.", flush=True)
-    jobs = (delayed(_task)(d, k, s, budgets, noise_rate, data_home, folder, threads,
-                           auditor_params) for d, k, s in todo)
+    jobs = (delayed(_task)(d, k, s, sel, budgets, noise_rate, data_home, folder,
+                           threads, auditor_params) for d, k, s, sel in todo)
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
     bar = progress(results, total=len(todo), desc="audit-benchmark",
                    verbose=verbose, unit="task")
     for rows in bar:
         done.append(pd.DataFrame(rows, columns=list(AUDIT_COLUMNS)))
     frame = pd.concat(done, ignore_index=True)
-    return frame.sort_values(["dataset", "noise", "seed", "budget", "method"],
-                             kind="stable").reset_index(drop=True)
+    return frame.sort_values(
+        ["dataset", "noise", "seed", "budget", "selector", "method"],
+        kind="stable").reset_index(drop=True)
 
 
 def summarize_audit(results, *, per="label"):
@@ -387,7 +420,9 @@ def summarize_audit(results, *, per="label"):
     Returns
     -------
     table : pandas.DataFrame
-        One row per data set, noise and budget, with for each of noise
+        One row per data set, noise, budget and ``selector`` (the
+        auditor's; Top Fisher for results written before it was a column),
+        with for each of noise
         removed, precision and F1 (in %) the means and standard errors over
         seeds of both methods and of their paired difference
         (``*_diff``: auditor minus cleanlab), and ``n_seeds``. The standard
@@ -410,7 +445,9 @@ def summarize_audit(results, *, per="label"):
     import pandas as pd
 
     baseline = {"label": "cleanlab", "question": "cleanlab_per_question"}[per]
-    keys = ["dataset", "noise", "budget"]
+    if "selector" not in results:
+        results = results.assign(selector="top_fisher")
+    keys = ["dataset", "noise", "budget", "selector"]
     rows = []
     for key, g in results.groupby(keys, sort=False):
         ours = g[g["method"] == "auditor"].set_index("seed")
@@ -437,7 +474,8 @@ def summarize_audit(results, *, per="label"):
     keys = (table["dataset"].map(order).fillna(len(order)) * 100
             + table["noise"].map(noise).fillna(len(noise)) * 10)
     return table.assign(_key=keys).sort_values(
-        ["_key", "budget"], kind="stable").drop(columns="_key").reset_index(drop=True)
+        ["selector", "_key", "budget"], kind="stable").drop(
+        columns="_key").reset_index(drop=True)
 
 
 def audit_verdict(summary):
@@ -548,7 +586,10 @@ def format_audit_rst(summary, title):
 
 
 def write_audit_report(results, output_dir, *, figures=True):
-    """Write ``summary.md`` (both tables and the verdict), ``summary.rst``, a figure.
+    """Write ``summary.md`` (the tables and verdicts), ``summary.rst``, figures.
+
+    With several selectors, each gets its tables and verdict, and
+    ``selectors.md``/``selectors.rst`` compare them cell by cell.
 
     Parameters
     ----------
@@ -557,7 +598,8 @@ def write_audit_report(results, output_dir, *, figures=True):
     output_dir : str or path-like
     figures : bool, default=True
         Also draw ``noise_removed.png`` (noise removed against the budget,
-        per data set and noise kind).
+        per data set and noise kind; ``noise_removed_<selector>.png`` for
+        every selector but the first when there are several).
 
     Returns
     -------
@@ -568,34 +610,145 @@ def write_audit_report(results, output_dir, *, figures=True):
     output_dir.mkdir(parents=True, exist_ok=True)
     per_label = summarize_audit(results, per="label")
     per_question = summarize_audit(results, per="question")
+    selectors = list(dict.fromkeys(per_label["selector"]))
+    parts = ["# Audit benchmark: LabelAuditor against cleanlab",
+             "Mean ± standard error over seeds; noise removed, precision and "
+             "F1 in %. Differences are paired by seed (auditor minus cleanlab)."]
+    rst = []
+    for i, name in enumerate(selectors):
+        label = per_label[per_label["selector"] == name]
+        question = per_question[per_question["selector"] == name]
+        parts += _report_parts(label, question, name, len(selectors) > 1)
+        rst += [
+            format_audit_rst(label, "Per label: at equal labels inspected "
+                             f"(auditor with {name}; mean ± SE over seeds, in %)"),
+            format_audit_rst(question, "Per question: cleanlab inspects as many "
+                             "labels as the auditor asked questions (auditor "
+                             f"with {name})"),
+        ]
+        if figures:
+            suffix = "" if i == 0 else f"_{name}"
+            fig = plot_audit(label)
+            fig.savefig(output_dir / f"noise_removed{suffix}.png", dpi=120)
+    text = "\n\n".join(parts) + "\n"
+    (output_dir / "summary.md").write_text(text)
+    (output_dir / "summary.rst").write_text("\n\n".join(rst) + "\n")
+    if len(selectors) > 1:
+        compared = compare_selectors(results)
+        (output_dir / "selectors.md").write_text(
+            "# The auditor's selectors, cell by cell\n\n"
+            + format_selectors(compared) + "\n")
+        (output_dir / "selectors.rst").write_text(
+            format_selectors(compared, rst=True) + "\n")
+        compared.to_csv(output_dir / "selectors.csv", index=False)
+    per_label.to_csv(output_dir / "summary_per_label.csv", index=False)
+    per_question.to_csv(output_dir / "summary_per_question.csv", index=False)
+    return text
+
+
+def _report_parts(per_label, per_question, selector, several):
+    """The markdown sections of one selector's tables and verdict."""
     verdict = audit_verdict(per_label)
-    text = "\n\n".join([
-        "# Audit benchmark: LabelAuditor against cleanlab",
-        "Mean ± standard error over seeds; noise removed, precision and F1 in %. "
-        "Differences are paired by seed (auditor minus cleanlab).",
-        "## Per label: at equal labels inspected",
+    with_selector = f" (auditor with {selector})" if several else ""
+    return [
+        f"## Per label: at equal labels inspected{with_selector}",
         "cleanlab inspects as many labels as the auditor (the budget).",
         format_audit_table(per_label),
-        "## Per question: at equal questions",
+        f"## Per question: at equal questions{with_selector}",
         "cleanlab inspects one label per question, as many as the auditor "
         "asked questions; an auditor's question inspects one label, or two "
         "with a relabel offer.",
         format_audit_table(per_question),
-        "## Targets (per label)",
+        f"## Targets (per label){with_selector}",
         "\n".join(f"- {k}: {v}" for k, v in verdict.items()),
-    ]) + "\n"
-    (output_dir / "summary.md").write_text(text)
-    (output_dir / "summary.rst").write_text("\n\n".join([
-        format_audit_rst(per_label, "Per label: at equal labels inspected "
-                         "(mean ± SE over seeds, in %)"),
-        format_audit_rst(per_question, "Per question: cleanlab inspects as many "
-                         "labels as the auditor asked questions"),
-    ]) + "\n")
-    per_label.to_csv(output_dir / "summary_per_label.csv", index=False)
-    per_question.to_csv(output_dir / "summary_per_question.csv", index=False)
-    if figures:
-        plot_audit(per_label).savefig(output_dir / "noise_removed.png", dpi=120)
-    return text
+    ]
+
+
+def compare_selectors(results):
+    """The auditor's selectors side by side, with cleanlab, on the same cells.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        From :func:`run_audit_benchmark` with several selectors.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per data set, noise and budget, on the seeds that every
+        selector finished: ``cleanlab`` (noise removed at equal labels) and,
+        per selector ``s``, ``s`` (noise removed), ``s_se`` and
+        ``s_questions`` (mean questions), plus ``n_seeds``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_cincer.benchmark._audit import compare_selectors
+    >>> rows = [dict(dataset="wine", noise="uniform", seed=s, budget=0.1,
+    ...              method=m, selector=sel, noise_removed=v, questions=q)
+    ...         for s in (0, 1)
+    ...         for sel, a, q in (("cleaning", 60.0, 12), ("top_fisher", 50.0, 13))
+    ...         for m, v in (("auditor", a), ("cleanlab", 40.0))]
+    >>> row = compare_selectors(pd.DataFrame(rows)).iloc[0]
+    >>> float(row["cleaning"]), float(row["top_fisher"]), float(row["cleanlab"])
+    (60.0, 50.0, 40.0)
+    """
+    import pandas as pd
+
+    keys = ["dataset", "noise", "budget"]
+    selectors = list(dict.fromkeys(results["selector"]))
+    rows = []
+    for key, g in results.groupby(keys, sort=False):
+        ours = g[g["method"] == "auditor"]
+        seeds = set(ours["seed"])
+        for name in selectors:
+            seeds &= set(ours.loc[ours["selector"] == name, "seed"])
+        if not seeds:
+            continue
+        g = g[g["seed"].isin(seeds)]
+        cleanlab = g[(g["method"] == "cleanlab")
+                     & (g["selector"] == selectors[0])]["noise_removed"]
+        row = dict(zip(keys, key), n_seeds=len(seeds),
+                   cleanlab=float(cleanlab.mean()),
+                   cleanlab_se=float(cleanlab.std(ddof=0) / np.sqrt(len(seeds))))
+        for name in selectors:
+            mine = g[(g["method"] == "auditor") & (g["selector"] == name)]
+            row[name] = float(mine["noise_removed"].mean())
+            row[f"{name}_se"] = float(
+                mine["noise_removed"].std(ddof=0) / np.sqrt(len(seeds)))
+            row[f"{name}_questions"] = float(mine["questions"].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_selectors(compared, *, rst=False):
+    """:func:`compare_selectors`' table as markdown, or an rst ``csv-table``."""
+    from ._report import mean_se_text
+
+    names = [c[:-len("_questions")] for c in compared.columns
+             if c.endswith("_questions")]
+    header = ["data set", "noise", "budget", "cleanlab"]
+    header += [f"auditor, {n}" for n in names]
+    header += [f"questions, {n}" for n in names] + ["seeds"]
+    body = []
+    for _, r in compared.iterrows():
+        body.append(
+            [str(r["dataset"]), str(r["noise"]), f"{r['budget']:.0%}",
+             mean_se_text(r["cleanlab"], r["cleanlab_se"], ".1f")]
+            + [mean_se_text(r[n], r[f"{n}_se"], ".1f") for n in names]
+            + [f"{r[f'{n}_questions']:.1f}" for n in names]
+            + [str(int(r["n_seeds"]))])
+    if rst:
+        def quoted(values):
+            return ", ".join('"' + v.replace('"', '""') + '"' for v in values)
+
+        lines = [".. csv-table:: Noise removed (%, mean ± SE over seeds) at "
+                 "equal labels inspected, by the auditor's selector",
+                 f"   :header: {quoted(header)}", ""]
+        return "\n".join(lines + ["   " + quoted(row) for row in body])
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
 
 
 def plot_audit(summary):

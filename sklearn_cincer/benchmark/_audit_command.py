@@ -8,7 +8,8 @@
 import sys
 
 from ..datasets import NOISE_KINDS
-from ._audit import AUDIT_BUDGETS, AUDIT_DATASETS, AUDIT_NOISE
+from ._audit import AUDIT_BUDGETS, AUDIT_DATASETS, AUDIT_NOISE, AUDIT_SELECTORS
+from ._registry import SELECTORS
 
 
 def add_parser(subparsers):
@@ -22,8 +23,8 @@ def add_parser(subparsers):
     >>> add_parser(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["audit-benchmark", "--datasets", "wine",
     ...                           "--repeats", "2"])
-    >>> args.datasets, args.budgets, args.func.__name__
-    (['wine'], [0.05, 0.1, 0.2], 'run_audit_command')
+    >>> args.datasets, args.budgets, args.selectors, args.func.__name__
+    (['wine'], [0.05, 0.1, 0.2], ['top_fisher'], 'run_audit_command')
     """
     audit = subparsers.add_parser(
         "audit-benchmark",
@@ -44,6 +45,12 @@ def add_parser(subparsers):
                        default=list(AUDIT_BUDGETS),
                        help="labels inspected, as fractions of the rows "
                        "(default: %(default)s)")
+    audit.add_argument("--selector", nargs="+", default=list(AUDIT_SELECTORS),
+                       choices=sorted(SELECTORS), dest="selectors",
+                       help="the auditor's counter-example selector(s), each "
+                       "measured against cleanlab on the same noisy copies "
+                       "(default: %(default)s; 'cleaning' is the auditor's "
+                       "own default)")
     audit.add_argument("--noise-rate", type=float, default=0.2)
     audit.add_argument("--repeats", type=int, default=5,
                        help="seeds per data set and noise (default: %(default)s)")
@@ -73,6 +80,7 @@ def run_audit_command(args):
             random_state=args.random_state, data_home=args.data_home,
             output_dir=args.output, n_jobs=args.n_jobs,
             threads=args.threads or None, verbose=0 if args.quiet else 1,
+            selectors=list(dict.fromkeys(args.selectors)),
         )
         print(write_audit_report(results, args.output,
                                  figures=not args.no_figures))
