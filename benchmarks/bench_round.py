@@ -519,12 +519,12 @@ def format_estimator_row(r):
     )
 
 
-def _seconds(value, gemm):
-    """``1.23 s (45 x)``: a time and its ratio to the GEMM."""
+def _seconds(value, gemm=None):
+    """``1.23 s (45 x)``: a time and its ratio to the GEMM, if given."""
     if not np.isfinite(value):
         return "-"
     text = f"{value:.2f} s" if value >= 1 else f"{1e3 * value:.3g} ms"
-    return f"{text} ({value / gemm:,.1f} x)"
+    return text if gemm is None else f"{text} ({value / gemm:,.1f} x)"
 
 
 def estimator_table(rows, command):
@@ -541,13 +541,14 @@ def estimator_table(rows, command):
                          "-", "-"])
             continue
         g = r["gemm64"]
-        note = f"median of {max(r['questions'] - 1, 0)}"
+        asked = r["questions"] - 1
+        note = f"median of {asked}" if asked > 0 else "no question after the first"
         if r["stopped"]:
             note += f"; stopped after {r['fit_total']:.0f} s in the {r['stopped']}"
         method = "" if r["method"] == "?" else f" (``{r['method']}``)"
         body.append([
             f"{LABELS[r['estimator']]}{method}", size,
-            f"{1e3 * g:.3g} ms",
+            _seconds(g),
             _seconds(r["question"], g), _seconds(r["update"], g),
             _seconds(r["round"], g),
             f"{note}; load {r['load']:.1f} to {r['load_after']:.1f}; "
