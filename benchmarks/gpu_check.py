@@ -18,7 +18,14 @@ started only while ``--time-limit`` allows (a hard alarm stops the script
    question (``same pick``; where the CPU used K-FAC this is its top-1
    agreement with the exact pick). A bare float64 GEMM of ``2 N (d+1) c``
    flops on each device is the yardstick.
-2. The estimators people use, inside the cleaner with ``refit="incremental"``
+2. Ranking: :class:`~sklearn_cincer.nets.TorchTopFisherSelector` on the CPU
+   and on the device rank the candidates of a skorch net alike (same top
+   counter-example, same top-10, scores equal to ``--rtol``), at
+   ``--n-compare`` rows.
+3. Speed of that selector's fit and query at ``--n`` rows on each device.
+4. The torch ParameterView: per-example gradients and a Hessian-vector
+   product agree between the CPU and the device.
+5. The estimators people use, inside the cleaner with ``refit="incremental"``
    (:func:`bench_round.run_estimator`: the question, the update after the
    answer and the whole round, medians), at each ``--estimator-size``
    (default (1e5, 64, 10)): ``LogisticRegression``,
@@ -28,19 +35,13 @@ started only while ``--time-limit`` allows (a hard alarm stops the script
    the default selector and with
    :class:`~sklearn_cincer.nets.TorchTopFisherSelector` on the device; a
    bare float64 GEMM on each side.
-3. Ranking: :class:`~sklearn_cincer.nets.TorchTopFisherSelector` on the CPU
-   and on the device rank the candidates of a skorch net alike (same top
-   counter-example, same top-10, scores equal to ``--rtol``), at
-   ``--n-compare`` rows.
-4. Speed of that selector's fit and query at ``--n`` rows on each device.
-5. The torch ParameterView: per-example gradients and a Hessian-vector
-   product agree between the CPU and the device.
 
-The net of steps 3-5 is ``Linear(64, d) - ReLU - Linear(d, c)`` trained for
+The net of steps 2-4 is ``Linear(64, d) - ReLU - Linear(d, c)`` trained for
 one epoch on a random teacher's labels.
 
-Usage (about 5-8 minutes on one H100/H200 with 16 cores; the CPU side of
-the largest sizes is most of it)::
+Usage (about 5-8 minutes on one H100/H200 with 16 cores for steps 1-4; the
+CPU side of the largest sizes is most of it; step 5 takes what is left of
+the limit, each of its cells stopping there)::
 
     timeout 600 python benchmarks/gpu_check.py --time-limit 540
     python benchmarks/gpu_check.py --device cpu --size 2000,16,4 --n 3000 \
@@ -317,10 +318,6 @@ def main(argv=None):
         print("real path (next question after a model update):", flush=True)
         ok = check_real_path(args, deadline)
         if time.monotonic() < deadline:
-            print("estimators inside the cleaner (refit='incremental'):",
-                  flush=True)
-            ok &= check_estimators(args, deadline)
-        if time.monotonic() < deadline:
             X, y, net, net_cpu = _nets(args)
             ok &= check_ranking(X, y, net, net_cpu, args)
         if time.monotonic() < deadline:
@@ -328,6 +325,11 @@ def main(argv=None):
             check_speed(X, y, net, net_cpu, args)
         if time.monotonic() < deadline:
             ok &= check_parameter_view(args)
+        # Last: the timings of the estimators, once every check has run.
+        if time.monotonic() < deadline:
+            print("estimators inside the cleaner (refit='incremental'):",
+                  flush=True)
+            ok &= check_estimators(args, deadline)
         if time.monotonic() >= deadline:
             print("time limit reached: later steps skipped")
     except TimeoutError:
