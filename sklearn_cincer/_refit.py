@@ -257,6 +257,9 @@ def _net_partial_fit(net, X, y):
     # A plain NeuralNetClassifier re-infers classes_ from the y of every call
     # (check_data): rows that lack a class must not take it from the model.
     known = net.__dict__.get("classes_inferred_")
-    net.partial_fit(X, y, epochs=min(int(net.max_epochs), _NET_EPOCHS))
-    if known is not None:
-        net.classes_inferred_ = np.union1d(known, net.classes_inferred_)
+    try:
+        net.partial_fit(X, y, epochs=min(int(net.max_epochs), _NET_EPOCHS))
+    finally:
+        if known is not None:
+            seen = net.__dict__.get("classes_inferred_", known)
+            net.classes_inferred_ = np.union1d(known, seen)
