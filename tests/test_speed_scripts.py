@@ -73,9 +73,11 @@ def test_bench_round_stops_a_cell_at_its_time_limit(scripts):
 
     bench_round, _ = scripts
     before = signal.getsignal(signal.SIGALRM)
-    r = bench_round.run_estimator(2000, 8, 3, 3000, "head", seconds=2)
-    assert r["stopped"] is not None and r["fit_total"] < 10
-    assert 0 < r["questions"] < 3000
+    r = bench_round.run_estimator(2000, 8, 3, 3000, "head", seconds=4)
+    assert r["stopped"] is not None and r["fit_total"] < 15
+    assert r["questions"] < 3000
+    if r["questions"] > 2:  # what it finished is reported
+        assert 0 < r["question"] <= r["round"]
     assert signal.getsignal(signal.SIGALRM) is before
 
 
