@@ -35,19 +35,31 @@ Run (sizes as ``N,d,c``; ``--selector-param`` as ``NAME=VALUE``)::
 The default sizes are the issue's: (1e4, 64, 10), (1e5, 64, 10),
 (1e6, 512, 10), (1e5, 512, 1000). The two large ones need about 3 GB.
 
-``--estimator`` times scikit-learn's estimators (and a skorch net) inside
-the cleaner instead of the SGD head, with the default selector and
-``refit="incremental"``: per round, the question (from the start of the
-round, which is the end of the previous update, to the oracle), the update
-after the answer, and the whole round, each next to the same bare GEMM::
+``--estimator`` times the estimators people use inside the cleaner instead
+(``LogisticRegression``, ``SGDClassifier(loss="log_loss")``,
+``MLPClassifier``, a skorch net, and the custom head above as one more row),
+with the default selector and ``refit="incremental"``: per round, the
+question (from the start of the round, which is the end of the previous
+update, to the oracle), the update after the answer, and the whole round,
+each next to the same bare GEMM. ``--table`` writes them as the
+reStructuredText table of the speed guide (``docs/user_guide/_speed_estimators.txt``),
+which this one command rebuilds (about 40 minutes on one busy core)::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_round.py --size 100000,64,10 \
-        --estimator sgd --estimator mlp --estimator logistic --questions 5
+    OMP_NUM_THREADS=1 python benchmarks/bench_round.py --all-estimators \
+        --table docs/user_guide/_speed_estimators.txt
+
+Sizes whose float64 rows (and the training rows a question copies) would
+not fit ``--memory-gb`` are listed as not run, with the reason; a cell still
+fitting or asking after ``--cell-seconds`` stops there and reports the
+questions it finished. Sizes with ``N (d + 1) c`` over ``1e8`` ask
+``--large-questions`` questions (default 4) instead of ``--questions``.
 """
 
 import argparse
 import contextlib
+import os
 import resource
+import signal
 import sys
 import time
 
@@ -70,6 +82,8 @@ SIZES = ((10_000, 64, 10), (100_000, 64, 10), (1_000_000, 512, 10),
 # When the last model update ended, and what the instrumented selector saw.
 _CLOCK = {"updated": None}
 _PARTS = []
+# How long each model update took (``--estimator``), in order.
+_UPDATES = []
 
 
 class SoftmaxHead(ClassifierMixin, BaseEstimator):
@@ -183,10 +197,12 @@ class TimedOracle(SimulatedOracle):
         self.read_seconds = read_seconds
         self.waits = []
         self.parts = []
+        self.rounds = []  # the updates before each question (its round)
 
     def __call__(self, query):
         self.waits.append(time.perf_counter() - _CLOCK["updated"])
         self.parts.append(dict(_PARTS))
+        self.rounds.append(len(_UPDATES))
         _PARTS.clear()
         if self.read_seconds:
             # a person reading (--read-seconds): the selector's background
@@ -307,14 +323,22 @@ def _timed_estimator(base, **params):
 
     ``_CLOCK["updated"]`` is when the last ``fit`` or ``partial_fit`` ended
     (the start of the next round); ``_UPDATES`` lists how long each took.
+    A call made inside another (skorch's ``fit`` calls ``partial_fit``) is
+    part of the outer one.
     """
+    depth = [0]
 
     def clocked(method):
         def wrapper(self, *args, **kwargs):
             start = time.perf_counter()
-            out = method(self, *args, **kwargs)
-            _CLOCK["updated"] = time.perf_counter()
-            _UPDATES.append(_CLOCK["updated"] - start)
+            depth[0] += 1
+            try:
+                out = method(self, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+            if not depth[0]:
+                _CLOCK["updated"] = time.perf_counter()
+                _UPDATES.append(_CLOCK["updated"] - start)
             return out
         return wrapper
 
@@ -326,11 +350,21 @@ def _timed_estimator(base, **params):
     return cls(**params)
 
 
-_UPDATES = []
+#: ``--estimator``: each name's label in the table.
+LABELS = {
+    "logistic": "``LogisticRegression()``",
+    "sgd": '``SGDClassifier(loss="log_loss")``',
+    "mlp": "``MLPClassifier(max_iter=20)``",
+    "skorch": "``PaperNetClassifier(LogRegNet, max_epochs=5)`` (skorch)",
+    "head": "``SoftmaxHead`` (this script's custom head, one SGD step)",
+}
 
 
-def _estimators():
-    """``--estimator``: each name's timed estimator, built on demand."""
+def _estimators(device="cpu"):
+    """``--estimator``: each name's timed estimator, built on demand.
+
+    ``device`` is where the skorch net trains and predicts.
+    """
     from sklearn.linear_model import LogisticRegression, SGDClassifier
     from sklearn.neural_network import MLPClassifier
 
@@ -338,7 +372,7 @@ def _estimators():
         from sklearn_cincer.nets import LogRegNet, PaperNetClassifier
 
         return _timed_estimator(PaperNetClassifier, module=LogRegNet,
-                                max_epochs=5, random_state=0)
+                                max_epochs=5, random_state=0, device=device)
 
     return {
         "logistic": lambda: _timed_estimator(LogisticRegression),
@@ -349,7 +383,45 @@ def _estimators():
         "mlp": lambda: _timed_estimator(MLPClassifier, max_iter=20,
                                         random_state=0),
         "skorch": skorch_net,
+        "head": lambda: _timed_estimator(SoftmaxHead),
     }
+
+
+class _OverTime(Exception):
+    """Raised by the alarm when a cell runs past ``--cell-seconds``."""
+
+
+def _alarm(signum, frame):
+    raise _OverTime
+
+
+@contextlib.contextmanager
+def _alarm_after(seconds):
+    """``_OverTime`` after ``seconds`` (none if 0 or None); a caller's
+    alarm (gpu_check's hard limit) is put back, less the time spent."""
+    if not seconds:
+        yield
+        return
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    earlier = signal.alarm(max(int(seconds), 1))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        if earlier:
+            signal.alarm(max(int(earlier - (time.monotonic() - start)), 1))
+
+
+def memory_needed_gb(n, d, c):
+    """What a cell holds at least: its float64 rows twice, and outputs.
+
+    The rows, and either the GEMM yardstick's copy of them with a column of
+    ones or the copy of the training rows that the bootstrap fit (and every
+    warm start) is given; plus a few ``N x c`` arrays of outputs.
+    """
+    return (2 * n * (d + 1) + 4 * n * c) * 8 / 2**30
 
 
 class _CountIterations:
@@ -393,12 +465,16 @@ class _CountIterations:
         self.refresh.pause = self.original_pause
 
 
-def run_estimator(n, d, c, n_questions, name, read_seconds=0.0):
+def run_estimator(n, d, c, n_questions, name, seconds=None, device="cpu",
+                  selector=None, read_seconds=0.0):
     """One estimator at one size: question, update and round, in seconds.
 
-    ``read_seconds``: how long the oracle takes to answer (a person
-    reading), outside every timing. ``cg_iterations`` lists the
-    iterations of each conjugate-gradient solve (one per question).
+    ``seconds`` stops the cell (a ``SIGALRM``) once it has run that long:
+    it then reports the questions whose update had finished, and ``stopped``
+    says where it was. ``device`` is the skorch net's; ``selector`` replaces
+    the cleaner's default. ``read_seconds``: how long the oracle takes to
+    answer (a person reading), outside every timing. ``cg_iterations`` lists
+    the iterations of each conjugate-gradient solve (one per question).
     """
     import warnings
 
@@ -409,44 +485,62 @@ def run_estimator(n, d, c, n_questions, name, read_seconds=0.0):
     oracle = TimedOracle(y, read_seconds=read_seconds)
     _UPDATES.clear()
     cleaner = SkepticalCleaner(
-        _estimators()[name](), oracle=oracle, threshold=0.0, n_bootstrap=n,
+        _estimators(device)[name](), oracle=oracle, threshold=0.0, n_bootstrap=n,
         refit="incremental", random_state=0,
+        **({} if selector is None else {"selector": selector}),
     )
+    stopped, load = None, os.getloadavg()[0]
     start = time.perf_counter()
-    with warnings.catch_warnings(), _CountIterations() as iterations:
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        cleaner.fit(X, y_given)
+    with _alarm_after(seconds):
+        try:
+            with warnings.catch_warnings(), _CountIterations() as iterations:
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                cleaner.fit(X, y_given)
+        except _OverTime:
+            stopped = _where(oracle)
     total = time.perf_counter() - start
-    # _UPDATES: the bootstrap fit, then one update per round; a question
-    # is asked in the rounds whose model disagreed (threshold 0).
-    asked = [r.round for r in cleaner.history_]
-    questions = np.array(oracle.waits[1:])  # the first builds the selector
-    updates = np.array([_UPDATES[t] for t in asked[1:]])
+    row = _estimator_row(name, (n, d, c), gemm64, oracle, total, stopped, load,
+                         getattr(cleaner, "refit_method_", None))
+    row.update(cg_iterations=iterations.counts, read_seconds=read_seconds,
+               pauses=iterations.pauses)
+    return row
+
+
+def _where(oracle):
+    """Where a cell was when its time ran out."""
+    if not _UPDATES:
+        return "bootstrap fit"
+    asked = len(oracle.waits)
+    if asked and oracle.rounds[-1] == len(_UPDATES):
+        return f"update after question {asked}"
+    return f"round after question {asked}" if asked else "first question"
+
+
+def _estimator_row(name, size, gemm64, oracle, total, stopped, load, method):
+    """The medians of the questions whose update after the answer finished.
+
+    ``_UPDATES``: the bootstrap fit, then one update per round; the oracle
+    saw each question after ``oracle.rounds[i]`` updates, so the update that
+    follows it is ``_UPDATES[oracle.rounds[i]]``. The first question builds
+    the selector from nothing and is reported apart.
+    """
+    n, d, c = size
+    done = [i for i, t in enumerate(oracle.rounds) if t < len(_UPDATES)]
+    questions = np.array([oracle.waits[i] for i in done[1:]])
+    updates = np.array([_UPDATES[oracle.rounds[i]] for i in done[1:]])
+    def median(values):
+        return float(np.median(values)) if len(values) else np.nan
+
     return {
         "estimator": name, "n": n, "d": d, "c": c, "gemm64": gemm64,
-        "method": cleaner.refit_method_, "questions": len(asked),
-        "bootstrap": _UPDATES[0], "first": oracle.waits[0],
-        "question": float(np.median(questions)),
-        "update": float(np.median(updates)),
-        "round": float(np.median(questions + updates)), "fit_total": total,
-        "cg_iterations": iterations.counts, "read_seconds": read_seconds,
-        "pauses": iterations.pauses,
+        "method": method or "?", "questions": len(done), "stopped": stopped,
+        "bootstrap": _UPDATES[0] if _UPDATES else np.nan,
+        "first": oracle.waits[0] if oracle.waits else np.nan,
+        "question": median(questions), "update": median(updates),
+        "round": median(questions + updates), "fit_total": total,
+        "load": load, "load_after": os.getloadavg()[0],
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
-
-
-def format_estimator_row(r):
-    g = r["gemm64"]
-    return (
-        f"{r['estimator']:<9} N={r['n']:>9,} d={r['d']:>4} c={r['c']:>4} "
-        f"{r['method']:<11} | gemm64 {1e3 * g:7.2f} ms | bootstrap fit "
-        f"{r['bootstrap']:7.2f} s | first question {r['first']:6.2f} s | "
-        f"median of {r['questions'] - 1}: question {1e3 * r['question']:8.1f} ms "
-        f"({r['question'] / g:6.1f} x), update {1e3 * r['update']:8.1f} ms "
-        f"({r['update'] / g:6.1f} x), round {1e3 * r['round']:8.1f} ms "
-        f"({r['round'] / g:6.1f} x gemm64) | CG iterations per solve "
-        f"{_iterations(r['cg_iterations'])}, read {r['read_seconds']:g} s, "
-        f"refresh paused in {_pauses(r['pauses'])}"
-    )
 
 
 def _pauses(pauses):
@@ -459,6 +553,78 @@ def _iterations(counts):
     if not counts:
         return "none"
     return f"median {np.median(counts):g}, max {max(counts)} of {len(counts)}"
+
+
+def skipped_row(name, n, d, c, memory_gb):
+    """A cell not run: what it would need, next to the limit."""
+    return {"estimator": name, "n": n, "d": d, "c": c, "skipped":
+            f"not run: needs at least {memory_needed_gb(n, d, c):.1f} GB "
+            f"(the float64 rows and the copy of them a fit is given), over the "
+            f"{memory_gb:g} GB limit"}
+
+
+def format_estimator_row(r):
+    head = f"{r['estimator']:<9} N={r['n']:>9,} d={r['d']:>4} c={r['c']:>4} "
+    if "skipped" in r:
+        return head + r["skipped"]
+    g = r["gemm64"]
+    stopped = f" | stopped after {r['fit_total']:.0f} s in the {r['stopped']}" \
+        if r["stopped"] else ""
+    return head + (
+        f"{r['method']:<11} | gemm64 {1e3 * g:7.2f} ms | bootstrap fit "
+        f"{r['bootstrap']:7.2f} s | first question {r['first']:6.2f} s | "
+        f"median of {max(r['questions'] - 1, 0)}: question "
+        f"{1e3 * r['question']:8.1f} ms ({r['question'] / g:6.1f} x), update "
+        f"{1e3 * r['update']:8.1f} ms ({r['update'] / g:6.1f} x), round "
+        f"{1e3 * r['round']:8.1f} ms ({r['round'] / g:6.1f} x gemm64) | load "
+        f"{r['load']:.1f}-{r['load_after']:.1f} | peak RSS {r['peak_rss_gb']:.1f} GB"
+        f" | CG iterations per solve {_iterations(r['cg_iterations'])}, read "
+        f"{r['read_seconds']:g} s, refresh paused in {_pauses(r['pauses'])}"
+        f"{stopped}"
+    )
+
+
+def _seconds(value, gemm=None):
+    """``1.23 s (45 x)``: a time and its ratio to the GEMM, if given."""
+    if not np.isfinite(value):
+        return "-"
+    text = f"{value:.2f} s" if value >= 1 else f"{1e3 * value:.3g} ms"
+    return text if gemm is None else f"{text} ({value / gemm:,.1f} x)"
+
+
+def estimator_table(rows, command):
+    """The speed guide's table (reStructuredText) of ``--estimator`` rows."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    header = ["estimator (update)", "``N, d, c``", "bare GEMM, float64",
+              "question (x GEMM)", "update (x GEMM)", "whole round (x GEMM)",
+              "questions, load, peak memory"]
+    body = [header]
+    for r in rows:
+        size = f"{r['n']:,}, {r['d']}, {r['c']}"
+        if "skipped" in r:
+            body.append([LABELS[r["estimator"]], size, "-", r["skipped"], "-",
+                         "-", "-"])
+            continue
+        g = r["gemm64"]
+        asked = r["questions"] - 1
+        note = f"median of {asked}" if asked > 0 else "no question after the first"
+        if r["stopped"]:
+            note += f"; stopped after {r['fit_total']:.0f} s in the {r['stopped']}"
+        method = "" if r["method"] == "?" else f" (``{r['method']}``)"
+        body.append([
+            f"{LABELS[r['estimator']]}{method}", size,
+            _seconds(g),
+            _seconds(r["question"], g), _seconds(r["update"], g),
+            _seconds(r["round"], g),
+            f"{note}; load {r['load']:.1f} to {r['load_after']:.1f}; "
+            f"{r['peak_rss_gb']:.1f} GB",
+        ])
+    for row in body:
+        lines.append(f"   * - {row[0]}")
+        lines.extend(f"     - {cell}" for cell in row[1:])
+    lines += ["", f"Command: ``{command}``. The first question of each run "
+              "(the selector built from nothing) is not in the medians.", ""]
+    return "\n".join(lines)
 
 
 def format_row(r):
@@ -489,12 +655,15 @@ def _param(text):
     return name, None if value == "None" else value
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=_size, action="append",
                         help="N,d,c (repeatable); default: the issue's four")
     parser.add_argument("--questions", type=int, default=10,
                         help="questions per size (the first is cold)")
+    parser.add_argument("--large-questions", type=int, default=4,
+                        help="questions at sizes with N (d+1) c over 1e8 "
+                             "(--estimator)")
     parser.add_argument("--selector-param", type=_param, action="append",
                         default=[], help="NAME=VALUE for the selector")
     parser.add_argument("--selector", choices=sorted(TIMED), action="append",
@@ -502,29 +671,53 @@ def main(argv=None):
                              "(default: top_fisher)")
     parser.add_argument("--float64", action="store_true",
                         help="float64 features (default float32)")
-    parser.add_argument("--estimator", choices=sorted(_estimators()),
-                        action="append",
+    parser.add_argument("--estimator", choices=sorted(LABELS), action="append",
                         help="time this estimator inside the cleaner, with "
                              "the default selector (repeatable), instead of "
                              "the SGD head")
+    parser.add_argument("--all-estimators", action="store_true",
+                        help="every --estimator, the custom head last")
+    parser.add_argument("--memory-gb", type=float, default=6.0,
+                        help="skip --estimator cells that need more")
+    parser.add_argument("--cell-seconds", type=float, default=600.0,
+                        help="stop an --estimator cell after this long "
+                             "(0: never)")
     parser.add_argument("--read-seconds", type=float, default=0.0,
                         help="with --estimator: seconds the oracle takes to "
                              "answer, as a person reading (not timed)")
-    args = parser.parse_args(argv)
-    params = dict(args.selector_param)
-    import os
+    parser.add_argument("--table", help="write the --estimator rows to this "
+                                        "file as the docs' table (.txt)")
+    return parser
 
+
+def _estimator_cells(args, sizes):
+    """Time every estimator at every size (one thread); the rows."""
+    rows = []
+    for n, d, c in sizes:
+        for name in args.estimator:
+            if memory_needed_gb(n, d, c) > args.memory_gb:
+                r = skipped_row(name, n, d, c, args.memory_gb)
+            else:
+                large = n * (d + 1) * c > 1e8
+                r = run_estimator(n, d, c, args.large_questions if large
+                                  else args.questions, name, args.cell_seconds,
+                                  read_seconds=args.read_seconds)
+            rows.append(r)
+            print(format_estimator_row(r), flush=True)
+    return rows
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if args.all_estimators:
+        args.estimator = [*sorted(set(LABELS) - {"head"}), "head"]
+    params = dict(args.selector_param)
     print(f"load average {os.getloadavg()}, params {params}", flush=True)
     rows = []
     with one_thread():
-        for n, d, c in args.size or SIZES:
-            for name in args.estimator or []:
-                r = run_estimator(n, d, c, args.questions, name,
-                                  args.read_seconds)
-                rows.append(r)
-                print(format_estimator_row(r), flush=True)
-            if args.estimator:
-                continue
+        if args.estimator:
+            rows = _estimator_cells(args, args.size or SIZES)
+        for n, d, c in [] if args.estimator else args.size or SIZES:
             for name in args.selector or ["top_fisher"]:
                 r = run_size(n, d, c, args.questions, params,
                              np.float64 if args.float64 else np.float32, name=name)
@@ -532,6 +725,11 @@ def main(argv=None):
                 rows.append(r)
                 print(f"{name:<10} " + format_row(r), flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
+    if args.table and args.estimator:
+        command = "OMP_NUM_THREADS=1 python benchmarks/bench_round.py " + \
+            " ".join(argv if argv is not None else sys.argv[1:])
+        with open(args.table, "w") as f:
+            f.write(estimator_table(rows, command))
     return rows
 
 

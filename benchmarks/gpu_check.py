@@ -25,16 +25,27 @@ started only while ``--time-limit`` allows (a hard alarm stops the script
 3. Speed of that selector's fit and query at ``--n`` rows on each device.
 4. The torch ParameterView: per-example gradients and a Hessian-vector
    product agree between the CPU and the device.
+5. The estimators people use, inside the cleaner with ``refit="incremental"``
+   (:func:`bench_round.run_estimator`: the question, the update after the
+   answer and the whole round, medians), at each ``--estimator-size``
+   (default (1e5, 64, 10)): ``LogisticRegression``,
+   ``SGDClassifier(loss="log_loss")`` and ``MLPClassifier`` on the CPU, one
+   thread (the yardsticks: they have no GPU path); the skorch net
+   (``PaperNetClassifier(LogRegNet)``) on the CPU and on the device, with
+   the default selector and with
+   :class:`~sklearn_cincer.nets.TorchTopFisherSelector` on the device; a
+   bare float64 GEMM on each side.
 
 The net of steps 2-4 is ``Linear(64, d) - ReLU - Linear(d, c)`` trained for
 one epoch on a random teacher's labels.
 
-Usage (about 5-8 minutes on one H100/H200 with 16 cores; the CPU side of
-the largest sizes is most of it)::
+Usage (about 5-8 minutes on one H100/H200 with 16 cores for steps 1-4; the
+CPU side of the largest sizes is most of it; step 5 takes what is left of
+the limit, each of its cells stopping there)::
 
     timeout 600 python benchmarks/gpu_check.py --time-limit 540
     python benchmarks/gpu_check.py --device cpu --size 2000,16,4 --n 3000 \
-        --n-compare 1000 --time-limit 120      # the dry run of the tests
+        --n-compare 1000 --estimator-size 1500,8,3 --time-limit 120  # dry run
 """
 
 import argparse
@@ -220,6 +231,44 @@ def check_real_path(args, deadline):
     return ok
 
 
+#: Step 2: each cell's estimator name, its device ("cpu" or the device's)
+#: and whether the torch selector runs it.
+_ESTIMATOR_CELLS = (("logistic", "cpu", False), ("sgd", "cpu", False),
+                    ("mlp", "cpu", False), ("skorch", "cpu", False),
+                    ("skorch", "device", False), ("skorch", "device", True))
+
+
+def check_estimators(args, deadline):
+    """Step 2: the estimators people use, in the cleaner, CPU and device."""
+    from sklearn_cincer.nets import TorchTopFisherSelector
+
+    ok = True
+    for n, d, c in args.estimator_size:
+        gemm = _gemm_seconds(n, d, c, args.device)
+        for name, where, torch_selector in _ESTIMATOR_CELLS:
+            device = args.device if where == "device" else "cpu"
+            label = f"  {name} on {device}" + (
+                f", TorchTopFisherSelector on {device}" if torch_selector else "")
+            left = deadline - time.monotonic()
+            if left < 1:
+                print(f"{label}, N={n:,} d={d} c={c}: skipped (time limit)")
+                continue
+            selector = TorchTopFisherSelector(device=device) if torch_selector \
+                else None
+            with bench_round.one_thread():
+                r = bench_round.run_estimator(n, d, c, args.estimator_questions,
+                                              name, seconds=left, device=device,
+                                              selector=selector)
+            ok &= r["stopped"] is not None or r["questions"] >= 2
+            ratio = "" if device == "cpu" else (
+                f"; {device} GEMM {1e3 * gemm:.2f} ms, round "
+                f"{r['round'] / gemm:.1f} x it")
+            print(f"{label}: " + bench_round.format_estimator_row(r) + ratio,
+                  flush=True)
+    print(f"estimators check: {'PASS' if ok else 'FAIL'} (every cell asked)")
+    return ok
+
+
 def _alarm(signum, frame):
     raise TimeoutError
 
@@ -230,6 +279,11 @@ def main(argv=None):
                         help="N,d,c of the real path (repeatable; default the "
                         "issue's four)")
     parser.add_argument("--questions", type=int, default=5)
+    parser.add_argument("--estimator-size", type=bench_round._size,
+                        action="append",
+                        help="N,d,c of the estimators' step (repeatable; "
+                        "default 100000,64,10)")
+    parser.add_argument("--estimator-questions", type=int, default=4)
     parser.add_argument("--time-limit", type=float, default=540,
                         help="seconds; no step starts past it, and the script "
                         "stops 30 s after it")
@@ -247,6 +301,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.cpu_n = args.n if args.cpu_n is None else args.cpu_n
     args.size = args.size or list(bench_round.SIZES)
+    args.estimator_size = args.estimator_size or [(100_000, 64, 10)]
 
     import torch
 
@@ -270,6 +325,11 @@ def main(argv=None):
             check_speed(X, y, net, net_cpu, args)
         if time.monotonic() < deadline:
             ok &= check_parameter_view(args)
+        # Last: the timings of the estimators, once every check has run.
+        if time.monotonic() < deadline:
+            print("estimators inside the cleaner (refit='incremental'):",
+                  flush=True)
+            ok &= check_estimators(args, deadline)
         if time.monotonic() >= deadline:
             print("time limit reached: later steps skipped")
     except TimeoutError:

@@ -317,12 +317,13 @@ class SkepticalCleaner(
         - "scratch": a clone is fit on the whole current training set, from
           the same initial state every round (the paper's protocol).
         - "incremental": the current model goes on learning. An estimator with
-          ``partial_fit`` (``SGDClassifier``, ``MLPClassifier``, naive Bayes)
-          learns the rows the round changed, in one pass over them: the new
-          example and the counter-examples relabeled, with their current
+          ``partial_fit`` (``SGDClassifier``, ``MLPClassifier``, naive Bayes,
+          a skorch net) learns the rows the round changed, in one pass over
+          them (a few epochs for a skorch net, never its ``max_epochs``): the
+          new example and the counter-examples relabeled, with their current
           labels (it cannot unlearn a dropped example nor a replaced label),
           after the 128 latest other training rows for a gradient learner;
-          one without (``LogisticRegression``, a skorch net) but with a
+          one without (``LogisticRegression``) but with a
           ``warm_start`` parameter is fit on the whole current training set
           starting from its current solution (relabels and drops count); any
           other is refit from scratch, with a ``UserWarning``. A Pipeline

@@ -7,14 +7,17 @@ Three ways (``SkepticalCleaner.refit_method_``):
 - ``"partial_fit"``: the fitted model learns the rows that changed, in one
   pass over those rows only (preferred wherever it exists: a warm start
   runs full epochs over the whole training set every round, which for
-  ``SGDClassifier`` or ``MLPClassifier`` on 1e5 rows costs seconds);
+  ``SGDClassifier`` or ``MLPClassifier`` on 1e5 rows costs seconds, and
+  for a skorch net a minute);
 - ``"warm_start"``: the fitted model is fit again on the whole training set,
   starting from its current solution (a model without ``partial_fit``, as
   ``LogisticRegression``).
 
-A skorch net keeps ``warm_start``: its ``partial_fit`` trains ``max_epochs``
-epochs on the rows it is given (up to 100 on one row for the paper's nets),
-which is no small step.
+A skorch net learns the round's rows (with the replay of a gradient
+learner) for at most ``_NET_EPOCHS`` epochs, whatever its ``max_epochs``
+(its own ``partial_fit`` would train ``max_epochs``, up to 100 for the
+paper's nets); its callbacks still apply, so the paper's nets stop early
+at their training accuracy target, measured on those rows.
 
 For a :class:`~sklearn.pipeline.Pipeline` the update applies to its last
 step, on the rows transformed by the other steps, which stay as they were
@@ -94,7 +97,7 @@ def refit_method(estimator, refit):
 def _learns_rows(last, params):
     """Whether ``last.partial_fit`` learns the rows it is given in one pass."""
     # hasattr: MLPClassifier(solver="lbfgs") hides partial_fit (available_if).
-    if not hasattr(last, "partial_fit") or is_skorch(last):
+    if not hasattr(last, "partial_fit"):
         return False
     # SGDClassifier's partial_fit refuses class_weight="balanced" (the
     # weights need every row's label); a warm start can use it.
@@ -231,8 +234,32 @@ def rows_to_learn(estimator, train_ids, changed):
     return np.concatenate([tail, changed])
 
 
+#: Most epochs a skorch net's ``partial_fit`` runs over a round's rows (the
+#: changed rows and the replay). A round's rows are a few examples and the
+#: replay: ``max_epochs`` of them (100 for the paper's nets) would fit the
+#: net to those rows alone and undo what it learned of the others.
+_NET_EPOCHS = 5
+
+
 def partial_fit(estimator, X, y):
     """Teach the last step the rows ``X``, transformed by the other steps."""
     _, heads, last = _last_step(estimator)
-    last.partial_fit(_transform(heads, X), y)
+    X = _transform(heads, X)
+    if is_skorch(last):
+        _net_partial_fit(last, X, y)
+    else:
+        last.partial_fit(X, y)
     return estimator
+
+
+def _net_partial_fit(net, X, y):
+    """A skorch net's ``partial_fit`` for at most ``_NET_EPOCHS`` epochs."""
+    # A plain NeuralNetClassifier re-infers classes_ from the y of every call
+    # (check_data): rows that lack a class must not take it from the model.
+    known = net.__dict__.get("classes_inferred_")
+    try:
+        net.partial_fit(X, y, epochs=min(int(net.max_epochs), _NET_EPOCHS))
+    finally:
+        if known is not None:
+            seen = net.__dict__.get("classes_inferred_", known)
+            net.classes_inferred_ = np.union1d(known, seen)

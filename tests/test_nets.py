@@ -310,7 +310,7 @@ def test_cleaner_with_fc_net(digits, refit):
         threshold=0.0,
         random_state=0,
     ).fit(X, y)
-    assert cleaner.refit_method_ == ("fit" if refit == "scratch" else "warm_start")
+    assert cleaner.refit_method_ == ("fit" if refit == "scratch" else "partial_fit")
     assert cleaner.n_queries_ > 0
     assert cleaner.predict(X[:5]).shape == (5,)
     assert cleaner.n_relabeled_examples_ + cleaner.n_relabeled_counter_examples_ > 0

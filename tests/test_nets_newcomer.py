@@ -44,7 +44,7 @@ def test_docs_plain_skorch_recipe_refits_incrementally(breast):
     cleaner = SkepticalCleaner(recipe, oracle=SimulatedOracle(y), threshold=0.0,
                                refit="incremental", random_state=0)
     cleaner.fit(X, y_noisy)
-    assert cleaner.refit_method_ == "warm_start"
+    assert cleaner.refit_method_ == "partial_fit"
     net = cleaner.estimator_[-1]
     # One module, trained on: bootstrap epochs then 3 more per round.
     assert len(net.history) == 3 * (1 + 30)
