@@ -579,7 +579,9 @@ class CleaningSelector(BaseSelector):
         recent model, which stays from one question to the next while the
         model moves: the leverage of a training row through it is kept
         (``r P^2`` multiply-adds for ``r`` rows, several times the question's
-        solve for a shortlist of 1000). Any other factor changes with the
+        solve for a shortlist of 1000), while the features are the same too:
+        a network's hidden layers move at every update, and a row's leverage
+        is that of its current features. Any other factor changes with the
         model, so its leverage is computed afresh.
         """
         factor = self.fisher_.factor_
@@ -587,14 +589,19 @@ class CleaningSelector(BaseSelector):
         if not isinstance(factor, _fisher.ConjugateGradientFactor):
             return _fisher.leverage(factor, H, fit_intercept)
         base = factor.preconditioner
+        features = getattr(self.fisher_, "_state", {}).get("features_token")
         cache = getattr(self, "_leverage_cache", None)
-        if cache is None or cache[0] is not base or len(cache[1]) > _LEVERAGE_KEPT:
-            cache = self._leverage_cache = (base, {})
-        kept = cache[1]
+        if cache is None or len(cache) != 4 or cache[0] is not base:
+            # what depends on the factor alone (its inverse), then by row
+            cache = self._leverage_cache = (base, features, {}, {})
+        if (features is None or cache[1] is not features
+                or len(cache[2]) > _LEVERAGE_KEPT):
+            cache = self._leverage_cache = (base, features, {}, cache[3])
+        kept = cache[2]
         ids = (rows if self._rows is None else self._rows[rows]).tolist()
         todo = [j for j, i in enumerate(ids) if i not in kept]
         if todo:
-            new = _fisher.leverage(factor, H[todo], fit_intercept)
+            new = _fisher.leverage(factor, H[todo], fit_intercept, kept=cache[3])
             kept.update(zip([ids[j] for j in todo], new))
         return np.stack([kept[i] for i in ids])
 
