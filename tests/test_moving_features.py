@@ -241,3 +241,16 @@ def test_new_features_keep_the_inverse_of_the_same_preconditioner():
     q = selector.leave_one_out_probability(np.arange(0, 1500, 3))
     assert selector._leverage_cache[3]["inverse_blocks"] is inverse
     assert np.all((q >= 0) & (q <= 1))
+
+
+def test_an_update_to_a_network_of_another_width_starts_afresh():
+    X, y, noisy = _data()
+    selector = TopFisherSelector(solver="cg").fit(_mlp().fit(X, noisy), X, noisy)
+    selector._state["prepares"] = True
+    wider = MLPClassifier((9,), max_iter=60, random_state=1).fit(X, noisy)
+    selector.update(wider, X, noisy)
+    fresh = TopFisherSelector(solver="cg").fit(wider, X, noisy)
+    assert selector._state["dense_drift"] == 0.0  # built for this layer
+    candidates = np.flatnonzero(noisy == 1)
+    np.testing.assert_allclose(selector.score(X[5], 1, candidates),
+                               fresh.score(X[5], 1, candidates), rtol=1e-6)

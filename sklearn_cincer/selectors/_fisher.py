@@ -719,6 +719,8 @@ class TopFisherSelector(BaseSelector):
         ):
             return None
         stale, refresh = _newest_factor(old)
+        if stale is not None and not _fits(stale, Pf, dim):
+            stale = None  # of another last layer (new classes, new width)
         moving = None if _identity_features(view) else Hf
         drift = None if stale is None else _drift(
             stale, Pf, wf, state["norms"], moving, view.fit_intercept)
@@ -993,6 +995,16 @@ def _newest_factor(old):
             stale = refresh.result
         refresh = None
     return stale, refresh
+
+
+def _fits(stale, P, dim):
+    """Whether ``stale`` is the factor of a last layer of this shape.
+
+    An update may bring another model of the same inputs (more classes, a
+    network of another width): its outputs or its ``F`` have another size.
+    """
+    factor = stale["factor"]
+    return stale["P"].shape[1] == P.shape[1] and factor[0].shape[0] == dim
 
 
 def _row_norms(state, H, bias):
