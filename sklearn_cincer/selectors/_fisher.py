@@ -423,10 +423,8 @@ class TopFisherSelector(BaseSelector):
         old = self._reusable(X, rows, n_ids, dtype, reuse)
         key, H, same_features = self._features_by_id(view, X, n_ids, dtype,
                                                      identity, old)
-        # Names these features: what was computed from them (a row's
-        # leverage, say) stays valid while the token does.
-        token = old.get("features_token") if same_features else None
-        token = object() if token is None else token
+        # names these features: what is computed from them stays valid with it
+        token = (same_features and old.get("features_token")) or object()
         H_array = getattr(H, "array", H)
         n_old = old["n_ids"] if same_features else 0
         weights, labels, n_train = _training_weights(view, y, rows, n_ids)
@@ -476,8 +474,7 @@ class TopFisherSelector(BaseSelector):
             drawn = None if old is None or old["plan"] != state["plan"] else (
                 old["sample"]
             )
-            # A factor of earlier features still preconditions (see
-            # _dense_preconditioner): it gets the old state whatever changed.
+            # stale=old: a factor of earlier features still preconditions
             factor = self._build(
                 view, state, old if same_features else None, plan_same, H_array,
                 labels, n_train, (form, solver, sample), k, m, drawn, stale=old,
