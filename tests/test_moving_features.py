@@ -254,3 +254,33 @@ def test_an_update_to_a_network_of_another_width_starts_afresh():
     candidates = np.flatnonzero(noisy == 1)
     np.testing.assert_allclose(selector.score(X[5], 1, candidates),
                                fresh.score(X[5], 1, candidates), rtol=1e-6)
+
+
+def test_a_skorch_net_keeps_its_factor_with_the_exact_top_pick(
+        torch_one_thread_if_any):
+    pytest.importorskip("skorch")
+    from sklearn_cincer.nets import FCNetClassifier
+
+    X, y, noisy = _data(n=600, d=6, c=3, seed=8)
+    X = X.astype(np.float32)
+    net = FCNetClassifier(max_epochs=5, random_state=0).fit(X[:500], noisy[:500])
+    selector = TopFisherSelector(solver="cg").fit(net, X[:500], noisy[:500])
+    selector._state["prepares"] = True
+    rng = np.random.RandomState(9)
+    kept = agree = asked = 0
+    for step in range(4):
+        n = 500 + 25 * (step + 1)
+        net.partial_fit(X[n - 25:n], noisy[n - 25:n])
+        token = selector._state["features_token"]
+        selector.update(net, X[:n], noisy[:n])
+        assert selector._state["features_token"] is not token  # features moved
+        kept += selector._state["dense_drift"] > 0
+        exact = TopFisherSelector(solver="cholesky").fit(net, X[:n], noisy[:n])
+        for t in rng.choice(n, 10, replace=False):
+            label = (noisy[t] + 1) % 3
+            candidates = np.flatnonzero(noisy[:n] != label)
+            asked += 1
+            agree += (selector.select(X[t], label, candidates)[0]
+                      == exact.select(X[t], label, candidates)[0])
+    assert kept >= 3 and asked == 40
+    assert agree / asked >= 0.99
