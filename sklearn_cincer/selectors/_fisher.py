@@ -1022,14 +1022,14 @@ def _kept_features(H, n):
     """What a factor built on the features ``H[:n]`` keeps of them.
 
     ``{}`` for a linear model (``H`` None: its features never change), else
-    ``features=(ids, H[ids])`` for up to ``_DRIFT_ROWS`` evenly spaced rows:
-    enough to estimate how far the features moved since (:func:`_drift`),
-    never a copy of every row.
+    ``features=(ids, H[ids])`` for up to ``_DRIFT_ROWS`` evenly spaced rows,
+    in the features' own precision: enough to estimate how far the features
+    moved since (:func:`_drift`), never a copy of every row.
     """
     if H is None:
         return {}
     ids = np.unique(np.linspace(0, n - 1, min(n, _DRIFT_ROWS)).astype(np.intp))
-    return {"features": (ids, np.array(H[ids], dtype=float))}
+    return {"features": (ids, np.array(H[ids]))}
 
 
 def _feature_moves(stale, H, kept, norms, bias):
@@ -1042,7 +1042,7 @@ def _feature_moves(stale, H, kept, norms, bias):
     if stale.get("features") is None:
         return np.inf
     ids, then = stale["features"]
-    now = np.asarray(H[ids], dtype=float)
+    now, then = np.asarray(H[ids], dtype=float), np.asarray(then, dtype=float)
     size_then = np.sqrt(np.einsum("ij,ij->i", then, then) + float(bias))
     moves = np.linalg.norm(now - then, axis=1) * (np.sqrt(norms[ids]) + size_then)
     return float(kept[ids] @ moves) * (stale["n"] / max(ids.shape[0], 1))
