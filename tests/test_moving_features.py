@@ -284,3 +284,23 @@ def test_a_skorch_net_keeps_its_factor_with_the_exact_top_pick(
                       == exact.select(X[t], label, candidates)[0])
     assert kept >= 3 and asked == 40
     assert agree / asked >= 0.99
+
+
+def test_a_first_update_by_id_is_the_fit_and_the_next_reuses_it():
+    X, y, noisy = _data(n=800, seed=10)
+    model = _mlp().fit(X[:600], noisy[:600])
+    rows = np.arange(600)
+    first = CleaningSelector().update(model, X, noisy, rows=rows)
+    fitted = CleaningSelector().fit(model, X[:600], noisy[:600])
+    assert first.fisher_._state["by_id"]  # the features kept by id
+    assert first.damping_ == fitted.damping_
+    np.testing.assert_allclose(first.leave_one_out_probability(),
+                               fitted.leave_one_out_probability(), rtol=1e-9)
+    candidates = np.flatnonzero(noisy[:600] == 2)
+    np.testing.assert_allclose(first.score(X[700], 1, candidates),
+                               fitted.score(X[700], 1, candidates), rtol=1e-9)
+    token = first.fisher_._state["features_token"]
+    first.update(model, X, noisy, rows=np.arange(610))
+    assert first.fisher_._state["features_token"] is token  # not recomputed
+    with pytest.raises(IndexError, match="rows must index"):
+        CleaningSelector().update(model, X, noisy, rows=[0, 900])

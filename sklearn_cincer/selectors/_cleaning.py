@@ -17,7 +17,7 @@ from .._models import last_layer_view
 from .._parameters import linear_penalty
 from ._base import BaseSelector
 from ._batch import batch_ready, support_scan
-from ._fisher import TopFisherSelector, _features_name
+from ._fisher import TopFisherSelector, _check_rows, _features_name
 
 #: Top Fisher's own damping, used where the model has no L2 penalty.
 _DEFAULT_DAMPING = 1e-3
@@ -503,18 +503,21 @@ class CleaningSelector(BaseSelector):
         -------
         self : object
         """
-        X, y = np.asarray(X), np.asarray(y)
-        if rows is not None:
-            rows = np.asarray(rows, dtype=np.intp).reshape(-1)
-        if not hasattr(self, "fisher_"):
+        X, y, rows = _check_rows(X, y, rows)
+        fitted = hasattr(self, "fisher_")
+        if not fitted and rows is None:
             return super().update(estimator, X, y, rows)
         self._validate_params()
+        if not fitted:
+            last_layer_view(estimator, needs=type(self).__name__)  # a clear error
         damping, penalties = self._damping(estimator, X, rows)
         # The cleaner updates a shallow copy of a selector it may still
         # publish: rebind the inner selector, never update the shared one.
         # A new damping (a linear model's penalty is divided by n) only
-        # refactors F; the features and sums it has are still reused.
-        fisher = copy.copy(self.fisher_)
+        # refactors F; the features and sums it has are still reused. A
+        # first update keeps them by id too, so that the next one reuses them.
+        fisher = copy.copy(self.fisher_) if fitted else TopFisherSelector(
+            fisher=self.fisher)
         fisher.set_params(damping=damping)
         fisher.update(estimator, X, y, rows)
         # As fit: the state is taken only once all of it is computed.
