@@ -630,7 +630,7 @@ _LEVERAGE_BLOCK_ROWS = 64
 _LEVERAGE_BLOCK_ENTRIES = 2**22
 
 
-def leverage(factor, H, fit_intercept=True):
+def leverage(factor, H, fit_intercept=True, kept=None):
     """Each row's leverage: ``M_j = J_j (F + lambda I)^-1 J_j^T``, in its own logits.
 
     ``J_j = I_k kron h~_j^T`` is the Jacobian of row ``j``'s logits in the
@@ -649,6 +649,12 @@ def leverage(factor, H, fit_intercept=True):
     H : ndarray of shape (r, d)
         Features of the rows.
     fit_intercept : bool, default=True
+    kept : dict, default=None
+        Where the work that depends on the factor alone (the inverse of its
+        triangle, when many rows are asked for) is kept for the next call
+        with the same factor: a caller whose factor stays from one question
+        to the next (a conjugate-gradient preconditioner) passes the same
+        dict, and a new one with a new factor.
 
     Returns
     -------
@@ -682,7 +688,7 @@ def leverage(factor, H, fit_intercept=True):
     dim = C.shape[0]
     k = dim // m
     if 3 * r * (k - 1) > dim:
-        return _leverage_by_inverse(C, trans, lower, Ht, k)
+        return _leverage_by_inverse(C, trans, lower, Ht, k, kept)
     out = np.empty((r, k, k))
     for start in range(0, r, _LEVERAGE_BLOCK_ROWS):
         Hb = Ht[start : start + _LEVERAGE_BLOCK_ROWS]
@@ -698,20 +704,21 @@ def leverage(factor, H, fit_intercept=True):
     return out
 
 
-def _leverage_by_inverse(C, trans, lower, Ht, k):
+def _leverage_by_inverse(C, trans, lower, Ht, k, kept=None):
     """:func:`leverage` for many rows: ``W = L^-1`` once, then products.
 
     ``L^-1 (e_a kron h~_j) = W[:, a-block] h~_j`` reads only the ``m``
     columns of block ``a``: ``r P^2`` multiply-adds for ``r`` rows plus
     ``P^3 / 3`` for ``W``, where triangular solves against the ``r k``
-    sparse columns cost ``r k P^2``.
+    sparse columns cost ``r k P^2``. ``W``'s blocks are kept in ``kept``
+    (a dict, if given) for the next call with the same factor.
     """
     dim = C.shape[0]
-    m = dim // k
-    W = linalg.solve_triangular(C, np.eye(dim), trans=trans, lower=lower,
-                                check_finite=False)
-    # blocks[a] = W[:, a-block]^T, so Ht @ blocks[a] is L^-1 (e_a kron h~)^T.
-    blocks = W.reshape(dim, k, m).transpose(1, 2, 0)
+    blocks = None if kept is None else kept.get("inverse_blocks")
+    if blocks is None or blocks.shape != (k, dim // k, dim):
+        blocks = _inverse_blocks(C, trans, lower, k)
+        if kept is not None:
+            kept["inverse_blocks"] = blocks
     r = Ht.shape[0]
     out = np.empty((r, k, k))
     step = max(1, _LEVERAGE_BLOCK_ENTRIES // (k * dim))
@@ -720,6 +727,15 @@ def _leverage_by_inverse(C, trans, lower, Ht, k):
         Y = np.matmul(Hb[None], blocks).transpose(1, 0, 2)  # (rows, k, dim)
         out[start : start + Hb.shape[0]] = Y @ Y.transpose(0, 2, 1)
     return out
+
+
+def _inverse_blocks(C, trans, lower, k):
+    """``blocks[a] = W[:, a-block]^T`` for ``W = L^-1``: ``Ht @ blocks[a]`` is
+    ``L^-1 (e_a kron h~)^T``; contiguous, for the products of every call."""
+    dim = C.shape[0]
+    W = linalg.solve_triangular(C, np.eye(dim), trans=trans, lower=lower,
+                                check_finite=False)
+    return np.ascontiguousarray(W.reshape(dim, k, dim // k).transpose(1, 2, 0))
 
 
 def use_dual(n, k, m):

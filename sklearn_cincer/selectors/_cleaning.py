@@ -17,7 +17,7 @@ from .._models import last_layer_view
 from .._parameters import linear_penalty
 from ._base import BaseSelector
 from ._batch import batch_ready, support_scan
-from ._fisher import TopFisherSelector, _features_name
+from ._fisher import TopFisherSelector, _check_rows, _features_name
 
 #: Top Fisher's own damping, used where the model has no L2 penalty.
 _DEFAULT_DAMPING = 1e-3
@@ -503,18 +503,21 @@ class CleaningSelector(BaseSelector):
         -------
         self : object
         """
-        X, y = np.asarray(X), np.asarray(y)
-        if rows is not None:
-            rows = np.asarray(rows, dtype=np.intp).reshape(-1)
-        if not hasattr(self, "fisher_"):
+        X, y, rows = _check_rows(X, y, rows)
+        fitted = hasattr(self, "fisher_")
+        if not fitted and rows is None:
             return super().update(estimator, X, y, rows)
         self._validate_params()
+        if not fitted:
+            last_layer_view(estimator, needs=type(self).__name__)  # a clear error
         damping, penalties = self._damping(estimator, X, rows)
         # The cleaner updates a shallow copy of a selector it may still
         # publish: rebind the inner selector, never update the shared one.
         # A new damping (a linear model's penalty is divided by n) only
-        # refactors F; the features and sums it has are still reused.
-        fisher = copy.copy(self.fisher_)
+        # refactors F; the features and sums it has are still reused. A
+        # first update keeps them by id too, so that the next one reuses them.
+        fisher = copy.copy(self.fisher_) if fitted else TopFisherSelector(
+            fisher=self.fisher)
         fisher.set_params(damping=damping)
         fisher.update(estimator, X, y, rows)
         # As fit: the state is taken only once all of it is computed.
@@ -579,7 +582,9 @@ class CleaningSelector(BaseSelector):
         recent model, which stays from one question to the next while the
         model moves: the leverage of a training row through it is kept
         (``r P^2`` multiply-adds for ``r`` rows, several times the question's
-        solve for a shortlist of 1000). Any other factor changes with the
+        solve for a shortlist of 1000), while the features are the same too:
+        a network's hidden layers move at every update, and a row's leverage
+        is that of its current features. Any other factor changes with the
         model, so its leverage is computed afresh.
         """
         factor = self.fisher_.factor_
@@ -587,14 +592,19 @@ class CleaningSelector(BaseSelector):
         if not isinstance(factor, _fisher.ConjugateGradientFactor):
             return _fisher.leverage(factor, H, fit_intercept)
         base = factor.preconditioner
+        features = getattr(self.fisher_, "_state", {}).get("features_token")
         cache = getattr(self, "_leverage_cache", None)
-        if cache is None or cache[0] is not base or len(cache[1]) > _LEVERAGE_KEPT:
-            cache = self._leverage_cache = (base, {})
-        kept = cache[1]
+        if cache is None or len(cache) != 4 or cache[0] is not base:
+            # what depends on the factor alone (its inverse), then by row
+            cache = self._leverage_cache = (base, features, {}, {})
+        if (features is None or cache[1] is not features
+                or len(cache[2]) > _LEVERAGE_KEPT):
+            cache = self._leverage_cache = (base, features, {}, cache[3])
+        kept = cache[2]
         ids = (rows if self._rows is None else self._rows[rows]).tolist()
         todo = [j for j, i in enumerate(ids) if i not in kept]
         if todo:
-            new = _fisher.leverage(factor, H[todo], fit_intercept)
+            new = _fisher.leverage(factor, H[todo], fit_intercept, kept=cache[3])
             kept.update(zip([ids[j] for j in todo], new))
         return np.stack([kept[i] for i in ids])
 

@@ -45,6 +45,9 @@ _STALE_DRIFT = 0.1
 # cleaner) keeps it up to _HARD_DRIFT: the next wait refreshes it, but an
 # oracle that answers at once (a simulated one) leaves no time to.
 _HARD_DRIFT = 0.25
+# Rows (evenly spaced) whose features a stale factor keeps, to tell how far
+# a changing feature map (a network's hidden layers) moved since it was built.
+_DRIFT_ROWS = 4096
 # K-FAC's factors A and G keep their eigendecompositions while they moved
 # less than this (relative, Frobenius norm): a row added to a million
 # changes nothing worth an O(m^3) decomposition per question, and 1% is far
@@ -420,6 +423,8 @@ class TopFisherSelector(BaseSelector):
         old = self._reusable(X, rows, n_ids, dtype, reuse)
         key, H, same_features = self._features_by_id(view, X, n_ids, dtype,
                                                      identity, old)
+        # names these features: what is computed from them stays valid with it
+        token = (same_features and old.get("features_token")) or object()
         H_array = getattr(H, "array", H)
         n_old = old["n_ids"] if same_features else 0
         weights, labels, n_train = _training_weights(view, y, rows, n_ids)
@@ -437,6 +442,7 @@ class TopFisherSelector(BaseSelector):
         form, solver, sample = self._plan(n_train, k, m)
         state = dict(
             X=X, by_id=rows is not None, n_ids=n_ids, dtype=dtype, key=key, H=H,
+            features_token=token,
             model=model, P=P, weights=weights, params=self._estimate_params(),
             damping=self.damping,
             plan=(form, solver, sample), sample=None, A=None, A_all=None,
@@ -468,9 +474,10 @@ class TopFisherSelector(BaseSelector):
             drawn = None if old is None or old["plan"] != state["plan"] else (
                 old["sample"]
             )
+            # stale=old: a factor of earlier features still preconditions
             factor = self._build(
                 view, state, old if same_features else None, plan_same, H_array,
-                labels, n_train, (form, solver, sample), k, m, drawn,
+                labels, n_train, (form, solver, sample), k, m, drawn, stale=old,
             )
 
         self.view_ = view
@@ -607,8 +614,12 @@ class TopFisherSelector(BaseSelector):
         return ids
 
     def _build(self, view, state, old, plan_same, H, labels, n_train, plan, k, m,
-               drawn=None):
-        """The factor of the damped ``F``; reuses ``old`` where still exact."""
+               drawn=None, stale=None):
+        """The factor of the damped ``F``; reuses ``old`` where still exact.
+
+        ``stale`` is the previous state even when the features changed
+        (``old`` is None then): its factor may still precondition.
+        """
         form, solver, sample = plan
         link, bias = view.link, view.fit_intercept
         weights = state["weights"]
@@ -646,7 +657,8 @@ class TopFisherSelector(BaseSelector):
             return _fisher.factorize(total / max(nf, 1), self.damping)
 
         if solver == "cg":
-            dense = self._dense_preconditioner(view, state, old, Hf, Pf, wf, nf, k * m)
+            dense = self._dense_preconditioner(view, state, stale, Hf, Pf, wf, nf,
+                                               k * m)
             if dense is not None:
                 return _fisher.ConjugateGradientFactor(
                     Hf if sample is not None else state["H"], Pf, link, bias, wf,
@@ -687,9 +699,11 @@ class TopFisherSelector(BaseSelector):
         which rows are uncertain, needs about 20 on a model right 90% of
         the time). The factor is the newest at hand: the one a background
         refresh built while the oracle waited (see :meth:`while_waiting`),
-        if it has finished, else the one kept. It is rebuilt here, on the
-        question's path, when the outputs moved by more than
-        ``_STALE_DRIFT`` (see :func:`_drift`); for a selector whose factor
+        if it has finished, else the one kept, also when the features changed
+        since (a network's hidden layers move at every incremental update).
+        It is rebuilt here, on the question's path, when the outputs and
+        features moved by more than ``_STALE_DRIFT`` (see :func:`_drift`);
+        for a selector whose factor
         is prepared while the oracle waits, only past ``_HARD_DRIFT``: the
         next wait refreshes it, and an unfinished refresh is never waited
         for. Used only while forming F is affordable; None otherwise (K-FAC
@@ -702,7 +716,11 @@ class TopFisherSelector(BaseSelector):
         ):
             return None
         stale, refresh = _newest_factor(old)
-        drift = None if stale is None else _drift(stale, Pf, wf, state["norms"])
+        if stale is not None and not _fits(stale, Pf, dim):
+            stale = None  # of another last layer (new classes, new width)
+        moving = None if _identity_features(view) else Hf
+        drift = None if stale is None else _drift(
+            stale, Pf, wf, state["norms"], moving, view.fit_intercept)
         if drift is not None and drift <= _STALE_DRIFT:
             state.update(dense=stale, refresh=refresh, dense_drift=drift)
             return stale["factor"]
@@ -713,7 +731,8 @@ class TopFisherSelector(BaseSelector):
             refresh.cancel()  # superseded by the factor built now
         F = _fisher.fisher_matrix(Hf, Pf, view.link, view.fit_intercept, wf)
         factor = _fisher.factorize(F, self.damping)
-        state.update(dense=dict(factor=factor, P=Pf, weights=wf, n=Pf.shape[0]),
+        state.update(dense=dict(factor=factor, P=Pf, weights=wf, n=Pf.shape[0],
+                                **_kept_features(moving, Pf.shape[0])),
                      refresh=None, dense_drift=0.0)
         return factor
 
@@ -771,9 +790,11 @@ class TopFisherSelector(BaseSelector):
             return None
         view = self.view_
         H = getattr(state["H"], "array", state["H"])
+        n = state["P"].shape[0]
+        moving = None if _identity_features(view) else H
         refresh = FactorRefresh(
-            H[: state["P"].shape[0]], state["P"], state["weights"], view.link,
-            view.fit_intercept, state["damping"],
+            H[:n], state["P"], state["weights"], view.link,
+            view.fit_intercept, state["damping"], keep=_kept_features(moving, n),
         )
         state["refresh"] = refresh
         return refresh
@@ -973,6 +994,16 @@ def _newest_factor(old):
     return stale, refresh
 
 
+def _fits(stale, P, dim):
+    """Whether ``stale`` is the factor of a last layer of this shape.
+
+    An update may bring another model of the same inputs (more classes, a
+    network of another width): its outputs or its ``F`` have another size.
+    """
+    factor = stale["factor"]
+    return stale["P"].shape[1] == P.shape[1] and factor[0].shape[0] == dim
+
+
 def _row_norms(state, H, bias):
     """``||h~_i||^2`` of every id, kept in ``state`` (new ids appended)."""
     norms = state.get("norms")
@@ -987,13 +1018,46 @@ def _row_norms(state, H, bias):
     return norms
 
 
-def _drift(stale, P, weights, norms):
-    """How far the outputs moved since ``stale`` was built, relative.
+def _kept_features(H, n):
+    """What a factor built on the features ``H[:n]`` keeps of them.
+
+    ``{}`` for a linear model (``H`` None: its features never change), else
+    ``features=(ids, H[ids])`` for up to ``_DRIFT_ROWS`` evenly spaced rows,
+    in the features' own precision: enough to estimate how far the features
+    moved since (:func:`_drift`), never a copy of every row.
+    """
+    if H is None:
+        return {}
+    ids = np.unique(np.linspace(0, n - 1, min(n, _DRIFT_ROWS)).astype(np.intp))
+    return {"features": (ids, np.array(H[ids]))}
+
+
+def _feature_moves(stale, H, kept, norms, bias):
+    """``sum_i ||h_i - h_i^then|| (||h~_i|| + ||h~_i^then||)`` over the rows of both times.
+
+    It bounds how far ``h~_i h~_i^T`` moved (Frobenius norm), estimated from
+    the rows ``stale`` kept (see :func:`_kept_features`); infinite when it
+    kept none (a factor from before the features were kept).
+    """
+    if stale.get("features") is None:
+        return np.inf
+    ids, then = stale["features"]
+    now, then = np.asarray(H[ids], dtype=float), np.asarray(then, dtype=float)
+    size_then = np.sqrt(np.einsum("ij,ij->i", then, then) + float(bias))
+    moves = np.linalg.norm(now - then, axis=1) * (np.sqrt(norms[ids]) + size_then)
+    return float(kept[ids] @ moves) * (stale["n"] / max(ids.shape[0], 1))
+
+
+def _drift(stale, P, weights, norms, H=None, bias=True):
+    """How far the outputs (and features) moved since ``stale`` was built, relative.
 
     ``sum_i ||p_i - p_i^then||_1 ||h~_i||^2`` over the rows of both times,
     plus ``||h~_i||^2`` for each row added or removed since, over
     ``sum_i ||h~_i||^2``: 0 for the same model on the same rows, 2 for a
-    model that now gives every row to another class.
+    model that now gives every row to another class. With the current
+    features ``H`` (None when they cannot change), the features' move
+    (:func:`_feature_moves`) is added: the factor is of ``F`` built on
+    ``Lambda_i kron h~_i h~_i^T``, and both factors may have moved.
     """
     n_then = stale["n"]
     before = np.zeros(P.shape[0])
@@ -1002,6 +1066,8 @@ def _drift(stale, P, weights, norms):
     kept = np.minimum(before, now)[:n_then]
     moved = np.abs(P[:n_then] - stale["P"]).sum(axis=1) @ (kept * norms[:n_then])
     moved += np.abs(now - before) @ norms
+    if H is not None:
+        moved += _feature_moves(stale, H, kept, norms, bias)
     return float(moved / max(now @ norms, np.finfo(float).tiny))
 
 

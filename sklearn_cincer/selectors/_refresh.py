@@ -42,12 +42,15 @@ class FactorRefresh:
     fit_intercept : bool
     damping : float
         Relative, as in :func:`sklearn_cincer._fisher.damp`.
+    keep : dict, default=None
+        More entries for the result: what the caller needs to judge the
+        factor later (the features it was built on, when they may change).
 
     Notes
     -----
     The result is ``dict(factor=..., P=P, weights=weights, n=n)``, the form
     of the stale factor that :class:`~sklearn_cincer.TopFisherSelector`
-    keeps. A failed build (a damped ``F`` that is not positive definite, no
+    keeps, with the entries of ``keep``. A failed build (a damped ``F`` that is not positive definite, no
     memory) leaves no result and :attr:`error` set: the selector then goes
     on with the factor it has, since conjugate gradients reach the same
     solution with any preconditioner, and a build that fails for good fails
@@ -57,8 +60,9 @@ class FactorRefresh:
     or event is ever pickled.
     """
 
-    def __init__(self, H, P, weights, link, fit_intercept, damping):
+    def __init__(self, H, P, weights, link, fit_intercept, damping, keep=None):
         self._job = (H, P, weights, link, fit_intercept, float(damping))
+        self._keep = {} if keep is None else dict(keep)
         self._run = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -143,7 +147,7 @@ class FactorRefresh:
 
             if self._step(factorize):
                 self.result = dict(factor=found["factor"], P=P, weights=weights,
-                                   n=P.shape[0])
+                                   n=P.shape[0], **self._keep)
         except Exception as exc:  # noqa: BLE001 - kept for the caller, see Notes
             self.error = exc
         finally:
