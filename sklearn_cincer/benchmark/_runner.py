@@ -613,7 +613,7 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
     for r, trace in zip(todo, bar):
         done[r] = pd.DataFrame(trace, columns=list(TRACE_COLUMNS))
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
-    for key in ("dataset", "model", "strategy", "refit"):
+    for key in ("dataset", "model", "strategy", "refit", "training"):
         frame[key] = getattr(spec, key)
     frame["selector"] = spec.label
     return frame
