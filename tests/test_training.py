@@ -113,6 +113,12 @@ def test_code_uses_keras_adam_epsilon_unless_given(easy):
     assert text.optimizer_.defaults["eps"] == 1e-8
     assert own.optimizer_.defaults["eps"] == 1e-3
     assert code.optimizer_.defaults["lr"] == text.optimizer_.defaults["lr"] == 1e-3
+    assert code.optimizer_.defaults["fused"] and not text.optimizer_.defaults["fused"]
+    # a user's choice of Adam's implementation is kept, not contradicted
+    foreach = FCNetClassifier(training="code", max_epochs=1, random_state=0,
+                              optimizer__foreach=True).fit(X, y)
+    assert foreach.optimizer_.defaults["foreach"]
+    assert not foreach.optimizer_.defaults["fused"]
     assert code.batch_size == text.batch_size == 32
 
 

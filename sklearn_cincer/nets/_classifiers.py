@@ -423,7 +423,8 @@ warm_start, verbose, classes, **kwargs
         if (self.training == "code" and prefix == "optimizer"
                 and self.optimizer is torch.optim.Adam):
             kwargs.setdefault("eps", _KERAS_ADAM_EPS)
-            if _FUSED_ADAM and str(self.device).split(":")[0] in ("cpu", "cuda"):
+            if (_FUSED_ADAM and str(self.device).split(":")[0] in ("cpu", "cuda")
+                    and not kwargs.get("foreach")):  # torch takes one or the other
                 # one kernel per parameter rather than a dozen small ops:
                 # the paper's nets spend a fifth of their step in Adam
                 kwargs.setdefault("fused", True)
