@@ -139,6 +139,17 @@ def test_lean_epoch_learns_what_skorch_loop_learns(easy, training):
                                rtol=1e-5, atol=1e-6)
 
 
+def test_subclass_with_its_own_batch_hook_keeps_skorch_loop(easy):
+    X, y = easy
+
+    class Counting(FCNetClassifier):
+        def on_batch_end(self, net, **kwargs):
+            self.seen_batches_ = getattr(self, "seen_batches_", 0) + 1
+
+    net = Counting(training="code", max_epochs=3, random_state=0).fit(X, y)
+    assert net.seen_batches_ == 3 * 4
+
+
 @pytest.mark.parametrize("bad", ["paper", "Code", None, 1, ["code"]])
 def test_bad_training_fails_before_any_change(easy, bad):
     X, y = easy

@@ -17,6 +17,10 @@ _MAX_SEED = np.iinfo(np.int32).max
 TRAININGS = ("text", "code")
 #: Keras's default ``epsilon`` of Adam, which the authors' code used.
 _KERAS_ADAM_EPS = 1e-7
+#: The methods of a training batch that the lean epoch stands in for.
+_BATCH_METHODS = ("train_step", "train_step_single", "on_batch_begin",
+                  "on_batch_end", "on_grad_computed", "_step_optimizer",
+                  "_zero_grad_optimizer")
 #: Whether torch's Adam has a fused CPU kernel (torch 2.4 and later).
 _FUSED_ADAM = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
 
@@ -337,8 +341,11 @@ warm_start, verbose, classes, **kwargs
 
     def _lean_epoch(self, iterator, training, fit_params):
         callbacks = self.callbacks
+        # a subclass that changes a batch's step or hooks keeps skorch's loop
+        own = all(getattr(type(self), name) is getattr(PaperNetClassifier, name)
+                  for name in _BATCH_METHODS)
         return (
-            training and not fit_params
+            training and not fit_params and own
             and (callbacks is None or callbacks == "disable" or not len(callbacks))
             and isinstance(iterator, TensorBatches) and iterator._arrays() is not None
             and list(self._optimizers) == ["optimizer"]
