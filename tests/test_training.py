@@ -314,3 +314,19 @@ def test_fcnet_module_is_untouched_by_text(easy):
     torch.manual_seed(0)
     b = keras_initialize(FCNet(4, 3))
     assert not torch.equal(a.output.bias, b.output.bias)
+
+
+def test_reproduce_runs_each_training_on_its_own_row(tmp_path):
+    from sklearn_cincer.benchmark._reproduce import reproduce
+
+    table = reproduce(tmp_path, pairs=[("wine", "lr_net"), ("wine", "lr")],
+                      questions=("q1",), trainings=("code", "text"),
+                      n_repeats=1, n_rounds=2, authors_ranking=False,
+                      figures=False, verbose=0)
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert "wine__lr_net__no_ce__none__scratch__code" in runs
+    assert "wine__lr_net__no_ce__none__scratch__text" in runs
+    assert "wine__lr__no_ce__none__scratch" in runs  # once: LR has no training
+    nets = table[table["model"] == "lr_net"]
+    assert sorted(nets["training"].unique()) == ["code", "text"]
+    assert len(nets) == 2 * len(table[table["model"] == "lr"])
