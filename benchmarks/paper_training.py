@@ -126,14 +126,16 @@ def summarize(output, pairs=PAIRS, trainings=TRAININGS):
     for spec in _cells(pairs, trainings, 1):
         folder = Path(output, "runs", spec.name)
         traces = [pd.read_csv(p) for p in sorted(folder.glob("trace_*.csv"))]
-        if not traces:
+        r0 = [pd.read_csv(p) for p in
+              sorted(Path(output, "r0", spec.name).glob("trace_*.csv"))]
+        if not traces and not r0:
             continue
-        g = pd.concat(traces, ignore_index=True)
-        last = g[g["round"] == g["round"].max()]
+        g = pd.concat(traces or r0, ignore_index=True)
+        # a cell with round 0 only (the r0 command) has no final numbers yet
+        last = g[g["round"] == 100] if traces else g.iloc[:0]
         first = g[g["round"] == 0]
-        r0 = sorted(Path(output, "r0", spec.name).glob("trace_*.csv"))
         if len(r0) > len(first):
-            first = pd.concat([pd.read_csv(p) for p in r0], ignore_index=True)
+            first = pd.concat(r0, ignore_index=True)
         per_round = g[g["round"] > 0]
         ref = _paper_row(paper, spec.dataset, spec.model)
         rows.append({
@@ -173,8 +175,9 @@ def _text(table):
             f"{r['repeats_r0']} / {r['repeats']}",
             f"{num(r['f1_r0'], '.3f')} ({num(r['paper_f1_r0'], '.3f')})",
             near(r["f1_r0"], r["paper_f1_r0"]),
-            f"{num(r['f1'], '.3f')} ± {num(r['f1_se'], '.3f')} "
-            f"({num(r['paper_f1'], '.3f')})",
+            f"{num(r['f1'], '.3f')}"
+            + (f" ± {num(r['f1_se'], '.3f')}" if r["repeats"] > 1 else "")
+            + f" ({num(r['paper_f1'], '.3f')})",
             near(r["f1"], r["paper_f1"]),
             f"{num(r['cleaned'], '.1f')} ({num(r['paper_cleaned'], '.1f')})",
             num(r["cpu_s_round"], ".2f"),
