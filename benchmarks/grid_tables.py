@@ -193,9 +193,16 @@ def main(argv=None):
     parser.add_argument("folder", nargs="+", help="reproduce output folder(s)")
     parser.add_argument("--refits", action="store_true",
                         help="print only incremental next to scratch")
+    parser.add_argument("--training", choices=["code", "text"], default=None,
+                        help="keep the networks' runs of this training only "
+                        "(a folder with both would otherwise mix them in one "
+                        "cell); scikit-learn's lr has none and stays")
     args = parser.parse_args(argv)
     table = pd.concat([pd.read_csv(Path(f) / "comparison.csv") for f in args.folder],
                       ignore_index=True)
+    if args.training is not None and "training" in table:
+        table = table[table["training"].isna()
+                      | (table["training"] == args.training)]
     if args.refits:
         sys.stdout.write(refit_table(table) + "\n")
         return 0

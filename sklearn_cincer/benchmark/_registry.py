@@ -16,6 +16,14 @@ MODELS = {
     "cnn": ("sklearn_cincer.nets", "ConvNetClassifier", {}),
 }
 
+#: The models with a ``training`` option: the paper's networks (skorch).
+NET_MODELS = frozenset({"lr_net", "fc", "cnn"})
+
+#: How the paper's networks are trained (``PaperNetClassifier.training``):
+#: as the paper's text says, or as the authors' code did. The benchmark's
+#: default is "code", the training that produced the published numbers.
+TRAININGS = ("text", "code")
+
 #: The paper's names of our models (for the comparison table).
 PAPER_MODEL_NAMES = {"lr": "logreg", "lr_net": "logreg", "fc": "fullnet",
                      "cnn": "convnet"}
@@ -36,7 +44,7 @@ SELECTORS = {
 STRATEGIES = {"cincer": "relabel", "drop_ce": "drop", "no_ce": "none"}
 
 
-def make_model(name, random_state=None, **params):
+def make_model(name, random_state=None, training=None, **params):
     """A fresh, unfitted classifier by its benchmark name.
 
     Parameters
@@ -50,6 +58,13 @@ def make_model(name, random_state=None, **params):
         from :mod:`sklearn_cincer.nets` and need the torch extra.
     random_state : int or None, default=None
         Seeds the model's initialization.
+    training : {"text", "code"} or None, default=None
+        How a network is trained (see
+        :class:`~sklearn_cincer.nets.PaperNetClassifier`): ``"text"`` as the
+        paper says (stopping at 90% training accuracy, 70% for LR),
+        ``"code"`` as the authors' code did (all 100 epochs, Keras's
+        initialisation). None keeps the network's default ("text"). Only
+        the networks have it: ``"lr"`` is fit to convergence.
     **params
         Overrides of the model's parameters.
 
@@ -60,7 +75,8 @@ def make_model(name, random_state=None, **params):
     Raises
     ------
     ValueError
-        For an unknown name.
+        For an unknown name, an unknown ``training``, or a ``training`` for
+        a model that has none.
     ImportError
         When the model needs torch/skorch, or :mod:`sklearn_cincer.nets` does
         not provide it yet.
@@ -73,6 +89,7 @@ def make_model(name, random_state=None, **params):
     """
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
+    check_training(name, training)
     module_name, class_name, defaults = MODELS[name]
     try:
         module = importlib.import_module(module_name)
@@ -87,7 +104,34 @@ def make_model(name, random_state=None, **params):
     kwargs.update(params)
     if random_state is not None:
         kwargs["random_state"] = random_state
+    if training is not None:
+        kwargs["training"] = training
     return cls(**kwargs)
+
+
+def check_training(model, training):
+    """Raise ValueError unless ``training`` suits ``model`` (None always does).
+
+    Examples
+    --------
+    >>> from sklearn_cincer.benchmark._registry import check_training
+    >>> check_training("fc", "code")
+    >>> check_training("lr", "code")
+    Traceback (most recent call last):
+    ...
+    ValueError: Model 'lr' has no training option (only the networks ['cnn', \
+'fc', 'lr_net'] have); leave training out.
+    """
+    if training is None:
+        return
+    if not isinstance(training, str) or training not in TRAININGS:
+        raise ValueError(f"Unknown training {training!r}; choose one of "
+                         f"{list(TRAININGS)} (the paper's text or the authors' "
+                         "code).")
+    if model not in NET_MODELS:
+        raise ValueError(f"Model {model!r} has no training option (only the "
+                         f"networks {sorted(NET_MODELS)} have); leave training "
+                         "out.")
 
 
 def selector_class(name):

@@ -43,8 +43,12 @@ _COLORS = {
 }
 
 
-def competitor_label(strategy, selector, refit="scratch"):
+def competitor_label(strategy, selector, refit="scratch", training=None):
     """A readable name for a competitor.
+
+    A refit other than from scratch and a network trained as the paper's
+    text says (rather than as the authors' code did, the benchmark's
+    default) are named in brackets.
 
     Examples
     --------
@@ -53,13 +57,31 @@ def competitor_label(strategy, selector, refit="scratch"):
     'No CE'
     >>> competitor_label("cincer", "top_fisher(damping=0.1)", "incremental")
     'CINCER (Top Fisher; damping=0.1) [incremental]'
+    >>> competitor_label("no_ce", "none", "incremental", training="text")
+    'No CE [incremental, text training]'
     """
     base, params = split_selector_label(selector)
     label = _LABELS.get((strategy, base), f"{strategy} / {base}")
     if params:
         label = (f"{label[:-1]}; {params})" if label.endswith(")")
                  else f"{label} ({params})")
-    return label if refit == "scratch" else f"{label} [{refit}]"
+    tags = [refit] if refit != "scratch" else []
+    if training == "text":
+        tags.append("text training")
+    return f"{label} [{', '.join(tags)}]" if tags else label
+
+
+def _keys(frame, keys):
+    """``keys``, and ``training`` where the frame has it (traces since the option)."""
+    return list(keys) + (["training"] if "training" in frame else [])
+
+
+def _training(key, keys):
+    """The training in a group's key (None where there is none)."""
+    if "training" not in keys:
+        return None
+    value = key[keys.index("training")]
+    return value if isinstance(value, str) else None
 
 
 def summarize_traces(traces, metrics=("n_cleaned", "f1")):
@@ -92,8 +114,9 @@ def summarize_traces(traces, metrics=("n_cleaned", "f1")):
     >>> float(s["n_cleaned_mean"].iloc[0]), round(float(s["n_cleaned_se"].iloc[0]), 4)
     (2.0, 0.7071)
     """
-    keys = ["dataset", "model", "strategy", "selector", "refit", "round"]
-    grouped = traces.groupby(keys)
+    keys = _keys(traces, ["dataset", "model", "strategy", "selector", "refit",
+                          "round"])
+    grouped = traces.groupby(keys, dropna=False)
     out = {}
     for metric in metrics:
         out[f"{metric}_mean"] = grouped[metric].mean()
@@ -145,16 +168,19 @@ def plot_traces(traces, *, metrics=("n_cleaned", "f1"), axes=None, title=None):
         fig = axes[0].figure
     names = {"n_cleaned": "# cleaned examples", "f1": "F1 (clean test set)",
              "n_queried": "# queries"}
-    groups = summary.groupby(["strategy", "selector", "refit"], sort=False)
+    keys = _keys(summary, ["strategy", "selector", "refit"])
+    groups = summary.groupby(keys, sort=False, dropna=False)
     for ax, metric in zip(axes, metrics):
-        for (strategy, selector, refit), g in groups:
+        for key, g in groups:
+            strategy, selector, refit = key[:3]
             # rounds without a measurement (``eval_every`` > 1) are NaN
             g = g[g[f"{metric}_mean"].notna()]
             mean, se = g[f"{metric}_mean"].to_numpy(), g[f"{metric}_se"].to_numpy()
             base = split_selector_label(selector)[0]
             line, = ax.plot(g["round"], mean, color=_COLORS.get((strategy, base)),
                             linestyle="-" if refit == "scratch" else "--",
-                            label=competitor_label(strategy, selector, refit))
+                            label=competitor_label(strategy, selector, refit,
+                                                   _training(key, keys)))
             ax.fill_between(g["round"], mean - se, mean + se, alpha=0.25,
                             color=line.get_color(), linewidth=0)
         ax.set_xlabel("round")
@@ -406,10 +432,11 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
             paper = load_paper_results()
         except FileNotFoundError:
             paper = None
-    keys = ["dataset", "model", "strategy", "selector", "refit"]
+    keys = _keys(traces, ["dataset", "model", "strategy", "selector", "refit"])
     rows = []
-    for key, g in traces.groupby(keys, sort=False):
-        dataset, model, strategy, selector, refit = key
+    for key, g in traces.groupby(keys, sort=False, dropna=False):
+        dataset, model, strategy, selector, refit = key[:5]
+        training = _training(key, keys)
         last = g[g["round"] == g["round"].max()]
         first = g[g["round"] == 0]
         n = last.shape[0]
@@ -419,7 +446,7 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
         row = {
             "dataset": dataset, "model": model,
             "paper_model": names.get(model, model),
-            "competitor": competitor_label(strategy, selector, refit),
+            "competitor": competitor_label(strategy, selector, refit, training),
             "paper_method": paper_method(strategy, selector),
             "n_repeats": n,
             "ours_n_cleaned": float(last["n_cleaned"].mean()),
@@ -439,6 +466,7 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
             "ours_f1_r0": float(first["f1"].mean()), "paper_f1_r0": np.nan,
             "seconds_per_round": float(per_round.mean()) if len(per_round) else np.nan,
             "strategy": strategy, "selector": selector, "refit": refit,
+            "training": training,
         }
         if paper is not None:
             match = paper[
@@ -504,7 +532,8 @@ def mean_se_text(mean, se, fmt=".1f", missing=""):
 
 def readable(table):
     """The comparison table without the key columns its labels already show."""
-    return table.drop(columns=["strategy", "selector", "refit"], errors="ignore")
+    return table.drop(columns=["strategy", "selector", "refit", "training"],
+                      errors="ignore")
 
 
 def summarize_pairs(table):
@@ -558,8 +587,9 @@ def summarize_pairs(table):
         return mean_se_text(row[what], row[what + "_se"], fmt)
 
     rows = []
-    for (dataset, model, refit), g in table.groupby(["dataset", "model", "refit"],
-                                                    sort=False):
+    keys = _keys(table, ["dataset", "model", "refit"])
+    for key, g in table.groupby(keys, sort=False, dropna=False):
+        dataset, model, refit = key[:3]
         default = "cleaning"
         cincer = pick(g, "cincer", default)
         if cincer is None:  # a folder run before the cleaning selector
@@ -574,6 +604,7 @@ def summarize_pairs(table):
         baselines = [r["ours_n_cleaned"] for r in (drop, none) if r is not None]
         rows.append({
             "dataset": dataset, "model": model, "refit": refit,
+            **({"training": _training(key, keys)} if "training" in keys else {}),
             "n_repeats": int(cincer["n_repeats"]),
             "paper_cleaned": mean_se(cincer, "paper_n_cleaned", ".1f"),
             "cincer_cleaned": mean_se(cincer, "ours_n_cleaned", ".1f"),

@@ -25,7 +25,10 @@ from .._threads import limit_threads
 from ..datasets import NOISE_KINDS
 from ..oracles import SimulatedOracle
 from ._registry import (
+    NET_MODELS,
     STRATEGIES,
+    TRAININGS,
+    check_training,
     checked_cleaner_params,
     checked_selector,
     make_model,
@@ -66,7 +69,7 @@ TRACE_COLUMNS = (
     "repeat", "round", "f1", "n_cleaned", "n_cleaned_ex", "n_cleaned_ce",
     "n_queried", "n_mistakes_seen", "n_ce_shown", "n_noisy_ce", "n_dropped",
     "n_train",
-    "n_noisy_train", "seconds", "eval_seconds",
+    "n_noisy_train", "seconds", "cpu_seconds", "eval_seconds",
 )
 
 
@@ -209,6 +212,12 @@ class RunSpec:
         paper measures every round; with the CNN a prediction on MNIST's
         10,000 test images costs more than the round itself, so the grid can
         measure less often without changing the final numbers.
+    training : {"code", "text"}, default="code"
+        How the networks are trained (``"lr_net"``, ``"fc"``, ``"cnn"``; see
+        :func:`make_model`): ``"code"`` as the authors' code did, which gave
+        the paper's published numbers, or ``"text"`` as the paper's text
+        says. It ends the name of a network's run (``...__scratch__code``);
+        for ``"lr"``, which has no such option, it becomes None.
 
     Examples
     --------
@@ -232,8 +241,16 @@ class RunSpec:
     selector_params: dict = field(default_factory=dict)
     eval_every: int = 1
     cleaner_params: dict = field(default_factory=dict)
+    training: str | None = "code"
 
     def __post_init__(self):
+        if self.training is not None:
+            check_training("fc", self.training)  # an unknown value fails here
+        if self.model not in NET_MODELS:
+            object.__setattr__(self, "training", None)  # "lr" has no such option
+        elif self.training is None:
+            raise ValueError(f"A network's run needs a training, one of "
+                             f"{list(TRAININGS)}; got None.")
         if isinstance(self.eval_every, bool) or not isinstance(
                 self.eval_every, numbers.Integral) or self.eval_every < 1:
             raise ValueError(
@@ -280,6 +297,8 @@ class RunSpec:
     @property
     def name(self):
         parts = [self.dataset, self.model, self.strategy, self.label, self.refit]
+        if self.training is not None:
+            parts.append(self.training)
         if self.noise_kind != "uniform":
             parts.append(self.noise_kind)
         return "__".join(parts)
@@ -363,7 +382,7 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
     >>> trace, cleaner = run_cleaning(s, data.X_test, data.y_test,
     ...     model=LogisticRegression(), selector=NearestNeighborSelector())
     >>> len(trace), sorted(trace[-1])[:3]
-    (6, ['eval_seconds', 'f1', 'n_ce_shown'])
+    (6, ['cpu_seconds', 'eval_seconds', 'f1'])
     """
     B = stream.n_bootstrap
     X, y_noisy, y_true = stream.X, stream.y_noisy, stream.y_true
@@ -380,7 +399,7 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
 
     last_round = X.shape[0] - B
 
-    def record(round_, seconds):
+    def record(round_, seconds, cpu_seconds):
         t0 = time.perf_counter()
         f1 = np.nan
         if round_ % eval_every == 0 or round_ == last_round:
@@ -395,16 +414,19 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
             "n_dropped": int(dropped),
             "n_train": int(cleaner.ids_.shape[0]),
             "n_noisy_train": int((cleaner.y_ != y_true[cleaner.ids_]).sum()),
-            "seconds": seconds, "eval_seconds": time.perf_counter() - t0,
+            "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "eval_seconds": time.perf_counter() - t0,
         })
 
-    t0 = time.perf_counter()
+    # CPU seconds of the process, as well as wall seconds: with one thread
+    # they do not count the time other jobs on the machine took
+    t0, c0 = time.perf_counter(), time.process_time()
     cleaner.partial_fit(X[:B], y_noisy[:B], classes=classes)
-    record(0, time.perf_counter() - t0)
+    record(0, time.perf_counter() - t0, time.process_time() - c0)
     for t in range(B, X.shape[0]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         cleaner.partial_fit(X[t : t + 1], y_noisy[t : t + 1])
-        record(t - B + 1, time.perf_counter() - t0)
+        record(t - B + 1, time.perf_counter() - t0, time.process_time() - c0)
         if verbose > 1:
             row = trace[-1]
             print(f"  round {row['round']}: f1={row['f1']:.3f} "
@@ -451,7 +473,8 @@ def _one_repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, ver
     # The model is made before the thread limit is entered: making a network
     # imports torch, and a library loaded inside the limit escapes it (the
     # first repeat of a process then ran torch on every core).
-    model = make_model(spec.model, random_state=seed, **spec.model_params)
+    model = make_model(spec.model, random_state=seed, training=spec.training,
+                       **spec.model_params)
     with limit_threads(threads):
         return _repeat(spec, repeat, stream, X_test, y_test, classes, seed,
                        folder, verbose, model)
@@ -496,7 +519,7 @@ def _load_data(dataset, data, data_home, random_state):
 
 
 def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=None,
-                   output_dir=None, n_jobs=1, threads=1, verbose=1):
+                   output_dir=None, n_jobs=1, threads=1, verbose=1, repeats=None):
     """Run one competitor over several repeats; resumable, repeats in parallel.
 
     Parameters
@@ -524,11 +547,14 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
         cores otherwise; None leaves the libraries' defaults.
     verbose : int, default=1
         Print a line per repeat (and per round when above 1).
+    repeats : sequence of int, default=None
+        Run (or read back) only these repeats of ``range(n_repeats)``; None
+        for all. Lets several processes share the repeats of one folder.
 
     Returns
     -------
     traces : pandas.DataFrame
-        The per-round traces of all repeats, with the spec's fields as
+        The per-round traces of the repeats, with the spec's fields as
         columns.
 
     Examples
@@ -543,6 +569,12 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
     import pandas as pd
     from joblib import Parallel, delayed
 
+    if repeats is None:
+        repeats = range(n_repeats)
+    repeats = sorted({int(r) for r in repeats})
+    if any(r < 0 or r >= n_repeats for r in repeats):
+        raise ValueError(f"repeats must lie in range(n_repeats={n_repeats}), "
+                         f"got {repeats}.")
     data = _load_data(spec.dataset, data, data_home, random_state)
     classes = np.unique(np.concatenate([data.y_train, data.y_test]))
     folder = None
@@ -553,7 +585,7 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
         config.update(n_repeats=n_repeats, random_state=random_state)
         (folder / "config.json").write_text(json.dumps(config, indent=2))
     done, todo = {}, []
-    for r in range(n_repeats):
+    for r in repeats:
         path = None if folder is None else folder / f"trace_{r}.csv"
         if path is not None and path.is_file():
             done[r] = pd.read_csv(path)
@@ -581,7 +613,7 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
     for r, trace in zip(todo, bar):
         done[r] = pd.DataFrame(trace, columns=list(TRACE_COLUMNS))
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
-    for key in ("dataset", "model", "strategy", "refit"):
+    for key in ("dataset", "model", "strategy", "refit", "training"):
         frame[key] = getattr(spec, key)
     frame["selector"] = spec.label
     return frame
@@ -694,7 +726,7 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
                              n_rounds=100, n_bootstrap=None, noise_rate=0.2,
                              random_state=0, data=None, data_home=None,
                              output_dir=None, n_jobs=1, threads=1,
-                             selector_params=None, verbose=1):
+                             selector_params=None, verbose=1, training=None):
     """Q2 over several repeats: Pr@k of each selector, same queries for all.
 
     Parameters
@@ -711,7 +743,11 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
         As in :func:`run_experiment` (``n_bootstrap=None``: the paper's).
     data, data_home, output_dir, n_jobs, threads, verbose
         As in :func:`run_experiment`; results go to
-        ``<output_dir>/<dataset>__<model>__precision/precision_<r>.csv``.
+        ``<output_dir>/<dataset>__<model>__precision/precision_<r>.csv``
+        (``...__precision__<training>`` with a ``training``).
+    training : {"code", "text"} or None, default=None
+        How a network trains (see :func:`make_model`); None keeps the
+        network's default ("text"). A model without the option takes None.
 
     Returns
     -------
@@ -731,11 +767,13 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
     params = dict(selector_params or {})
     for name in selectors:  # bad parameters fail before any work
         checked_selector(name, **params.get(name, {}))
+    check_training(model, training)
     data = _load_data(dataset, data, data_home, random_state)
     n_bootstrap = paper_bootstrap(dataset) if n_bootstrap is None else n_bootstrap
     folder = None
     if output_dir is not None:
-        folder = Path(output_dir) / f"{dataset}__{model}__precision"
+        suffix = "" if training is None else f"__{training}"
+        folder = Path(output_dir) / f"{dataset}__{model}__precision{suffix}"
         folder.mkdir(parents=True, exist_ok=True)
     done, todo = {}, []
     for r in range(n_repeats):
@@ -748,7 +786,7 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
     def one(r):
         # As in _one_repeat: make the model (importing torch) before the limit.
         seed = repeat_seed(random_state, r)
-        estimator = make_model(model, random_state=seed)
+        estimator = make_model(model, random_state=seed, training=training)
         with limit_threads(threads):
             return _one(r, seed, estimator)
 

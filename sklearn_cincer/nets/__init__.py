@@ -59,12 +59,14 @@ from .._adapters import (
     register_parameter_view,
 )
 from ._classifiers import (
+    TRAININGS,
     ConvNetClassifier,
     FCNetClassifier,
     LogRegNetClassifier,
     PaperNetClassifier,
     StopAtTrainAccuracy,
     TensorBatches,
+    keras_initialize,
 )
 from ._modules import ConvNet, FCNet, LogRegNet
 from ._parameters import TorchParameterView, skorch_parameter_view
@@ -79,6 +81,7 @@ register_parameter_view(is_skorch, skorch_parameter_view)
 
 __all__ = [
     "LAST_LAYER_ATTRIBUTE",
+    "TRAININGS",
     "ConvNet",
     "ConvNetClassifier",
     "FCNet",
@@ -91,6 +94,7 @@ __all__ = [
     "TorchParameterView",
     "TorchTopFisherSelector",
     "find_last_layer",
+    "keras_initialize",
     "skorch_parameter_view",
     "skorch_view",
     "torch_fisher_matrix",
