@@ -34,7 +34,7 @@ def run(client, args, workers):
     import dask.array as da
     from distributed import wait
 
-    from sklearn_cincer import _fisher
+    from sklearn_cincer._core import fisher_math as _fisher
 
     n, d, c = args.rows, args.features, args.classes
     rng = np.random.RandomState(0)

@@ -73,7 +73,7 @@ from sklearn_cincer import (
     SkepticalCleaner,
     TopFisherSelector,
 )
-from sklearn_cincer._models import LastLayerView
+from sklearn_cincer._core.last_layer import LastLayerView
 from sklearn_cincer.oracles import Answer
 
 SIZES = ((10_000, 64, 10), (100_000, 64, 10), (1_000_000, 512, 10),
@@ -433,7 +433,7 @@ class _CountIterations:
     """
 
     def __enter__(self):
-        from sklearn_cincer import _fisher
+        from sklearn_cincer._core import fisher_math as _fisher
 
         try:
             from sklearn_cincer.selectors._refresh import FactorRefresh as refresh
@@ -459,7 +459,7 @@ class _CountIterations:
         return self
 
     def __exit__(self, *exc):
-        from sklearn_cincer import _fisher
+        from sklearn_cincer._core import fisher_math as _fisher
 
         _fisher.ConjugateGradientFactor.solve_with_info = self.original
         self.refresh.pause = self.original_pause

@@ -39,8 +39,8 @@ from sklearn_cincer import (
     PerceptualSelector,
     PracticalFisherSelector,
     TopFisherSelector,
-    _fisher,
 )
+from sklearn_cincer._core import fisher_math as _fisher
 
 
 def median_time(func, repeats, warmup=1):

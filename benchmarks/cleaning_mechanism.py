@@ -35,16 +35,17 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from sklearn_cincer import CleaningSelector, TopFisherSelector, _fisher
+from sklearn_cincer import CleaningSelector, TopFisherSelector
+from sklearn_cincer._core import fisher_math as _fisher
 from sklearn_cincer.benchmark import make_stream, repeat_seed
 from sklearn_cincer.datasets import load_dataset
-from sklearn_cincer.selectors._base import _as_row
+from sklearn_cincer.selectors._base import as_row
 
 
 def identity_scores(selector, x, y, candidates, H, R):
     """Eq. 14 with ``F = I`` on the last layer: ``-g_t^T g_k``."""
     view = selector.view_
-    h = view.features(_as_row(x))
+    h = view.features(as_row(x))
     g = _fisher.gradients(h, view.outputs(h), view.encode([y]), view.link,
                           view.fit_intercept).reshape(view.n_outputs, -1)
     return _fisher.kernel_scores(g, H[candidates], R[candidates],

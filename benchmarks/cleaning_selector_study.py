@@ -38,10 +38,11 @@ from scipy.special import expit, softmax
 from scipy.stats import rankdata, spearmanr
 from threadpoolctl import threadpool_limits
 
-from sklearn_cincer import TopFisherSelector, _fisher
+from sklearn_cincer import TopFisherSelector
+from sklearn_cincer._core import fisher_math as _fisher
 from sklearn_cincer.benchmark import make_model, make_stream, repeat_seed
 from sklearn_cincer.benchmark._runner import run_cleaning
-from sklearn_cincer.selectors._base import _as_row
+from sklearn_cincer.selectors._base import as_row
 
 DAMPINGS = (1e-3, 1e-1, 10.0, 1e3)
 _LOG = []  # rows recorded by the selector (clone() deep-copies parameters)
@@ -89,7 +90,7 @@ def leverage(sel, rows):
     """``M_j = J_j (n F_lambda)^-1 J_j^T`` (k x k) for the given rows."""
     view = sel.view_
     H = np.asarray(sel._H[rows], dtype=float)
-    Ht = _fisher._with_bias(H, view.fit_intercept)
+    Ht = _fisher.with_bias(H, view.fit_intercept)
     k = sel._P.shape[1]
     r, m = Ht.shape[0], Ht.shape[1]
     E = np.zeros((r, k, k, m))
@@ -137,7 +138,7 @@ def candidate_signals(sel, x, y, candidates):
         "eq14": _fisher.kernel_scores(V, H, R, view.fit_intercept),
         "eq14_loo": _fisher.kernel_scores(V, H, Rt, view.fit_intercept),
     }
-    h = view.features(_as_row(x))
+    h = view.features(as_row(x))
     g = _fisher.gradients(h, view.outputs(h), view.encode([y]), link,
                           view.fit_intercept).reshape(view.n_outputs, -1)
     signals["identity"] = _fisher.kernel_scores(g, H, R, view.fit_intercept)
@@ -181,7 +182,7 @@ def model_l2(estimator, n):
     """The L2 strength of the model's own objective (a mean over n rows)."""
     from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-    from sklearn_cincer._parameters import LinearParameterView
+    from sklearn_cincer._core.parameter_views import LinearParameterView
 
     if isinstance(estimator, (LogisticRegression, SGDClassifier)):
         l2, _, per_sample, _ = LinearParameterView(estimator)._penalty()
@@ -191,7 +192,7 @@ def model_l2(estimator, n):
 
 def relative_damping(estimator, X, lam):
     """``lam`` as a fraction of the mean eigenvalue of the top-layer Fisher."""
-    from sklearn_cincer._models import last_layer_view
+    from sklearn_cincer._core.last_layer import last_layer_view
 
     view = last_layer_view(estimator)
     H = view.features(X)

@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from sklearn_cincer import TopFisherSelector, _fisher
+from sklearn_cincer import TopFisherSelector
+from sklearn_cincer._core import fisher_math as _fisher
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_round import SoftmaxHead, make_data, one_thread  # noqa: E402

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ._adapters import is_skorch
+from ._core.view_registry import is_skorch
 
 # torch's words for a float64 input meeting float32 weights ("mat1 and mat2
 # must have the same dtype, but got Double and Float", "expected scalar type

@@ -32,8 +32,7 @@ selectors of your own or data beyond one machine: :data:`LINKS`,
 See :ref:`extending` in the user guide for a worked example.
 """
 
-from ._adapters import register_last_layer_view, register_parameter_view
-from ._fisher import (
+from ._core.fisher_math import (
     LINKS,
     feature_moment,
     fisher_matrix,
@@ -42,8 +41,9 @@ from ._fisher import (
     outputs,
     residuals,
 )
-from ._models import LastLayerView, last_layer_view
-from ._parameters import ParameterView, parameter_view
+from ._core.last_layer import LastLayerView, last_layer_view
+from ._core.parameter_views import ParameterView, parameter_view
+from ._core.view_registry import register_last_layer_view, register_parameter_view
 
 __all__ = [
     "LINKS",

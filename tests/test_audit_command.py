@@ -37,8 +37,8 @@ def _argv(path, out, *more):
 
 def _python_auditor(path, oracle, **params):
     """The auditor the command runs, built in Python on the same table."""
-    from sklearn_cincer._clean import Table, default_model
-    from sklearn_cincer._csvtext import CsvText
+    from sklearn_cincer._cli.clean import Table, default_model
+    from sklearn_cincer._cli.csv_text import CsvText
 
     text = CsvText(path.read_bytes(), ",")
     frame = pd.read_csv(io.StringIO(text.text))
@@ -429,8 +429,8 @@ def test_the_browser_page_asks_and_its_answers_are_written(messy, tmp_path, caps
 def test_the_ranking_after_a_stop_keeps_a_class_the_answers_emptied(tmp_path):
     from types import SimpleNamespace
 
-    from sklearn_cincer._audit_cli import _issues_so_far
-    from sklearn_cincer._clean import read_table
+    from sklearn_cincer._cli.audit import _issues_so_far
+    from sklearn_cincer._cli.clean import read_table
 
     rows = ["x,y"] + [f"{i % 2 * 2 + i / 100:.2f},{'ab'[i % 2]}" for i in range(40)]
     rows += ["5.0,c", "5.1,c"]  # a class of two rows, relabeled by the answers

@@ -9,8 +9,9 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_cincer import NearestNeighborSelector, TopFisherSelector, _fisher
-from sklearn_cincer._models import last_layer_view
+from sklearn_cincer import NearestNeighborSelector, TopFisherSelector
+from sklearn_cincer._core import fisher_math as _fisher
+from sklearn_cincer._core.last_layer import last_layer_view
 from sklearn_cincer.benchmark import (
     AuthorsTopFisherSelector,
     RunSpec,

@@ -14,7 +14,7 @@ from sklearn_cincer import (
 )
 from sklearn_cincer.datasets import make_label_noise
 from sklearn_cincer.selectors import _batch, _cleaning
-from sklearn_cincer.selectors import _fisher as _fisher_selectors
+from sklearn_cincer.selectors import _top_fisher as _fisher_selectors
 from sklearn_cincer.selectors._base import top_candidates
 
 

@@ -91,7 +91,7 @@ def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
     assert (cleaned["diagnosis"] != truth).sum() < (noisy != truth).sum()
 
     # The same answers given interactively, in Python, clean the same labels.
-    from sklearn_cincer._clean import Table, default_model
+    from sklearn_cincer._cli.clean import Table, default_model
 
     table = Table(original, "diagnosis", ignore=["patient"], seed=0)
     interactive = SkepticalCleaner(
@@ -152,7 +152,7 @@ def test_terminal_through_stdin_stops_and_resumes(data_csv, tmp_path, monkeypatc
 
 
 def test_row_view_shows_the_files_row_escaped_for_the_browser():
-    from sklearn_cincer._clean import RowView, Table, row_name
+    from sklearn_cincer._cli.clean import RowView, Table, row_name
 
     frame = pd.DataFrame({"note": ["<b>bold</b>", "plain", "x", "y"],
                           "size": [1.0, None, 3.0, 4.0],
@@ -330,7 +330,7 @@ def test_model_option_picks_the_classifier(tmp_path, capsys, model):
     from sklearn.linear_model import SGDClassifier
     from sklearn.neural_network import MLPClassifier
 
-    from sklearn_cincer._clean import Table, default_model
+    from sklearn_cincer._cli.clean import Table, default_model
 
     data = _small(tmp_path, n=60)
     out = tmp_path / "out.csv"
@@ -436,7 +436,7 @@ def test_a_failed_late_write_changes_no_earlier_output(tmp_path, capsys,
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("sklearn_cincer._clean._add_csv_values", full_disk)
+    monkeypatch.setattr("sklearn_cincer._cli.clean._add_csv_values", full_disk)
     code = main(["clean", str(data), "--label", "y", "--output", str(out),
                  "--oracle", "none", "--questions", str(questions),
                  "--threshold", "0"])
@@ -628,7 +628,7 @@ def test_class_names_with_escape_sequences_reach_the_terminal_inert(
 def test_records_and_lines_match_pandas_and_round_trip(tmp_path, data, lines):
     import types
 
-    from sklearn_cincer._clean import read_table
+    from sklearn_cincer._cli.clean import read_table
 
     path = tmp_path / "f.csv"
     path.write_bytes(data)

@@ -27,8 +27,8 @@ from sklearn_cincer import (
     SimulatedOracle,
     SkepticalCleaner,
     TopFisherSelector,
-    _fisher,
 )
+from sklearn_cincer._core import fisher_math as _fisher
 from sklearn_cincer.datasets import make_label_noise
 from sklearn_cincer.selectors._cleaning import (
     _INTERCEPT_FLOOR,

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from sklearn_cincer import _fisher
+from sklearn_cincer._core import fisher_math as _fisher
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")

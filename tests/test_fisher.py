@@ -13,8 +13,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_cincer import TopFisherSelector, _fisher
-from sklearn_cincer._parameters import parameter_view
+from sklearn_cincer import TopFisherSelector
+from sklearn_cincer._core import fisher_math as _fisher
+from sklearn_cincer._core.parameter_views import parameter_view
 
 RNG = np.random.default_rng(0)
 SGD = SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0)
@@ -422,7 +423,7 @@ def test_weighted_passes_equal_repeated_rows(link, k, fit_intercept, monkeypatch
     Hr, Pr = H[rep], P[rep]
     F = _fisher.fisher_matrix(H, P, link, fit_intercept, weights=w)
     assert np.allclose(F, _explicit_fisher(Hr, Pr, link, fit_intercept))
-    Ht = _fisher._with_bias(Hr, fit_intercept)
+    Ht = _fisher.with_bias(Hr, fit_intercept)
     assert np.allclose(_fisher.feature_moment(H, fit_intercept, w), Ht.T @ Ht)
     want_G = sum(
         np.diag(p) - np.outer(p, p) if link == "softmax" else np.diag(p * (1 - p))

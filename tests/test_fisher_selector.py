@@ -11,8 +11,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_cincer import TopFisherSelector, _fisher
-from sklearn_cincer.selectors import _fisher as selector_module
+from sklearn_cincer import TopFisherSelector
+from sklearn_cincer._core import fisher_math as _fisher
+from sklearn_cincer.selectors import _top_fisher as selector_module
 from sklearn_cincer.selectors._rows import FeatureRows
 
 EXACT = dict(fisher="exact", solver="cholesky", subsample=None, dtype="float64")

@@ -22,10 +22,10 @@ from sklearn_cincer import (
     SkepticalCleaner,
     TopFisherSelector,
     _cleaner,
-    _fisher,
 )
-from sklearn_cincer.selectors import _fisher as selector_fisher
+from sklearn_cincer._core import fisher_math as _fisher
 from sklearn_cincer.selectors import _refresh
+from sklearn_cincer.selectors import _top_fisher as selector_fisher
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

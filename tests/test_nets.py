@@ -20,7 +20,7 @@ from sklearn_cincer import (  # noqa: E402
     SkepticalCleaner,
     TopFisherSelector,
 )
-from sklearn_cincer._models import last_layer_view  # noqa: E402
+from sklearn_cincer._core.last_layer import last_layer_view  # noqa: E402
 from sklearn_cincer.nets import (  # noqa: E402
     ConvNet,
     ConvNetClassifier,
@@ -59,7 +59,7 @@ def test_import_does_not_import_torch():
 def test_core_reads_a_skorch_net_without_nets_imported_first():
     # The core never imports sklearn_cincer.nets' code; it imports the
     # package by name on meeting a skorch net, whose import registers the
-    # adapters (sklearn_cincer._adapters).
+    # adapters (sklearn_cincer._core.view_registry).
     code = """
 import sys
 import numpy as np, skorch, torch

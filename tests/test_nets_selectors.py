@@ -14,9 +14,9 @@ from sklearn_cincer import (  # noqa: E402
     InfluenceSelector,
     PracticalFisherSelector,
     TopFisherSelector,
-    _fisher,  # noqa: E402
 )
-from sklearn_cincer._parameters import parameter_view  # noqa: E402
+from sklearn_cincer._core import fisher_math as _fisher  # noqa: E402
+from sklearn_cincer._core.parameter_views import parameter_view  # noqa: E402
 from sklearn_cincer.nets import (  # noqa: E402
     FCNetClassifier,
     TorchTopFisherSelector,

@@ -81,7 +81,7 @@ def _is_nets(name):
 
 def test_core_never_imports_nets():
     # The skorch adapters are registered by sklearn_cincer.nets itself
-    # (sklearn_cincer._adapters); no core module names nets in an import,
+    # (sklearn_cincer._core.view_registry); no core module names nets in an import,
     # not even inside a function.
     offenders = {
         name: sorted(m for m in _imports(name, path) if _is_nets(m))

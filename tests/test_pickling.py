@@ -29,8 +29,8 @@ from sklearn_cincer import (
     SkepticalCleaner,
     TopFisherSelector,
 )
-from sklearn_cincer._models import last_layer_view
-from sklearn_cincer._parameters import parameter_view
+from sklearn_cincer._core.last_layer import last_layer_view
+from sklearn_cincer._core.parameter_views import parameter_view
 from sklearn_cincer.selectors import PerceptualSelector
 
 N_FIT, N_MORE = 52, 8

@@ -23,8 +23,8 @@ from sklearn_cincer import (
     SkepticalCleaner,
     TopFisherSelector,
 )
-from sklearn_cincer._models import last_layer_view
-from sklearn_cincer._parameters import parameter_view
+from sklearn_cincer._core.last_layer import last_layer_view
+from sklearn_cincer._core.parameter_views import parameter_view
 
 
 def _data(n_classes, n=90, seed=0):
@@ -327,7 +327,7 @@ def test_overflow_errors_name_the_inputs_not_a_damping(kind, make):
 
 
 def test_dual_and_primal_fisher_refuse_overflow_with_the_same_message():
-    from sklearn_cincer import _fisher
+    from sklearn_cincer._core import fisher_math as _fisher
 
     H = np.full((3, 5), 1e160)
     P = np.full((3, 1), 0.5)

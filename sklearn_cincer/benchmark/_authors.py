@@ -26,9 +26,9 @@ from scipy import linalg
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .. import _fisher
-from .._models import LastLayerView, last_layer_view
-from ..selectors._base import BaseSelector, _as_row
+from .._core import fisher_math as _fisher
+from .._core.last_layer import LastLayerView, last_layer_view
+from ..selectors._base import BaseSelector, as_row
 
 
 def _as_softmax(view):
@@ -196,7 +196,7 @@ class AuthorsTopFisherSelector(BaseSelector):
         """
         candidates = self._candidates(candidates)
         view = self.view_
-        h = view.features(_as_row(x))
+        h = view.features(as_row(x))
         p = view.outputs(h)
         g = _fisher.gradients(h, p, view.encode([y]), view.link, view.fit_intercept)
         V = self._solve(h, p, g.reshape(-1)).reshape(view.n_outputs, -1)

@@ -53,7 +53,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'sklearn-cincer[torch]'."
     ) from exc
 
-from .._adapters import (
+from .._core.view_registry import (
     is_skorch,
     register_last_layer_view,
     register_parameter_view,
@@ -75,7 +75,7 @@ from ._views import LAST_LAYER_ATTRIBUTE, find_last_layer, skorch_view
 
 # The core reads skorch nets through these; it never imports this package's
 # code, but imports this package by name when it first meets a skorch net
-# (see sklearn_cincer._adapters), so registering here is enough.
+# (see sklearn_cincer._core.view_registry), so registering here is enough.
 register_last_layer_view(is_skorch, skorch_view)
 register_parameter_view(is_skorch, skorch_parameter_view)
 

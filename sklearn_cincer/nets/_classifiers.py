@@ -492,13 +492,13 @@ warm_start, verbose, classes, **kwargs
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def last_layer_view(self, needs="This selector"):
-        """The :class:`~sklearn_cincer._models.LastLayerView` read by a hook."""
+        """The :class:`~sklearn_cincer._core.last_layer.LastLayerView` read by a hook."""
         from ._views import skorch_view
 
         return skorch_view(self, needs=needs)
 
     def parameter_view(self, needs="This selector", device=None):
-        """A torch :class:`~sklearn_cincer._parameters.ParameterView` of the net."""
+        """A torch :class:`~sklearn_cincer._core.parameter_views.ParameterView` of the net."""
         from ._parameters import skorch_parameter_view
 
         return skorch_parameter_view(self, needs=needs, device=device)

@@ -5,7 +5,7 @@ Per-example gradients are ``vmap(grad(log P(y|x)))`` over batches of rows;
 batch); Hessian-vector products are forward-over-reverse
 (``jvp(grad(L))``). Everything runs on a float64 copy of the module, in
 evaluation mode (no dropout), on ``device``; numpy comes in and out, as
-the :class:`~sklearn_cincer._parameters.ParameterView` contract says.
+the :class:`~sklearn_cincer._core.parameter_views.ParameterView` contract says.
 """
 
 import copy
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, jvp, vmap
 
-from .._parameters import ParameterView
+from .._core.parameter_views import ParameterView
 from ._views import find_last_layer
 
 #: Fraction of the free memory (of the device, or of the host for the CPU)
@@ -394,7 +394,7 @@ def _as_input(X, dtype):
 
 
 def skorch_parameter_view(estimator, needs="This selector", device=None):
-    """The torch :class:`~sklearn_cincer._parameters.ParameterView` of a skorch net.
+    """The torch :class:`~sklearn_cincer._core.parameter_views.ParameterView` of a skorch net.
 
     Parameters
     ----------

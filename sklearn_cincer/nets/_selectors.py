@@ -5,10 +5,10 @@ from numbers import Real
 import torch
 from sklearn.utils._param_validation import Interval
 
-from .. import _fisher
-from .._adapters import is_skorch
-from .._models import last_layer_view
-from ..selectors._base import BaseSelector, _as_row
+from .._core import fisher_math as _fisher
+from .._core.last_layer import last_layer_view
+from .._core.view_registry import is_skorch
+from ..selectors._base import BaseSelector, as_row
 from ._views import skorch_view
 
 #: Bytes of the ``(rows x k(d+1))`` scratch matrix per batch when forming F.
@@ -16,7 +16,7 @@ FISHER_BATCH_BYTES = 64 * 2**20
 
 
 def torch_fisher_matrix(H, P, link, fit_intercept=True):
-    """:func:`sklearn_cincer._fisher.fisher_matrix` in torch, on ``H``'s device.
+    """:func:`sklearn_cincer._core.fisher_math.fisher_matrix` in torch, on ``H``'s device.
 
     Parameters
     ----------
@@ -180,7 +180,7 @@ class TorchTopFisherSelector(BaseSelector):
 
     def query_direction(self, x, y):
         """``V = (F + lambda I)^-1 g(z_t)``, a ``(k, m)`` tensor on the device."""
-        h, p = self._features(_as_row(x))
+        h, p = self._features(as_row(x))
         r = self._residuals(p, [y])
         if self.view_.fit_intercept:
             h = torch.cat([h, torch.ones_like(h[:, :1])], dim=1)

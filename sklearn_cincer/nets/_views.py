@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._models import LastLayerView
+from .._core.last_layer import LastLayerView
 
 #: Name of the module attribute that names the last linear layer.
 LAST_LAYER_ATTRIBUTE = "cincer_last_layer"
@@ -274,7 +274,7 @@ class HookedFeatures:
 
 
 def skorch_view(estimator, needs="This selector"):
-    """The :class:`~sklearn_cincer._models.LastLayerView` of a fitted skorch classifier.
+    """The :class:`~sklearn_cincer._core.last_layer.LastLayerView` of a fitted skorch classifier.
 
     The last layer is the module's last ``torch.nn.Linear`` (or the one its
     ``cincer_last_layer`` attribute names); ``h(x)`` is its input, read with a

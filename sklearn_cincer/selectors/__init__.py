@@ -2,10 +2,11 @@
 
 from ._base import BaseSelector
 from ._cleaning import CleaningSelector
-from ._fisher import FullFisherSelector, PracticalFisherSelector, TopFisherSelector
+from ._full_fisher import FullFisherSelector, PracticalFisherSelector
 from ._influence import InfluenceSelector, lissa
 from ._neighbors import NearestNeighborSelector, RandomSelector
 from ._perceptual import PerceptualSelector
+from ._top_fisher import TopFisherSelector
 
 __all__ = [
     "BaseSelector",

@@ -290,7 +290,7 @@ def _as_rows(candidates, n_train=None):
     return array.astype(np.intp)
 
 
-def _as_row(x):
+def as_row(x):
     """One example as a ``(1, n_features)`` array."""
     x = np.asarray(x)
     return x.reshape(1, -1) if x.ndim <= 1 else x

@@ -17,7 +17,7 @@ change.
 
 import numpy as np
 
-from .._fisher import _with_bias
+from .._core.fisher_math import with_bias
 from ._base import BaseSelector, top_candidates
 
 # Entries of a block's products: J (rows x parameters) and S (rows x queries).
@@ -114,7 +114,7 @@ class _SupportScan:
         rows = self.candidates[positions]
         ids = rows if selector._rows is None else selector._rows[rows]
         R = selector._candidate_residuals(ids)
-        Ht = _with_bias(np.asarray(self.H[ids], dtype=float),
+        Ht = with_bias(np.asarray(self.H[ids], dtype=float),
                         selector.view_.fit_intercept)
         J = (R[:, :, None] * Ht[:, None, :]).reshape(R.shape[0], -1)
         S = J @ self.Vt[columns].T

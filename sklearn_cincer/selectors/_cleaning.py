@@ -12,12 +12,12 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .. import _fisher
-from .._models import last_layer_view
-from .._parameters import linear_penalty
+from .._core import fisher_math as _fisher
+from .._core.last_layer import last_layer_view
+from .._core.parameter_views import linear_penalty
 from ._base import BaseSelector
 from ._batch import batch_ready, support_scan
-from ._fisher import TopFisherSelector, _check_rows, _features_name
+from ._top_fisher import TopFisherSelector, _check_rows, _features_name
 
 #: Top Fisher's own damping, used where the model has no L2 penalty.
 _DEFAULT_DAMPING = 1e-3
@@ -240,7 +240,7 @@ def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None,
         the weights are (the model's own objective does not penalize it).
     leverage : ndarray of shape (r, k, k), default=None
         ``J_i (F + lambda I)^-1 J_i^T`` of the rows through ``factor``, if
-        known (:func:`sklearn_cincer._fisher.leverage`).
+        known (:func:`sklearn_cincer._core.fisher_math.leverage`).
 
     Returns
     -------
@@ -578,7 +578,7 @@ class CleaningSelector(BaseSelector):
         """The rows' leverage through the factor; kept by id while it stays.
 
         Conjugate gradients' leverage is that of their preconditioner (see
-        :func:`~sklearn_cincer._fisher.leverage`), the exact factor of a
+        :func:`~sklearn_cincer._core.fisher_math.leverage`), the exact factor of a
         recent model, which stays from one question to the next while the
         model moves: the leverage of a training row through it is kept
         (``r P^2`` multiply-adds for ``r`` rows, several times the question's

@@ -7,9 +7,10 @@ from scipy import linalg
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .. import _fisher
-from ._base import _as_row
-from ._fisher import _all_rows, _AllParameterSelector
+from .._core import fisher_math as _fisher
+from ._base import as_row
+from ._full_fisher import _AllParameterSelector
+from ._top_fisher import _all_rows
 
 
 def lissa(hvp, v, *, damping=0.0, scale=1.0, depth=1000, repeats=1):
@@ -71,7 +72,7 @@ class InfluenceSelector(_AllParameterSelector):
     where ``g`` is the gradient of ``log P(y | x)`` with respect to all
     parameters and ``H`` the Hessian of the estimator's own training
     objective (a mean over the ``n`` training rows plus its regularization,
-    see :class:`~sklearn_cincer._parameters.LinearParameterView`). So the
+    see :class:`~sklearn_cincer._core.parameter_views.LinearParameterView`). So the
     score has Eq. 14's sign, with the Hessian in place of the Fisher
     information, and the scale of a change in log-probability.
 
@@ -269,6 +270,6 @@ class InfluenceSelector(_AllParameterSelector):
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
-        (g,) = self.view_.gradients(_as_row(x), np.asarray([y]), batch_size=1)
+        (g,) = self.view_.gradients(as_row(x), np.asarray([y]), batch_size=1)
         v = self.inverse_hvp(g[0])
         return self._kernel(v, candidates) / self.n_train_

@@ -4,8 +4,8 @@ import numpy as np
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 
-from .. import _fisher
-from ._base import BaseSelector, _as_row
+from .._core import fisher_math as _fisher
+from ._base import BaseSelector, as_row
 
 
 class NearestNeighborSelector(BaseSelector):
@@ -48,7 +48,7 @@ class NearestNeighborSelector(BaseSelector):
 
     def score(self, x, y, candidates=None):
         candidates = self._candidates(candidates)
-        x = _as_row(np.asarray(x, dtype=float))
+        x = as_row(np.asarray(x, dtype=float))
         distances = pairwise_distances(x, self._X[candidates], metric=self.metric)
         if not np.all(np.isfinite(distances)):
             raise _fisher.scale_error(np.vstack([x, self._X[candidates]]),

@@ -7,9 +7,9 @@ from sklearn.base import clone
 from sklearn.metrics import pairwise_distances
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._models import last_layer_view
-from ._base import BaseSelector, _as_row
-from ._fisher import TopFisherSelector
+from .._core.last_layer import last_layer_view
+from ._base import BaseSelector, as_row
+from ._top_fisher import TopFisherSelector
 
 
 class PerceptualSelector(BaseSelector):
@@ -110,7 +110,7 @@ class PerceptualSelector(BaseSelector):
 
     def _kept(self, x, candidates):
         """Positions in ``candidates`` of the kept ones, nearest first."""
-        z = self._embed(_as_row(x))
+        z = self._embed(as_row(x))
         distances = pairwise_distances(z, self._Z[candidates], metric=self.metric)[0]
         order = np.argsort(distances, kind="stable")
         if self.radius is not None:

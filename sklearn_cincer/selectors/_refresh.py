@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from .. import _fisher
+from .._core import fisher_math as _fisher
 
 # Multiply-adds per chunk of the build: the foreground waits at most one
 # chunk (a few milliseconds) when the answer comes back.
@@ -41,7 +41,7 @@ class FactorRefresh:
     link : {"softmax", "logistic", "ovr"}
     fit_intercept : bool
     damping : float
-        Relative, as in :func:`sklearn_cincer._fisher.damp`.
+        Relative, as in :func:`sklearn_cincer._core.fisher_math.damp`.
     keep : dict, default=None
         More entries for the result: what the caller needs to judge the
         factor later (the features it was built on, when they may change).

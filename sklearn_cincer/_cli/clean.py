@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._clean_files import CommandError, OutputFiles, check_folder, check_paths
-from ._spellings import describe_variants, spelling_variants
-from .oracles._render import inert
+from .._spellings import describe_variants, spelling_variants
+from ..oracles._render import inert
+from .output_files import CommandError, OutputFiles, check_folder, check_paths
 
 MISSING = "(missing)"
 #: With ``--oracle none``, the model is updated each time the training set
@@ -201,7 +201,7 @@ class Table:
         Stream the rows in a random order (``seed``) rather than the file's.
     seed : int, default=0
     text : CsvText, default=None
-        The file's own text (:class:`~sklearn_cincer._csvtext.CsvText`): the
+        The file's own text (:class:`~sklearn_cincer._cli.csv_text.CsvText`): the
         lines of the rows and the cleaned file come from it. Without it the
         line of row ``i`` is ``i + 2``.
 
@@ -392,7 +392,7 @@ def read_table(args):
 
     import pandas as pd
 
-    from ._csvtext import CsvText
+    from .csv_text import CsvText
 
     text = CsvText(Path(args.data).read_bytes(), args.sep)
     if len(text) == 0:
@@ -432,7 +432,7 @@ def default_model(table, seed=0, model="logistic"):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn_cincer._clean import Table, default_model
+    >>> from sklearn_cincer._cli.clean import Table, default_model
     >>> frame = pd.DataFrame({"color": ["red", "blue"] * 3,
     ...                       "size": [1.0, 2.0, None, 4.0, 5.0, 6.0],
     ...                       "label": ["a", "b"] * 3})
@@ -558,7 +558,7 @@ class _StoredAnswers:
     """
 
     def __init__(self, path, fallback):
-        from .oracles import AnnotationSession, AnnotationStore
+        from ..oracles import AnnotationSession, AnnotationStore
 
         self.store = AnnotationStore(path, read_only=True)
         self._session = AnnotationSession(fallback, self.store)
@@ -579,7 +579,7 @@ class _StoredAnswers:
 
 def _oracle(args, table, store_path):
     """``(oracle, human, offline, session)`` for the options given."""
-    from .oracles import AnnotationSession, OfflineAnswers
+    from ..oracles import AnnotationSession, OfflineAnswers
 
     if args.oracle == "none":
         offline = OfflineAnswers(args.answers)
@@ -604,7 +604,7 @@ def _oracle(args, table, store_path):
 
 def _human(args, options):
     """The oracle that asks people: at the terminal, on a page, in Label Studio."""
-    from .oracles import BrowserOracle, LabelStudioOracle, TerminalOracle
+    from ..oracles import BrowserOracle, LabelStudioOracle, TerminalOracle
 
     if args.oracle != "labelstudio":
         kind = TerminalOracle if args.oracle == "terminal" else BrowserOracle
@@ -631,7 +631,7 @@ def _check_labelstudio(args):
     if args.ls_url is None:
         raise CommandError("--oracle labelstudio needs --ls-url, the address of "
                            "the Label Studio server.")
-    from .oracles._labelstudio import API_KEY_VARIABLE
+    from ..oracles._labelstudio import API_KEY_VARIABLE
 
     if args.ls_token is None and not os.environ.get(API_KEY_VARIABLE):
         raise CommandError(
@@ -741,7 +741,7 @@ def _run(args):
     n = len(table.y)
     n_bootstrap = args.n_bootstrap or (100 if n >= 200 else max(2, n // 2))
     _describe(args, table, n_bootstrap)
-    from .oracles import OracleError
+    from ..oracles import OracleError
 
     try:
         oracle, human, offline, session = _oracle(args, table, store_path)
@@ -750,7 +750,7 @@ def _run(args):
     if session is not None:
         print(f"Answers are saved in {store_path} as you give them; run the "
               "same command again to resume.", flush=True)
-    from . import SkepticalCleaner
+    from .. import SkepticalCleaner
 
     recorder = _Recorder(oracle)
     cleaner = SkepticalCleaner(
@@ -780,7 +780,7 @@ def _refit_every(args, store_path):
     if args.oracle != "none" and not args.answers:
         return 1
     if store_path.is_file():
-        from .oracles import AnnotationStore, OracleError
+        from ..oracles import AnnotationStore, OracleError
 
         try:
             with contextlib.closing(AnnotationStore(store_path,
@@ -864,7 +864,7 @@ def fit_or_stop(fit, recorder, human, again, on_stop):
     (one line), after some answers a stop without outputs. The browser
     page's server (``human``) is closed either way.
     """
-    from .oracles import AnnotationStopped, OracleError
+    from ..oracles import AnnotationStopped, OracleError
 
     try:
         fit()
@@ -1036,7 +1036,7 @@ def _answers_so_far(table, answers, strategy):
 
 def _write_questions(files, table, questions, path):
     """Export the questions with each row's values, for a team without DATA."""
-    from .oracles import export_questions
+    from ..oracles import export_questions
 
     temporary = files.temporary(path)
     export_questions(questions, temporary, rows=table.line(np.arange(len(table.y))))

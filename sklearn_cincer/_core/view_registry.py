@@ -4,8 +4,8 @@ The registration functions are public in :mod:`sklearn_cincer.extend`, for
 families defined outside the package; the package's own extension
 (:mod:`sklearn_cincer.nets`) uses them too.
 
-:func:`~sklearn_cincer._models.last_layer_view` and
-:func:`~sklearn_cincer._parameters.parameter_view` read scikit-learn models
+:func:`~sklearn_cincer._core.last_layer.last_layer_view` and
+:func:`~sklearn_cincer._core.parameter_views.parameter_view` read scikit-learn models
 themselves. Other families (skorch networks) are read by extension modules,
 which register a factory here when they are imported::
 
@@ -50,7 +50,7 @@ def is_skorch(estimator):
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_cincer._adapters import is_skorch
+    >>> from sklearn_cincer._core.view_registry import is_skorch
     >>> is_skorch(LogisticRegression())
     False
     """
@@ -206,7 +206,7 @@ def find_last_layer_view(estimator):
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_cincer._adapters import find_last_layer_view
+    >>> from sklearn_cincer._core.view_registry import find_last_layer_view
     >>> find_last_layer_view(LogisticRegression()) is None  # read by the core
     True
     """
@@ -219,7 +219,7 @@ def find_parameter_view(estimator):
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_cincer._adapters import find_parameter_view
+    >>> from sklearn_cincer._core.view_registry import find_parameter_view
     >>> find_parameter_view(LogisticRegression()) is None
     True
     """

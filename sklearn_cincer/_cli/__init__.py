@@ -12,9 +12,9 @@ import sys
 
 # Modules with an ``add_parser(subparsers)`` function, in help order.
 _SUBCOMMANDS = (
-    "sklearn_cincer._demo",
-    "sklearn_cincer._clean",
-    "sklearn_cincer._audit_cli",
+    "sklearn_cincer._cli.demo",
+    "sklearn_cincer._cli.clean",
+    "sklearn_cincer._cli.audit",
     "sklearn_cincer.benchmark._commands",
     "sklearn_cincer.benchmark._audit_command",
 )
@@ -25,7 +25,7 @@ def build_parser():
         prog="sklearn-cincer",
         description="Interactive label cleaning with example-based explanations.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=__version__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

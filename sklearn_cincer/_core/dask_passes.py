@@ -1,6 +1,6 @@
 """Passes over rows held in Dask arrays: each chunk where it lives.
 
-The passes of :mod:`sklearn_cincer._fisher` (the Fisher build, K-FAC's
+The passes of :mod:`sklearn_cincer._core.fisher_math` (the Fisher build, K-FAC's
 factors, the outputs, the scores of the candidates) are sums or maps over
 rows. For a Dask array of rows each chunk's share is computed by a task on
 the worker that holds the chunk (the distributed scheduler places a task
@@ -23,7 +23,7 @@ def is_dask(*arrays):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._dask import is_dask
+    >>> from sklearn_cincer._core.dask_passes import is_dask
     >>> is_dask(np.zeros(3), None)
     False
     """
@@ -92,7 +92,7 @@ def row_sum(function, H, *others, **kwargs):
     --------
     >>> import dask.array as da
     >>> import numpy as np
-    >>> from sklearn_cincer._dask import row_sum
+    >>> from sklearn_cincer._core.dask_passes import row_sum
     >>> H = da.ones((10, 2), chunks=(3, 2))
     >>> row_sum(lambda h: h.T @ h, H)
     array([[10., 10.],
@@ -120,7 +120,7 @@ def row_map(function, H, *others, width, dtype, **kwargs):
     Examples
     --------
     >>> import dask.array as da
-    >>> from sklearn_cincer._dask import row_map
+    >>> from sklearn_cincer._core.dask_passes import row_map
     >>> H = da.ones((10, 2), chunks=(3, 2))
     >>> row_map(lambda h: h.sum(axis=1), H, width=None, dtype=float).compute()[:3]
     array([2., 2., 2.])

@@ -11,7 +11,7 @@ Where ``clean`` streams the rows once after a bootstrap, ``audit`` runs
 (by cross-validation), and the person is asked about the most suspicious
 first, each with the counter-example that explains the doubt. It reads the
 file, asks, stores the answers and writes its outputs with the same code as
-``clean`` (:mod:`sklearn_cincer._clean`), so the two commands make the same
+``clean`` (:mod:`sklearn_cincer._cli.clean`), so the two commands make the same
 promises: the cleaned file is the input byte for byte but for the changed
 labels, no output overwrites an input, outputs are renamed into place only
 when complete, and a stop writes what the answers given so far changed. It
@@ -26,8 +26,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import _clean
-from ._clean import CommandError, row_name
+from . import clean as _clean
+from .clean import CommandError, row_name
 
 # The columns of the issues table, in order.
 ISSUE_COLUMNS = ["rank", "line", "given_label", "predicted_label",
@@ -127,7 +127,7 @@ def _run(args):
     _check_folds(args, table)
     _clean._check_folders(args, outputs, store_path)
     _describe(args, table)
-    from .oracles import OracleError
+    from ..oracles import OracleError
 
     try:
         oracle, human, offline, session = _clean._oracle(args, table, store_path)
@@ -144,7 +144,7 @@ def _run(args):
 
 def _auditor(args, table, oracle, verbose=0):
     """The :class:`~sklearn_cincer.LabelAuditor` of the options."""
-    from . import LabelAuditor
+    from .. import LabelAuditor
 
     return LabelAuditor(
         _clean.default_model(table, args.seed, args.model), oracle=oracle,
@@ -157,7 +157,7 @@ def _check_folds(args, table):
     """Refuse a ``--cv`` the labels cannot be split into, before any question."""
     import warnings
 
-    from ._crossval import check_splits
+    from .._crossval import check_splits
 
     try:
         with warnings.catch_warnings():
@@ -238,7 +238,7 @@ def _end_of_questions(oracle):
     the next run. Ctrl-C here finishes: the audit is complete, and its
     outputs are written.
     """
-    from .oracles import AnnotationStopped
+    from ..oracles import AnnotationStopped
 
     try:
         getattr(oracle, "end_of_questions", lambda: None)()
@@ -253,7 +253,7 @@ def _fit_checked(auditor, table, recorder):
     was written by this run (the store is held, one writer, and
     fingerprinted as for ``clean``); its refusal becomes one line.
     """
-    from .oracles import OracleError
+    from ..oracles import OracleError
 
     try:
         auditor.fit(table.X, table.y)
@@ -352,8 +352,8 @@ def _issues_so_far(args, table, recorder, y_cleaned):
     ranked again, on the folds of the stopped run (those of the file's
     labels), and the rows asked keep the counter-example they were shown.
     """
-    from ._crossval import check_splits
-    from ._issues import label_quality
+    from .._crossval import check_splits
+    from .._issues import label_quality
 
     splits, _ = check_splits(args.cv, table.X, table.y)
     params = {"cv": splits, "oracle": None}

@@ -30,7 +30,7 @@ from scipy import linalg
 from scipy.special import expit, softmax
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _dask
+from . import dask_passes as _dask
 
 #: The links of a last layer that the math supports (a
 #: :class:`~sklearn_cincer.extend.LastLayerView`'s ``link``).
@@ -130,11 +130,11 @@ def gradients(H, P, y, link, fit_intercept=True):
     G : ndarray of shape (n, k * (d + fit_intercept))
     """
     R = residuals(P, y, link)
-    Ht = _with_bias(H, fit_intercept)
+    Ht = with_bias(H, fit_intercept)
     return (R[:, :, None] * Ht[:, None, :]).reshape(H.shape[0], -1)
 
 
-def _with_bias(H, fit_intercept):
+def with_bias(H, fit_intercept):
     H = _pass_array(H)
     if not fit_intercept:
         return H
@@ -212,7 +212,7 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
         return F
     rows = _batch_rows(k * m, 8)
     for start in range(0, n, rows):
-        Hb = _with_bias(H[start : start + rows].astype(float, copy=False),
+        Hb = with_bias(H[start : start + rows].astype(float, copy=False),
                         fit_intercept)
         Pb = P[start : start + rows]
         # Rows q_i = w_i kron h~_i with w = p (softmax) or p(1-p).
@@ -248,7 +248,7 @@ def check_finite(M, what="The Fisher information matrix"):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import check_finite
+    >>> from sklearn_cincer._core.fisher_math import check_finite
     >>> check_finite(np.eye(2))
     >>> check_finite(np.array([[np.inf]]))
     Traceback (most recent call last):
@@ -299,7 +299,7 @@ def scale_error(features, what="The Fisher information matrix",
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import scale_error
+    >>> from sklearn_cincer._core.fisher_math import scale_error
     >>> print(scale_error(np.array([[1.0, -2e154]])))
     The features of X have values up to 2e+154 in absolute value: ...
     """
@@ -572,7 +572,7 @@ class DualFactor:
     """
 
     def __init__(self, H, P, link, fit_intercept, damping):
-        Ht = _with_bias(np.asarray(H, dtype=float), fit_intercept)
+        Ht = with_bias(np.asarray(H, dtype=float), fit_intercept)
         n, m = Ht.shape
         k = P.shape[1]
         B = output_factors(P, link)
@@ -607,7 +607,7 @@ class DualFactor:
         ``B_i[a, b] h~_j . h~_i``), it is ``(|h~_j|^2 I - W_j G^-1 W_j^T) /
         lambda`` where ``G`` is the damped Gram matrix already factored.
         """
-        Ht = _with_bias(H, fit_intercept)
+        Ht = with_bias(H, fit_intercept)
         r, k = Ht.shape[0], self.shape[0]
         n = self.B.shape[0]
         out = np.empty((r, k, k))
@@ -663,7 +663,7 @@ def leverage(factor, H, fit_intercept=True, kept=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer import _fisher
+    >>> from sklearn_cincer._core import fisher_math as _fisher
     >>> H = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
     >>> P = np.array([[0.3], [0.6], [0.5]])
     >>> factor = _fisher.factorize(_fisher.fisher_matrix(H, P, "logistic"), 0.1)
@@ -683,7 +683,7 @@ def leverage(factor, H, fit_intercept=True, kept=None):
     C, lower = factor
     # Solve with the lower factor L: L itself, or U^T for an upper U = L^T.
     trans = 0 if lower else 1
-    Ht = _with_bias(H, fit_intercept)
+    Ht = with_bias(H, fit_intercept)
     r, m = Ht.shape
     dim = C.shape[0]
     k = dim // m
@@ -907,7 +907,7 @@ def fisher_trace(H, P, link, fit_intercept=True, weights=None, norms=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import fisher_matrix, fisher_trace
+    >>> from sklearn_cincer._core.fisher_math import fisher_matrix, fisher_trace
     >>> H, P = np.array([[1.0, 2.0]]), np.array([[0.2, 0.8]])
     >>> bool(np.isclose(fisher_trace(H, P, "softmax"),
     ...                 np.trace(fisher_matrix(H, P, "softmax"))))
@@ -969,7 +969,7 @@ def ekfac_eigenvalues(H, P, link, QA, QG, fit_intercept=True, weights=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import ekfac_eigenvalues
+    >>> from sklearn_cincer._core.fisher_math import ekfac_eigenvalues
     >>> H, P = np.array([[1.0], [2.0]]), np.array([[0.3], [0.6]])
     >>> S = ekfac_eigenvalues(H, P, "logistic", np.eye(2), np.eye(1))
     >>> S.round(2)  # sum_i p_i (1 - p_i) [h_i^2, 1]
@@ -1036,7 +1036,7 @@ def fisher_vector_product(H, P, V, link, fit_intercept=True, weights=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import fisher_matrix, fisher_vector_product
+    >>> from sklearn_cincer._core.fisher_math import fisher_matrix, fisher_vector_product
     >>> H, P = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[0.2], [0.7]])
     >>> V = np.array([[1.0, 0.0, 2.0]])
     >>> n_F = 2 * fisher_matrix(H, P, "logistic")
@@ -1082,7 +1082,7 @@ def _fvp_chunk(H, P, weights, V, link, fit_intercept):
 # ------------------------------------------------------ structured forms
 
 
-def _eigh(M):
+def psd_eigh(M):
     """Eigenvalues (clipped at 0: ``M`` is positive semidefinite) and vectors."""
     values, vectors = np.linalg.eigh(M)
     return np.maximum(values, 0.0), vectors
@@ -1118,7 +1118,7 @@ class KroneckerFactor:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._fisher import KroneckerFactor
+    >>> from sklearn_cincer._core.fisher_math import KroneckerFactor
     >>> A, G = np.array([[2.0, 0.0], [0.0, 1.0]]), np.array([[4.0]])
     >>> factor = KroneckerFactor.kfac(A, G, lam=0.0)
     >>> factor.solve(np.array([[8.0, 4.0]]))  # (G kron A)^-1 g
@@ -1134,8 +1134,8 @@ class KroneckerFactor:
     @classmethod
     def kfac(cls, A, G, lam):
         """K-FAC from the (normalized) factors ``A`` (m x m) and ``G`` (k x k)."""
-        a, QA = _eigh(A)
-        g, QG = _eigh(G)
+        a, QA = psd_eigh(A)
+        g, QG = psd_eigh(G)
         return cls(QG, QA, np.outer(g, a), lam)
 
     def solve(self, g):
@@ -1160,7 +1160,7 @@ class KroneckerFactor:
         With ``u_j = QA^T h~_j`` it is ``QG diag(w_j) QG^T``, ``w_j[c] =
         sum_d u_j[d]^2 / (S[c, d] + lambda)``: two small products per row.
         """
-        U = _with_bias(np.asarray(H, dtype=float), fit_intercept) @ self.QA
+        U = with_bias(np.asarray(H, dtype=float), fit_intercept) @ self.QA
         W = (U * U) @ (1.0 / (self.eigenvalues + self.lam)).T
         return np.einsum("ac,jc,bc->jab", self.QG, W, self.QG)
 
@@ -1201,7 +1201,7 @@ class ConjugateGradientFactor:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer import _fisher
+    >>> from sklearn_cincer._core import fisher_math as _fisher
     >>> rng = np.random.RandomState(0)
     >>> H, P = rng.randn(50, 3), rng.dirichlet(np.ones(4), 50)
     >>> F = _fisher.fisher_matrix(H, P, "softmax")

@@ -5,7 +5,7 @@ model, whatever its kind: the features ``h(x)`` that feed the last layer, the
 layer's weights, bias and link, and the link's outputs ``P``. Views for
 scikit-learn's linear models, ``MLPClassifier`` and pipelines ending in one
 live here; the skorch view lives in :mod:`sklearn_cincer.nets`, which
-registers it (:mod:`sklearn_cincer._adapters`), so that this module never
+registers it (:mod:`sklearn_cincer._core.view_registry`), so that this module never
 imports torch nor ``nets``.
 
 Every view and every feature map it holds is a module-level class, never a
@@ -20,8 +20,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._adapters import checked_view, find_last_layer_view
-from ._fisher import _check_link
+from .fisher_math import _check_link
+from .view_registry import checked_view, find_last_layer_view
 
 
 class LastLayerView:
@@ -240,7 +240,7 @@ class MLPHiddenLayers:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_cincer._models import MLPHiddenLayers
+    >>> from sklearn_cincer._core.last_layer import MLPHiddenLayers
     >>> h = MLPHiddenLayers([np.eye(2)], [np.zeros(2)], "relu")
     >>> h(np.array([[1.0, -1.0]]))
     array([[1., 0.]])
@@ -298,7 +298,7 @@ class PipelineFeatures:
     >>> import numpy as np
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.preprocessing import FunctionTransformer
-    >>> from sklearn_cincer._models import PipelineFeatures
+    >>> from sklearn_cincer._core.last_layer import PipelineFeatures
     >>> head = make_pipeline(FunctionTransformer(np.square))
     >>> PipelineFeatures(head, None)(np.array([[2.0, 3.0]]))
     array([[4., 9.]])

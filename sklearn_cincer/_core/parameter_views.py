@@ -5,7 +5,7 @@ need per-example gradients of every parameter and, for influence, the
 curvature of the training objective. A :class:`ParameterView` provides them
 with numpy in and out, whatever computes them inside: numpy for scikit-learn
 models (this module), torch for skorch networks (:mod:`sklearn_cincer.nets`,
-which registers its view with :mod:`sklearn_cincer._adapters`; this module
+which registers its view with :mod:`sklearn_cincer._core.view_registry`; this module
 never imports it).
 
 Conventions shared by every implementation (the contract):
@@ -62,9 +62,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from . import _fisher
-from ._adapters import checked_view, find_parameter_view
-from ._models import _ACTIVATIONS, last_layer_view
+from . import fisher_math as _fisher
+from .last_layer import _ACTIVATIONS, last_layer_view
+from .view_registry import checked_view, find_parameter_view
 
 
 class ParameterView(ABC):
@@ -344,7 +344,7 @@ def linear_penalty(est):
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_cincer._parameters import linear_penalty
+    >>> from sklearn_cincer._core.parameter_views import linear_penalty
     >>> linear_penalty(LogisticRegression(C=0.5))
     (2.0, 0.0, True, 0.0)
     """
@@ -374,7 +374,7 @@ class LinearParameterView(ParameterView):
 
     The parameters are the rows of the ``k x (d + fit_intercept)`` matrix
     ``[coef_, intercept_]`` in row-major order, as in
-    :mod:`sklearn_cincer._fisher`: the last layer is the whole model, so
+    :mod:`sklearn_cincer._core.fisher_math`: the last layer is the whole model, so
     everything here is closed form (``has_exact_hessian`` is True).
 
     The objective, as a mean over ``n`` training rows, is the estimator's own:

@@ -69,7 +69,7 @@ def load_demo_data(seed=0, noise=0.2, n_bootstrap=100, n_stream=100):
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import MinMaxScaler
 
-    from .datasets import make_label_noise
+    from ..datasets import make_label_noise
 
     data = load_breast_cancer()
     X_train, X_test, y_train, y_test = train_test_split(
@@ -108,7 +108,7 @@ def _stream_with_progress(cleaner, X, y, n_bootstrap, prefix):
 def _one_run(args, seed, strategy, data, prefix):
     from sklearn.metrics import f1_score
 
-    from . import SimulatedOracle, SkepticalCleaner
+    from .. import SimulatedOracle, SkepticalCleaner
 
     X, y, y_noisy, is_noisy, X_test, y_test, _ = data
     start = time.perf_counter()
