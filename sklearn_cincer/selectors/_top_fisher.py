@@ -521,9 +521,9 @@ class TopFisherSelector(BaseSelector):
         both :meth:`fit` and the reuse path of :meth:`update`.
         """
 
-    # Compatibility: the training rows' arrays, in training order, as the
-    # selector held them before it kept features by id. Each access gathers;
-    # a subclass may still assign them (non-data descriptors).
+    # The training rows' arrays, in training order, for subclasses that read
+    # them (the state keeps features by id). Each access gathers; a subclass
+    # may still assign them (non-data descriptors).
 
     def _gathered_H(self):
         H = getattr(self._state["H"], "array", self._state["H"])
