@@ -20,6 +20,7 @@ many labels as the auditor asked questions (an auditor's question may
 inspect two labels).
 """
 
+import functools
 import json
 import os
 import time
@@ -219,28 +220,20 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
     >>> sorted({r["method"] for r in rows})  # doctest: +SKIP
     ['auditor', 'cleanlab', 'cleanlab_per_question']
     """
-    from .._auditor import LabelAuditor
-    from .._crossval import check_splits, cross_val_proba
-    from ..datasets import make_label_noise
-    from ..oracles import SimulatedOracle
-    from ._registry import make_model, make_selector
+    from ._registry import make_model
 
     if data is None:
         data = load_audit_data(dataset, seed, data_home=data_home)
     X, y_true, X_test, y_test = data
-    classes = np.unique(np.concatenate([y_true, y_test]))
-    y_noisy, _ = make_label_noise(y_true, noise_rate, kind=noise, classes=classes,
-                                  random_state=seed,
-                                  X=X if noise == "confusion" else None)
+    y_noisy = _noisy_labels(X, y_true, y_test, noise, noise_rate, seed)
     estimator = make_model(model, random_state=seed)
     n = y_true.shape[0]
 
     started = time.perf_counter()
-    splits, _ = check_splits(5, X, y_noisy)
-    proba = cross_val_proba(estimator, X, y_noisy, np.unique(y_noisy),
-                            splits=splits).proba
-    order = cleanlab_ranking(np.searchsorted(np.unique(y_noisy), y_noisy), proba)
+    order, splits = _cleanlab_order(estimator, X, y_noisy)
     ranking_seconds = time.perf_counter() - started
+    # what every row of this task says about it
+    task_row = functools.partial(_row, dataset, noise, seed, selector=selector)
 
     def cleanlab_row(budget, n_labels, method):
         t0 = time.perf_counter()
@@ -248,36 +241,73 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
         inspected[order[:n_labels]] = True
         y_clean = np.where(inspected, y_true, y_noisy)
         f1 = _f1(estimator, X, y_clean, X_test, y_test)
-        return _row(dataset, noise, seed, budget, method, n_labels, y_noisy,
-                    y_clean, y_true, inspected, n_labels, f1,
-                    ranking_seconds + time.perf_counter() - t0,
-                    selector=selector)
+        return task_row(budget, method, n_labels, y_noisy, y_clean, y_true,
+                        inspected, n_labels, f1,
+                        ranking_seconds + time.perf_counter() - t0)
 
     rows = []
     for budget in budgets:
         n_labels = int(round(budget * n))
         rows.append(cleanlab_row(budget, n_labels, "cleanlab"))
         t0 = time.perf_counter()
-        params = dict(oracle=SimulatedOracle(y_true), budget=n_labels, cv=splits,
-                      random_state=seed, explain_issues=False,
-                      selector=make_selector(selector))
-        params.update(auditor_params or {})
-        auditor = LabelAuditor(estimator, **params).fit(X, y_noisy)
-        inspected = np.array(auditor.label_issues_["inspected"], dtype=bool)
-        for r in auditor.history_:  # a skipped question is asked, not inspected
-            inspected[r.example_id] = True
-            if r.counter_offered:
-                inspected[r.counter_example_id] = True
+        auditor = _fit_auditor(estimator, X, y_noisy, y_true, n_labels, splits,
+                               seed, selector, auditor_params)
+        inspected = _inspected(auditor)
         f1 = _f1(estimator, X, auditor.y_, X_test, y_test)
-        rows.append(_row(
-            dataset, noise, seed, budget, "auditor", n_labels, y_noisy, auditor.y_,
-            y_true, inspected, auditor.n_queries_, f1, time.perf_counter() - t0,
+        rows.append(task_row(
+            budget, "auditor", n_labels, y_noisy, auditor.y_, y_true, inspected,
+            auditor.n_queries_, f1, time.perf_counter() - t0,
             offers=sum(r.counter_offered for r in auditor.history_),
             follow_ups=sum(r.follow_up for r in auditor.history_),
-            selector=selector,
         ))
         rows.append(cleanlab_row(budget, auditor.n_queries_, "cleanlab_per_question"))
     return rows
+
+
+def _noisy_labels(X, y_true, y_test, noise, noise_rate, seed):
+    """The labels of the noisy copy that the task audits."""
+    from ..datasets import make_label_noise
+
+    classes = np.unique(np.concatenate([y_true, y_test]))
+    y_noisy, _ = make_label_noise(y_true, noise_rate, kind=noise, classes=classes,
+                                  random_state=seed,
+                                  X=X if noise == "confusion" else None)
+    return y_noisy
+
+
+def _cleanlab_order(estimator, X, y_noisy):
+    """cleanlab's ranking of the examples from 5-fold predictions, and the folds."""
+    from .._crossval import check_splits, cross_val_proba
+
+    splits, _ = check_splits(5, X, y_noisy)
+    proba = cross_val_proba(estimator, X, y_noisy, np.unique(y_noisy),
+                            splits=splits).proba
+    order = cleanlab_ranking(np.searchsorted(np.unique(y_noisy), y_noisy), proba)
+    return order, splits
+
+
+def _fit_auditor(estimator, X, y_noisy, y_true, n_labels, splits, seed, selector,
+                 auditor_params):
+    """A LabelAuditor fit with a simulated oracle and a budget of ``n_labels``."""
+    from .._auditor import LabelAuditor
+    from ..oracles import SimulatedOracle
+    from ._registry import make_selector
+
+    params = dict(oracle=SimulatedOracle(y_true), budget=n_labels, cv=splits,
+                  random_state=seed, explain_issues=False,
+                  selector=make_selector(selector))
+    params.update(auditor_params or {})
+    return LabelAuditor(estimator, **params).fit(X, y_noisy)
+
+
+def _inspected(auditor):
+    """Which labels a fitted auditor inspected, the questions it asked included."""
+    inspected = np.array(auditor.label_issues_["inspected"], dtype=bool)
+    for r in auditor.history_:  # a skipped question is asked, not inspected
+        inspected[r.example_id] = True
+        if r.counter_offered:
+            inspected[r.counter_example_id] = True
+    return inspected
 
 
 def _write_rows(rows, path):

@@ -93,6 +93,12 @@ def add_parser(subparsers):
     >>> args.selector, args.repeats, args.func.__name__
     (['nearest'], 2, 'run_benchmark')
     """
+    _add_benchmark_parser(subparsers)
+    _add_reproduce_parser(subparsers)
+
+
+def _add_benchmark_parser(subparsers):
+    """Register ``benchmark``: one experiment of the paper."""
     bench = subparsers.add_parser(
         "benchmark",
         help="run one experiment of the paper (Q1/Q3 competitors, or Q2 Pr@k)",
@@ -100,6 +106,18 @@ def add_parser(subparsers):
         "with the paper's settings, and print our final numbers next to the "
         "paper's. Results are saved per repeat and resumed when run again.",
     )
+    _add_competitor_arguments(bench)
+    _add_setting_arguments(bench)
+    bench.add_argument("--output", default="results/benchmark",
+                       help="results folder (default: %(default)s)")
+    bench.add_argument("--figures", action="store_true",
+                       help="also write figures to OUTPUT/figures")
+    _common(bench)
+    bench.set_defaults(func=run_benchmark)
+
+
+def _add_competitor_arguments(bench):
+    """Add the options of ``benchmark`` that choose the competitors to run."""
     bench.add_argument("--dataset", required=True,
                        choices=["breast", "adult", "mnist", "fashion_mnist",
                                 "20ng", "digits", "wine"])
@@ -128,6 +146,10 @@ def add_parser(subparsers):
                        "n_counter_examples=2; repeat for several (not those "
                        "with options of their own: --threshold, --refit...). "
                        "Results go to their own folder and row")
+
+
+def _add_setting_arguments(bench):
+    """Add the options of ``benchmark`` that set the bootstrap, the noise and the threshold."""
     bench.add_argument("--bootstrap", type=int, default=None,
                        help="bootstrap size (default: the paper's, 500 for "
                        "20ng, else 100)")
@@ -138,13 +160,10 @@ def add_parser(subparsers):
                        "(default: %(default)s)")
     bench.add_argument("--threshold", type=float,
                        default=PAPER_SETTINGS["threshold"])
-    bench.add_argument("--output", default="results/benchmark",
-                       help="results folder (default: %(default)s)")
-    bench.add_argument("--figures", action="store_true",
-                       help="also write figures to OUTPUT/figures")
-    _common(bench)
-    bench.set_defaults(func=run_benchmark)
 
+
+def _add_reproduce_parser(subparsers):
+    """Register ``reproduce``: the paper's whole grid."""
     rep = subparsers.add_parser(
         "reproduce",
         help="run the paper's whole grid; write results, figures and the "
@@ -223,14 +242,7 @@ def run_benchmark(args):
 def _run_benchmark(args):
     from pathlib import Path
 
-    from ._report import (
-        compare_precision_with_paper,
-        compare_with_paper,
-        format_table,
-        readable,
-    )
     from ._reproduce import write_report
-    from ._runner import RunSpec, run_experiment, run_precision_experiment
 
     verbose = 0 if args.quiet else 1
     output = Path(args.output)
@@ -240,51 +252,67 @@ def _run_benchmark(args):
                  "noise only; leave out --noise-kind.")
     try:
         if args.q2:
-            frame = run_precision_experiment(
-                args.dataset, args.model, args.selector, n_repeats=args.repeats,
-                training=args.training[0] if args.model in NET_MODELS else None,
-                n_rounds=args.rounds, n_bootstrap=args.bootstrap,
-                noise_rate=args.noise, random_state=args.random_state,
-                data_home=args.data_home, output_dir=runs, n_jobs=args.n_jobs,
-                threads=args.threads or None, verbose=verbose,
-            )
-            print(format_table(compare_precision_with_paper(frame)))
+            _run_precision_benchmark(args, runs, verbose)
         else:
-            import pandas as pd
-
-            frames = []
-            trainings = (args.training if args.model in NET_MODELS
-                         else [None])
-            for refit, training in itertools.product(args.refit, trainings):
-                for strategy in args.strategy:
-                    selectors = ["none"] if strategy == "no_ce" else args.selector
-                    for selector in selectors:
-                        spec = RunSpec(
-                            args.dataset, args.model, strategy, selector,
-                            refit=refit, n_bootstrap=args.bootstrap,
-                            n_rounds=args.rounds, noise_rate=args.noise,
-                            noise_kind=args.noise_kind, threshold=args.threshold,
-                            selector_params=(dict(args.selector_param)
-                                             if strategy != "no_ce" else {}),
-                            eval_every=args.eval_every,
-                            cleaner_params=dict(args.cleaner_param),
-                            training=training,
-                        )
-                        frames.append(run_experiment(
-                            spec, n_repeats=args.repeats,
-                            random_state=args.random_state,
-                            data_home=args.data_home, output_dir=runs,
-                            n_jobs=args.n_jobs, threads=args.threads or None,
-                            verbose=verbose,
-                        ))
-            table = compare_with_paper(pd.concat(frames, ignore_index=True))
-            print(format_table(readable(table)))
+            _run_cleaning_benchmark(args, runs, verbose)
         if args.figures:
             write_report(output)
     except (ImportError, FileNotFoundError, ValueError) as exc:
         print(f"sklearn-cincer benchmark: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_precision_benchmark(args, runs, verbose):
+    """Run the Q2 (counter-example precision) experiment and print its table."""
+    from ._report import compare_precision_with_paper, format_table
+    from ._runner import run_precision_experiment
+
+    frame = run_precision_experiment(
+        args.dataset, args.model, args.selector, n_repeats=args.repeats,
+        training=args.training[0] if args.model in NET_MODELS else None,
+        n_rounds=args.rounds, n_bootstrap=args.bootstrap,
+        noise_rate=args.noise, random_state=args.random_state,
+        data_home=args.data_home, output_dir=runs, n_jobs=args.n_jobs,
+        threads=args.threads or None, verbose=verbose,
+    )
+    print(format_table(compare_precision_with_paper(frame)))
+
+
+def _run_cleaning_benchmark(args, runs, verbose):
+    """Run every asked competitor of the Q1 experiment and print the comparison."""
+    import pandas as pd
+
+    from ._report import compare_with_paper, format_table, readable
+    from ._runner import RunSpec, run_experiment
+
+    frames = []
+    trainings = (args.training if args.model in NET_MODELS
+                 else [None])
+    for refit, training in itertools.product(args.refit, trainings):
+        for strategy in args.strategy:
+            selectors = ["none"] if strategy == "no_ce" else args.selector
+            for selector in selectors:
+                spec = RunSpec(
+                    args.dataset, args.model, strategy, selector,
+                    refit=refit, n_bootstrap=args.bootstrap,
+                    n_rounds=args.rounds, noise_rate=args.noise,
+                    noise_kind=args.noise_kind, threshold=args.threshold,
+                    selector_params=(dict(args.selector_param)
+                                     if strategy != "no_ce" else {}),
+                    eval_every=args.eval_every,
+                    cleaner_params=dict(args.cleaner_param),
+                    training=training,
+                )
+                frames.append(run_experiment(
+                    spec, n_repeats=args.repeats,
+                    random_state=args.random_state,
+                    data_home=args.data_home, output_dir=runs,
+                    n_jobs=args.n_jobs, threads=args.threads or None,
+                    verbose=verbose,
+                ))
+    table = compare_with_paper(pd.concat(frames, ignore_index=True))
+    print(format_table(readable(table)))
 
 
 def run_reproduce(args):

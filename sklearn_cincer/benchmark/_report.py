@@ -469,31 +469,37 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
             "training": training,
         }
         if paper is not None:
-            match = paper[
-                (paper["dataset"] == dataset)
-                & (paper["model"] == row["paper_model"])
-                & (paper["method"] == row["paper_method"])
-                & (paper["inspector"] == inspector)
-                & (paper["cepr"] == 0)
-            ]
-            if len(match):
-                m = match.iloc[0]
-                row.update(
-                    paper_n_cleaned=float(m["final_n_cleaned_mean"]),
-                    paper_n_cleaned_se=float(m["final_n_cleaned_se"]),
-                    paper_n_cleaned_ce=float(m.get("final_n_cleaned_ce_mean", np.nan)),
-                    paper_ce_mislabeled=(
-                        float(m.get("final_n_cleaned_ce_mean", np.nan)
-                              / m["final_n_queried_mean"])
-                        if strategy != "no_ce" and m["final_n_queried_mean"] > 0
-                        else np.nan),
-                    paper_n_queried=float(m["final_n_queried_mean"]),
-                    paper_f1=float(m["final_f1_mean"]),
-                    paper_f1_se=float(m["final_f1_se"]),
-                    paper_f1_r0=float(m["f1_r0_mean"]),
-                )
+            row.update(_paper_numbers(paper, row, inspector))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _paper_numbers(paper, row, inspector):
+    """The paper's numbers for the competitor of ``row`` ({} when it has none)."""
+    match = paper[
+        (paper["dataset"] == row["dataset"])
+        & (paper["model"] == row["paper_model"])
+        & (paper["method"] == row["paper_method"])
+        & (paper["inspector"] == inspector)
+        & (paper["cepr"] == 0)
+    ]
+    if not len(match):
+        return {}
+    m = match.iloc[0]
+    return dict(
+        paper_n_cleaned=float(m["final_n_cleaned_mean"]),
+        paper_n_cleaned_se=float(m["final_n_cleaned_se"]),
+        paper_n_cleaned_ce=float(m.get("final_n_cleaned_ce_mean", np.nan)),
+        paper_ce_mislabeled=(
+            float(m.get("final_n_cleaned_ce_mean", np.nan)
+                  / m["final_n_queried_mean"])
+            if row["strategy"] != "no_ce" and m["final_n_queried_mean"] > 0
+            else np.nan),
+        paper_n_queried=float(m["final_n_queried_mean"]),
+        paper_f1=float(m["final_f1_mean"]),
+        paper_f1_se=float(m["final_f1_se"]),
+        paper_f1_r0=float(m["f1_r0_mean"]),
+    )
 
 
 def _ce_mislabeled(last):

@@ -309,13 +309,48 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
     table : pandas.DataFrame or None
         The comparison table.
     """
-    from ..datasets import load_dataset
-
     output_dir = Path(output_dir)
     runs_dir = output_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    cache = {}
     skipped = []
+    data_for = _data_loader(data_home, random_state)
+    started = time.perf_counter()
+    # the same for every run of the grid, Q2 included
+    run_kw = dict(n_repeats=n_repeats, random_state=random_state,
+                  output_dir=runs_dir, n_jobs=n_jobs, threads=threads,
+                  verbose=verbose)
+    specs = grid_specs(pairs, [q for q in questions if q != "q2"], refits,
+                       authors_ranking, n_rounds, eval_every, trainings)
+    _run_grid(specs, data_for, skipped, run_kw)
+    if "q2" in questions:
+        for dataset, model in q2_pairs:
+            available, params = _q2_selectors(dataset, model, authors_ranking,
+                                              skipped)
+            try:
+                run_precision_experiment(
+                    dataset, model, available,
+                    training=trainings[0] if model in NET_MODELS else None,
+                    n_rounds=n_rounds, data=data_for(dataset),
+                    selector_params=params, **run_kw,
+                )
+            except ImportError as exc:
+                skipped.append((f"{dataset}__{model}__q2", str(exc)))
+    (output_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
+    table = write_report(output_dir, figures=figures)
+    if figures:
+        _write_counter_example_figures(output_dir / "figures", pairs, data_for,
+                                       random_state)
+    if verbose:
+        print(f"[reproduce] done in {time.perf_counter() - started:.0f} s; "
+              f"{len(skipped)} skipped; see {output_dir}", flush=True)
+    return table
+
+
+def _data_loader(data_home, random_state):
+    """A function that loads a data set, keeping the last one in memory."""
+    from ..datasets import load_dataset
+
+    cache = {}
 
     def data_for(dataset):
         if dataset not in cache:
@@ -324,65 +359,57 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
                                           random_state=random_state)
         return cache[dataset]
 
-    started = time.perf_counter()
-    specs = grid_specs(pairs, [q for q in questions if q != "q2"], refits,
-                       authors_ranking, n_rounds, eval_every, trainings)
-    bar = progress(specs, desc="reproduce", verbose=verbose, unit="run")
+    return data_for
+
+
+def _run_grid(specs, data_for, skipped, run_kw):
+    """Run the Q1/Q3 competitors of ``specs``, appending the skipped to ``skipped``."""
+    bar = progress(specs, desc="reproduce", verbose=run_kw["verbose"], unit="run")
     for spec in bar:
         bar.set_postfix(run=spec.name)
         try:
-            run_experiment(spec, n_repeats=n_repeats, random_state=random_state,
-                           data=data_for(spec.dataset), output_dir=runs_dir,
-                           n_jobs=n_jobs, threads=threads, verbose=verbose)
+            run_experiment(spec, data=data_for(spec.dataset), **run_kw)
         except ImportError as exc:
             skipped.append((spec.name, str(exc)))
             bar.write(f"[reproduce] skipped {spec.name}: {exc}")
-    if "q2" in questions:
-        for dataset, model in q2_pairs:
-            left_out = _Q2_LEFT_OUT.get((dataset, model), set())
-            selectors = [name for name in Q2_SELECTORS if name not in left_out]
-            params = {}
-            if (dataset, model) in _FULL_FISHER_MAX_PARAMS:
-                selectors.append("full_fisher")
-                params["full_fisher"] = {
-                    "max_params": _FULL_FISHER_MAX_PARAMS[dataset, model]}
-            elif dataset in _FULL_FISHER_OK:  # for LR it equals Top Fisher anyway
-                selectors.append("full_fisher")
-            if authors_ranking:
-                selectors.append("authors_top_fisher")
-            available = []
-            for name in selectors:
-                try:
-                    from ._registry import selector_class
 
-                    selector_class(name)
-                    available.append(name)
-                except ImportError as exc:
-                    skipped.append((f"{dataset}__{model}__q2__{name}", str(exc)))
-            try:
-                run_precision_experiment(
-                    dataset, model, available, n_repeats=n_repeats,
-                    training=trainings[0] if model in NET_MODELS else None,
-                    n_rounds=n_rounds, random_state=random_state,
-                    data=data_for(dataset), output_dir=runs_dir, n_jobs=n_jobs,
-                    threads=threads, selector_params=params, verbose=verbose,
-                )
-            except ImportError as exc:
-                skipped.append((f"{dataset}__{model}__q2", str(exc)))
-    (output_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
-    table = write_report(output_dir, figures=figures)
-    if figures:
-        import matplotlib.pyplot as plt
 
-        fig_dir = output_dir / "figures"
-        for dataset, model in pairs:
-            if dataset in ("mnist", "fashion_mnist", "digits") and model == "lr":
-                fig = counter_example_figure(dataset, model, data=data_for(dataset),
-                                             random_state=random_state)
-                if fig is not None:
-                    fig.savefig(fig_dir / f"fig1__{dataset}__{model}.png", dpi=120)
-                    plt.close(fig)
-    if verbose:
-        print(f"[reproduce] done in {time.perf_counter() - started:.0f} s; "
-              f"{len(skipped)} skipped; see {output_dir}", flush=True)
-    return table
+def _q2_selectors(dataset, model, authors_ranking, skipped):
+    """The Q2 selectors of a pair that can run here, and their parameters.
+
+    Those that cannot be imported are appended to ``skipped``.
+    """
+    left_out = _Q2_LEFT_OUT.get((dataset, model), set())
+    selectors = [name for name in Q2_SELECTORS if name not in left_out]
+    params = {}
+    if (dataset, model) in _FULL_FISHER_MAX_PARAMS:
+        selectors.append("full_fisher")
+        params["full_fisher"] = {
+            "max_params": _FULL_FISHER_MAX_PARAMS[dataset, model]}
+    elif dataset in _FULL_FISHER_OK:  # for LR it equals Top Fisher anyway
+        selectors.append("full_fisher")
+    if authors_ranking:
+        selectors.append("authors_top_fisher")
+    available = []
+    for name in selectors:
+        try:
+            from ._registry import selector_class
+
+            selector_class(name)
+            available.append(name)
+        except ImportError as exc:
+            skipped.append((f"{dataset}__{model}__q2__{name}", str(exc)))
+    return available, params
+
+
+def _write_counter_example_figures(fig_dir, pairs, data_for, random_state):
+    """Save Figure 1 (counter-examples shown as images) for the image pairs."""
+    import matplotlib.pyplot as plt
+
+    for dataset, model in pairs:
+        if dataset in ("mnist", "fashion_mnist", "digits") and model == "lr":
+            fig = counter_example_figure(dataset, model, data=data_for(dataset),
+                                         random_state=random_state)
+            if fig is not None:
+                fig.savefig(fig_dir / f"fig1__{dataset}__{model}.png", dpi=120)
+                plt.close(fig)

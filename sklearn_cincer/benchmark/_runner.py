@@ -577,20 +577,8 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
                          f"got {repeats}.")
     data = _load_data(spec.dataset, data, data_home, random_state)
     classes = np.unique(np.concatenate([data.y_train, data.y_test]))
-    folder = None
-    if output_dir is not None:
-        folder = Path(output_dir) / spec.name
-        folder.mkdir(parents=True, exist_ok=True)
-        config = {k: v for k, v in asdict(spec).items()}
-        config.update(n_repeats=n_repeats, random_state=random_state)
-        (folder / "config.json").write_text(json.dumps(config, indent=2))
-    done, todo = {}, []
-    for r in repeats:
-        path = None if folder is None else folder / f"trace_{r}.csv"
-        if path is not None and path.is_file():
-            done[r] = pd.read_csv(path)
-        else:
-            todo.append(r)
+    folder = _experiment_folder(output_dir, spec, n_repeats, random_state)
+    done, todo = _saved_repeats(folder, repeats, "trace")
     if verbose and done:
         print(f"[{spec.name}] {len(done)} repeat(s) already done, "
               f"{len(todo)} to run.", flush=True)
@@ -619,7 +607,40 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
     return frame
 
 
+def _experiment_folder(output_dir, spec, n_repeats, random_state):
+    """Make the folder of a competitor's results and write its config (None: none)."""
+    if output_dir is None:
+        return None
+    folder = Path(output_dir) / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in asdict(spec).items()}
+    config.update(n_repeats=n_repeats, random_state=random_state)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    return folder
+
+
+def _saved_repeats(folder, repeats, prefix):
+    """The repeats already saved in ``folder`` (read back) and those left to run.
+
+    Repeat ``r`` is saved as ``<prefix>_<r>.csv``; a None folder saves nothing.
+    """
+    import pandas as pd
+
+    done, todo = {}, []
+    for r in repeats:
+        path = None if folder is None else folder / f"{prefix}_{r}.csv"
+        if path is not None and path.is_file():
+            done[r] = pd.read_csv(path)
+        else:
+            todo.append(r)
+    return done, todo
+
+
 # ------------------------------------------------------------------ Q2
+
+_PRECISION_COLUMNS = ["repeat", "round", "selector", "n_candidates",
+                      "n_noisy_candidates", "pr_at_5", "pr_at_10", "pr_at_25",
+                      "ce_noisy", "seconds"]
 
 
 def precision_at_k(scores, is_noisy, ks=(5, 10, 25)):
@@ -775,40 +796,19 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
         suffix = "" if training is None else f"__{training}"
         folder = Path(output_dir) / f"{dataset}__{model}__precision{suffix}"
         folder.mkdir(parents=True, exist_ok=True)
-    done, todo = {}, []
-    for r in range(n_repeats):
-        path = None if folder is None else folder / f"precision_{r}.csv"
-        if path is not None and path.is_file():
-            done[r] = pd.read_csv(path)
-        else:
-            todo.append(r)
+    done, todo = _saved_repeats(folder, range(n_repeats), "precision")
+    label = f"{dataset}__{model}__precision"
 
     def one(r):
         # As in _one_repeat: make the model (importing torch) before the limit.
         seed = repeat_seed(random_state, r)
         estimator = make_model(model, random_state=seed, training=training)
         with limit_threads(threads):
-            return _one(r, seed, estimator)
-
-    def _one(r, seed, estimator):
-        stream = make_stream(data.X_train, data.y_train, n_bootstrap=n_bootstrap,
-                             n_rounds=n_rounds, noise_rate=noise_rate,
-                             random_state=seed)
-        rows = run_precision(
-            stream, model=estimator,
-            selectors={name: make_selector(name, **params.get(name, {}))
-                       for name in selectors},
-            repeat=r,
-        )
-        columns = ["repeat", "round", "selector", "n_candidates",
-                   "n_noisy_candidates", "pr_at_5", "pr_at_10", "pr_at_25",
-                   "ce_noisy", "seconds"]
-        if folder is not None:
-            _write_csv(rows, folder / f"precision_{r}.csv", columns)
-        if verbose:
-            print(f"[{dataset}__{model}__precision] repeat {r} done: "
-                  f"{len(rows) // max(1, len(selectors))} queries", flush=True)
-        return pd.DataFrame(rows, columns=columns)
+            stream = make_stream(data.X_train, data.y_train,
+                                 n_bootstrap=n_bootstrap, n_rounds=n_rounds,
+                                 noise_rate=noise_rate, random_state=seed)
+            return _precision_repeat(r, stream, estimator, selectors, params,
+                                     folder, label if verbose else None)
 
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(one)(r) for r in todo)
@@ -820,3 +820,24 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
     frame["dataset"], frame["model"] = dataset, model
     return frame
+
+
+def _precision_repeat(r, stream, estimator, selectors, params, folder, label):
+    """One repeat of Q2 as a frame, saved in ``folder`` and told under ``label``.
+
+    A None ``folder`` saves nothing; a None ``label`` prints nothing.
+    """
+    import pandas as pd
+
+    rows = run_precision(
+        stream, model=estimator,
+        selectors={name: make_selector(name, **params.get(name, {}))
+                   for name in selectors},
+        repeat=r,
+    )
+    if folder is not None:
+        _write_csv(rows, folder / f"precision_{r}.csv", _PRECISION_COLUMNS)
+    if label is not None:
+        print(f"[{label}] repeat {r} done: "
+              f"{len(rows) // max(1, len(selectors))} queries", flush=True)
+    return pd.DataFrame(rows, columns=_PRECISION_COLUMNS)
