@@ -451,13 +451,22 @@ class TopFisherSelector(BaseSelector):
         )
         if same_features:
             state["norms"] = old["norms"]  # of the same features, by id
+        factor = self._new_factor(view, state, old, same_features, same_model,
+                                  H_array, labels, n_train, identity)
+        self._publish(view, factor, state, labels, rows, n_train)
+
+    def _new_factor(self, view, state, old, same_features, same_model, H, labels,
+                    n_train, identity):
+        """The factor for the new ``state``: kept, or rebuilt where it changed."""
+        weights, n_ids = state["weights"], state["n_ids"]
+        form, solver, sample = state["plan"]
         plan_same = same_model and old["plan"] == state["plan"]
         same_factor = plan_same and old["damping"] == self.damping
         if same_factor and sample is None and _same_rows(old, weights, n_ids):
             # The same model on the same rows (relabels aside): nothing to do.
             state.update((name, old[name]) for name in _SUMS)
-            factor = self.factor_
-        elif same_factor and sample is not None and self._sample_still_valid(
+            return self.factor_
+        if same_factor and sample is not None and self._sample_still_valid(
             old, weights, n_ids
         ):
             # Nothing the estimate depends on changed: keep it as it is (a
@@ -466,24 +475,28 @@ class TopFisherSelector(BaseSelector):
                 (name, old[name]) for name in ("sample", "A_eig", "G_eig", "lam")
             )
             if identity and old["A_all"] is not None:
-                self._moment(state, "A_all", old, H_array, weights, n_ids,
+                self._moment(state, "A_all", old, H, weights, n_ids,
                              view.fit_intercept, n_train)
-            factor = self.factor_
-        else:
-            drawn = None if old is None or old["plan"] != state["plan"] else (
-                old["sample"]
-            )
-            # stale=old: a factor of earlier features still preconditions
-            factor = self._build(
-                view, state, old if same_features else None, plan_same, H_array,
-                labels, n_train, (form, solver, sample), k, m, drawn, stale=old,
-            )
+            return self.factor_
+        drawn = None if old is None or old["plan"] != state["plan"] else (
+            old["sample"]
+        )
+        k, m = view.n_outputs, view.coef.shape[1] + view.fit_intercept
+        # stale=old: a factor of earlier features still preconditions
+        return self._build(
+            view, state, old if same_features else None, plan_same, H,
+            labels, n_train, (form, solver, sample), k, m, drawn, stale=old,
+        )
 
+    def _publish(self, view, factor, state, labels, rows, n_train):
+        """Make the new state and factor the selector's own, then call the hook."""
+        form, solver, sample = state["plan"]
+        weights, n_ids = state["weights"], state["n_ids"]
         self.view_ = view
         self.factor_ = factor
         self.fisher_, self.solver_ = form, solver
         self.n_fisher_rows_ = n_train if sample is None else sample
-        self.dtype_ = dtype
+        self.dtype_ = state["dtype"]
         self._state = state
         self._labels = labels
         self._rows = None if rows is None or (
@@ -664,6 +677,19 @@ class TopFisherSelector(BaseSelector):
                     lam, dense, tol=self.tol,
                 )
 
+        kron = self._kronecker(view, state, old, H, n_train, Hf, Pf, wf, nf)
+        if solver != "cg":
+            return kron
+        return _fisher.ConjugateGradientFactor(
+            Hf if sample is not None else state["H"], Pf, link, bias, wf, lam, kron,
+            tol=self.tol,
+        )
+
+    def _kronecker(self, view, state, old, H, n_train, Hf, Pf, wf, nf):
+        """The K-FAC (or EK-FAC) factor of the damped ``F``; reuses ``old``'s parts."""
+        link, bias = view.link, view.fit_intercept
+        weights, n_ids = state["weights"], state["n_ids"]
+        _, solver, sample = state["plan"]
         # K-FAC's input factor A: for a linear model over every row, kept up
         # to date row by row (it never depends on the model); else over the
         # rows that estimate F, updated likewise while the features stay.
@@ -680,13 +706,7 @@ class TopFisherSelector(BaseSelector):
             S = _fisher.ekfac_eigenvalues(Hf, Pf, link, QA, QG, bias, wf) / max(nf, 1)
         else:
             S = np.outer(g, a)
-        kron = _fisher.KroneckerFactor(QG, QA, S, lam)
-        if solver != "cg":
-            return kron
-        return _fisher.ConjugateGradientFactor(
-            Hf if sample is not None else state["H"], Pf, link, bias, wf, lam, kron,
-            tol=self.tol,
-        )
+        return _fisher.KroneckerFactor(QG, QA, S, state["lam"])
 
     def _dense_preconditioner(self, view, state, old, Hf, Pf, wf, nf, dim):
         """The exact F of an earlier model, factorized, while it is close enough.
