@@ -127,6 +127,17 @@ def add_file_arguments(parser, seed_help="seed of the row order and the model"):
                         help="where to write the CSV file with cleaned labels "
                         "(DATA byte for byte but for the changed labels); a "
                         "symbolic link there is replaced, not followed")
+    _add_answer_arguments(parser)
+    parser.add_argument("--changes", metavar="FILE", default=None,
+                        help="the table of changed labels (default: OUTPUT with "
+                        "the suffix .changes.csv)")
+    _add_model_arguments(parser, seed_help)
+    parser.add_argument("--annotator", default=None,
+                        help="your name, for the record (default: login name)")
+
+
+def _add_answer_arguments(parser):
+    """The options that say who answers and where the answers are kept."""
     parser.add_argument("--oracle", choices=("terminal", "browser", "labelstudio",
                                              "none"),
                         default="terminal",
@@ -147,9 +158,10 @@ def add_file_arguments(parser, seed_help="seed of the row order and the model"):
     parser.add_argument("--questions", metavar="FILE", default=None,
                         help="write the questions nobody answered to this CSV "
                         "or JSON file, for a team to answer (with --oracle none)")
-    parser.add_argument("--changes", metavar="FILE", default=None,
-                        help="the table of changed labels (default: OUTPUT with "
-                        "the suffix .changes.csv)")
+
+
+def _add_model_arguments(parser, seed_help):
+    """The options of the features, the seed and the model that reads them."""
     parser.add_argument("--ignore", nargs="+", metavar="COLUMN", default=[],
                         help="columns that are not features (ids, free text...)")
     parser.add_argument("--seed", type=int, default=0,
@@ -161,8 +173,6 @@ def add_file_arguments(parser, seed_help="seed of the row order and the model"):
                         "logistic regression, a linear model trained by "
                         "stochastic gradient descent (faster on large files), or "
                         "a small neural network (default: %(default)s)")
-    parser.add_argument("--annotator", default=None,
-                        help="your name, for the record (default: login name)")
 
 
 def add_labelstudio_arguments(parser):

@@ -468,16 +468,7 @@ class BrowserOracle(_HumanOracle):
 
         example_html, counter_htmls = self._views[qid]
         naming = self._naming
-        counters = [
-            {"id": int(ce.example_id), "label": name(ce.label),
-             "label_index": index(ce.label), "html": html,
-             "name": naming.short(ce.example_id),
-             "title": naming.titled(counter_title(query, k).capitalize(),
-                                    ce.example_id),
-             "score": None if ce.score is None else float(ce.score),
-             "support": support_text(ce.score, ce.score_text)}
-            for k, (ce, html) in enumerate(zip(query.counter_examples,
-                                               counter_htmls))]
+        counters = self._counter_views(query, counter_htmls, choices)
         return dict(
             base, status=status, qid=qid, round=int(query.round),
             progress=progress[0].upper() + progress[1:],
@@ -501,6 +492,20 @@ class BrowserOracle(_HumanOracle):
                     "counter": index(preset[1][0]) if preset[1] else None,
                     "counters": [index(label) for label in preset[1]]},
         )
+
+    def _counter_views(self, query, counter_htmls, choices):
+        """The page's view of each counter-example of ``query``."""
+        name, index, naming = choices.name, choices.index, self._naming
+        return [
+            {"id": int(ce.example_id), "label": name(ce.label),
+             "label_index": index(ce.label), "html": html,
+             "name": naming.short(ce.example_id),
+             "title": naming.titled(counter_title(query, k).capitalize(),
+                                    ce.example_id),
+             "score": None if ce.score is None else float(ce.score),
+             "support": support_text(ce.score, ce.score_text)}
+            for k, (ce, html) in enumerate(zip(query.counter_examples,
+                                               counter_htmls))]
 
     def _waiting_text(self):
         """What the page says between questions: "Saved." only when it is."""
@@ -593,31 +598,39 @@ class BrowserOracle(_HumanOracle):
             refused = guard(token, write=True)
             if refused is not None:
                 return refused
-            with oracle._cv:
-                if oracle._saving is not None:
-                    return refuse(409, _BEING_SAVED)
-                if oracle._last is None:
-                    return refuse(409, "There is no answer to undo yet.")
-                oracle._revising = True
-                # once saved, the page says whether the running fit applies it
-                oracle._message = "You are revising your last answer. Esc goes back."
-                oracle._bump()
-                return {"state": oracle._state()}
+            return oracle._start_revising(refuse)
 
         @app.post("/<token>/cancel")
         def cancel(token):
             refused = guard(token, write=True)
             if refused is not None:
                 return refused
-            with oracle._cv:
-                if oracle._saving is not None:
-                    return refuse(409, _BEING_SAVED)
-                oracle._revising = False
-                oracle._message = None
-                oracle._bump()
-                return {"state": oracle._state()}
+            return oracle._stop_revising(refuse)
 
         return app
+
+    def _start_revising(self, refuse):
+        """Reopen the last answer for revision (``/undo``); the new state or the refusal."""
+        with self._cv:
+            if self._saving is not None:
+                return refuse(409, _BEING_SAVED)
+            if self._last is None:
+                return refuse(409, "There is no answer to undo yet.")
+            self._revising = True
+            # once saved, the page says whether the running fit applies it
+            self._message = "You are revising your last answer. Esc goes back."
+            self._bump()
+            return {"state": self._state()}
+
+    def _stop_revising(self, refuse):
+        """Leave the revision (``/cancel``); the new state or the refusal."""
+        with self._cv:
+            if self._saving is not None:
+                return refuse(409, _BEING_SAVED)
+            self._revising = False
+            self._message = None
+            self._bump()
+            return {"state": self._state()}
 
     def _take_answer(self, data, refuse):
         """Check a posted answer (lock held).
