@@ -42,9 +42,12 @@ def _time_answers(oracle, asker, n):
             time.sleep(0.002)
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         start = time.perf_counter()
-        conn.request("POST", f"/{token}/answer", body=json.dumps({"qid": state["qid"]}),
-                     headers={"Content-Type": "application/json",
-                              "X-Cincer-Token": token})
+        conn.request(
+            "POST",
+            f"/{token}/answer",
+            body=json.dumps({"qid": state["qid"]}),
+            headers={"Content-Type": "application/json", "X-Cincer-Token": token},
+        )
         assert conn.getresponse().status == 200
         times.append(time.perf_counter() - start)
         conn.close()
@@ -67,14 +70,17 @@ def main(argv=None):
                 asker = oracle
                 if name == "with a store":
                     asker = AnnotationSession(
-                        oracle, os.path.join(workdir, f"s{rep}.sqlite"))
+                        oracle, os.path.join(workdir, f"s{rep}.sqlite")
+                    )
                 results[name] += _time_answers(oracle, asker, args.answers // 4)
                 oracle.close()
     for name, times in results.items():
         ms = sorted(1000 * t for t in times)
-        print(f"{name:16}: median {statistics.median(ms):.1f} ms, 90th percentile "
-              f"{ms[int(0.9 * len(ms))]:.1f} ms, max {ms[-1]:.1f} ms "
-              f"({len(ms)} answers)")
+        print(
+            f"{name:16}: median {statistics.median(ms):.1f} ms, 90th percentile "
+            f"{ms[int(0.9 * len(ms))]:.1f} ms, max {ms[-1]:.1f} ms "
+            f"({len(ms)} answers)"
+        )
     return 0
 
 

@@ -35,8 +35,10 @@ def _data():
 def _estimators():
     from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-    return {"LogisticRegression": LogisticRegression(),
-            "SGDClassifier": SGDClassifier(loss="log_loss", random_state=0)}
+    return {
+        "LogisticRegression": LogisticRegression(),
+        "SGDClassifier": SGDClassifier(loss="log_loss", random_state=0),
+    }
 
 
 def _bad_oracles(Answer):
@@ -53,8 +55,9 @@ def _bad_oracles(Answer):
         "label an array of one": lambda q: Answer(label=np.array([1])),
         "label [[1]]": lambda q: Answer(label=[[1]]),
         "label a string": lambda q: Answer(label="1"),
-        "counter label outside classes": lambda q: Answer(label=q.label,
-                                                          counter_label=5),
+        "counter label outside classes": lambda q: Answer(
+            label=q.label, counter_label=5
+        ),
     }
 
 
@@ -115,8 +118,12 @@ def cases(workdir):
             path = os.path.join(workdir, f"{est_name}-{strategy}.sqlite")
             session = AnnotationSession(SimulatedOracle(y), path)
             cleaner = SkepticalCleaner(
-                clone(estimator), oracle=session, counter_examples=strategy,
-                n_bootstrap=60, threshold=0.1, random_state=0,
+                clone(estimator),
+                oracle=session,
+                counter_examples=strategy,
+                n_bootstrap=60,
+                threshold=0.1,
+                random_state=0,
             ).fit(X[:100], y_noisy[:100])
             store = AnnotationStore(path)
             where = f"{est_name}/{strategy}"
@@ -130,19 +137,22 @@ def cases(workdir):
                 try:
                     call()
                 except Exception as exc:
-                    checks = (("fitted state", _state(cleaner) == before),
-                              ("store's answers", answers() == rows))
+                    checks = (
+                        ("fitted state", _state(cleaner) == before),
+                        ("store's answers", answers() == rows),
+                    )
                     what = [w for w, same in checks if not same]
                     detail = (" and ".join(what) + " changed") if what else ""
-                    return (f"{where}: {name}", not what,
-                            detail or type(exc).__name__)
+                    return (f"{where}: {name}", not what, detail or type(exc).__name__)
                 return f"{where}: {name}", False, "no error"
 
             for name, (Xb, yb) in _bad_data(X, y_noisy).items():
-                yield attempt(f"partial_fit, {name}",
-                              lambda: cleaner.partial_fit(Xb, yb))
+                yield attempt(
+                    f"partial_fit, {name}", lambda: cleaner.partial_fit(Xb, yb)
+                )
                 yield attempt(f"fit, {name}", lambda: cleaner.fit(Xb, yb))
             for name, params in BAD_PARAMS.items():
+
                 def refit_with(params=params):
                     good = cleaner.get_params(deep=False)
                     cleaner.set_params(**params)
@@ -150,21 +160,28 @@ def cases(workdir):
                         cleaner.fit(X[:100], y_noisy[:100])
                     finally:
                         cleaner.set_params(**good)
+
                 yield attempt(f"fit with {name}", refit_with)
             for name, bad in _bad_oracles(Answer).items():
+
                 def ask_bad(bad=bad):
                     cleaner.oracle = AnnotationSession(bad, store)
                     try:
                         cleaner.partial_fit(X[100:], y_noisy[100:])
                     finally:
                         cleaner.oracle = session
+
                 yield attempt(name, ask_bad)
             # a store in use by another process
             session.close()  # this process lets go; the holder takes the store
             store.close()
             env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-            holder = subprocess.Popen([sys.executable, "-c", HOLDER, path],
-                                      stdout=subprocess.PIPE, text=True, env=env)
+            holder = subprocess.Popen(
+                [sys.executable, "-c", HOLDER, path],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
             assert holder.stdout.readline().strip() == "holding"
 
             def in_use():
@@ -173,6 +190,7 @@ def cases(workdir):
                     cleaner.partial_fit(X[100:], y_noisy[100:])
                 finally:
                     cleaner.oracle = session
+
             yield attempt("the store in use by another process", in_use)
             holder.kill()
             holder.wait()
@@ -196,8 +214,10 @@ def main(argv=None):
                 failed.append(f"FAILED  {name}: {detail}")
     for line in failed:
         print(line)
-    print(f"{held} of {total} bad calls raised and left the cleaner and its store "
-          "as they were.")
+    print(
+        f"{held} of {total} bad calls raised and left the cleaner and its store "
+        "as they were."
+    )
     return 0 if held == total else 1
 
 

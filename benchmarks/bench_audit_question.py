@@ -52,9 +52,14 @@ def run(X, y, y_given, budget, read, background, refit_every, seed=0):
     oracle = ReadingOracle(y, read)
     start = time.perf_counter()
     auditor = LabelAuditor(
-        LogisticRegression(max_iter=100), oracle=oracle, budget=budget,
-        refit="incremental", refit_every=refit_every, random_state=seed,
-        background_refit=background, explain_issues=False,
+        LogisticRegression(max_iter=100),
+        oracle=oracle,
+        budget=budget,
+        refit="incremental",
+        refit_every=refit_every,
+        random_state=seed,
+        background_refit=background,
+        explain_issues=False,
     ).fit(X, y_given)
     total = time.perf_counter() - start
     return oracle.waits(), auditor.history_, total
@@ -63,11 +68,16 @@ def run(X, y, y_given, budget, read, background, refit_every, seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="100000,64,10", help="N,d,c")
-    parser.add_argument("--budget", type=int, default=30,
-                        help="labels inspected (default: %(default)s)")
+    parser.add_argument(
+        "--budget", type=int, default=30, help="labels inspected (default: %(default)s)"
+    )
     parser.add_argument("--refit-every", type=int, default=10)
-    parser.add_argument("--read", type=float, default=2.0,
-                        help="seconds the simulated person reads a question")
+    parser.add_argument(
+        "--read",
+        type=float,
+        default=2.0,
+        help="seconds the simulated person reads a question",
+    )
     parser.add_argument("--noise", type=float, default=0.1)
     args = parser.parse_args()
     n, d, c = (int(v) for v in args.size.split(","))
@@ -80,20 +90,25 @@ def main():
         gemm = bare_gemm(X, c, np.float64)
         results = {}
         for background in (False, True):
-            results[background] = run(X, y, y_given, args.budget, args.read,
-                                       background, args.refit_every)
+            results[background] = run(
+                X, y, y_given, args.budget, args.read, background, args.refit_every
+            )
     same = results[False][1] == results[True][1]
-    print(f"N={n} d={d} c={c}, budget {args.budget} labels, refit every "
-          f"{args.refit_every}, read {args.read} s; bare GEMM "
-          f"{1e3 * gemm:.1f} ms; same questions: {same}; load "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"N={n} d={d} c={c}, budget {args.budget} labels, refit every "
+        f"{args.refit_every}, read {args.read} s; bare GEMM "
+        f"{1e3 * gemm:.1f} ms; same questions: {same}; load "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     for background, (waits, history, total) in results.items():
         med, p90, top = np.median(waits), np.quantile(waits, 0.9), waits.max()
-        print(f"background_refit={background}: {len(history)} questions, "
-              f"wait median {1e3 * med:.1f} ms = {med / gemm:.1f}x the GEMM, "
-              f"90th percentile {1e3 * p90:.0f} ms, longest {1e3 * top:.0f} ms "
-              f"= {top / gemm:.0f}x, all waits {waits.sum():.1f} s; fit "
-              f"{total:.1f} s")
+        print(
+            f"background_refit={background}: {len(history)} questions, "
+            f"wait median {1e3 * med:.1f} ms = {med / gemm:.1f}x the GEMM, "
+            f"90th percentile {1e3 * p90:.0f} ms, longest {1e3 * top:.0f} ms "
+            f"= {top / gemm:.0f}x, all waits {waits.sum():.1f} s; fit "
+            f"{total:.1f} s"
+        )
         print("  waits (ms):", " ".join(f"{1e3 * w:.0f}" for w in waits))
 
 

@@ -42,23 +42,36 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
     for what in ("find_label_issues", "LabelAuditor (budget 50)"):
         times = {"default": [], "None": []}
         for _ in range(args.repeats):
             for threads in ("default", "None"):
                 out = subprocess.run(
-                    [sys.executable, "-c",
-                     CODE.format(what=what.split()[0], threads=threads)],
-                    env=env, capture_output=True, text=True, check=True)
+                    [
+                        sys.executable,
+                        "-c",
+                        CODE.format(what=what.split()[0], threads=threads),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 times[threads].append(float(out.stdout.split()[-1]))
         load = os.getloadavg()[0]
-        print(f"{what}: default (1 thread) "
-              f"{', '.join(f'{t:.1f}' for t in times['default'])} s; "
-              f"n_threads=None (before) "
-              f"{', '.join(f'{t:.1f}' for t in times['None'])} s; "
-              f"load {load:.1f}", flush=True)
+        print(
+            f"{what}: default (1 thread) "
+            f"{', '.join(f'{t:.1f}' for t in times['default'])} s; "
+            f"n_threads=None (before) "
+            f"{', '.join(f'{t:.1f}' for t in times['None'])} s; "
+            f"load {load:.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -45,20 +45,34 @@ def write_table(path, n_rows, seed=0):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--counter-examples", default="relabel",
-                        choices=["relabel", "drop", "none"])
+    parser.add_argument(
+        "--counter-examples", default="relabel", choices=["relabel", "drop", "none"]
+    )
     args = parser.parse_args(argv)
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1"
+    )
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         data = folder / "data.csv"
         write_table(data, args.rows)
-        command = [sys.executable, "-m", "sklearn_cincer._cli", "clean", str(data),
-                   "--label", "y", "--oracle", "none",
-                   "--counter-examples", args.counter_examples,
-                   "--questions", str(folder / "questions.csv"),
-                   "--output", str(folder / "cleaned.csv")]
+        command = [
+            sys.executable,
+            "-m",
+            "sklearn_cincer._cli",
+            "clean",
+            str(data),
+            "--label",
+            "y",
+            "--oracle",
+            "none",
+            "--counter-examples",
+            args.counter_examples,
+            "--questions",
+            str(folder / "questions.csv"),
+            "--output",
+            str(folder / "cleaned.csv"),
+        ]
         load = os.getloadavg()
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -68,10 +82,12 @@ def main(argv=None):
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = usage.ru_utime + usage.ru_stime
         n_questions = sum(1 for _ in open(folder / "questions.csv")) - 1
-    print(f"{args.rows} rows, counter-examples {args.counter_examples}: "
-          f"{wall:.1f} s wall ({args.rows / wall:,.0f} rows/s), {cpu:.1f} s CPU "
-          f"({args.rows / cpu:,.0f} rows/CPU-s); {n_questions} questions exported; "
-          f"load {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    print(
+        f"{args.rows} rows, counter-examples {args.counter_examples}: "
+        f"{wall:.1f} s wall ({args.rows / wall:,.0f} rows/s), {cpu:.1f} s CPU "
+        f"({args.rows / cpu:,.0f} rows/CPU-s); {n_questions} questions exported; "
+        f"load {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,13 @@ from sklearn_cincer.datasets import load_dataset
 def time_pair(dataset, model_name, questions, data_home=None):
     data = load_dataset(dataset, data_home=data_home, random_state=0)
     n = paper_bootstrap(dataset) + 100
-    s = make_stream(data.X_train, data.y_train, n_bootstrap=n, n_rounds=200,
-                    random_state=repeat_seed(0, 0))
+    s = make_stream(
+        data.X_train,
+        data.y_train,
+        n_bootstrap=n,
+        n_rounds=200,
+        random_state=repeat_seed(0, 0),
+    )
     X, y = s.X[:n], s.y_noisy[:n]
     model = make_model(model_name, random_state=0).fit(X, y)
     pred = model.predict(s.X[n:])
@@ -41,8 +46,10 @@ def time_pair(dataset, model_name, questions, data_home=None):
     times = {"top_fisher": [], "cleaning": []}
     for t in asked:
         candidates = np.flatnonzero(y == pred[t - n])
-        for name, selector in (("top_fisher", TopFisherSelector()),
-                               ("cleaning", CleaningSelector())):
+        for name, selector in (
+            ("top_fisher", TopFisherSelector()),
+            ("cleaning", CleaningSelector()),
+        ):
             start = time.perf_counter()
             selector.fit(model, X, y).select(s.X[t], s.y_noisy[t], candidates)
             times[name].append(time.perf_counter() - start)
@@ -51,8 +58,9 @@ def time_pair(dataset, model_name, questions, data_home=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", nargs="+",
-                        default=["mnist:lr", "breast:fc", "fashion_mnist:fc"])
+    parser.add_argument(
+        "--pairs", nargs="+", default=["mnist:lr", "breast:fc", "fashion_mnist:fc"]
+    )
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--data-home", default=None)
     args = parser.parse_args(argv)
@@ -62,14 +70,18 @@ def main(argv=None):
         torch.set_num_threads(1)
     except ImportError:
         pass
-    print(f"{'pair':>18} {'questions':>9} {'Top Fisher s':>12} "
-          f"{'cleaning s':>10} {'ratio':>6}")
+    print(
+        f"{'pair':>18} {'questions':>9} {'Top Fisher s':>12} "
+        f"{'cleaning s':>10} {'ratio':>6}"
+    )
     for pair in args.pairs:
         dataset, model = pair.split(":")
         med, k = time_pair(dataset, model, args.questions, args.data_home)
-        print(f"{pair:>18} {k:>9} {med['top_fisher']:>12.4f} "
-              f"{med['cleaning']:>10.4f} {med['cleaning'] / med['top_fisher']:>6.2f}",
-              flush=True)
+        print(
+            f"{pair:>18} {k:>9} {med['top_fisher']:>12.4f} "
+            f"{med['cleaning']:>10.4f} {med['cleaning'] / med['top_fisher']:>6.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -44,9 +44,11 @@ def run(client, args, workers):
     out = {"workers": workers, "rows": n}
 
     start = time.perf_counter()
-    X = da.random.RandomState(1).standard_normal(
-        (n, d), chunks=(args.chunk, d)
-    ).astype(np.float32)
+    X = (
+        da.random.RandomState(1)
+        .standard_normal((n, d), chunks=(args.chunk, d))
+        .astype(np.float32)
+    )
     y = da.random.RandomState(2).randint(0, c, n, chunks=args.chunk)
     X, y = client.persist([X, y])
     wait([X, y])
@@ -74,8 +76,9 @@ def run(client, args, workers):
     P = timed("outputs", outputs)
     R = _fisher.residuals(P, y, "softmax")
     timed("scores", lambda: _fisher.kernel_scores(V, X, R).compute())
-    timed("kfac", lambda: (_fisher.feature_moment(X), _fisher.output_moment(
-        P, "softmax")))
+    timed(
+        "kfac", lambda: (_fisher.feature_moment(X), _fisher.output_moment(P, "softmax"))
+    )
     m = min(args.exact_rows, n)
     timed("exact F", lambda: _fisher.fisher_matrix(X[:m], P[:m], "softmax"))
     out["exact_rows"] = m
@@ -99,9 +102,13 @@ def main(argv=None):
         if args.scheduler:
             client, cluster = Client(args.scheduler), None
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             client = Client(cluster)
         try:
             r = run(client, args, workers)
@@ -113,9 +120,11 @@ def main(argv=None):
             f"{name} {r[name]:.1f} s ({(r['exact_rows'] if name == 'exact F' else r['rows']) / r[name]:,.0f} rows/s)"  # noqa: E501
             for name in ("outputs", "scores", "kfac", "exact F")
         )
-        print(f"{workers} worker(s), {r['rows']:,} x {args.features} rows, "
-              f"c={args.classes}: generated in {r['generate']:.1f} s; {rates}",
-              flush=True)
+        print(
+            f"{workers} worker(s), {r['rows']:,} x {args.features} rows, "
+            f"c={args.classes}: generated in {r['generate']:.1f} s; {rates}",
+            flush=True,
+        )
     print(f"load average {os.getloadavg()}", flush=True)
 
 

@@ -39,8 +39,12 @@ def make_data(n_train, n_stream, n_features, seed):
 
     from sklearn_cincer.datasets import make_label_noise
 
-    X, y = make_classification(n_samples=n_train + n_stream, n_features=n_features,
-                               n_informative=n_features // 2, random_state=seed)
+    X, y = make_classification(
+        n_samples=n_train + n_stream,
+        n_features=n_features,
+        n_informative=n_features // 2,
+        random_state=seed,
+    )
     y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=seed)
     return X, y, y_noisy
 
@@ -58,11 +62,17 @@ class HttpPerson:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         headers = {}
         if method == "POST":
-            headers = {"Content-Type": "application/json",
-                       "X-Cincer-Token": self.path.strip("/"),
-                       "Origin": f"http://127.0.0.1:{self.port}"}
-        conn.request(method, self.path + path,
-                     body=None if body is None else json.dumps(body), headers=headers)
+            headers = {
+                "Content-Type": "application/json",
+                "X-Cincer-Token": self.path.strip("/"),
+                "Origin": f"http://127.0.0.1:{self.port}",
+            }
+        conn.request(
+            method,
+            self.path + path,
+            body=None if body is None else json.dumps(body),
+            headers=headers,
+        )
         data = json.loads(conn.getresponse().read())
         conn.close()
         return data
@@ -81,9 +91,13 @@ class HttpPerson:
             classes = state["classes"]
             label = self.truth[state["example"]["id"]]
             counter = self.truth[state["counter"]["id"]] if state["counter"] else None
-            body = {"qid": state["qid"], "label": classes.index(str(label)),
-                    "counter_label": None if counter is None
-                    else classes.index(str(counter))}
+            body = {
+                "qid": state["qid"],
+                "label": classes.index(str(label)),
+                "counter_label": None
+                if counter is None
+                else classes.index(str(counter)),
+            }
             sent_at = time.perf_counter()
             reply = self._request("POST", "answer", body)
             version = reply["state"]["version"]
@@ -92,9 +106,16 @@ class HttpPerson:
 def run_browser_person(oracle, truth, fit_thread, chromium):
     from playwright.sync_api import TimeoutError, sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     latencies = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=args)
@@ -114,15 +135,20 @@ def run_browser_person(oracle, truth, fit_thread, chromium):
                 latencies.append(now - sent_at)
             qid = int(page.get_attribute("body", "data-qid"))
             example = int(page.text_content("#title-example").split("#")[1])
-            classes = [b.get_attribute("data-index") for b in
-                       page.query_selector_all("#labels-example button")]
-            names = [t.split(". ", 1)[-1].split("(")[0] for t in
-                     page.locator("#labels-example button").all_text_contents()]
+            classes = [
+                b.get_attribute("data-index")
+                for b in page.query_selector_all("#labels-example button")
+            ]
+            names = [
+                t.split(". ", 1)[-1].split("(")[0]
+                for t in page.locator("#labels-example button").all_text_contents()
+            ]
             page.keyboard.press(f"Digit{names.index(str(truth[example])) + 1}")
             if page.is_visible("#panel-counter"):
                 counter = int(page.text_content("#title-counter").split("#")[1])
                 page.keyboard.press(
-                    f"Shift+Digit{names.index(str(truth[counter])) + 1}")
+                    f"Shift+Digit{names.index(str(truth[counter])) + 1}"
+                )
             assert len(classes) == len(names)
             sent_at = time.perf_counter()
             page.keyboard.press("Enter")
@@ -135,8 +161,12 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=10_000)
     parser.add_argument("--n-stream", type=int, default=300)
     parser.add_argument("--n-features", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1; 0 leaves the default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1; 0 leaves the default)",
+    )
     parser.add_argument("--client", choices=["http", "browser"], default="http")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--seed", type=int, default=0)
@@ -160,9 +190,14 @@ def main(argv=None):
         calls.append((asked, time.perf_counter()))
         return answer
 
-    cleaner = SkepticalCleaner(LogisticRegression(), oracle=timed,
-                               n_bootstrap=args.n_train, refit="incremental",
-                               threshold=0.2, random_state=args.seed)
+    cleaner = SkepticalCleaner(
+        LogisticRegression(),
+        oracle=timed,
+        n_bootstrap=args.n_train,
+        refit="incremental",
+        threshold=0.2,
+        random_state=args.seed,
+    )
     oracle.start()
     t0 = time.perf_counter()
     fit = threading.Thread(target=cleaner.fit, args=(X, y_noisy), daemon=True)
@@ -182,21 +217,30 @@ def main(argv=None):
         total = time.perf_counter() - t0
         oracle.close()
     ms = np.array(latencies) * 1000
-    print(f"training set {args.n_train} (+{args.n_stream} streamed), "
-          f"{args.n_features} features, LogisticRegression, refit='incremental' "
-          f"({cleaner.refit_method_}), client={args.client}, BLAS threads="
-          f"{args.threads or 'default'}")
-    print(f"{cleaner.n_queries_} questions, {len(ms)} answer-to-next-question "
-          f"latencies; whole fit {total:.1f} s")
-    print(f"latency ms: median {statistics.median(ms):.1f}, p90 "
-          f"{np.percentile(ms, 90):.1f}, min {ms.min():.1f}, max {ms.max():.1f}")
+    print(
+        f"training set {args.n_train} (+{args.n_stream} streamed), "
+        f"{args.n_features} features, LogisticRegression, refit='incremental' "
+        f"({cleaner.refit_method_}), client={args.client}, BLAS threads="
+        f"{args.threads or 'default'}"
+    )
+    print(
+        f"{cleaner.n_queries_} questions, {len(ms)} answer-to-next-question "
+        f"latencies; whole fit {total:.1f} s"
+    )
+    print(
+        f"latency ms: median {statistics.median(ms):.1f}, p90 "
+        f"{np.percentile(ms, 90):.1f}, min {ms.min():.1f}, max {ms.max():.1f}"
+    )
     # the cleaner's share: from getting an answer back to asking the next question
-    compute = np.array([calls[k + 1][0] - calls[k][1]
-                        for k in range(len(calls) - 1)]) * 1000
+    compute = (
+        np.array([calls[k + 1][0] - calls[k][1] for k in range(len(calls) - 1)]) * 1000
+    )
     if len(compute) == len(ms):
-        print(f"  of which the cleaner's rounds (refits, selector): median "
-              f"{np.median(compute):.1f} ms; the page and server: median "
-              f"{np.median(ms - compute):.1f} ms")
+        print(
+            f"  of which the cleaner's rounds (refits, selector): median "
+            f"{np.median(compute):.1f} ms; the page and server: median "
+            f"{np.median(ms - compute):.1f} ms"
+        )
     try:
         import os
 

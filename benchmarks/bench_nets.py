@@ -62,8 +62,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-train", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch and BLAS threads (default 1)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch and BLAS threads (default 1)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -84,18 +85,31 @@ def main():
         cleaners = {}
         for refit in ("incremental", "scratch"):
             cleaner = SkepticalCleaner(
-                FCNetClassifier(), oracle=oracle, n_bootstrap=n, refit=refit,
+                FCNetClassifier(),
+                oracle=oracle,
+                n_bootstrap=n,
+                refit=refit,
                 random_state=args.seed,
             )
             seconds, _ = _timed(lambda: cleaner.fit(X[:n], y[:n]))
-            print(f"{refit}: bootstrap fit on {n} examples {seconds[0]:.2f} s",
-                  flush=True)
+            print(
+                f"{refit}: bootstrap fit on {n} examples {seconds[0]:.2f} s", flush=True
+            )
             cleaners[refit] = cleaner
             _time_rounds(cleaner)
-            results[refit] = {k: [] for k in (
-                "partial_fit", "round", "margin", "selector_fit", "reuse",
-                "query", "update",
-                "epochs")}
+            results[refit] = {
+                k: []
+                for k in (
+                    "partial_fit",
+                    "round",
+                    "margin",
+                    "selector_fit",
+                    "reuse",
+                    "query",
+                    "update",
+                    "epochs",
+                )
+            }
         for i in range(n, n + args.rounds):
             for refit, cleaner in cleaners.items():
                 model = cleaner.estimator_
@@ -123,8 +137,10 @@ def main():
                 r["partial_fit"].append(t)
                 (t,) = cleaner.round_times_
                 r["round"].append(t)
-                r["epochs"].append(len(cleaner.estimator_.history)
-                                   - (0 if refit == "scratch" else epochs))
+                r["epochs"].append(
+                    len(cleaner.estimator_.history)
+                    - (0 if refit == "scratch" else epochs)
+                )
                 del update
         # the update alone: refit on the final training set, as the cleaner does
         for refit, cleaner in cleaners.items():
@@ -138,15 +154,29 @@ def main():
                     t, _ = _timed(lambda: template.fit(Xt, yt))
                 results[refit]["update"].append(t)
 
-    print(f"\nFC net, N={n} training examples, {args.rounds} rounds each, every "
-          f"round queries; torch/BLAS threads={args.threads}; medians in seconds")
+    print(
+        f"\nFC net, N={n} training examples, {args.rounds} rounds each, every "
+        f"round queries; torch/BLAS threads={args.threads}; medians in seconds"
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; "
-          "'cpu' is this process's CPU time, 'wall' the elapsed time)")
-    phases = ("partial_fit", "round", "margin", "selector_fit", "reuse",
-              "query", "update")
-    print(f"{'':12s} {'clock':5s} " + " ".join(f"{p:>13s}" for p in phases)
-          + f" {'epochs':>7s}")
+    print(
+        f"(load average at the end: {load:.1f} on {os.cpu_count()} cores; "
+        "'cpu' is this process's CPU time, 'wall' the elapsed time)"
+    )
+    phases = (
+        "partial_fit",
+        "round",
+        "margin",
+        "selector_fit",
+        "reuse",
+        "query",
+        "update",
+    )
+    print(
+        f"{'':12s} {'clock':5s} "
+        + " ".join(f"{p:>13s}" for p in phases)
+        + f" {'epochs':>7s}"
+    )
     for refit, r in results.items():
         for k, clock in enumerate(("wall", "cpu")):
             cells = " ".join(

@@ -76,8 +76,12 @@ from sklearn_cincer import (
 from sklearn_cincer._core.last_layer import LastLayerView
 from sklearn_cincer.oracles import Answer
 
-SIZES = ((10_000, 64, 10), (100_000, 64, 10), (1_000_000, 512, 10),
-         (100_000, 512, 1000))
+SIZES = (
+    (10_000, 64, 10),
+    (100_000, 64, 10),
+    (1_000_000, 512, 10),
+    (100_000, 512, 1000),
+)
 
 # When the last model update ended, and what the instrumented selector saw.
 _CLOCK = {"updated": None}
@@ -129,7 +133,7 @@ class SoftmaxHead(ClassifierMixin, BaseEstimator):
         means = np.zeros((c, d))
         for a in np.flatnonzero(counts):
             means[a] = X[index == a].mean(axis=0, dtype=float)
-        spread = float(np.mean(np.var(X[: 10_000], axis=0))) or 1.0
+        spread = float(np.mean(np.var(X[:10_000], axis=0))) or 1.0
         self.coef_ = means / spread
         self.intercept_ = -0.5 * np.einsum("ij,ij->i", means, means) / spread
         self.intercept_ += np.log(np.maximum(counts, 1) / counts.sum())
@@ -268,8 +272,18 @@ def bare_gemm(X, c, dtype, repeats=3):
     return float(np.median(times))
 
 
-def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
-             selector=None, keep_labels=False, gemm=True, name="top_fisher"):
+def run_size(
+    n,
+    d,
+    c,
+    n_questions,
+    selector_params,
+    dtype=np.float32,
+    selector=None,
+    keep_labels=False,
+    gemm=True,
+    name="top_fisher",
+):
     """One size: the yardsticks and the waits, as a dict of seconds.
 
     ``selector`` replaces the timed selector ``name`` (Top Fisher or the
@@ -285,8 +299,12 @@ def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
     if selector is None:
         selector = TIMED[name](**selector_params)
     cleaner = SkepticalCleaner(
-        SoftmaxHead(), selector=selector,
-        oracle=oracle, threshold=0.0, n_bootstrap=n, refit="incremental",
+        SoftmaxHead(),
+        selector=selector,
+        oracle=oracle,
+        threshold=0.0,
+        n_bootstrap=n,
+        refit="incremental",
         random_state=0,
     )
     start = time.perf_counter()
@@ -297,8 +315,12 @@ def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
     later = slice(1, None)
     selector = cleaner.selector_
     return {
-        "n": n, "d": d, "c": c, "questions": len(waits),
-        "gemm64": gemm64, "gemm32": gemm32,
+        "n": n,
+        "d": d,
+        "c": c,
+        "questions": len(waits),
+        "gemm64": gemm64,
+        "gemm32": gemm32,
         "first": float(waits[0]),
         "next": float(np.median(waits[later])),
         "next_max": float(np.max(waits[later])),
@@ -309,7 +331,7 @@ def run_size(n, d, c, n_questions, selector_params, dtype=np.float32,
         "rest": float(np.median(rest[1:])),
         "fit_total": total,
         "form": f"{getattr(selector, 'fisher_', 'exact')}/"
-                f"{getattr(selector, 'solver_', type(selector).__name__)}",
+        f"{getattr(selector, 'solver_', type(selector).__name__)}",
         "rows": getattr(selector, "n_fisher_rows_", n),
         "dtype": str(getattr(selector, "dtype_", "float64")),
         "picks": [r.counter_example_id for r in cleaner.history_],
@@ -340,6 +362,7 @@ def _timed_estimator(base, **params):
                 _CLOCK["updated"] = time.perf_counter()
                 _UPDATES.append(_CLOCK["updated"] - start)
             return out
+
         return wrapper
 
     namespace = {"__module__": __name__, "fit": clocked(base.fit)}
@@ -371,17 +394,20 @@ def _estimators(device="cpu"):
     def skorch_net():
         from sklearn_cincer.nets import LogRegNet, PaperNetClassifier
 
-        return _timed_estimator(PaperNetClassifier, module=LogRegNet,
-                                max_epochs=5, random_state=0, device=device)
+        return _timed_estimator(
+            PaperNetClassifier,
+            module=LogRegNet,
+            max_epochs=5,
+            random_state=0,
+            device=device,
+        )
 
     return {
         "logistic": lambda: _timed_estimator(LogisticRegression),
-        "sgd": lambda: _timed_estimator(SGDClassifier, loss="log_loss",
-                                        random_state=0),
+        "sgd": lambda: _timed_estimator(SGDClassifier, loss="log_loss", random_state=0),
         # 20 epochs for the bootstrap fit: 200 (the default) on 1e5 rows
         # would take longer than the whole benchmark.
-        "mlp": lambda: _timed_estimator(MLPClassifier, max_iter=20,
-                                        random_state=0),
+        "mlp": lambda: _timed_estimator(MLPClassifier, max_iter=20, random_state=0),
         "skorch": skorch_net,
         "head": lambda: _timed_estimator(SoftmaxHead),
     }
@@ -465,8 +491,17 @@ class _CountIterations:
         self.refresh.pause = self.original_pause
 
 
-def run_estimator(n, d, c, n_questions, name, seconds=None, device="cpu",
-                  selector=None, read_seconds=0.0):
+def run_estimator(
+    n,
+    d,
+    c,
+    n_questions,
+    name,
+    seconds=None,
+    device="cpu",
+    selector=None,
+    read_seconds=0.0,
+):
     """One estimator at one size: question, update and round, in seconds.
 
     ``seconds`` stops the cell (a ``SIGALRM``) once it has run that long:
@@ -485,8 +520,12 @@ def run_estimator(n, d, c, n_questions, name, seconds=None, device="cpu",
     oracle = TimedOracle(y, read_seconds=read_seconds)
     _UPDATES.clear()
     cleaner = SkepticalCleaner(
-        _estimators(device)[name](), oracle=oracle, threshold=0.0, n_bootstrap=n,
-        refit="incremental", random_state=0,
+        _estimators(device)[name](),
+        oracle=oracle,
+        threshold=0.0,
+        n_bootstrap=n,
+        refit="incremental",
+        random_state=0,
         **({} if selector is None else {"selector": selector}),
     )
     stopped, load = None, os.getloadavg()[0]
@@ -499,10 +538,21 @@ def run_estimator(n, d, c, n_questions, name, seconds=None, device="cpu",
         except _OverTime:
             stopped = _where(oracle)
     total = time.perf_counter() - start
-    row = _estimator_row(name, (n, d, c), gemm64, oracle, total, stopped, load,
-                         getattr(cleaner, "refit_method_", None))
-    row.update(cg_iterations=iterations.counts, read_seconds=read_seconds,
-               pauses=iterations.pauses)
+    row = _estimator_row(
+        name,
+        (n, d, c),
+        gemm64,
+        oracle,
+        total,
+        stopped,
+        load,
+        getattr(cleaner, "refit_method_", None),
+    )
+    row.update(
+        cg_iterations=iterations.counts,
+        read_seconds=read_seconds,
+        pauses=iterations.pauses,
+    )
     return row
 
 
@@ -528,17 +578,27 @@ def _estimator_row(name, size, gemm64, oracle, total, stopped, load, method):
     done = [i for i, t in enumerate(oracle.rounds) if t < len(_UPDATES)]
     questions = np.array([oracle.waits[i] for i in done[1:]])
     updates = np.array([_UPDATES[oracle.rounds[i]] for i in done[1:]])
+
     def median(values):
         return float(np.median(values)) if len(values) else np.nan
 
     return {
-        "estimator": name, "n": n, "d": d, "c": c, "gemm64": gemm64,
-        "method": method or "?", "questions": len(done), "stopped": stopped,
+        "estimator": name,
+        "n": n,
+        "d": d,
+        "c": c,
+        "gemm64": gemm64,
+        "method": method or "?",
+        "questions": len(done),
+        "stopped": stopped,
         "bootstrap": _UPDATES[0] if _UPDATES else np.nan,
         "first": oracle.waits[0] if oracle.waits else np.nan,
-        "question": median(questions), "update": median(updates),
-        "round": median(questions + updates), "fit_total": total,
-        "load": load, "load_after": os.getloadavg()[0],
+        "question": median(questions),
+        "update": median(updates),
+        "round": median(questions + updates),
+        "fit_total": total,
+        "load": load,
+        "load_after": os.getloadavg()[0],
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
 
@@ -557,10 +617,15 @@ def _iterations(counts):
 
 def skipped_row(name, n, d, c, memory_gb):
     """A cell not run: what it would need, next to the limit."""
-    return {"estimator": name, "n": n, "d": d, "c": c, "skipped":
-            f"not run: needs at least {memory_needed_gb(n, d, c):.1f} GB "
-            f"(the float64 rows and the copy of them a fit is given), over the "
-            f"{memory_gb:g} GB limit"}
+    return {
+        "estimator": name,
+        "n": n,
+        "d": d,
+        "c": c,
+        "skipped": f"not run: needs at least {memory_needed_gb(n, d, c):.1f} GB "
+        f"(the float64 rows and the copy of them a fit is given), over the "
+        f"{memory_gb:g} GB limit",
+    }
 
 
 def format_estimator_row(r):
@@ -568,8 +633,11 @@ def format_estimator_row(r):
     if "skipped" in r:
         return head + r["skipped"]
     g = r["gemm64"]
-    stopped = f" | stopped after {r['fit_total']:.0f} s in the {r['stopped']}" \
-        if r["stopped"] else ""
+    stopped = (
+        f" | stopped after {r['fit_total']:.0f} s in the {r['stopped']}"
+        if r["stopped"]
+        else ""
+    )
     return head + (
         f"{r['method']:<11} | gemm64 {1e3 * g:7.2f} ms | bootstrap fit "
         f"{r['bootstrap']:7.2f} s | first question {r['first']:6.2f} s | "
@@ -595,15 +663,22 @@ def _seconds(value, gemm=None):
 def estimator_table(rows, command):
     """The speed guide's table (reStructuredText) of ``--estimator`` rows."""
     lines = [".. list-table::", "   :header-rows: 1", ""]
-    header = ["estimator (update)", "``N, d, c``", "bare GEMM, float64",
-              "question (x GEMM)", "update (x GEMM)", "whole round (x GEMM)",
-              "questions, load, peak memory"]
+    header = [
+        "estimator (update)",
+        "``N, d, c``",
+        "bare GEMM, float64",
+        "question (x GEMM)",
+        "update (x GEMM)",
+        "whole round (x GEMM)",
+        "questions, load, peak memory",
+    ]
     body = [header]
     for r in rows:
         size = f"{r['n']:,}, {r['d']}, {r['c']}"
         if "skipped" in r:
-            body.append([LABELS[r["estimator"]], size, "-", r["skipped"], "-",
-                         "-", "-"])
+            body.append(
+                [LABELS[r["estimator"]], size, "-", r["skipped"], "-", "-", "-"]
+            )
             continue
         g = r["gemm64"]
         asked = r["questions"] - 1
@@ -611,19 +686,27 @@ def estimator_table(rows, command):
         if r["stopped"]:
             note += f"; stopped after {r['fit_total']:.0f} s in the {r['stopped']}"
         method = "" if r["method"] == "?" else f" (``{r['method']}``)"
-        body.append([
-            f"{LABELS[r['estimator']]}{method}", size,
-            _seconds(g),
-            _seconds(r["question"], g), _seconds(r["update"], g),
-            _seconds(r["round"], g),
-            f"{note}; load {r['load']:.1f} to {r['load_after']:.1f}; "
-            f"{r['peak_rss_gb']:.1f} GB",
-        ])
+        body.append(
+            [
+                f"{LABELS[r['estimator']]}{method}",
+                size,
+                _seconds(g),
+                _seconds(r["question"], g),
+                _seconds(r["update"], g),
+                _seconds(r["round"], g),
+                f"{note}; load {r['load']:.1f} to {r['load_after']:.1f}; "
+                f"{r['peak_rss_gb']:.1f} GB",
+            ]
+        )
     for row in body:
         lines.append(f"   * - {row[0]}")
         lines.extend(f"     - {cell}" for cell in row[1:])
-    lines += ["", f"Command: ``{command}``. The first question of each run "
-              "(the selector built from nothing) is not in the medians.", ""]
+    lines += [
+        "",
+        f"Command: ``{command}``. The first question of each run "
+        "(the selector built from nothing) is not in the medians.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -657,36 +740,76 @@ def _param(text):
 
 def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=_size, action="append",
-                        help="N,d,c (repeatable); default: the issue's four")
-    parser.add_argument("--questions", type=int, default=10,
-                        help="questions per size (the first is cold)")
-    parser.add_argument("--large-questions", type=int, default=4,
-                        help="questions at sizes with N (d+1) c over 1e8 "
-                             "(--estimator)")
-    parser.add_argument("--selector-param", type=_param, action="append",
-                        default=[], help="NAME=VALUE for the selector")
-    parser.add_argument("--selector", choices=sorted(TIMED), action="append",
-                        help="selector(s) to time, each on every size "
-                             "(default: top_fisher)")
-    parser.add_argument("--float64", action="store_true",
-                        help="float64 features (default float32)")
-    parser.add_argument("--estimator", choices=sorted(LABELS), action="append",
-                        help="time this estimator inside the cleaner, with "
-                             "the default selector (repeatable), instead of "
-                             "the SGD head")
-    parser.add_argument("--all-estimators", action="store_true",
-                        help="every --estimator, the custom head last")
-    parser.add_argument("--memory-gb", type=float, default=6.0,
-                        help="skip --estimator cells that need more")
-    parser.add_argument("--cell-seconds", type=float, default=600.0,
-                        help="stop an --estimator cell after this long "
-                             "(0: never)")
-    parser.add_argument("--read-seconds", type=float, default=0.0,
-                        help="with --estimator: seconds the oracle takes to "
-                             "answer, as a person reading (not timed)")
-    parser.add_argument("--table", help="write the --estimator rows to this "
-                                        "file as the docs' table (.txt)")
+    parser.add_argument(
+        "--size",
+        type=_size,
+        action="append",
+        help="N,d,c (repeatable); default: the issue's four",
+    )
+    parser.add_argument(
+        "--questions",
+        type=int,
+        default=10,
+        help="questions per size (the first is cold)",
+    )
+    parser.add_argument(
+        "--large-questions",
+        type=int,
+        default=4,
+        help="questions at sizes with N (d+1) c over 1e8 (--estimator)",
+    )
+    parser.add_argument(
+        "--selector-param",
+        type=_param,
+        action="append",
+        default=[],
+        help="NAME=VALUE for the selector",
+    )
+    parser.add_argument(
+        "--selector",
+        choices=sorted(TIMED),
+        action="append",
+        help="selector(s) to time, each on every size (default: top_fisher)",
+    )
+    parser.add_argument(
+        "--float64", action="store_true", help="float64 features (default float32)"
+    )
+    parser.add_argument(
+        "--estimator",
+        choices=sorted(LABELS),
+        action="append",
+        help="time this estimator inside the cleaner, with "
+        "the default selector (repeatable), instead of "
+        "the SGD head",
+    )
+    parser.add_argument(
+        "--all-estimators",
+        action="store_true",
+        help="every --estimator, the custom head last",
+    )
+    parser.add_argument(
+        "--memory-gb",
+        type=float,
+        default=6.0,
+        help="skip --estimator cells that need more",
+    )
+    parser.add_argument(
+        "--cell-seconds",
+        type=float,
+        default=600.0,
+        help="stop an --estimator cell after this long (0: never)",
+    )
+    parser.add_argument(
+        "--read-seconds",
+        type=float,
+        default=0.0,
+        help="with --estimator: seconds the oracle takes to "
+        "answer, as a person reading (not timed)",
+    )
+    parser.add_argument(
+        "--table",
+        help="write the --estimator rows to this file as the docs' table (.txt)",
+    )
     return parser
 
 
@@ -699,9 +822,15 @@ def _estimator_cells(args, sizes):
                 r = skipped_row(name, n, d, c, args.memory_gb)
             else:
                 large = n * (d + 1) * c > 1e8
-                r = run_estimator(n, d, c, args.large_questions if large
-                                  else args.questions, name, args.cell_seconds,
-                                  read_seconds=args.read_seconds)
+                r = run_estimator(
+                    n,
+                    d,
+                    c,
+                    args.large_questions if large else args.questions,
+                    name,
+                    args.cell_seconds,
+                    read_seconds=args.read_seconds,
+                )
             rows.append(r)
             print(format_estimator_row(r), flush=True)
     return rows
@@ -719,15 +848,23 @@ def main(argv=None):
             rows = _estimator_cells(args, args.size or SIZES)
         for n, d, c in [] if args.estimator else args.size or SIZES:
             for name in args.selector or ["top_fisher"]:
-                r = run_size(n, d, c, args.questions, params,
-                             np.float64 if args.float64 else np.float32, name=name)
+                r = run_size(
+                    n,
+                    d,
+                    c,
+                    args.questions,
+                    params,
+                    np.float64 if args.float64 else np.float32,
+                    name=name,
+                )
                 r["selector"] = name
                 rows.append(r)
                 print(f"{name:<10} " + format_row(r), flush=True)
     print(f"load average {os.getloadavg()}", flush=True)
     if args.table and args.estimator:
-        command = "OMP_NUM_THREADS=1 python benchmarks/bench_round.py " + \
-            " ".join(argv if argv is not None else sys.argv[1:])
+        command = "OMP_NUM_THREADS=1 python benchmarks/bench_round.py " + " ".join(
+            argv if argv is not None else sys.argv[1:]
+        )
         with open(args.table, "w") as f:
             f.write(estimator_table(rows, command))
     return rows

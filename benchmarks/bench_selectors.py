@@ -58,8 +58,10 @@ def report(name, seconds, times, target=None):
     line = f"{name:<58s} median {seconds:8.4f} s"
     if target is not None:
         line += f"   target <= {target} s: {'PASS' if seconds <= target else 'FAIL'}"
-    print(line + f"   (min {min(times):.4f}, max {max(times):.4f}, n={len(times)})",
-          flush=True)
+    print(
+        line + f"   (min {min(times):.4f}, max {max(times):.4f}, n={len(times)})",
+        flush=True,
+    )
 
 
 def bench_score(repeats):
@@ -166,8 +168,11 @@ def bench_selectors(repeats):
                 print(f"{model_name} / {name}: {exc}")
                 continue
             score_s, score_t = median_time(lambda: selector.score(X[0], 1), repeats)
-            print(f"{model_name:<36s} {name:<36s} fit {fit_s:7.3f} s   "
-                  f"query {score_s:7.4f} s  (N={len(X)})", flush=True)
+            print(
+                f"{model_name:<36s} {name:<36s} fit {fit_s:7.3f} s   "
+                f"query {score_s:7.4f} s  (N={len(X)})",
+                flush=True,
+            )
 
 
 def bench_machine(repeats):
@@ -176,8 +181,11 @@ def bench_machine(repeats):
     for dtype, name in ((np.float64, "dgemm"), (np.float32, "sgemm")):
         A = rng.standard_normal((1500, 1500)).astype(dtype)
         seconds, times = median_time(lambda: A @ A, repeats)
-        print(f"reference {name} 1500^3: median {seconds:.4f} s = "
-              f"{2 * 1500**3 / seconds / 1e9:.1f} GFLOP/s", flush=True)
+        print(
+            f"reference {name} 1500^3: median {seconds:.4f} s = "
+            f"{2 * 1500**3 / seconds / 1e9:.1f} GFLOP/s",
+            flush=True,
+        )
 
 
 BENCHES = {
@@ -193,12 +201,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=None)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS threads (threadpoolctl); default: BLAS's own")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS threads (threadpoolctl); default: BLAS's own",
+    )
     args = parser.parse_args(argv)
-    print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, BLAS threads {args.threads or 'default'}, "
-          f"load average {os.getloadavg()}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs, BLAS threads {args.threads or 'default'}, "
+        f"load average {os.getloadavg()}"
+    )
     with threadpool_limits(limits=args.threads):
         for name in args.only or list(BENCHES):
             BENCHES[name](args.repeats)

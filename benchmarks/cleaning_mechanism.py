@@ -46,10 +46,10 @@ def identity_scores(selector, x, y, candidates, H, R):
     """Eq. 14 with ``F = I`` on the last layer: ``-g_t^T g_k``."""
     view = selector.view_
     h = view.features(as_row(x))
-    g = _fisher.gradients(h, view.outputs(h), view.encode([y]), view.link,
-                          view.fit_intercept).reshape(view.n_outputs, -1)
-    return _fisher.kernel_scores(g, H[candidates], R[candidates],
-                                 view.fit_intercept)
+    g = _fisher.gradients(
+        h, view.outputs(h), view.encode([y]), view.link, view.fit_intercept
+    ).reshape(view.n_outputs, -1)
+    return _fisher.kernel_scores(g, H[candidates], R[candidates], view.fit_intercept)
 
 
 def measure(X_train, y_noisy, noisy, X_test, y_test, max_questions):
@@ -70,10 +70,13 @@ def measure(X_train, y_noisy, noisy, X_test, y_test, max_questions):
         candidates = np.flatnonzero(y_noisy == pred[t])
         if candidates.size < 3:
             continue
-        scores = {name: s.score(X_test[t], y_test[t], candidates)
-                  for name, s in selectors.items()}
-        scores["identity"] = identity_scores(cleaning.fisher_, X_test[t],
-                                             y_test[t], candidates, H, R)
+        scores = {
+            name: s.score(X_test[t], y_test[t], candidates)
+            for name, s in selectors.items()
+        }
+        scores["identity"] = identity_scores(
+            cleaning.fisher_, X_test[t], y_test[t], candidates, H, R
+        )
         scores["cleaning"] = cleaning.score(X_test[t], y_test[t], candidates)
         for name, s in scores.items():
             rows[name][0].append(spearmanr(s, resid[candidates])[0])
@@ -81,8 +84,10 @@ def measure(X_train, y_noisy, noisy, X_test, y_test, max_questions):
         # a random candidate: the fraction of mislabeled ones
         rows["chance"][0].append(np.nan)
         rows["chance"][1].append(noisy[candidates].mean())
-    return {name: (np.nanmean(r) if name != "chance" else np.nan, np.mean(h), len(h))
-            for name, (r, h) in rows.items()}
+    return {
+        name: (np.nanmean(r) if name != "chance" else np.nan, np.mean(h), len(h))
+        for name, (r, h) in rows.items()
+    }
 
 
 def main(argv=None):
@@ -95,26 +100,38 @@ def main(argv=None):
     data = load_dataset("mnist", data_home=args.data_home, random_state=0)
     test = np.random.RandomState(0).permutation(len(data.y_test))[:1000]
     X_test, y_test = data.X_test[test], data.y_test[test]
-    print(f"{'features':>10} {'P':>6} {'N/P':>6} {'selector':>22} "
-          f"{'Spearman(score, residual)':>26} {'top is mislabeled':>18}")
+    print(
+        f"{'features':>10} {'P':>6} {'N/P':>6} {'selector':>22} "
+        f"{'Spearman(score, residual)':>26} {'top is mislabeled':>18}"
+    )
     for dims in (None, 100, 30, 10):
         results = []
         for r in range(args.repeats):
-            s = make_stream(data.X_train, data.y_train, n_bootstrap=args.n_train,
-                            n_rounds=0, random_state=repeat_seed(0, r))
+            s = make_stream(
+                data.X_train,
+                data.y_train,
+                n_bootstrap=args.n_train,
+                n_rounds=0,
+                random_state=repeat_seed(0, r),
+            )
             Xtr, Xte = s.X, X_test
             if dims is not None:
                 pca = PCA(dims, random_state=0).fit(data.X_train)
                 Xtr, Xte = pca.transform(s.X), pca.transform(X_test)
-            results.append(measure(Xtr, s.y_noisy, s.is_noisy, Xte, y_test,
-                                   args.questions))
+            results.append(
+                measure(Xtr, s.y_noisy, s.is_noisy, Xte, y_test, args.questions)
+            )
         P = 10 * ((dims or data.X_train.shape[1]) + 1)
         for name in results[0]:
             rho = np.mean([res[name][0] for res in results])
-            top = (sum(res[name][1] * res[name][2] for res in results)
-                   / sum(res[name][2] for res in results))
-            print(f"{dims or 'pixels':>10} {P:>6} {args.n_train / P:>6.2f} "
-                  f"{name:>22} {rho:>+26.3f} {top:>18.3f}", flush=True)
+            top = sum(res[name][1] * res[name][2] for res in results) / sum(
+                res[name][2] for res in results
+            )
+            print(
+                f"{dims or 'pixels':>10} {P:>6} {args.n_train / P:>6.2f} "
+                f"{name:>22} {rho:>+26.3f} {top:>18.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -139,8 +139,9 @@ def candidate_signals(sel, x, y, candidates):
         "eq14_loo": _fisher.kernel_scores(V, H, Rt, view.fit_intercept),
     }
     h = view.features(as_row(x))
-    g = _fisher.gradients(h, view.outputs(h), view.encode([y]), link,
-                          view.fit_intercept).reshape(view.n_outputs, -1)
+    g = _fisher.gradients(
+        h, view.outputs(h), view.encode([y]), link, view.fit_intercept
+    ).reshape(view.n_outputs, -1)
     signals["identity"] = _fisher.kernel_scores(g, H, R, view.fit_intercept)
     return signals
 
@@ -230,14 +231,20 @@ class StudySelector(TopFisherSelector):
             other = TopFisherSelector(damping=d).fit(self._est, self._X, self._y)
             signals[f"eq14_d{d:g}"] = other.score(x, y, candidates)
         scores = choose(signals, self.rule)
-        noisy = np.array([_TRUTH[self._X[c].tobytes()] != self._y[c]
-                          for c in candidates])
+        noisy = np.array(
+            [_TRUTH[self._X[c].tobytes()] != self._y[c] for c in candidates]
+        )
         q = len({r["query"] for r in _LOG})
         for i, c in enumerate(candidates):
-            row = {"tag": self.tag, "query": q, "n_train": self.n_train_,
-                   "cand": int(c), "noisy": bool(noisy[i]),
-                   "chosen": i == int(np.argmax(scores)),
-                   "seconds": time.perf_counter() - t0}
+            row = {
+                "tag": self.tag,
+                "query": q,
+                "n_train": self.n_train_,
+                "cand": int(c),
+                "noisy": bool(noisy[i]),
+                "chosen": i == int(np.argmax(scores)),
+                "seconds": time.perf_counter() - t0,
+            }
             row.update({name: float(v[i]) for name, v in signals.items()})
             _LOG.append(row)
         return scores
@@ -256,30 +263,49 @@ def run(pair, rule, repeats, refit, data_home, output, rounds=100, auto=False):
     frames, summary = [], []
     for r in range(repeats):
         seed = repeat_seed(0, r)
-        stream = make_stream(data.X_train, data.y_train,
-                             n_bootstrap=100 if dataset != "20ng" else 500,
-                             n_rounds=rounds, noise_rate=0.2, random_state=seed)
+        stream = make_stream(
+            data.X_train,
+            data.y_train,
+            n_bootstrap=100 if dataset != "20ng" else 500,
+            n_rounds=rounds,
+            noise_rate=0.2,
+            random_state=seed,
+        )
         _TRUTH.clear()
         for xi, yi in zip(stream.X, stream.y_true):
             _TRUTH[np.asarray(xi, dtype=float).tobytes()] = yi
             _TRUTH[np.asarray(xi).tobytes()] = yi
         _LOG.clear()
         trace, cleaner = run_cleaning(
-            stream, data.X_test, data.y_test,
+            stream,
+            data.X_test,
+            data.y_test,
             model=make_model(model, random_state=seed),
             selector=StudySelector(rule=rule, tag=f"{pair}/{rule}/{r}", auto=auto),
-            refit=refit, classes=classes, random_state=seed, eval_every=100,
+            refit=refit,
+            classes=classes,
+            random_state=seed,
+            eval_every=100,
         )
         frame = pd.DataFrame(_LOG)
         frame["repeat"] = r
         frames.append(frame)
         last = trace[-1]
-        summary.append({"repeat": r, "cleaned": last["n_cleaned"],
-                        "cleaned_ce": last["n_cleaned_ce"],
-                        "queries": last["n_queried"], "f1": last["f1"]})
-        print(f"{pair} {rule} auto={auto} repeat {r}: cleaned {last['n_cleaned']} "
-              f"(CE {last['n_cleaned_ce']}), queries {last['n_queried']}, "
-              f"F1 {last['f1']:.3f}", flush=True)
+        summary.append(
+            {
+                "repeat": r,
+                "cleaned": last["n_cleaned"],
+                "cleaned_ce": last["n_cleaned_ce"],
+                "queries": last["n_queried"],
+                "f1": last["f1"],
+            }
+        )
+        print(
+            f"{pair} {rule} auto={auto} repeat {r}: cleaned {last['n_cleaned']} "
+            f"(CE {last['n_cleaned_ce']}), queries {last['n_queried']}, "
+            f"F1 {last['f1']:.3f}",
+            flush=True,
+        )
     frame = pd.concat(frames, ignore_index=True)
     summ = pd.DataFrame(summary)
     if output:
@@ -300,10 +326,19 @@ def auc(score, label):
     return (rk[label].sum() - n1 * (n1 + 1) / 2) / (n1 * (~label).sum())
 
 
-RULES = ("eq14", "eq14_d0.1", "eq14_d10", "eq14_d1000", "identity", "eq14_loo",
-         "identity_pos") + tuple(
-    f"{kind}:{susp}" for kind in ("product", "suspicion", "rank", "any")
-    for susp in SUSPICION)
+RULES = (
+    "eq14",
+    "eq14_d0.1",
+    "eq14_d10",
+    "eq14_d1000",
+    "identity",
+    "eq14_loo",
+    "identity_pos",
+) + tuple(
+    f"{kind}:{susp}"
+    for kind in ("product", "suspicion", "rank", "any")
+    for susp in SUSPICION
+)
 
 
 def analyse(frame):
@@ -318,17 +353,28 @@ def analyse(frame):
             hits.append(bool(g["noisy"].to_numpy()[int(np.argmax(s))]))
         top[rule] = np.mean(hits)
     chance = frame.groupby(keys)["noisy"].mean().mean()
-    print(f"questions: {frame.groupby(keys).ngroups}, candidates per question "
-          f"{frame.groupby(keys).size().mean():.1f}, chance {chance:.3f}")
+    print(
+        f"questions: {frame.groupby(keys).ngroups}, candidates per question "
+        f"{frame.groupby(keys).size().mean():.1f}, chance {chance:.3f}"
+    )
     print("top candidate mislabeled, per rule (same questions):")
     for rule, v in top.items():
         print(f"  {rule:12s} {v:.3f}")
     print("AUC for 'mislabeled' within a question (mean over questions):")
-    sig = ["resid", "self_inf", "eq14", "eq14_d10", "eq14_d1000", "identity",
-           "eq14_loo"]
+    sig = [
+        "resid",
+        "self_inf",
+        "eq14",
+        "eq14_d10",
+        "eq14_d1000",
+        "identity",
+        "eq14_loo",
+    ]
     res = {s: [] for s in sig + ["1-p_own", "1-p_loo", "1-p_loo_lin"]}
-    rho = {s: [] for s in ["eq14", "eq14_d0.1", "eq14_d10", "eq14_d1000",
-                           "identity", "eq14_loo"]}
+    rho = {
+        s: []
+        for s in ["eq14", "eq14_d0.1", "eq14_d10", "eq14_d1000", "identity", "eq14_loo"]
+    }
     for _, g in frame.groupby(keys):
         for s in sig:
             res[s].append(auc(g[s], g["noisy"]))
@@ -354,10 +400,15 @@ def main(argv=None):
     parser.add_argument("--refit", default="incremental")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--output", default="results/study")
-    parser.add_argument("--auto", action="store_true",
-                        help="damping from the model's own L2 penalty")
-    parser.add_argument("--analyse", nargs="*", default=None,
-                        help="only analyse these saved candidates files")
+    parser.add_argument(
+        "--auto", action="store_true", help="damping from the model's own L2 penalty"
+    )
+    parser.add_argument(
+        "--analyse",
+        nargs="*",
+        default=None,
+        help="only analyse these saved candidates files",
+    )
     args = parser.parse_args(argv)
     if args.analyse is not None:
         for path in args.analyse:
@@ -365,8 +416,16 @@ def main(argv=None):
             analyse(pd.read_csv(path))
         return
     with threadpool_limits(1):
-        frame, summ = run(args.pair, args.rule, args.repeats, args.refit,
-                          args.data_home, args.output, args.rounds, args.auto)
+        frame, summ = run(
+            args.pair,
+            args.rule,
+            args.repeats,
+            args.refit,
+            args.data_home,
+            args.output,
+            args.rounds,
+            args.auto,
+        )
     print(summ.mean(numeric_only=True).to_string())
     analyse(frame)
 

@@ -53,8 +53,13 @@ def _data(n_samples=N_SAMPLES):
 
     from sklearn_cincer.datasets import make_label_noise
 
-    X, y = make_classification(n_samples=n_samples, n_features=8, n_informative=5,
-                               n_classes=3, random_state=SEED)
+    X, y = make_classification(
+        n_samples=n_samples,
+        n_features=8,
+        n_informative=5,
+        n_classes=3,
+        random_state=SEED,
+    )
     y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=SEED)
     return X, y_noisy
 
@@ -80,8 +85,9 @@ class RandomAnnotator:
         time.sleep(self.rng.uniform(0, 2 * self.delay))
         classes = [c.item() for c in query.classes]
         counter = self.rng.choice(classes) if query.has_counter_example else None
-        return Answer(label=self.rng.choice(classes), counter_label=counter,
-                      annotator="random")
+        return Answer(
+            label=self.rng.choice(classes), counter_label=counter, annotator="random"
+        )
 
 
 def _pair_key(example_id, counter_id, label, counter_label):
@@ -96,8 +102,14 @@ class DictOracle:
         self.answers = answers
 
     def __call__(self, query):
-        return self.answers[_pair_key(int(query.example_id), query.counter_example_id,
-                                      query.label, query.counter_label)]
+        return self.answers[
+            _pair_key(
+                int(query.example_id),
+                query.counter_example_id,
+                query.label,
+                query.counter_label,
+            )
+        ]
 
 
 def child(store_path, out_path, n_samples=N_SAMPLES, page=False):
@@ -113,11 +125,23 @@ def child(store_path, out_path, n_samples=N_SAMPLES, page=False):
     session = AnnotationSession(annotator, store_path)
     print("ready", url, flush=True)
     cleaner = _cleaner(session).fit(X, y)
-    result = {"ids": cleaner.ids_.tolist(), "y": cleaner.y_.tolist(),
-              "history": [(r.example_id, r.counter_example_id, r.label_before,
-                           r.counter_label_before, r.label_after,
-                           r.counter_label_after) for r in cleaner.history_],
-              "n_replayed": session.n_replayed_, "n_asked": session.n_asked_}
+    result = {
+        "ids": cleaner.ids_.tolist(),
+        "y": cleaner.y_.tolist(),
+        "history": [
+            (
+                r.example_id,
+                r.counter_example_id,
+                r.label_before,
+                r.counter_label_before,
+                r.label_after,
+                r.counter_label_after,
+            )
+            for r in cleaner.history_
+        ],
+        "n_replayed": session.n_replayed_,
+        "n_asked": session.n_asked_,
+    }
     tmp = out_path + ".tmp"
     with open(tmp, "wb") as fh:
         pickle.dump(result, fh)
@@ -136,8 +160,12 @@ def _answered(store_path):
     for r in rows:
         if r["status"] != "answered":
             continue
-        key = _pair_key(r["example_id"], r["counter_example_id"],
-                        r["label_before"], r["counter_label_before"])
+        key = _pair_key(
+            r["example_id"],
+            r["counter_example_id"],
+            r["label_before"],
+            r["counter_label_before"],
+        )
         if key in keys:
             raise AssertionError(f"two live answers for question {key}")
         keys[key] = (r["question_id"], r["label_after"], r["counter_label_after"])
@@ -146,12 +174,25 @@ def _answered(store_path):
 
 def _spawn(store_path, out_path, n_samples, page=False):
     """Start a child; returns it and the page's address (page mode)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1"
+    )
     proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--child", store_path, out_path,
-         "--n-samples", str(n_samples)] + (["--page"] if page else []),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            store_path,
+            out_path,
+            "--n-samples",
+            str(n_samples),
+        ]
+        + (["--page"] if page else []),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     while True:  # "ready URL": imports and data done (the page prints its address)
         line = proc.stdout.readline()
         if line.startswith("ready") or not line:
@@ -180,10 +221,16 @@ class PageAnnotator:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         headers = {}
         if body is not None:
-            headers = {"Content-Type": "application/json",
-                       "X-Cincer-Token": self.base.strip("/")}
-        conn.request(method, self.base + path, headers=headers,
-                     body=None if body is None else json.dumps(body))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Cincer-Token": self.base.strip("/"),
+            }
+        conn.request(
+            method,
+            self.base + path,
+            headers=headers,
+            body=None if body is None else json.dumps(body),
+        )
         resp = conn.getresponse()
         body = resp.read()
         try:
@@ -216,24 +263,37 @@ class PageAnnotator:
             classes = [int(c) for c in state["classes"]]
             label = self.rng.randrange(len(classes))
             counter = state["counter"]
-            counter_label = (self.rng.randrange(len(classes))
-                             if state["counter_editable"] else None)
+            counter_label = (
+                self.rng.randrange(len(classes)) if state["counter_editable"] else None
+            )
             try:
-                status, _ = self._request("POST", "answer", {
-                    "qid": state["qid"], "label": label,
-                    "counter_label": counter_label})
+                status, _ = self._request(
+                    "POST",
+                    "answer",
+                    {
+                        "qid": state["qid"],
+                        "label": label,
+                        "counter_label": counter_label,
+                    },
+                )
             except OSError:
                 continue
             if status != 200:
                 continue
-            key = _pair_key(state["example"]["id"],
-                            None if counter is None else counter["id"],
-                            classes[state["example"]["label_index"]],
-                            None if counter is None
-                            else classes[counter["label_index"]])
-            after = (classes[label], classes[counter_label]
-                     if counter_label is not None else
-                     None if counter is None else classes[counter["label_index"]])
+            key = _pair_key(
+                state["example"]["id"],
+                None if counter is None else counter["id"],
+                classes[state["example"]["label_index"]],
+                None if counter is None else classes[counter["label_index"]],
+            )
+            after = (
+                classes[label],
+                classes[counter_label]
+                if counter_label is not None
+                else None
+                if counter is None
+                else classes[counter["label_index"]],
+            )
             self.confirmed[key] = after
             n += 1
             if stop_after is not None and n >= stop_after:
@@ -248,8 +308,15 @@ def _kill(proc):
     proc.stderr.close()
 
 
-def trial(workdir, rng, kills=2, max_delay=1.5, n_samples=N_SAMPLES, page=False,
-          max_answers=40):
+def trial(
+    workdir,
+    rng,
+    kills=2,
+    max_delay=1.5,
+    n_samples=N_SAMPLES,
+    page=False,
+    max_answers=40,
+):
     """One trial; returns what happened. Raises AssertionError on a failure.
 
     With ``page=True`` each kill comes right after the page confirmed the
@@ -298,8 +365,10 @@ def trial(workdir, rng, kills=2, max_delay=1.5, n_samples=N_SAMPLES, page=False,
     final, n_rows = _answered(store_path)
 
     # 4. what the page confirmed was in the store at each kill
-    assert lost == 0, (f"{lost} of {checked} answers the page confirmed were not "
-                       "in the store at the kill")
+    assert lost == 0, (
+        f"{lost} of {checked} answers the page confirmed were not "
+        "in the store at the kill"
+    )
     # 1. no recorded answer is lost (nor changed)
     for snapshot in snapshots:
         for key, value in snapshot.items():
@@ -316,28 +385,43 @@ def trial(workdir, rng, kills=2, max_delay=1.5, n_samples=N_SAMPLES, page=False,
     reference = _cleaner(DictOracle(answers)).fit(X, y)
     assert reference.ids_.tolist() == result["ids"], "training sets differ"
     assert reference.y_.tolist() == result["y"], "cleaned labels differ"
-    return {"kills": len(killed_after), "answers_at_kills": killed_after,
-            "confirmed_at_kills": checked,
-            "answers": len(final), "store_rows": n_rows,
-            "replayed_in_last_run": result["n_replayed"],
-            "asked_in_last_run": result["n_asked"]}
+    return {
+        "kills": len(killed_after),
+        "answers_at_kills": killed_after,
+        "confirmed_at_kills": checked,
+        "answers": len(final),
+        "store_rows": n_rows,
+        "replayed_in_last_run": result["n_replayed"],
+        "asked_in_last_run": result["n_asked"],
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--kills", type=int, default=2)
-    parser.add_argument("--max-delay", type=float, default=None,
-                        help="longest wait before a kill, in seconds; default: "
-                        "the duration of an uninterrupted session, measured first")
+    parser.add_argument(
+        "--max-delay",
+        type=float,
+        default=None,
+        help="longest wait before a kill, in seconds; default: "
+        "the duration of an uninterrupted session, measured first",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-samples", type=int, default=N_SAMPLES)
-    parser.add_argument("--page", action="store_true",
-                        help="answer through the BrowserOracle page's HTTP "
-                        "interface; kill right after a confirmed answer")
-    parser.add_argument("--max-answers", type=int, default=40,
-                        help="with --page: kill after the k-th confirmed answer of "
-                        "a run, k uniform in 1..this")
+    parser.add_argument(
+        "--page",
+        action="store_true",
+        help="answer through the BrowserOracle page's HTTP "
+        "interface; kill right after a confirmed answer",
+    )
+    parser.add_argument(
+        "--max-answers",
+        type=int,
+        default=40,
+        help="with --page: kill after the k-th confirmed answer of "
+        "a run, k uniform in 1..this",
+    )
     parser.add_argument("--child", nargs=2, metavar=("STORE", "OUT"))
     args = parser.parse_args(argv)
     if args.child:
@@ -353,20 +437,32 @@ def main(argv=None):
     if args.max_delay is None and not args.page:
         with tempfile.TemporaryDirectory() as workdir:
             start = time.perf_counter()
-            proc, _ = _spawn(os.path.join(workdir, "s.sqlite"),
-                             os.path.join(workdir, "r.pkl"), args.n_samples)
+            proc, _ = _spawn(
+                os.path.join(workdir, "s.sqlite"),
+                os.path.join(workdir, "r.pkl"),
+                args.n_samples,
+            )
             ready = time.perf_counter()
             proc.communicate(timeout=600)
             args.max_delay = time.perf_counter() - ready
-        print(f"an uninterrupted session takes {args.max_delay:.1f} s after start-up "
-              f"({ready - start:.1f} s); kills come uniformly within that", flush=True)
+        print(
+            f"an uninterrupted session takes {args.max_delay:.1f} s after start-up "
+            f"({ready - start:.1f} s); kills come uniformly within that",
+            flush=True,
+        )
     failures, mid, n_kills, n_confirmed = 0, 0, 0, 0
     for i in range(args.trials):
         with tempfile.TemporaryDirectory() as workdir:
             try:
-                info = trial(workdir, rng, kills=args.kills, max_delay=args.max_delay,
-                             n_samples=args.n_samples, page=args.page,
-                             max_answers=args.max_answers)
+                info = trial(
+                    workdir,
+                    rng,
+                    kills=args.kills,
+                    max_delay=args.max_delay,
+                    n_samples=args.n_samples,
+                    page=args.page,
+                    max_answers=args.max_answers,
+                )
             except AssertionError as exc:
                 failures += 1
                 print(f"trial {i + 1}: FAILED: {exc}", flush=True)
@@ -376,10 +472,17 @@ def main(argv=None):
         n_kills += info["kills"]
         n_confirmed += info["confirmed_at_kills"]
         print(f"trial {i + 1}: ok  {info}", flush=True)
-    print(f"{args.trials - failures}/{args.trials} trials passed; {mid} killed in "
-          f"the middle of the answers (some answered, some not); {n_kills} kills in "
-          "the passed trials" + (f", right after {n_confirmed} answers the page "
-                                 "confirmed, none lost" if args.page else "") + ".")
+    print(
+        f"{args.trials - failures}/{args.trials} trials passed; {mid} killed in "
+        f"the middle of the answers (some answered, some not); {n_kills} kills in "
+        "the passed trials"
+        + (
+            f", right after {n_confirmed} answers the page confirmed, none lost"
+            if args.page
+            else ""
+        )
+        + "."
+    )
     return 1 if failures else 0
 
 

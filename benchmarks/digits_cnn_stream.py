@@ -95,9 +95,12 @@ def main():
     parser.add_argument("--n-stream", type=int, default=100)
     parser.add_argument("--noise", type=float, default=0.2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch and BLAS threads (1 avoids OpenMP spinning "
-                        "on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and BLAS threads (1 avoids OpenMP spinning on a shared machine)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -124,8 +127,10 @@ def main():
     for refit in args.refit:
         for strategy in args.strategies:
             sel = [r for r in rows if r["refit"] == refit and r["strategy"] == strategy]
-            mean = {k: np.mean([r[k] for r in sel]) for k in (
-                "cleaned", "queries", "f1_start", "f1_end", "s_round_median")}
+            mean = {
+                k: np.mean([r[k] for r in sel])
+                for k in ("cleaned", "queries", "f1_start", "f1_end", "s_round_median")
+            }
             print(
                 f"{refit:12s} {strategy:8s} {mean['cleaned']:7.1f}  "
                 f"{mean['queries']:7.1f}  {mean['f1_start']:8.3f}  "

@@ -46,11 +46,16 @@ from bench_round import SoftmaxHead, make_data, one_thread  # noqa: E402
 
 # The grid's pairs (data set, model) and the training sizes compared: the
 # grid's own (100 bootstrap + 100 rounds) and ten times larger.
-PAIRS = (("mnist", "lr"), ("breast", "fc"), ("adult", "fc"),
-         ("fashion_mnist", "fc"), ("20ng", "fc"), ("mnist", "fc"))
+PAIRS = (
+    ("mnist", "lr"),
+    ("breast", "fc"),
+    ("adult", "fc"),
+    ("fashion_mnist", "fc"),
+    ("20ng", "fc"),
+    ("mnist", "fc"),
+)
 GRID_SIZES = (200, 2000)
-SYNTHETIC = ((10_000, 64, 10), (100_000, 64, 10), (20_000, 512, 10),
-             (4_000, 16, 300))
+SYNTHETIC = ((10_000, 64, 10), (100_000, 64, 10), (20_000, 512, 10), (4_000, 16, 300))
 
 VARIANTS = {
     "kfac": dict(fisher="kfac", subsample=None),
@@ -103,8 +108,7 @@ def compare(model, X, y, queries, variants, seed, label, exact_params=EXACT):
     for x, y_t, prediction in queries:
         candidates = np.flatnonzero(y == prediction)
         if candidates.size >= 5:
-            reference.append((x, y_t, candidates,
-                              exact.score(x, y_t, candidates)))
+            reference.append((x, y_t, candidates, exact.score(x, y_t, candidates)))
     exact_s = time.perf_counter() - start
     rows = []
     for name, params in variants.items():
@@ -115,18 +119,28 @@ def compare(model, X, y, queries, variants, seed, label, exact_params=EXACT):
             got = [selector.score(x, y_t, c) for x, y_t, c, _ in reference]
         seconds = time.perf_counter() - start
         top1 = [np.argmax(g) == np.argmax(s) for g, (*_, s) in zip(got, reference)]
-        top5 = [len(set(np.argsort(-g)[:5]) & set(np.argsort(-s)[:5])) / 5
-                for g, (*_, s) in zip(got, reference)]
+        top5 = [
+            len(set(np.argsort(-g)[:5]) & set(np.argsort(-s)[:5])) / 5
+            for g, (*_, s) in zip(got, reference)
+        ]
         rho = [spearmanr(g, s).statistic for g, (*_, s) in zip(got, reference)]
-        rows.append({
-            "setting": label, "variant": name,
-            "form": f"{selector.fisher_}/{selector.solver_}",
-            "rows": selector.n_fisher_rows_, "dtype": str(selector.dtype_),
-            "queries": len(reference), "top1": float(np.mean(top1)),
-            "top5": float(np.mean(top5)), "spearman": float(np.median(rho)),
-            "f_error": _approximation_error(selector, exact),
-            "seconds": seconds, "exact_seconds": exact_s, "seed": seed,
-        })
+        rows.append(
+            {
+                "setting": label,
+                "variant": name,
+                "form": f"{selector.fisher_}/{selector.solver_}",
+                "rows": selector.n_fisher_rows_,
+                "dtype": str(selector.dtype_),
+                "queries": len(reference),
+                "top1": float(np.mean(top1)),
+                "top5": float(np.mean(top5)),
+                "spearman": float(np.median(rho)),
+                "f_error": _approximation_error(selector, exact),
+                "seconds": seconds,
+                "exact_seconds": exact_s,
+                "seed": seed,
+            }
+        )
     return rows
 
 
@@ -146,12 +160,11 @@ def grid_rows(pairs, sizes, n_queries, seeds, data_home):
                 rng = np.random.RandomState(seed)
                 order = rng.permutation(len(data.y_train))
                 n_train = min(n, len(order) // 2)
-                train, pool = order[:n_train], order[n_train:n_train + 5000]
+                train, pool = order[:n_train], order[n_train : n_train + 5000]
                 y_noisy, _ = make_label_noise(data.y_train, 0.2, random_state=seed)
                 X, y = data.X_train[train], y_noisy[train]
                 model = make_model(model_name, random_state=seed).fit(X, y)
-                queries = _queries(model, data.X_train[pool], y_noisy[pool],
-                                   n_queries)
+                queries = _queries(model, data.X_train[pool], y_noisy[pool], n_queries)
                 label = f"{dataset}/{model_name} n={n_train}"
                 rows = compare(model, X, y, queries, VARIANTS, seed, label)
                 out += rows
@@ -165,19 +178,27 @@ def synthetic_rows(sizes, n_queries, seeds):
         P = c * (d + 1)
         # The exact reference: F formed where it fits, else conjugate
         # gradients to a tight tolerance.
-        reference = EXACT if n * P * P <= 2**36 and P <= 12_000 else dict(
-            fisher="exact", solver="cg", tol=1e-8, subsample=None, dtype="float64"
+        reference = (
+            EXACT
+            if n * P * P <= 2**36 and P <= 12_000
+            else dict(
+                fisher="exact", solver="cg", tol=1e-8, subsample=None, dtype="float64"
+            )
         )
         for seed in seeds:
             X, y_true, _ = make_data(n, d, c, 0, dtype=np.float64, seed=seed)
             y, _ = _noisy(y_true, c, seed)
             model = SoftmaxHead(n_steps=20).fit(X, y)
-            Xq, yq_true, _ = make_data(5 * n_queries + 200, d, c, 0,
-                                       dtype=np.float64, seed=seed + 100)
+            Xq, yq_true, _ = make_data(
+                5 * n_queries + 200, d, c, 0, dtype=np.float64, seed=seed + 100
+            )
             yq, _ = _noisy(yq_true, c, seed + 1)
             queries = _queries(model, Xq, yq, n_queries)
-            variants = {k: v for k, v in VARIANTS.items()
-                        if not (k in ("float32", "sub10%", "sub30") and P > 12_000)}
+            variants = {
+                k: v
+                for k, v in VARIANTS.items()
+                if not (k in ("float32", "sub10%", "sub30") and P > 12_000)
+            }
             label = f"synthetic N={n:,} d={d} c={c}"
             rows = compare(model, X, y, queries, variants, seed, label, reference)
             out += rows
@@ -203,24 +224,38 @@ def _print(rows):
         import pandas as pd
 
         path = _CSV["path"]
-        pd.DataFrame(rows).to_csv(path, mode="a", header=not path.exists(),
-                                  index=False)
+        pd.DataFrame(rows).to_csv(path, mode="a", header=not path.exists(), index=False)
     for r in rows:
-        print(f"{r['setting']:<34} {r['variant']:<8} {r['form']:<13} "
-              f"rows={r['rows']:>7} top1 {r['top1']:.2f} top5 {r['top5']:.2f} "
-              f"rho {r['spearman']:.3f} F err {r['f_error']:.3f} "
-              f"({r['seconds']:.1f} s, exact {r['exact_seconds']:.1f} s)", flush=True)
+        print(
+            f"{r['setting']:<34} {r['variant']:<8} {r['form']:<13} "
+            f"rows={r['rows']:>7} top1 {r['top1']:.2f} top5 {r['top5']:.2f} "
+            f"rho {r['spearman']:.3f} F err {r['f_error']:.3f} "
+            f"({r['seconds']:.1f} s, exact {r['exact_seconds']:.1f} s)",
+            flush=True,
+        )
 
 
 def summarize(frame, output):
     """agreement.md (means over seeds) and agreement.png (top-1 per variant)."""
-    table = frame.groupby(["setting", "variant"], sort=False).agg(
-        form=("form", "first"), rows=("rows", "mean"), queries=("queries", "sum"),
-        top1=("top1", "mean"), top5=("top5", "mean"), spearman=("spearman", "mean"),
-        f_error=("f_error", "mean"), seconds=("seconds", "mean"),
-    ).reset_index()
-    lines = ["| setting | variant | form | rows | queries | top-1 | top-5 | "
-             "Spearman | F error | seconds |", "|" + "---|" * 10]
+    table = (
+        frame.groupby(["setting", "variant"], sort=False)
+        .agg(
+            form=("form", "first"),
+            rows=("rows", "mean"),
+            queries=("queries", "sum"),
+            top1=("top1", "mean"),
+            top5=("top5", "mean"),
+            spearman=("spearman", "mean"),
+            f_error=("f_error", "mean"),
+            seconds=("seconds", "mean"),
+        )
+        .reset_index()
+    )
+    lines = [
+        "| setting | variant | form | rows | queries | top-1 | top-5 | "
+        "Spearman | F error | seconds |",
+        "|" + "---|" * 10,
+    ]
     for r in table.itertuples():
         lines.append(
             f"| {r.setting} | {r.variant} | {r.form} | {r.rows:,.0f} | {r.queries} | "
@@ -257,8 +292,12 @@ def _rst_table(table):
     """The docs' table: top-1 agreement (median Spearman) per setting and
     variant, and the relative error of the approximated F where measured."""
     variants = list(dict.fromkeys(table.variant))
-    lines = [".. list-table::", "   :header-rows: 1", "",
-             "   * - setting (training rows)"]
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - setting (training rows)",
+    ]
     lines += [f"     - {v}" for v in variants]
     lines.append("     - F error: K-FAC / EK-FAC / 10%")
     for setting, group in table.groupby("setting", sort=False):
@@ -271,8 +310,9 @@ def _rst_table(table):
             else:
                 lines.append("     -")
         errors = [group.f_error.get(v, np.nan) for v in ("kfac", "ekfac", "sub10%")]
-        lines.append("     - " + " / ".join(
-            "-" if np.isnan(e) else f"{e:.2f}" for e in errors))
+        lines.append(
+            "     - " + " / ".join("-" if np.isnan(e) else f"{e:.2f}" for e in errors)
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -287,10 +327,15 @@ def main(argv=None):
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--grid-sizes", type=int, nargs="+", default=list(GRID_SIZES))
-    parser.add_argument("--sizes", type=_size, action="append",
-                        help="synthetic N,d,c (repeatable)")
-    parser.add_argument("--pairs", nargs="+", default=None,
-                        help="dataset/model pairs, e.g. mnist/lr breast/fc")
+    parser.add_argument(
+        "--sizes", type=_size, action="append", help="synthetic N,d,c (repeatable)"
+    )
+    parser.add_argument(
+        "--pairs",
+        nargs="+",
+        default=None,
+        help="dataset/model pairs, e.g. mnist/lr breast/fc",
+    )
     parser.add_argument("--data-home", default=None)
     args = parser.parse_args(argv)
     import pandas as pd
@@ -305,8 +350,9 @@ def main(argv=None):
     _CSV["path"].unlink(missing_ok=True)
     with one_thread():
         if args.only in (None, "grid"):
-            rows += grid_rows(pairs, args.grid_sizes, args.queries, seeds,
-                              args.data_home)
+            rows += grid_rows(
+                pairs, args.grid_sizes, args.queries, seeds, args.data_home
+            )
         if args.only in (None, "synthetic"):
             rows += synthetic_rows(args.sizes or SYNTHETIC, args.queries, seeds)
     frame = pd.read_csv(output / "agreement.csv")

@@ -107,8 +107,13 @@ def _nets(args):
     teacher = rng.randn(64, args.c).astype(np.float32)
     y = (X @ teacher + rng.gumbel(size=(args.n, args.c))).argmax(1)
     net = PaperNetClassifier(
-        Wide, module__width=args.d, max_epochs=1, batch_size=256,
-        target_accuracy=None, random_state=0, device=args.device,
+        Wide,
+        module__width=args.d,
+        max_epochs=1,
+        batch_size=256,
+        target_accuracy=None,
+        random_state=0,
+        device=args.device,
     ).fit(X[:50_000], y[:50_000])
     net_cpu = copy.deepcopy(net)
     net_cpu.device = "cpu"
@@ -135,8 +140,10 @@ def check_ranking(X, y, net, net_cpu, args):
         rel = np.max(np.abs(s_gpu - s_cpu)) / max(np.max(np.abs(s_cpu)), 1e-300)
         same = np.array_equal(top_gpu, top_cpu)
         ok &= same and rel <= args.rtol
-        print(f"  query {t}: {len(candidates)} candidates, top-10 equal: {same}, "
-              f"max relative score difference {rel:.2e}")
+        print(
+            f"  query {t}: {len(candidates)} candidates, top-10 equal: {same}, "
+            f"max relative score difference {rel:.2e}"
+        )
     print(f"ranking check (N={n}): {'PASS' if ok else 'FAIL'}")
     return ok
 
@@ -154,9 +161,12 @@ def check_speed(X, y, net, net_cpu, args):
             _timed(lambda: selector.score(x, label))[0] for _ in range(args.repeats)
         ]
         rows.append((device, n, fit_s, float(np.median(times))))
-        print(f"  {device}: N={n:,}: fit (features, F {args.c * (args.d + 1)}^2, "
-              f"Cholesky) {fit_s:.3f} s, query (score all N) median "
-              f"{np.median(times) * 1e3:.2f} ms", flush=True)
+        print(
+            f"  {device}: N={n:,}: fit (features, F {args.c * (args.d + 1)}^2, "
+            f"Cholesky) {fit_s:.3f} s, query (score all N) median "
+            f"{np.median(times) * 1e3:.2f} ms",
+            flush=True,
+        )
     return rows
 
 
@@ -176,8 +186,10 @@ def check_parameter_view(args):
     g_rel = np.abs(G_cpu - G_gpu).max() / np.abs(G_cpu).max()
     h_rel = np.abs(h_cpu - h_gpu).max() / np.abs(h_cpu).max()
     ok = g_rel < 1e-8 and h_rel < 1e-8
-    print(f"parameter view CPU vs GPU: gradients rel diff {g_rel:.1e}, hvp rel diff "
-          f"{h_rel:.1e}: {'PASS' if ok else 'FAIL'}")
+    print(
+        f"parameter view CPU vs GPU: gradients rel diff {g_rel:.1e}, hvp rel diff "
+        f"{h_rel:.1e}: {'PASS' if ok else 'FAIL'}"
+    )
     return ok
 
 
@@ -201,41 +213,61 @@ def check_real_path(args, deadline):
             print(f"  N={n:,} d={d} c={c}: skipped (time limit)")
             continue
         with bench_round.one_thread():
-            cpu = bench_round.run_size(n, d, c, args.questions, {},
-                                       keep_labels=True)
-        line = (f"  N={n:,} d={d} c={c}: CPU ({cpu['form']}, 1 thread) next "
-                f"{1e3 * cpu['next']:.1f} ms = {cpu['next'] / cpu['gemm64']:.2f} x "
-                f"its GEMM ({1e3 * cpu['gemm64']:.1f} ms)")
+            cpu = bench_round.run_size(n, d, c, args.questions, {}, keep_labels=True)
+        line = (
+            f"  N={n:,} d={d} c={c}: CPU ({cpu['form']}, 1 thread) next "
+            f"{1e3 * cpu['next']:.1f} ms = {cpu['next'] / cpu['gemm64']:.2f} x "
+            f"its GEMM ({1e3 * cpu['gemm64']:.1f} ms)"
+        )
         P = c * (d + 1)
         if P > _DEVICE_DENSE_MAX_PARAMS:
-            print(line + f"; {args.device}: skipped (P={P:,}: TorchTopFisherSelector "
-                  "forms F, and K-FAC runs on the CPU only)", flush=True)
+            print(
+                line + f"; {args.device}: skipped (P={P:,}: TorchTopFisherSelector "
+                "forms F, and K-FAC runs on the CPU only)",
+                flush=True,
+            )
             continue
         if time.monotonic() > deadline:
             print(line + f"; {args.device}: skipped (time limit)", flush=True)
             continue
         dev = bench_round.run_size(
-            n, d, c, args.questions, {}, keep_labels=True, gemm=False,
+            n,
+            d,
+            c,
+            args.questions,
+            {},
+            keep_labels=True,
+            gemm=False,
             selector=TorchTopFisherSelector(device=args.device),
         )
         gemm = _gemm_seconds(n, d, c, args.device)
         same = np.mean([a == b for a, b in zip(cpu["picks"], dev["picks"])])
         exact_on_cpu = cpu["form"].startswith("exact")
         ok &= bool(same == 1.0) or not exact_on_cpu
-        print(line + f"; {args.device} (exact F) next {1e3 * dev['next']:.1f} ms = "
-              f"{dev['next'] / gemm:.2f} x its GEMM ({1e3 * gemm:.2f} ms), first "
-              f"{1e3 * dev['first']:.0f} ms; same pick {same:.2f} over "
-              f"{len(cpu['picks'])} questions", flush=True)
-    print(f"real path check: {'PASS' if ok else 'FAIL'} (picks equal wherever both "
-          "are exact)")
+        print(
+            line + f"; {args.device} (exact F) next {1e3 * dev['next']:.1f} ms = "
+            f"{dev['next'] / gemm:.2f} x its GEMM ({1e3 * gemm:.2f} ms), first "
+            f"{1e3 * dev['first']:.0f} ms; same pick {same:.2f} over "
+            f"{len(cpu['picks'])} questions",
+            flush=True,
+        )
+    print(
+        f"real path check: {'PASS' if ok else 'FAIL'} (picks equal wherever both "
+        "are exact)"
+    )
     return ok
 
 
 #: Step 2: each cell's estimator name, its device ("cpu" or the device's)
 #: and whether the torch selector runs it.
-_ESTIMATOR_CELLS = (("logistic", "cpu", False), ("sgd", "cpu", False),
-                    ("mlp", "cpu", False), ("skorch", "cpu", False),
-                    ("skorch", "device", False), ("skorch", "device", True))
+_ESTIMATOR_CELLS = (
+    ("logistic", "cpu", False),
+    ("sgd", "cpu", False),
+    ("mlp", "cpu", False),
+    ("skorch", "cpu", False),
+    ("skorch", "device", False),
+    ("skorch", "device", True),
+)
 
 
 def check_estimators(args, deadline):
@@ -248,23 +280,36 @@ def check_estimators(args, deadline):
         for name, where, torch_selector in _ESTIMATOR_CELLS:
             device = args.device if where == "device" else "cpu"
             label = f"  {name} on {device}" + (
-                f", TorchTopFisherSelector on {device}" if torch_selector else "")
+                f", TorchTopFisherSelector on {device}" if torch_selector else ""
+            )
             left = deadline - time.monotonic()
             if left < 1:
                 print(f"{label}, N={n:,} d={d} c={c}: skipped (time limit)")
                 continue
-            selector = TorchTopFisherSelector(device=device) if torch_selector \
-                else None
+            selector = TorchTopFisherSelector(device=device) if torch_selector else None
             with bench_round.one_thread():
-                r = bench_round.run_estimator(n, d, c, args.estimator_questions,
-                                              name, seconds=left, device=device,
-                                              selector=selector)
+                r = bench_round.run_estimator(
+                    n,
+                    d,
+                    c,
+                    args.estimator_questions,
+                    name,
+                    seconds=left,
+                    device=device,
+                    selector=selector,
+                )
             ok &= r["stopped"] is not None or r["questions"] >= 2
-            ratio = "" if device == "cpu" else (
-                f"; {device} GEMM {1e3 * gemm:.2f} ms, round "
-                f"{r['round'] / gemm:.1f} x it")
-            print(f"{label}: " + bench_round.format_estimator_row(r) + ratio,
-                  flush=True)
+            ratio = (
+                ""
+                if device == "cpu"
+                else (
+                    f"; {device} GEMM {1e3 * gemm:.2f} ms, round "
+                    f"{r['round'] / gemm:.1f} x it"
+                )
+            )
+            print(
+                f"{label}: " + bench_round.format_estimator_row(r) + ratio, flush=True
+            )
     print(f"estimators check: {'PASS' if ok else 'FAIL'} (every cell asked)")
     return ok
 
@@ -275,29 +320,44 @@ def _alarm(signum, frame):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=bench_round._size, action="append",
-                        help="N,d,c of the real path (repeatable; default the "
-                        "issue's four)")
+    parser.add_argument(
+        "--size",
+        type=bench_round._size,
+        action="append",
+        help="N,d,c of the real path (repeatable; default the issue's four)",
+    )
     parser.add_argument("--questions", type=int, default=5)
-    parser.add_argument("--estimator-size", type=bench_round._size,
-                        action="append",
-                        help="N,d,c of the estimators' step (repeatable; "
-                        "default 100000,64,10)")
+    parser.add_argument(
+        "--estimator-size",
+        type=bench_round._size,
+        action="append",
+        help="N,d,c of the estimators' step (repeatable; default 100000,64,10)",
+    )
     parser.add_argument("--estimator-questions", type=int, default=4)
-    parser.add_argument("--time-limit", type=float, default=540,
-                        help="seconds; no step starts past it, and the script "
-                        "stops 30 s after it")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=540,
+        help="seconds; no step starts past it, and the script stops 30 s after it",
+    )
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--cpu-n", type=int, default=None,
-                        help="rows for the CPU speed check (default: --n)")
+    parser.add_argument(
+        "--cpu-n",
+        type=int,
+        default=None,
+        help="rows for the CPU speed check (default: --n)",
+    )
     parser.add_argument("--d", type=int, default=512)
     parser.add_argument("--c", type=int, default=10)
     parser.add_argument("--n-compare", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rtol", type=float, default=1e-6)
-    parser.add_argument("--device", default="cuda",
-                        help="the accelerator to compare with the CPU ('cpu' for "
-                        "a dry run of the script)")
+    parser.add_argument(
+        "--device",
+        default="cuda",
+        help="the accelerator to compare with the CPU ('cpu' for "
+        "a dry run of the script)",
+    )
     args = parser.parse_args(argv)
     args.cpu_n = args.n if args.cpu_n is None else args.cpu_n
     args.size = args.size or list(bench_round.SIZES)
@@ -309,8 +369,11 @@ def main(argv=None):
         print("No CUDA device: nothing to check.")
         return 2
     name = torch.cuda.get_device_name() if args.device != "cpu" else "none (dry run)"
-    print(f"GPU: {name}, CPU threads: {torch.get_num_threads()}, "
-          f"torch {torch.__version__}", flush=True)
+    print(
+        f"GPU: {name}, CPU threads: {torch.get_num_threads()}, "
+        f"torch {torch.__version__}",
+        flush=True,
+    )
     deadline = time.monotonic() + args.time_limit
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(args.time_limit) + 30)
@@ -327,8 +390,7 @@ def main(argv=None):
             ok &= check_parameter_view(args)
         # Last: the timings of the estimators, once every check has run.
         if time.monotonic() < deadline:
-            print("estimators inside the cleaner (refit='incremental'):",
-                  flush=True)
+            print("estimators inside the cleaner (refit='incremental'):", flush=True)
             ok &= check_estimators(args, deadline)
         if time.monotonic() >= deadline:
             print("time limit reached: later steps skipped")

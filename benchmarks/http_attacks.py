@@ -40,12 +40,20 @@ PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="alert(1)">'
 def _query(example_id):
     from sklearn_cincer.oracles import Query
 
-    return Query(example_id=example_id, x=np.array([1.0, 5.0, 0.5]), label="spam",
-                 prediction="ham", margin=0.6,
-                 classes=np.array(["ham", "spam", PAYLOAD]),
-                 counter_example_id=example_id + 1000,
-                 counter_x=np.array([1.0, 2.0, 0.6]), counter_label="ham",
-                 score=2.5, round=3, feature_names=np.array([PAYLOAD, "b", "c"]))
+    return Query(
+        example_id=example_id,
+        x=np.array([1.0, 5.0, 0.5]),
+        label="spam",
+        prediction="ham",
+        margin=0.6,
+        classes=np.array(["ham", "spam", PAYLOAD]),
+        counter_example_id=example_id + 1000,
+        counter_x=np.array([1.0, 2.0, 0.6]),
+        counter_label="ham",
+        score=2.5,
+        round=3,
+        feature_names=np.array([PAYLOAD, "b", "c"]),
+    )
 
 
 class Page:
@@ -71,7 +79,8 @@ class Page:
         while time.monotonic() < deadline:
             state = self.get("state")[1]
             if state.get("status") == "question" and state["example"]["id"] == (
-                    self.next_id):
+                self.next_id
+            ):
                 return state
             time.sleep(0.01)
         raise RuntimeError("no question")
@@ -86,12 +95,18 @@ class Page:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         hdrs = {}
         if method == "POST":
-            hdrs = {"Content-Type": "application/json", "X-Cincer-Token": self.token,
-                    "Origin": f"http://127.0.0.1:{self.port}"}
+            hdrs = {
+                "Content-Type": "application/json",
+                "X-Cincer-Token": self.token,
+                "Origin": f"http://127.0.0.1:{self.port}",
+            }
         hdrs.update(headers or {})
         hdrs = {k: v for k, v in hdrs.items() if v is not None}
-        data = raw_body if raw_body is not None else (
-            None if body is None else json.dumps(body))
+        data = (
+            raw_body
+            if raw_body is not None
+            else (None if body is None else json.dumps(body))
+        )
         conn.request(method, path, body=data, headers=hdrs)
         resp = conn.getresponse()
         text = resp.read()
@@ -159,7 +174,10 @@ class _Attacker:
         line = f"GET /{page.token}/state HTTP/1.1\r\nHost: " if half_sent else ""
         self.proc = subprocess.Popen(
             [sys.executable, "-c", ATTACKER, page.host, str(page.port), str(n), line],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.opened = int(self.proc.stdout.readline() or 0)
         time.sleep(0.5)
 
@@ -177,11 +195,15 @@ def attacks(page):
 
     # token and origin checks
     yield "no token", page.request("GET", "/state")[0] == 404, ""
-    guesses = [page.request("GET", f"/{secrets.token_urlsafe(24)}/state")[0]
-               for _ in range(200)]
+    guesses = [
+        page.request("GET", f"/{secrets.token_urlsafe(24)}/state")[0]
+        for _ in range(200)
+    ]
     yield "200 guessed tokens", set(guesses) == {404}, f"{set(guesses)}"
-    for name, bad in (("token one char short", t[:-1]),
-                      ("token one char long", t + "a")):
+    for name, bad in (
+        ("token one char short", t[:-1]),
+        ("token one char long", t + "a"),
+    ):
         yield name, page.request("GET", f"/{bad}/state")[0] == 404, ""
     good = {"qid": state["qid"], "label": 0}
     refusals = [
@@ -197,56 +219,69 @@ def attacks(page):
         status, _ = page.post("answer", good, headers=headers)
         yield name, status in (403, 415), f"HTTP {status}"
     # malformed input
-    post = (f"POST /{t}/answer HTTP/1.1\r\nHost: {hp}\r\n"
-            "Content-Type: application/json\r\n").encode()
+    post = (
+        f"POST /{t}/answer HTTP/1.1\r\nHost: {hp}\r\nContent-Type: application/json\r\n"
+    ).encode()
     auth = f"X-Cincer-Token: {t}\r\n".encode()
     raw = {
         "non-ASCII token in the path": f"GET /{t[:-1]}\u00e9/state HTTP/1.1\r\n"
-                                       f"Host: {hp}\r\n\r\n".encode(),
+        f"Host: {hp}\r\n\r\n".encode(),
         "percent-encoded non-ASCII token": f"GET /%C3%A9{t[2:]}/state HTTP/1.1\r\n"
-                                           f"Host: {hp}\r\n\r\n".encode(),
+        f"Host: {hp}\r\n\r\n".encode(),
         "invalid UTF-8 in the path": f"GET /%FF{t[1:]}/state HTTP/1.1\r\n"
-                                     f"Host: {hp}\r\n\r\n".encode(),
-        "non-ASCII token header": post + "X-Cincer-Token: \u00e9\r\nContent-Length:"
-                                         " 2\r\n\r\n{}".encode(),
-        "non-ASCII Host": f"GET /{t}/state HTTP/1.1\r\nHost: h\u00f4te\r\n\r\n"
-                          .encode(),
+        f"Host: {hp}\r\n\r\n".encode(),
+        "non-ASCII token header": post
+        + "X-Cincer-Token: \u00e9\r\nContent-Length: 2\r\n\r\n{}".encode(),
+        "non-ASCII Host": f"GET /{t}/state HTTP/1.1\r\nHost: h\u00f4te\r\n\r\n".encode(),
         "50,000-deep JSON": (
-            post + auth + b"Content-Length: 100000\r\n\r\n" + b"[" * 50000
-            + b"]" * 50000),
-        "30,000-deep JSON (under the size cap)":
-            post + auth + b"Content-Length: 60000\r\n\r\n" + b"[" * 30000
-            + b"]" * 30000,
-        "Content-Length 10**12": post + auth + b"Content-Length: 1000000000000"
-                                               b"\r\n\r\n",
+            post
+            + auth
+            + b"Content-Length: 100000\r\n\r\n"
+            + b"[" * 50000
+            + b"]" * 50000
+        ),
+        "30,000-deep JSON (under the size cap)": post
+        + auth
+        + b"Content-Length: 60000\r\n\r\n"
+        + b"[" * 30000
+        + b"]" * 30000,
+        "Content-Length 10**12": post + auth + b"Content-Length: 1000000000000\r\n\r\n",
         "negative Content-Length": post + auth + b"Content-Length: -5\r\n\r\n",
         "chunked body": post + auth + b"Transfer-Encoding: chunked\r\n\r\n"
-                                      b"2\r\n{}\r\n0\r\n\r\n",
+        b"2\r\n{}\r\n0\r\n\r\n",
         "invalid UTF-8 JSON": post + auth + b"Content-Length: 2\r\n\r\n\xff\xfe",
     }
     for name, data in raw.items():
         status = page.raw(data)
         yield name, 400 <= status < 500, f"HTTP {status}"
-    for name, body in (("label out of range", dict(good, label=99)),
-                       ("label true", dict(good, label=True)),
-                       ("label as text", dict(good, label="ham")),
-                       ("skip as text 'false'", dict(good, skip="false")),
-                       ("qid as an object", dict(good, qid={"a": 1})),
-                       ("a JSON array", [1, 2])):
+    for name, body in (
+        ("label out of range", dict(good, label=99)),
+        ("label true", dict(good, label=True)),
+        ("label as text", dict(good, label="ham")),
+        ("skip as text 'false'", dict(good, skip="false")),
+        ("qid as an object", dict(good, qid={"a": 1})),
+        ("a JSON array", [1, 2]),
+    ):
         status, _ = page.post("answer", body)
         yield name, 400 <= status < 500, f"HTTP {status}"
     alive = page.thread.is_alive()
     yield "the question is still open after all of the above", alive, ""
     # what the page shows is escaped
     html = state["example"]["html"] + state["counter"]["html"]
-    yield ("XSS payloads in names and labels are escaped",
-           "<script" not in html and "<img" not in html and "&lt;script" in html, "")
+    yield (
+        "XSS payloads in names and labels are escaped",
+        "<script" not in html and "<img" not in html and "&lt;script" in html,
+        "",
+    )
     # answer once, not twice
     status, _ = page.post("answer", good)
     again, _ = page.post("answer", good)
     page.thread.join(10)
-    yield "the same answer twice", status == 200 and again == 409, (
-        f"HTTP {status} then {again}")
+    yield (
+        "the same answer twice",
+        status == 200 and again == 409,
+        (f"HTTP {status} then {again}"),
+    )
 
     # connections that never finish, from another process
     for n, half_sent in ((300, True), (500, False)):
@@ -263,10 +298,12 @@ def attacks(page):
         finally:
             attacker.stop()
         what = "half-sent requests" if half_sent else "idle connections"
-        yield (f"{n} {what} from another process: the person answers within 1 s",
-               status == 200 and elapsed < 1.0,
-               f"HTTP {status} in {elapsed:.3f} s; {attacker.opened} opened; the "
-               f"server holds {n_open} connections")
+        yield (
+            f"{n} {what} from another process: the person answers within 1 s",
+            status == 200 and elapsed < 1.0,
+            f"HTTP {status} in {elapsed:.3f} s; {attacker.opened} opened; the "
+            f"server holds {n_open} connections",
+        )
     slow = socket.create_connection((page.host, page.port), timeout=30)
     start = time.monotonic()
     closed_after = None
@@ -283,9 +320,11 @@ def attacks(page):
     else:
         closed_after = time.monotonic() - start if slow.recv(1) == b"" else None
     slow.close()
-    yield ("slowloris (a byte every 0.5 s)",
-           closed_after is not None and closed_after < 15,
-           f"closed after {closed_after:.1f} s" if closed_after else "still open")
+    yield (
+        "slowloris (a byte every 0.5 s)",
+        closed_after is not None and closed_after < 15,
+        f"closed after {closed_after:.1f} s" if closed_after else "still open",
+    )
 
     # the store locked by another program while the person answers
     state = page.ask()
@@ -297,9 +336,11 @@ def attacks(page):
     finally:
         other.execute("ROLLBACK")
         other.close()
-    yield ("store locked by another program: 'not saved', question open",
-           status == 503 and still.get("qid") == state["qid"],
-           f"HTTP {status}: {str(reply)[:90]}")
+    yield (
+        "store locked by another program: 'not saved', question open",
+        status == 503 and still.get("qid") == state["qid"],
+        f"HTTP {status}: {str(reply)[:90]}",
+    )
     status, _ = page.post("answer", {"qid": state["qid"]})
     page.thread.join(10)
     yield "then submitted again: saved", status == 200, f"HTTP {status}"
@@ -307,9 +348,13 @@ def attacks(page):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nofile", type=int, default=256,
-                        help="the page's process runs with this soft limit on open "
-                        "files (256: macOS's default; 0 keeps this machine's)")
+    parser.add_argument(
+        "--nofile",
+        type=int,
+        default=256,
+        help="the page's process runs with this soft limit on open "
+        "files (256: macOS's default; 0 keeps this machine's)",
+    )
     args = parser.parse_args(argv)
     if args.nofile:
         import resource
@@ -329,15 +374,20 @@ def main(argv=None):
                 for name, ok, detail in attacks(page):
                     total += 1
                     held += bool(ok)
-                    print(f"{'held' if ok else 'FAILED':6}  {name}"
-                          + (f": {detail}" if detail else ""), flush=True)
+                    print(
+                        f"{'held' if ok else 'FAILED':6}  {name}"
+                        + (f": {detail}" if detail else ""),
+                        flush=True,
+                    )
         finally:
             page.close()
     total += 1
     clean = "Traceback" not in err.getvalue()
     held += clean
-    print(f"{'held' if clean else 'FAILED':6}  no traceback on stderr"
-          + ("" if clean else f": {err.getvalue()[-300:]!r}"))
+    print(
+        f"{'held' if clean else 'FAILED':6}  no traceback on stderr"
+        + ("" if clean else f": {err.getvalue()[-300:]!r}")
+    )
     print(f"{held} of {total} HTTP attacks held.")
     return 0 if held == total else 1
 

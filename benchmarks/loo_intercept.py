@@ -50,8 +50,11 @@ def run(name, X, y, seed, n):
     )
     for label, q in (("old", old), ("new", selector.leave_one_out_probability())):
         e = np.abs(q - truth)
-        print(f"{name:<7} n={n} seed={seed} {label}: max {e.max():.4f} mean "
-              f"{e.mean():.5f} rows off by >0.005 {np.mean(e > 0.005):.1%}", flush=True)
+        print(
+            f"{name:<7} n={n} seed={seed} {label}: max {e.max():.4f} mean "
+            f"{e.mean():.5f} rows off by >0.005 {np.mean(e > 0.005):.1%}",
+            flush=True,
+        )
 
 
 def main(n_seeds=3):

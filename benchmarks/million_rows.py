@@ -82,13 +82,18 @@ def time_questions(n, d, c, n_questions):
         r["gemm64"] = gemm
         rows.append(r)
         # the cleaning selector's F is its Top Fisher's (the same plan)
-        form = (f"{r['form']} rows={r['rows']:,} {r['dtype']}"
-                if name == "top_fisher" else "F as Top Fisher's")
-        print(f"{name:<10} N={n:,} d={d} c={c} | {form} | gemm64 {1e3 * gemm:.0f} ms | first "
-              f"{1e3 * r['first']:.0f} ms | median of {r['questions'] - 1} next "
-              f"{1e3 * r['next']:.0f} ms = {r['next'] / gemm:.2f} x gemm64 (max "
-              f"{1e3 * r['next_max']:.0f} ms) | peak RSS {r['peak_rss_gb']:.1f} GB",
-              flush=True)
+        form = (
+            f"{r['form']} rows={r['rows']:,} {r['dtype']}"
+            if name == "top_fisher"
+            else "F as Top Fisher's"
+        )
+        print(
+            f"{name:<10} N={n:,} d={d} c={c} | {form} | gemm64 {1e3 * gemm:.0f} ms | first "
+            f"{1e3 * r['first']:.0f} ms | median of {r['questions'] - 1} next "
+            f"{1e3 * r['next']:.0f} ms = {r['next'] / gemm:.2f} x gemm64 (max "
+            f"{1e3 * r['next_max']:.0f} ms) | peak RSS {r['peak_rss_gb']:.1f} GB",
+            flush=True,
+        )
     return rows
 
 
@@ -106,23 +111,25 @@ def agreement(n, d, c, n_queries, seed=0, damping=1e-3):
     X, y_true, _ = make_data(n, d, c, 0, dtype=np.float64, seed=seed)
     y, _ = _noisy(y_true, c, seed)
     model = SoftmaxHead(n_steps=20).fit(X, y)
-    Xq, yq_true, _ = make_data(5 * n_queries + 200, d, c, 0, dtype=np.float64,
-                               seed=seed + 100)
+    Xq, yq_true, _ = make_data(
+        5 * n_queries + 200, d, c, 0, dtype=np.float64, seed=seed + 100
+    )
     yq, _ = _noisy(yq_true, c, seed + 1)
     queries = _queries(model, Xq, yq, n_queries)
     start = time.perf_counter()
     # The passes over the rows in the variants' precision (float32 from
     # 2**22 entries): the cleaning selector rounds its scores to it, and
     # near-ties (many rows nearly surely mislabeled) then go by row order.
-    top = TopFisherSelector(damping=damping, fisher="exact", solver="cholesky"
-                            ).fit(model, X, y)
+    top = TopFisherSelector(damping=damping, fisher="exact", solver="cholesky").fit(
+        model, X, y
+    )
     exact = {"top_fisher": top, "cleaning": _exact_cleaning(model, X, y, top)}
-    print(f"exact references built in {time.perf_counter() - start:.0f} s",
-          flush=True)
+    print(f"exact references built in {time.perf_counter() - start:.0f} s", flush=True)
     variants = {}
     for form in ("kfac", "ekfac"):
         variants["top_fisher", form] = TopFisherSelector(
-            damping=damping, fisher=form, random_state=seed)
+            damping=damping, fisher=form, random_state=seed
+        )
         variants["cleaning", form] = CleaningSelector(damping=damping, fisher=form)
     rows = []
     for (kind, name), selector in variants.items():
@@ -137,17 +144,26 @@ def agreement(n, d, c, n_queries, seed=0, damping=1e-3):
             want = exact[kind].select(x, y_t, candidates)[0]
             got = selector.select(x, y_t, candidates)[0]
             same.append(got == want)
-            tied.append(_near_best(scores, scores[np.searchsorted(candidates, got)],
-                                   kind))
-        row = {"selector": kind, "variant": name,
-               "form": f"{inner.fisher_}/{inner.solver_}",
-               "rows": inner.n_fisher_rows_, "queries": len(same),
-               "top1": float(np.mean(same)), "near_best": float(np.mean(tied))}
+            tied.append(
+                _near_best(scores, scores[np.searchsorted(candidates, got)], kind)
+            )
+        row = {
+            "selector": kind,
+            "variant": name,
+            "form": f"{inner.fisher_}/{inner.solver_}",
+            "rows": inner.n_fisher_rows_,
+            "queries": len(same),
+            "top1": float(np.mean(same)),
+            "near_best": float(np.mean(tied)),
+        }
         rows.append(row)
-        print(f"N={n:,} d={d} c={c} {kind:<10} {name:<6} {row['form']:<12} "
-              f"rows={row['rows']:,} | top-1 agreement with the exact F "
-              f"{row['top1']:.2f}, pick within {_TIE:g} of the exact best "
-              f"{row['near_best']:.2f}, over {row['queries']} queries", flush=True)
+        print(
+            f"N={n:,} d={d} c={c} {kind:<10} {name:<6} {row['form']:<12} "
+            f"rows={row['rows']:,} | top-1 agreement with the exact F "
+            f"{row['top1']:.2f}, pick within {_TIE:g} of the exact best "
+            f"{row['near_best']:.2f}, over {row['queries']} queries",
+            flush=True,
+        )
     return rows
 
 
@@ -171,10 +187,20 @@ def _size(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time", type=_size, action="append", default=[],
-                        help="N,d,c: time the questions (repeatable)")
-    parser.add_argument("--agreement", type=_size, action="append", default=[],
-                        help="N,d,c: agreement with the exact F (repeatable)")
+    parser.add_argument(
+        "--time",
+        type=_size,
+        action="append",
+        default=[],
+        help="N,d,c: time the questions (repeatable)",
+    )
+    parser.add_argument(
+        "--agreement",
+        type=_size,
+        action="append",
+        default=[],
+        help="N,d,c: agreement with the exact F (repeatable)",
+    )
     parser.add_argument("--questions", type=int, default=6)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)

@@ -31,8 +31,11 @@ import pandas as pd
 from sklearn_cincer.benchmark._report import mean_se_text
 
 PAIR_ORDER = [("breast", "fc"), ("adult", "fc"), ("20ng", "fc"), ("mnist", "lr")]
-SELECTOR_NAMES = {"cleaning": "cleaning (default)", "top_fisher": "Top Fisher",
-                  "practical_fisher": "Practical Fisher"}
+SELECTOR_NAMES = {
+    "cleaning": "cleaning (default)",
+    "top_fisher": "Top Fisher",
+    "practical_fisher": "Practical Fisher",
+}
 
 
 def _runs(folder):
@@ -60,9 +63,14 @@ def rank_rows(folder):
         trace = pd.read_csv(path).set_index("round")
         noisy = [ast.literal_eval(v) for v in q["counter_examples_noisy"]]
         before = trace.loc[q["round"] - 1]
-        row = {"dataset": spec["dataset"], "model": spec["model"],
-               "selector": spec["selector"], "refit": spec["refit"], "m": m,
-               "train": float((before["n_noisy_train"] / before["n_train"]).mean())}
+        row = {
+            "dataset": spec["dataset"],
+            "model": spec["model"],
+            "selector": spec["selector"],
+            "refit": spec["refit"],
+            "m": m,
+            "train": float((before["n_noisy_train"] / before["n_train"]).mean()),
+        }
         for k in range(3):
             at_k = [n[k] for n in noisy if len(n) > k]
             row[f"rank_{k + 1}"] = float(np.mean(at_k)) if at_k else np.nan
@@ -79,17 +87,27 @@ def final_rows(folder):
         if "n_ce_shown" not in last:
             continue  # a run from before n_counter_examples existed
         inspected = last["n_queried"] + last["n_ce_shown"]
-        rows.append({
-            "dataset": spec["dataset"], "model": spec["model"],
-            "selector": spec["selector"], "refit": spec["refit"], "m": m,
-            "repeat": int(last["repeat"]), "questions": last["n_queried"],
-            "inspected": inspected, "cleaned": last["n_cleaned"],
-            "cleaned_ce": last["n_cleaned_ce"],
-            "per_label": last["n_cleaned"] / inspected if inspected else np.nan,
-            "noisy_shown": (last["n_noisy_ce"] / last["n_ce_shown"]
-                            if last["n_ce_shown"] else np.nan),
-            "f1": last["f1"],
-        })
+        rows.append(
+            {
+                "dataset": spec["dataset"],
+                "model": spec["model"],
+                "selector": spec["selector"],
+                "refit": spec["refit"],
+                "m": m,
+                "repeat": int(last["repeat"]),
+                "questions": last["n_queried"],
+                "inspected": inspected,
+                "cleaned": last["n_cleaned"],
+                "cleaned_ce": last["n_cleaned_ce"],
+                "per_label": last["n_cleaned"] / inspected if inspected else np.nan,
+                "noisy_shown": (
+                    last["n_noisy_ce"] / last["n_ce_shown"]
+                    if last["n_ce_shown"]
+                    else np.nan
+                ),
+                "f1": last["f1"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -98,16 +116,22 @@ def _se(values):
 
 
 COLUMNS = [  # (title, column, format)
-    ("questions", "questions", ".1f"), ("inspected", "inspected", ".1f"),
-    ("cleaned", "cleaned", ".1f"), ("cleaned / inspected", "per_label", ".3f"),
-    ("CE cleaned", "cleaned_ce", ".1f"), ("CE shown mislabeled", "noisy_shown", ".2f"),
+    ("questions", "questions", ".1f"),
+    ("inspected", "inspected", ".1f"),
+    ("cleaned", "cleaned", ".1f"),
+    ("cleaned / inspected", "per_label", ".3f"),
+    ("CE cleaned", "cleaned_ce", ".1f"),
+    ("CE shown mislabeled", "noisy_shown", ".2f"),
     ("final F1", "f1", ".3f"),
 ]
 
 
-RANK_COLUMNS = [("1st CE", "rank_1", ".2f"), ("2nd CE", "rank_2", ".2f"),
-                ("3rd CE", "rank_3", ".2f"),
-                ("training set (a random label)", "train", ".2f")]
+RANK_COLUMNS = [
+    ("1st CE", "rank_1", ".2f"),
+    ("2nd CE", "rank_2", ".2f"),
+    ("3rd CE", "rank_3", ".2f"),
+    ("training set (a random label)", "train", ".2f"),
+]
 
 
 def summary(rows, columns=COLUMNS):
@@ -128,12 +152,15 @@ def summary(rows, columns=COLUMNS):
     frame = pd.DataFrame(out)
     order = {pair: i for i, pair in enumerate(PAIR_ORDER)}
     selectors = list(SELECTOR_NAMES)
-    frame["_pair"] = [order.get(pair, 99)
-                      for pair in zip(frame["dataset"], frame["model"])]
-    frame["_selector"] = [selectors.index(s) if s in selectors else 99
-                          for s in frame["selector"]]
-    return frame.sort_values(["_pair", "dataset", "model", "refit", "_selector",
-                              "selector", "m"])
+    frame["_pair"] = [
+        order.get(pair, 99) for pair in zip(frame["dataset"], frame["model"])
+    ]
+    frame["_selector"] = [
+        selectors.index(s) if s in selectors else 99 for s in frame["selector"]
+    ]
+    return frame.sort_values(
+        ["_pair", "dataset", "model", "refit", "_selector", "selector", "m"]
+    )
 
 
 def rst_table(frame, columns=COLUMNS):
@@ -142,11 +169,18 @@ def rst_table(frame, columns=COLUMNS):
     header = ["pair", "selector", "m", "n"] + [title for title, _, _ in columns]
     body = []
     for _, r in frame.iterrows():
-        body.append([f"{r['dataset']} / {r['model']}",
-                     SELECTOR_NAMES.get(r["selector"], r["selector"]), str(r["m"]),
-                     str(r["n_repeats"])] + [
-            mean_se_text(r[c], r[c + "_se"], fmt, missing="")
-            for _, c, fmt in columns])
+        body.append(
+            [
+                f"{r['dataset']} / {r['model']}",
+                SELECTOR_NAMES.get(r["selector"], r["selector"]),
+                str(r["m"]),
+                str(r["n_repeats"]),
+            ]
+            + [
+                mean_se_text(r[c], r[c + "_se"], fmt, missing="")
+                for _, c, fmt in columns
+            ]
+        )
     return table(header, body)
 
 
@@ -162,16 +196,32 @@ def figure(frame, path):
     for ax, (dataset, model) in zip(np.atleast_1d(axes), pairs):
         g = frame[(frame["dataset"] == dataset) & (frame["model"] == model)]
         for selector, s in g.groupby("selector", sort=False):
-            ax.errorbar(s["inspected"], s["cleaned"], xerr=s["inspected_se"],
-                        yerr=s["cleaned_se"], marker="o", capsize=3,
-                        label=SELECTOR_NAMES.get(selector, selector))
+            ax.errorbar(
+                s["inspected"],
+                s["cleaned"],
+                xerr=s["inspected_se"],
+                yerr=s["cleaned_se"],
+                marker="o",
+                capsize=3,
+                label=SELECTOR_NAMES.get(selector, selector),
+            )
             for _, r in s.iterrows():
-                ax.annotate(f"m={r['m']}", (r["inspected"], r["cleaned"]),
-                            textcoords="offset points", xytext=(5, -12),
-                            fontsize="small")
+                ax.annotate(
+                    f"m={r['m']}",
+                    (r["inspected"], r["cleaned"]),
+                    textcoords="offset points",
+                    xytext=(5, -12),
+                    fontsize="small",
+                )
         top = float((g["inspected"] + g["inspected_se"]).max()) * 1.05
-        ax.plot([0, top], [0, top], color="0.8", linestyle=":", zorder=0,
-                label="one label cleaned per label inspected")
+        ax.plot(
+            [0, top],
+            [0, top],
+            color="0.8",
+            linestyle=":",
+            zorder=0,
+            label="one label cleaned per label inspected",
+        )
         ax.set_xlim(0, top)
         ax.set_ylim(0, float((g["cleaned"] + g["cleaned_se"]).max()) * 1.15)
         ax.set_title(f"{dataset} / {model}")
@@ -180,8 +230,7 @@ def figure(frame, path):
         ax.grid(alpha=0.3)
     # The last panel's lower right is empty: one legend for every panel.
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
-    np.atleast_1d(axes)[-1].legend(handles, labels, fontsize="small",
-                                   loc="lower right")
+    np.atleast_1d(axes)[-1].legend(handles, labels, fontsize="small", loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return fig
@@ -195,8 +244,10 @@ def main(argv=None):
     frame = summary(final_rows(args.folder))
     print(rst_table(frame))
     print()
-    print("How often the counter-example at each rank was mislabeled, and the "
-          "training set's noise before each question:")
+    print(
+        "How often the counter-example at each rank was mislabeled, and the "
+        "training set's noise before each question:"
+    )
     print()
     print(rst_table(summary(rank_rows(args.folder), RANK_COLUMNS), RANK_COLUMNS))
     if args.figure:

@@ -32,14 +32,17 @@ def _answers(questions, y_true):
     for q in questions:
         record = hasattr(q, "label_before")
         counter = q.counter_example_id
-        rows.append({
-            "example_id": q.example_id, "counter_example_id": counter,
-            "label": q.label_before if record else q.label,
-            "counter_label": q.counter_label_before if record else q.counter_label,
-            "answer": y_true[q.example_id],
-            "counter_answer": None if counter is None else y_true[counter],
-            "annotator": "team",
-        })
+        rows.append(
+            {
+                "example_id": q.example_id,
+                "counter_example_id": counter,
+                "label": q.label_before if record else q.label,
+                "counter_label": q.counter_label_before if record else q.counter_label,
+                "answer": y_true[q.example_id],
+                "counter_answer": None if counter is None else y_true[counter],
+                "annotator": "team",
+            }
+        )
     return rows
 
 
@@ -55,8 +58,9 @@ def main():
         y_noisy, _ = make_label_noise(y, 0.2, random_state=seed)
 
         def cleaner(oracle):
-            return SkepticalCleaner(LogisticRegression(), oracle=oracle,
-                                    random_state=0).fit(X, y_noisy)
+            return SkepticalCleaner(
+                LogisticRegression(), oracle=oracle, random_state=0
+            ).fit(X, y_noisy)
 
         interactive = cleaner(SimulatedOracle(y))
         rows = _answers(cleaner(None).history_, y)
@@ -69,9 +73,12 @@ def main():
             rows += _answers(oracle.unanswered_, y)
             sizes.append(len(oracle.unanswered_))
         same = np.array_equal(final.y_cleaned_, interactive.y_cleaned_)
-        print(f"seed {seed}: {len(sizes)} batches {sizes}, {sum(sizes)} answers; "
-              f"interactive run: {interactive.n_queries_} questions; same cleaned "
-              f"labels: {same}", flush=True)
+        print(
+            f"seed {seed}: {len(sizes)} batches {sizes}, {sum(sizes)} answers; "
+            f"interactive run: {interactive.n_queries_} questions; same cleaned "
+            f"labels: {same}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

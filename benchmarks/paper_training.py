@@ -35,9 +35,16 @@ from pathlib import Path
 import numpy as np
 
 #: The paper's 8 pairs, mnist's logistic regression as the paper's network.
-PAIRS = (("breast", "fc"), ("adult", "fc"), ("mnist", "lr_net"),
-         ("mnist", "fc"), ("fashion_mnist", "fc"), ("20ng", "fc"),
-         ("mnist", "cnn"), ("fashion_mnist", "cnn"))
+PAIRS = (
+    ("breast", "fc"),
+    ("adult", "fc"),
+    ("mnist", "lr_net"),
+    ("mnist", "fc"),
+    ("fashion_mnist", "fc"),
+    ("20ng", "fc"),
+    ("mnist", "cnn"),
+    ("fashion_mnist", "cnn"),
+)
 TRAININGS = ("code", "text")
 
 
@@ -45,9 +52,20 @@ def _cells(pairs, trainings, eval_every, n_rounds=100):
     from sklearn_cincer.benchmark import RunSpec
 
     # the code's training first: the comparison with the paper needs it most
-    return [RunSpec(dataset, model, "cincer", "cleaning", refit="scratch",
-                    training=training, eval_every=eval_every, n_rounds=n_rounds)
-            for training in trainings for dataset, model in pairs]
+    return [
+        RunSpec(
+            dataset,
+            model,
+            "cincer",
+            "cleaning",
+            refit="scratch",
+            training=training,
+            eval_every=eval_every,
+            n_rounds=n_rounds,
+        )
+        for training in trainings
+        for dataset, model in pairs
+    ]
 
 
 def _claim(path):
@@ -81,37 +99,53 @@ def run(args):
     specs = _cells(args.pairs, args.training, args.eval_every, n_rounds)
     # the CNN's cells cost many times the others': every other cell's
     # repeats come first
-    order = sorted((specs[i].model == "cnn", repeat, i)
-                   for repeat in range(args.repeats) for i in range(len(specs)))
+    order = sorted(
+        (specs[i].model == "cnn", repeat, i)
+        for repeat in range(args.repeats)
+        for i in range(len(specs))
+    )
     cache = {}
     for _, repeat, i in order:
         spec = specs[i]
         if _past(args.stop_at):
-            print(f"[paper_training] stopping: it is past {args.stop_at}",
-                  flush=True)
+            print(f"[paper_training] stopping: it is past {args.stop_at}", flush=True)
             return 0
         if not _claim(claims / f"{spec.name}__{repeat}"):
             continue
         if spec.dataset not in cache:
             cache.clear()  # one data set in memory at a time
-            cache[spec.dataset] = load_dataset(spec.dataset,
-                                               random_state=args.random_state)
+            cache[spec.dataset] = load_dataset(
+                spec.dataset, random_state=args.random_state
+            )
         started = time.perf_counter()
-        run_experiment(spec, n_repeats=args.repeats, repeats=[repeat],
-                       random_state=args.random_state, data=cache[spec.dataset],
-                       output_dir=runs, threads=1, verbose=0)
-        print(f"[paper_training] {spec.name} repeat {repeat}: "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        run_experiment(
+            spec,
+            n_repeats=args.repeats,
+            repeats=[repeat],
+            random_state=args.random_state,
+            data=cache[spec.dataset],
+            output_dir=runs,
+            threads=1,
+            verbose=0,
+        )
+        print(
+            f"[paper_training] {spec.name} repeat {repeat}: "
+            f"{time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
     return 0
 
 
 def _paper_row(paper, dataset, model):
     from sklearn_cincer.benchmark._registry import PAPER_MODEL_NAMES
 
-    match = paper[(paper["dataset"] == dataset)
-                  & (paper["model"] == PAPER_MODEL_NAMES[model])
-                  & (paper["method"] == "cincer_top_fisher")
-                  & (paper["inspector"] == "margin") & (paper["cepr"] == 0)]
+    match = paper[
+        (paper["dataset"] == dataset)
+        & (paper["model"] == PAPER_MODEL_NAMES[model])
+        & (paper["method"] == "cincer_top_fisher")
+        & (paper["inspector"] == "margin")
+        & (paper["cepr"] == 0)
+    ]
     return None if match.empty else match.iloc[0]
 
 
@@ -126,8 +160,10 @@ def summarize(output, pairs=PAIRS, trainings=TRAININGS):
     for spec in _cells(pairs, trainings, 1):
         folder = Path(output, "runs", spec.name)
         traces = [pd.read_csv(p) for p in sorted(folder.glob("trace_*.csv"))]
-        r0 = [pd.read_csv(p) for p in
-              sorted(Path(output, "r0", spec.name).glob("trace_*.csv"))]
+        r0 = [
+            pd.read_csv(p)
+            for p in sorted(Path(output, "r0", spec.name).glob("trace_*.csv"))
+        ]
         if not traces and not r0:
             continue
         g = pd.concat(traces or r0, ignore_index=True)
@@ -138,20 +174,26 @@ def summarize(output, pairs=PAIRS, trainings=TRAININGS):
             first = pd.concat(r0, ignore_index=True)
         per_round = g[g["round"] > 0]
         ref = _paper_row(paper, spec.dataset, spec.model)
-        rows.append({
-            "pair": f"{spec.dataset} / {spec.model}", "training": spec.training,
-            "refit": spec.refit, "repeats": len(last), "repeats_r0": len(first),
-            "f1_r0": first["f1"].mean(),
-            "paper_f1_r0": np.nan if ref is None else ref["f1_r0_mean"],
-            "f1": last["f1"].mean(),
-            "f1_se": last["f1"].std(ddof=0) / np.sqrt(len(last)),
-            "paper_f1": np.nan if ref is None else ref["final_f1_mean"],
-            "cleaned": last["n_cleaned"].mean(),
-            "paper_cleaned": (np.nan if ref is None
-                              else ref["final_n_cleaned_mean"]),
-            "cpu_s_round": per_round["cpu_seconds"].mean(),
-            "wall_s_round": per_round["seconds"].mean(),
-        })
+        rows.append(
+            {
+                "pair": f"{spec.dataset} / {spec.model}",
+                "training": spec.training,
+                "refit": spec.refit,
+                "repeats": len(last),
+                "repeats_r0": len(first),
+                "f1_r0": first["f1"].mean(),
+                "paper_f1_r0": np.nan if ref is None else ref["f1_r0_mean"],
+                "f1": last["f1"].mean(),
+                "f1_se": last["f1"].std(ddof=0) / np.sqrt(len(last)),
+                "paper_f1": np.nan if ref is None else ref["final_f1_mean"],
+                "cleaned": last["n_cleaned"].mean(),
+                "paper_cleaned": (
+                    np.nan if ref is None else ref["final_n_cleaned_mean"]
+                ),
+                "cpu_s_round": per_round["cpu_seconds"].mean(),
+                "wall_s_round": per_round["seconds"].mean(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -164,26 +206,39 @@ def _text(table):
             return "n/a"
         return "yes" if abs(ours - paper) <= 0.01 else "**no**"
 
-    header = ["pair", "training", "refit", "R (r0 / end)", "F1 r0 (paper)",
-              "within .01",
-              "final F1 (paper)", "within .01", "cleaned (paper)",
-              "CPU s/round"]
+    header = [
+        "pair",
+        "training",
+        "refit",
+        "R (r0 / end)",
+        "F1 r0 (paper)",
+        "within .01",
+        "final F1 (paper)",
+        "within .01",
+        "cleaned (paper)",
+        "CPU s/round",
+    ]
     lines = []
     for _, r in table.iterrows():
-        lines.append([
-            r["pair"], r["training"], r["refit"],
-            f"{r['repeats_r0']} / {r['repeats']}",
-            f"{num(r['f1_r0'], '.3f')} ({num(r['paper_f1_r0'], '.3f')})",
-            near(r["f1_r0"], r["paper_f1_r0"]),
-            f"{num(r['f1'], '.3f')}"
-            + (f" ± {num(r['f1_se'], '.3f')}" if r["repeats"] > 1 else "")
-            + f" ({num(r['paper_f1'], '.3f')})",
-            near(r["f1"], r["paper_f1"]),
-            f"{num(r['cleaned'], '.1f')} ({num(r['paper_cleaned'], '.1f')})",
-            num(r["cpu_s_round"], ".2f"),
-        ])
-    widths = [max(len(h), *(len(row[i]) for row in lines))
-              for i, h in enumerate(header)]
+        lines.append(
+            [
+                r["pair"],
+                r["training"],
+                r["refit"],
+                f"{r['repeats_r0']} / {r['repeats']}",
+                f"{num(r['f1_r0'], '.3f')} ({num(r['paper_f1_r0'], '.3f')})",
+                near(r["f1_r0"], r["paper_f1_r0"]),
+                f"{num(r['f1'], '.3f')}"
+                + (f" ± {num(r['f1_se'], '.3f')}" if r["repeats"] > 1 else "")
+                + f" ({num(r['paper_f1'], '.3f')})",
+                near(r["f1"], r["paper_f1"]),
+                f"{num(r['cleaned'], '.1f')} ({num(r['paper_cleaned'], '.1f')})",
+                num(r["cpu_s_round"], ".2f"),
+            ]
+        )
+    widths = [
+        max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(header)
+    ]
     rule = "  ".join("=" * w for w in widths)
     out = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths)), rule]
     out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in lines]
@@ -214,16 +269,26 @@ def main(argv=None):
     parser.add_argument("command", choices=["run", "r0", "table"])
     parser.add_argument("--output", required=True)
     parser.add_argument("--pairs", nargs="+", type=_pair, default=list(PAIRS))
-    parser.add_argument("--training", nargs="+", default=list(TRAININGS),
-                        choices=TRAININGS)
+    parser.add_argument(
+        "--training", nargs="+", default=list(TRAININGS), choices=TRAININGS
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--eval-every", type=int, default=10,
-                        help="F1 every K rounds (rounds 0 and 100 always)")
-    parser.add_argument("--stop-at", default=None, metavar="HH:MM",
-                        help="start no repeat after this time (UTC)")
-    parser.add_argument("--write", default=None,
-                        help="also write the table to this file")
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=10,
+        help="F1 every K rounds (rounds 0 and 100 always)",
+    )
+    parser.add_argument(
+        "--stop-at",
+        default=None,
+        metavar="HH:MM",
+        help="start no repeat after this time (UTC)",
+    )
+    parser.add_argument(
+        "--write", default=None, help="also write the table to this file"
+    )
     args = parser.parse_args(argv)
     return table(args) if args.command == "table" else run(args)
 

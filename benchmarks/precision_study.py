@@ -68,13 +68,15 @@ def selectors(model_name, seed):
     influence = (
         InfluenceSelector(method="exact")
         if model_name == "LR"
-        else InfluenceSelector(method="lissa", batch_size=64, depth=300,
-                               random_state=seed)
+        else InfluenceSelector(
+            method="lissa", batch_size=64, depth=300, random_state=seed
+        )
     )
     return {
         "TopFisher": TopFisherSelector(),
-        "TopFisher as the authors' code (30-sample F, pinv, opposite sign)":
-            AuthorsTopFisherSelector(precision="float64", random_state=seed),
+        "TopFisher as the authors' code (30-sample F, pinv, opposite sign)": AuthorsTopFisherSelector(
+            precision="float64", random_state=seed
+        ),
         "FullFisher": FullFisherSelector(),
         "PracticalFisher": PracticalFisherSelector(),
         "Influence": influence,
@@ -155,8 +157,12 @@ def main(argv=None):
     parser.add_argument("--noise", type=float, default=0.2)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (1: fastest on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (1: fastest on a shared machine)",
+    )
     args = parser.parse_args(argv)
     with threadpool_limits(limits=args.threads):
         study(args)
@@ -174,11 +180,15 @@ def study(args):
                 dataset, model_name, args.repeats, args.noise, ks
             )
             for name, row in results.items():
-                print(f"| {dataset} / {model_name} | {name} | {n_queries} | "
-                      f"{chance:.3f} | {_cell(row[5])} | {_cell(row[10])} |",
-                      flush=True)
-            print(f"<!-- {dataset}/{model_name}: "
-                  f"{time.perf_counter() - start:.0f} s -->", flush=True)
+                print(
+                    f"| {dataset} / {model_name} | {name} | {n_queries} | "
+                    f"{chance:.3f} | {_cell(row[5])} | {_cell(row[10])} |",
+                    flush=True,
+                )
+            print(
+                f"<!-- {dataset}/{model_name}: {time.perf_counter() - start:.0f} s -->",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

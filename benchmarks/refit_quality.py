@@ -48,6 +48,7 @@ def _net(name):
         from sklearn_cincer import nets
 
         return getattr(nets, name)(random_state=seed)
+
     return make
 
 
@@ -72,8 +73,9 @@ def _mode(refit):
     """
     if refit != "warm_start":
         return refit, contextlib.nullcontext()
-    return "incremental", mock.patch("sklearn_cincer._refit._learns_rows",
-                                     return_value=False)
+    return "incremental", mock.patch(
+        "sklearn_cincer._refit._learns_rows", return_value=False
+    )
 
 
 def run(data, estimator, refit, seed):
@@ -90,14 +92,20 @@ def run(data, estimator, refit, seed):
     with warnings.catch_warnings(), context:
         warnings.simplefilter("ignore", ConvergenceWarning)
         cleaner = SkepticalCleaner(
-            ESTIMATORS[estimator](seed), oracle=SimulatedOracle(y),
-            refit=cleaner_refit, random_state=seed,
+            ESTIMATORS[estimator](seed),
+            oracle=SimulatedOracle(y),
+            refit=cleaner_refit,
+            random_state=seed,
         ).fit(X, y_noisy)
     seconds = time.perf_counter() - start
     cleaned = cleaner.y_cleaned_  # every stream row's label, by stream id
     return {
-        "data": data, "estimator": estimator, "refit": refit, "seed": seed,
-        "method": cleaner.refit_method_, "noisy": int(noisy.sum()),
+        "data": data,
+        "estimator": estimator,
+        "refit": refit,
+        "seed": seed,
+        "method": cleaner.refit_method_,
+        "noisy": int(noisy.sum()),
         "cleaned": int(np.sum(noisy & (cleaned == y))),
         "questions": cleaner.n_queries_,
         "f1": f1_score(y_test, cleaner.predict(X_test), average="macro"),
@@ -120,10 +128,13 @@ def main(argv=None):
                 for seed in range(args.seeds):
                     r = run(data, estimator, refit, seed)
                     rows.append(r)
-                    print(f"{data:<7} {estimator:<6} {refit:<11} ({r['method']:<11}) "
-                          f"seed {seed}: cleaned {r['cleaned']:>3} of {r['noisy']:>3} "
-                          f"noisy, {r['questions']:>3} questions, F1 {r['f1']:.3f}, "
-                          f"{r['seconds']:6.1f} s", flush=True)
+                    print(
+                        f"{data:<7} {estimator:<6} {refit:<11} ({r['method']:<11}) "
+                        f"seed {seed}: cleaned {r['cleaned']:>3} of {r['noisy']:>3} "
+                        f"noisy, {r['questions']:>3} questions, F1 {r['f1']:.3f}, "
+                        f"{r['seconds']:6.1f} s",
+                        flush=True,
+                    )
     print(f"load average {os.getloadavg()}", flush=True)
     return rows
 

@@ -30,8 +30,9 @@ def _data():
 
     from sklearn_cincer.datasets import make_label_noise
 
-    X, y = make_classification(n_samples=150, n_features=6, n_informative=4,
-                               random_state=0)
+    X, y = make_classification(
+        n_samples=150, n_features=6, n_informative=4, random_state=0
+    )
     y_noisy, _ = make_label_noise(y, noise_rate=0.25, random_state=0)
     return X, y, y_noisy
 
@@ -88,18 +89,25 @@ def _misapplied(cleaner, X_asked, X_given, first, y):
     when the examples behind those ids differ between the two runs' data, or
     the strategy does.
     """
-    given = {(r.example_id, r.counter_example_id, r.label_before,
-              r.counter_label_before) for r in first.history_}
+    given = {
+        (r.example_id, r.counter_example_id, r.label_before, r.counter_label_before)
+        for r in first.history_
+    }
     replayed = wrong = 0
     for r in cleaner.history_:
-        key = (r.example_id, r.counter_example_id, r.label_before,
-               r.counter_label_before)
+        key = (
+            r.example_id,
+            r.counter_example_id,
+            r.label_before,
+            r.counter_label_before,
+        )
         if key not in given or r.label_after != y[r.example_id]:
             continue
         replayed += 1
         same_x = np.array_equal(X_asked[r.example_id], X_given[r.example_id])
         same_c = r.counter_example_id is None or np.array_equal(
-            X_asked[r.counter_example_id], X_given[r.counter_example_id])
+            X_asked[r.counter_example_id], X_given[r.counter_example_id]
+        )
         if not (same_x and same_c) or cleaner.counter_examples != "relabel":
             wrong += 1
     return replayed, wrong
@@ -120,8 +128,10 @@ def _resume(path, X, y, y_noisy, X_given, first, **kw):
         clear = str(path) in str(exc) and not oracle.asked
         return f"refused ({type(exc).__name__}: {text[:110]})", clear
     replayed, wrong = _misapplied(cleaner, X, X_given, first, y)
-    return (f"ran: {replayed} of {cleaner.n_queries_} answers replayed, "
-            f"{wrong} onto another question; asked {len(oracle.asked)}"), wrong == 0
+    return (
+        f"ran: {replayed} of {cleaner.n_queries_} answers replayed, "
+        f"{wrong} onto another question; asked {len(oracle.asked)}"
+    ), wrong == 0
 
 
 HOLDER = textwrap.dedent("""
@@ -188,15 +198,13 @@ def cases(workdir):
     half = fresh("half.sqlite")
     with open(half, "r+b") as fh:
         fh.truncate(os.path.getsize(half) // 2)
-    yield ("the store cut in half",) + _refused_or_intact(half, X, y, y_noisy,
-                                                          first)
+    yield ("the store cut in half",) + _refused_or_intact(half, X, y, y_noisy, first)
     other = os.path.join(workdir, "other.sqlite")
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE invoices (id INTEGER)")
     conn.commit()
     conn.close()
-    yield ("another application's database",) + _refused_clearly(
-        other, X, y, y_noisy)
+    yield ("another application's database",) + _refused_clearly(other, X, y, y_noisy)
 
     # read-only: replays, refuses to record before asking
     from sklearn_cincer.oracles import AnnotationStore, OracleError
@@ -210,35 +218,43 @@ def cases(workdir):
     oracle = Recorder(y)
     try:
         cleaner = _cleaner(_session(oracle, store)).fit(X, y_noisy)
-        yield ("a read-only store, the same run",
-               f"ran: {cleaner.n_queries_} answers, asked {len(oracle.asked)}",
-               not oracle.asked and cleaner.history_ == first.history_)
+        yield (
+            "a read-only store, the same run",
+            f"ran: {cleaner.n_queries_} answers, asked {len(oracle.asked)}",
+            not oracle.asked and cleaner.history_ == first.history_,
+        )
     except Exception as exc:
-        yield ("a read-only store, the same run",
-               f"failed: {type(exc).__name__}: {str(exc)[:100]}", False)
+        yield (
+            "a read-only store, the same run",
+            f"failed: {type(exc).__name__}: {str(exc)[:100]}",
+            False,
+        )
     oracle = Recorder(y)
     try:
         # other settings, so new questions come (on_change="ask": no refusal
         # for the change, the refusal must come from the read-only file): a
         # shorter bootstrap streams rows that were never asked about (another
         # threshold may happen to ask the same questions again)
-        _cleaner(_session(oracle, store, on_change="ask"),
-                 n_bootstrap=30).fit(X, y_noisy)
+        _cleaner(_session(oracle, store, on_change="ask"), n_bootstrap=30).fit(
+            X, y_noisy
+        )
         yield "a read-only store, new questions", "ran (wrote?)", False
     except (OracleError, ValueError) as exc:
-        yield ("a read-only store, new questions",
-               f"refused: {str(exc).splitlines()[0][:110]}",
-               ro in str(exc) and not oracle.asked)
+        yield (
+            "a read-only store, new questions",
+            f"refused: {str(exc).splitlines()[0][:110]}",
+            ro in str(exc) and not oracle.asked,
+        )
 
     # two processes on one store, then the holder killed by SIGKILL
     path = fresh("busy.sqlite")
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, path],
-                              stdout=subprocess.PIPE, text=True, env=env)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, path], stdout=subprocess.PIPE, text=True, env=env
+    )
     holder.stdout.readline()
     outcome, held = _resume(path, X, y, y_noisy, X, first)
-    yield ("a second process on the store", outcome,
-           held and "in use" in outcome)
+    yield ("a second process on the store", outcome, held and "in use" in outcome)
     holder.kill()
     holder.wait()
     holder.stdout.close()
@@ -251,14 +267,18 @@ def _attacks(workdir, fresh, env, X, y, y_noisy, first):
     """Issue 18: links, another application's tables, a changed answer."""
     # a second process through another name (a hard link) of a busy store
     path = fresh("busy2.sqlite")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, path],
-                              stdout=subprocess.PIPE, text=True, env=env)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, path], stdout=subprocess.PIPE, text=True, env=env
+    )
     holder.stdout.readline()
     alias = os.path.join(workdir, "alias.sqlite")
     os.link(path, alias)
     outcome, held = _resume(alias, X, y, y_noisy, X, first)
-    yield ("a second process through a hard link", outcome,
-           held and "in use" in outcome)
+    yield (
+        "a second process through a hard link",
+        outcome,
+        held and "in use" in outcome,
+    )
     holder.kill()
     holder.wait()
     holder.stdout.close()
@@ -271,25 +291,32 @@ def _attacks(workdir, fresh, env, X, y, y_noisy, first):
     outcome, held = _resume(path, X, y, y_noisy, X, first)
     with open(victim, "rb") as fh:
         intact = fh.read() == b"someone else's file\n" * 100
-    yield (f"a link at the lock path (target {'intact' if intact else 'WRITTEN'})",
-           outcome, held and intact)
+    yield (
+        f"a link at the lock path (target {'intact' if intact else 'WRITTEN'})",
+        outcome,
+        held and intact,
+    )
     # another application's database with tables named like a store's
     theirs = os.path.join(workdir, "theirs.sqlite")
     conn = sqlite3.connect(theirs)
     conn.executescript(
         "CREATE TABLE runs (run_id INTEGER PRIMARY KEY, km REAL);"
         "CREATE TABLE questions (question_id INTEGER PRIMARY KEY, text TEXT);"
-        "INSERT INTO runs VALUES (1, 12.5);")
+        "INSERT INTO runs VALUES (1, 12.5);"
+    )
     conn.commit()
     conn.close()
-    yield ("another application's tables named runs and questions",
-           ) + _refused_clearly(theirs, X, y, y_noisy)
+    yield ("another application's tables named runs and questions",) + _refused_clearly(
+        theirs, X, y, y_noisy
+    )
     # one byte of a stored label_after flipped
     path = fresh("flipped.sqlite")
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE questions SET label_after = CASE label_after WHEN '0' "
-                 "THEN '1' ELSE '0' END WHERE question_id = (SELECT "
-                 "MIN(question_id) FROM questions WHERE status = 'answered')")
+    conn.execute(
+        "UPDATE questions SET label_after = CASE label_after WHEN '0' "
+        "THEN '1' ELSE '0' END WHERE question_id = (SELECT "
+        "MIN(question_id) FROM questions WHERE status = 'answered')"
+    )
     conn.commit()
     conn.close()
     oracle = Recorder(y)
@@ -298,9 +325,12 @@ def _attacks(workdir, fresh, env, X, y, y_noisy, first):
         _cleaner(_session(oracle, path)).fit(X, y_noisy)
     except Exception as exc:
         text = str(exc)
-        yield (name, f"refused ({type(exc).__name__}: ..."
-               f"{text[text.find('has a damaged'):][:90]})",
-               path in text and "damaged answer" in text and not oracle.asked)
+        yield (
+            name,
+            f"refused ({type(exc).__name__}: ..."
+            f"{text[text.find('has a damaged') :][:90]})",
+            path in text and "damaged answer" in text and not oracle.asked,
+        )
     else:  # running on replays the other label: only a refusal holds
         yield name, "ran: the changed answer was replayed", False
 
@@ -313,8 +343,10 @@ def _refused_clearly(path, X, y, y_noisy):
         _cleaner(_session(oracle, path)).fit(X, y_noisy)
     except Exception as exc:
         after = open(path, "rb").read()
-        return (f"refused ({type(exc).__name__}: {str(exc)[:100]})",
-                path in str(exc) and not oracle.asked and before == after)
+        return (
+            f"refused ({type(exc).__name__}: {str(exc)[:100]})",
+            path in str(exc) and not oracle.asked and before == after,
+        )
     return f"ran: a new store in its place, asked {len(oracle.asked)}", False
 
 
@@ -323,8 +355,10 @@ def _refused_or_intact(path, X, y, y_noisy, first):
     try:
         cleaner = _cleaner(_session(oracle, path)).fit(X, y_noisy)
     except Exception as exc:
-        return (f"refused ({type(exc).__name__}: {str(exc)[:100]})",
-                path in str(exc) and not oracle.asked)
+        return (
+            f"refused ({type(exc).__name__}: {str(exc)[:100]})",
+            path in str(exc) and not oracle.asked,
+        )
     replayed, wrong = _misapplied(cleaner, X, X, first, y)
     return (f"ran: {replayed} replayed, {wrong} onto another question"), wrong == 0
 

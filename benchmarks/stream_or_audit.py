@@ -47,14 +47,29 @@ DATASETS = ("breast", "wine", "digits", "adult", "mnist", "20ng")
 NOISES = ("uniform", "pairwise", "confusion")
 BUDGETS = (0.1, 0.2)
 METHODS = ("stream", "audit", "audit_then_stream")
-LABELS = {"stream": "stream", "audit": "audit",
-          "audit_then_stream": "audit, then stream"}
+LABELS = {
+    "stream": "stream",
+    "audit": "audit",
+    "audit_then_stream": "audit, then stream",
+}
 #: Rows drawn per seed from the training pool of the large data sets, so that
 #: a streamed file (one model update per row) runs in about a minute.
 ROWS = {"adult": 500, "mnist": 500, "20ng": 500, "digits": 500}
-COLUMNS = ("dataset", "noise", "seed", "budget", "method", "n_rows", "n_noisy",
-           "labels_budget", "labels_inspected", "questions", "errors_fixed",
-           "noise_removed", "seconds")
+COLUMNS = (
+    "dataset",
+    "noise",
+    "seed",
+    "budget",
+    "method",
+    "n_rows",
+    "n_noisy",
+    "labels_budget",
+    "labels_inspected",
+    "questions",
+    "errors_fixed",
+    "noise_removed",
+    "seconds",
+)
 
 
 def load(name, seed, data_home=None):
@@ -89,8 +104,7 @@ def replay(history, labels, budget):
         if record.skipped:
             continue
         labels[record.example_id] = record.label_after
-        for ce, after in zip(record.counter_example_ids,
-                             record.counter_labels_after):
+        for ce, after in zip(record.counter_example_ids, record.counter_labels_after):
             if after is not None:
                 labels[ce] = after
     return labels, spent, questions
@@ -105,8 +119,11 @@ def stream(X, y_noisy, y_true, seed, n_bootstrap=None):
     if n_bootstrap is None:
         n_bootstrap = 100 if n >= 200 else max(2, n // 2)
     cleaner = SkepticalCleaner(
-        make_model("lr", random_state=seed), oracle=SimulatedOracle(y_true),
-        threshold=0.2, n_bootstrap=n_bootstrap, refit="incremental",
+        make_model("lr", random_state=seed),
+        oracle=SimulatedOracle(y_true),
+        threshold=0.2,
+        n_bootstrap=n_bootstrap,
+        refit="incremental",
         random_state=seed,
     ).fit(X, y_noisy)
     return cleaner.history_
@@ -120,8 +137,11 @@ def audit(X, y_noisy, y_true, seed, budget):
     if budget < 1:
         return y_noisy.copy(), 0, 0
     auditor = LabelAuditor(
-        make_model("lr", random_state=seed), oracle=SimulatedOracle(y_true),
-        budget=int(budget), random_state=seed, explain_issues=False,
+        make_model("lr", random_state=seed),
+        oracle=SimulatedOracle(y_true),
+        budget=int(budget),
+        random_state=seed,
+        explain_issues=False,
     ).fit(X, y_noisy)
     return auditor.y_, auditor.n_inspected_, auditor.n_queries_
 
@@ -132,20 +152,34 @@ def run_task(dataset, noise, seed, budgets=BUDGETS, data=None, data_home=None):
 
     X, y_true = load(dataset, seed, data_home) if data is None else data
     n = y_true.shape[0]
-    y_noisy, _ = make_label_noise(y_true, 0.2, kind=noise, random_state=seed,
-                                  classes=np.unique(y_true),
-                                  X=X if noise == "confusion" else None)
+    y_noisy, _ = make_label_noise(
+        y_true,
+        0.2,
+        kind=noise,
+        random_state=seed,
+        classes=np.unique(y_true),
+        X=X if noise == "confusion" else None,
+    )
     noisy = y_noisy != y_true
     half = n // 2
 
     def row(budget, method, n_budget, y_clean, spent, questions, seconds):
         fixed = int((noisy & (y_clean == y_true)).sum())
-        return dict(dataset=dataset, noise=noise, seed=seed, budget=budget,
-                    method=method, n_rows=n, n_noisy=int(noisy.sum()),
-                    labels_budget=int(n_budget), labels_inspected=int(spent),
-                    questions=int(questions), errors_fixed=fixed,
-                    noise_removed=100 * fixed / max(1, int(noisy.sum())),
-                    seconds=seconds)
+        return dict(
+            dataset=dataset,
+            noise=noise,
+            seed=seed,
+            budget=budget,
+            method=method,
+            n_rows=n,
+            n_noisy=int(noisy.sum()),
+            labels_budget=int(n_budget),
+            labels_inspected=int(spent),
+            questions=int(questions),
+            errors_fixed=fixed,
+            noise_removed=100 * fixed / max(1, int(noisy.sum())),
+            seconds=seconds,
+        )
 
     t0 = time.perf_counter()
     history = stream(X, y_noisy, y_true, seed)
@@ -155,20 +189,40 @@ def run_task(dataset, noise, seed, budgets=BUDGETS, data=None, data_home=None):
     for budget in budgets:
         n_budget = min(int(round(budget * n)), stream_total)
         y_clean, spent, questions = replay(history, y_noisy, n_budget)
-        rows.append(row(budget, "stream", n_budget, y_clean, spent, questions,
-                        stream_seconds))
+        rows.append(
+            row(budget, "stream", n_budget, y_clean, spent, questions, stream_seconds)
+        )
         t0 = time.perf_counter()
         y_clean, spent, questions = audit(X, y_noisy, y_true, seed, n_budget)
-        rows.append(row(budget, "audit", n_budget, y_clean, spent, questions,
-                        time.perf_counter() - t0))
+        rows.append(
+            row(
+                budget,
+                "audit",
+                n_budget,
+                y_clean,
+                spent,
+                questions,
+                time.perf_counter() - t0,
+            )
+        )
         t0 = time.perf_counter()
-        first, used, asked = audit(X[:half], y_noisy[:half], y_true[:half], seed,
-                                   n_budget // 2)
+        first, used, asked = audit(
+            X[:half], y_noisy[:half], y_true[:half], seed, n_budget // 2
+        )
         both = np.concatenate([first, y_noisy[half:]])
         later = stream(X, both, y_true, seed, n_bootstrap=half)
         y_clean, more, more_q = replay(later, both, n_budget - used)
-        rows.append(row(budget, "audit_then_stream", n_budget, y_clean,
-                        used + more, asked + more_q, time.perf_counter() - t0))
+        rows.append(
+            row(
+                budget,
+                "audit_then_stream",
+                n_budget,
+                y_clean,
+                used + more,
+                asked + more_q,
+                time.perf_counter() - t0,
+            )
+        )
     return rows
 
 
@@ -183,8 +237,9 @@ def _write(rows, path):
 def _claim(path):
     """Whether this process takes the task (several may run side by side)."""
     try:
-        os.close(os.open(path.with_suffix(".running"),
-                         os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.close(
+            os.open(path.with_suffix(".running"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        )
     except FileExistsError:
         return False
     return True
@@ -207,13 +262,14 @@ def run(datasets, noises, seeds, budgets, output, data_home=None):
                     continue
                 t0 = time.perf_counter()
                 try:
-                    rows = run_task(dataset, noise, seed, budgets,
-                                    data_home=data_home)
+                    rows = run_task(dataset, noise, seed, budgets, data_home=data_home)
                     _write(rows, path)
                 finally:
                     path.with_suffix(".running").unlink()
-                print(f"{dataset} {noise} seed {seed}: "
-                      f"{time.perf_counter() - t0:.0f} s", flush=True)
+                print(
+                    f"{dataset} {noise} seed {seed}: {time.perf_counter() - t0:.0f} s",
+                    flush=True,
+                )
 
 
 def read_runs(output):
@@ -231,19 +287,32 @@ def summarize(results):
     import pandas as pd
 
     keys = ["dataset", "noise", "budget", "method"]
-    out = results.groupby(keys, sort=False).agg(
-        labels=("labels_inspected", "mean"), questions=("questions", "mean"),
-        noise_removed=("noise_removed", "mean"),
-        se=("noise_removed", lambda v: v.std(ddof=0) / np.sqrt(len(v))),
-        n_seeds=("seed", "nunique"),
-    ).reset_index()
+    out = (
+        results.groupby(keys, sort=False)
+        .agg(
+            labels=("labels_inspected", "mean"),
+            questions=("questions", "mean"),
+            noise_removed=("noise_removed", "mean"),
+            se=("noise_removed", lambda v: v.std(ddof=0) / np.sqrt(len(v))),
+            n_seeds=("seed", "nunique"),
+        )
+        .reset_index()
+    )
     order = {name: i for i, name in enumerate(DATASETS)}
     noise = {name: i for i, name in enumerate(NOISES)}
     method = {name: i for i, name in enumerate(METHODS)}
-    key = (out["dataset"].map(order) * 1000 + out["noise"].map(noise) * 100
-           + out["budget"] * 10 + out["method"].map(method) / 10)
-    return out.assign(_k=key).sort_values("_k").drop(columns="_k").pipe(
-        pd.DataFrame.reset_index, drop=True)
+    key = (
+        out["dataset"].map(order) * 1000
+        + out["noise"].map(noise) * 100
+        + out["budget"] * 10
+        + out["method"].map(method) / 10
+    )
+    return (
+        out.assign(_k=key)
+        .sort_values("_k")
+        .drop(columns="_k")
+        .pipe(pd.DataFrame.reset_index, drop=True)
+    )
 
 
 def wins(summary):
@@ -251,28 +320,56 @@ def wins(summary):
 
     A tie counts for every method that reaches the most.
     """
-    table = summary.pivot_table(index=["dataset", "noise", "budget"],
-                                columns="method", values="noise_removed")
+    table = summary.pivot_table(
+        index=["dataset", "noise", "budget"], columns="method", values="noise_removed"
+    )
     best = table.max(axis=1)
     return {m: int((table[m] >= best).sum()) for m in METHODS if m in table}
 
 
 def table_rst(summary):
     """A ``csv-table`` of noise removed, one row per cell, a column per method."""
-    header = ["data set", "noise", "budget", "labels", "stream", "audit",
-              "audit, then stream", "seeds"]
-    lines = [".. csv-table:: Noise removed (% of the noisy labels, mean ± SE "
-             "over seeds) at equal labels inspected",
-             "   :header: " + ", ".join(f'"{h}"' for h in header), ""]
+    header = [
+        "data set",
+        "noise",
+        "budget",
+        "labels",
+        "stream",
+        "audit",
+        "audit, then stream",
+        "seeds",
+    ]
+    lines = [
+        ".. csv-table:: Noise removed (% of the noisy labels, mean ± SE "
+        "over seeds) at equal labels inspected",
+        "   :header: " + ", ".join(f'"{h}"' for h in header),
+        "",
+    ]
     for (dataset, noise, budget), g in summary.groupby(
-            ["dataset", "noise", "budget"], sort=False):
+        ["dataset", "noise", "budget"], sort=False
+    ):
         g = g.set_index("method")
-        cells = [f"{g.loc[m, 'noise_removed']:.1f} ± {g.loc[m, 'se']:.1f}"
-                 if m in g.index else "" for m in METHODS]
+        cells = [
+            f"{g.loc[m, 'noise_removed']:.1f} ± {g.loc[m, 'se']:.1f}"
+            if m in g.index
+            else ""
+            for m in METHODS
+        ]
         labels = f"{g['labels'].max():.0f}"
-        lines.append("   " + ", ".join(
-            f'"{v}"' for v in [dataset, noise, f"{budget:.0%}", labels, *cells,
-                               str(int(g["n_seeds"].min()))]))
+        lines.append(
+            "   "
+            + ", ".join(
+                f'"{v}"'
+                for v in [
+                    dataset,
+                    noise,
+                    f"{budget:.0%}",
+                    labels,
+                    *cells,
+                    str(int(g["n_seeds"].min())),
+                ]
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -286,21 +383,28 @@ def plot(summary, path):
     groups = list(summary.groupby(["dataset", "noise"], sort=False))
     ncols = 3
     nrows = int(np.ceil(len(groups) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(9, 2.4 * nrows),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(9, 2.4 * nrows), squeeze=False, sharey=True
+    )
     styles = {"stream": "--o", "audit": "-s", "audit_then_stream": ":^"}
     for ax, ((dataset, noise), g) in zip(axes.ravel(), groups):
         for method in METHODS:
             m = g[g["method"] == method].sort_values("budget")
-            ax.errorbar(100 * m["budget"], m["noise_removed"], m["se"],
-                        fmt=styles[method], label=LABELS[method],
-                        capsize=2, markersize=4)
+            ax.errorbar(
+                100 * m["budget"],
+                m["noise_removed"],
+                m["se"],
+                fmt=styles[method],
+                label=LABELS[method],
+                capsize=2,
+                markersize=4,
+            )
         ax.set_title(f"{dataset}, {noise}", fontsize="small")
     for ax in axes[-1]:
         ax.set_xlabel("labels inspected (% of rows)")
     for ax in axes[:, 0]:
         ax.set_ylabel("noise removed (%)")
-    for ax in axes.ravel()[len(groups):]:
+    for ax in axes.ravel()[len(groups) :]:
         ax.set_visible(False)
     axes[0, 0].legend(fontsize="x-small")
     fig.tight_layout()
@@ -338,13 +442,22 @@ def main(argv=None):
     parser.add_argument("--output", default="results/stream_or_audit")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--docs", action="store_true",
-                        help="also write docs/user_guide/_stream_or_audit.txt "
-                        "and docs/_static/stream_or_audit.png")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="also write docs/user_guide/_stream_or_audit.txt "
+        "and docs/_static/stream_or_audit.png",
+    )
     args = parser.parse_args(argv)
     if not args.report_only:
-        run(args.datasets, args.noise, range(args.seeds), args.budgets,
-            args.output, args.data_home)
+        run(
+            args.datasets,
+            args.noise,
+            range(args.seeds),
+            args.budgets,
+            args.output,
+            args.data_home,
+        )
     report(args.output, docs=args.docs, budgets=args.budgets)
 
 

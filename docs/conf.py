@@ -56,8 +56,14 @@ intersphinx_mapping = {
 }
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip"]
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+]
 root_doc = "index"
 default_role = "literal"
 
@@ -106,15 +112,17 @@ _BLAS_LIMIT = threadpool_limits(
 
 # Examples write nothing but their figures; silence the noisy warnings of
 # third-party code so that -W only fails on problems of the docs themselves.
-warnings.filterwarnings("ignore", category=UserWarning,
-                        message="Matplotlib is currently using agg")
+warnings.filterwarnings(
+    "ignore", category=UserWarning, message="Matplotlib is currently using agg"
+)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Figures made by the gallery appear in the user guide only when the gallery
 # runs; ``.. only:: gallery_executed`` blocks are dropped from the source
 # otherwise (an ``only`` block still warns about its missing image).
-_ONLY_BLOCK = re.compile(r"^\.\. only:: gallery_executed\n(?:(?:[ \t]+.*)?\n)*",
-                         re.MULTILINE)
+_ONLY_BLOCK = re.compile(
+    r"^\.\. only:: gallery_executed\n(?:(?:[ \t]+.*)?\n)*", re.MULTILINE
+)
 
 
 def _drop_gallery_figures(app, docname, source):

@@ -36,8 +36,9 @@ from sklearn_cincer.datasets import make_label_noise
 
 X, y_true = load_digits(return_X_y=True)
 X, y_true = X[:600] / 16.0, y_true[:600]
-y_noisy, flipped = make_label_noise(y_true, noise_rate=0.2, kind="pairwise",
-                                    random_state=0)
+y_noisy, flipped = make_label_noise(
+    y_true, noise_rate=0.2, kind="pairwise", random_state=0
+)
 print(f"{len(y_noisy)} digits, {flipped.sum()} labels flipped to the next digit")
 
 # %%
@@ -56,14 +57,17 @@ print(f"the 60 most suspicious labels hold {flipped[top].sum()} flipped ones")
 # %%
 # Audit: a person answers 120 labels (20% of the rows)
 # ----------------------------------------------------
-auditor = LabelAuditor(model, oracle=SimulatedOracle(y_true), budget=0.2,
-                       refit_every=20, random_state=0)
+auditor = LabelAuditor(
+    model, oracle=SimulatedOracle(y_true), budget=0.2, refit_every=20, random_state=0
+)
 auditor.fit(X, y_noisy)
 fixed = int((flipped & (auditor.y_ == y_true)).sum())
 offers = sum(r.counter_offered for r in auditor.history_)
-print(f"{auditor.n_queries_} questions, {auditor.n_inspected_} labels inspected "
-      f"({offers} counter-examples offered for relabeling): {fixed} of "
-      f"{flipped.sum()} flipped labels set right")
+print(
+    f"{auditor.n_queries_} questions, {auditor.n_inspected_} labels inspected "
+    f"({offers} counter-examples offered for relabeling): {fixed} of "
+    f"{flipped.sum()} flipped labels set right"
+)
 
 # %%
 # Against a static ranking, at equal labels inspected
@@ -84,11 +88,14 @@ except ImportError:
 
 fig, ax = plt.subplots(figsize=(6, 4))
 ours = LabelIssuesDisplay.from_auditor(auditor, y_true=y_true, ax=ax, color="C0")
-theirs = LabelIssuesDisplay.from_label_issues(static, y_true, budget=120, ax=ax,
-                                              name=static_name, color="C1")
+theirs = LabelIssuesDisplay.from_label_issues(
+    static, y_true, budget=120, ax=ax, name=static_name, color="C1"
+)
 ax.set_title("Digits, 20% pair-flip noise")
-print(f"noise removed at 120 labels: auditor {ours.noise_removed[-1]:.0%}, "
-      f"{static_name} {theirs.noise_removed[-1]:.0%}")
+print(
+    f"noise removed at 120 labels: auditor {ours.noise_removed[-1]:.0%}, "
+    f"{static_name} {theirs.noise_removed[-1]:.0%}"
+)
 
 # %%
 # Look at the pairs
@@ -98,9 +105,13 @@ print(f"noise removed at 120 labels: auditor {ours.noise_removed[-1]:.0%}, "
 # (as in the paper's Figure 1).
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
 for ax, record in zip(axes, auditor.history_[:3]):
-    CounterExampleDisplay.from_auditor(auditor, X, example_id=record.example_id,
-                                       image_shape=(8, 8), ax=ax)
-    ax.set_title(f"true labels: {y_true[record.example_id]} and "
-                 f"{y_true[record.counter_example_id]}", fontsize="small")
+    CounterExampleDisplay.from_auditor(
+        auditor, X, example_id=record.example_id, image_shape=(8, 8), ax=ax
+    )
+    ax.set_title(
+        f"true labels: {y_true[record.example_id]} and "
+        f"{y_true[record.counter_example_id]}",
+        fontsize="small",
+    )
 fig.tight_layout()
 plt.show()

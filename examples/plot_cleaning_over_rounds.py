@@ -33,12 +33,23 @@ data = load_breast_cancer()
 strategies = {"CINCER": "cincer", "Drop CE": "drop_ce", "No CE": "no_ce"}
 traces = []
 for repeat in range(2):  # two streams of 60 rounds, to stay quick
-    stream = make_stream(data.X_train, data.y_train, n_bootstrap=100,
-                         n_rounds=60, noise_rate=0.2, random_state=repeat)
+    stream = make_stream(
+        data.X_train,
+        data.y_train,
+        n_bootstrap=100,
+        n_rounds=60,
+        noise_rate=0.2,
+        random_state=repeat,
+    )
     for name, strategy in strategies.items():
         trace, cleaner = run_cleaning(
-            stream, data.X_test, data.y_test, model=LogisticRegression(),
-            selector=CleaningSelector(), strategy=strategy, random_state=0,
+            stream,
+            data.X_test,
+            data.y_test,
+            model=LogisticRegression(),
+            selector=CleaningSelector(),
+            strategy=strategy,
+            random_state=0,
             repeat=repeat,
         )
         traces += [dict(row, strategy=name) for row in trace]

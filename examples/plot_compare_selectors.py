@@ -48,10 +48,21 @@ selectors = {
 # incoming ones.
 rows = []
 for repeat in range(3):
-    stream = make_stream(data.X_train, data.y_train, n_bootstrap=100,
-                         n_rounds=100, noise_rate=0.2, random_state=repeat)
-    rows += run_precision(stream, model=LogisticRegression(),
-                          selectors=selectors, ks=(5, 10), repeat=repeat)
+    stream = make_stream(
+        data.X_train,
+        data.y_train,
+        n_bootstrap=100,
+        n_rounds=100,
+        noise_rate=0.2,
+        random_state=repeat,
+    )
+    rows += run_precision(
+        stream,
+        model=LogisticRegression(),
+        selectors=selectors,
+        ks=(5, 10),
+        repeat=repeat,
+    )
 results = pd.DataFrame(rows)
 table = results.groupby("selector")[["pr_at_5", "pr_at_10", "ce_noisy"]].mean()
 table = table.loc[list(selectors)]

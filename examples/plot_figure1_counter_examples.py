@@ -98,9 +98,10 @@ for row, t in zip(axes, [noisy_one, clean_one]):
         ax.set_yticks([])
     print(
         f"example {t}: label {y_noisy[t]}, true {y_true[t]}, predicted "
-        f"{model.predict(X[t:t + 1])[0]}; picks "
-        + ", ".join(f"{n}: {k} (label {y_noisy[k]}, true {y_true[k]})"
-                    for n, k in picks.items())
+        f"{model.predict(X[t : t + 1])[0]}; picks "
+        + ", ".join(
+            f"{n}: {k} (label {y_noisy[k]}, true {y_true[k]})" for n, k in picks.items()
+        )
     )
 fig.suptitle("Suspicious example and counter-examples", fontsize=10)
 fig.tight_layout()

@@ -28,9 +28,11 @@ for error_rate in error_rates:
     cleaner.fit(X, y_noisy)
     left = int((cleaner.y_ != y_true[cleaner.ids_]).sum())
     noisy_left.append(left)
-    print(f"error rate {error_rate:.1f}: {cleaner.n_queries_} questions, "
-          f"{flipped.sum()} -> {left} noisy labels, test accuracy "
-          f"{cleaner.score(data.X_test, data.y_test):.3f}")
+    print(
+        f"error rate {error_rate:.1f}: {cleaner.n_queries_} questions, "
+        f"{flipped.sum()} -> {left} noisy labels, test accuracy "
+        f"{cleaner.score(data.X_test, data.y_test):.3f}"
+    )
 
 # %%
 # A wrong answer can also *introduce* noise: the annotator may relabel a

@@ -45,8 +45,7 @@ class LookupOracle:
         counter_label = None
         if query.has_counter_example:
             counter_label = int(self.labels[query.counter_x.tobytes()])
-        return Answer(label=int(label), counter_label=counter_label,
-                      annotator="lookup")
+        return Answer(label=int(label), counter_label=counter_label, annotator="lookup")
 
 
 # %%
@@ -61,8 +60,9 @@ cleaner = SkepticalCleaner(
     random_state=0,
 )
 cleaned = cross_val_score(cleaner, X, y_noisy, cv=3)
-plain = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()),
-                        X, y_noisy, cv=3)
+plain = cross_val_score(
+    make_pipeline(StandardScaler(), LogisticRegression()), X, y_noisy, cv=3
+)
 print("accuracy on the noisy held-out labels")
 print(f"  with cleaning:    {cleaned.round(3)}")
 print(f"  without cleaning: {plain.round(3)}")
@@ -72,14 +72,17 @@ print(f"  without cleaning: {plain.round(3)}")
 # (``oracle=None``) the cleaner asks nobody: it records every suspicious
 # example and its counter-example in ``history_`` and keeps the labels, so it
 # finds what a person should look at, for instance in a pre-screening run.
-pipe = make_pipeline(StandardScaler(),
-                     SkepticalCleaner(LogisticRegression(), oracle=None,
-                                      random_state=0))
+pipe = make_pipeline(
+    StandardScaler(),
+    SkepticalCleaner(LogisticRegression(), oracle=None, random_state=0),
+)
 pipe.fit(X, y_noisy)
 history = pipe[-1].history_
 flagged = np.array([r.example_id for r in history])
-print(f"{len(history)} suspicious examples recorded; "
-      f"{flipped[flagged].sum()} of them are mislabeled")
+print(
+    f"{len(history)} suspicious examples recorded; "
+    f"{flipped[flagged].sum()} of them are mislabeled"
+)
 
 # %%
 # Its threshold and selector are hyper-parameters like any other, for

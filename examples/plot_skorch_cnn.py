@@ -41,13 +41,16 @@ cleaner = SkepticalCleaner(
 )
 cleaner.fit(X, y_noisy)
 
-f1 = f1_score(data.y_test, cleaner.predict(data.X_test.astype(np.float32)),
-              average="weighted")
+f1 = f1_score(
+    data.y_test, cleaner.predict(data.X_test.astype(np.float32)), average="weighted"
+)
 still_noisy = int((cleaner.y_ != y_true[cleaner.ids_]).sum())
-print(f"{cleaner.n_queries_} questions; relabeled {cleaner.n_relabeled_examples_} "
-      f"examples and {cleaner.n_relabeled_counter_examples_} counter-examples; "
-      f"{flipped.sum()} -> {still_noisy} noisy labels; test F1 {f1:.3f}; "
-      f"refit by {cleaner.refit_method_!r}")
+print(
+    f"{cleaner.n_queries_} questions; relabeled {cleaner.n_relabeled_examples_} "
+    f"examples and {cleaner.n_relabeled_counter_examples_} counter-examples; "
+    f"{flipped.sum()} -> {still_noisy} noisy labels; test F1 {f1:.3f}; "
+    f"refit by {cleaner.refit_method_!r}"
+)
 
 # %%
 # The questions with a counter-example that the annotator relabeled: the
@@ -55,13 +58,18 @@ print(f"{cleaner.n_queries_} questions; relabeled {cleaner.n_relabeled_examples_
 # (right), each with its label before and after.
 records = [r for r in cleaner.history_ if r.relabeled_counter_example][:4]
 if records:
-    fig, axes = plt.subplots(len(records), 2, figsize=(3.5, 1.8 * len(records)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(records), 2, figsize=(3.5, 1.8 * len(records)), squeeze=False
+    )
     for (left, right), r in zip(axes, records):
         for ax, i, before, after in [
             (left, r.example_id, r.label_before, r.label_after),
-            (right, r.counter_example_id, r.counter_label_before,
-             r.counter_label_after),
+            (
+                right,
+                r.counter_example_id,
+                r.counter_label_before,
+                r.counter_label_after,
+            ),
         ]:
             ax.imshow(X[i].reshape(8, 8), cmap="gray_r")
             ax.set_title(f"id {i}: {before} -> {after}", fontsize=9)

@@ -25,24 +25,40 @@ y_noisy, flipped = make_label_noise(y_true, noise_rate=0.2, random_state=0)
 thresholds = [0.0, 0.1, 0.2, 0.4, 0.6, 0.8]
 queries, noisy_left, useless = [], [], []
 for tau in thresholds:
-    cleaner = SkepticalCleaner(LogisticRegression(), oracle=SimulatedOracle(y_true),
-                               threshold=tau, n_bootstrap=100, random_state=0)
+    cleaner = SkepticalCleaner(
+        LogisticRegression(),
+        oracle=SimulatedOracle(y_true),
+        threshold=tau,
+        n_bootstrap=100,
+        random_state=0,
+    )
     cleaner.fit(X, y_noisy)
     queries.append(cleaner.n_queries_)
     noisy_left.append(int((cleaner.y_ != y_true[cleaner.ids_]).sum()))
     # questions where neither label needed a change
-    useless.append(sum(not (r.relabeled_example or r.relabeled_counter_example)
-                       for r in cleaner.history_))
-    print(f"tau={tau:.1f}: {queries[-1]:3d} questions ({useless[-1]} changed "
-          f"nothing), {flipped.sum()} -> {noisy_left[-1]} noisy labels")
+    useless.append(
+        sum(
+            not (r.relabeled_example or r.relabeled_counter_example)
+            for r in cleaner.history_
+        )
+    )
+    print(
+        f"tau={tau:.1f}: {queries[-1]:3d} questions ({useless[-1]} changed "
+        f"nothing), {flipped.sum()} -> {noisy_left[-1]} noisy labels"
+    )
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 ax.plot(thresholds, queries, marker="o", label="questions asked")
 ax.plot(thresholds, useless, marker="s", label="questions that changed nothing")
 ax.plot(thresholds, noisy_left, marker="^", label="noisy labels left")
-ax.axhline(flipped.sum(), color="grey", linestyle="--", linewidth=1,
-           label="noisy labels before")
+ax.axhline(
+    flipped.sum(),
+    color="grey",
+    linestyle="--",
+    linewidth=1,
+    label="noisy labels before",
+)
 ax.set_xlabel("threshold tau")
 ax.set_ylabel("count (100 streamed examples)")
 ax.legend(fontsize=8)

@@ -143,7 +143,9 @@ class _RunSettings:
         return {**params, "command": "audit"}
 
 
-class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class LabelAuditor(
+    CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator
+):
     """Audit the labels of a static dataset: ranked issues with counter-examples.
 
     The auditor computes out-of-sample probabilities by cross-validation,
@@ -366,7 +368,9 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_threads": [
-            Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
         ],
     }
 
@@ -460,8 +464,12 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
 
         # a bar over the labels inspected; without questions, over the folds
         audit.inner_verbose = self.verbose - 1 if n_budget else self.verbose
-        bar = progress(total=n_budget, desc="LabelAuditor",
-                       verbose=self.verbose if n_budget else 0, unit="label")
+        bar = progress(
+            total=n_budget,
+            desc="LabelAuditor",
+            verbose=self.verbose if n_budget else 0,
+            unit="label",
+        )
         # the oracle may refuse the run (a store written by another one)
         try:
             with oracle_fit(self.oracle, _RunSettings(self), X, y), bar:
@@ -472,8 +480,7 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
                         break
                     if self.background_refit and not ranking["taken"]:
                         prefetch_selectors(X, audit, ranking)
-                    self._ask_block(X, classes, audit, ranking, pending,
-                                    selector, bar)
+                    self._ask_block(X, classes, audit, ranking, pending, selector, bar)
                 self._publish(X, classes, template, audit, ranking, selector)
         finally:
             # a call that fails (an oracle that raises) leaves no thread
@@ -485,10 +492,16 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         """The cross-validation of a ranking on ``labels`` (None if stopped)."""
         classes = audit.classes
         return cross_val_proba(
-            template, X, classes[labels], classes, splits=audit.splits,
+            template,
+            X,
+            classes[labels],
+            classes,
+            splits=audit.splits,
             warm_start=audit.last_cv if self.refit == "incremental" else None,
-            n_jobs=self.n_jobs, verbose=verbose,
-            n_threads=resolve_n_threads(self.n_threads), stop=stop,
+            n_jobs=self.n_jobs,
+            verbose=verbose,
+            n_threads=resolve_n_threads(self.n_threads),
+            stop=stop,
         )
 
     def _rank(self, template, X, audit, classes):
@@ -500,8 +513,9 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         cvp, selectors = take_speculation(audit)
         taken = cvp is not None
         if cvp is None:
-            cvp = self._cross_validate(template, X, audit, audit.labels,
-                                       verbose=audit.inner_verbose)
+            cvp = self._cross_validate(
+                template, X, audit, audit.labels, verbose=audit.inner_verbose
+            )
         audit.last_cv = cvp
         audit.n_rankings += 1
         margins, predictions = margin(cvp.proba, audit.labels)
@@ -510,8 +524,9 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
             "margin": margins,
             "prediction": predictions,
             "quality": label_quality(cvp.proba, audit.labels),
-            "flagged": is_suspicious(margins, predictions, audit.labels,
-                                     self.threshold),
+            "flagged": is_suspicious(
+                margins, predictions, audit.labels, self.threshold
+            ),
             # fold -> (selector, labels it saw): fitted when first needed,
             # or by the background refit
             "selectors": selectors,
@@ -541,14 +556,26 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
             if audit.asked[row]:  # offered as a counter-example meanwhile
                 continue
             used = audit.used
-            record = self._ask(X, classes, audit, ranking, row, selector,
-                               left=block - spent - 1, follow_up=follow_up)
+            record = self._ask(
+                X,
+                classes,
+                audit,
+                ranking,
+                row,
+                selector,
+                left=block - spent - 1,
+                follow_up=follow_up,
+            )
             n = audit.used - used
             spent += n
-            bar.update(n, questions=len(audit.history),
-                       relabeled=sum(r.relabeled_example
-                                     + r.relabeled_counter_example
-                                     for r in audit.history))
+            bar.update(
+                n,
+                questions=len(audit.history),
+                relabeled=sum(
+                    r.relabeled_example + r.relabeled_counter_example
+                    for r in audit.history
+                ),
+            )
             ce = record.counter_example_id
             if (
                 self.follow_up
@@ -575,8 +602,9 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
             # answers changed labels of its rows: the model is the same, so a
             # selector that can reuse its work (TopFisher's update) does
             if hasattr(fitted, "update"):
-                fitted = fitted.update(cvp.estimators[fold], X[train],
-                                       audit.classes[y_train])
+                fitted = fitted.update(
+                    cvp.estimators[fold], X[train], audit.classes[y_train]
+                )
                 ranking["selectors"][fold] = (fitted, y_train)
                 return fitted
         fitted = clone(selector).fit(
@@ -596,7 +624,8 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
             return []
         fitted = self._fold_selector(X, audit, ranking, fold, selector)
         picked = _questions.pick_counter_examples(
-            fitted, X[row], audit.classes[audit.labels[row]], candidates, n)
+            fitted, X[row], audit.classes[audit.labels[row]], candidates, n
+        )
         return [(int(train[index]), score) for index, score in picked]
 
     def _offers(self, audit, ranking, counters, row, left):
@@ -617,13 +646,15 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
                 offered.append(False)
             elif self.counter_threshold != "auto":
                 offered.append(
-                    bool(ranking["margin"][counter] >= self.counter_threshold))
+                    bool(ranking["margin"][counter] >= self.counter_threshold)
+                )
             else:
                 # "auto": only a counter-example that this block would ask
                 # about anyway, so that the offer takes no label from the ranking
                 exclude = [row] + [c for c, o in zip(counters, offered) if o]
-                offered.append(self._within(ranking, audit, counter, left - taken,
-                                            exclude=exclude))
+                offered.append(
+                    self._within(ranking, audit, counter, left - taken, exclude=exclude)
+                )
         return offered
 
     def _within(self, ranking, audit, row, n_labels, exclude=()):
@@ -644,8 +675,14 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
                 "doubts its label too."
             )
         else:
-            rank = int(np.sum(ranking["quality"][ranking["flagged"]]
-                              < ranking["quality"][row])) + 1
+            rank = (
+                int(
+                    np.sum(
+                        ranking["quality"][ranking["flagged"]] < ranking["quality"][row]
+                    )
+                )
+                + 1
+            )
             n_flagged = int(ranking["flagged"].sum())
             note = (
                 f"A model cross-validated without example #{row} doubts its "
@@ -685,8 +722,16 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         for row in rows:
             if spent >= block:
                 break
-            query, offered = self._query(X, classes, audit, ranking, row, selector,
-                                         left=block - spent - 1, follow_up=None)
+            query, offered = self._query(
+                X,
+                classes,
+                audit,
+                ranking,
+                row,
+                selector,
+                left=block - spent - 1,
+                follow_up=None,
+            )
             queries.append(detached_copy(query))
             spent += 1 + sum(offered)
         try:
@@ -694,22 +739,30 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         except OracleError:
             raise
         except Exception as exc:
-            raise OracleError(f"The oracle raised {type(exc).__name__} while taking "
-                              f"a block of {len(queries)} questions: {exc}") from exc
+            raise OracleError(
+                f"The oracle raised {type(exc).__name__} while taking "
+                f"a block of {len(queries)} questions: {exc}"
+            ) from exc
 
     def _query(self, X, classes, audit, ranking, row, selector, left, follow_up):
         """The question about one row, and per counter-example whether its
         own label is offered."""
-        picked = self._counter_examples(X, audit, ranking, row, selector,
-                                        self.n_counter_examples)
+        picked = self._counter_examples(
+            X, audit, ranking, row, selector, self.n_counter_examples
+        )
         counters = [ce for ce, _ in picked]
         offered = self._offers(audit, ranking, counters, row, left)
         fold_selector = ranking["selectors"].get(ranking["cv"].fold[row])
         query = _questions.build_query(
-            X, row, picked=picked,
+            X,
+            row,
+            picked=picked,
             counter_labels=[plain(classes[audit.labels[ce]]) for ce in counters],
-            describe=(None if fold_selector is None
-                      else getattr(fold_selector[0], "describe_score", None)),
+            describe=(
+                None
+                if fold_selector is None
+                else getattr(fold_selector[0], "describe_score", None)
+            ),
             feature_names=getattr(self, "feature_names_in_", None),
             label=plain(classes[audit.labels[row]]),
             prediction=plain(classes[ranking["prediction"][row]]),
@@ -726,8 +779,9 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
 
     def _ask(self, X, classes, audit, ranking, row, selector, left, follow_up):
         """Ask about one row and apply the answer; returns its record."""
-        query, offered = self._query(X, classes, audit, ranking, row, selector,
-                                     left, follow_up)
+        query, offered = self._query(
+            X, classes, audit, ranking, row, selector, left, follow_up
+        )
         counters = [ce.example_id for ce in query.counter_examples]
         offered_counters = [ce for ce, offer in zip(counters, offered) if offer]
         if self.background_refit and left - len(offered_counters) <= 0:
@@ -740,14 +794,18 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         audit.asked[inspected] = True
         audit.inspected[inspected] = not outcome.skipped
         first = query.counter_examples[0] if counters else None
-        audit.shown[row] = (None, None) if first is None else (
-            first.example_id, first.score)
+        audit.shown[row] = (
+            (None, None) if first is None else (first.example_id, first.score)
+        )
         audit.used += len(inspected)
         record = _questions.record(
-            query, outcome, record_type=AuditRecord,
+            query,
+            outcome,
+            record_type=AuditRecord,
             counter_offered=any(offered),
-            counter_margin=(float(ranking["margin"][counters[0]]) if counters
-                            else None),
+            counter_margin=(
+                float(ranking["margin"][counters[0]]) if counters else None
+            ),
             labels_inspected=audit.used,
             follow_up=follow_up is not None,
         )
@@ -765,17 +823,20 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
                 counter[row], score[row] = ce, s
         if self.explain_issues:
             rows = np.flatnonzero(ranking["flagged"] & ~audit.asked)
-            for row in progress(rows, desc="counter-examples",
-                                verbose=audit.inner_verbose, leave=False):
-                picked = self._counter_examples(X, audit, ranking, int(row),
-                                                selector, 1)
+            for row in progress(
+                rows, desc="counter-examples", verbose=audit.inner_verbose, leave=False
+            ):
+                picked = self._counter_examples(
+                    X, audit, ranking, int(row), selector, 1
+                )
                 if picked:
                     counter[row], score[row] = picked[0]
         given, current = audit.given, audit.labels
         return issues_table(
             np.arange(n),
-            is_label_issue=np.where(audit.inspected, given != current,
-                                    ranking["flagged"]),
+            is_label_issue=np.where(
+                audit.inspected, given != current, ranking["flagged"]
+            ),
             label_quality=label_quality(ranking["cv"].proba, given),
             given_label=classes[given],
             predicted_label=classes[ranking["prediction"]],
@@ -807,10 +868,22 @@ class LabelAuditor(CleanedClassifierMixin, MetaEstimatorMixin, ClassifierMixin, 
         return tags
 
 
-def find_label_issues(estimator=None, X=None, y=None, *, pred_probs=None,
-                      labels=None, selector=None, cv=5, threshold=0.0,
-                      explain_issues=True, n_jobs=None, random_state=None,
-                      verbose=0, n_threads="auto"):
+def find_label_issues(
+    estimator=None,
+    X=None,
+    y=None,
+    *,
+    pred_probs=None,
+    labels=None,
+    selector=None,
+    cv=5,
+    threshold=0.0,
+    explain_issues=True,
+    n_jobs=None,
+    random_state=None,
+    verbose=0,
+    n_threads="auto",
+):
     """Rank the labels of a dataset by out-of-sample suspicion, with counter-examples.
 
     Two forms:
@@ -884,23 +957,34 @@ def find_label_issues(estimator=None, X=None, y=None, *, pred_probs=None,
     10
     """
     if pred_probs is not None or labels is not None:
-        return _issues_from_pred_probs(estimator, X, y, labels, pred_probs,
-                                       threshold)
+        return _issues_from_pred_probs(estimator, X, y, labels, pred_probs, threshold)
     if estimator is None or X is None or y is None:
-        raise ValueError("find_label_issues takes (estimator, X, y), or "
-                         "(labels, pred_probs=...) to rank given probabilities.")
+        raise ValueError(
+            "find_label_issues takes (estimator, X, y), or "
+            "(labels, pred_probs=...) to rank given probabilities."
+        )
     return _find_with_estimator(
-        estimator, X, y, selector=selector, cv=cv, threshold=threshold,
-        explain_issues=explain_issues, n_jobs=n_jobs, random_state=random_state,
-        verbose=verbose, n_threads=n_threads,
+        estimator,
+        X,
+        y,
+        selector=selector,
+        cv=cv,
+        threshold=threshold,
+        explain_issues=explain_issues,
+        n_jobs=n_jobs,
+        random_state=random_state,
+        verbose=verbose,
+        n_threads=n_threads,
     )
 
 
 def _issues_from_pred_probs(first, X, y, labels, pred_probs, threshold):
     """``find_label_issues(labels, pred_probs=...)``, its arguments checked."""
     if pred_probs is None:
-        raise ValueError("labels= goes with pred_probs=; to rank with a model, "
-                         "call find_label_issues(estimator, X, y).")
+        raise ValueError(
+            "labels= goes with pred_probs=; to rank with a model, "
+            "call find_label_issues(estimator, X, y)."
+        )
     if X is not None or y is not None:
         raise ValueError(
             "find_label_issues takes either (estimator, X, y) or (labels, "
@@ -910,8 +994,10 @@ def _issues_from_pred_probs(first, X, y, labels, pred_probs, threshold):
         raise ValueError("The labels were given twice (first argument and labels=).")
     labels = first if labels is None else labels
     if labels is None or hasattr(labels, "fit"):
-        raise ValueError("With pred_probs, pass the labels: "
-                         "find_label_issues(labels, pred_probs=pred_probs).")
+        raise ValueError(
+            "With pred_probs, pass the labels: "
+            "find_label_issues(labels, pred_probs=pred_probs)."
+        )
     if not (isinstance(threshold, Real) and 0 <= threshold <= 1):
         raise ValueError(f"threshold must be in [0, 1]; got {threshold!r}.")
     return pred_probs_issues(labels, pred_probs, threshold)

@@ -62,7 +62,9 @@ class SpeculativeRefit:
         self._result = None
         self._failed = False
         self._thread = threading.Thread(
-            target=self._run, args=(compute, then), name="sklearn-cincer-refit",
+            target=self._run,
+            args=(compute, then),
+            name="sklearn-cincer-refit",
             daemon=True,
         )
         self._thread.start()
@@ -127,8 +129,9 @@ def start_speculation(auditor, X, audit, ranking, row, counters=()):
 
     def compute(assumed, stop):
         # no progress bar: the person is reading a question meanwhile
-        cvp = auditor._cross_validate(audit.template, X, audit, assumed,
-                                      verbose=0, stop=stop)
+        cvp = auditor._cross_validate(
+            audit.template, X, audit, assumed, verbose=0, stop=stop
+        )
         return None if cvp is None else (cvp, fitted)
 
     def then(result, stop):
@@ -173,7 +176,7 @@ def _fit_selectors(cvp, X, audit, labels, fitted, stop, skip_first=False):
 
     order = np.argsort(label_quality(cvp.proba, labels), kind="stable")
     _, first = np.unique(cvp.fold[order], return_index=True)
-    for fold in np.argsort(first)[int(skip_first):]:
+    for fold in np.argsort(first)[int(skip_first) :]:
         fold = int(fold)
         if stop():
             return
@@ -182,7 +185,8 @@ def _fit_selectors(cvp, X, audit, labels, fitted, stop, skip_first=False):
         train = cvp.train[fold]
         y_train = labels[train]
         selector = clone(audit.selector).fit(
-            cvp.estimators[fold], X[train], audit.classes[y_train])
+            cvp.estimators[fold], X[train], audit.classes[y_train]
+        )
         fitted.setdefault(fold, (selector, y_train))
 
 

@@ -147,8 +147,9 @@ class _BlockPicks:
     def __init__(self, block, labels, predicted, suspicious):
         asked = [
             (int(i), int(lab), int(pred))
-            for i, lab, pred in zip(block[suspicious], labels[suspicious],
-                                    predicted[suspicious])
+            for i, lab, pred in zip(
+                block[suspicious], labels[suspicious], predicted[suspicious]
+            )
         ]
         self.queue = asked
         self.index = {q[0]: j for j, q in enumerate(asked)}
@@ -474,7 +475,9 @@ class SkepticalCleaner(
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_threads": [
-            Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
         ],
         "refit_every": [
             Interval(Integral, 1, None, closed="left"),
@@ -534,8 +537,9 @@ class SkepticalCleaner(
         self : object
             The fitted cleaner.
         """
-        X, y = validate_data(self, X, y, reset=True,
-                             ensure_all_finite=nan_policy(self.estimator))
+        X, y = validate_data(
+            self, X, y, reset=True, ensure_all_finite=nan_policy(self.estimator)
+        )
         check_classification_targets(y)
         classes = np.unique(y)
         with oracle_fit(self.oracle, self, X, y):
@@ -568,8 +572,9 @@ class SkepticalCleaner(
         self : object
         """
         if not hasattr(self, "_stream"):
-            X, y = validate_data(self, X, y, reset=True,
-                                 ensure_all_finite=nan_policy(self.estimator))
+            X, y = validate_data(
+                self, X, y, reset=True, ensure_all_finite=nan_policy(self.estimator)
+            )
             check_classification_targets(y)
             classes = np.unique(y) if classes is None else np.unique(classes)
             unknown = np.setdiff1d(y, classes)
@@ -580,8 +585,9 @@ class SkepticalCleaner(
                 )
             with oracle_fit(self.oracle, self, X, y):
                 return self._start(X, y, classes)
-        X, y = validate_data(self, X, y, reset=False,
-                             ensure_all_finite=nan_policy(self.estimator))
+        X, y = validate_data(
+            self, X, y, reset=False, ensure_all_finite=nan_policy(self.estimator)
+        )
         labels = self._encode(y)
         with oracle_fit(self.oracle, self, X, y, partial=True):
             stream = self._stream.copy()
@@ -698,8 +704,10 @@ class SkepticalCleaner(
         if n_scratch:
             _refit.warn_scratch_rounds(n_scratch, len(ids))
         _outputs.warn_if_silent(
-            len(ids), len(stream.history) - questions_before,
-            stream.largest_margin, self.threshold,
+            len(ids),
+            len(stream.history) - questions_before,
+            stream.largest_margin,
+            self.threshold,
         )
 
     # ----------------------------------------------------------- the loop
@@ -707,8 +715,9 @@ class SkepticalCleaner(
     def _run(self, stream, ids):
         ids = np.asarray(list(ids), dtype=np.intp)
         verbose = self.verbose if len(ids) > 1 else 0  # no bar for one round
-        with progress(total=len(ids), desc="SkepticalCleaner", verbose=verbose,
-                      unit="round") as bar:
+        with progress(
+            total=len(ids), desc="SkepticalCleaner", verbose=verbose, unit="round"
+        ) as bar:
             start = 0
             while start < ids.shape[0]:
                 block = ids[start : start + self._block_size(stream)]
@@ -780,8 +789,11 @@ class SkepticalCleaner(
         if len(stream.history) == n_questions:
             return False
         record = stream.history[-1]
-        return bool(record.relabeled_example or record.dropped
-                    or any(record.relabeled_counter_examples))
+        return bool(
+            record.relabeled_example
+            or record.dropped
+            or any(record.relabeled_counter_examples)
+        )
 
     def _counter_examples(self, stream, example_id, prediction):
         """The counter-examples' ids and scores, best first; empty when none."""
@@ -799,7 +811,8 @@ class SkepticalCleaner(
             picked = list(zip(rows.tolist(), top.tolist()))
         else:
             picked = _questions.pick_counter_examples(
-                selector, x, label, candidates, self.n_counter_examples)
+                selector, x, label, candidates, self.n_counter_examples
+            )
         stream.selector = selector
         return [(int(train_ids[row]), float(score)) for row, score in picked]
 
@@ -843,9 +856,12 @@ class SkepticalCleaner(
                 rows = self._candidate_rows(stream, predicted)
                 found = [None] * ids.shape[0]
                 if rows.size:  # else no counter-example for those questions
-                    found = select_many(stream.X[ids],
-                                        stream.classes[stream.labels[ids]],
-                                        rows, n=self.n_counter_examples)
+                    found = select_many(
+                        stream.X[ids],
+                        stream.classes[stream.labels[ids]],
+                        rows,
+                        n=self.n_counter_examples,
+                    )
                 block.keep(ids, stream.labels[ids], predicted, found)
         return block.get(example_id, label, prediction)
 
@@ -893,9 +909,12 @@ class SkepticalCleaner(
         if self.counter_examples != "none":
             picked = self._counter_examples(stream, example_id, prediction)
         query = _questions.build_query(
-            stream.X, example_id, picked=picked,
-            counter_labels=[plain(classes[stream.labels[ce_id]])
-                            for ce_id, _ in picked],
+            stream.X,
+            example_id,
+            picked=picked,
+            counter_labels=[
+                plain(classes[stream.labels[ce_id]]) for ce_id, _ in picked
+            ],
             # the selector's own words for its score, for the person
             describe=getattr(stream.selector, "describe_score", None),
             feature_names=getattr(self, "feature_names_in_", None),
@@ -915,14 +934,18 @@ class SkepticalCleaner(
             outcome = _questions.unanswered(query)
         else:
             offered = [self.counter_examples == "relabel"] * len(picked)
-            outcome = _questions.read_answer(self._call_oracle(stream, query),
-                                            query, offered)
+            outcome = _questions.read_answer(
+                self._call_oracle(stream, query), query, offered
+            )
         changed = _questions.apply_answer(stream.labels, classes, query, outcome)
         # "drop": the oracle kept the example's label, so every
         # counter-example shown in support of the doubt goes
         dropped = bool(
-            picked and self.counter_examples == "drop" and outcome.answered
-            and not outcome.skipped and outcome.label == query.label
+            picked
+            and self.counter_examples == "drop"
+            and outcome.answered
+            and not outcome.skipped
+            and outcome.label == query.label
         )
         if dropped:
             stream.in_train[[ce_id for ce_id, _ in picked]] = False
@@ -937,11 +960,14 @@ class SkepticalCleaner(
         """
         on_handed = None
         if stream.inbox is not None:
+
             def on_handed(handed):
                 stream.inbox.note_handed(handed, query.example_id)
+
         with _while_waiting(stream.selector):
-            return _questions.hand_over(self.oracle, query, "cleaner",
-                                       on_handed=on_handed)
+            return _questions.hand_over(
+                self.oracle, query, "cleaner", on_handed=on_handed
+            )
 
     # ------------------------------------------------------------ revisions
 
@@ -959,8 +985,9 @@ class SkepticalCleaner(
             return
         due, waiting = [], []
         for pending in stream.revisions:
-            (due if pending.round is None or pending.round <= round_
-             else waiting).append(pending)
+            (
+                due if pending.round is None or pending.round <= round_ else waiting
+            ).append(pending)
         stream.revisions = waiting
         changed = []
         for pending in due:
@@ -987,8 +1014,9 @@ class SkepticalCleaner(
         if skipped:  # a skip keeps the labels the question showed
             new_label, after = own.label, record.counter_labels_before
         ids = record.counter_example_ids
-        changed = self._relabel(stream, record.example_id, record.label_after,
-                                new_label)
+        changed = self._relabel(
+            stream, record.example_id, record.label_after, new_label
+        )
         dropped = False
         if self.counter_examples == "relabel":
             for ce_id, old, new in zip(ids, record.counter_labels_after, after):
@@ -1001,10 +1029,15 @@ class SkepticalCleaner(
                 changed += list(ids)
             after = (None,) * len(ids) if dropped else record.counter_labels_before
         stream.history[index] = replace(
-            record, label_after=plain(new_label),
+            record,
+            label_after=plain(new_label),
             counter_label_after=plain(after[0]) if ids else None,
-            counter_labels_after=tuple(plain(a) for a in after), dropped=dropped,
-            annotator=answer.annotator, skipped=skipped, revised_round=round_)
+            counter_labels_after=tuple(plain(a) for a in after),
+            dropped=dropped,
+            annotator=answer.annotator,
+            skipped=skipped,
+            revised_round=round_,
+        )
         return changed
 
     @staticmethod
@@ -1047,15 +1080,23 @@ class SkepticalCleaner(
     def _record_query(self, stream, record):
         """The question of ``record`` as the cleaner asked it, from its own state."""
         return Query(
-            example_id=record.example_id, x=stream.X[record.example_id],
-            label=record.label_before, prediction=record.prediction,
-            margin=record.margin, classes=stream.classes, round=record.round,
+            example_id=record.example_id,
+            x=stream.X[record.example_id],
+            label=record.label_before,
+            prediction=record.prediction,
+            margin=record.margin,
+            classes=stream.classes,
+            round=record.round,
             strategy=self.counter_examples,
             counter_examples=tuple(
                 CounterExample(ce_id, stream.X[ce_id], label, score)
-                for ce_id, label, score in zip(record.counter_example_ids,
-                                               record.counter_labels_before,
-                                               record.scores)))
+                for ce_id, label, score in zip(
+                    record.counter_example_ids,
+                    record.counter_labels_before,
+                    record.scores,
+                )
+            ),
+        )
 
     @property
     def label_issues_(self):

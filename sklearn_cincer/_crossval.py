@@ -86,8 +86,20 @@ def check_splits(cv, X, y):
     return splits, fold
 
 
-def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=None,
-                    n_jobs=None, verbose=0, n_threads=None, stop=None):
+def cross_val_proba(
+    estimator,
+    X,
+    y,
+    classes,
+    *,
+    cv=5,
+    splits=None,
+    warm_start=None,
+    n_jobs=None,
+    verbose=0,
+    n_threads=None,
+    stop=None,
+):
     """Out-of-sample ``predict_proba`` of every row, with the fold models.
 
     Parameters
@@ -149,18 +161,29 @@ def cross_val_proba(estimator, X, y, classes, *, cv=5, splits=None, warm_start=N
     previous = [None] * len(splits)
     if warm_start is not None and "warm_start" in estimator.get_params():
         previous = warm_start.estimators
-    jobs = (delayed(_fit_fold)(estimator, X, y, train, test, classes, prev,
-                               n_threads)
-            for (train, test), prev in zip(splits, previous))
+    jobs = (
+        delayed(_fit_fold)(estimator, X, y, train, test, classes, prev, n_threads)
+        for (train, test), prev in zip(splits, previous)
+    )
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     proba = np.zeros((y.shape[0], classes.shape[0]))
     estimators = []
-    bar = progress(results, total=len(splits), desc="cross-validation",
-                   verbose=verbose, unit="fold", leave=False)
+    bar = progress(
+        results,
+        total=len(splits),
+        desc="cross-validation",
+        verbose=verbose,
+        unit="fold",
+        leave=False,
+    )
     for (model, p), (_, test) in zip(bar, splits):
         if stop is not None and stop():
             return None
         proba[test] = p
         estimators.append(model)
-    return CrossValProba(proba=proba, fold=fold, estimators=estimators,
-                         train=[train for train, _ in splits])
+    return CrossValProba(
+        proba=proba,
+        fold=fold,
+        estimators=estimators,
+        train=[train for train, _ in splits],
+    )

@@ -46,8 +46,9 @@ def _cumulative_inspection(labels_inspected, errors_found, total_errors=None):
     labels_inspected = np.asarray(labels_inspected, dtype=float)
     errors_found = np.asarray(errors_found, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(labels_inspected > 0,
-                             errors_found / labels_inspected, np.nan)
+        precision = np.where(
+            labels_inspected > 0, errors_found / labels_inspected, np.nan
+        )
     removed = None
     if total_errors:
         removed = errors_found / float(total_errors)
@@ -127,15 +128,20 @@ class LabelIssuesDisplay:
         ax = _axes(ax)
         name = self.name if name is None else name
         prefix = f"{name}: " if name else ""
-        (self.line_,) = ax.plot(self.labels_inspected, self.precision,
-                                label=prefix + "precision", **kwargs)
+        (self.line_,) = ax.plot(
+            self.labels_inspected, self.precision, label=prefix + "precision", **kwargs
+        )
         self.noise_line_ = None
         if self.noise_removed is not None:
             kw = dict(kwargs)
             kw.setdefault("color", self.line_.get_color())
-            (self.noise_line_,) = ax.plot(self.labels_inspected, self.noise_removed,
-                                          linestyle="--",
-                                          label=prefix + "noise removed", **kw)
+            (self.noise_line_,) = ax.plot(
+                self.labels_inspected,
+                self.noise_removed,
+                linestyle="--",
+                label=prefix + "noise removed",
+                **kw,
+            )
         ax.set_xlabel("labels inspected")
         ax.set_ylabel("fraction")
         ax.set_ylim(-0.02, 1.02)
@@ -192,20 +198,28 @@ class LabelIssuesDisplay:
             for row, after in pairs:
                 if r.skipped:
                     continue
-                wrong = (given[row] != y_true[row]) if y_true is not None else (
-                    after != given[row])
+                wrong = (
+                    (given[row] != y_true[row])
+                    if y_true is not None
+                    else (after != given[row])
+                )
                 errors += bool(wrong)
             found.append(errors)
         inspected = [r.labels_inspected for r in history]
         total = None if y_true is None else int((given != y_true).sum())
         precision, removed = _cumulative_inspection(inspected, found, total)
-        display = cls(np.asarray(inspected), precision, removed,
-                      name="LabelAuditor" if name is None else name)
+        display = cls(
+            np.asarray(inspected),
+            precision,
+            removed,
+            name="LabelAuditor" if name is None else name,
+        )
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
-    def from_label_issues(cls, label_issues, y_true, *, budget=None, ax=None,
-                          name=None, **kwargs):
+    def from_label_issues(
+        cls, label_issues, y_true, *, budget=None, ax=None, name=None, **kwargs
+    ):
         """Draw a static ranking: labels inspected in ``label_quality`` order.
 
         Works on any table with ``label_quality`` and ``given_label`` columns:
@@ -251,9 +265,14 @@ class LabelIssuesDisplay:
         wrong = given[order] != y_true[order]
         inspected = np.arange(1, order.shape[0] + 1)
         precision, removed = _cumulative_inspection(
-            inspected, np.cumsum(wrong), int((given != y_true).sum()))
-        display = cls(inspected, precision, removed,
-                      name="static ranking" if name is None else name)
+            inspected, np.cumsum(wrong), int((given != y_true).sum())
+        )
+        display = cls(
+            inspected,
+            precision,
+            removed,
+            name="static ranking" if name is None else name,
+        )
         return display.plot(ax=ax, **kwargs)
 
 
@@ -265,8 +284,11 @@ _F1_AXES_LABEL = "sklearn_cincer test F1"
 def _f1_axes(ax):
     """The F1 twin of ``ax`` drawn by an earlier curve, or None."""
     for other in ax.figure.axes:
-        if other.get_label() == _F1_AXES_LABEL and ax in other.get_shared_x_axes(
-        ).get_siblings(other) and other is not ax:
+        if (
+            other.get_label() == _F1_AXES_LABEL
+            and ax in other.get_shared_x_axes().get_siblings(other)
+            and other is not ax
+        ):
             return other
     return None
 
@@ -278,8 +300,12 @@ def _one_legend(ax, twin):
     so a legend of ``ax`` would sit under the F1 lines.
     """
     holders = [ax] if twin is None else [ax, twin]
-    handles = [line for holder in holders for line in holder.get_lines()
-               if not line.get_label().startswith("_")]
+    handles = [
+        line
+        for holder in holders
+        for line in holder.get_lines()
+        if not line.get_label().startswith("_")
+    ]
     for holder in holders:
         if holder.get_legend() is not None:
             holder.get_legend().remove()
@@ -363,8 +389,9 @@ class CleaningCurveDisplay:
         ax = _axes(ax)
         name = self.name if name is None else name
         prefix = f"{name}: " if name else ""
-        (self.line_,) = ax.plot(self.rounds, self.n_cleaned,
-                                label=prefix + "labels cleaned", **kwargs)
+        (self.line_,) = ax.plot(
+            self.rounds, self.n_cleaned, label=prefix + "labels cleaned", **kwargs
+        )
         ax.set_xlabel("round (examples streamed)")
         ax.set_ylabel("labels cleaned")
         self.f1_ax_, self.f1_line_ = _f1_axes(ax), None
@@ -374,16 +401,29 @@ class CleaningCurveDisplay:
                 self.f1_ax_.set_label(_F1_AXES_LABEL)
             kw = dict(kwargs)
             kw.setdefault("color", self.line_.get_color())
-            (self.f1_line_,) = self.f1_ax_.plot(self.rounds, self.f1, linestyle="--",
-                                                label=prefix + "test F1", **kw)
+            (self.f1_line_,) = self.f1_ax_.plot(
+                self.rounds, self.f1, linestyle="--", label=prefix + "test F1", **kw
+            )
             self.f1_ax_.set_ylabel("test F1 (dashed)")
         _one_legend(ax, self.f1_ax_)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
     @classmethod
-    def from_cleaner(cls, cleaner, X, y, *, X_test=None, y_test=None, y_true=None,
-                     n_points=20, ax=None, name=None, **kwargs):
+    def from_cleaner(
+        cls,
+        cleaner,
+        X,
+        y,
+        *,
+        X_test=None,
+        y_test=None,
+        y_true=None,
+        n_points=20,
+        ax=None,
+        name=None,
+        **kwargs,
+    ):
         """Run a cleaner over ``(X, y)`` and draw how cleaning went.
 
         The cleaner (cloned) is fit on the bootstrap rows, then streamed the
@@ -445,8 +485,11 @@ class CleaningCurveDisplay:
         X, y = np.asarray(X), np.asarray(y)
         n = X.shape[0]
         boot = cleaner.n_bootstrap
-        boot = min(int(boot), n) if isinstance(boot, (int, np.integer)) else max(
-            1, math.ceil(boot * n))
+        boot = (
+            min(int(boot), n)
+            if isinstance(boot, (int, np.integer))
+            else max(1, math.ceil(boot * n))
+        )
         model = clone(cleaner).set_params(n_bootstrap=boot)
         y_known = None if y_true is None else np.asarray(y_true)
         has_test = X_test is not None and y_test is not None
@@ -460,12 +503,17 @@ class CleaningCurveDisplay:
                 if y_known is None:
                     count += r.relabeled_example + r.relabeled_counter_example
                     continue
-                count += (r.label_before != y_known[r.example_id]
-                          and r.label_after == y_known[r.example_id])
+                count += (
+                    r.label_before != y_known[r.example_id]
+                    and r.label_after == y_known[r.example_id]
+                )
                 ce = r.counter_example_id
-                count += bool(ce is not None and r.relabeled_counter_example
-                              and r.counter_label_before != y_known[ce]
-                              and r.counter_label_after == y_known[ce])
+                count += bool(
+                    ce is not None
+                    and r.relabeled_counter_example
+                    and r.counter_label_before != y_known[ce]
+                    and r.counter_label_after == y_known[ce]
+                )
             cleaned.append(int(count))
             queries.append(model.n_queries_)
             if has_test:
@@ -474,15 +522,22 @@ class CleaningCurveDisplay:
         model.fit(X[:boot], y[:boot])
         measure(0)
         edges = np.unique(np.linspace(boot, n, n_points + 1).round().astype(int))
-        bar = progress(list(zip(edges[:-1], edges[1:])), desc="CleaningCurveDisplay",
-                       verbose=getattr(cleaner, "verbose", 0), unit="chunk")
+        bar = progress(
+            list(zip(edges[:-1], edges[1:])),
+            desc="CleaningCurveDisplay",
+            verbose=getattr(cleaner, "verbose", 0),
+            unit="chunk",
+        )
         for start, stop in bar:
             model.partial_fit(X[start:stop], y[start:stop])
             measure(stop - boot)
-        display = cls(np.asarray(rounds), np.asarray(cleaned),
-                      np.asarray(f1) if has_test else None,
-                      n_queries=np.asarray(queries),
-                      name=type(cleaner).__name__ if name is None else name)
+        display = cls(
+            np.asarray(rounds),
+            np.asarray(cleaned),
+            np.asarray(f1) if has_test else None,
+            n_queries=np.asarray(queries),
+            name=type(cleaner).__name__ if name is None else name,
+        )
         display.cleaner = model
         return display.plot(ax=ax, **kwargs)
 
@@ -534,8 +589,17 @@ class CounterExampleDisplay:
     (8, 18)
     """
 
-    def __init__(self, x, counter_x, caption="", counter_caption="", *,
-                 image_shape=None, feature_names=None, n_features=10):
+    def __init__(
+        self,
+        x,
+        counter_x,
+        caption="",
+        counter_caption="",
+        *,
+        image_shape=None,
+        feature_names=None,
+        n_features=10,
+    ):
         self.x = x
         self.counter_x = counter_x
         self.caption = caption
@@ -570,21 +634,32 @@ class CounterExampleDisplay:
             self.image_ = ax.imshow(both, cmap=cmap)
             ax.set_xticks([(w - 1) / 2, both.shape[1] - (w + 1) / 2])
             ax.set_xticklabels(
-                [_stacked("suspicious", self.caption),
-                 _stacked("counter-example", self.counter_caption)],
-                fontsize="small")
+                [
+                    _stacked("suspicious", self.caption),
+                    _stacked("counter-example", self.counter_caption),
+                ],
+                fontsize="small",
+            )
             ax.tick_params(length=0)
             ax.set_yticks([])
         else:
-            names = (list(self.feature_names) if self.feature_names is not None
-                     else [f"x[{j}]" for j in range(x.shape[0])])
+            names = (
+                list(self.feature_names)
+                if self.feature_names is not None
+                else [f"x[{j}]" for j in range(x.shape[0])]
+            )
             order = np.argsort(-np.abs(x - cx), kind="stable")[: self.n_features]
             pos = np.arange(order.shape[0])
             self.bars_ = [
-                ax.barh(pos - 0.2, x[order], height=0.4,
-                        label="suspicious: " + self.caption),
-                ax.barh(pos + 0.2, cx[order], height=0.4,
-                        label="counter-example: " + self.counter_caption),
+                ax.barh(
+                    pos - 0.2, x[order], height=0.4, label="suspicious: " + self.caption
+                ),
+                ax.barh(
+                    pos + 0.2,
+                    cx[order],
+                    height=0.4,
+                    label="counter-example: " + self.counter_caption,
+                ),
             ]
             ax.set_yticks(pos)
             ax.set_yticklabels([str(names[j]) for j in order], fontsize="small")
@@ -595,8 +670,16 @@ class CounterExampleDisplay:
         return self
 
     @classmethod
-    def from_query(cls, query, *, image_shape=None, feature_names=None,
-                   n_features=10, ax=None, **kwargs):
+    def from_query(
+        cls,
+        query,
+        *,
+        image_shape=None,
+        feature_names=None,
+        n_features=10,
+        ax=None,
+        **kwargs,
+    ):
         """Draw a :class:`~sklearn_cincer.oracles.Query` as the oracle sees it.
 
         Parameters
@@ -635,34 +718,60 @@ class CounterExampleDisplay:
             )
         score = "" if query.score is None else f", score {query.score:.3g}"
         display = cls(
-            query.x, query.counter_x,
-            f"#{query.example_id} labeled {query.label}, predicted "
-            f"{query.prediction}",
+            query.x,
+            query.counter_x,
+            f"#{query.example_id} labeled {query.label}, predicted {query.prediction}",
             f"#{query.counter_example_id} labeled {query.counter_label}{score}",
             image_shape=image_shape,
-            feature_names=(query.feature_names if feature_names is None
-                           else feature_names),
+            feature_names=(
+                query.feature_names if feature_names is None else feature_names
+            ),
             n_features=n_features,
         )
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
-    def _from_row(cls, X, row, counter, label, prediction, counter_label, score,
-                  image_shape, feature_names, n_features, ax, kwargs):
+    def _from_row(
+        cls,
+        X,
+        row,
+        counter,
+        label,
+        prediction,
+        counter_label,
+        score,
+        image_shape,
+        feature_names,
+        n_features,
+        ax,
+        kwargs,
+    ):
         X = np.asarray(X)
         score_text = "" if score is None or np.isnan(score) else f", score {score:.3g}"
         display = cls(
-            X[row], X[counter],
+            X[row],
+            X[counter],
             f"#{row} labeled {label}, predicted {prediction}",
             f"#{counter} labeled {counter_label}{score_text}",
-            image_shape=image_shape, feature_names=feature_names,
+            image_shape=image_shape,
+            feature_names=feature_names,
             n_features=n_features,
         )
         return display.plot(ax=ax, **kwargs)
 
     @classmethod
-    def from_auditor(cls, auditor, X, *, example_id=None, image_shape=None,
-                     feature_names=None, n_features=10, ax=None, **kwargs):
+    def from_auditor(
+        cls,
+        auditor,
+        X,
+        *,
+        example_id=None,
+        image_shape=None,
+        feature_names=None,
+        n_features=10,
+        ax=None,
+        **kwargs,
+    ):
         """Draw a fitted :class:`~sklearn_cincer.LabelAuditor`'s example and its pair.
 
         Parameters
@@ -717,15 +826,33 @@ class CounterExampleDisplay:
         if feature_names is None:
             feature_names = getattr(auditor, "feature_names_in_", None)
         return cls._from_row(
-            X, example_id, ce, given[example_id],
+            X,
+            example_id,
+            ce,
+            given[example_id],
             np.asarray(issues["predicted_label"])[example_id],
-            given[ce], float(np.asarray(issues["counter_example_score"])[example_id]),
-            image_shape, feature_names, n_features, ax, kwargs,
+            given[ce],
+            float(np.asarray(issues["counter_example_score"])[example_id]),
+            image_shape,
+            feature_names,
+            n_features,
+            ax,
+            kwargs,
         )
 
     @classmethod
-    def from_cleaner(cls, cleaner, X, *, example_id=None, image_shape=None,
-                     feature_names=None, n_features=10, ax=None, **kwargs):
+    def from_cleaner(
+        cls,
+        cleaner,
+        X,
+        *,
+        example_id=None,
+        image_shape=None,
+        feature_names=None,
+        n_features=10,
+        ax=None,
+        **kwargs,
+    ):
         """Draw a question of a fitted :class:`~sklearn_cincer.SkepticalCleaner`.
 
         Parameters
@@ -774,7 +901,16 @@ class CounterExampleDisplay:
             )
         r = records[0]
         return cls._from_row(
-            X, r.example_id, r.counter_example_id, r.label_before, r.prediction,
-            r.counter_label_before, r.score, image_shape, feature_names, n_features,
-            ax, kwargs,
+            X,
+            r.example_id,
+            r.counter_example_id,
+            r.label_before,
+            r.prediction,
+            r.counter_label_before,
+            r.score,
+            image_shape,
+            feature_names,
+            n_features,
+            ax,
+            kwargs,
         )

@@ -35,8 +35,12 @@ def _classes_of(labels, n_columns):
         ) from None
     if classes.shape[0] == n_columns:
         return classes
-    if labels.dtype.kind in "iu" and classes.size and classes[0] >= 0 \
-            and classes[-1] < n_columns:
+    if (
+        labels.dtype.kind in "iu"
+        and classes.size
+        and classes[0] >= 0
+        and classes[-1] < n_columns
+    ):
         return np.arange(n_columns)
     raise ValueError(
         f"pred_probs has {n_columns} columns but labels hold {classes.shape[0]} "
@@ -77,8 +81,10 @@ def check_pred_probs(labels, pred_probs):
             f"pred_probs holds NaN or infinite values (rows {bad[:5].tolist()})."
         )
     if pred_probs.min() < 0 or pred_probs.max() > 1:
-        raise ValueError("pred_probs must lie in [0, 1]; pass probabilities, "
-                         "not decision scores or logits.")
+        raise ValueError(
+            "pred_probs must lie in [0, 1]; pass probabilities, "
+            "not decision scores or logits."
+        )
     sums = pred_probs.sum(axis=1)
     off = np.flatnonzero(np.abs(sums - 1.0) > _SUM_TOLERANCE)
     if off.size:
@@ -166,9 +172,11 @@ class HealthSummary:
 
     def __str__(self):
         lines = [
-            (f"Label issues: {self.n_label_issues} of {self.n_examples} "
-             f"examples; overall label quality {self.overall_label_quality:.3f} "
-             f"(mean normalized margin {self.mean_label_quality:.3f})."),
+            (
+                f"Label issues: {self.n_label_issues} of {self.n_examples} "
+                f"examples; overall label quality {self.overall_label_quality:.3f} "
+                f"(mean normalized margin {self.mean_label_quality:.3f})."
+            ),
             "Issues per class (worst first):",
         ]
         lines += [
@@ -178,11 +186,15 @@ class HealthSummary:
         ]
         if self.confused:
             lines.append("Classes most often confused:")
-            lines += [f"  {p['given']!r} and {p['predicted']!r}: {p['n_examples']}"
-                      for p in self.confused]
+            lines += [
+                f"  {p['given']!r} and {p['predicted']!r}: {p['n_examples']}"
+                for p in self.confused
+            ]
         if self.spellings:
-            lines.append("Labels that differ only in case or whitespace (one "
-                         "class each for the model; merge them in the data):")
+            lines.append(
+                "Labels that differ only in case or whitespace (one "
+                "class each for the model; merge them in the data):"
+            )
             lines += [f"  {line}" for line in describe_variants(self.spellings)]
         return "\n".join(lines)
 
@@ -192,13 +204,17 @@ def _per_class(classes, encoded, flagged, quality):
     for k, cls in enumerate(classes):
         mine = encoded == k
         n = int(mine.sum())
-        rows.append({
-            "class": cls.item() if hasattr(cls, "item") else cls,
-            "n_examples": n,
-            "n_label_issues": int(flagged[mine].sum()),
-            "issue_rate": float(flagged[mine].mean()) if n else 0.0,
-            "mean_label_quality": float(quality[mine].mean()) if n else float("nan"),
-        })
+        rows.append(
+            {
+                "class": cls.item() if hasattr(cls, "item") else cls,
+                "n_examples": n,
+                "n_label_issues": int(flagged[mine].sum()),
+                "issue_rate": float(flagged[mine].mean()) if n else 0.0,
+                "mean_label_quality": float(quality[mine].mean())
+                if n
+                else float("nan"),
+            }
+        )
     return sorted(rows, key=lambda r: (-r["issue_rate"], -r["n_label_issues"]))
 
 
@@ -208,17 +224,24 @@ def _confused(classes, encoded, predicted, flagged, top):
     counts = np.zeros((c, c), dtype=np.int64)
     np.add.at(counts, (encoded[flagged], predicted[flagged]), 1)
     both = counts + counts.T
-    pairs = [(int(both[i, j]), i, j) for i in range(c) for j in range(i + 1, c)
-             if both[i, j]]
+    pairs = [
+        (int(both[i, j]), i, j) for i in range(c) for j in range(i + 1, c) if both[i, j]
+    ]
     pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
     out = []
     for n, i, j in pairs[:top]:
         given, other = (i, j) if counts[i, j] >= counts[j, i] else (j, i)
-        out.append({"given": classes[given].item() if hasattr(classes[given], "item")
-                    else classes[given],
-                    "predicted": classes[other].item()
-                    if hasattr(classes[other], "item") else classes[other],
-                    "n_examples": n})
+        out.append(
+            {
+                "given": classes[given].item()
+                if hasattr(classes[given], "item")
+                else classes[given],
+                "predicted": classes[other].item()
+                if hasattr(classes[other], "item")
+                else classes[other],
+                "n_examples": n,
+            }
+        )
     return out
 
 

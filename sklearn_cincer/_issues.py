@@ -108,9 +108,19 @@ def _label_array(values, classes):
         return np.asarray(values, dtype=object)
 
 
-def issues_table(example_id, *, is_label_issue, label_quality, given_label,
-                 predicted_label, counter_example, counter_example_score,
-                 inspected, cleaned_label, classes):
+def issues_table(
+    example_id,
+    *,
+    is_label_issue,
+    label_quality,
+    given_label,
+    predicted_label,
+    counter_example,
+    counter_example_score,
+    inspected,
+    cleaned_label,
+    classes,
+):
     """Build a label issues table (DataFrame, or structured array without pandas).
 
     Every argument is a sequence with one value per row; ``counter_example``
@@ -203,9 +213,7 @@ def cleaner_label_issues(history, classes):
             -1 if r.counter_example_id is None else r.counter_example_id
             for r in history
         ],
-        counter_example_score=[
-            np.nan if r.score is None else r.score for r in history
-        ],
+        counter_example_score=[np.nan if r.score is None else r.score for r in history],
         inspected=inspected,
         cleaned_label=[r.label_after for r in history],
         classes=classes,

@@ -33,8 +33,11 @@ def takes_nan(estimator):
     A ``Pipeline`` takes what its first step takes (an imputer), which its
     own tag does not say.
     """
-    steps = [step for _, step in getattr(estimator, "steps", [])
-             if step not in (None, "passthrough")]
+    steps = [
+        step
+        for _, step in getattr(estimator, "steps", [])
+        if step not in (None, "passthrough")
+    ]
     if steps:
         return takes_nan(steps[0])
     try:
@@ -156,8 +159,9 @@ class CleanedClassifierMixin:
         y : ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False,
-                          ensure_all_finite=nan_policy(self.estimator))
+        X = validate_data(
+            self, X, reset=False, ensure_all_finite=nan_policy(self.estimator)
+        )
         return self.estimator_.predict(X)
 
     @available_if(estimator_has("predict_proba"))
@@ -173,8 +177,9 @@ class CleanedClassifierMixin:
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False,
-                          ensure_all_finite=nan_policy(self.estimator))
+        X = validate_data(
+            self, X, reset=False, ensure_all_finite=nan_policy(self.estimator)
+        )
         return self._proba(self.estimator_, X, self.classes_)
 
     @available_if(estimator_has("predict_proba"))
@@ -205,6 +210,7 @@ class CleanedClassifierMixin:
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False,
-                          ensure_all_finite=nan_policy(self.estimator))
+        X = validate_data(
+            self, X, reset=False, ensure_all_finite=nan_policy(self.estimator)
+        )
         return self.estimator_.decision_function(X)

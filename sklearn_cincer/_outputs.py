@@ -7,7 +7,12 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 
 CHANGE_COLUMNS = (
-    "round", "example_id", "role", "change", "label_before", "label_after",
+    "round",
+    "example_id",
+    "role",
+    "change",
+    "label_before",
+    "label_after",
     "annotator",
 )
 
@@ -34,22 +39,46 @@ def label_changes(history):
     for r in history:
         common = {"round": r.round, "annotator": r.annotator}
         if r.relabeled_example:
-            rows.append(dict(common, example_id=r.example_id, role="example",
-                             change="relabeled", label_before=r.label_before,
-                             label_after=r.label_after))
+            rows.append(
+                dict(
+                    common,
+                    example_id=r.example_id,
+                    role="example",
+                    change="relabeled",
+                    label_before=r.label_before,
+                    label_after=r.label_after,
+                )
+            )
         # every counter-example shown, in order (several with
         # n_counter_examples > 1)
         for ce_id, before, after, relabeled in zip(
-                r.counter_example_ids, r.counter_labels_before,
-                r.counter_labels_after, r.relabeled_counter_examples):
+            r.counter_example_ids,
+            r.counter_labels_before,
+            r.counter_labels_after,
+            r.relabeled_counter_examples,
+        ):
             if relabeled:
-                rows.append(dict(common, example_id=ce_id, role="counter-example",
-                                 change="relabeled", label_before=before,
-                                 label_after=after))
+                rows.append(
+                    dict(
+                        common,
+                        example_id=ce_id,
+                        role="counter-example",
+                        change="relabeled",
+                        label_before=before,
+                        label_after=after,
+                    )
+                )
             if r.dropped:
-                rows.append(dict(common, example_id=ce_id, role="counter-example",
-                                 change="dropped", label_before=before,
-                                 label_after=before))
+                rows.append(
+                    dict(
+                        common,
+                        example_id=ce_id,
+                        role="counter-example",
+                        change="dropped",
+                        label_before=before,
+                        label_after=before,
+                    )
+                )
     rows = [{key: row[key] for key in CHANGE_COLUMNS} for row in rows]
     try:
         import pandas as pd
@@ -79,8 +108,7 @@ def cleaned_rows(X, ids, y, n_seen):
     return np.asarray(rows), np.asarray(y)
 
 
-def warn_if_silent(n_rounds, n_questions, largest_margin, threshold,
-                   min_rounds=100):
+def warn_if_silent(n_rounds, n_questions, largest_margin, threshold, min_rounds=100):
     """Warn when a long stream asked nothing although the model disagreed.
 
     ``largest_margin`` is the largest margin of a streamed example whose

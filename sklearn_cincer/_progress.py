@@ -45,14 +45,13 @@ class Progress:
         if self.verbose > 0:
             tqdm = _tqdm_class()
             if tqdm is not None:
-                self._bar = tqdm(total=total, desc=desc, unit=unit, leave=leave,
-                                 dynamic_ncols=True)
+                self._bar = tqdm(
+                    total=total, desc=desc, unit=unit, leave=leave, dynamic_ncols=True
+                )
             else:
                 self._plain = True
         # Plain lines every tenth of a known total (every step at verbose>=2).
-        self._every = (
-            max(1, total // 10) if self.verbose == 1 and total else 1
-        )
+        self._every = max(1, total // 10) if self.verbose == 1 and total else 1
 
     def __iter__(self):
         try:
@@ -98,8 +97,11 @@ class Progress:
     def _print(self):
         of = "" if self.total is None else f"/{self.total}"
         extra = ", ".join(f"{k} {v}" for k, v in self._postfix.items())
-        print(f"[{self.desc}] {self.n}{of}" + (f": {extra}" if extra else ""),
-              file=sys.stdout, flush=True)
+        print(
+            f"[{self.desc}] {self.n}{of}" + (f": {extra}" if extra else ""),
+            file=sys.stdout,
+            flush=True,
+        )
 
     def close(self):
         """End the bar (a plain progress prints nothing more)."""
@@ -108,8 +110,7 @@ class Progress:
             self._bar = None
 
 
-def progress(iterable=None, *, total=None, desc="", verbose=0, unit="it",
-             leave=True):
+def progress(iterable=None, *, total=None, desc="", verbose=0, unit="it", leave=True):
     """Show the progress of a loop, as ``verbose`` asks.
 
     Parameters

@@ -127,10 +127,12 @@ class QueryRecord:
         if self.counter_example_ids or self.counter_example_id is None:
             return
         # one counter-example, given by the single fields
-        for name, value in (("counter_example_ids", self.counter_example_id),
-                            ("scores", self.score),
-                            ("counter_labels_before", self.counter_label_before),
-                            ("counter_labels_after", self.counter_label_after)):
+        for name, value in (
+            ("counter_example_ids", self.counter_example_id),
+            ("scores", self.score),
+            ("counter_labels_before", self.counter_label_before),
+            ("counter_labels_after", self.counter_label_after),
+        ):
             object.__setattr__(self, name, (value,))
 
     def __setstate__(self, state):
@@ -170,8 +172,10 @@ class QueryRecord:
         """
         return tuple(
             not self.dropped and after != before
-            for before, after in zip(self.counter_labels_before,
-                                     self.counter_labels_after))
+            for before, after in zip(
+                self.counter_labels_before, self.counter_labels_after
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -232,8 +236,16 @@ def pick_counter_examples(selector, x, label, candidates, n):
     return [(int(row), float(score)) for row, score in zip(rows.tolist(), top.tolist())]
 
 
-def build_query(X, example_id, *, picked, counter_labels, describe=None,
-                feature_names=None, **fields):
+def build_query(
+    X,
+    example_id,
+    *,
+    picked,
+    counter_labels,
+    describe=None,
+    feature_names=None,
+    **fields,
+):
     """The query about row ``example_id`` of ``X`` and its counter-examples.
 
     Parameters
@@ -253,14 +265,21 @@ def build_query(X, example_id, *, picked, counter_labels, describe=None,
         The other fields of :class:`~sklearn_cincer.oracles.Query`.
     """
     shown = tuple(
-        CounterExample(ce_id, X[ce_id].copy(), label, score,
-                       None if describe is None else describe(score))
+        CounterExample(
+            ce_id,
+            X[ce_id].copy(),
+            label,
+            score,
+            None if describe is None else describe(score),
+        )
         for (ce_id, score), label in zip(picked, counter_labels)
     )
     return Query(
-        example_id=example_id, x=X[example_id].copy(),
+        example_id=example_id,
+        x=X[example_id].copy(),
         feature_names=None if feature_names is None else feature_names.copy(),
-        counter_examples=shown, **fields,
+        counter_examples=shown,
+        **fields,
     )
 
 
@@ -281,8 +300,9 @@ def hand_over(oracle, query, asker, *, on_handed=None):
 
 def unanswered(query):
     """The outcome of a question nobody answered: every label kept."""
-    return Outcome(query.label, tuple(ce.label for ce in query.counter_examples),
-                   answered=False)
+    return Outcome(
+        query.label, tuple(ce.label for ce in query.counter_examples), answered=False
+    )
 
 
 def read_answer(answer, query, offered):
@@ -310,10 +330,16 @@ def read_answer(answer, query, offered):
     if answer.skipped:
         # a skipped question changes nothing, whatever labels it carries
         label, decided = query.label, shown
-    decided = tuple(new if offer else old
-                    for new, old, offer in zip(decided, shown, offered))
-    return Outcome(label, decided, answered=True, skipped=bool(answer.skipped),
-                   annotator=answer.annotator)
+    decided = tuple(
+        new if offer else old for new, old, offer in zip(decided, shown, offered)
+    )
+    return Outcome(
+        label,
+        decided,
+        answered=True,
+        skipped=bool(answer.skipped),
+        annotator=answer.annotator,
+    )
 
 
 def apply_answer(labels, classes, query, outcome):

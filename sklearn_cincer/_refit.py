@@ -229,7 +229,7 @@ def rows_to_learn(estimator, train_ids, changed):
     _, _, last = _last_step(estimator)
     if "warm_start" not in last.get_params():
         return changed
-    tail = train_ids[-(_REPLAY_ROWS + changed.shape[0]):]
+    tail = train_ids[-(_REPLAY_ROWS + changed.shape[0]) :]
     tail = tail[~np.isin(tail, changed)][-_REPLAY_ROWS:]
     return np.concatenate([tail, changed])
 

@@ -106,8 +106,10 @@ def replayed_revisions(oracle):
     due = getattr(oracle, "due_revisions", None)
     if due is None:
         return []
-    return [PendingRevision(query, answer, int(round_), live=False)
-            for query, answer, round_ in due()]
+    return [
+        PendingRevision(query, answer, int(round_), live=False)
+        for query, answer, round_ in due()
+    ]
 
 
 def report_applied(oracle, pending, round_):

@@ -46,8 +46,9 @@ def spelling_variants(labels):
     [{'Adelie': 2, 'Adelie ': 1}, {'Gentoo': 1, 'gentoo': 1}]
     """
     values, counts = np.unique(
-        np.array([str(v) if isinstance(v, str) else "" for v in labels] + [""],
-                 dtype=object).astype(str),
+        np.array(
+            [str(v) if isinstance(v, str) else "" for v in labels] + [""], dtype=object
+        ).astype(str),
         return_counts=True,
     )
     groups = {}
@@ -73,7 +74,9 @@ def describe_variants(groups):
     ["'Adelie' (2 rows), 'Adelie ' (1 row)"]
     """
     return [
-        ", ".join(f"{spelling!r} ({count} row{'s' if count != 1 else ''})"
-                  for spelling, count in group.items())
+        ", ".join(
+            f"{spelling!r} ({count} row{'s' if count != 1 else ''})"
+            for spelling, count in group.items()
+        )
         for group in groups
     ]

@@ -49,9 +49,11 @@ def executable():
     """The label-studio executable, or None with the reason."""
     path = os.environ.get(VARIABLE)
     if not path:
-        return None, (f"Label Studio is not installed here: set {VARIABLE} to the "
-                      "label-studio executable of its own virtual environment "
-                      "(.ci/run does)")
+        return None, (
+            f"Label Studio is not installed here: set {VARIABLE} to the "
+            "label-studio executable of its own virtual environment "
+            "(.ci/run does)"
+        )
     if not os.access(path, os.X_OK):
         return None, f"{VARIABLE}={path} is not an executable"
     return path, ""
@@ -59,17 +61,27 @@ def executable():
 
 def environment(data, home, port):
     """The server's environment: local only, a preset lead account and token."""
-    env = {k: v for k, v in os.environ.items()
-           # Label Studio reads these unprefixed names too
-           if k not in ("HOST", "PORT", "USERNAME", "PASSWORD")}
-    env.update({
-        "HOME": str(home), "LABEL_STUDIO_BASE_DATA_DIR": str(data),
-        "LABEL_STUDIO_USERNAME": LEAD[0], "LABEL_STUDIO_PASSWORD": LEAD[1],
-        "LABEL_STUDIO_USER_TOKEN": LEAD[2],
-        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-        "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "COLLECT_ANALYTICS": "false",
-        "LATEST_VERSION_CHECK": "false", "LABEL_STUDIO_PORT": str(port),
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # Label Studio reads these unprefixed names too
+        if k not in ("HOST", "PORT", "USERNAME", "PASSWORD")
+    }
+    env.update(
+        {
+            "HOME": str(home),
+            "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+            "LABEL_STUDIO_USERNAME": LEAD[0],
+            "LABEL_STUDIO_PASSWORD": LEAD[1],
+            "LABEL_STUDIO_USER_TOKEN": LEAD[2],
+            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+            "SENTRY_DSN": "",
+            "FRONTEND_SENTRY_DSN": "",
+            "COLLECT_ANALYTICS": "false",
+            "LATEST_VERSION_CHECK": "false",
+            "LABEL_STUDIO_PORT": str(port),
+        }
+    )
     return env
 
 
@@ -89,18 +101,31 @@ class Server:
         self.data, self.home = data, home
         self._log = open(log, "ab")  # noqa: SIM115  (closed by stop)
         self.process = subprocess.Popen(
-            [exe, "start", "--no-browser", "--internal-host", "127.0.0.1",
-             "--port", str(self.port)],
-            env=environment(data, home, self.port), stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True, cwd=str(home))
+            [
+                exe,
+                "start",
+                "--no-browser",
+                "--internal-host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=environment(data, home, self.port),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(home),
+        )
         self.pid = self.process.pid
 
     def wait_up(self, timeout=300):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Label Studio exited ({self.process.returncode}); "
-                                   f"see {self._log.name}")
+                raise RuntimeError(
+                    f"Label Studio exited ({self.process.returncode}); "
+                    f"see {self._log.name}"
+                )
             with contextlib.suppress(OSError):
                 with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
                     if r.status == 200:
@@ -125,9 +150,12 @@ class Server:
 
 def template(exe):
     """The cache folder of a migrated database with both accounts (made once)."""
-    root = Path(os.environ.get(
-        "SKLEARN_CINCER_LABEL_STUDIO_DATA",
-        Path.home() / ".cache" / "sklearn-cincer" / f"label-studio-{VERSION}"))
+    root = Path(
+        os.environ.get(
+            "SKLEARN_CINCER_LABEL_STUDIO_DATA",
+            Path.home() / ".cache" / "sklearn-cincer" / f"label-studio-{VERSION}",
+        )
+    )
     data, home = root / "data", root / "home"
     marker = root / "ready"
     data.mkdir(parents=True, exist_ok=True)
@@ -141,9 +169,15 @@ def template(exe):
             finally:
                 server.stop()
             subprocess.run(
-                [exe, "shell"], input=_SECOND_USER.encode(), check=True,
-                env=environment(data, home, 0), cwd=str(home),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+                [exe, "shell"],
+                input=_SECOND_USER.encode(),
+                check=True,
+                env=environment(data, home, 0),
+                cwd=str(home),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=300,
+            )
             marker.write_text(VERSION)
     return data
 
@@ -164,9 +198,14 @@ def api(server, method, path, body=None, token=None):
     """The JSON of a request as the account of ``token`` (the lead's)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        server.url + path, data=data, method=method,
-        headers={"Authorization": f"Token {token or server.token}",
-                 "Content-Type": "application/json"})
+        server.url + path,
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Token {token or server.token}",
+            "Content-Type": "application/json",
+        },
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         raw = response.read()
     return json.loads(raw) if raw else None
@@ -179,12 +218,22 @@ def tasks(server, project):
 def annotate(server, task_id, picks, token=None, skip=False):
     """Submit an annotation: ``picks`` maps a control name to the class name."""
     task = api(server, "GET", f"/api/tasks/{task_id}")
-    result = [{"from_name": name, "to_name": name.replace("_label", "")
-               .replace("label", "example"), "type": "choices",
-               "value": {"choices": [value]}} for name, value in picks.items()]
-    return api(server, "POST", f"/api/tasks/{task['id']}/annotations",
-               {"result": [] if skip else result, "was_cancelled": skip},
-               token=token)
+    result = [
+        {
+            "from_name": name,
+            "to_name": name.replace("_label", "").replace("label", "example"),
+            "type": "choices",
+            "value": {"choices": [value]},
+        }
+        for name, value in picks.items()
+    ]
+    return api(
+        server,
+        "POST",
+        f"/api/tasks/{task['id']}/annotations",
+        {"result": [] if skip else result, "was_cancelled": skip},
+        token=token,
+    )
 
 
 @contextlib.contextmanager
@@ -205,8 +254,13 @@ def annotator(server, project, policy, token=None, every=0.1):
                     if task["id"] in done:
                         continue
                     picks = policy(task)
-                    annotate(server, task["id"], {} if picks == "skip" else picks,
-                             token=token, skip=picks == "skip")
+                    annotate(
+                        server,
+                        task["id"],
+                        {} if picks == "skip" else picks,
+                        token=token,
+                        skip=picks == "skip",
+                    )
                     done.append(task["id"])
             except (urllib.error.URLError, OSError):
                 pass  # the server going away is what some tests do

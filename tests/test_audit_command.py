@@ -31,8 +31,17 @@ def messy(tmp_path):
 
 
 def _argv(path, out, *more):
-    return ["audit", str(path), "--label", "y", "--output", str(out),
-            "--ignore", "count", *more]
+    return [
+        "audit",
+        str(path),
+        "--label",
+        "y",
+        "--output",
+        str(out),
+        "--ignore",
+        "count",
+        *more,
+    ]
 
 
 def _python_auditor(path, oracle, **params):
@@ -43,13 +52,15 @@ def _python_auditor(path, oracle, **params):
     text = CsvText(path.read_bytes(), ",")
     frame = pd.read_csv(io.StringIO(text.text))
     table = Table(frame, "y", ignore=["count"], shuffle=False, text=text)
-    auditor = LabelAuditor(default_model(table), oracle=oracle, random_state=0,
-                           **params).fit(table.X, table.y)
+    auditor = LabelAuditor(
+        default_model(table), oracle=oracle, random_state=0, **params
+    ).fit(table.X, table.y)
     return table, auditor
 
 
 def test_terminal_answers_change_the_labels_byte_exactly_and_rank_the_issues(
-        messy, tmp_path, capsys, monkeypatch):
+    messy, tmp_path, capsys, monkeypatch
+):
     path, lines = messy
     out = tmp_path / "cleaned.csv"
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 400))
@@ -61,8 +72,7 @@ def test_terminal_answers_change_the_labels_byte_exactly_and_rank_the_issues(
     cleaned = [by_line.get(line, label) for line, label in zip(lines, _noisy())]
     assert out.read_bytes() == _messy(cleaned)[0]  # every other byte as read
     # the same answers given in Python clean the same labels
-    table, auditor = _python_auditor(path, SimulatedOracle(np.full(60, "a")),
-                                     budget=12)
+    table, auditor = _python_auditor(path, SimulatedOracle(np.full(60, "a")), budget=12)
     assert cleaned == list(auditor.y_)
     # the person reads rows by their line, in the note too
     assert not re.search("example #", shown, re.I)
@@ -83,8 +93,7 @@ def test_terminal_answers_change_the_labels_byte_exactly_and_rank_the_issues(
     for column in ("is_label_issue", "inspected"):
         assert list(issues[column]) == list(expected[column]), column
     assert sum(issues["inspected"]) == auditor.n_inspected_ > 0
-    ce_lines = [str(lines[c]) if c >= 0 else ""
-                for c in expected["counter_example"]]
+    ce_lines = [str(lines[c]) if c >= 0 else "" for c in expected["counter_example"]]
     assert list(issues["counter_example_line"].astype(str)) == ce_lines
     # the cleaned file agrees with the table, line by line
     for row in issues.itertuples():
@@ -131,15 +140,26 @@ def test_exported_questions_answered_offline_are_applied(messy, tmp_path, capsys
 
 
 @pytest.mark.parametrize("budget,labels", [("10%", 6), ("4", 4), ("100%", None)])
-def test_budget_as_a_percentage_or_a_count(messy, tmp_path, capsys, budget,
-                                           labels):
+def test_budget_as_a_percentage_or_a_count(messy, tmp_path, capsys, budget, labels):
     path, _ = messy
     out, questions = tmp_path / "cleaned.csv", tmp_path / "q.csv"
-    assert main(_argv(path, out, "--oracle", "none", "--budget", budget,
-                      "--questions", str(questions))) == 0
+    assert (
+        main(
+            _argv(
+                path,
+                out,
+                "--oracle",
+                "none",
+                "--budget",
+                budget,
+                "--questions",
+                str(questions),
+            )
+        )
+        == 0
+    )
     said = capsys.readouterr().out
-    spent = int(re.search(r"questions \((\d+) labels of the budget\)",
-                          said).group(1))
+    spent = int(re.search(r"questions \((\d+) labels of the budget\)", said).group(1))
     if labels is None:  # every suspicious label, fewer than the rows
         assert 0 < spent < 60
         assert "until no suspicious label" not in said
@@ -163,15 +183,20 @@ def test_a_bad_budget_is_one_line(messy, tmp_path, capsys, budget):
 
 @pytest.mark.parametrize("stop,status", [(EOFError, 1), (KeyboardInterrupt, 130)])
 def test_a_stop_writes_the_answers_so_far_and_a_rerun_resumes(
-        messy, tmp_path, capsys, monkeypatch, stop, status):
+    messy, tmp_path, capsys, monkeypatch, stop, status
+):
     path, lines = messy
     out = tmp_path / "cleaned.csv"
     argv = _argv(path, out, "--budget", "12")
     monkeypatch.setattr("sys.stdin", _StopsAfter(3, stop()))
     assert main(argv) == status
     err = capsys.readouterr().err
-    found = re.search(r"^Stopped after (\d+) answers; wrote .*cleaned\.csv with "
-                      r"the (\d+) labels they changed", err, re.M)
+    found = re.search(
+        r"^Stopped after (\d+) answers; wrote .*cleaned\.csv with "
+        r"the (\d+) labels they changed",
+        err,
+        re.M,
+    )
     assert found, err
     n_answers = int(found.group(1))
     partial = pd.read_csv(out)["y"]
@@ -189,18 +214,21 @@ def test_a_stop_writes_the_answers_so_far_and_a_rerun_resumes(
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 400))
     assert main(argv) == 0
     said = capsys.readouterr().out
-    assert re.search(rf"{n_answers} answers came from .*answers\.sqlite, \d+ "
-                     "were asked now", said), said
+    assert re.search(
+        rf"{n_answers} answers came from .*answers\.sqlite, \d+ "
+        "were asked now",
+        said,
+    ), said
     whole = tmp_path / "whole" / "cleaned.csv"
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 400))
     assert main(_argv(path, whole, "--budget", "12")) == 0
     assert out.read_bytes() == whole.read_bytes()
-    assert (tmp_path / "cleaned.issues.csv").read_bytes() == \
-        whole.with_suffix(".issues.csv").read_bytes()
+    assert (tmp_path / "cleaned.issues.csv").read_bytes() == whole.with_suffix(
+        ".issues.csv"
+    ).read_bytes()
 
 
-def test_a_rerun_after_the_end_asks_nothing(messy, tmp_path, capsys,
-                                            monkeypatch):
+def test_a_rerun_after_the_end_asks_nothing(messy, tmp_path, capsys, monkeypatch):
     path, _ = messy
     out = tmp_path / "cleaned.csv"
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 400))
@@ -209,8 +237,7 @@ def test_a_rerun_after_the_end_asks_nothing(messy, tmp_path, capsys,
     capsys.readouterr()
     monkeypatch.setattr("sys.stdin", _StopsAfter(0, EOFError()))  # nobody types
     assert main(_argv(path, out, "--budget", "8")) == 0
-    assert re.search(r"answers came from .*, 0 were asked now",
-                     capsys.readouterr().out)
+    assert re.search(r"answers came from .*, 0 were asked now", capsys.readouterr().out)
     assert out.read_bytes() == first
 
 
@@ -239,27 +266,56 @@ def _bad_cases(tmp_path, data):
         (base + ["--output", str(hard)], 1, "same file as DATA"),
         (with_out + ["--issues", str(data)], 1, "same file as DATA"),
         (with_out + ["--issues", str(out)], 1, "same file as --output"),
-        (with_out + ["--changes", str(tmp_path / "c.csv"), "--issues",
-                     str(tmp_path / "c.csv")], 1, "same file as --changes"),
+        (
+            with_out
+            + [
+                "--changes",
+                str(tmp_path / "c.csv"),
+                "--issues",
+                str(tmp_path / "c.csv"),
+            ],
+            1,
+            "same file as --changes",
+        ),
         (with_out + ["--store", str(data)], 1, "not an SQLite database"),
         (with_out + ["--store", str(notes)], 1, "notes.txt"),
-        (with_out + ["--store", str(data), "--oracle", "terminal"], 1,
-         "same file as DATA"),
+        (
+            with_out + ["--store", str(data), "--oracle", "terminal"],
+            1,
+            "same file as DATA",
+        ),
         (with_out + ["--questions", str(tmp_path / "q.txt")], 1, ".csv or .json"),
         (with_out + ["--label", "nope"], 1, "no column 'nope'"),
         (with_out + ["--cv", "1"], 2, "--cv"),
-        (["audit", str(few), "--label", "y", "--output", str(out), "--cv", "5"],
-         1, "--cv 5"),
-        (["audit", str(one_class), "--label", "y", "--output", str(out)], 1,
-         "one class"),
-        (["audit", str(tmp_path / "missing.csv"), "--label", "y", "--output",
-          str(out)], 1, "no such file"),
+        (
+            ["audit", str(few), "--label", "y", "--output", str(out), "--cv", "5"],
+            1,
+            "--cv 5",
+        ),
+        (
+            ["audit", str(one_class), "--label", "y", "--output", str(out)],
+            1,
+            "one class",
+        ),
+        (
+            [
+                "audit",
+                str(tmp_path / "missing.csv"),
+                "--label",
+                "y",
+                "--output",
+                str(out),
+            ],
+            1,
+            "no such file",
+        ),
         (with_out[:-2], 2, "--output"),
     ]
 
 
-def test_every_bad_invocation_gives_one_line_and_writes_nothing(messy, tmp_path,
-                                                                capsys):
+def test_every_bad_invocation_gives_one_line_and_writes_nothing(
+    messy, tmp_path, capsys
+):
     data, _ = messy
     assert_one_line_each(_bad_cases(tmp_path, data), tmp_path, capsys, "audit")
 
@@ -270,8 +326,23 @@ def test_an_issues_symlink_is_replaced_not_followed(messy, tmp_path, capsys):
     victim.write_text("keep me\n")
     out = tmp_path / "out.csv"
     out.with_suffix(".issues.csv").symlink_to(victim)
-    assert main(["audit", str(data), "--label", "y", "--output", str(out),
-                 "--oracle", "none", "--budget", "3"]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                str(data),
+                "--label",
+                "y",
+                "--output",
+                str(out),
+                "--oracle",
+                "none",
+                "--budget",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert victim.read_text() == "keep me\n"
     issues = out.with_suffix(".issues.csv")
     assert not issues.is_symlink() and len(pd.read_csv(issues)) == 60
@@ -294,16 +365,18 @@ def _n_answered(path):
         return store.n_answered
 
 
-def test_a_store_of_other_settings_or_of_clean_is_refused(messy, tmp_path, capsys,
-                                                          monkeypatch):
+def test_a_store_of_other_settings_or_of_clean_is_refused(
+    messy, tmp_path, capsys, monkeypatch
+):
     path, _ = messy
     out = tmp_path / "cleaned.csv"
     store = out.with_suffix(".answers.sqlite")
     monkeypatch.setattr("sys.stdin", _StopsAfter(2, EOFError()))
     assert main(_argv(path, out, "--budget", "8")) == 1
     capsys.readouterr()
-    kept = {p: p.read_bytes() for p in tmp_path.iterdir()
-            if p.is_file() and p != store}  # the store: its answers, below
+    kept = {
+        p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and p != store
+    }  # the store: its answers, below
     n_answered = _n_answered(store)
     # another --cv ranks otherwise: its questions are not the store's
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 50))
@@ -315,8 +388,20 @@ def test_a_store_of_other_settings_or_of_clean_is_refused(messy, tmp_path, capsy
     # the clean command's store (same default name) is not an audit's
     other = tmp_path / "other"
     monkeypatch.setattr("sys.stdin", _StopsAfter(2, EOFError()))
-    main(["clean", str(path), "--label", "y", "--output", str(other / "c.csv"),
-          "--ignore", "count", "--n-bootstrap", "30"])
+    main(
+        [
+            "clean",
+            str(path),
+            "--label",
+            "y",
+            "--output",
+            str(other / "c.csv"),
+            "--ignore",
+            "count",
+            "--n-bootstrap",
+            "30",
+        ]
+    )
     capsys.readouterr()
     assert (other / "c.answers.sqlite").exists()
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 50))
@@ -326,13 +411,15 @@ def test_a_store_of_other_settings_or_of_clean_is_refused(messy, tmp_path, capsy
     # a larger budget goes on from the store's answers
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * 50))
     assert main(_argv(path, out, "--budget", "12")) == 0
-    assert re.search(r"[1-9] answers came from .*, \d+ were asked now",
-                     capsys.readouterr().out)
+    assert re.search(
+        r"[1-9] answers came from .*, \d+ were asked now", capsys.readouterr().out
+    )
     assert store.exists()
 
 
 def test_oracle_none_applies_the_stores_answers_without_writing_it(
-        messy, tmp_path, capsys, monkeypatch):
+    messy, tmp_path, capsys, monkeypatch
+):
     path, _ = messy
     out = tmp_path / "cleaned.csv"
     monkeypatch.setattr("sys.stdin", _StopsAfter(3, EOFError()))
@@ -342,15 +429,22 @@ def test_oracle_none_applies_the_stores_answers_without_writing_it(
     store = out.with_suffix(".answers.sqlite")
     before = store.read_bytes()
     again = tmp_path / "again.csv"
-    assert main(_argv(path, again, "--oracle", "none", "--budget", "8",
-                      "--store", str(store))) == 0
+    assert (
+        main(
+            _argv(
+                path, again, "--oracle", "none", "--budget", "8", "--store", str(store)
+            )
+        )
+        == 0
+    )
     assert store.read_bytes() == before  # only read
     # the answers given before the stop are applied, nothing more
     assert again.read_bytes() == partial
 
 
-def test_an_undo_is_stored_and_applied_by_the_rerun(messy, tmp_path, capsys,
-                                                     monkeypatch):
+def test_an_undo_is_stored_and_applied_by_the_rerun(
+    messy, tmp_path, capsys, monkeypatch
+):
     path, lines = messy
     out = tmp_path / "cleaned.csv"
     argv = _argv(path, out, "--budget", "1")  # one question, no offer
@@ -371,8 +465,9 @@ def test_an_undo_is_stored_and_applied_by_the_rerun(messy, tmp_path, capsys,
     assert issues.set_index("line").loc[line, "cleaned_label"] == "b"
 
 
-def test_the_browser_page_asks_and_its_answers_are_written(messy, tmp_path, capsys,
-                                                           monkeypatch):
+def test_the_browser_page_asks_and_its_answers_are_written(
+    messy, tmp_path, capsys, monkeypatch
+):
     import json
     import threading
 
@@ -392,8 +487,11 @@ def test_the_browser_page_asks_and_its_answers_are_written(messy, tmp_path, caps
     path, lines = messy
     out = tmp_path / "cleaned.csv"
     done = []
-    run = threading.Thread(target=lambda: done.append(main(_argv(
-        path, out, "--oracle", "browser", "--budget", "3"))))
+    run = threading.Thread(
+        target=lambda: done.append(
+            main(_argv(path, out, "--oracle", "browser", "--budget", "3"))
+        )
+    )
     run.start()
     n_answers, shown = 0, []
     while run.is_alive():
@@ -406,8 +504,12 @@ def test_the_browser_page_asks_and_its_answers_are_written(messy, tmp_path, caps
             state = request(page, "GET", "state")[2]
             if state["status"] == "question":
                 # class 0 is 'a'; the counter-example's too, where offered
-                status = request(page, "POST", "answer", body={
-                    "qid": state["qid"], "label": 0, "counter_label": 0})[0]
+                status = request(
+                    page,
+                    "POST",
+                    "answer",
+                    body={"qid": state["qid"], "label": 0, "counter_label": 0},
+                )[0]
                 assert status == 200
                 n_answers += 1
                 shown.append(json.dumps(state))
@@ -436,9 +538,19 @@ def test_the_ranking_after_a_stop_keeps_a_class_the_answers_emptied(tmp_path):
     rows += ["5.0,c", "5.1,c"]  # a class of two rows, relabeled by the answers
     path = tmp_path / "three.csv"
     path.write_text("\n".join(rows) + "\n")
-    args = SimpleNamespace(data=str(path), sep=",", label="y", ignore=[],
-                           no_shuffle=True, seed=0, cv=2, model="logistic",
-                           budget=None, refit_every=10, threshold=0.0)
+    args = SimpleNamespace(
+        data=str(path),
+        sep=",",
+        label="y",
+        ignore=[],
+        no_shuffle=True,
+        seed=0,
+        cv=2,
+        model="logistic",
+        budget=None,
+        refit_every=10,
+        threshold=0.0,
+    )
     table = read_table(args)
     y_cleaned = table.y.astype(object)
     y_cleaned[-2:] = "b"
@@ -450,17 +562,31 @@ def test_the_ranking_after_a_stop_keeps_a_class_the_answers_emptied(tmp_path):
     assert np.isfinite(quality).all() and (quality[-2:] < 0.5).all()
 
 
-def test_offline_batches_converge_to_the_interactive_audit(messy, tmp_path,
-                                                          capsys):
+def test_offline_batches_converge_to_the_interactive_audit(messy, tmp_path, capsys):
     path, lines = messy
     out = tmp_path / "cleaned.csv"
     batches = []
     for number in range(1, 20):
         batch = tmp_path / f"batch{number}.csv"
         answers = ["--answers", *map(str, batches)] if batches else []
-        assert main(_argv(path, out, "--oracle", "none", "--budget", "16",
-                          "--refit-every", "4", "--questions", str(batch),
-                          *answers)) == 0
+        assert (
+            main(
+                _argv(
+                    path,
+                    out,
+                    "--oracle",
+                    "none",
+                    "--budget",
+                    "16",
+                    "--refit-every",
+                    "4",
+                    "--questions",
+                    str(batch),
+                    *answers,
+                )
+            )
+            == 0
+        )
         capsys.readouterr()
         if not batch.exists():
             break
@@ -470,8 +596,9 @@ def test_offline_batches_converge_to_the_interactive_audit(messy, tmp_path,
         pytest.fail("the batches did not converge")
     assert batches  # nobody answered the first run
     # the same answers given at once, in Python: the same labels and ranking
-    _, auditor = _python_auditor(path, SimulatedOracle(np.array(_truth())),
-                                 budget=16, refit_every=4)
+    _, auditor = _python_auditor(
+        path, SimulatedOracle(np.array(_truth())), budget=16, refit_every=4
+    )
     assert list(pd.read_csv(out)["y"]) == list(auditor.y_)
     issues = pd.read_csv(out.with_suffix(".issues.csv"))
     expected = auditor.label_issues_.sort_values("label_quality", kind="stable")
@@ -480,7 +607,8 @@ def test_offline_batches_converge_to_the_interactive_audit(messy, tmp_path,
 
 
 def test_ctrl_c_after_the_last_question_writes_the_whole_audit(
-        messy, tmp_path, capsys, monkeypatch):
+    messy, tmp_path, capsys, monkeypatch
+):
     path, _ = messy
     out = tmp_path / "cleaned.csv"
     argv = _argv(path, out, "--budget", "1")

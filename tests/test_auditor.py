@@ -72,11 +72,19 @@ def keep_labels(query):
     return Answer(label=query.label, counter_label=query.counter_label)
 
 
-@parametrize_with_checks([
-    LabelAuditor(LogisticRegression()),
-    LabelAuditor(LogisticRegression(), oracle=keep_labels, budget=5, cv=3,
-                 refit="incremental", selector=NearestNeighborSelector()),
-])
+@parametrize_with_checks(
+    [
+        LabelAuditor(LogisticRegression()),
+        LabelAuditor(
+            LogisticRegression(),
+            oracle=keep_labels,
+            budget=5,
+            cv=3,
+            refit="incremental",
+            selector=NearestNeighborSelector(),
+        ),
+    ]
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
@@ -158,8 +166,9 @@ def test_audit_fixes_errors_within_the_budget(digits):
     static = find_label_issues(lr(), X, y_noisy, explain_issues=False)
     top = static.sort_values("label_quality", kind="stable").index[:60]
     assert n_fixed > noisy[top].sum() >= 48
-    assert n_fixed == (auditor.n_relabeled_examples_
-                       + auditor.n_relabeled_counter_examples_)
+    assert n_fixed == (
+        auditor.n_relabeled_examples_ + auditor.n_relabeled_counter_examples_
+    )
     # a ranking per refit_every labels, and one after the last answers
     assert auditor.n_rankings_ == 7
     rounds = [r.round for r in auditor.history_]
@@ -181,41 +190,50 @@ def test_audit_fixes_errors_within_the_budget(digits):
 
 def test_table_after_an_audit(digits):
     X, y_true, y_noisy, _ = digits
-    auditor = LabelAuditor(lr(), oracle=SimulatedOracle(y_true), budget=40,
-                           random_state=0).fit(X, y_noisy)
+    auditor = LabelAuditor(
+        lr(), oracle=SimulatedOracle(y_true), budget=40, random_state=0
+    ).fit(X, y_noisy)
     issues = auditor.label_issues_
     asked = {r.example_id for r in auditor.history_} | {
-        r.counter_example_id for r in auditor.history_ if r.counter_offered}
+        r.counter_example_id for r in auditor.history_ if r.counter_offered
+    }
     inspected = issues["inspected"].to_numpy()
     assert set(np.flatnonzero(inspected)) == asked
     # where inspected, is_label_issue is the person's verdict
     verdict = (issues["given_label"] != issues["cleaned_label"]).to_numpy()
-    np.testing.assert_array_equal(issues["is_label_issue"].to_numpy()[inspected],
-                                  verdict[inspected])
+    np.testing.assert_array_equal(
+        issues["is_label_issue"].to_numpy()[inspected], verdict[inspected]
+    )
     np.testing.assert_array_equal(issues["given_label"].to_numpy(), y_noisy)
     np.testing.assert_array_equal(issues["cleaned_label"].to_numpy(), auditor.y_)
     for r in auditor.history_:
         assert issues.loc[r.example_id, "counter_example"] == r.counter_example_id
     # the last ranking is on the cleaned labels: its flags skip what was asked
     np.testing.assert_allclose(
-        issues["label_quality"], label_quality(auditor.proba_,
-                                               np.searchsorted(auditor.classes_,
-                                                               y_noisy)))
+        issues["label_quality"],
+        label_quality(auditor.proba_, np.searchsorted(auditor.classes_, y_noisy)),
+    )
 
 
 def test_counter_example_offers(digits):
     X, y_true, y_noisy, noisy = digits
-    kw = dict(oracle=SimulatedOracle(y_true), budget=60, random_state=0,
-              refit_every=20, explain_issues=False)
-    never = LabelAuditor(lr(), counter_threshold=None, follow_up=False,
-                         **kw).fit(X, y_noisy)
+    kw = dict(
+        oracle=SimulatedOracle(y_true),
+        budget=60,
+        random_state=0,
+        refit_every=20,
+        explain_issues=False,
+    )
+    never = LabelAuditor(lr(), counter_threshold=None, follow_up=False, **kw).fit(
+        X, y_noisy
+    )
     assert not any(r.counter_offered for r in never.history_)
     assert never.n_queries_ == 60 and never.n_relabeled_counter_examples_ == 0
-    assert all(r.counter_label_after == r.counter_label_before
-               for r in never.history_)
+    assert all(r.counter_label_after == r.counter_label_before for r in never.history_)
 
-    every = LabelAuditor(lr(), counter_threshold=0.0, follow_up=False,
-                         **kw).fit(X, y_noisy)
+    every = LabelAuditor(lr(), counter_threshold=0.0, follow_up=False, **kw).fit(
+        X, y_noisy
+    )
     offered = [r for r in every.history_ if r.counter_offered]
     assert offered and every.n_queries_ == 60 - len(offered)
     # offered only when the counter-example is itself out-of-sample suspicious
@@ -232,9 +250,15 @@ def test_counter_example_offers(digits):
 
 def test_follow_ups_ask_about_the_counter_example_of_a_kept_label(digits):
     X, y_true, y_noisy, noisy = digits
-    auditor = LabelAuditor(lr(), oracle=SimulatedOracle(y_true), budget=100,
-                           counter_threshold=None, refit_every=25, random_state=0,
-                           explain_issues=False).fit(X, y_noisy)
+    auditor = LabelAuditor(
+        lr(),
+        oracle=SimulatedOracle(y_true),
+        budget=100,
+        counter_threshold=None,
+        refit_every=25,
+        random_state=0,
+        explain_issues=False,
+    ).fit(X, y_noisy)
     history = auditor.history_
     follow_ups = [i for i, r in enumerate(history) if r.follow_up]
     assert follow_ups
@@ -246,18 +270,31 @@ def test_follow_ups_ask_about_the_counter_example_of_a_kept_label(digits):
         assert history[i].round == before.round
     # the example that supported a wrong doubt is mostly mislabeled itself
     assert np.mean([noisy[history[i].example_id] for i in follow_ups]) > 0.6
-    plain = LabelAuditor(lr(), oracle=SimulatedOracle(y_true), budget=25,
-                         counter_threshold=None, refit_every=25, follow_up=False,
-                         random_state=0, explain_issues=False).fit(X, y_noisy)
+    plain = LabelAuditor(
+        lr(),
+        oracle=SimulatedOracle(y_true),
+        budget=25,
+        counter_threshold=None,
+        refit_every=25,
+        follow_up=False,
+        random_state=0,
+        explain_issues=False,
+    ).fit(X, y_noisy)
     assert not any(r.follow_up for r in plain.history_)
 
 
 def test_an_offer_never_overspends_the_budget(digits):
     X, y_true, y_noisy, _ = digits
     for budget in (1, 2, 7):
-        auditor = LabelAuditor(lr(), oracle=SimulatedOracle(y_true), budget=budget,
-                               counter_threshold=0.0, refit_every=3,
-                               explain_issues=False, random_state=0).fit(X, y_noisy)
+        auditor = LabelAuditor(
+            lr(),
+            oracle=SimulatedOracle(y_true),
+            budget=budget,
+            counter_threshold=0.0,
+            refit_every=3,
+            explain_issues=False,
+            random_state=0,
+        ).fit(X, y_noisy)
         assert auditor.n_inspected_ == budget
 
 
@@ -274,13 +311,20 @@ def test_budget_none_asks_until_nothing_is_suspicious():
 
 def test_refits_change_the_questions(digits):
     X, y_true, y_noisy, _ = digits
-    kw = dict(oracle=SimulatedOracle(y_true), budget=60, counter_threshold=None,
-              follow_up=False, random_state=0, explain_issues=False)
+    kw = dict(
+        oracle=SimulatedOracle(y_true),
+        budget=60,
+        counter_threshold=None,
+        follow_up=False,
+        random_state=0,
+        explain_issues=False,
+    )
     once = LabelAuditor(lr(), refit_every=60, **kw).fit(X, y_noisy)
     often = LabelAuditor(lr(), refit_every=20, **kw).fit(X, y_noisy)
     assert once.n_rankings_ == 2 and often.n_rankings_ == 4
     assert [r.example_id for r in once.history_] != [
-        r.example_id for r in often.history_]
+        r.example_id for r in often.history_
+    ]
     # a static ranking asks the top 60 of the first cross-validation
     first = find_label_issues(lr(), X, y_noisy, explain_issues=False)
     top = first.sort_values("label_quality", kind="stable").index[:60]
@@ -290,22 +334,29 @@ def test_refits_change_the_questions(digits):
 def test_incremental_refits_reach_the_same_ranking(digits):
     X, y_true, y_noisy, _ = digits
     X, y_true, y_noisy = X[:300], y_true[:300], y_noisy[:300]
-    kw = dict(oracle=SimulatedOracle(y_true), budget=20, random_state=0,
-              explain_issues=False)
+    kw = dict(
+        oracle=SimulatedOracle(y_true), budget=20, random_state=0, explain_issues=False
+    )
     # converged tightly, a convex model has one solution however it starts
     tight = LogisticRegression(max_iter=5000, tol=1e-9)
     scratch = LabelAuditor(tight, **kw).fit(X, y_noisy)
     warm = LabelAuditor(tight, refit="incremental", **kw).fit(X, y_noisy)
     assert [r.example_id for r in scratch.history_] == [
-        r.example_id for r in warm.history_]
+        r.example_id for r in warm.history_
+    ]
     np.testing.assert_allclose(scratch.proba_, warm.proba_, atol=1e-4)
 
 
 def test_same_seed_same_questions(digits):
     X, y_true, y_noisy, _ = digits
-    kw = dict(oracle=SimulatedOracle(y_true), budget=25, random_state=3,
-              selector=NearestNeighborSelector(), explain_issues=False,
-              cv=KFold(4, shuffle=True, random_state=1))
+    kw = dict(
+        oracle=SimulatedOracle(y_true),
+        budget=25,
+        random_state=3,
+        selector=NearestNeighborSelector(),
+        explain_issues=False,
+        cv=KFold(4, shuffle=True, random_state=1),
+    )
     a = LabelAuditor(lr(), **kw).fit(X, y_noisy)
     b = LabelAuditor(lr(), **kw).fit(X, y_noisy)
     assert a.history_ == b.history_
@@ -315,11 +366,13 @@ def test_skipped_questions_keep_labels_and_are_not_asked_again(digits):
     X, y_true, y_noisy, _ = digits
 
     def skipper(query):
-        return Answer(label=query.label, counter_label=query.counter_label,
-                      skipped=True)
+        return Answer(
+            label=query.label, counter_label=query.counter_label, skipped=True
+        )
 
-    auditor = LabelAuditor(lr(), oracle=skipper, budget=20, refit_every=5,
-                           random_state=0).fit(X, y_noisy)
+    auditor = LabelAuditor(
+        lr(), oracle=skipper, budget=20, refit_every=5, random_state=0
+    ).fit(X, y_noisy)
     assert (auditor.y_ == y_noisy).all()
     ids = [r.example_id for r in auditor.history_]
     assert len(ids) == len(set(ids))
@@ -351,8 +404,7 @@ def test_bad_input_and_oracle_errors_leave_the_auditor_as_it_was(digits):
     with pytest.raises(ValueError, match="only one class"):
         LabelAuditor(lr()).fit(X[:10], np.zeros(10))
     with pytest.raises(ValueError, match="out of every test fold"):
-        LabelAuditor(lr(), cv=[(np.arange(300), np.arange(300, 500))]).fit(
-            X, y_noisy)
+        LabelAuditor(lr(), cv=[(np.arange(300), np.arange(300, 500))]).fit(X, y_noisy)
 
 
 def test_a_session_resumes_an_interrupted_audit(digits, tmp_path):
@@ -384,8 +436,9 @@ def test_a_session_resumes_an_interrupted_audit(digits, tmp_path):
 def test_progress_bar_and_plain_lines(digits, capsys, monkeypatch):
     pytest.importorskip("tqdm")
     X, y_true, y_noisy, _ = digits
-    kw = dict(oracle=SimulatedOracle(y_true), budget=20, random_state=0,
-              explain_issues=False)
+    kw = dict(
+        oracle=SimulatedOracle(y_true), budget=20, random_state=0, explain_issues=False
+    )
     LabelAuditor(lr(), verbose=1, **kw).fit(X, y_noisy)
     err = capsys.readouterr().err
     assert "LabelAuditor" in err and "20/20" in err
@@ -421,8 +474,9 @@ def test_the_browser_page_shows_why_the_pair_was_chosen(digits):
     X, y_true, y_noisy, _ = digits
     oracle = BrowserOracle(open_browser=False, annotator="ana", timeout=120)
     oracle.start()
-    auditor = LabelAuditor(lr(), oracle=oracle, budget=1, random_state=0,
-                           explain_issues=False)
+    auditor = LabelAuditor(
+        lr(), oracle=oracle, budget=1, random_state=0, explain_issues=False
+    )
     thread = threading.Thread(target=auditor.fit, args=(X, y_noisy))
     thread.start()
     try:
@@ -440,9 +494,12 @@ def test_the_browser_page_shows_why_the_pair_was_chosen(digits):
         # one label left in the budget: no relabel offer for the counter-example
         assert state["counter_editable"] is False
         truth = int(y_true[state["example"]["id"]])
-        status, _, _ = request(oracle, "POST", "answer", {
-            "qid": state["qid"], "label": truth, "counter_label": None,
-            "skip": False})
+        status, _, _ = request(
+            oracle,
+            "POST",
+            "answer",
+            {"qid": state["qid"], "label": truth, "counter_label": None, "skip": False},
+        )
         assert status == 200
         thread.join(60)
     finally:

@@ -44,11 +44,14 @@ def taken(monkeypatch):
 
 
 def _audit(X, y_true, y_noisy, oracle=None, **params):
-    params = dict(budget=40, refit_every=8, random_state=0,
-                  explain_issues=False, **params)
-    return LabelAuditor(LogisticRegression(max_iter=300),
-                        oracle=oracle or SimulatedOracle(y_true),
-                        **params).fit(X, y_noisy)
+    params = dict(
+        budget=40, refit_every=8, random_state=0, explain_issues=False, **params
+    )
+    return LabelAuditor(
+        LogisticRegression(max_iter=300),
+        oracle=oracle or SimulatedOracle(y_true),
+        **params,
+    ).fit(X, y_noisy)
 
 
 def _refit_threads():
@@ -74,10 +77,10 @@ def test_a_wrong_guess_is_refit_after_the_answer(digits, taken):
     # an annotator who keeps every label: the refit assumed the predictions
     X, y, y_noisy = digits
     keeps = SimulatedOracle(y_noisy)
-    before = _audit(X, y, y_noisy, oracle=keeps, background_refit=False,
-                    follow_up=False)
-    after = _audit(X, y, y_noisy, oracle=keeps, background_refit=True,
-                   follow_up=False)
+    before = _audit(
+        X, y, y_noisy, oracle=keeps, background_refit=False, follow_up=False
+    )
+    after = _audit(X, y, y_noisy, oracle=keeps, background_refit=True, follow_up=False)
     assert taken["taken"] == 0 and taken["discarded"] >= 3
     assert after.history_ == before.history_
     np.testing.assert_array_equal(after.proba_, before.proba_)
@@ -106,10 +109,16 @@ class _FailsInBackground(ClassifierMixin, BaseEstimator):
 def test_a_failed_background_refit_loses_no_answer(digits, taken):
     X, y, y_noisy = digits
     runs = [
-        LabelAuditor(_FailsInBackground(), oracle=SimulatedOracle(y), budget=30,
-                     refit_every=8, random_state=0, explain_issues=False,
-                     selector=NearestNeighborSelector(),
-                     background_refit=flag).fit(X, y_noisy)
+        LabelAuditor(
+            _FailsInBackground(),
+            oracle=SimulatedOracle(y),
+            budget=30,
+            refit_every=8,
+            random_state=0,
+            explain_issues=False,
+            selector=NearestNeighborSelector(),
+            background_refit=flag,
+        ).fit(X, y_noisy)
         for flag in (False, True)
     ]
     assert taken["discarded"] >= 3 and taken["taken"] == 0
@@ -129,8 +138,7 @@ class _PicklingOracle:
 
     def __call__(self, query):
         running = bool(_refit_threads())
-        type(self).copies.append(
-            (running, pickle.loads(pickle.dumps(self.auditor))))
+        type(self).copies.append((running, pickle.loads(pickle.dumps(self.auditor))))
         return self.simulated(query)
 
 
@@ -138,9 +146,14 @@ def test_pickling_the_auditor_while_it_refits(digits):
     X, y, y_noisy = digits
     oracle = _PicklingOracle(y)
     _PicklingOracle.copies = []
-    auditor = LabelAuditor(LogisticRegression(max_iter=300), oracle=oracle,
-                           budget=24, refit_every=8, random_state=0,
-                           explain_issues=False)
+    auditor = LabelAuditor(
+        LogisticRegression(max_iter=300),
+        oracle=oracle,
+        budget=24,
+        refit_every=8,
+        random_state=0,
+        explain_issues=False,
+    )
     oracle.auditor = auditor
     auditor.fit(X, y_noisy)
     copies = _PicklingOracle.copies
@@ -148,8 +161,10 @@ def test_pickling_the_auditor_while_it_refits(digits):
     assert len(copies) == auditor.n_queries_
     assert any(running for running, _ in copies)
     for _, copy in copies:
-        assert not any(isinstance(v, (threading.Thread, SpeculativeRefit))
-                       for v in vars(copy).values())
+        assert not any(
+            isinstance(v, (threading.Thread, SpeculativeRefit))
+            for v in vars(copy).values()
+        )
         assert copy.get_params()["budget"] == 24
     assert not _refit_threads()
 
@@ -165,8 +180,13 @@ def test_an_oracle_that_raises_leaves_no_thread(digits):
             raise KeyboardInterrupt
         return simulated(query)
 
-    auditor = LabelAuditor(LogisticRegression(max_iter=300), oracle=oracle,
-                           budget=20, refit_every=8, random_state=0)
+    auditor = LabelAuditor(
+        LogisticRegression(max_iter=300),
+        oracle=oracle,
+        budget=20,
+        refit_every=8,
+        random_state=0,
+    )
     with pytest.raises(KeyboardInterrupt):
         auditor.fit(X, y_noisy)
     assert 1 <= len(asked) <= 8
@@ -197,10 +217,16 @@ def test_the_background_refit_keeps_the_thread_limit(digits):
     _ThreadsSeen.seen = []
     with threadpool_limits(2):
         outside = max(p["num_threads"] for p in threadpool_info())
-        LabelAuditor(_ThreadsSeen(), oracle=SimulatedOracle(y), budget=16,
-                     refit_every=8, random_state=0, n_threads=1,
-                     selector=NearestNeighborSelector(),
-                     explain_issues=False).fit(X, y_noisy)
+        LabelAuditor(
+            _ThreadsSeen(),
+            oracle=SimulatedOracle(y),
+            budget=16,
+            refit_every=8,
+            random_state=0,
+            n_threads=1,
+            selector=NearestNeighborSelector(),
+            explain_issues=False,
+        ).fit(X, y_noisy)
         assert max(p["num_threads"] for p in threadpool_info()) == outside
     names = {name for name, _ in _ThreadsSeen.seen}
     assert REFIT_THREAD in names  # some fits ran in the background
@@ -239,11 +265,13 @@ def test_cross_val_proba_stops_between_folds():
         folds.append(1)
         return len(folds) >= 2
 
-    out = cross_val_proba(LogisticRegression(max_iter=200), X, y, np.unique(y),
-                          stop=stop)
+    out = cross_val_proba(
+        LogisticRegression(max_iter=200), X, y, np.unique(y), stop=stop
+    )
     assert out is None and len(folds) == 2
-    full = cross_val_proba(LogisticRegression(max_iter=200), X, y, np.unique(y),
-                           stop=lambda: False)
+    full = cross_val_proba(
+        LogisticRegression(max_iter=200), X, y, np.unique(y), stop=lambda: False
+    )
     assert full.proba.shape == (200, 10)
 
 
@@ -258,5 +286,7 @@ def test_speculation_on_other_labels_is_not_taken():
     refit = SpeculativeRefit(compute, assumed)
     assumed[0] = 5  # the caller's array may change: the refit kept a copy
     assert refit.result(np.array([0, 1, 2])) == 3
-    assert background.SpeculativeRefit(compute, np.array([0, 1])).result(
-        np.array([1, 1])) is None
+    assert (
+        background.SpeculativeRefit(compute, np.array([0, 1])).result(np.array([1, 1]))
+        is None
+    )

@@ -37,7 +37,9 @@ def _cleaner_for(y, oracle=None, **selector):
         LogisticRegression(max_iter=300),
         selector=TopFisherSelector(solver="cg", **selector),
         oracle=SimulatedOracle(y) if oracle is None else oracle,
-        n_bootstrap=300, refit="incremental", random_state=0,
+        n_bootstrap=300,
+        refit="incremental",
+        random_state=0,
     )
 
 
@@ -76,9 +78,11 @@ def test_refresh_builds_the_exact_factor():
     refresh.join(30)
     assert refresh.done and refresh.error is None
     want = _fisher.factorize(
-        _fisher.fisher_matrix(H, P, "softmax", True, weights), 1e-3)
-    np.testing.assert_allclose(refresh.result["factor"][0], want[0], rtol=1e-9,
-                               atol=1e-12)
+        _fisher.fisher_matrix(H, P, "softmax", True, weights), 1e-3
+    )
+    np.testing.assert_allclose(
+        refresh.result["factor"][0], want[0], rtol=1e-9, atol=1e-12
+    )
     assert refresh.result["P"] is P and refresh.result["n"] == 700
 
 
@@ -118,7 +122,8 @@ def test_a_failed_refresh_keeps_its_error_and_changes_no_pick(monkeypatch, spied
     assert spied and all(r.result is None for r in spied if r.done)
     assert any(isinstance(r.error, MemoryError) for r in spied)
     assert [r.counter_example_id for r in cleaner.history_] == [
-        r.counter_example_id for r in reference.history_]
+        r.counter_example_id for r in reference.history_
+    ]
 
 
 def test_the_same_picks_with_and_without_the_background_refresh(monkeypatch, spied):
@@ -126,11 +131,13 @@ def test_the_same_picks_with_and_without_the_background_refresh(monkeypatch, spi
     reading = _cleaner_for(y, _Reading(y)).fit(X, noisy)
     assert any(r.result is not None for r in spied)  # a refresh was taken
     instant = _cleaner_for(y).fit(X, noisy)
-    monkeypatch.setattr(_cleaner, "_while_waiting",
-                        lambda selector: _cleaner.contextlib.nullcontext())
+    monkeypatch.setattr(
+        _cleaner, "_while_waiting", lambda selector: _cleaner.contextlib.nullcontext()
+    )
     without = _cleaner_for(y).fit(X, noisy)
-    picks = [[r.counter_example_id for r in c.history_]
-             for c in (reading, instant, without)]
+    picks = [
+        [r.counter_example_id for r in c.history_] for c in (reading, instant, without)
+    ]
     assert len(picks[0]) > 10
     assert picks[0] == picks[1] == picks[2]
     scores = [np.array([r.score for r in c.history_]) for c in (reading, without)]
@@ -150,8 +157,11 @@ def _iterations(monkeypatch, X, y, noisy, background=True):
     with monkeypatch.context() as patch:
         patch.setattr(_fisher.ConjugateGradientFactor, "solve_with_info", counted)
         if not background:
-            patch.setattr(_cleaner, "_while_waiting",
-                          lambda selector: _cleaner.contextlib.nullcontext())
+            patch.setattr(
+                _cleaner,
+                "_while_waiting",
+                lambda selector: _cleaner.contextlib.nullcontext(),
+            )
         cleaner = _cleaner_for(y, _Reading(y, 0.1)).fit(X, noisy)
     return np.array(iterations), cleaner
 
@@ -165,12 +175,17 @@ def test_a_fresh_factor_converges_in_few_iterations(monkeypatch, spied):
     # the factor refreshed during each wait is closer than the one kept
     assert iterations.mean() < stale.mean()
     assert cleaner.selector_.n_iter_ == iterations[-1]
-    assert TopFisherSelector(solver="cholesky").fit(
-        LogisticRegression().fit(X, noisy), X, noisy).n_iter_ == 0
+    assert (
+        TopFisherSelector(solver="cholesky")
+        .fit(LogisticRegression().fit(X, noisy), X, noisy)
+        .n_iter_
+        == 0
+    )
 
 
 def test_the_refresh_runs_only_while_the_oracle_waits_within_the_limits(
-        monkeypatch, spied):
+    monkeypatch, spied
+):
     X, y, noisy = _data()
     waiting = {"now": False}
     seen = []
@@ -195,8 +210,16 @@ def test_the_refresh_runs_only_while_the_oracle_waits_within_the_limits(
         if threading.current_thread() is not threading.main_thread():
             # BLAS pools are process-wide (OpenMP's limits are per thread,
             # and the refresh runs no OpenMP code)
-            seen.append((waiting["now"], {p["num_threads"] for p in threadpool_info()
-                                          if p["user_api"] == "blas"}))
+            seen.append(
+                (
+                    waiting["now"],
+                    {
+                        p["num_threads"]
+                        for p in threadpool_info()
+                        if p["user_api"] == "blas"
+                    },
+                )
+            )
         return original_fisher(*args, **kwargs)
 
     monkeypatch.setattr(_cleaner, "_while_waiting", Flagged)
@@ -211,8 +234,7 @@ def test_pickling_and_refitting_while_a_refresh_is_in_flight(spied):
     X, y, noisy = _data()
     cleaner = _cleaner_for(y, _Reading(y)).fit(X, noisy)
     state = cleaner.selector_._state
-    flying = _refresh.FactorRefresh(
-        state["H"], state["P"], None, "softmax", True, 1e-3)
+    flying = _refresh.FactorRefresh(state["H"], state["P"], None, "softmax", True, 1e-3)
     flying.resume()
     flying.pause()  # in flight, paused between chunks
     state["refresh"] = flying
@@ -246,7 +268,10 @@ def test_leave_one_out_from_a_recent_factor_matches_the_exact_one():
     old = LogisticRegression(max_iter=300).fit(X[:2900], noisy[:2900])
     new = LogisticRegression(max_iter=300, warm_start=True)
     new.coef_, new.intercept_, new.classes_ = (
-        old.coef_.copy(), old.intercept_.copy(), old.classes_)
+        old.coef_.copy(),
+        old.intercept_.copy(),
+        old.classes_,
+    )
     new.fit(X, noisy)
     cg = CleaningSelector(damping=1e-3).fit(old, X[:2900], noisy[:2900])
     inner = cg.fisher_

@@ -32,7 +32,9 @@ from sklearn_cincer.datasets import load_breast_cancer, load_wine
 
 pd = pytest.importorskip("pandas")
 
-PAPER_CSV = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper_results.csv"
+PAPER_CSV = (
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper_results.csv"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -69,10 +71,22 @@ def test_stream_is_reproducible_and_noisy_as_asked():
 
 
 def test_stream_with_confusion_noise_flips_to_confused_classes(wine):
-    a = make_stream(wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=20,
-                    noise_kind="confusion", random_state=0)
-    b = make_stream(wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=20,
-                    noise_kind="confusion", random_state=0)
+    a = make_stream(
+        wine.X_train,
+        wine.y_train,
+        n_bootstrap=40,
+        n_rounds=20,
+        noise_kind="confusion",
+        random_state=0,
+    )
+    b = make_stream(
+        wine.X_train,
+        wine.y_train,
+        n_bootstrap=40,
+        n_rounds=20,
+        noise_kind="confusion",
+        random_state=0,
+    )
     np.testing.assert_array_equal(a.y_noisy, b.y_noisy)
     np.testing.assert_array_equal(a.is_noisy, a.y_noisy != a.y_true)
     assert a.is_noisy.any()
@@ -81,7 +95,8 @@ def test_stream_with_confusion_noise_flips_to_confused_classes(wine):
 def test_run_spec_noise_kind_names_its_run():
     assert RunSpec("wine", "lr").name == "wine__lr__cincer__cleaning__scratch"
     assert RunSpec("wine", "lr", noise_kind="confusion").name == (
-        "wine__lr__cincer__cleaning__scratch__confusion")
+        "wine__lr__cincer__cleaning__scratch__confusion"
+    )
     with pytest.raises(ValueError, match="noise_kind"):
         RunSpec("wine", "lr", noise_kind="gaussian")
 
@@ -95,11 +110,17 @@ def test_stream_too_long():
 
 
 def test_counters_are_consistent(wine):
-    s = make_stream(wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=40,
-                    random_state=1)
+    s = make_stream(
+        wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=40, random_state=1
+    )
     trace, cleaner = run_cleaning(
-        s, wine.X_test, wine.y_test, model=LogisticRegression(max_iter=500),
-        selector=NearestNeighborSelector(), strategy="cincer", random_state=0,
+        s,
+        wine.X_test,
+        wine.y_test,
+        model=LogisticRegression(max_iter=500),
+        selector=NearestNeighborSelector(),
+        strategy="cincer",
+        random_state=0,
     )
     t = pd.DataFrame(trace)
     assert t["round"].tolist() == list(range(41))
@@ -118,12 +139,18 @@ def test_counters_are_consistent(wine):
 
 
 def test_no_ce_and_drop_ce_never_clean_counter_examples(wine):
-    s = make_stream(wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=30,
-                    random_state=2)
+    s = make_stream(
+        wine.X_train, wine.y_train, n_bootstrap=40, n_rounds=30, random_state=2
+    )
     for strategy in ("no_ce", "drop_ce"):
         trace, cleaner = run_cleaning(
-            s, wine.X_test, wine.y_test, model=LogisticRegression(max_iter=500),
-            selector=NearestNeighborSelector(), strategy=strategy, random_state=0,
+            s,
+            wine.X_test,
+            wine.y_test,
+            model=LogisticRegression(max_iter=500),
+            selector=NearestNeighborSelector(),
+            strategy=strategy,
+            random_state=0,
         )
         last = trace[-1]
         assert last["n_cleaned_ce"] == 0
@@ -136,10 +163,12 @@ def test_no_ce_and_drop_ce_never_clean_counter_examples(wine):
 
 def test_competitors_see_the_same_stream(wine):
     kw = dict(n_repeats=2, data=wine, verbose=0, random_state=5)
-    a = run_experiment(RunSpec("wine", "lr", "cincer", "nearest", n_bootstrap=40,
-                               n_rounds=10), **kw)
-    b = run_experiment(RunSpec("wine", "lr", "no_ce", n_bootstrap=40, n_rounds=10),
-                       **kw)
+    a = run_experiment(
+        RunSpec("wine", "lr", "cincer", "nearest", n_bootstrap=40, n_rounds=10), **kw
+    )
+    b = run_experiment(
+        RunSpec("wine", "lr", "no_ce", n_bootstrap=40, n_rounds=10), **kw
+    )
     np.testing.assert_array_equal(a["n_mistakes_seen"], b["n_mistakes_seen"])
     # Same bootstrap set and the same model seed: the same round-0 model.
     np.testing.assert_array_equal(a[a["round"] == 0]["f1"], b[b["round"] == 0]["f1"])
@@ -151,11 +180,13 @@ def test_competitors_see_the_same_stream(wine):
 
 def test_resumes_finished_repeats(wine, tmp_path, monkeypatch):
     spec = RunSpec("wine", "lr", "cincer", "nearest", n_bootstrap=40, n_rounds=5)
-    first = run_experiment(spec, n_repeats=2, data=wine, output_dir=tmp_path,
-                           verbose=0)
+    first = run_experiment(spec, n_repeats=2, data=wine, output_dir=tmp_path, verbose=0)
     folder = tmp_path / spec.name
     assert sorted(p.name for p in folder.iterdir()) == [
-        "config.json", "queries_0.csv", "queries_1.csv", "trace_0.csv",
+        "config.json",
+        "queries_0.csv",
+        "queries_1.csv",
+        "trace_0.csv",
         "trace_1.csv",
     ]
     (folder / "trace_1.csv").unlink()
@@ -167,8 +198,7 @@ def test_resumes_finished_repeats(wine, tmp_path, monkeypatch):
         return real(spec, repeat, *args)
 
     monkeypatch.setattr(_runner, "_one_repeat", spy)
-    again = run_experiment(spec, n_repeats=3, data=wine, output_dir=tmp_path,
-                           verbose=0)
+    again = run_experiment(spec, n_repeats=3, data=wine, output_dir=tmp_path, verbose=0)
     assert ran == [1, 2]
     cols = ["repeat", "round", "f1", "n_cleaned", "n_queried"]
     pd.testing.assert_frame_equal(
@@ -188,8 +218,9 @@ def test_parallel_repeats_match_serial(wine):
 
 def test_queries_are_saved_with_truth(wine, tmp_path):
     spec = RunSpec("wine", "lr", "cincer", "nearest", n_bootstrap=40, n_rounds=20)
-    traces = run_experiment(spec, n_repeats=1, data=wine, output_dir=tmp_path,
-                            verbose=0)
+    traces = run_experiment(
+        spec, n_repeats=1, data=wine, output_dir=tmp_path, verbose=0
+    )
     queries = pd.read_csv(tmp_path / spec.name / "queries_0.csv")
     assert len(queries) == traces["n_queried"].iloc[-1]
     relabeled = queries["label_after"] != queries["label_before"]
@@ -201,19 +232,28 @@ def test_queries_are_saved_with_truth(wine, tmp_path):
 
 def test_precision_at_k():
     assert precision_at_k([3, 2, 1], [False, True, True], ks=(1, 2, 3, 5)) == {
-        1: 0.0, 2: 0.5, 3: 2 / 3, 5: 2 / 3,
+        1: 0.0,
+        2: 0.5,
+        3: 2 / 3,
+        5: 2 / 3,
     }
 
 
 def test_run_precision_same_queries_for_all_selectors():
     data = load_breast_cancer(random_state=0)
-    s = make_stream(data.X_train, data.y_train, n_bootstrap=60, n_rounds=80,
-                    random_state=0)
-    rows = pd.DataFrame(run_precision(
-        s, model=LogisticRegression(max_iter=500),
-        selectors={"top_fisher": TopFisherSelector(),
-                   "nearest": NearestNeighborSelector()},
-    ))
+    s = make_stream(
+        data.X_train, data.y_train, n_bootstrap=60, n_rounds=80, random_state=0
+    )
+    rows = pd.DataFrame(
+        run_precision(
+            s,
+            model=LogisticRegression(max_iter=500),
+            selectors={
+                "top_fisher": TopFisherSelector(),
+                "nearest": NearestNeighborSelector(),
+            },
+        )
+    )
     by = {name: g["round"].tolist() for name, g in rows.groupby("selector")}
     assert by["top_fisher"] == by["nearest"] and len(by["nearest"]) > 0
     assert (rows["n_noisy_candidates"] <= rows["n_candidates"]).all()
@@ -262,7 +302,9 @@ def test_authors_selector_matches_brute_force(binary):
     rows = np.random.RandomState(7).permutation(len(X) + 1)[:30]
     expected = _brute_force_authors(model, X, y, x_t, y_t, rows, candidates)
     got = selector.score(x_t, y_t, candidates)
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8 * np.abs(expected).max())
+    np.testing.assert_allclose(
+        got, expected, rtol=1e-6, atol=1e-8 * np.abs(expected).max()
+    )
 
 
 def test_authors_sign_is_opposite_of_eq14():
@@ -271,8 +313,9 @@ def test_authors_sign_is_opposite_of_eq14():
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
     ours = TopFisherSelector(damping=1e-10).fit(model, X, y)
-    theirs = AuthorsTopFisherSelector(n_samples=10**6, precision="float64",
-                                      random_state=0).fit(model, X, y)
+    theirs = AuthorsTopFisherSelector(
+        n_samples=10**6, precision="float64", random_state=0
+    ).fit(model, X, y)
     # Make the authors' sample exactly the training set plus an exact copy
     # of a training row as the query (its weight is negligible after /n).
     view = last_layer_view(model)
@@ -284,8 +327,12 @@ def test_authors_sign_is_opposite_of_eq14():
     V = np.linalg.pinv(F, hermitian=True) @ g.ravel()
     R = _fisher.residuals(view.outputs(H), y, view.link)
     eq14 = _fisher.kernel_scores(V.reshape(3, -1), H[candidates], R[candidates])
-    np.testing.assert_allclose(ours.score(x_t, y_t, candidates), eq14,
-                               rtol=1e-3, atol=1e-6 * np.abs(eq14).max())
+    np.testing.assert_allclose(
+        ours.score(x_t, y_t, candidates),
+        eq14,
+        rtol=1e-3,
+        atol=1e-6 * np.abs(eq14).max(),
+    )
     authors = theirs.score(x_t, y_t, candidates)
     assert np.corrcoef(authors, eq14)[0, 1] < -0.99
 
@@ -306,15 +353,17 @@ def test_authors_svd_solver_matches_pinv(binary):
 
 @pytest.mark.parametrize("n_samples, expected", [(30, "pinv"), (2, "svd")])
 def test_authors_auto_solver_uses_svd_only_for_a_rank_deficient_estimate(
-        monkeypatch, n_samples, expected):
+    monkeypatch, n_samples, expected
+):
     # iris: 3 x (4 + 1) = 15 parameters; 30 samples x 3 labels give 90 rows
     # (pinv), 2 samples give 6 rows (F is rank deficient: svd)
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
     calls = []
     real_pinv = np.linalg.pinv
-    monkeypatch.setattr(np.linalg, "pinv",
-                        lambda *a, **k: calls.append(1) or real_pinv(*a, **k))
+    monkeypatch.setattr(
+        np.linalg, "pinv", lambda *a, **k: calls.append(1) or real_pinv(*a, **k)
+    )
     kw = dict(n_samples=n_samples, precision="float64", random_state=3)
     auto = AuthorsTopFisherSelector(**kw).fit(model, X, y)
     cand = np.arange(len(y))
@@ -328,8 +377,9 @@ def test_authors_auto_solver_uses_svd_only_for_a_rank_deficient_estimate(
 def test_authors_selector_resamples_each_query():
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=1000).fit(X, y)
-    sel = AuthorsTopFisherSelector(n_samples=5, precision="float64",
-                                   random_state=0).fit(model, X, y)
+    sel = AuthorsTopFisherSelector(
+        n_samples=5, precision="float64", random_state=0
+    ).fit(model, X, y)
     a = sel.score(X[0], 0, np.arange(50, 60))
     b = sel.score(X[0], 0, np.arange(50, 60))
     assert not np.allclose(a, b)
@@ -351,8 +401,9 @@ def test_registry_resolves_lazily():
 
 
 def test_unavailable_model_says_what_is_missing(monkeypatch):
-    monkeypatch.setitem(_registry.MODELS, "fc",
-                        ("sklearn_cincer.nets_missing", "FCNetClassifier", {}))
+    monkeypatch.setitem(
+        _registry.MODELS, "fc", ("sklearn_cincer.nets_missing", "FCNetClassifier", {})
+    )
     with pytest.raises(ImportError, match="torch extra"):
         make_model("fc")
 
@@ -367,8 +418,9 @@ def test_importing_benchmark_loads_no_heavy_module():
         "sklearn_cincer.datasets; "
         "print(sorted({m for m in heavy if m in sys.modules} - before))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -379,13 +431,28 @@ def test_importing_benchmark_loads_no_heavy_module():
 def test_compare_with_paper_finds_the_rows():
     paper = load_paper_results(PAPER_CSV)
     rows = []
-    for strategy, selector in (("cincer", "top_fisher"), ("no_ce", "none"),
-                               ("drop_ce", "top_fisher"), ("cincer", "nearest")):
+    for strategy, selector in (
+        ("cincer", "top_fisher"),
+        ("no_ce", "none"),
+        ("drop_ce", "top_fisher"),
+        ("cincer", "nearest"),
+    ):
         for r in (0, 1):
-            rows.append({"dataset": "breast", "model": "fc", "strategy": strategy,
-                         "selector": selector, "refit": "scratch", "repeat": r,
-                         "round": 100, "n_cleaned": 20 + r, "n_queried": 21,
-                         "f1": 0.9, "seconds": 1.0})
+            rows.append(
+                {
+                    "dataset": "breast",
+                    "model": "fc",
+                    "strategy": strategy,
+                    "selector": selector,
+                    "refit": "scratch",
+                    "repeat": r,
+                    "round": 100,
+                    "n_cleaned": 20 + r,
+                    "n_queried": 21,
+                    "f1": 0.9,
+                    "seconds": 1.0,
+                }
+            )
     table = compare_with_paper(pd.DataFrame(rows), paper).set_index("paper_method")
     assert table.loc["cincer_top_fisher", "paper_n_cleaned"] == pytest.approx(27.8)
     assert table.loc["no_ce", "paper_n_cleaned"] == pytest.approx(16.6)
@@ -403,17 +470,38 @@ def test_cli_benchmark_and_report(tmp_path, capsys):
     from sklearn_cincer._cli import main
 
     out = tmp_path / "out"
-    status = main([
-        "benchmark", "--dataset", "wine", "--model", "lr", "--strategy", "cincer",
-        "no_ce", "--selector", "nearest", "--repeats", "2", "--rounds", "4",
-        "--bootstrap", "40", "--output", str(out), "--figures", "--quiet",
-    ])
+    status = main(
+        [
+            "benchmark",
+            "--dataset",
+            "wine",
+            "--model",
+            "lr",
+            "--strategy",
+            "cincer",
+            "no_ce",
+            "--selector",
+            "nearest",
+            "--repeats",
+            "2",
+            "--rounds",
+            "4",
+            "--bootstrap",
+            "40",
+            "--output",
+            str(out),
+            "--figures",
+            "--quiet",
+        ]
+    )
     assert status == 0
     printed = capsys.readouterr().out
     assert "1-NN" in printed and "No CE" in printed
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    assert runs == ["wine__lr__cincer__nearest__scratch",
-                    "wine__lr__no_ce__none__scratch"]
+    assert runs == [
+        "wine__lr__cincer__nearest__scratch",
+        "wine__lr__no_ce__none__scratch",
+    ]
     assert (out / "comparison.md").is_file()
     assert list((out / "figures").glob("q1__wine__lr__scratch.png"))
 
@@ -422,25 +510,60 @@ def test_cli_benchmark_noise_kind(tmp_path, capsys):
     from sklearn_cincer._cli import main
 
     out = tmp_path / "out"
-    status = main([
-        "benchmark", "--dataset", "wine", "--model", "lr", "--strategy", "no_ce",
-        "--repeats", "1", "--rounds", "3", "--bootstrap", "40",
-        "--noise-kind", "confusion", "--output", str(out), "--quiet",
-    ])
+    status = main(
+        [
+            "benchmark",
+            "--dataset",
+            "wine",
+            "--model",
+            "lr",
+            "--strategy",
+            "no_ce",
+            "--repeats",
+            "1",
+            "--rounds",
+            "3",
+            "--bootstrap",
+            "40",
+            "--noise-kind",
+            "confusion",
+            "--output",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert status == 0
     runs = sorted(p.name for p in (out / "runs").iterdir())
     assert runs == ["wine__lr__no_ce__none__scratch__confusion"]
     with pytest.raises(SystemExit, match="uniform noise only"):
-        main(["benchmark", "--dataset", "wine", "--model", "lr", "--q2",
-              "--noise-kind", "pairwise", "--output", str(out), "--quiet"])
+        main(
+            [
+                "benchmark",
+                "--dataset",
+                "wine",
+                "--model",
+                "lr",
+                "--q2",
+                "--noise-kind",
+                "pairwise",
+                "--output",
+                str(out),
+                "--quiet",
+            ]
+        )
 
 
 def test_eval_every_measures_only_some_rounds_and_keeps_the_rest(wine):
     kw = dict(n_repeats=1, data=wine, verbose=0)
-    every = run_experiment(RunSpec("wine", "lr", "cincer", "nearest",
-                                   n_bootstrap=40, n_rounds=7), **kw)
-    sparse = run_experiment(RunSpec("wine", "lr", "cincer", "nearest",
-                                    n_bootstrap=40, n_rounds=7, eval_every=3), **kw)
+    every = run_experiment(
+        RunSpec("wine", "lr", "cincer", "nearest", n_bootstrap=40, n_rounds=7), **kw
+    )
+    sparse = run_experiment(
+        RunSpec(
+            "wine", "lr", "cincer", "nearest", n_bootstrap=40, n_rounds=7, eval_every=3
+        ),
+        **kw,
+    )
     measured = sparse["f1"].notna().to_numpy()
     # rounds 0, 3, 6 and always the last one (7)
     np.testing.assert_array_equal(np.flatnonzero(measured), [0, 3, 6, 7])
@@ -457,17 +580,22 @@ def test_eval_every_must_be_a_positive_integer(bad):
 
 def test_selector_params_name_their_own_run():
     plain = RunSpec("wine", "lr", "cincer", "top_fisher")
-    damped = RunSpec("wine", "lr", "cincer", "top_fisher",
-                     selector_params={"damping": 0.5})
+    damped = RunSpec(
+        "wine", "lr", "cincer", "top_fisher", selector_params={"damping": 0.5}
+    )
     assert plain.name != damped.name
     assert "top_fisher(damping=0.5)" in damped.name
     # no_ce asks no selector, so parameters cannot split its results
-    assert RunSpec("wine", "lr", "no_ce", selector_params={"damping": 0.5}).name \
+    assert (
+        RunSpec("wine", "lr", "no_ce", selector_params={"damping": 0.5}).name
         == RunSpec("wine", "lr", "no_ce").name
+    )
 
 
-@pytest.mark.parametrize("params, match", [({"dampin": 1.0}, "unexpected keyword"),
-                                           ({"damping": -1.0}, "damping")])
+@pytest.mark.parametrize(
+    "params, match",
+    [({"dampin": 1.0}, "unexpected keyword"), ({"damping": -1.0}, "damping")],
+)
 def test_bad_selector_params_fail_before_any_work(params, match):
     with pytest.raises(ValueError, match=match):
         RunSpec("wine", "lr", "cincer", "top_fisher", selector_params=params)
@@ -478,12 +606,31 @@ def test_cli_selector_param_and_eval_every(tmp_path, capsys):
     from sklearn_cincer._cli import main
 
     out = tmp_path / "out"
-    status = main([
-        "benchmark", "--dataset", "wine", "--model", "lr", "--selector",
-        "top_fisher", "--selector-param", "damping=0.5", "--repeats", "1",
-        "--rounds", "5", "--bootstrap", "40", "--eval-every", "2",
-        "--output", str(out), "--figures", "--quiet",
-    ])
+    status = main(
+        [
+            "benchmark",
+            "--dataset",
+            "wine",
+            "--model",
+            "lr",
+            "--selector",
+            "top_fisher",
+            "--selector-param",
+            "damping=0.5",
+            "--repeats",
+            "1",
+            "--rounds",
+            "5",
+            "--bootstrap",
+            "40",
+            "--eval-every",
+            "2",
+            "--output",
+            str(out),
+            "--figures",
+            "--quiet",
+        ]
+    )
     assert status == 0
     assert "CINCER (Top Fisher; damping=0.5)" in capsys.readouterr().out
     (run,) = (out / "runs").iterdir()
@@ -491,8 +638,22 @@ def test_cli_selector_param_and_eval_every(tmp_path, capsys):
     trace = pd.read_csv(run / "trace_0.csv")
     assert trace["f1"].notna().tolist() == [True, False, True, False, True, True]
     assert (out / "figures" / "variants__wine__lr__scratch.png").is_file()
-    assert main(["benchmark", "--dataset", "wine", "--model", "lr",
-                 "--selector-param", "dampin=1", "--output", str(out)]) == 1
+    assert (
+        main(
+            [
+                "benchmark",
+                "--dataset",
+                "wine",
+                "--model",
+                "lr",
+                "--selector-param",
+                "dampin=1",
+                "--output",
+                str(out),
+            ]
+        )
+        == 1
+    )
     assert "dampin" in capsys.readouterr().err
 
 
@@ -517,27 +678,51 @@ def test_precision_selector_params_reach_the_selector(wine):
     # 60 clean incoming examples give a few queries (9 with this seed)
     kw = dict(n_repeats=1, n_rounds=60, n_bootstrap=40, data=wine, verbose=0)
     with pytest.raises(TypeError, match="bogus"):  # before any work
-        run_precision_experiment("wine", "lr", ["nearest"],
-                                 selector_params={"nearest": {"bogus": 1}}, **kw)
+        run_precision_experiment(
+            "wine", "lr", ["nearest"], selector_params={"nearest": {"bogus": 1}}, **kw
+        )
     # wine/LR has 3 x 14 = 42 parameters: a cap of 10 must refuse it
     with pytest.raises(ValueError, match="max_params"):
-        run_precision_experiment("wine", "lr", ["full_fisher"],
-                                 selector_params={"full_fisher": {"max_params": 10}},
-                                 **kw)
-    ok = run_precision_experiment("wine", "lr", ["full_fisher"],
-                                  selector_params={"full_fisher": {"max_params": 42}},
-                                  **kw)
+        run_precision_experiment(
+            "wine",
+            "lr",
+            ["full_fisher"],
+            selector_params={"full_fisher": {"max_params": 10}},
+            **kw,
+        )
+    ok = run_precision_experiment(
+        "wine",
+        "lr",
+        ["full_fisher"],
+        selector_params={"full_fisher": {"max_params": 42}},
+        **kw,
+    )
     assert len(ok) > 0 and set(ok["selector"]) == {"full_fisher"}
 
 
 def test_cli_q2(tmp_path, capsys):
     from sklearn_cincer._cli import main
 
-    status = main([
-        "benchmark", "--dataset", "breast", "--model", "lr", "--q2", "--selector",
-        "top_fisher", "nearest", "--repeats", "1", "--rounds", "30",
-        "--output", str(tmp_path), "--quiet",
-    ])
+    status = main(
+        [
+            "benchmark",
+            "--dataset",
+            "breast",
+            "--model",
+            "lr",
+            "--q2",
+            "--selector",
+            "top_fisher",
+            "nearest",
+            "--repeats",
+            "1",
+            "--rounds",
+            "30",
+            "--output",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
     assert status == 0
     assert "top_fisher" in capsys.readouterr().out
     assert (tmp_path / "runs" / "breast__lr__precision" / "precision_0.csv").is_file()
@@ -546,9 +731,22 @@ def test_cli_q2(tmp_path, capsys):
 def test_cli_reports_missing_data(tmp_path, capsys):
     from sklearn_cincer._cli import main
 
-    status = main(["benchmark", "--dataset", "adult", "--model", "lr",
-                   "--data-home", str(tmp_path), "--output", str(tmp_path),
-                   "--repeats", "1", "--quiet"])
+    status = main(
+        [
+            "benchmark",
+            "--dataset",
+            "adult",
+            "--model",
+            "lr",
+            "--data-home",
+            str(tmp_path),
+            "--output",
+            str(tmp_path),
+            "--repeats",
+            "1",
+            "--quiet",
+        ]
+    )
     assert status == 1
     assert "download_if_missing" in capsys.readouterr().err
 
@@ -557,9 +755,16 @@ def test_reproduce_small_grid(tmp_path):
     pytest.importorskip("matplotlib")
     from sklearn_cincer.benchmark._reproduce import reproduce
 
-    table = reproduce(tmp_path, pairs=[("digits", "lr")], questions=("q1",),
-                      q2_pairs=(), n_repeats=1, n_rounds=3, authors_ranking=False,
-                      verbose=0)
+    table = reproduce(
+        tmp_path,
+        pairs=[("digits", "lr")],
+        questions=("q1",),
+        q2_pairs=(),
+        n_repeats=1,
+        n_rounds=3,
+        authors_ranking=False,
+        verbose=0,
+    )
     assert set(table["competitor"]) == {"CINCER (cleaning)", "Drop CE", "No CE"}
     assert (tmp_path / "figures" / "q1__digits__lr__scratch.png").is_file()
     assert (tmp_path / "figures" / "fig1__digits__lr.png").is_file()
@@ -570,10 +775,15 @@ def test_reproduce_small_grid(tmp_path):
     assert np.isnan(table.set_index("competitor").loc["No CE", "ours_ce_mislabeled"])
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert summary[["dataset", "model", "refit"]].values.tolist() == [
-        ["digits", "lr", "scratch"]]
+        ["digits", "lr", "scratch"]
+    ]
     # the verdict is computed from the table, not written by hand
     cleaned = table.set_index("competitor")["ours_n_cleaned"]
     assert bool(summary["ahead_of_baselines"].iloc[0]) == (
-        cleaned["CINCER (cleaning)"] > max(cleaned["Drop CE"], cleaned["No CE"]))
-    assert summary["cincer_cleaned"].iloc[0].startswith(
-        f"{cleaned['CINCER (cleaning)']:.1f} ± ")
+        cleaned["CINCER (cleaning)"] > max(cleaned["Drop CE"], cleaned["No CE"])
+    )
+    assert (
+        summary["cincer_cleaned"]
+        .iloc[0]
+        .startswith(f"{cleaned['CINCER (cleaning)']:.1f} ± ")
+    )

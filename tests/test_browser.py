@@ -21,13 +21,19 @@ from threadpoolctl import threadpool_limits
 
 pytest.importorskip("bottle", reason="BrowserOracle needs bottle (the 'browser' extra)")
 playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="the browser tests need the playwright package")
+    "playwright.sync_api", reason="the browser tests need the playwright package"
+)
 
-CHROMIUM = os.environ.get("CINCER_CHROMIUM") or shutil.which("chromium") or (
-    "/usr/bin/chromium")
+CHROMIUM = (
+    os.environ.get("CINCER_CHROMIUM")
+    or shutil.which("chromium")
+    or ("/usr/bin/chromium")
+)
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set "
-                "CINCER_CHROMIUM)", allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CINCER_CHROMIUM)",
+        allow_module_level=True,
+    )
 
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -41,12 +47,20 @@ from sklearn_cincer.oracles import (  # noqa: E402
     Query,
 )
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # the docs' picture; refresh it with CINCER_UPDATE_SCREENSHOT=1
-SCREENSHOT = (Path(__file__).resolve().parents[1] / "docs" / "_static"
-              / "browser_oracle.png")
+SCREENSHOT = (
+    Path(__file__).resolve().parents[1] / "docs" / "_static" / "browser_oracle.png"
+)
 TIMEOUT_MS = 20000
 
 
@@ -124,8 +138,13 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
     X, y_true, y_noisy = breast_cancer()
     truth = SimulatedOracle(y_true)
     oracle = BrowserOracle(open_browser=False, annotator="ana", max_features=12)
-    cleaner = SkepticalCleaner(LogisticRegression(), oracle=oracle, n_bootstrap=100,
-                               threshold=0.1, random_state=0)
+    cleaner = SkepticalCleaner(
+        LogisticRegression(),
+        oracle=oracle,
+        n_bootstrap=100,
+        threshold=0.1,
+        random_state=0,
+    )
     oracle.start()
     page.goto(oracle.url)
     fit = Fit(cleaner, X, y_noisy)
@@ -136,14 +155,16 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
             if qid is None:
                 break
             assert button_keys(page) == ["a", "b"]  # letters, shown on the buttons
-            assert [t.split("(")[0] for t in page.locator(
-                "#labels-example button").all_text_contents()] == [
-                "abenign", "bmalignant"]
+            assert [
+                t.split("(")[0]
+                for t in page.locator("#labels-example button").all_text_contents()
+            ] == ["abenign", "bmalignant"]
             example_id = int(page.text_content("#title-example").split("#")[1])
             counter_id = int(page.text_content("#title-counter").split("#")[1])
             progress = page.text_content("#progress")
-            assert re.match(rf"Question {n + 1} \u00b7 \d+ of \d+ examples seen",
-                            progress)
+            assert re.match(
+                rf"Question {n + 1} \u00b7 \d+ of \d+ examples seen", progress
+            )
             assert f"{n - n // 3} answered" in progress  # skips are not answers
             if n == 0:
                 assert page.locator("tr.diff").count() == 6  # 3 per panel
@@ -153,10 +174,17 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
                 assert "margin" not in page.text_content("#question")
                 shot = tmp_path / "browser_oracle.png"
                 page.screenshot(path=str(shot), full_page=True)
-            want = truth(Query(example_id=example_id, x=None, label=None,
-                               prediction=None, margin=0, classes=np.array(
-                                   ["benign", "malignant"]),
-                               counter_example_id=counter_id))
+            want = truth(
+                Query(
+                    example_id=example_id,
+                    x=None,
+                    label=None,
+                    prediction=None,
+                    margin=0,
+                    classes=np.array(["benign", "malignant"]),
+                    counter_example_id=counter_id,
+                )
+            )
             names = ["benign", "malignant"]
             i, j = names.index(want.label), names.index(want.counter_label)
             mode = n % 3
@@ -173,7 +201,8 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
                 button = f"#labels-counter button[data-index='{j}']"
                 assert page.get_attribute(button, "aria-pressed") == "true"
                 assert page.text_content("#will-save").startswith(
-                    f"Will save: example #{example_id} \u2192 {names[i]} (")
+                    f"Will save: example #{example_id} \u2192 {names[i]} ("
+                )
                 page.keyboard.press("Enter")
                 expected.append((example_id, want.label, want.counter_label, False))
             else:  # skip, by key
@@ -188,10 +217,16 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
     finally:
         oracle.close()
     assert n >= 4 and not page.errors
-    got = [(r.example_id, r.label_after, r.counter_label_after,
+    got = [
+        (
+            r.example_id,
+            r.label_after,
+            r.counter_label_after,
             r.label_after == r.label_before
-            and r.counter_label_after == r.counter_label_before)
-           for r in cleaner.history_]
+            and r.counter_label_after == r.counter_label_before,
+        )
+        for r in cleaner.history_
+    ]
     assert [g[:3] for g in got] == [e[:3] for e in expected]
     assert [a.skipped for _, a in oracle.answers_] == [e[3] for e in expected]
     assert all(r.annotator == "ana" for r in cleaner.history_)
@@ -203,8 +238,9 @@ def test_answers_by_click_and_keyboard_reach_the_cleaner(page, tmp_path):
 
 
 def button_keys(page, box="labels-example"):
-    return page.eval_on_selector_all(f"#{box} button",
-                                     "bs => bs.map(b => b.dataset.key || null)")
+    return page.eval_on_selector_all(
+        f"#{box} button", "bs => bs.map(b => b.dataset.key || null)"
+    )
 
 
 @contextlib.contextmanager
@@ -253,11 +289,21 @@ def digit_query(i, truth, counter_truth, classes=np.arange(10)):
     """A question about example i: labeled one off its truth; so is the counter."""
     n = len(classes)
     wrong = classes[(list(classes).index(truth) + 1) % n]
-    return Query(example_id=i, x=np.array([float(i), 1.0]), label=wrong,
-                 prediction=truth, margin=0.5, classes=np.array(classes),
-                 counter_example_id=100 + i, counter_x=np.array([0.0, 1.0]),
-                 counter_label=truth, score=1.0, round=i + 1, question=i + 1,
-                 n_rounds=50)
+    return Query(
+        example_id=i,
+        x=np.array([float(i), 1.0]),
+        label=wrong,
+        prediction=truth,
+        margin=0.5,
+        classes=np.array(classes),
+        counter_example_id=100 + i,
+        counter_x=np.array([0.0, 1.0]),
+        counter_label=truth,
+        score=1.0,
+        round=i + 1,
+        question=i + 1,
+        n_rounds=50,
+    )
 
 
 def test_a_digit_key_types_that_digit_class_0_to_9(page, tmp_path):
@@ -270,7 +316,8 @@ def test_a_digit_key_types_that_digit_class_0_to_9(page, tmp_path):
         return [f"Digit{d}", f"Shift+Digit{c}"], (
             f"Will save: example #{q.example_id} \u2192 {d} (was {q.label}) \u00b7 "
             f"counter-example #{q.counter_example_id} \u2192 {c} "
-            + ("(unchanged)" if c == q.counter_label else f"(was {q.counter_label})"))
+            + ("(unchanged)" if c == q.counter_label else f"(was {q.counter_label})")
+        )
 
     oracle = BrowserOracle(open_browser=False, annotator="ana")
     store = ask_in_page(page, oracle, queries, keys_of, tmp_path)
@@ -281,22 +328,31 @@ def test_a_digit_key_types_that_digit_class_0_to_9(page, tmp_path):
 def test_digit_keys_for_a_subset_and_letters_otherwise(page, tmp_path):
     subset = np.array([1, 4, 7])
     letters = np.array([-1, 1, 12])  # integers, but not digits: letters
-    queries = [digit_query(0, 7, 1, classes=subset),
-               digit_query(1, -1, 12, classes=letters)]
+    queries = [
+        digit_query(0, 7, 1, classes=subset),
+        digit_query(1, -1, 12, classes=letters),
+    ]
 
     def keys_of(q):
         if q.example_id == 0:
             assert button_keys(page) == ["1", "4", "7"]
             return ["Digit7", "Shift+Digit1", "Digit2"], (  # 2 is no class
                 "Will save: example #0 \u2192 7 (was 1) \u00b7 counter-example "
-                "#100 \u2192 1 (was 7)")
+                "#100 \u2192 1 (was 7)"
+            )
         assert button_keys(page) == ["a", "b", "c"]
         return ["Digit1", "a", "Shift+C"], (  # digits do nothing here
             "Will save: example #1 \u2192 -1 (was 1) \u00b7 counter-example "
-            "#101 \u2192 12 (was -1)")
+            "#101 \u2192 12 (was -1)"
+        )
 
-    store = ask_in_page(page, BrowserOracle(open_browser=False, annotator="ana"),
-                        queries, keys_of, tmp_path)
+    store = ask_in_page(
+        page,
+        BrowserOracle(open_browser=False, annotator="ana"),
+        queries,
+        keys_of,
+        tmp_path,
+    )
     assert store.find_answer(queries[0]) == Answer(7, 1, "ana")
     assert store.find_answer(queries[1]) == Answer(-1, 12, "ana")
 
@@ -305,10 +361,21 @@ def test_string_classes_get_letters_and_class_names_are_shown(page, tmp_path):
     classes = np.array(["bird", "cat", "dog", "fox"])
     names = {"bird": "Bird", "cat": "Cat", "dog": "Dog", "fox": "Red fox"}
     truths = {0: ("fox", "dog"), 1: ("bird", "cat")}
-    queries = [Query(example_id=i, x=np.array([1.0, float(i)]), label="cat",
-                     prediction="dog", margin=0.4, classes=classes,
-                     counter_example_id=10 + i, counter_x=np.array([2.0, 0.0]),
-                     counter_label="dog", round=i + 1) for i in truths]
+    queries = [
+        Query(
+            example_id=i,
+            x=np.array([1.0, float(i)]),
+            label="cat",
+            prediction="dog",
+            margin=0.4,
+            classes=classes,
+            counter_example_id=10 + i,
+            counter_x=np.array([2.0, 0.0]),
+            counter_label="dog",
+            round=i + 1,
+        )
+        for i in truths
+    ]
 
     def keys_of(q):
         assert button_keys(page) == ["a", "b", "c", "d"]
@@ -320,7 +387,8 @@ def test_string_classes_get_letters_and_class_names_are_shown(page, tmp_path):
         return [a, f"Shift+{b}"], (
             f"Will save: example #{q.example_id} \u2192 {names[label]} (was Cat) "
             f"\u00b7 counter-example #{q.counter_example_id} \u2192 {names[counter]} "
-            + ("(unchanged)" if counter == "dog" else "(was Dog)"))
+            + ("(unchanged)" if counter == "dog" else "(was Dog)")
+        )
 
     oracle = BrowserOracle(open_browser=False, annotator="ana", class_names=names)
     store = ask_in_page(page, oracle, queries, keys_of, tmp_path)
@@ -363,12 +431,28 @@ def each_question(page, oracle, cleaner, X, y):
 def test_digits_with_class_names_through_a_cleaner(page):
     # The person types the key of the true digit for every question.
     X, y_true, y_noisy = digits_stream()
-    names = ["zero", "one", "two", "three", "four", "five", "six", "seven",
-             "eight", "nine"]
-    oracle = BrowserOracle(open_browser=False, annotator="ana", image_shape=(8, 8),
-                           class_names=names)
-    cleaner = SkepticalCleaner(LogisticRegression(max_iter=300), oracle=oracle,
-                               n_bootstrap=200, threshold=0.2, random_state=0)
+    names = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+    ]
+    oracle = BrowserOracle(
+        open_browser=False, annotator="ana", image_shape=(8, 8), class_names=names
+    )
+    cleaner = SkepticalCleaner(
+        LogisticRegression(max_iter=300),
+        oracle=oracle,
+        n_bootstrap=200,
+        threshold=0.2,
+        random_state=0,
+    )
     typed = []
     for example_id in each_question(page, oracle, cleaner, X, y_noisy):
         counter_id = int(page.text_content("#title-counter").split("#")[1])
@@ -377,12 +461,14 @@ def test_digits_with_class_names_through_a_cleaner(page):
         page.keyboard.press(f"Digit{d}")
         page.keyboard.press(f"Shift+Digit{c}")
         assert page.text_content("#will-save").startswith(
-            f"Will save: example #{example_id} \u2192 {names[d]} (")
+            f"Will save: example #{example_id} \u2192 {names[d]} ("
+        )
         page.keyboard.press("Enter")
         typed.append((example_id, d, c))
     assert len(typed) >= 5 and not page.errors
-    got = [(r.example_id, r.label_after, r.counter_label_after)
-           for r in cleaner.history_]
+    got = [
+        (r.example_id, r.label_after, r.counter_label_after) for r in cleaner.history_
+    ]
     assert got == typed
 
 
@@ -390,18 +476,28 @@ def test_undo_in_the_page_revises_the_store(page, tmp_path):
     classes = np.array(["cat", "dog", "fox"])
 
     def query(i):
-        return Query(example_id=i, x=np.array([i, 2.0 * i]), label="cat",
-                     prediction="dog", margin=0.5, classes=classes,
-                     counter_example_id=100 + i, counter_x=np.array([1.0, 1.0]),
-                     counter_label="dog", score=1.0, round=i)
+        return Query(
+            example_id=i,
+            x=np.array([i, 2.0 * i]),
+            label="cat",
+            prediction="dog",
+            margin=0.5,
+            classes=classes,
+            counter_example_id=100 + i,
+            counter_x=np.array([1.0, 1.0]),
+            counter_label="dog",
+            score=1.0,
+            round=i,
+        )
 
     oracle = BrowserOracle(open_browser=False)  # annotator: the login name
     session = AnnotationSession(oracle, tmp_path / "s.sqlite")
     oracle.start()
     page.goto(oracle.url)
     results = []
-    asker = threading.Thread(target=lambda: results.extend(
-        [session(query(1)), session(query(2))]))
+    asker = threading.Thread(
+        target=lambda: results.extend([session(query(1)), session(query(2))])
+    )
     asker.start()
     try:
         first = next_question(page, asker_as_fit(asker), -1)
@@ -414,8 +510,10 @@ def test_undo_in_the_page_revises_the_store(page, tmp_path):
         page.wait_for_selector('body[data-status="revising"]')
         assert "#1" in page.text_content("#title-example")
         assert "revising your last answer" in page.text_content("#banner")
-        assert page.get_attribute("#labels-example button[data-index='2']",
-                                  "aria-pressed") == "true"  # the answer given
+        assert (
+            page.get_attribute("#labels-example button[data-index='2']", "aria-pressed")
+            == "true"
+        )  # the answer given
         page.click("#labels-example button[data-index='1']")
         page.click("#labels-counter button[data-index='0']")
         page.click("#submit")
@@ -441,8 +539,13 @@ def test_undo_in_the_page_applies_in_the_running_fit(page, tmp_path):
     X, _, y_noisy = breast_cancer()
     oracle = BrowserOracle(open_browser=False, annotator="ana", max_features=12)
     session = AnnotationSession(oracle, tmp_path / "s.sqlite")
-    cleaner = SkepticalCleaner(LogisticRegression(), oracle=session,
-                               n_bootstrap=100, threshold=0.1, random_state=0)
+    cleaner = SkepticalCleaner(
+        LogisticRegression(),
+        oracle=session,
+        n_bootstrap=100,
+        threshold=0.1,
+        random_state=0,
+    )
     oracle.start()
     page.goto(oracle.url)
     fit = Fit(cleaner, X, y_noisy)
@@ -460,7 +563,8 @@ def test_undo_in_the_page_applies_in_the_running_fit(page, tmp_path):
         page.click("#submit")
         page.wait_for_selector(f'body[data-status="question"][data-qid="{qid}"]')
         assert "The cleaner applies it before it goes on." in page.text_content(
-            "#banner")
+            "#banner"
+        )
         while qid is not None:  # every other label kept
             page.keyboard.press("Enter")
             qid = next_question(page, fit, qid)
@@ -489,7 +593,7 @@ PAYLOADS = [
     "<script>window.__pwned = 1</script>",
     '<img src=x onerror="window.__pwned = 2">',
     '"><svg onload="window.__pwned = 3">',
-    "</div><iframe srcdoc=\"<script>parent.__pwned = 4</script>\"></iframe>",
+    '</div><iframe srcdoc="<script>parent.__pwned = 4</script>"></iframe>',
 ]
 
 
@@ -497,13 +601,23 @@ PAYLOADS = [
 def test_html_and_script_payloads_do_not_run(page, display):
     classes = np.array(sorted([PAYLOADS[0], PAYLOADS[1], "ok"]))
     texts = {5: PAYLOADS[2] + " & " + PAYLOADS[3], 9: PAYLOADS[1]}
-    q = Query(example_id=5, x=np.array([1.0, 2.0, 3.0]), label=PAYLOADS[0],
-              prediction=PAYLOADS[1], margin=0.9, classes=classes,
-              counter_example_id=9, counter_x=np.array([0.0, 2.0, 9.0]),
-              counter_label=PAYLOADS[1], score=1.0, round=1,
-              feature_names=np.array(PAYLOADS[1:4]))
-    oracle = BrowserOracle(open_browser=False, display=display, texts=texts,
-                           annotator=PAYLOADS[3])
+    q = Query(
+        example_id=5,
+        x=np.array([1.0, 2.0, 3.0]),
+        label=PAYLOADS[0],
+        prediction=PAYLOADS[1],
+        margin=0.9,
+        classes=classes,
+        counter_example_id=9,
+        counter_x=np.array([0.0, 2.0, 9.0]),
+        counter_label=PAYLOADS[1],
+        score=1.0,
+        round=1,
+        feature_names=np.array(PAYLOADS[1:4]),
+    )
+    oracle = BrowserOracle(
+        open_browser=False, display=display, texts=texts, annotator=PAYLOADS[3]
+    )
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     oracle.start()
@@ -518,7 +632,8 @@ def test_html_and_script_payloads_do_not_run(page, display):
         assert page.evaluate("parent.__pwned") is None
         n_foreign = page.evaluate(
             "document.querySelectorAll('main script, main img, main svg, main iframe')"
-            ".length")
+            ".length"
+        )
         assert n_foreign == 0
         text = page.text_content("main")
         for payload in (PAYLOADS[0], PAYLOADS[1]):
@@ -543,8 +658,13 @@ def test_an_audit_in_the_browser_says_why_the_pair_was_chosen(page, tmp_path):
     X, y_true, y_noisy = breast_cancer()
     names = ["benign", "malignant"]
     oracle = BrowserOracle(open_browser=False, annotator="ana", max_features=8)
-    auditor = LabelAuditor(LogisticRegression(), oracle=oracle, budget=6,
-                           random_state=0, explain_issues=False)
+    auditor = LabelAuditor(
+        LogisticRegression(),
+        oracle=oracle,
+        budget=6,
+        random_state=0,
+        explain_issues=False,
+    )
     oracle.start()
     page.goto(oracle.url)
     fit = Fit(auditor, X, y_noisy)

@@ -71,8 +71,9 @@ def test_saved_means_in_the_store(oracle, tmp_path, monkeypatch):
     query = _query()
     asker = Asker(session, query)
     state = wait_state(oracle, "question")
-    status, _, reply = request(oracle, "POST", "answer",
-                               body={"qid": state["qid"], "label": 0})
+    status, _, reply = request(
+        oracle, "POST", "answer", body={"qid": state["qid"], "label": 0}
+    )
     assert status == 200
     # read by another connection, as after a SIGKILL right after the reply
     assert AnnotationStore(path).find_answer(query) == Answer("ham", "ham", "ana")
@@ -83,7 +84,8 @@ def test_saved_means_in_the_store(oracle, tmp_path, monkeypatch):
 
 
 def test_a_failed_write_says_so_and_keeps_the_question_open(
-        oracle, tmp_path, monkeypatch):
+    oracle, tmp_path, monkeypatch
+):
     path = tmp_path / "s.sqlite"
     session = AnnotationSession(oracle, path)
     query = _query()
@@ -91,8 +93,9 @@ def test_a_failed_write_says_so_and_keeps_the_question_open(
     state = wait_state(oracle, "question")
     with monkeypatch.context() as patch:
         _failing(patch, "record_answer")
-        status, _, reply = request(oracle, "POST", "answer",
-                                   body={"qid": state["qid"], "label": 2})
+        status, _, reply = request(
+            oracle, "POST", "answer", body={"qid": state["qid"], "label": 2}
+        )
     assert status == 503
     assert "not saved" in reply["error"] and "database is locked" in reply["error"]
     assert "Saved" not in str(reply)
@@ -103,15 +106,17 @@ def test_a_failed_write_says_so_and_keeps_the_question_open(
     assert AnnotationStore(path).find_answer(query) is None
     assert oracle.answers_ == []
     # the person submits again once the store works
-    status, _, reply = request(oracle, "POST", "answer",
-                               body={"qid": state["qid"], "label": 2})
+    status, _, reply = request(
+        oracle, "POST", "answer", body={"qid": state["qid"], "label": 2}
+    )
     assert status == 200
     assert asker.join() == Answer("eggs", "ham", "ana")
     assert AnnotationStore(path).find_answer(query) == Answer("eggs", "ham", "ana")
 
 
 def test_a_store_locked_by_another_program_is_reported_not_saved(
-        oracle, tmp_path, monkeypatch):
+    oracle, tmp_path, monkeypatch
+):
     monkeypatch.setattr(_store, "_BUSY_TIMEOUT", 0.3)
     path = tmp_path / "s.sqlite"
     session = AnnotationSession(oracle, path)
@@ -121,8 +126,7 @@ def test_a_store_locked_by_another_program_is_reported_not_saved(
     other.execute("BEGIN EXCLUSIVE")  # e.g. a database browser left open
     try:
         start = time.monotonic()
-        status, _, reply = request(oracle, "POST", "answer",
-                                   body={"qid": state["qid"]})
+        status, _, reply = request(oracle, "POST", "answer", body={"qid": state["qid"]})
         assert status == 503 and "locked" in reply["error"]
         assert time.monotonic() - start < 5
     finally:
@@ -162,16 +166,18 @@ def test_a_failed_revision_is_not_reported_saved(oracle, tmp_path, monkeypatch):
     q1, s1, s2, asker = _answer_then_undo(oracle, session)
     with monkeypatch.context() as patch:
         _failing(patch, "record_revision", "disk I/O error")
-        status, _, reply = request(oracle, "POST", "answer",
-                                   body={"qid": s1["qid"], "label": 2})
+        status, _, reply = request(
+            oracle, "POST", "answer", body={"qid": s1["qid"], "label": 2}
+        )
     assert status == 503 and "not saved" in reply["error"]
     state = wait_state(oracle, "revising", qid=s1["qid"])  # still revising
     assert "Revision saved" not in str(state["message"])
     assert oracle.revisions_ == [] and session.n_revisions_ == 0
     assert AnnotationStore(path).find_answer(q1) == Answer("ham", "ham", "ana")
     # once the store works, the same revision goes through
-    status, _, reply = request(oracle, "POST", "answer",
-                               body={"qid": s1["qid"], "label": 2})
+    status, _, reply = request(
+        oracle, "POST", "answer", body={"qid": s1["qid"], "label": 2}
+    )
     assert status == 200 and "Revision saved" in reply["state"]["message"]
     assert AnnotationStore(path).find_answer(q1) == Answer("eggs", "ham", "ana")
     request(oracle, "POST", "answer", body={"qid": s2["qid"]})
@@ -184,8 +190,11 @@ def test_a_slow_write_does_not_block_another_tab(oracle, tmp_path, monkeypatch):
     state = wait_state(oracle, "question")
     _slow(monkeypatch, "record_answer", 3.0)
     first = {}
-    post = threading.Thread(target=lambda: first.update(reply=request(
-        oracle, "POST", "answer", body={"qid": state["qid"]})))
+    post = threading.Thread(
+        target=lambda: first.update(
+            reply=request(oracle, "POST", "answer", body={"qid": state["qid"]})
+        )
+    )
     post.start()
     time.sleep(0.3)  # the first tab's answer is being written
     start = time.monotonic()
@@ -204,8 +213,11 @@ def test_the_revision_is_written_outside_the_lock(oracle, tmp_path, monkeypatch)
     session = AnnotationSession(oracle, tmp_path / "s.sqlite")
     _, s1, s2, asker = _answer_then_undo(oracle, session)
     _slow(monkeypatch, "record_revision", 3.0)
-    post = threading.Thread(target=request, args=(oracle, "POST", "answer"),
-                            kwargs={"body": {"qid": s1["qid"], "label": 2}})
+    post = threading.Thread(
+        target=request,
+        args=(oracle, "POST", "answer"),
+        kwargs={"body": {"qid": s1["qid"], "label": 2}},
+    )
     post.start()
     time.sleep(0.3)
     start = time.monotonic()
@@ -218,21 +230,30 @@ def test_the_revision_is_written_outside_the_lock(oracle, tmp_path, monkeypatch)
 
 # ---------------------------------------------------------------- terminal
 
+
 def _terminal_query():
     from sklearn_cincer.oracles import Query
 
-    return Query(example_id=42, x=np.array([1.0, 5.0]), label="spam",
-                 prediction="ham", margin=0.6, classes=np.array(["ham", "spam"]),
-                 counter_example_id=7, counter_x=np.array([1.0, 2.0]),
-                 counter_label="ham")
+    return Query(
+        example_id=42,
+        x=np.array([1.0, 5.0]),
+        label="spam",
+        prediction="ham",
+        margin=0.6,
+        classes=np.array(["ham", "spam"]),
+        counter_example_id=7,
+        counter_x=np.array([1.0, 2.0]),
+        counter_label="ham",
+    )
 
 
 def test_the_terminal_says_saved_only_after_the_write(tmp_path, monkeypatch):
     path = tmp_path / "s.sqlite"
     out = io.StringIO()
     # class names, not digits: the same keys in every version of the prompt
-    terminal = TerminalOracle(annotator="ana", stdout=out,
-                              stdin=io.StringIO("ham\n\nspam\n\n"))
+    terminal = TerminalOracle(
+        annotator="ana", stdout=out, stdin=io.StringIO("ham\n\nspam\n\n")
+    )
     session = AnnotationSession(terminal, path)
     _fails_once(monkeypatch)
     answer = session(_terminal_query())
@@ -247,12 +268,14 @@ def test_the_terminal_says_saved_only_after_the_write(tmp_path, monkeypatch):
 
 # ------------------------------------------------------- in a real browser
 
+
 @contextlib.contextmanager
 def _chromium_page(browser_tests, url):
     """A Chromium page at ``url``, as test_browser launches it; closed after."""
     with browser_tests.playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=browser_tests.CHROMIUM,
-                                    args=browser_tests.ARGS)
+        browser = p.chromium.launch(
+            executable_path=browser_tests.CHROMIUM, args=browser_tests.ARGS
+        )
         try:
             page = browser.new_page()
             page.set_default_timeout(browser_tests.TIMEOUT_MS)
@@ -263,18 +286,29 @@ def _chromium_page(browser_tests, url):
 
 
 def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     """The page shows "not saved", keeps the person's pick, and a second
     Submit sends that pick (never the current labels it would redraw)."""
     browser_tests = pytest.importorskip(
-        "test_browser", reason="needs Playwright and Chromium (see test_browser)")
+        "test_browser", reason="needs Playwright and Chromium (see test_browser)"
+    )
     from sklearn_cincer.oracles import Query
 
     classes = np.array(["cat", "dog", "fox"])
-    query = Query(example_id=1, x=np.array([1.0, 2.0]), label="cat",
-                  prediction="dog", margin=0.5, classes=classes,
-                  counter_example_id=9, counter_x=np.array([1.0, 1.0]),
-                  counter_label="dog", score=1.0, round=1)
+    query = Query(
+        example_id=1,
+        x=np.array([1.0, 2.0]),
+        label="cat",
+        prediction="dog",
+        margin=0.5,
+        classes=classes,
+        counter_example_id=9,
+        counter_x=np.array([1.0, 1.0]),
+        counter_label="dog",
+        score=1.0,
+        round=1,
+    )
     path = tmp_path / "s.sqlite"
     oracle = BrowserOracle(open_browser=False, annotator="ana")
     session = AnnotationSession(oracle, path)
@@ -288,8 +322,12 @@ def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
             page.click("#submit")
             page.wait_for_selector("#error:has-text('not saved')")
             assert "disk I/O error" in page.text_content("#error")
-            assert page.get_attribute("#labels-example button[data-index='2']",
-                                      "aria-pressed") == "true"  # still picked
+            assert (
+                page.get_attribute(
+                    "#labels-example button[data-index='2']", "aria-pressed"
+                )
+                == "true"
+            )  # still picked
             assert asker.thread.is_alive()
             page.click("#submit")
             page.wait_for_selector('body[data-status="waiting"]')
@@ -301,10 +339,12 @@ def test_in_chromium_a_failed_write_keeps_the_choice_and_says_not_saved(
 
 
 def test_in_chromium_the_page_says_saving_while_the_answer_is_written(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     """During a slow write the submit button says "saving"; then "Saved."."""
     browser_tests = pytest.importorskip(
-        "test_browser", reason="needs Playwright and Chromium (see test_browser)")
+        "test_browser", reason="needs Playwright and Chromium (see test_browser)"
+    )
     path = tmp_path / "s.sqlite"
     oracle = BrowserOracle(open_browser=False, annotator="ana")
     session = AnnotationSession(oracle, path)
@@ -317,8 +357,8 @@ def test_in_chromium_the_page_says_saving_while_the_answer_is_written(
             page.click("#submit")
             page.wait_for_selector("body.saving")
             after = page.evaluate(
-                "getComputedStyle(document.querySelector('#submit'), '::after')"
-                ".content")
+                "getComputedStyle(document.querySelector('#submit'), '::after').content"
+            )
             assert "saving" in after
             assert asker.thread.is_alive()  # not delivered before the write
             page.wait_for_selector('body[data-status="waiting"]')

@@ -52,39 +52,57 @@ def test_malformed_input_gets_4xx_without_a_traceback(oracle, capfd):
     host, port, token = _address(oracle)
     asker = Asker(oracle, _query())
     state = wait_state(oracle, "question")
-    post = (f"POST /{token}/answer HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            "Content-Type: application/json\r\n").encode()
+    post = (
+        f"POST /{token}/answer HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+    ).encode()
     cases = {
         # a non-ASCII token, raw and percent-encoded, in the path
-        "path": (f"GET /{token[:-1]}\u00e9/state HTTP/1.1\r\n"
-                 f"Host: {host}:{port}\r\n\r\n").encode(),
-        "path-quoted": (f"GET /%C3%A9{token[2:]}/state HTTP/1.1\r\n"
-                        f"Host: {host}:{port}\r\n\r\n").encode(),
-        "path-bad-utf8": (f"GET /%FF%FE{token[2:]}/state HTTP/1.1\r\n"
-                          f"Host: {host}:{port}\r\n\r\n").encode(),
+        "path": (
+            f"GET /{token[:-1]}\u00e9/state HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+        ).encode(),
+        "path-quoted": (
+            f"GET /%C3%A9{token[2:]}/state HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+        ).encode(),
+        "path-bad-utf8": (
+            f"GET /%FF%FE{token[2:]}/state HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+        ).encode(),
         # a non-ASCII token header, and a non-ASCII Host
-        "token-header": post + "X-Cincer-Token: \u00e9t\u00e9\r\n"
-                               "Content-Length: 2\r\n\r\n{}".encode("utf-8"),
-        "host": (f"GET /{token}/state HTTP/1.1\r\nHost: h\u00f4te:{port}\r\n\r\n"
-                 ).encode(),
+        "token-header": post
+        + "X-Cincer-Token: \u00e9t\u00e9\r\nContent-Length: 2\r\n\r\n{}".encode(
+            "utf-8"
+        ),
+        "host": (
+            f"GET /{token}/state HTTP/1.1\r\nHost: h\u00f4te:{port}\r\n\r\n"
+        ).encode(),
         # 50,000-deep JSON
-        "deep-json": post + (f"X-Cincer-Token: {token}\r\nContent-Length: 100000"
-                             "\r\n\r\n").encode() + b"[" * 50000 + b"]" * 50000,
-        "deep-json-small": post + (f"X-Cincer-Token: {token}\r\nContent-Length: "
-                                   "60000\r\n\r\n").encode()
-        + b"[" * 30000 + b"]" * 30000,
-        "bad-length": post + (f"X-Cincer-Token: {token}\r\nContent-Length: "
-                              "-5\r\n\r\n").encode(),
-        "huge-length": post + (f"X-Cincer-Token: {token}\r\nContent-Length: "
-                               f"{10**12}\r\n\r\n").encode(),
-        "chunked": post + (f"X-Cincer-Token: {token}\r\nTransfer-Encoding: "
-                           "chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n").encode(),
-        "not-utf8-json": post + (f"X-Cincer-Token: {token}\r\nContent-Length: 4"
-                                 "\r\n\r\n").encode() + b"\xff\xfe\xfd\xfc",
-        "qid-object": post + (f"X-Cincer-Token: {token}\r\nContent-Length: 27\r\n"
-                              "\r\n").encode() + b'{"qid": {"a": [1, 2, 3.5]}}',
-        "since": (f"GET /{token}/state?since=%C3%A9%FF HTTP/1.1\r\n"
-                  f"Host: {host}:{port}\r\n\r\n").encode(),
+        "deep-json": post
+        + (f"X-Cincer-Token: {token}\r\nContent-Length: 100000\r\n\r\n").encode()
+        + b"[" * 50000
+        + b"]" * 50000,
+        "deep-json-small": post
+        + (f"X-Cincer-Token: {token}\r\nContent-Length: 60000\r\n\r\n").encode()
+        + b"[" * 30000
+        + b"]" * 30000,
+        "bad-length": post
+        + (f"X-Cincer-Token: {token}\r\nContent-Length: -5\r\n\r\n").encode(),
+        "huge-length": post
+        + (f"X-Cincer-Token: {token}\r\nContent-Length: {10**12}\r\n\r\n").encode(),
+        "chunked": post
+        + (
+            f"X-Cincer-Token: {token}\r\nTransfer-Encoding: "
+            'chunked\r\n\r\n5\r\n{"a":\r\n0\r\n\r\n'
+        ).encode(),
+        "not-utf8-json": post
+        + (f"X-Cincer-Token: {token}\r\nContent-Length: 4\r\n\r\n").encode()
+        + b"\xff\xfe\xfd\xfc",
+        "qid-object": post
+        + (f"X-Cincer-Token: {token}\r\nContent-Length: 27\r\n\r\n").encode()
+        + b'{"qid": {"a": [1, 2, 3.5]}}',
+        "since": (
+            f"GET /{token}/state?since=%C3%A9%FF HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\n\r\n"
+        ).encode(),
     }
     statuses = {name: _raw(oracle, data)[0] for name, data in cases.items()}
     assert statuses.pop("since") == 200  # a bad "since" just means "now"

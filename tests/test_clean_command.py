@@ -54,13 +54,23 @@ def _fill(path, truth):
 
 
 def _args(path, output, *more):
-    return ["clean", str(path), "--label", "diagnosis", "--output", str(output),
-            "--ignore", "patient", *more]
+    return [
+        "clean",
+        str(path),
+        "--label",
+        "diagnosis",
+        "--output",
+        str(output),
+        "--ignore",
+        "patient",
+        *more,
+    ]
 
 
 @pytest.mark.parametrize("m", [1, 2])
-def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
-                                                             capsys, m):
+def test_offline_batches_end_to_end_equal_an_interactive_run(
+    data_csv, tmp_path, capsys, m
+):
     path, truth, noisy = data_csv
     several = ["--n-counter-examples", str(m)] if m > 1 else []
     output = tmp_path / "cleaned.csv"
@@ -68,8 +78,18 @@ def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
     for number in range(1, 30):
         batch = tmp_path / f"batch{number}.csv"
         answers = ["--answers", *map(str, batches)] if batches else []
-        code = main(_args(path, output, "--oracle", "none", "--questions",
-                          str(batch), *answers, *several))
+        code = main(
+            _args(
+                path,
+                output,
+                "--oracle",
+                "none",
+                "--questions",
+                str(batch),
+                *answers,
+                *several,
+            )
+        )
         out = capsys.readouterr().out
         assert code == 0
         if not batch.exists():
@@ -85,8 +105,9 @@ def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
     cleaned = pd.read_csv(output)
     original = pd.read_csv(path)
     assert list(cleaned.columns) == list(original.columns)
-    pd.testing.assert_frame_equal(cleaned.drop(columns="diagnosis"),
-                                  original.drop(columns="diagnosis"))
+    pd.testing.assert_frame_equal(
+        cleaned.drop(columns="diagnosis"), original.drop(columns="diagnosis")
+    )
     assert (cleaned["diagnosis"] != noisy).sum() > 0
     assert (cleaned["diagnosis"] != truth).sum() < (noisy != truth).sum()
 
@@ -95,8 +116,11 @@ def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
 
     table = Table(original, "diagnosis", ignore=["patient"], seed=0)
     interactive = SkepticalCleaner(
-        default_model(table), oracle=SimulatedOracle(truth[table.order]),
-        refit="incremental", random_state=0, n_counter_examples=m,
+        default_model(table),
+        oracle=SimulatedOracle(truth[table.order]),
+        refit="incremental",
+        random_state=0,
+        n_counter_examples=m,
         n_bootstrap=85,  # the command's default for 170 rows: half
     ).fit(table.X, table.y)
     np.testing.assert_array_equal(
@@ -104,15 +128,17 @@ def test_offline_batches_end_to_end_equal_an_interactive_run(data_csv, tmp_path,
         table.cleaned_frame(interactive.y_cleaned_)["diagnosis"].to_numpy(),
     )
     changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
-    assert len(changes) == (interactive.n_relabeled_examples_
-                            + interactive.n_relabeled_counter_examples_)
+    assert len(changes) == (
+        interactive.n_relabeled_examples_ + interactive.n_relabeled_counter_examples_
+    )
     for row in changes.itertuples():
         assert truth[row.line - 2] == row.label_after
         assert noisy[row.line - 2] == row.label_before or row.role == "counter-example"
 
 
-def test_terminal_through_stdin_stops_and_resumes(data_csv, tmp_path, monkeypatch,
-                                                  capsys):
+def test_terminal_through_stdin_stops_and_resumes(
+    data_csv, tmp_path, monkeypatch, capsys
+):
     path, truth, noisy = data_csv
     # Exact class names, two lines per question (the example, then the
     # counter-example); the same sequence for every run.
@@ -120,8 +146,7 @@ def test_terminal_through_stdin_stops_and_resumes(data_csv, tmp_path, monkeypatc
 
     def clean(output, text):
         monkeypatch.setattr("sys.stdin", io.StringIO(text))
-        code = main(_args(path, output, "--oracle", "terminal", "--annotator",
-                          "ana"))
+        code = main(_args(path, output, "--oracle", "terminal", "--annotator", "ana"))
         return code, capsys.readouterr()
 
     whole = tmp_path / "whole" / "cleaned.csv"
@@ -135,8 +160,12 @@ def test_terminal_through_stdin_stops_and_resumes(data_csv, tmp_path, monkeypatc
     assert code == 1
     assert "run the same command again" in captured.err
     # Ctrl-D keeps what was done: the two answers' labels, in both files
-    assert re.search(r"^Stopped after 2 answers; wrote .*cleaned\.csv with the "
-                     r"(\d+) labels they changed", captured.err, re.M)
+    assert re.search(
+        r"^Stopped after 2 answers; wrote .*cleaned\.csv with the "
+        r"(\d+) labels they changed",
+        captured.err,
+        re.M,
+    )
     partial = pd.read_csv(part)
     partial_changes = pd.read_csv(part.with_suffix(".changes.csv"))
     assert set(partial_changes["round"]).issubset(range(1, 200))
@@ -154,9 +183,13 @@ def test_terminal_through_stdin_stops_and_resumes(data_csv, tmp_path, monkeypatc
 def test_row_view_shows_the_files_row_escaped_for_the_browser():
     from sklearn_cincer._cli.clean import RowView, Table, row_name
 
-    frame = pd.DataFrame({"note": ["<b>bold</b>", "plain", "x", "y"],
-                          "size": [1.0, None, 3.0, 4.0],
-                          "label": ["a", "b", "a", "b"]})
+    frame = pd.DataFrame(
+        {
+            "note": ["<b>bold</b>", "plain", "x", "y"],
+            "size": [1.0, None, 3.0, 4.0],
+            "label": ["a", "b", "a", "b"],
+        }
+    )
     table = Table(frame, "label", shuffle=False)
     assert table.X[1, 1] == 3.0  # the median of 1, 3 and 4
     html_view = RowView(table, as_html=True)(table.X[0], 0)
@@ -178,8 +211,9 @@ def _small(tmp_path, name="small.csv", n=40, text=None):
             label = "a" if i % 2 else "b"
             if i in (7, 12):
                 label = "b" if label == "a" else "a"
-            rows.append(f"{(i % 2) * 2 + i / 100:.2f},{'red' if i % 3 else 'blue'},"
-                        f"{label}")
+            rows.append(
+                f"{(i % 2) * 2 + i / 100:.2f},{'red' if i % 3 else 'blue'},{label}"
+            )
         text = "\n".join(rows) + "\n"
     path = tmp_path / name
     path.write_text(text)
@@ -215,33 +249,62 @@ def _bad_cases(tmp_path):
     base = ["clean", str(data), "--label", "y", "--oracle", "none"]
     with_out = base + ["--output", str(out)]
     cases = [
-        (["clean", str(one_class), "--label", "y", "--output", str(out)], 1,
-         "one class"),
-        (["clean", str(header), "--label", "y", "--output", str(out)], 1,
-         "header but no row"),
+        (
+            ["clean", str(one_class), "--label", "y", "--output", str(out)],
+            1,
+            "one class",
+        ),
+        (
+            ["clean", str(header), "--label", "y", "--output", str(out)],
+            1,
+            "header but no row",
+        ),
         (["clean", str(empty), "--label", "y", "--output", str(out)], 1, "empty"),
-        (["clean", str(semicolons), "--label", "y", "--output", str(out)], 1,
-         "--sep ';'"),
-        (["clean", str(unclosed), "--label", "y", "--output", str(out)], 1,
-         "quotes"),
-        (["clean", str(ragged), "--label", "y", "--output", str(out)], 1,
-         "--sep"),
-        (["clean", str(no_values), "--label", "y", "--output", str(out)], 1,
-         "--ignore z"),
-        (["clean", str(no_labels), "--label", "y", "--output", str(out)], 1,
-         "empty in every row"),
-        (["clean", str(tmp_path / "missing.csv"), "--label", "y", "--output",
-          str(out)], 1, "missing.csv: no such file"),
-        (["clean", str(folder), "--label", "y", "--output", str(out)], 1,
-         "is a folder"),
+        (
+            ["clean", str(semicolons), "--label", "y", "--output", str(out)],
+            1,
+            "--sep ';'",
+        ),
+        (["clean", str(unclosed), "--label", "y", "--output", str(out)], 1, "quotes"),
+        (["clean", str(ragged), "--label", "y", "--output", str(out)], 1, "--sep"),
+        (
+            ["clean", str(no_values), "--label", "y", "--output", str(out)],
+            1,
+            "--ignore z",
+        ),
+        (
+            ["clean", str(no_labels), "--label", "y", "--output", str(out)],
+            1,
+            "empty in every row",
+        ),
+        (
+            [
+                "clean",
+                str(tmp_path / "missing.csv"),
+                "--label",
+                "y",
+                "--output",
+                str(out),
+            ],
+            1,
+            "missing.csv: no such file",
+        ),
+        (
+            ["clean", str(folder), "--label", "y", "--output", str(out)],
+            1,
+            "is a folder",
+        ),
         (with_out + ["--threshold", "5"], 2, "--threshold"),
         (with_out + ["--n-bootstrap", "0"], 2, "--n-bootstrap"),
         (with_out + ["--model", "forest"], 2, "--model"),
         (with_out[:-2], 2, "--output"),
         (base + ["--output", str(folder)], 1, "is a folder"),
         (base + ["--output", "/dev/null"], 1, "not a regular file"),
-        (["clean", "/dev/null", "--label", "y", "--output", str(out)], 1,
-         "not a regular file"),
+        (
+            ["clean", "/dev/null", "--label", "y", "--output", str(out)],
+            1,
+            "not a regular file",
+        ),
         (base + ["--output", str(afile / "out.csv")], 1, "is a file, not a folder"),
         (base + ["--output", str(data)], 1, "same file as DATA"),
         (base + ["--output", str(link)], 1, "same file as DATA"),
@@ -250,16 +313,24 @@ def _bad_cases(tmp_path):
         (with_out + ["--changes", str(out)], 1, "same file as --output"),
         (with_out + ["--questions", str(data)], 1, "same file as DATA"),
         (with_out + ["--questions", str(tmp_path / "q.txt")], 1, ".csv or .json"),
-        (with_out + ["--store", str(data), "--oracle", "terminal"], 1,
-         "same file as DATA"),
+        (
+            with_out + ["--store", str(data), "--oracle", "terminal"],
+            1,
+            "same file as DATA",
+        ),
         (with_out + ["--store", str(data)], 1, "not an SQLite database"),
-        (with_out + ["--store", str(afile), "--oracle", "terminal"], 1,
-         "not an SQLite database"),
+        (
+            with_out + ["--store", str(afile), "--oracle", "terminal"],
+            1,
+            "not an SQLite database",
+        ),
         (with_out + ["--store", str(out)], 1, "same file as --store"),
-        (with_out + ["--answers", str(tmp_path / "b.csv")], 1,
-         "b.csv: no such file"),
-        (with_out + ["--answers", str(batch), "--questions", str(batch)], 1,
-         "same file as --answers"),
+        (with_out + ["--answers", str(tmp_path / "b.csv")], 1, "b.csv: no such file"),
+        (
+            with_out + ["--answers", str(batch), "--questions", str(batch)],
+            1,
+            "same file as --answers",
+        ),
         (with_out + ["--answers", str(batch)], 1, "'answer'"),
         (with_out + ["--label", "nope"], 1, "no column 'nope'"),
         (with_out + ["--ignore", "nope"], 1, "lacks"),
@@ -303,20 +374,41 @@ def test_the_console_script_prints_no_traceback(tmp_path):
 
     header = _small(tmp_path, "header.csv", text="x,y\n")
     done = subprocess.run(  # noqa: PLW1510  (the status is asserted)
-        ["sklearn-cincer", "clean", str(header), "--label", "y", "--output",
-         str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=120)
+        [
+            "sklearn-cincer",
+            "clean",
+            str(header),
+            "--label",
+            "y",
+            "--output",
+            str(tmp_path / "out.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        (f"sklearn-cincer clean: error: {header}: The file has a header but no "
-         "row.")]
+        (f"sklearn-cincer clean: error: {header}: The file has a header but no row.")
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["header.csv"]
 
 
 def test_id_like_columns_are_flagged_before_the_run(data_csv, tmp_path, capsys):
     path, _, _ = data_csv
     out = tmp_path / "c.csv"
-    argv = ["clean", str(path), "--label", "diagnosis", "--output", str(out),
-            "--oracle", "none", "--n-bootstrap", "160"]
+    argv = [
+        "clean",
+        str(path),
+        "--label",
+        "diagnosis",
+        "--output",
+        str(out),
+        "--oracle",
+        "none",
+        "--n-bootstrap",
+        "160",
+    ]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "column 'patient' holds a different value in every row" in err
@@ -334,8 +426,23 @@ def test_model_option_picks_the_classifier(tmp_path, capsys, model):
 
     data = _small(tmp_path, n=60)
     out = tmp_path / "out.csv"
-    assert main(["clean", str(data), "--label", "y", "--output", str(out),
-                 "--oracle", "none", "--model", model]) == 0
+    assert (
+        main(
+            [
+                "clean",
+                str(data),
+                "--label",
+                "y",
+                "--output",
+                str(out),
+                "--oracle",
+                "none",
+                "--model",
+                model,
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes() == data.read_bytes()  # nobody answered
     table = Table(pd.read_csv(data), "y")
     kind = {"sgd": SGDClassifier, "mlp": MLPClassifier}[model]
@@ -349,12 +456,18 @@ def _messy(labels):
     """A file's bytes: BOM, CRLF, NA, integers in a float column, quoted
     fields with commas, quotes and line breaks, escape sequences; returns
     ``(bytes, line of each row)``."""
-    rows, lines, line = ['x,count,note,y,where'], [], 2
+    rows, lines, line = ["x,count,note,y,where"], [], 2
     for i, label in enumerate(labels):
         count = "NA" if i % 7 == 3 else (str(180 + i) if i % 2 else f"{i}.5")
-        note = ('"line one\r\nline two, with a comma"' if i % 5 == 0
-                else '"say ""hi"""' if i % 5 == 1
-                else "\x1b[2J\x1b]0;title\x07" if i % 5 == 2 else "plain")
+        note = (
+            '"line one\r\nline two, with a comma"'
+            if i % 5 == 0
+            else '"say ""hi"""'
+            if i % 5 == 1
+            else "\x1b[2J\x1b]0;title\x07"
+            if i % 5 == 2
+            else "plain"
+        )
         x = _x(i)
         rows.append(f"{x:.1f},{count},{note},{label},{'w' if i % 2 else 'v'}")
         lines.append(line)
@@ -380,16 +493,33 @@ def _answer_a(monkeypatch, n_lines):
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n" * n_lines))
 
 
-def test_cleaned_file_keeps_every_byte_but_the_changed_labels(tmp_path, capsys,
-                                                              monkeypatch):
+def test_cleaned_file_keeps_every_byte_but_the_changed_labels(
+    tmp_path, capsys, monkeypatch
+):
     labels = _noisy_labels()
     data, lines = _messy(labels)
     path = tmp_path / "messy.csv"
     path.write_bytes(data)
     out = tmp_path / "cleaned.csv"
     _answer_a(monkeypatch, 400)
-    assert main(["clean", str(path), "--label", "y", "--output", str(out),
-                 "--n-bootstrap", "30", "--threshold", "0.1", "--no-shuffle"]) == 0
+    assert (
+        main(
+            [
+                "clean",
+                str(path),
+                "--label",
+                "y",
+                "--output",
+                str(out),
+                "--n-bootstrap",
+                "30",
+                "--threshold",
+                "0.1",
+                "--no-shuffle",
+            ]
+        )
+        == 0
+    )
     shown = capsys.readouterr().out
     changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
     assert len(changes) > 0 and set(changes["label_after"]) == {"a"}
@@ -418,15 +548,27 @@ def test_output_symlink_is_replaced_not_followed(tmp_path, capsys):
     victim.write_text("keep me\n")
     out = tmp_path / "out.csv"
     out.symlink_to(victim)
-    assert main(["clean", str(data), "--label", "y", "--output", str(out),
-                 "--oracle", "none"]) == 0
+    assert (
+        main(
+            [
+                "clean",
+                str(data),
+                "--label",
+                "y",
+                "--output",
+                str(out),
+                "--oracle",
+                "none",
+            ]
+        )
+        == 0
+    )
     assert victim.read_text() == "keep me\n"
     assert not out.is_symlink() and out.read_bytes() == data.read_bytes()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_a_failed_late_write_changes_no_earlier_output(tmp_path, capsys,
-                                                       monkeypatch):
+def test_a_failed_late_write_changes_no_earlier_output(tmp_path, capsys, monkeypatch):
     data = _small(tmp_path, n=60)
     out, changes = tmp_path / "out.csv", tmp_path / "out.changes.csv"
     out.write_text("earlier output\n")
@@ -437,20 +579,37 @@ def test_a_failed_late_write_changes_no_earlier_output(tmp_path, capsys,
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("sklearn_cincer._cli.clean._add_csv_values", full_disk)
-    code = main(["clean", str(data), "--label", "y", "--output", str(out),
-                 "--oracle", "none", "--questions", str(questions),
-                 "--threshold", "0"])
+    code = main(
+        [
+            "clean",
+            str(data),
+            "--label",
+            "y",
+            "--output",
+            str(out),
+            "--oracle",
+            "none",
+            "--questions",
+            str(questions),
+            "--threshold",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert err.strip().splitlines()[-1] == (
         "sklearn-cincer clean: error: writing the outputs failed ([Errno 28] No "
-        "space left on device); no output was changed.")
+        "space left on device); no output was changed."
+    )
     assert "Traceback" not in err
     assert out.read_text() == "earlier output\n"
     assert changes.read_text() == "earlier changes\n"
     assert not questions.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "out.changes.csv", "out.csv", "small.csv"]
+        "out.changes.csv",
+        "out.csv",
+        "small.csv",
+    ]
 
 
 # ------------------------------------------------------ stop, keep, resume
@@ -472,21 +631,37 @@ class _StopsAfter:
         return False
 
 
-@pytest.mark.parametrize("stop,status", [(KeyboardInterrupt, 130),
-                                         (EOFError, 1)])
-def test_ctrl_c_and_ctrl_d_keep_the_answers_given(tmp_path, capsys, monkeypatch,
-                                                  stop, status):
+@pytest.mark.parametrize("stop,status", [(KeyboardInterrupt, 130), (EOFError, 1)])
+def test_ctrl_c_and_ctrl_d_keep_the_answers_given(
+    tmp_path, capsys, monkeypatch, stop, status
+):
     path = tmp_path / "messy.csv"
     path.write_bytes(_messy(_noisy_labels())[0])
     out = tmp_path / "cleaned.csv"
-    argv = ["clean", str(path), "--label", "y", "--output", str(out),
-            "--n-bootstrap", "30", "--threshold", "0.1", "--no-shuffle",
-            "--counter-examples", "none"]
+    argv = [
+        "clean",
+        str(path),
+        "--label",
+        "y",
+        "--output",
+        str(out),
+        "--n-bootstrap",
+        "30",
+        "--threshold",
+        "0.1",
+        "--no-shuffle",
+        "--counter-examples",
+        "none",
+    ]
     monkeypatch.setattr("sys.stdin", _StopsAfter(3, stop()))
     assert main(argv) == status
     err = capsys.readouterr().err
-    assert re.search(r"^Stopped after 3 answers; wrote .*cleaned\.csv with the "
-                     r"(\d+) labels they changed", err, re.M), err
+    assert re.search(
+        r"^Stopped after 3 answers; wrote .*cleaned\.csv with the "
+        r"(\d+) labels they changed",
+        err,
+        re.M,
+    ), err
     partial = pd.read_csv(out)["y"]
     changes = pd.read_csv(tmp_path / "cleaned.changes.csv")
     assert len(changes) == (partial != pd.read_csv(path)["y"]).sum() > 0
@@ -503,8 +678,19 @@ def test_oracle_none_applies_the_stores_answers(tmp_path, capsys, monkeypatch):
     path = tmp_path / "messy.csv"
     path.write_bytes(_messy(_noisy_labels())[0])
     out = tmp_path / "cleaned.csv"
-    argv = ["clean", str(path), "--label", "y", "--output", str(out),
-            "--n-bootstrap", "30", "--threshold", "0.1", "--no-shuffle"]
+    argv = [
+        "clean",
+        str(path),
+        "--label",
+        "y",
+        "--output",
+        str(out),
+        "--n-bootstrap",
+        "30",
+        "--threshold",
+        "0.1",
+        "--no-shuffle",
+    ]
     monkeypatch.setattr("sys.stdin", _StopsAfter(4, EOFError()))
     assert main(argv) == 1  # two questions answered (example, counter-example)
     capsys.readouterr()
@@ -528,7 +714,8 @@ def test_oracle_none_applies_the_stores_answers(tmp_path, capsys, monkeypatch):
         i = lines.index(int(record["row"]))
         assert record["example: where"] == ("w" if i % 2 else "v")
         assert record["example: count"] == (
-            "NA" if i % 7 == 3 else str(180 + i) if i % 2 else f"{i}.5")
+            "NA" if i % 7 == 3 else str(180 + i) if i % 2 else f"{i}.5"
+        )
         k = lines.index(int(record["counter_row"]))
         assert record["counter-example: where"] == ("w" if k % 2 else "v")
         assert "example: y" not in record  # the label has its own column
@@ -537,20 +724,34 @@ def test_oracle_none_applies_the_stores_answers(tmp_path, capsys, monkeypatch):
 def test_exported_csv_questions_carry_the_rows(data_csv, tmp_path, capsys):
     path, _, _ = data_csv
     batch = tmp_path / "batch1.csv"
-    assert main(_args(path, tmp_path / "c.csv", "--oracle", "none",
-                      "--questions", str(batch), "--n-counter-examples", "2")) == 0
+    assert (
+        main(
+            _args(
+                path,
+                tmp_path / "c.csv",
+                "--oracle",
+                "none",
+                "--questions",
+                str(batch),
+                "--n-counter-examples",
+                "2",
+            )
+        )
+        == 0
+    )
     with open(batch, newline="") as handle:
         rows = list(csv.DictReader(handle))
     original = pd.read_csv(path, dtype=str)
     columns = list(rows[0])
     # the team's columns stay last
-    assert columns[-4:] == ["answer", "counter_answer", "counter_answer_2",
-                            "annotator"]
+    assert columns[-4:] == ["answer", "counter_answer", "counter_answer_2", "annotator"]
     assert columns.index("example: patient") < columns.index("answer")
     for row in rows:
         assert row["example: patient"] == original["patient"][int(row["row"]) - 2]
-        assert row["counter-example 2: patient"] == original["patient"][
-            int(row["counter_row_2"]) - 2]
+        assert (
+            row["counter-example 2: patient"]
+            == original["patient"][int(row["counter_row_2"]) - 2]
+        )
 
 
 @contextlib.contextmanager
@@ -561,8 +762,13 @@ def _read_only(folder):
 
     folder.chmod(0o500)
     root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if root and subprocess.run(["chattr", "+i", str(folder)], check=False,
-                               capture_output=True).returncode != 0:
+    if (
+        root
+        and subprocess.run(
+            ["chattr", "+i", str(folder)], check=False, capture_output=True
+        ).returncode
+        != 0
+    ):
         folder.chmod(0o700)
         pytest.skip("root writes in read-only folders, and chattr failed here")
     try:
@@ -578,8 +784,18 @@ def test_an_output_in_a_read_only_folder_is_one_line(tmp_path, capsys):
     folder = tmp_path / "locked"
     folder.mkdir()
     with _read_only(folder):
-        code = main(["clean", str(data), "--label", "y", "--oracle", "none",
-                     "--output", str(folder / "out.csv")])
+        code = main(
+            [
+                "clean",
+                str(data),
+                "--label",
+                "y",
+                "--oracle",
+                "none",
+                "--output",
+                str(folder / "out.csv"),
+            ]
+        )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot write --output" in err[0]
@@ -589,28 +805,64 @@ def test_an_output_in_a_read_only_folder_is_one_line(tmp_path, capsys):
 def test_exported_values_cannot_run_as_spreadsheet_formulas(tmp_path, capsys):
     rows = ["x,color,y"] + [
         f"{(i % 2) * 2 + i / 100:.2f},{'=HYPERLINK(1)' if i % 3 else '-1'},"
-        f"{'a' if (i % 2) ^ (i in (30, 33)) else 'b'}" for i in range(40)]
+        f"{'a' if (i % 2) ^ (i in (30, 33)) else 'b'}"
+        for i in range(40)
+    ]
     data = _small(tmp_path, text="\n".join(rows) + "\n")
     batch = tmp_path / "q.csv"
-    assert main(["clean", str(data), "--label", "y", "--output",
-                 str(tmp_path / "out.csv"), "--oracle", "none", "--questions",
-                 str(batch), "--threshold", "0", "--no-shuffle"]) == 0
+    assert (
+        main(
+            [
+                "clean",
+                str(data),
+                "--label",
+                "y",
+                "--output",
+                str(tmp_path / "out.csv"),
+                "--oracle",
+                "none",
+                "--questions",
+                str(batch),
+                "--threshold",
+                "0",
+                "--no-shuffle",
+            ]
+        )
+        == 0
+    )
     with open(batch, newline="") as handle:
         cells = {row["example: color"] for row in csv.DictReader(handle)}
     assert cells and cells <= {"'=HYPERLINK(1)", "-1"}
 
 
 def test_class_names_with_escape_sequences_reach_the_terminal_inert(
-        tmp_path, capsys, monkeypatch):
+    tmp_path, capsys, monkeypatch
+):
     evil = "\x1b]0;pwned\x07\x1b[2Ja"
-    rows = ["x,y"] + [f"{(i % 2) * 2 + i / 100:.2f},"
-                      f"{evil if (i % 2) ^ (i in (30, 33, 36)) else 'b'}"
-                      for i in range(40)]
+    rows = ["x,y"] + [
+        f"{(i % 2) * 2 + i / 100:.2f},{evil if (i % 2) ^ (i in (30, 33, 36)) else 'b'}"
+        for i in range(40)
+    ]
     data = _small(tmp_path, text="\n".join(rows) + "\n")
     monkeypatch.setattr("sys.stdin", io.StringIO("\n" * 200))  # keep every label
-    assert main(["clean", str(data), "--label", "y", "--output",
-                 str(tmp_path / "out.csv"), "--no-shuffle", "--n-bootstrap",
-                 "20", "--threshold", "0"]) == 0
+    assert (
+        main(
+            [
+                "clean",
+                str(data),
+                "--label",
+                "y",
+                "--output",
+                str(tmp_path / "out.csv"),
+                "--no-shuffle",
+                "--n-bootstrap",
+                "20",
+                "--threshold",
+                "0",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Classes:" in out  # a question was shown
     assert "\x1b" not in out and "\x07" not in out
@@ -618,13 +870,16 @@ def test_class_names_with_escape_sequences_reach_the_terminal_inert(
     assert (tmp_path / "out.csv").read_bytes() == data.read_bytes()
 
 
-@pytest.mark.parametrize("data,lines", [
-    (b"x,y\r1,a\r2,b\r", [2, 3]),                       # old Mac line endings
-    (b"x,y\n\n1,a\n\n2,b", [3, 5]),                      # blank lines, no last break
-    (b'x,y\n"1\n\n1",a\n2,b\n', [2, 5]),                 # a blank line inside quotes
-    (b"x,y\n\xe9t\xe9,a\n2,b\n", [2, 3]),                # latin-1, not UTF-8
-    (b'\xef\xbb\xbfx;y\r\n"1;0";"a"\r\n2;b\r\n', [2, 3]),  # BOM, ';', quoted
-])
+@pytest.mark.parametrize(
+    "data,lines",
+    [
+        (b"x,y\r1,a\r2,b\r", [2, 3]),  # old Mac line endings
+        (b"x,y\n\n1,a\n\n2,b", [3, 5]),  # blank lines, no last break
+        (b'x,y\n"1\n\n1",a\n2,b\n', [2, 5]),  # a blank line inside quotes
+        (b"x,y\n\xe9t\xe9,a\n2,b\n", [2, 3]),  # latin-1, not UTF-8
+        (b'\xef\xbb\xbfx;y\r\n"1;0";"a"\r\n2;b\r\n', [2, 3]),  # BOM, ';', quoted
+    ],
+)
 def test_records_and_lines_match_pandas_and_round_trip(tmp_path, data, lines):
     import types
 
@@ -633,8 +888,9 @@ def test_records_and_lines_match_pandas_and_round_trip(tmp_path, data, lines):
     path = tmp_path / "f.csv"
     path.write_bytes(data)
     sep = ";" if b";" in data else ","
-    args = types.SimpleNamespace(data=path, sep=sep, label="y", ignore=[],
-                                 no_shuffle=True, seed=0)
+    args = types.SimpleNamespace(
+        data=path, sep=sep, label="y", ignore=[], no_shuffle=True, seed=0
+    )
     table = read_table(args)
     assert table.line([0, 1]).tolist() == lines
     assert table.cleaned_bytes(table.y) == data
@@ -647,16 +903,29 @@ def test_records_and_lines_match_pandas_and_round_trip(tmp_path, data, lines):
     assert flipped.startswith(data[:3]) and flipped.count(b"\r") == data.count(b"\r")
 
 
-def test_a_missing_dependency_is_named_before_any_work(tmp_path, capsys,
-                                                       monkeypatch):
+def test_a_missing_dependency_is_named_before_any_work(tmp_path, capsys, monkeypatch):
     data = _small(tmp_path)
     monkeypatch.setitem(__import__("sys").modules, "bottle", None)
-    assert main(["clean", str(data), "--label", "y", "--oracle", "none",
-                 "--output", str(tmp_path / "out" / "c.csv")]) == 1
+    assert (
+        main(
+            [
+                "clean",
+                str(data),
+                "--label",
+                "y",
+                "--oracle",
+                "none",
+                "--output",
+                str(tmp_path / "out" / "c.csv"),
+            ]
+        )
+        == 1
+    )
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
         "sklearn-cincer clean: error: bottle is missing: pip install bottle (or "
-        "reinstall sklearn-cincer with its dependencies)."]
+        "reinstall sklearn-cincer with its dependencies)."
+    ]
     assert captured.out == "" and not (tmp_path / "out").exists()
 
 
@@ -671,7 +940,8 @@ def test_ctrl_c_at_a_real_terminal_writes_the_answers_given(tmp_path):
         "import sys\nfrom sklearn_cincer._cli import main\n"
         f"sys.exit(main(['clean', {str(path)!r}, '--label', 'y', '--output', "
         f"{str(out)!r}, '--n-bootstrap', '30', '--threshold', '0.1', "
-        "'--no-shuffle', '--counter-examples', 'none']))\n")
+        "'--no-shuffle', '--counter-examples', 'none']))\n"
+    )
     pane = tmux.Pane(tmp_path, script)
     try:
         for k in (1, 2):
@@ -690,9 +960,9 @@ def test_ctrl_c_at_a_real_terminal_writes_the_answers_given(tmp_path):
     assert (pd.read_csv(out)["y"] != pd.read_csv(path)["y"]).sum() == len(changes)
 
 
-
 def test_the_person_reads_each_row_by_its_line_and_a_stop_once(
-        data_csv, tmp_path, monkeypatch, capsys):
+    data_csv, tmp_path, monkeypatch, capsys
+):
     path, _, noisy = data_csv
     lines = [NAMES[(i // 3) % 2] for i in range(4)]  # two questions, then EOF
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
@@ -725,50 +995,73 @@ def test_ctrl_c_outside_a_question_says_so(data_csv, tmp_path, monkeypatch, caps
     assert "before any answer; nothing written" in err
 
 
-def test_terminal_undo_applies_in_the_same_run(data_csv, tmp_path, monkeypatch,
-                                               capsys):
+def test_terminal_undo_applies_in_the_same_run(data_csv, tmp_path, monkeypatch, capsys):
     path, truth, noisy = data_csv
     # the first question does not depend on any answer: read it from a batch
     batch = tmp_path / "batch.csv"
-    assert main(_args(path, tmp_path / "none.csv", "--oracle", "none",
-                      "--questions", str(batch))) == 0
+    assert (
+        main(
+            _args(
+                path,
+                tmp_path / "none.csv",
+                "--oracle",
+                "none",
+                "--questions",
+                str(batch),
+            )
+        )
+        == 0
+    )
     first = pd.read_csv(batch).iloc[0]
     assert not pd.isna(first["counter_row"])  # two prompts: example, counter
     line = int(first["row"])
     right = truth[line - 2]
     wrong = NAMES[NAMES != right][0]
-    lines = [wrong, "",  # question 1: a wrong label, the counter-example kept
-             "u", right, "",  # at question 2: undo, question 1 answered rightly
-             ] + [""] * 400  # every other label kept; Enter finishes
+    lines = [
+        wrong,
+        "",  # question 1: a wrong label, the counter-example kept
+        "u",
+        right,
+        "",  # at question 2: undo, question 1 answered rightly
+    ] + [""] * 400  # every other label kept; Enter finishes
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     output = tmp_path / "cleaned.csv"
-    assert main(_args(path, output, "--oracle", "terminal", "--annotator",
-                      "ana")) == 0
+    assert main(_args(path, output, "--oracle", "terminal", "--annotator", "ana")) == 0
     out = capsys.readouterr().out
     assert "The cleaner applies it before it goes on." in out
     assert "1 answer revised by an undo, applied in this run." in out
     # the undo names the rows as every other line does: by their line
-    revising = [x[x.index("Revising"):] for x in out.splitlines()
-                if "Revising" in x]
+    revising = [x[x.index("Revising") :] for x in out.splitlines() if "Revising" in x]
     assert len(revising) == 1 and "#" not in revising[0]
     assert revising[0].startswith(f"Revising your answer about line {line} ")
     cleaned = pd.read_csv(output)
     assert cleaned["diagnosis"][line - 2] == right
     changes = pd.read_csv(output.with_suffix(".changes.csv"))
     mine = changes[changes["line"] == line]
-    assert mine["label_after"].tolist() == ([] if right == noisy[line - 2]
-                                            else [right])
+    assert mine["label_after"].tolist() == ([] if right == noisy[line - 2] else [right])
     # every other row keeps its label: nothing else was changed
     others = np.arange(len(noisy)) != line - 2
     np.testing.assert_array_equal(cleaned["diagnosis"][others], noisy[others])
 
 
-def test_a_stop_after_an_undo_writes_the_revised_label(data_csv, tmp_path,
-                                                       monkeypatch, capsys):
+def test_a_stop_after_an_undo_writes_the_revised_label(
+    data_csv, tmp_path, monkeypatch, capsys
+):
     path, truth, noisy = data_csv
     batch = tmp_path / "batch.csv"
-    assert main(_args(path, tmp_path / "none.csv", "--oracle", "none",
-                      "--questions", str(batch))) == 0
+    assert (
+        main(
+            _args(
+                path,
+                tmp_path / "none.csv",
+                "--oracle",
+                "none",
+                "--questions",
+                str(batch),
+            )
+        )
+        == 0
+    )
     first = pd.read_csv(batch).iloc[0]
     line = int(first["row"])
     right = truth[line - 2]

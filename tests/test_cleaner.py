@@ -100,7 +100,9 @@ def test_perfect_annotator_never_changes_a_correct_label():
             if record.counter_label_before == y[record.counter_example_id]:
                 assert record.counter_label_after == record.counter_label_before
     # And the final labels are never worse than the given ones.
-    assert np.all((cleaner.y_ == y[cleaner.ids_]) | (y_noisy[cleaner.ids_] != y[cleaner.ids_]))
+    assert np.all(
+        (cleaner.y_ == y[cleaner.ids_]) | (y_noisy[cleaner.ids_] != y[cleaner.ids_])
+    )
 
 
 def test_none_strategy_never_shows_a_counter_example():
@@ -110,7 +112,9 @@ def test_none_strategy_never_shows_a_counter_example():
         LogisticRegression(), oracle=oracle, counter_examples="none"
     ).fit(X, y_noisy)
     assert len(oracle.queries) == cleaner.n_queries_ > 0
-    assert all(q.counter_example_id is None and q.counter_x is None for q in oracle.queries)
+    assert all(
+        q.counter_example_id is None and q.counter_x is None for q in oracle.queries
+    )
     assert cleaner.n_relabeled_counter_examples_ == 0
     assert all(r.counter_example_id is None for r in cleaner.history_)
 
@@ -149,9 +153,7 @@ def test_removing_the_top_counter_example_raises_the_suspicious_label_most():
         for k in (candidates[np.argmax(scores)], candidates[np.argmin(scores)]):
             keep = np.arange(250) != k
             refit = clone(model).fit(X_train[keep], y_train[keep])
-            gains.append(
-                refit.predict_proba(x[None])[0, label] - proba[i, label]
-            )
+            gains.append(refit.predict_proba(x[None])[0, label] - proba[i, label])
         assert gains[0] > gains[1], gains
         checked += 1
     assert checked >= 3
@@ -175,7 +177,8 @@ def test_fitted_attributes_describe_the_training_set():
     )
     assert cleaner.n_relabeled_counter_examples_ == sum(
         r.counter_label_after != r.counter_label_before
-        for r in cleaner.history_ if r.counter_example_id is not None
+        for r in cleaner.history_
+        if r.counter_example_id is not None
     )
     # y_ holds the labels after every answer.
     expected = y_noisy.copy()
@@ -205,7 +208,9 @@ def test_candidates_all_lets_any_label_be_a_counter_example():
     X, y, y_noisy, _ = breast_stream(6)
     oracle = SpyOracle(y)
     SkepticalCleaner(
-        LogisticRegression(), oracle=oracle, candidates="all",
+        LogisticRegression(),
+        oracle=oracle,
+        candidates="all",
         selector=NearestNeighborSelector(),
     ).fit(X, y_noisy)
     # The nearest example overall often shares the suspicious label.
@@ -223,7 +228,9 @@ def test_drop_strategy_removes_counter_examples_and_never_relabels_them():
     assert cleaner.n_relabeled_counter_examples_ == 0
     for r in cleaner.history_:
         # Dropped exactly when the oracle kept the suspicious label.
-        assert r.dropped == (r.counter_example_id is not None and r.label_after == r.label_before)
+        assert r.dropped == (
+            r.counter_example_id is not None and r.label_after == r.label_before
+        )
 
 
 def test_threshold_controls_the_number_of_queries():
@@ -287,7 +294,9 @@ def test_partial_fit_on_an_unfitted_cleaner_takes_classes():
 def test_incremental_refit_uses_the_estimators_own_update(estimator, method):
     X, y, y_noisy, _ = breast_stream(11)
     cleaner = SkepticalCleaner(
-        estimator, oracle=SimulatedOracle(y), refit="incremental",
+        estimator,
+        oracle=SimulatedOracle(y),
+        refit="incremental",
         selector=NearestNeighborSelector(),
     ).fit(X, y_noisy)
     assert cleaner.refit_method_ == method
@@ -301,8 +310,11 @@ def test_incremental_refit_uses_the_estimators_own_update(estimator, method):
 def test_incremental_partial_fit_learns_the_cleaned_labels():
     X, y, y_noisy, _ = breast_stream(12)
     cleaner = SkepticalCleaner(
-        GaussianNB(), oracle=SimulatedOracle(y), refit="incremental",
-        selector=NearestNeighborSelector(), counter_examples="none",
+        GaussianNB(),
+        oracle=SimulatedOracle(y),
+        refit="incremental",
+        selector=NearestNeighborSelector(),
+        counter_examples="none",
     ).fit(X, y_noisy)
     # GaussianNB's partial_fit is exact: the model equals one fit on what it
     # was taught, the bootstrap and each streamed example with its final label.
@@ -313,7 +325,9 @@ def test_incremental_partial_fit_learns_the_cleaned_labels():
 
 def test_sorted_labels_extend_the_bootstrap_and_pad_probabilities():
     X, y = load_iris(return_X_y=True)
-    cleaner = SkepticalCleaner(LogisticRegression(max_iter=500), n_bootstrap=10).fit(X, y)
+    cleaner = SkepticalCleaner(LogisticRegression(max_iter=500), n_bootstrap=10).fit(
+        X, y
+    )
     # Bootstrap grew to the first row of class 1; class 2 arrived later.
     assert cleaner.history_[0].example_id >= 51
     assert cleaner.predict_proba(X).shape == (150, 3)
@@ -341,8 +355,13 @@ def test_works_in_pipelines_cross_validation_and_grid_search():
     assert scores.shape == (3,) and np.all(scores > 0.6)
     search = GridSearchCV(
         pipe,
-        {"skepticalcleaner__selector": [TopFisherSelector(), NearestNeighborSelector()],
-         "skepticalcleaner__threshold": [0.2, 0.5]},
+        {
+            "skepticalcleaner__selector": [
+                TopFisherSelector(),
+                NearestNeighborSelector(),
+            ],
+            "skepticalcleaner__threshold": [0.2, 0.5],
+        },
         cv=2,
     ).fit(X, y_noisy)
     assert search.best_score_ > 0.6
@@ -446,7 +465,9 @@ def test_oracle_that_raises_is_reported_and_undone(fitted):
 
     cleaner.set_params(oracle=broken)
     before = fitted_state(cleaner)
-    with pytest.raises(OracleError, match="ConnectionError.*example 2\\d\\d.*server down"):
+    with pytest.raises(
+        OracleError, match="ConnectionError.*example 2\\d\\d.*server down"
+    ):
         cleaner.partial_fit(X[:40], 1 - y[:40])
     assert fitted_state(cleaner) == before
     cleaner.set_params(oracle=lambda query: "yes")
@@ -474,8 +495,9 @@ def test_estimator_without_probabilities_is_refused():
 def test_selector_that_cannot_read_the_model_names_what_it_needs():
     X, y, y_noisy, _ = breast_stream(18)
     cleaner = SkepticalCleaner(GaussianNB(), threshold=1.0)  # no question ever
-    with pytest.raises(TypeError,
-                       match="CleaningSelector needs access to the last layer"):
+    with pytest.raises(
+        TypeError, match="CleaningSelector needs access to the last layer"
+    ):
         cleaner.fit(X, y_noisy)  # refused before the stream starts
     assert not hasattr(cleaner, "estimator_")
     SkepticalCleaner(GaussianNB(), counter_examples="none").fit(X, y_noisy)
@@ -519,8 +541,9 @@ def test_answers_are_recorded_as_the_class_values():
     # 1.0 and np.float32(0) name the classes 1 and 0: the record holds those.
     cleaner = SkepticalCleaner(
         LogisticRegression(),
-        oracle=lambda q: Answer(label=float(y[q.example_id]),
-                                counter_label=np.float32(q.counter_label)),
+        oracle=lambda q: Answer(
+            label=float(y[q.example_id]), counter_label=np.float32(q.counter_label)
+        ),
         random_state=0,
     ).fit(X, y_noisy)
     assert cleaner.n_queries_ > 0
@@ -583,8 +606,11 @@ def _saturated_stream():
 def test_prediction_agrees_with_predict_on_tied_probabilities():
     X, y = _saturated_stream()
     cleaner = SkepticalCleaner(
-        SGDClassifier(loss="log_loss", max_iter=50), selector=RandomSelector(),
-        threshold=0.0, n_bootstrap=60, random_state=0,
+        SGDClassifier(loss="log_loss", max_iter=50),
+        selector=RandomSelector(),
+        threshold=0.0,
+        n_bootstrap=60,
+        random_state=0,
     ).fit(X, y)
     # oracle=None keeps every label, so the model of round t is the clone
     # fitted on the rows before t: replay it and ask its predict.
@@ -604,17 +630,26 @@ def test_prediction_agrees_with_predict_on_tied_probabilities():
 def test_overflowing_features_are_refused_mid_stream_and_undone():
     X, y, y_noisy, _ = breast_stream(22)
     cleaner = SkepticalCleaner(
-        LogisticRegression(), selector=NearestNeighborSelector(), random_state=0,
+        LogisticRegression(),
+        selector=NearestNeighborSelector(),
+        random_state=0,
         threshold=0.0,
     ).fit(X[:150], y_noisy[:150])
     before = fitted_state(cleaner)
-    with np.errstate(all="ignore"), pytest.raises(
-        ValueError, match=r"The features of X have values up to \de\+15\d .*distance"
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(
+            ValueError,
+            match=r"The features of X have values up to \de\+15\d .*distance",
+        ),
     ):
         cleaner.partial_fit(X[150:] * 1e155, 1 - y_noisy[150:])
     assert fitted_state(cleaner) == before
-    with np.errstate(all="ignore"), pytest.raises(
-        ValueError, match="NaN or infinite|have values up to .* Scale them"
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(
+            ValueError, match="NaN or infinite|have values up to .* Scale them"
+        ),
     ):
         # Seeded: some initial weights give a dead net that asks nothing.
         SkepticalCleaner(MLPClassifier((5,), max_iter=50), random_state=0).fit(
@@ -652,19 +687,27 @@ def test_reusing_the_selector_asks_the_same_questions(refit, strategy):
     for selector in (_NoReuse(), _SpyUpdates()):
         cleaner = SkepticalCleaner(
             SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0)
-            if refit == "incremental" else LogisticRegression(),
-            selector=selector, oracle=SimulatedOracle(y), refit=refit,
-            counter_examples=strategy, random_state=0,
+            if refit == "incremental"
+            else LogisticRegression(),
+            selector=selector,
+            oracle=SimulatedOracle(y),
+            refit=refit,
+            counter_examples=strategy,
+            random_state=0,
         ).fit(X, y_noisy)
         runs.append(cleaner)
     reused, fresh = runs[1], runs[0]
     assert reused.n_queries_ > 5
-    assert [(r.example_id, r.counter_example_id, r.label_after, r.dropped)
-            for r in reused.history_] == [
+    assert [
         (r.example_id, r.counter_example_id, r.label_after, r.dropped)
-        for r in fresh.history_]
-    np.testing.assert_allclose([r.score for r in reused.history_],
-                               [r.score for r in fresh.history_], rtol=1e-8)
+        for r in reused.history_
+    ] == [
+        (r.example_id, r.counter_example_id, r.label_after, r.dropped)
+        for r in fresh.history_
+    ]
+    np.testing.assert_allclose(
+        [r.score for r in reused.history_], [r.score for r in fresh.history_], rtol=1e-8
+    )
     # The first question fits a fresh selector; every later one updates it.
     assert _SpyUpdates.log[0] is False and all(_SpyUpdates.log[1:])
 
@@ -693,8 +736,10 @@ def test_a_failed_call_after_answered_questions_leaves_the_selector(fitted):
 def test_same_seed_same_questions_with_a_subsampled_fisher():
     X, y, y_noisy, _ = breast_stream(5)
     make = lambda: SkepticalCleaner(  # noqa: E731
-        LogisticRegression(), selector=TopFisherSelector(fisher="kfac", subsample=40),
-        oracle=SimulatedOracle(y), random_state=3,
+        LogisticRegression(),
+        selector=TopFisherSelector(fisher="kfac", subsample=40),
+        oracle=SimulatedOracle(y),
+        random_state=3,
     )
     first, second = make().fit(X, y_noisy), make().fit(X, y_noisy)
     assert first.n_queries_ > 3

@@ -41,8 +41,9 @@ TIGHT = {"tol": 1e-12, "max_iter": 10000}
 
 def _line(extra):
     """A 1-D problem: class 0 left of 0, class 1 right, plus mislabeled 1s."""
-    X = np.r_[[-3, -2.5, -2, -1.5, -1.0, -0.5], [0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
-              extra][:, None]
+    X = np.r_[[-3, -2.5, -2, -1.5, -1.0, -0.5], [0.5, 1.0, 1.5, 2.0, 2.5, 3.0], extra][
+        :, None
+    ]
     y = np.r_[np.zeros(6), np.ones(6), np.ones(len(extra))].astype(int)
     return X, y
 
@@ -50,11 +51,15 @@ def _line(extra):
 def _refit_change(X, y, rows, x_t, y_t):
     """True change of ``P(y_t | x_t)`` when each row leaves: refit without it."""
     base = LogisticRegression(**TIGHT).fit(X, y).predict_proba([x_t])[0, y_t]
-    return np.array([
-        LogisticRegression(**TIGHT).fit(np.delete(X, r, 0), np.delete(y, r))
-        .predict_proba([x_t])[0, y_t] - base
-        for r in rows
-    ])
+    return np.array(
+        [
+            LogisticRegression(**TIGHT)
+            .fit(np.delete(X, r, 0), np.delete(y, r))
+            .predict_proba([x_t])[0, y_t]
+            - base
+            for r in rows
+        ]
+    )
 
 
 def test_picks_the_mislabeled_supporter_not_the_most_influential():
@@ -102,18 +107,20 @@ def test_never_picks_a_candidate_that_works_against_the_doubt():
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 def test_leave_one_out_probability_matches_refitting(name):
     if name == "binary":
-        X, y = make_classification(60, 5, n_informative=3, flip_y=0.2,
-                                   random_state=0)
+        X, y = make_classification(60, 5, n_informative=3, flip_y=0.2, random_state=0)
     else:
         X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     model = LogisticRegression(**TIGHT).fit(X, y)
     q = CleaningSelector().fit(model, X, y).leave_one_out_probability()
-    truth = np.array([
-        LogisticRegression(**TIGHT).fit(np.delete(X, j, 0), np.delete(y, j))
-        .predict_proba(X[j : j + 1])[0, y[j]]
-        for j in range(len(y))
-    ])
+    truth = np.array(
+        [
+            LogisticRegression(**TIGHT)
+            .fit(np.delete(X, j, 0), np.delete(y, j))
+            .predict_proba(X[j : j + 1])[0, y[j]]
+            for j in range(len(y))
+        ]
+    )
     in_sample = model.predict_proba(X)[np.arange(len(y)), y]
     # One Newton step with the Hessian without the row: within 0.005 of
     # refitting, where the in-sample probability is off by more than 0.1.
@@ -146,8 +153,9 @@ def test_auto_damping_is_the_models_own_penalty():
 def test_model_l2_penalty_of_each_model():
     n = 50
     assert model_l2_penalty(SGDClassifier(alpha=0.01), n) == pytest.approx(0.01)
-    assert model_l2_penalty(SGDClassifier(penalty="elasticnet", alpha=0.01,
-                                          l1_ratio=0.25), n) == pytest.approx(0.0075)
+    assert model_l2_penalty(
+        SGDClassifier(penalty="elasticnet", alpha=0.01, l1_ratio=0.25), n
+    ) == pytest.approx(0.0075)
     assert model_l2_penalty(MLPClassifier(alpha=0.5), n) == pytest.approx(0.01)
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=2.0))
     assert model_l2_penalty(pipe, n) == pytest.approx(1 / 100)
@@ -156,8 +164,14 @@ def test_model_l2_penalty_of_each_model():
 
 @pytest.mark.parametrize("wide", [False, True], ids=["primal", "dual"])
 def test_leverage_is_the_damped_inverse_seen_from_each_row(wide):
-    X, y = make_classification(30, 40 if wide else 4, n_informative=4,
-                               n_redundant=0, n_classes=3, random_state=0)
+    X, y = make_classification(
+        30,
+        40 if wide else 4,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=3,
+        random_state=0,
+    )
     model = LogisticRegression(max_iter=2000).fit(X, y)
     selector = TopFisherSelector(damping=0.01).fit(model, X, y)
     assert isinstance(selector.factor_, _fisher.DualFactor) == wide
@@ -174,8 +188,7 @@ def test_leverage_is_the_damped_inverse_seen_from_each_row(wide):
 def test_ranks_mislabeled_candidates_first_on_noisy_data():
     # Pr@1 over many questions: the cleaning selector's top candidate is
     # mislabeled far more often than Eq. 14's, on the same questions.
-    X, y = make_classification(400, 8, n_informative=6, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(400, 8, n_informative=6, n_classes=3, random_state=0)
     X = StandardScaler().fit_transform(X)
     rng = np.random.default_rng(0)
     noisy = y.copy()
@@ -184,8 +197,10 @@ def test_ranks_mislabeled_candidates_first_on_noisy_data():
     train, test = np.arange(200), np.arange(200, 400)
     model = LogisticRegression().fit(X[train], noisy[train])
     hits = {"cleaning": 0, "top": 0}
-    selectors = {"cleaning": CleaningSelector().fit(model, X[train], noisy[train]),
-                 "top": TopFisherSelector().fit(model, X[train], noisy[train])}
+    selectors = {
+        "cleaning": CleaningSelector().fit(model, X[train], noisy[train]),
+        "top": TopFisherSelector().fit(model, X[train], noisy[train]),
+    }
     questions = 0
     for t in test:
         prediction = model.predict(X[t : t + 1])[0]
@@ -202,16 +217,24 @@ def test_ranks_mislabeled_candidates_first_on_noisy_data():
 
 
 def test_works_in_the_cleaner_and_clones():
-    X, y = make_classification(80, 5, n_informative=4, n_redundant=0,
-                               n_classes=3, random_state=0)
+    X, y = make_classification(
+        80, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
     noisy = y.copy()
     noisy[::5] = (noisy[::5] + 1) % 3
     selector = CleaningSelector(damping=0.01)
     assert clone(selector).get_params() == {
-        "damping": 0.01, "fisher": "auto", "shortlist": 1000}
-    cleaner = SkepticalCleaner(LogisticRegression(), selector=selector,
-                               oracle=SimulatedOracle(y), n_bootstrap=50,
-                               random_state=0).fit(X, noisy)
+        "damping": 0.01,
+        "fisher": "auto",
+        "shortlist": 1000,
+    }
+    cleaner = SkepticalCleaner(
+        LogisticRegression(),
+        selector=selector,
+        oracle=SimulatedOracle(y),
+        n_bootstrap=50,
+        random_state=0,
+    ).fit(X, noisy)
     assert cleaner.n_queries_ > 0
     assert isinstance(cleaner.selector_, CleaningSelector)
 
@@ -234,8 +257,11 @@ def _explicit_leave_one_out(view, H, P, y, n, lam):
     out = []
     for j in range(len(H)):
         J = np.kron(np.eye(k), Ht[j][None])
-        U = J.T @ (np.diag(P[j]) - np.outer(P[j], P[j]) if view.link == "softmax"
-                   else np.diag(P[j] * (1 - P[j])))
+        U = J.T @ (
+            np.diag(P[j]) - np.outer(P[j], P[j])
+            if view.link == "softmax"
+            else np.diag(P[j] * (1 - P[j]))
+        )
         # A without row j, then one Newton step from the fitted weights.
         step = -np.linalg.solve(A - U @ J, J.T @ R[j])
         z = view.logits(H[j : j + 1])[0] + J @ step
@@ -253,27 +279,27 @@ def test_on_a_skorch_net_with_its_weight_decay():
 
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X).astype(np.float32)
-    net = FCNetClassifier(module__hidden=(6,), max_epochs=20, random_state=0,
-                          optimizer__weight_decay=0.01).fit(X, y)
+    net = FCNetClassifier(
+        module__hidden=(6,), max_epochs=20, random_state=0, optimizer__weight_decay=0.01
+    ).fit(X, y)
     selector = CleaningSelector().fit(net, X, y)
     view = selector.fisher_.view_
     H = view.features(X)
     P = view.outputs(H)
     assert model_l2_penalty(net, len(y)) == pytest.approx(0.01)
-    lam = selector.damping_ * np.trace(
-        _fisher.fisher_matrix(H, P, view.link)) / (3 * 7)
+    lam = selector.damping_ * np.trace(_fisher.fisher_matrix(H, P, view.link)) / (3 * 7)
     assert lam == pytest.approx(0.01)
     rows = np.arange(0, 150, 10)
     expected = _explicit_leave_one_out(view, H, P, view.encode(y), len(y), lam)
-    np.testing.assert_allclose(selector.leave_one_out_probability(rows),
-                               expected[rows], rtol=1e-6)
+    np.testing.assert_allclose(
+        selector.leave_one_out_probability(rows), expected[rows], rtol=1e-6
+    )
     scores = selector.score(X[70], 2, np.flatnonzero(y == 1))
     assert np.all(np.abs(scores) <= 1) and np.all(scores != 0)
 
 
 def test_update_gives_what_fit_gives():
-    X, y = make_classification(120, 6, n_informative=4, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(120, 6, n_informative=4, n_classes=3, random_state=0)
     mlp = MLPClassifier((5,), alpha=0.0, max_iter=500, random_state=0).fit(X, y)
     lr = LogisticRegression(max_iter=1000).fit(X, y)
     for model in (mlp, lr):
@@ -283,8 +309,9 @@ def test_update_gives_what_fit_gives():
         selector.update(model, X, relabeled)
         fresh = CleaningSelector().fit(model, X, relabeled)
         assert selector.n_train_ == 120 and selector.damping_ == fresh.damping_
-        np.testing.assert_allclose(selector.score(X[0], 2), fresh.score(X[0], 2),
-                                   rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            selector.score(X[0], 2), fresh.score(X[0], 2), rtol=1e-6, atol=1e-9
+        )
 
 
 def test_update_by_rows_gives_what_fit_gives_and_leaves_the_original():
@@ -292,8 +319,7 @@ def test_update_by_rows_gives_what_fit_gives_and_leaves_the_original():
     # and updates a shallow copy of the selector it still publishes.
     import copy
 
-    X, y = make_classification(150, 6, n_informative=4, n_classes=3,
-                               random_state=1)
+    X, y = make_classification(150, 6, n_informative=4, n_classes=3, random_state=1)
     model = LogisticRegression(C=0.5, max_iter=1000).fit(X, y)
     published = CleaningSelector().update(model, X, y, rows=np.arange(100))
     before = published.score(X[0], 2)
@@ -303,10 +329,14 @@ def test_update_by_rows_gives_what_fit_gives_and_leaves_the_original():
     fresh = CleaningSelector().fit(model, X[rows], y[rows])
     assert working.n_train_ == rows.shape[0] == fresh.n_train_
     assert working.damping_ == pytest.approx(fresh.damping_)
-    np.testing.assert_allclose(working.score(X[0], 2), fresh.score(X[0], 2),
-                               rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(working.leave_one_out_probability(),
-                               fresh.leave_one_out_probability(), rtol=1e-6)
+    np.testing.assert_allclose(
+        working.score(X[0], 2), fresh.score(X[0], 2), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        working.leave_one_out_probability(),
+        fresh.leave_one_out_probability(),
+        rtol=1e-6,
+    )
     # the published selector answers as before
     assert published.n_train_ == 100 and working.fisher_ is not published.fisher_
     np.testing.assert_array_equal(published.score(X[0], 2), before)
@@ -315,8 +345,9 @@ def test_update_by_rows_gives_what_fit_gives_and_leaves_the_original():
 
 @pytest.mark.parametrize("fisher", ["kfac", "ekfac"])
 def test_leverage_of_a_kronecker_factor_is_its_own_inverse(fisher):
-    X, y = make_classification(80, 5, n_informative=4, n_redundant=0,
-                               n_classes=3, random_state=0)
+    X, y = make_classification(
+        80, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
     model = LogisticRegression(max_iter=2000).fit(X, y)
     selector = TopFisherSelector(damping=0.01, fisher=fisher).fit(model, X, y)
     factor = selector.factor_
@@ -338,8 +369,7 @@ def test_leverage_of_a_kronecker_factor_is_its_own_inverse(fisher):
 
 def test_leverage_of_an_upper_cholesky_factor():
     # the Cholesky factor is kept upper (Fortran-ordered) for the solver
-    X, y = make_classification(40, 4, n_informative=3, n_redundant=0,
-                               random_state=0)
+    X, y = make_classification(40, 4, n_informative=3, n_redundant=0, random_state=0)
     model = LogisticRegression().fit(X, y)
     selector = TopFisherSelector(damping=0.05).fit(model, X, y)
     U, lower = selector.factor_
@@ -352,14 +382,14 @@ def test_leverage_of_an_upper_cholesky_factor():
 @pytest.mark.parametrize("n_rows", [1, 200])
 def test_leverage_of_many_rows_by_the_inverse_equals_the_solves(n_rows):
     # many rows take the explicit inverse of the factor, few the solves
-    X, y = make_classification(300, 6, n_informative=4, n_classes=4,
-                               random_state=0)
+    X, y = make_classification(300, 6, n_informative=4, n_classes=4, random_state=0)
     model = LogisticRegression(max_iter=2000).fit(X, y)
     selector = TopFisherSelector(damping=0.01, solver="cholesky").fit(model, X, y)
     U, lower = selector.factor_
     M = _fisher.leverage(selector.factor_, X[:n_rows])
-    F = _fisher.damp(_fisher.fisher_matrix(
-        X, selector.view_.outputs(X), selector.view_.link), 0.01)
+    F = _fisher.damp(
+        _fisher.fisher_matrix(X, selector.view_.outputs(X), selector.view_.link), 0.01
+    )
     Finv = np.linalg.inv(F)
     for j in range(min(n_rows, 5)):
         J = np.kron(np.eye(4), np.r_[X[j], 1.0][None])
@@ -367,8 +397,9 @@ def test_leverage_of_many_rows_by_the_inverse_equals_the_solves(n_rows):
 
 
 def test_shortlist_computes_the_leave_one_out_of_the_least_likely_supporters():
-    X, y = make_classification(200, 5, n_informative=4, n_redundant=0,
-                               n_classes=3, random_state=2)
+    X, y = make_classification(
+        200, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=2
+    )
     rng = np.random.RandomState(0)
     noisy = y.copy()
     flip = rng.choice(200, 40, replace=False)
@@ -403,8 +434,9 @@ def test_shortlist_computes_the_leave_one_out_of_the_least_likely_supporters():
 
 
 def test_fisher_is_passed_to_the_inner_selector():
-    X, y = make_classification(80, 5, n_informative=4, n_redundant=0,
-                               n_classes=3, random_state=0)
+    X, y = make_classification(
+        80, 5, n_informative=4, n_redundant=0, n_classes=3, random_state=0
+    )
     model = LogisticRegression(max_iter=2000).fit(X, y)
     selector = CleaningSelector(fisher="kfac").fit(model, X, y)
     assert selector.fisher_.fisher_ == "kfac"
@@ -414,8 +446,9 @@ def test_fisher_is_passed_to_the_inner_selector():
 def test_a_row_with_non_finite_leverage_keeps_its_in_sample_probability(monkeypatch):
     from sklearn_cincer.selectors import _cleaning
 
-    X, y = make_classification(60, 4, n_informative=3, n_redundant=0,
-                               n_classes=3, random_state=0)
+    X, y = make_classification(
+        60, 4, n_informative=3, n_redundant=0, n_classes=3, random_state=0
+    )
     model = LogisticRegression(max_iter=2000).fit(X, y)
     selector = CleaningSelector().fit(model, X, y)
     real = _fisher.leverage
@@ -437,8 +470,9 @@ def test_a_row_with_non_finite_leverage_keeps_its_in_sample_probability(monkeypa
 def test_a_wide_head_ranks_supporters_by_in_sample_probability(monkeypatch):
     from sklearn_cincer.selectors import _cleaning
 
-    X, y = make_classification(120, 5, n_informative=4, n_redundant=0,
-                               n_classes=4, random_state=0)
+    X, y = make_classification(
+        120, 5, n_informative=4, n_redundant=0, n_classes=4, random_state=0
+    )
     model = LogisticRegression(max_iter=2000).fit(X, y)
     selector = CleaningSelector().fit(model, X, y)
     monkeypatch.setattr(_cleaning, "_MAX_LOO_OUTPUTS", 3)  # 4 classes is "wide"
@@ -480,23 +514,31 @@ def test_the_person_reads_what_the_default_score_means():
         queries.append(query)
         return SimulatedOracle(load_iris(return_X_y=True)[1])(query)
 
-    SkepticalCleaner(LogisticRegression(max_iter=1000), oracle=oracle,
-                     n_bootstrap=60, random_state=0).fit(X, y)
+    SkepticalCleaner(
+        LogisticRegression(max_iter=1000), oracle=oracle, n_bootstrap=60, random_state=0
+    ).fit(X, y)
     shown = [q.counter_examples[0] for q in queries if q.counter_examples]
     assert shown
     for ce in shown:
-        assert ce.score_text == f"how likely its own label is wrong, judged " \
-                                f"without it: {ce.score:.0%}"
+        assert (
+            ce.score_text == f"how likely its own label is wrong, judged "
+            f"without it: {ce.score:.0%}"
+        )
         assert support_text(ce.score, ce.score_text) == ce.score_text
     # Top Fisher keeps Eq. 14's words
     queries.clear()
-    SkepticalCleaner(LogisticRegression(max_iter=1000), oracle=oracle,
-                     selector=TopFisherSelector(), n_bootstrap=60,
-                     random_state=0).fit(X, y)
+    SkepticalCleaner(
+        LogisticRegression(max_iter=1000),
+        oracle=oracle,
+        selector=TopFisherSelector(),
+        n_bootstrap=60,
+        random_state=0,
+    ).fit(X, y)
     ce = next(q.counter_examples[0] for q in queries if q.counter_examples)
     assert ce.score_text is None
     assert support_text(ce.score, ce.score_text).startswith(
-        "how much it supports the doubt")
+        "how much it supports the doubt"
+    )
     assert CleaningSelector().describe_score(-0.5).startswith("it does not support")
 
 
@@ -516,8 +558,11 @@ def _uniform_damping_loo(selector, X, y):
     """The leave-one-out probability with the intercepts damped as the weights."""
     fisher = selector.fisher_
     return leave_one_out_probability(
-        fisher.view_, fisher.factor_, fisher.view_.features(X),
-        fisher.view_.encode(y), len(y),
+        fisher.view_,
+        fisher.factor_,
+        fisher.view_.features(X),
+        fisher.view_.encode(y),
+        len(y),
     )
 
 
@@ -532,11 +577,14 @@ def test_leave_one_out_of_unscaled_features_matches_refitting(loader):
     model = LogisticRegression(**NEWTON).fit(X, y)
     selector = CleaningSelector().fit(model, X, y)
     q = selector.leave_one_out_probability()
-    truth = np.array([
-        LogisticRegression(**NEWTON).fit(np.delete(X, j, 0), np.delete(y, j))
-        .predict_proba(X[j : j + 1])[0, y[j]]
-        for j in range(len(y))
-    ])
+    truth = np.array(
+        [
+            LogisticRegression(**NEWTON)
+            .fit(np.delete(X, j, 0), np.delete(y, j))
+            .predict_proba(X[j : j + 1])[0, y[j]]
+            for j in range(len(y))
+        ]
+    )
     error = np.abs(q - truth)
     assert error.max() < 0.012 and error.mean() < 0.001
     old = np.abs(_uniform_damping_loo(selector, X, y) - truth)

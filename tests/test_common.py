@@ -15,8 +15,11 @@ def _instances():
     return [
         SkepticalCleaner(LogisticRegression(), n_bootstrap=20),
         SkepticalCleaner(
-            LogisticRegression(), n_bootstrap=0.5, counter_examples="drop",
-            refit="incremental", threshold=0.0,
+            LogisticRegression(),
+            n_bootstrap=0.5,
+            counter_examples="drop",
+            refit="incremental",
+            threshold=0.0,
         ),
         SkepticalCleaner(
             MLPClassifier(hidden_layer_sizes=(8,), max_iter=100, random_state=0),

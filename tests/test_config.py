@@ -24,8 +24,9 @@ from sklearn_cincer._crossval import cross_val_proba
 
 
 def _blas_threads():
-    return {pool["num_threads"] for pool in threadpool_info()
-            if pool["user_api"] == "blas"}
+    return {
+        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+    }
 
 
 SEEN = []  # thread counts each fit ran under (clones copy their parameters)
@@ -107,16 +108,14 @@ def test_auditor_and_find_label_issues_honour_the_library_setting(data, how):
 def test_own_n_threads_wins_over_the_setting(data):
     X, y = data
     with config_context(n_threads=2):
-        find_label_issues(ThreadSpy(), X, y, cv=3, explain_issues=False,
-                          n_threads=1)
+        find_label_issues(ThreadSpy(), X, y, cv=3, explain_issues=False, n_threads=1)
     assert all(seen == {1} for seen in SEEN)
 
 
 def test_cleaner_default_reads_the_setting(data):
     X, y = data
     with threadpool_limits(limits=1), config_context(n_threads=2):
-        SkepticalCleaner(ThreadSpy(), n_bootstrap=70,
-                         counter_examples="none").fit(X, y)
+        SkepticalCleaner(ThreadSpy(), n_bootstrap=70, counter_examples="none").fit(X, y)
     assert SEEN and all(seen == {2} for seen in SEEN)
 
 
@@ -167,9 +166,15 @@ def test_setting_is_per_thread():
 def test_environment_variable_sets_the_default(value, expected):
     env = dict(os.environ, SKLEARN_CINCER_N_THREADS=value)
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import sklearn_cincer; print(sklearn_cincer.get_config()['n_threads'])"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sklearn_cincer; print(sklearn_cincer.get_config()['n_threads'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == expected
 
@@ -177,9 +182,11 @@ def test_environment_variable_sets_the_default(value, expected):
 def test_bad_environment_variable_names_itself():
     env = dict(os.environ, SKLEARN_CINCER_N_THREADS="lots")
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import sklearn_cincer; sklearn_cincer.get_config()"],
-        env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "-c", "import sklearn_cincer; sklearn_cincer.get_config()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode != 0
     assert "SKLEARN_CINCER_N_THREADS must be an integer >= 1" in out.stderr
@@ -189,8 +196,7 @@ def test_cross_validation_workers_run_under_the_limit(data):
     X, y = data
     # a worker process starts from its own defaults (one thread here, from
     # the environment or joblib's share of the cores), not the caller's
-    cvp = cross_val_proba(ThreadSpy(), X, y, np.unique(y), cv=2, n_jobs=2,
-                          n_threads=2)
+    cvp = cross_val_proba(ThreadSpy(), X, y, np.unique(y), cv=2, n_jobs=2, n_threads=2)
     assert [model.threads_ for model in cvp.estimators] == [{2}, {2}]
 
 

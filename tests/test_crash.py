@@ -36,15 +36,17 @@ def test_sigkill_then_resume(crash_trials, tmp_path, seed):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        info = crash_trials.trial(str(tmp_path), random.Random(seed), kills=1,
-                                  max_delay=1.0, n_samples=80)
+        info = crash_trials.trial(
+            str(tmp_path), random.Random(seed), kills=1, max_delay=1.0, n_samples=80
+        )
     # trial() raised if an answer was lost, applied twice, or the labels differ
     assert info["answers"] > 0
     if info["kills"]:
         # what was answered before the kill was replayed, not asked again
         assert info["replayed_in_last_run"] == info["answers_at_kills"][-1]
-        assert (info["replayed_in_last_run"] + info["asked_in_last_run"]
-                == info["answers"])
+        assert (
+            info["replayed_in_last_run"] + info["asked_in_last_run"] == info["answers"]
+        )
 
 
 def test_sigkill_right_after_the_page_confirmed_an_answer(crash_trials, tmp_path):
@@ -54,8 +56,14 @@ def test_sigkill_right_after_the_page_confirmed_an_answer(crash_trials, tmp_path
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        info = crash_trials.trial(str(tmp_path), random.Random(0), kills=1,
-                                  n_samples=80, page=True, max_answers=8)
+        info = crash_trials.trial(
+            str(tmp_path),
+            random.Random(0),
+            kills=1,
+            n_samples=80,
+            page=True,
+            max_answers=8,
+        )
     # trial() raised if a confirmed answer was missing from the store at the
     # kill, or one was lost, applied twice, or the labels differ
     assert info["kills"] == 1 and info["confirmed_at_kills"] >= 1

@@ -130,7 +130,16 @@ def test_mnist_5k_and_official_test():
     assert data.X_train.dtype == np.float32
     assert np.bincount(data.y_train).tolist() == [500] * 10
     assert np.bincount(data.y_test).tolist() == [
-        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009,
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
     ]
     assert data.X_train.min() == 0 and data.X_train.max() == 1
     assert data.images_test.shape == (10000, 28, 28)
@@ -216,7 +225,9 @@ def test_download_from_mirror_checks_and_loads(server, tmp_path):
     home = tmp_path / "home"
     data = load_adult(data_home=home, download_if_missing=True, mirror=mirror)
     for name in ("adult.data", "adult.test"):
-        assert (home / "adult" / name).read_bytes() == (SHARED / "adult" / name).read_bytes()
+        assert (home / "adult" / name).read_bytes() == (
+            SHARED / "adult" / name
+        ).read_bytes()
     assert not list((home / "adult").glob("*.part"))
     reference = load_adult(data_home=SHARED)
     np.testing.assert_array_equal(data.X_train, reference.X_train)
@@ -230,7 +241,9 @@ def test_download_mnist_from_mirror(server, tmp_path):
     data = load_mnist(data_home=tmp_path, download_if_missing=True, mirror=mirror)
     assert data.X_train.shape == (5000, 784)
     assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == [
-        "mnist_5k.csv.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+        "mnist_5k.csv.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
     ]
 
 
@@ -269,8 +282,9 @@ def test_missing_on_server_is_an_error(server, tmp_path):
     (tmp_path / "empty").mkdir()
     mirror = server(tmp_path / "empty")
     with pytest.raises(OSError):
-        fetch_file(_files.ADULT_TEST, tmp_path / "h", download_if_missing=True,
-                   mirror=mirror)
+        fetch_file(
+            _files.ADULT_TEST, tmp_path / "h", download_if_missing=True, mirror=mirror
+        )
     assert not (tmp_path / "h" / "adult" / "adult.test").exists()
 
 
@@ -278,8 +292,12 @@ def test_missing_on_server_is_an_error(server, tmp_path):
 def test_shared_checksums_match_registry():
     from sklearn_cincer.datasets._base import file_checksums
 
-    for remote in (_files.ADULT_DATA, _files.MNIST_5K, _files.FASHION_TEST_LABELS,
-                   _files.NEWSGROUPS_ARCHIVE):
+    for remote in (
+        _files.ADULT_DATA,
+        _files.MNIST_5K,
+        _files.FASHION_TEST_LABELS,
+        _files.NEWSGROUPS_ARCHIVE,
+    ):
         sha256, _ = file_checksums(SHARED / remote.path)
         assert sha256 in remote.sha256
 

@@ -31,6 +31,7 @@ MODULES = [
 ]
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "skorch"))
 
+
 def _public(module_name):
     if module_name == "sklearn_cincer.nets" and not HAS_TORCH:
         pytest.skip("sklearn_cincer.nets needs torch and skorch ('.[torch]')")
@@ -57,8 +58,8 @@ def test_every_public_name_is_in_the_api_reference(module_name):
         here = f"{module_name}.{name}"
         top = f"sklearn_cincer.{name}"
         if here not in listed and not (
-            top in listed and getattr(importlib.import_module("sklearn_cincer"),
-                                      name, None) is obj
+            top in listed
+            and getattr(importlib.import_module("sklearn_cincer"), name, None) is obj
         ):
             missing.append(name)
     assert not missing, f"add to docs/api.rst: {missing}"
@@ -91,10 +92,12 @@ def test_public_docstring_has_examples(qualname, obj):
 
 
 GUIDE_PAGES = sorted(
-    p for p in DOCS.rglob("*.rst")
-    if ">>>" in p.read_text() and not any(
-        part in p.parts for part in ("_build", "generated", "auto_examples",
-                                      "gen_modules")
+    p
+    for p in DOCS.rglob("*.rst")
+    if ">>>" in p.read_text()
+    and not any(
+        part in p.parts
+        for part in ("_build", "generated", "auto_examples", "gen_modules")
     )
 )
 
@@ -119,8 +122,9 @@ def test_guide_page_examples_run(page):
     assert result.failed == 0, f"{result.failed} failing examples in {page.name}"
 
 
-README_BLOCKS = re.findall(r"^```python\n(.*?)^```$", README.read_text(),
-                           flags=re.MULTILINE | re.DOTALL)
+README_BLOCKS = re.findall(
+    r"^```python\n(.*?)^```$", README.read_text(), flags=re.MULTILINE | re.DOTALL
+)
 
 
 def test_the_readme_has_python_blocks():
@@ -130,8 +134,9 @@ def test_the_readme_has_python_blocks():
     assert any("LabelAuditor(" in b for b in README_BLOCKS)
 
 
-@pytest.mark.parametrize("block", README_BLOCKS,
-                         ids=[f"block{i}" for i in range(len(README_BLOCKS))])
+@pytest.mark.parametrize(
+    "block", README_BLOCKS, ids=[f"block{i}" for i in range(len(README_BLOCKS))]
+)
 def test_readme_python_blocks_run_as_written(block):
     # Each block alone, in a fresh namespace: a snippet that leans on a name
     # it does not define fails here as it would for a reader. A warning

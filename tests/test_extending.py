@@ -62,8 +62,9 @@ class RandomFeatureSoftmax(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         X = np.asarray(X, dtype=float)
-        self.features_ = RandomFeatures(X.shape[1], self.n_components,
-                                        self.random_state)
+        self.features_ = RandomFeatures(
+            X.shape[1], self.n_components, self.random_state
+        )
         inner = LogisticRegression(C=self.C, max_iter=1000)
         inner.fit(self.features_(X), y)
         self.classes_ = inner.classes_
@@ -86,8 +87,13 @@ def is_random_feature_softmax(estimator):
 
 
 def random_feature_view(estimator, needs="This selector"):
-    return LastLayerView(estimator.classes_, "softmax", estimator.coef_,
-                         estimator.intercept_, transform=estimator.features_)
+    return LastLayerView(
+        estimator.classes_,
+        "softmax",
+        estimator.coef_,
+        estimator.intercept_,
+        transform=estimator.features_,
+    )
 
 
 register_last_layer_view(is_random_feature_softmax, random_feature_view)
@@ -123,8 +129,8 @@ class RandomFeatureParameters(ParameterView):
     def gradients(self, X, y, batch_size=256):
         X, y = np.asarray(X), np.asarray(y)
         for start in range(0, X.shape[0], batch_size):
-            H, P = self._features(X[start:start + batch_size])
-            labels = np.searchsorted(self.classes, y[start:start + batch_size])
+            H, P = self._features(X[start : start + batch_size])
+            labels = np.searchsorted(self.classes, y[start : start + batch_size])
             R = residuals(P, labels, "softmax")
             Ht = np.hstack([H, np.ones((H.shape[0], 1))])
             yield (R[:, :, None] * Ht[:, None, :]).reshape(H.shape[0], -1)
@@ -162,8 +168,9 @@ register_parameter_view(is_random_feature_softmax, random_feature_parameters)
 def as_pipeline(n_features, n_components=30, C=1.0, random_state=0):
     """The same model as scikit-learn steps, which the package reads itself."""
     features = RandomFeatures(n_features, n_components, random_state)
-    return make_pipeline(FunctionTransformer(features),
-                         LogisticRegression(C=C, max_iter=1000))
+    return make_pipeline(
+        FunctionTransformer(features), LogisticRegression(C=C, max_iter=1000)
+    )
 
 
 def iris_stream(seed=0, noise_rate=0.2):
@@ -175,14 +182,26 @@ def iris_stream(seed=0, noise_rate=0.2):
 
 
 def picks(cleaner):
-    return [(r.round, r.example_id, r.counter_example_id, r.label_after,
-             r.counter_label_after) for r in cleaner.history_]
+    return [
+        (
+            r.round,
+            r.example_id,
+            r.counter_example_id,
+            r.label_after,
+            r.counter_label_after,
+        )
+        for r in cleaner.history_
+    ]
 
 
 def clean(estimator, selector, X, y, y_noisy):
-    cleaner = SkepticalCleaner(estimator, selector=selector,
-                               oracle=SimulatedOracle(y), n_bootstrap=30,
-                               random_state=0)
+    cleaner = SkepticalCleaner(
+        estimator,
+        selector=selector,
+        oracle=SimulatedOracle(y),
+        n_bootstrap=30,
+        random_state=0,
+    )
     return cleaner.fit(X, y_noisy)
 
 
@@ -195,15 +214,20 @@ def test_the_registered_view_is_the_pipelines():
     np.testing.assert_allclose(ours.coef, theirs.coef)
 
 
-@pytest.mark.parametrize("selector, reference", [
-    # The default selector's damping="auto" reads the L2 penalty of the
-    # families it knows and falls back to 1e-3 for others: the Pipeline
-    # gets that same damping by hand.
-    (None, CleaningSelector(damping=1e-3)),
-    (TopFisherSelector(), TopFisherSelector()),
-], ids=["default", "top_fisher"])
+@pytest.mark.parametrize(
+    "selector, reference",
+    [
+        # The default selector's damping="auto" reads the L2 penalty of the
+        # families it knows and falls back to 1e-3 for others: the Pipeline
+        # gets that same damping by hand.
+        (None, CleaningSelector(damping=1e-3)),
+        (TopFisherSelector(), TopFisherSelector()),
+    ],
+    ids=["default", "top_fisher"],
+)
 def test_a_registered_family_cleans_as_the_same_model_the_package_knows(
-        selector, reference):
+    selector, reference
+):
     X, y, y_noisy = iris_stream()
     ours = clean(RandomFeatureSoftmax(), selector, X, y, y_noisy)
     theirs = clean(as_pipeline(X.shape[1]), reference, X, y, y_noisy)
@@ -215,9 +239,14 @@ def test_a_registered_family_cleans_as_the_same_model_the_package_knows(
     np.testing.assert_array_equal(again.predict(X), ours.predict(X))
 
 
-@pytest.mark.parametrize("selector", [
-    FullFisherSelector(), InfluenceSelector(),
-], ids=["full_fisher", "influence"])
+@pytest.mark.parametrize(
+    "selector",
+    [
+        FullFisherSelector(),
+        InfluenceSelector(),
+    ],
+    ids=["full_fisher", "influence"],
+)
 def test_a_registered_parameter_view_serves_the_all_parameter_selectors(selector):
     X, y, y_noisy = iris_stream()
     ours = clean(RandomFeatureSoftmax(), selector, X, y, y_noisy)
@@ -233,12 +262,13 @@ def test_the_registered_parameter_view_is_the_pipelines():
     assert isinstance(ours, RandomFeatureParameters)
     v = np.random.RandomState(0).normal(size=ours.n_params)
     np.testing.assert_allclose(ours.parameters(), theirs.parameters())
-    np.testing.assert_allclose(ours.gradient_dot(X, y, v),
-                               theirs.gradient_dot(X, y, v), atol=1e-10)
-    np.testing.assert_allclose(ours.hvp(X, y, v, n_samples=500),
-                               theirs.hvp(X, y, v, n_samples=500), atol=1e-10)
-    np.testing.assert_allclose(ours.hessian(X, y), theirs.hessian(X, y),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        ours.gradient_dot(X, y, v), theirs.gradient_dot(X, y, v), atol=1e-10
+    )
+    np.testing.assert_allclose(
+        ours.hvp(X, y, v, n_samples=500), theirs.hvp(X, y, v, n_samples=500), atol=1e-10
+    )
+    np.testing.assert_allclose(ours.hessian(X, y), theirs.hessian(X, y), atol=1e-10)
 
 
 def test_the_default_selector_is_the_cleaning_selector():
@@ -256,8 +286,9 @@ def test_an_unregistered_family_gets_one_clear_error():
         cleaner.fit(X, y_noisy)
     assert "UnknownSoftmax" in str(info.value)
     assert not hasattr(cleaner, "estimator_")  # refused before any state
-    full = SkepticalCleaner(UnknownSoftmax(), selector=FullFisherSelector(),
-                            oracle=SimulatedOracle(y))
+    full = SkepticalCleaner(
+        UnknownSoftmax(), selector=FullFisherSelector(), oracle=SimulatedOracle(y)
+    )
     with pytest.raises(TypeError, match="register_parameter_view"):
         full.fit(X, y_noisy)
 
@@ -281,8 +312,13 @@ class WrongClassesSoftmax(RandomFeatureSoftmax):
 
 def reversed_classes_view(estimator, needs="This selector"):
     # sorted and of the right length, but not the model's labels
-    return LastLayerView(estimator.classes_ + 10, "softmax", estimator.coef_,
-                         estimator.intercept_, transform=estimator.features_)
+    return LastLayerView(
+        estimator.classes_ + 10,
+        "softmax",
+        estimator.coef_,
+        estimator.intercept_,
+        transform=estimator.features_,
+    )
 
 
 class NotAViewSoftmax(RandomFeatureSoftmax):
@@ -293,8 +329,9 @@ def not_a_view(estimator, needs="This selector"):
     return estimator.coef_
 
 
-register_last_layer_view(lambda e: type(e) is WrongClassesSoftmax,
-                         reversed_classes_view)
+register_last_layer_view(
+    lambda e: type(e) is WrongClassesSoftmax, reversed_classes_view
+)
 register_last_layer_view(lambda e: type(e) is NotAViewSoftmax, not_a_view)
 
 
@@ -310,24 +347,31 @@ def test_a_view_that_does_not_match_its_model_is_refused():
     assert not hasattr(cleaner, "history_")
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(classes=[2, 0, 1]), "sorted and distinct"),
-    (dict(classes=[0, 0, 1]), "sorted and distinct"),
-    (dict(classes=np.array([0, "a", 1], dtype=object)), "sorted and distinct"),
-    (dict(coef=np.ones((2, 4))), "3 outputs"),
-    (dict(coef=np.ones(4)), "2-D"),
-    (dict(intercept=np.zeros(2)), r"intercept must have shape \(3,\)"),
-    (dict(link="logistic"), "1 output"),
-    (dict(link="probit"), "link must be one of"),
-    (dict(transform="cos"), "callable"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(classes=[2, 0, 1]), "sorted and distinct"),
+        (dict(classes=[0, 0, 1]), "sorted and distinct"),
+        (dict(classes=np.array([0, "a", 1], dtype=object)), "sorted and distinct"),
+        (dict(coef=np.ones((2, 4))), "3 outputs"),
+        (dict(coef=np.ones(4)), "2-D"),
+        (dict(intercept=np.zeros(2)), r"intercept must have shape \(3,\)"),
+        (dict(link="logistic"), "1 output"),
+        (dict(link="probit"), "link must be one of"),
+        (dict(transform="cos"), "callable"),
+    ],
+)
 def test_a_view_that_does_not_fit_together_is_refused(kwargs, match):
-    args = dict(classes=[0, 1, 2], link="softmax", coef=np.ones((3, 4)),
-                intercept=np.zeros(3), transform=None)
+    args = dict(
+        classes=[0, 1, 2],
+        link="softmax",
+        coef=np.ones((3, 4)),
+        intercept=np.zeros(3),
+        transform=None,
+    )
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         LastLayerView(**args)
-
 
 
 class BadFeaturesSoftmax(RandomFeatureSoftmax):
@@ -337,12 +381,17 @@ class BadFeaturesSoftmax(RandomFeatureSoftmax):
 def bad_features_view(estimator, needs="This selector"):
     def features(X):  # a closure is fine here: nothing is pickled
         return estimator.features_(X)[:, 1:]
-    return LastLayerView(estimator.classes_, "softmax", estimator.coef_,
-                         estimator.intercept_, transform=features)
+
+    return LastLayerView(
+        estimator.classes_,
+        "softmax",
+        estimator.coef_,
+        estimator.intercept_,
+        transform=features,
+    )
 
 
-register_last_layer_view(lambda e: type(e) is BadFeaturesSoftmax,
-                         bad_features_view)
+register_last_layer_view(lambda e: type(e) is BadFeaturesSoftmax, bad_features_view)
 
 
 def test_features_that_do_not_match_the_weights_are_refused():

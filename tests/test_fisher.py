@@ -34,8 +34,12 @@ def _linear_models():
     return [
         ("lr-binary", LogisticRegression().fit(X2, y2), X2, y2),
         ("lr-multinomial", LogisticRegression().fit(X3, y3), X3, y3),
-        ("lr-no-intercept",
-         LogisticRegression(fit_intercept=False).fit(X3, y3), X3, y3),
+        (
+            "lr-no-intercept",
+            LogisticRegression(fit_intercept=False).fit(X3, y3),
+            X3,
+            y3,
+        ),
         ("sgd-binary", clone(SGD).fit(X2, y2), X2, y2),
         ("sgd-ovr", clone(SGD).fit(X3, y3), X3, y3),
     ]
@@ -45,12 +49,22 @@ def _mlps():
     X2, y2 = _data(2)
     X3, y3 = _data(3)
     out = []
-    for activation, (X, y) in [("relu", (X3, y3)), ("tanh", (X2, y2)),
-                               ("logistic", (X3, y3)), ("identity", (X2, y2))]:
+    for activation, (X, y) in [
+        ("relu", (X3, y3)),
+        ("tanh", (X2, y2)),
+        ("logistic", (X3, y3)),
+        ("identity", (X2, y2)),
+    ]:
         # Few iterations: a ReLU network trained to convergence tends to sit
         # on a kink (a pre-activation exactly 0), where it has no Hessian.
-        model = MLPClassifier((6, 4), activation=activation, solver="lbfgs",
-                              alpha=1e-2, max_iter=40, random_state=0).fit(X, y)
+        model = MLPClassifier(
+            (6, 4),
+            activation=activation,
+            solver="lbfgs",
+            alpha=1e-2,
+            max_iter=40,
+            random_state=0,
+        ).fit(X, y)
         out.append((f"mlp-{activation}", model, X, y))
     return out
 
@@ -137,8 +151,10 @@ def test_hvp_equals_second_differences_of_the_objective(name, model, X, y):
     u = RNG.normal(size=theta.size)
     u /= np.linalg.norm(u)
     eps = 1e-4
-    f = [_objective(_set_parameters(model, theta + s * eps * u), X, y)
-         for s in (-1, 0, 1)]
+    f = [
+        _objective(_set_parameters(model, theta + s * eps * u), X, y)
+        for s in (-1, 0, 1)
+    ]
     curvature = (f[0] - 2 * f[1] + f[2]) / eps**2
     Hu = view.hvp(X, y, u)
     assert u @ Hu == pytest.approx(curvature, rel=1e-4, abs=1e-6)
@@ -295,8 +311,9 @@ def test_kernel_scores_equal_explicit_gradient_products(
     V = RNG.normal(size=(k, d + fit_intercept))
     G = _fisher.gradients(H, P, y, "softmax", fit_intercept)
     want = -G @ V.ravel()
-    got = _fisher.kernel_scores(V, H.astype(dtype), _fisher.residuals(P, y, "softmax"),
-                                fit_intercept)
+    got = _fisher.kernel_scores(
+        V, H.astype(dtype), _fisher.residuals(P, y, "softmax"), fit_intercept
+    )
     assert got.dtype == dtype
     tol = 1e-10 if dtype == np.float64 else 1e-4
     assert np.allclose(got, want, rtol=tol, atol=tol)
@@ -431,8 +448,9 @@ def test_weighted_passes_equal_repeated_rows(link, k, fit_intercept, monkeypatch
     )
     assert np.allclose(_fisher.output_moment(P, link, w), want_G)
     n = len(rep)
-    assert np.isclose(_fisher.fisher_trace(H, P, link, fit_intercept, w),
-                      n * np.trace(F))
+    assert np.isclose(
+        _fisher.fisher_trace(H, P, link, fit_intercept, w), n * np.trace(F)
+    )
     V = RNG.normal(size=(k, Ht.shape[1]))
     FV = _fisher.fisher_vector_product(H, P, V, link, fit_intercept, w)
     assert np.allclose(FV.ravel(), n * F @ V.ravel())
@@ -493,14 +511,16 @@ def test_conjugate_gradients_reach_the_exact_solve():
     g = _fisher.gradients(H[:1], P[:1], [1], "softmax").reshape(4, -1)
     want = np.linalg.solve(F + lam * np.eye(F.shape[0]), g.ravel()).reshape(g.shape)
     for tol in (1e-4, 1e-10):
-        cg = _fisher.ConjugateGradientFactor(H, P, "softmax", True, None, lam, pre,
-                                             tol=tol)
+        cg = _fisher.ConjugateGradientFactor(
+            H, P, "softmax", True, None, lam, pre, tol=tol
+        )
         v, n_iter, residual = cg.solve_with_info(g)
         assert residual <= tol and 0 < n_iter < 100
         assert np.linalg.norm(v - want) <= 100 * tol * np.linalg.norm(want)
     # Too few iterations: a warning says so, with the residual reached.
-    cg = _fisher.ConjugateGradientFactor(H, P, "softmax", True, None, lam, pre,
-                                         tol=1e-12, max_iter=1)
+    cg = _fisher.ConjugateGradientFactor(
+        H, P, "softmax", True, None, lam, pre, tol=1e-12, max_iter=1
+    )
     with pytest.warns(Warning, match="stopped at the relative residual"):
         cg.solve(g)
 
@@ -529,7 +549,8 @@ def test_kronecker_solve_of_a_rank_one_gradient():
         if not bias:
             factor = _fisher.KroneckerFactor.kfac(
                 _fisher.feature_moment(H, False) / n,
-                _fisher.output_moment(P, "softmax") / n, 0.01,
+                _fisher.output_moment(P, "softmax") / n,
+                0.01,
             )
         want = factor.solve(np.outer(r, ht))
         assert np.allclose(factor.solve_outer(r, h, bias), want)

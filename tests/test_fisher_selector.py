@@ -20,9 +20,16 @@ EXACT = dict(fisher="exact", solver="cholesky", subsample=None, dtype="float64")
 
 
 def _problem(n=600, d=8, c=4, seed=0):
-    X, y = make_classification(n + 50, d, n_informative=6, n_redundant=0,
-                               n_classes=c, n_clusters_per_class=1, flip_y=0.1,
-                               random_state=seed)
+    X, y = make_classification(
+        n + 50,
+        d,
+        n_informative=6,
+        n_redundant=0,
+        n_classes=c,
+        n_clusters_per_class=1,
+        flip_y=0.1,
+        random_state=seed,
+    )
     X = StandardScaler().fit_transform(X)
     model = LogisticRegression(max_iter=500).fit(X[:n], y[:n])
     return X, y, model, n
@@ -42,9 +49,11 @@ def _scores(selector, X, y, model, n, n_queries=10):
 def test_every_exact_solver_gives_the_exact_scores():
     X, y, model, n = _problem()
     want = _scores(TopFisherSelector(**EXACT).fit(model, X[:n], y[:n]), X, y, model, n)
-    for params, rtol in [(dict(solver="cg", tol=1e-10), 1e-7),
-                         (dict(solver="cg"), 1e-2),
-                         (dict(dtype="float32", solver="cholesky"), 1e-4)]:
+    for params, rtol in [
+        (dict(solver="cg", tol=1e-10), 1e-7),
+        (dict(solver="cg"), 1e-2),
+        (dict(dtype="float32", solver="cholesky"), 1e-4),
+    ]:
         selector = TopFisherSelector(**params).fit(model, X[:n], y[:n])
         assert selector.fisher_ == "exact"
         for got, ref in zip(_scores(selector, X, y, model, n), want):
@@ -57,8 +66,11 @@ def test_approximations_rank_like_the_exact_fisher():
     """K-FAC, EK-FAC and a subsample approximate F: close, not equal, rankings."""
     X, y, model, n = _problem()
     want = _scores(TopFisherSelector(**EXACT).fit(model, X[:n], y[:n]), X, y, model, n)
-    for params in (dict(fisher="kfac"), dict(fisher="ekfac"),
-                   dict(subsample=300, random_state=0, solver="cholesky")):
+    for params in (
+        dict(fisher="kfac"),
+        dict(fisher="ekfac"),
+        dict(subsample=300, random_state=0, solver="cholesky"),
+    ):
         selector = TopFisherSelector(**params).fit(model, X[:n], y[:n])
         got = _scores(selector, X, y, model, n)
         rho = np.median([spearmanr(a, b).statistic for a, b in zip(got, want)])
@@ -123,19 +135,30 @@ def _training_sets():
     return [first, added, dropped, doubled]
 
 
-@pytest.mark.parametrize("params", [
-    dict(EXACT), dict(solver="cg", tol=1e-12), dict(fisher="kfac"),
-    dict(fisher="ekfac"), dict(subsample=100, random_state=0),
-], ids=["cholesky", "cg", "kfac", "ekfac", "subsample"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(EXACT),
+        dict(solver="cg", tol=1e-12),
+        dict(fisher="kfac"),
+        dict(fisher="ekfac"),
+        dict(subsample=100, random_state=0),
+    ],
+    ids=["cholesky", "cg", "kfac", "ekfac", "subsample"],
+)
 @pytest.mark.parametrize("model_kind", ["linear", "mlp"])
 def test_update_equals_fit_on_the_gathered_rows(params, model_kind):
     X, y, _, _ = _problem(n=400)
     if model_kind == "linear":
-        models = [LogisticRegression(C=C, max_iter=500).fit(X[:300], y[:300])
-                  for C in (1.0, 0.3)]
+        models = [
+            LogisticRegression(C=C, max_iter=500).fit(X[:300], y[:300])
+            for C in (1.0, 0.3)
+        ]
     else:
-        models = [MLPClassifier((6,), max_iter=m, random_state=0).fit(X[:300], y[:300])
-                  for m in (50, 80)]
+        models = [
+            MLPClassifier((6,), max_iter=m, random_state=0).fit(X[:300], y[:300])
+            for m in (50, 80)
+        ]
     labels = y.copy()
     selector = TopFisherSelector(**params)
     for step, rows in enumerate(_training_sets()):
@@ -159,8 +182,9 @@ def test_update_equals_fit_on_the_gathered_rows(params, model_kind):
         else:
             # K-FAC's eigenbases are kept while their factor moves < 1e-3.
             tol = 1e-2 if params.get("fisher") in ("kfac", "ekfac") else 1e-6
-            np.testing.assert_allclose(got, want, rtol=tol,
-                                       atol=tol * np.abs(want).max())
+            np.testing.assert_allclose(
+                got, want, rtol=tol, atol=tol * np.abs(want).max()
+            )
         selector = updated
 
 
@@ -197,8 +221,9 @@ def test_update_reuses_what_the_model_leaves_valid(monkeypatch):
     drawn = sub._state["sample"][0]
     grown = copy.copy(sub).update(other, X, y, rows=np.arange(n + 2))
     assert grown._state["sample"][0] is drawn
-    dropped = copy.copy(sub).update(other, X, y, rows=np.setdiff1d(np.arange(n),
-                                                                   drawn[:1]))
+    dropped = copy.copy(sub).update(
+        other, X, y, rows=np.setdiff1d(np.arange(n), drawn[:1])
+    )
     assert drawn[0] not in dropped._state["sample"][0]
 
 
@@ -242,7 +267,13 @@ def test_a_subclass_with_its_own_fit_is_refit_by_update():
 
 def test_new_parameters_are_validated():
     X, y, model, n = _problem(n=100)
-    for params in (dict(fisher="diag"), dict(solver="lu"), dict(subsample=0),
-                   dict(subsample=1.5), dict(dtype="float16"), dict(tol=0)):
+    for params in (
+        dict(fisher="diag"),
+        dict(solver="lu"),
+        dict(subsample=0),
+        dict(subsample=1.5),
+        dict(dtype="float16"),
+        dict(tol=0),
+    ):
         with pytest.raises(ValueError):
             TopFisherSelector(**params).fit(model, X[:n], y[:n])

@@ -35,13 +35,19 @@ PROBLEMS = {
     # liblinear penalizes the intercept (as a feature of value intercept_scaling).
     "binary-liblinear": (
         2,
-        LogisticRegression(C=0.5, tol=1e-12, max_iter=10000, solver="liblinear",
-                           intercept_scaling=2.0),
+        LogisticRegression(
+            C=0.5, tol=1e-12, max_iter=10000, solver="liblinear", intercept_scaling=2.0
+        ),
     ),
     "multinomial-no-intercept": (
         3,
-        LogisticRegression(C=2.0, tol=1e-12, max_iter=1000,
-                           solver="newton-cholesky", fit_intercept=False),
+        LogisticRegression(
+            C=2.0,
+            tol=1e-12,
+            max_iter=1000,
+            solver="newton-cholesky",
+            fit_intercept=False,
+        ),
     ),
 }
 
@@ -49,8 +55,13 @@ PROBLEMS = {
 def _problem(name):
     n_classes, estimator = PROBLEMS[name]
     X, y = make_classification(
-        N_TRAIN + N_QUERIES, 6, n_informative=4, n_redundant=0,
-        n_classes=n_classes, flip_y=0.1, random_state=0,
+        N_TRAIN + N_QUERIES,
+        6,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=n_classes,
+        flip_y=0.1,
+        random_state=0,
     )
     X = StandardScaler().fit_transform(X)
     X_train, y_train, X_query = X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:]
@@ -167,8 +178,10 @@ if __name__ == "__main__":
         problem_ = _problem(name)
         for label, selector in [
             ("influence exact", InfluenceSelector(method="exact")),
-            ("influence LiSSA", InfluenceSelector(method="lissa", damping=0.0,
-                                                  depth=2000)),
+            (
+                "influence LiSSA",
+                InfluenceSelector(method="lissa", damping=0.0, depth=2000),
+            ),
             ("top Fisher", TopFisherSelector()),
             ("full Fisher", FullFisherSelector()),
             ("practical Fisher", PracticalFisherSelector()),
@@ -176,6 +189,8 @@ if __name__ == "__main__":
             scores = _scores(selector, problem_)
             rho, top1, top3 = _agreement(scores, problem_[-1])
             neg = _agreement(-scores, problem_[-1])
-            print(f"{name:26s} {label:17s} Spearman {rho:.4f} top1 {top1:.2f} "
-                  f"top3 {top3:.2f} | opposite sign: {neg[0]:.3f} {neg[1]:.2f} "
-                  f"{neg[2]:.2f}")
+            print(
+                f"{name:26s} {label:17s} Spearman {rho:.4f} top1 {top1:.2f} "
+                f"top3 {top3:.2f} | opposite sign: {neg[0]:.3f} {neg[1]:.2f} "
+                f"{neg[2]:.2f}"
+            )

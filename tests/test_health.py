@@ -31,8 +31,10 @@ def test_pred_probs_path_equals_estimator_path(noisy):
     X, y, _ = noisy
     proba = LabelAuditor(lr(), explain_issues=False, random_state=0).fit(X, y).proba_
     with_model = find_label_issues(lr(), X, y, explain_issues=False, random_state=0)
-    for table in (find_label_issues(y, pred_probs=proba),
-                  find_label_issues(labels=y, pred_probs=proba)):
+    for table in (
+        find_label_issues(y, pred_probs=proba),
+        find_label_issues(labels=y, pred_probs=proba),
+    ):
         pd.testing.assert_frame_equal(table[COLUMNS], with_model[COLUMNS])
         assert (table["counter_example"] == -1).all()
         assert not table["inspected"].any()
@@ -57,15 +59,21 @@ def test_integer_labels_may_miss_a_class():
     assert table["predicted_label"].tolist() == [0, 2, 0]
 
 
-@pytest.mark.parametrize("pred_probs, match", [
-    (np.full((3, 2), 0.5)[:2], r"shape \(n_samples, n_classes\) = \(3, n_classes\)"),
-    (np.array([[0.5, 0.6], [0.5, 0.5], [1.0, 0.0]]), "must sum to 1; 1 rows"),
-    (np.array([[np.nan, 1.0], [0.5, 0.5], [1.0, 0.0]]), "NaN or infinite"),
-    (np.array([[2.0, -1.0], [0.5, 0.5], [1.0, 0.0]]), r"must lie in \[0, 1\]"),
-    (np.ones((3, 1)), "at least two columns"),
-    (np.full((3, 4), 0.25), "has 4 columns but labels hold 2 classes"),
-    ([["a", "b"]] * 3, "must hold numbers"),
-])
+@pytest.mark.parametrize(
+    "pred_probs, match",
+    [
+        (
+            np.full((3, 2), 0.5)[:2],
+            r"shape \(n_samples, n_classes\) = \(3, n_classes\)",
+        ),
+        (np.array([[0.5, 0.6], [0.5, 0.5], [1.0, 0.0]]), "must sum to 1; 1 rows"),
+        (np.array([[np.nan, 1.0], [0.5, 0.5], [1.0, 0.0]]), "NaN or infinite"),
+        (np.array([[2.0, -1.0], [0.5, 0.5], [1.0, 0.0]]), r"must lie in \[0, 1\]"),
+        (np.ones((3, 1)), "at least two columns"),
+        (np.full((3, 4), 0.25), "has 4 columns but labels hold 2 classes"),
+        ([["a", "b"]] * 3, "must hold numbers"),
+    ],
+)
 def test_bad_pred_probs_get_one_clear_error(pred_probs, match):
     with pytest.raises(ValueError, match=match):
         find_label_issues(np.array(["x", "y", "y"]), pred_probs=pred_probs)
@@ -73,8 +81,9 @@ def test_bad_pred_probs_get_one_clear_error(pred_probs, match):
 
 def test_labels_of_mixed_types_get_one_clear_error():
     with pytest.raises(ValueError, match="labels mix types"):
-        find_label_issues(np.array(["a", None, "b"], dtype=object),
-                          pred_probs=np.full((3, 2), 0.5))
+        find_label_issues(
+            np.array(["a", None, "b"], dtype=object), pred_probs=np.full((3, 2), 0.5)
+        )
 
 
 def test_forms_are_not_mixed(noisy):
@@ -112,8 +121,11 @@ def test_health_summary_counts_a_known_noisy_set():
     assert summary.n_examples == 30 and summary.n_label_issues == 4
     assert summary.overall_label_quality == pytest.approx(1 - 4 / 30)
     by_class = {c["class"]: c for c in summary.classes}
-    assert {k: (c["n_examples"], c["n_label_issues"]) for k, c in by_class.items()} \
-        == {"a": (7, 0), "b": (12, 3), "c": (11, 1)}
+    assert {k: (c["n_examples"], c["n_label_issues"]) for k, c in by_class.items()} == {
+        "a": (7, 0),
+        "b": (12, 3),
+        "c": (11, 1),
+    }
     assert summary.classes[0]["class"] == "b"  # worst first
     assert by_class["b"]["issue_rate"] == pytest.approx(3 / 12)
     assert summary.confused == [
@@ -136,8 +148,21 @@ def test_health_summary_names_spellings():
 
 
 def test_spelling_variants():
-    labels = ["Adelie", "Adelie ", " adelie", "Ade lie", "Adelia", "Gentoo",
-              "Gentoo", "gentoo", 3, None, float("nan"), "", "  "]
+    labels = [
+        "Adelie",
+        "Adelie ",
+        " adelie",
+        "Ade lie",
+        "Adelia",
+        "Gentoo",
+        "Gentoo",
+        "gentoo",
+        3,
+        None,
+        float("nan"),
+        "",
+        "  ",
+    ]
     assert spelling_variants(labels) == [
         {"Adelie": 1, " adelie": 1, "Ade lie": 1, "Adelie ": 1},
         {"Gentoo": 2, "gentoo": 1},
@@ -149,17 +174,30 @@ def test_spelling_variants():
 def test_clean_command_reports_spellings_before_the_run(tmp_path, capsys):
     rng = np.random.RandomState(0)
     y = rng.randint(2, size=60)
-    frame = pd.DataFrame({"size": rng.randn(60) + 2 * y,
-                          "kind": np.array(["Adelie", "Gentoo"])[y]})
+    frame = pd.DataFrame(
+        {"size": rng.randn(60) + 2 * y, "kind": np.array(["Adelie", "Gentoo"])[y]}
+    )
     frame.loc[[5, 7], "kind"] = "Adelie "
     data = tmp_path / "penguins.csv"
     frame.to_csv(data, index=False)
-    code = main(["clean", str(data), "--label", "kind", "--oracle", "none",
-                 "--output", str(tmp_path / "out.csv")])
+    code = main(
+        [
+            "clean",
+            str(data),
+            "--label",
+            "kind",
+            "--oracle",
+            "none",
+            "--output",
+            str(tmp_path / "out.csv"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     n_adelie = int((frame["kind"] == "Adelie").sum())
-    line = ("Labels that differ only in case or spaces: 'Adelie' ("
-            f"{n_adelie} rows), 'Adelie ' (2 rows)")
+    line = (
+        "Labels that differ only in case or spaces: 'Adelie' ("
+        f"{n_adelie} rows), 'Adelie ' (2 rows)"
+    )
     assert line in out
     assert out.index(line) < out.index("train the model")

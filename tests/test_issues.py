@@ -31,8 +31,9 @@ def stream():
 
 def test_cleaner_label_issues_are_its_questions(stream):
     X, y, y_noisy, noisy = stream
-    cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=100,
-                               oracle=SimulatedOracle(y), random_state=0)
+    cleaner = SkepticalCleaner(
+        LogisticRegression(), n_bootstrap=100, oracle=SimulatedOracle(y), random_state=0
+    )
     cleaner.fit(X, y_noisy)
     table = cleaner.label_issues_
     history = cleaner.history_
@@ -42,20 +43,25 @@ def test_cleaner_label_issues_are_its_questions(stream):
     assert table["inspected"].all()
     # the oracle's verdict: a label is an issue when the answer changed it
     np.testing.assert_array_equal(
-        table["is_label_issue"], [r.relabeled_example for r in history])
+        table["is_label_issue"], [r.relabeled_example for r in history]
+    )
     np.testing.assert_array_equal(table["is_label_issue"], noisy[table.index])
     np.testing.assert_array_equal(table["given_label"], y_noisy[table.index])
     np.testing.assert_array_equal(table["cleaned_label"], y[table.index])
-    np.testing.assert_array_equal(table["predicted_label"],
-                                  [r.prediction for r in history])
-    np.testing.assert_array_equal(table["counter_example"],
-                                  [r.counter_example_id for r in history])
-    np.testing.assert_allclose(table["counter_example_score"],
-                               [r.score for r in history])
+    np.testing.assert_array_equal(
+        table["predicted_label"], [r.prediction for r in history]
+    )
+    np.testing.assert_array_equal(
+        table["counter_example"], [r.counter_example_id for r in history]
+    )
+    np.testing.assert_allclose(
+        table["counter_example_score"], [r.score for r in history]
+    )
     # the quality is cleanlab's normalized margin of the round's model: the
     # margin was at least the threshold, so the quality at most (1 - 0.2) / 2
-    np.testing.assert_allclose(table["label_quality"],
-                               [(1 - r.margin) / 2 for r in history])
+    np.testing.assert_allclose(
+        table["label_quality"], [(1 - r.margin) / 2 for r in history]
+    )
     assert (table["label_quality"] <= 0.4 + 1e-12).all()
 
 
@@ -77,16 +83,21 @@ def test_unanswered_and_skipped_questions_are_flagged_not_inspected(stream):
     def skip(query):
         return Answer(query.label, query.counter_label, skipped=True)
 
-    skipped = SkepticalCleaner(LogisticRegression(), n_bootstrap=100,
-                               oracle=skip).fit(X, y_noisy)
+    skipped = SkepticalCleaner(LogisticRegression(), n_bootstrap=100, oracle=skip).fit(
+        X, y_noisy
+    )
     assert skipped.label_issues_["is_label_issue"].all()
     assert not skipped.label_issues_["inspected"].any()
 
 
 def test_no_counter_example_and_unfitted(stream):
     X, y, y_noisy, _ = stream
-    cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=100,
-                               counter_examples="none", oracle=SimulatedOracle(y))
+    cleaner = SkepticalCleaner(
+        LogisticRegression(),
+        n_bootstrap=100,
+        counter_examples="none",
+        oracle=SimulatedOracle(y),
+    )
     assert not hasattr(cleaner, "label_issues_")
     with pytest.raises(NotFittedError):
         cleaner.label_issues_
@@ -107,23 +118,35 @@ def test_counter_example_score_is_the_selectors_score_in_both_tables(stream):
         return values[np.isfinite(values)]
 
     def cleaner(selector=None):
-        return SkepticalCleaner(LogisticRegression(), n_bootstrap=100,
-                                selector=selector, oracle=SimulatedOracle(y),
-                                random_state=0).fit(X, y_noisy).label_issues_
+        return (
+            SkepticalCleaner(
+                LogisticRegression(),
+                n_bootstrap=100,
+                selector=selector,
+                oracle=SimulatedOracle(y),
+                random_state=0,
+            )
+            .fit(X, y_noisy)
+            .label_issues_
+        )
 
     def auditor(selector=None):
-        return LabelAuditor(LogisticRegression(), selector=selector,
-                            oracle=SimulatedOracle(y), budget=10,
-                            random_state=0).fit(X, y_noisy)
+        return LabelAuditor(
+            LogisticRegression(),
+            selector=selector,
+            oracle=SimulatedOracle(y),
+            budget=10,
+            random_state=0,
+        ).fit(X, y_noisy)
 
     # the same selector: the same scale in both tables (a probability here)
     audited = auditor(CleaningSelector())
     for table in (cleaner(), cleaner(CleaningSelector()), audited.label_issues_):
-        assert scores(table).size and np.all((scores(table) > 0)
-                                             & (scores(table) <= 1))
+        assert scores(table).size and np.all((scores(table) > 0) & (scores(table) <= 1))
     asked = audited.label_issues_.loc[[r.example_id for r in audited.history_]]
-    np.testing.assert_allclose(asked["counter_example_score"],
-                               [r.score for r in audited.history_])
+    np.testing.assert_allclose(
+        asked["counter_example_score"], [r.score for r in audited.history_]
+    )
     # both defaults are the cleaning selector: one meaning, one scale
     default = scores(auditor().label_issues_)
     np.testing.assert_allclose(default, scores(audited.label_issues_))

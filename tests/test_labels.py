@@ -6,20 +6,33 @@ import pytest
 from sklearn_cincer.oracles._labels import LETTERS, Choices, check_class_names
 
 
-@pytest.mark.parametrize("classes", [
-    np.arange(10), np.array([0, 3, 9]), np.array(["0", "5", "9"]),
-    np.array([0.0, 1.0, 9.0]), [np.int64(2), np.int64(7)],
-])
+@pytest.mark.parametrize(
+    "classes",
+    [
+        np.arange(10),
+        np.array([0, 3, 9]),
+        np.array(["0", "5", "9"]),
+        np.array([0.0, 1.0, 9.0]),
+        [np.int64(2), np.int64(7)],
+    ],
+)
 def test_digit_classes_are_their_own_keys(classes):
     choices = Choices(classes)
     assert choices.digits
     assert choices.keys == [str(int(float(c))) for c in classes]
 
 
-@pytest.mark.parametrize("classes", [
-    np.array([1, 10]), np.array([-1, 1]), np.array([0.5, 1.0]),
-    np.array(["cat", "dog"]), np.array([False, True]), np.array(["00", "1"]),
-])
+@pytest.mark.parametrize(
+    "classes",
+    [
+        np.array([1, 10]),
+        np.array([-1, 1]),
+        np.array([0.5, 1.0]),
+        np.array(["cat", "dog"]),
+        np.array([False, True]),
+        np.array(["00", "1"]),
+    ],
+)
 def test_other_classes_get_letters_that_leave_skip_and_undo_alone(classes):
     choices = Choices(classes)
     assert not choices.digits and choices.keys == ["a", "b"]

@@ -45,21 +45,37 @@ from sklearn_cincer.oracles import (
 )
 from sklearn_cincer.oracles._lsconfig import label_config, task_key
 
-HOSTILE = np.array(['a<b', 'R&D', 'say "hi"', "it's", "</Choices><View>"])
+HOSTILE = np.array(["a<b", "R&D", 'say "hi"', "it's", "</Choices><View>"])
 
 
-def _query(classes=np.array([0, 1]), n_counter=1, example_id=7, label=None,
-           counter_label=None, strategy="relabel", n_features=3):
+def _query(
+    classes=np.array([0, 1]),
+    n_counter=1,
+    example_id=7,
+    label=None,
+    counter_label=None,
+    strategy="relabel",
+    n_features=3,
+):
     rng = np.random.RandomState(example_id)
     label = classes[0] if label is None else label
     other = classes[1] if counter_label is None else counter_label
-    shown = tuple(CounterExample(100 + k, rng.rand(n_features), other,
-                                 score=2.0 - k) for k in range(n_counter))
-    return Query(example_id=example_id, x=rng.rand(n_features), label=label,
-                 prediction=other, margin=0.6, classes=classes,
-                 counter_examples=shown, strategy=strategy,
-                 feature_scale=np.ones(n_features),
-                 feature_names=np.array([f"f<{j}>" for j in range(n_features)]))
+    shown = tuple(
+        CounterExample(100 + k, rng.rand(n_features), other, score=2.0 - k)
+        for k in range(n_counter)
+    )
+    return Query(
+        example_id=example_id,
+        x=rng.rand(n_features),
+        label=label,
+        prediction=other,
+        margin=0.6,
+        classes=classes,
+        counter_examples=shown,
+        strategy=strategy,
+        feature_scale=np.ones(n_features),
+        feature_names=np.array([f"f<{j}>" for j in range(n_features)]),
+    )
 
 
 def _toy():
@@ -75,15 +91,23 @@ def _toy():
 def test_config_is_valid_xml_for_any_class_name():
     config = label_config(list(HOSTILE), 3, "tabular")
     root = ET.fromstring(config)  # raises on an unescaped name
-    controls = {c.get("name"): [o.get("value") for o in c]
-                for c in root.iter("Choices")}
-    assert list(controls) == ["label", "counter_label", "counter_label_2",
-                              "counter_label_3"]
+    controls = {
+        c.get("name"): [o.get("value") for o in c] for c in root.iter("Choices")
+    }
+    assert list(controls) == [
+        "label",
+        "counter_label",
+        "counter_label_2",
+        "counter_label_3",
+    ]
     assert all(values == list(HOSTILE) for values in controls.values())
     assert [c.get("required") for c in root.iter("Choices")] == ["true"] + [None] * 3
     text = ET.fromstring(label_config(["a", "b"], 1, "text"))
-    assert [t.get("name") for t in text.iter("Text")] == ["progress", "example",
-                                                          "counter"]
+    assert [t.get("name") for t in text.iter("Text")] == [
+        "progress",
+        "example",
+        "counter",
+    ]
 
 
 def test_task_key_tells_questions_apart():
@@ -93,17 +117,20 @@ def test_task_key_tells_questions_apart():
     assert task_key(_query()) != task_key(_query(example_id=8))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"url": "127.0.0.1:8080"}, "http"),
-    ({"api_key": " "}, "API key"),
-    ({"project": 0}, "project id"),
-    ({"project": True}, "project id"),
-    ({"project_title": "ab"}, "3 characters"),
-    ({"annotations_per_question": 0}, "annotations_per_question"),
-    ({"poll_interval": float("nan")}, "poll_interval"),
-    ({"timeout": -1}, "timeout"),
-    ({"display": "video"}, "display"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"url": "127.0.0.1:8080"}, "http"),
+        ({"api_key": " "}, "API key"),
+        ({"project": 0}, "project id"),
+        ({"project": True}, "project id"),
+        ({"project_title": "ab"}, "3 characters"),
+        ({"annotations_per_question": 0}, "annotations_per_question"),
+        ({"poll_interval": float("nan")}, "poll_interval"),
+        ({"timeout": -1}, "timeout"),
+        ({"display": "video"}, "display"),
+    ],
+)
 def test_bad_arguments_fail_before_anything_is_sent(kwargs, match):
     params = {"url": "http://127.0.0.1:9", "api_key": "key"} | kwargs
     with pytest.raises(ValueError, match=match):
@@ -123,20 +150,34 @@ def test_key_from_the_environment_and_never_shown(monkeypatch):
     assert oracle.answers_ == [] and oracle.project_id_ is None
 
 
-@pytest.mark.parametrize("more, message", [
-    (["--oracle", "labelstudio"], "needs --ls-url"),
-    (["--ls-url", "http://127.0.0.1:9"], "option of --oracle labelstudio"),
-    (["--oracle", "labelstudio", "--ls-url", "http://127.0.0.1:9"],
-     "LABEL_STUDIO_API_KEY"),
-])
+@pytest.mark.parametrize(
+    "more, message",
+    [
+        (["--oracle", "labelstudio"], "needs --ls-url"),
+        (["--ls-url", "http://127.0.0.1:9"], "option of --oracle labelstudio"),
+        (
+            ["--oracle", "labelstudio", "--ls-url", "http://127.0.0.1:9"],
+            "LABEL_STUDIO_API_KEY",
+        ),
+    ],
+)
 def test_clean_command_options(tmp_path, monkeypatch, capsys, more, message):
     from sklearn_cincer._cli import main
 
     monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
     data = tmp_path / "rows.csv"
     data.write_text("a,y\n" + "".join(f"{k},{k % 2}\n" for k in range(20)))
-    status = main(["clean", str(data), "--label", "y", "--output",
-                   str(tmp_path / "out.csv"), *more])
+    status = main(
+        [
+            "clean",
+            str(data),
+            "--label",
+            "y",
+            "--output",
+            str(tmp_path / "out.csv"),
+            *more,
+        ]
+    )
     assert status == 1 and message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
 
@@ -148,9 +189,21 @@ def test_clean_command_never_prints_the_token(tmp_path, monkeypatch, capsys):
     data = tmp_path / "rows.csv"
     rows = [(k / 40 + 3 * (k % 2), k % 2) for k in range(40)] + [(0.1, 1)]
     data.write_text("a,y\n" + "".join(f"{a:.3f},{y}\n" for a, y in rows))
-    status = main(["clean", str(data), "--label", "y", "--output",
-                   str(tmp_path / "out.csv"), "--no-shuffle", "--oracle",
-                   "labelstudio", "--ls-url", "http://127.0.0.1:9"])
+    status = main(
+        [
+            "clean",
+            str(data),
+            "--label",
+            "y",
+            "--output",
+            str(tmp_path / "out.csv"),
+            "--no-shuffle",
+            "--oracle",
+            "labelstudio",
+            "--ls-url",
+            "http://127.0.0.1:9",
+        ]
+    )
     out = capsys.readouterr()
     assert status == 1 and "cannot be reached" in out.err  # a question was sent
     assert "sekrit" not in out.out + out.err
@@ -184,8 +237,9 @@ def label_studio(tmp_path_factory):
 
 def _oracle(server, **kwargs):
     kwargs.setdefault("project_title", f"test {uuid.uuid4().hex[:12]}")
-    return LabelStudioOracle(server.url, server.token, poll_interval=0.1,
-                             timeout=60, **kwargs)
+    return LabelStudioOracle(
+        server.url, server.token, poll_interval=0.1, timeout=60, **kwargs
+    )
 
 
 def _project(oracle):
@@ -196,20 +250,30 @@ def _project(oracle):
 def test_tabular_rows_with_several_counter_examples(label_studio):
     oracle = _oracle(label_studio, class_names=["healthy", "sick"])
     query = _query(n_counter=3)
-    with annotator(label_studio, _project(oracle), lambda task: {
-            "label": "sick", "counter_label_2": "healthy"}):
+    with annotator(
+        label_studio,
+        _project(oracle),
+        lambda task: {"label": "sick", "counter_label_2": "healthy"},
+    ):
         answer = oracle(query)
     assert (answer.label, answer.counter_labels) == (1, (1, 0, 1))
     assert answer.annotator == "lead@example.com"
     project = api(label_studio, "GET", f"/api/projects/{oracle.project_id_}")
     controls = ET.fromstring(project["label_config"]).iter("Choices")
     assert [c.get("name") for c in controls] == [
-        "label", "counter_label", "counter_label_2", "counter_label_3"]
+        "label",
+        "counter_label",
+        "counter_label_2",
+        "counter_label_3",
+    ]
     (task,) = tasks(label_studio, oracle.project_id_)
     data = task["data"]
     assert (data["example_id"], data["counter_example_id"]) == (7, 100)
     assert type(data["example_id"]) is int and data["counter_example_ids"] == [
-        100, 101, 102]
+        100,
+        101,
+        102,
+    ]
     # the page's table: feature names escaped, the most different rows marked
     assert "f&lt;0&gt;" in data["example"] and 'class="diff"' in data["counter"]
     assert "sick" in data["why"] and "healthy" in data["example_title"]
@@ -232,8 +296,11 @@ def test_image_rows_are_pictures(label_studio):
 def test_text_rows_show_the_raw_text_inert(label_studio):
     texts = {7: "great <img src=x onerror=alert(1)> film", 100: "awful & long"}
     oracle = _oracle(label_studio, texts=texts, class_names=["neg", "pos"])
-    with annotator(label_studio, _project(oracle), lambda task: {
-            "label": "pos", "counter_label": "neg"}):
+    with annotator(
+        label_studio,
+        _project(oracle),
+        lambda task: {"label": "pos", "counter_label": "neg"},
+    ):
         answer = oracle(_query())
     assert (answer.label, answer.counter_label) == (1, 0)
     (task,) = tasks(label_studio, oracle.project_id_)
@@ -246,25 +313,39 @@ def test_text_rows_show_the_raw_text_inert(label_studio):
 def test_hostile_class_names_make_a_valid_project(label_studio):
     oracle = _oracle(label_studio)
     query = _query(classes=HOSTILE, label=HOSTILE[0], counter_label=HOSTILE[1])
-    with annotator(label_studio, _project(oracle), lambda task: {
-            "label": HOSTILE[4], "counter_label": 'say "hi"'}):
+    with annotator(
+        label_studio,
+        _project(oracle),
+        lambda task: {"label": HOSTILE[4], "counter_label": 'say "hi"'},
+    ):
         answer = oracle(query)
     assert (answer.label, answer.counter_label) == (HOSTILE[4], 'say "hi"')
     project = api(label_studio, "GET", f"/api/projects/{oracle.project_id_}")
-    values = [c.get("value") for c in ET.fromstring(project["label_config"]).iter(
-        "Choice")]
+    values = [
+        c.get("value") for c in ET.fromstring(project["label_config"]).iter("Choice")
+    ]
     assert values[:5] == list(HOSTILE)
 
 
 @pytest.mark.labelstudio
 def test_two_annotators_tie_and_disagree(label_studio):
-    oracle = _oracle(label_studio, annotations_per_question=2,
-                     class_names=["cat", "dog"])
+    oracle = _oracle(
+        label_studio, annotations_per_question=2, class_names=["cat", "dog"]
+    )
     query = _query()  # labeled cat (0); its counter-example dog (1)
-    with annotator(label_studio, _project(oracle), lambda task: {
-            "label": "dog", "counter_label": "dog"}), \
-         annotator(label_studio, _project(oracle), lambda task: {
-            "label": "cat", "counter_label": "dog"}, token=SECOND[2]):
+    with (
+        annotator(
+            label_studio,
+            _project(oracle),
+            lambda task: {"label": "dog", "counter_label": "dog"},
+        ),
+        annotator(
+            label_studio,
+            _project(oracle),
+            lambda task: {"label": "cat", "counter_label": "dog"},
+            token=SECOND[2],
+        ),
+    ):
         answer = oracle(query)
     # a tie on the example keeps its label; both agree on the counter-example
     assert (answer.label, answer.counter_label) == (0, 1)
@@ -273,9 +354,12 @@ def test_two_annotators_tie_and_disagree(label_studio):
     assert "tie, kept 'cat'" in answer.annotator
     (votes,) = oracle.votes_
     assert {b["user"] for b in votes["annotations"]} == {
-        "lead@example.com", "carol@example.com"}
-    assert votes["ties"] == [{"example": 0, "labels": [1, 0], "kept": 0}] or \
-        votes["ties"] == [{"example": 0, "labels": [0, 1], "kept": 0}]
+        "lead@example.com",
+        "carol@example.com",
+    }
+    assert votes["ties"] == [{"example": 0, "labels": [1, 0], "kept": 0}] or votes[
+        "ties"
+    ] == [{"example": 0, "labels": [0, 1], "kept": 0}]
     assert [d["example"] for d in votes["disagreements"]] == [0]
     project = api(label_studio, "GET", f"/api/projects/{oracle.project_id_}")
     assert project["maximum_annotations"] == 2
@@ -284,9 +368,12 @@ def test_two_annotators_tie_and_disagree(label_studio):
 @pytest.mark.labelstudio
 def test_majority_of_two_who_agree(label_studio):
     oracle = _oracle(label_studio, annotations_per_question=2)
-    with annotator(label_studio, _project(oracle), lambda task: {"label": "1"}), \
-         annotator(label_studio, _project(oracle), lambda task: {"label": "1"},
-                   token=SECOND[2]):
+    with (
+        annotator(label_studio, _project(oracle), lambda task: {"label": "1"}),
+        annotator(
+            label_studio, _project(oracle), lambda task: {"label": "1"}, token=SECOND[2]
+        ),
+    ):
         answer = oracle(_query())
     assert answer.label == 1 and "disagreed" not in answer.annotator
     assert oracle.votes_[0]["disagreements"] == []
@@ -341,8 +428,9 @@ def test_a_cleaner_under_a_session_records_who_answered(label_studio, tmp_path):
     oracle = _oracle(label_studio)
     session = AnnotationSession(oracle, tmp_path / "answers.sqlite")
     with annotator(label_studio, _project(oracle), lambda task: {"label": "0"}):
-        cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
-                                   oracle=session).fit(X, y)
+        cleaner = SkepticalCleaner(
+            LogisticRegression(), n_bootstrap=40, oracle=session
+        ).fit(X, y)
     (record,) = cleaner.history_
     assert (record.example_id, record.label_after) == (40, 0)
     assert record.annotator == "lead@example.com"
@@ -375,17 +463,24 @@ def test_killed_after_the_task_was_created_resumes(label_studio, tmp_path):
     script.write_text(_RESUME)
     title = f"resume {uuid.uuid4().hex[:10]}"
     store = tmp_path / "answers.sqlite"
-    env = dict(os.environ, LABEL_STUDIO_API_KEY=label_studio.token,
-               PYTHONPATH=os.pathsep.join(sys.path))
+    env = dict(
+        os.environ,
+        LABEL_STUDIO_API_KEY=label_studio.token,
+        PYTHONPATH=os.pathsep.join(sys.path),
+    )
     command = [sys.executable, str(script), label_studio.url, title, str(store)]
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
+    first = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 120
         project = None
         while time.monotonic() < deadline:
-            found = [p for p in api(label_studio, "GET", "/api/projects")["results"]
-                     if p["title"] == title]
+            found = [
+                p
+                for p in api(label_studio, "GET", "/api/projects")["results"]
+                if p["title"] == title
+            ]
             if found and tasks(label_studio, found[0]["id"]):
                 project = found[0]["id"]
                 break
@@ -398,8 +493,9 @@ def test_killed_after_the_task_was_created_resumes(label_studio, tmp_path):
     # the team answers while nothing runs
     (task,) = tasks(label_studio, project)
     annotate(label_studio, task["id"], {"label": "0"})
-    second = subprocess.run(command, env=env, capture_output=True, text=True,
-                            timeout=120)
+    second = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120
+    )
     assert second.returncode == 0, second.stdout + second.stderr
     assert "LABELS [(40, 0, 'lead@example.com')]" in second.stdout
     assert len(tasks(label_studio, project)) == 1  # found, not created again
@@ -410,12 +506,13 @@ def test_server_stopped_mid_question(label_studio, tmp_path):
     own = start(executable()[0], tmp_path)  # its own server: this one stops
     try:
         X, y = _toy()
-        oracle = LabelStudioOracle(own.url, own.token, project_title="stopped run",
-                                   poll_interval=0.1)
-        cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40,
-                                   oracle=oracle)
-        stopper = threading.Thread(target=lambda: (
-            _wait_for_task(own, oracle), own.stop()))
+        oracle = LabelStudioOracle(
+            own.url, own.token, project_title="stopped run", poll_interval=0.1
+        )
+        cleaner = SkepticalCleaner(LogisticRegression(), n_bootstrap=40, oracle=oracle)
+        stopper = threading.Thread(
+            target=lambda: (_wait_for_task(own, oracle), own.stop())
+        )
         stopper.start()
         with pytest.raises(OracleError, match="cannot be reached"):
             cleaner.fit(X, y)
@@ -444,8 +541,9 @@ def test_auditor_pushes_a_block_of_questions(label_studio, tmp_path, wrapped):
     oracle = _oracle(label_studio)
     # through a session, push passes on to the oracle
     asker = AnnotationSession(oracle, tmp_path / "a.sqlite") if wrapped else oracle
-    auditor = LabelAuditor(LogisticRegression(), oracle=asker, budget=3,
-                           refit_every=3, random_state=0)
+    auditor = LabelAuditor(
+        LogisticRegression(), oracle=asker, budget=3, refit_every=3, random_state=0
+    )
     seen = []
 
     def policy(task):
@@ -466,8 +564,9 @@ def test_auditor_pushes_a_block_of_questions(label_studio, tmp_path, wrapped):
 
 
 @pytest.mark.labelstudio
-@pytest.mark.parametrize("command", [
-    ["clean", "--counter-examples", "none"], ["audit", "--budget", "6"]])
+@pytest.mark.parametrize(
+    "command", [["clean", "--counter-examples", "none"], ["audit", "--budget", "6"]]
+)
 def test_command_with_labelstudio(label_studio, tmp_path, command):
     rng = np.random.RandomState(0)
     truth = ["no" if k < 30 else "yes" for k in range(60)]
@@ -475,16 +574,23 @@ def test_command_with_labelstudio(label_studio, tmp_path, command):
     for k in (5, 12, 40, 47):  # wrong labels
         given[k] = "yes" if truth[k] == "no" else "no"
     centre = [0 if t == "no" else 3 for t in truth]
-    lines = ["a,b,y"] + [f"{rng.normal(c):.3f},{rng.normal(c):.3f},{g}"
-                         for c, g in zip(centre, given)]
+    lines = ["a,b,y"] + [
+        f"{rng.normal(c):.3f},{rng.normal(c):.3f},{g}" for c, g in zip(centre, given)
+    ]
     data = tmp_path / "rows.csv"
     data.write_text("\n".join(lines) + "\n")
-    env = dict(os.environ, LABEL_STUDIO_API_KEY=label_studio.token,
-               PYTHONPATH=os.pathsep.join(sys.path))
+    env = dict(
+        os.environ,
+        LABEL_STUDIO_API_KEY=label_studio.token,
+        PYTHONPATH=os.pathsep.join(sys.path),
+    )
 
     def project():
-        found = [p for p in api(label_studio, "GET", "/api/projects")["results"]
-                 if p["title"] == "sklearn-cincer: rows.csv"]
+        found = [
+            p
+            for p in api(label_studio, "GET", "/api/projects")["results"]
+            if p["title"] == "sklearn-cincer: rows.csv"
+        ]
         return found[0]["id"] if found else None
 
     def line(title):  # "Suspicious line 6: labeled ..." -> 6
@@ -502,19 +608,39 @@ def test_command_with_labelstudio(label_studio, tmp_path, command):
 
     with annotator(label_studio, project, team):
         done = subprocess.run(
-            [sys.executable, "-m", "sklearn_cincer._cli", command[0], str(data),
-             "--label", "y", "--output", str(tmp_path / "out.csv"),
-             "--oracle", "labelstudio", "--ls-url", label_studio.url,
-             *command[1:]],
-            env=env, capture_output=True, text=True, timeout=180)
+            [
+                sys.executable,
+                "-m",
+                "sklearn_cincer._cli",
+                command[0],
+                str(data),
+                "--label",
+                "y",
+                "--output",
+                str(tmp_path / "out.csv"),
+                "--oracle",
+                "labelstudio",
+                "--ls-url",
+                label_studio.url,
+                *command[1:],
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     assert done.returncode == 0, done.stdout + done.stderr
     assert label_studio.token not in done.stdout + done.stderr
     assert asked, "no question reached Label Studio"
     # the person who runs it is told where the questions went
-    assert f"The questions go to {label_studio.url}/projects/{project()}/" in done.stdout
+    assert (
+        f"The questions go to {label_studio.url}/projects/{project()}/" in done.stdout
+    )
     assert "Waiting for 1 annotation(s) of task" in done.stdout
-    out = [row.rsplit(",", 1)[1] for row in
-           (tmp_path / "out.csv").read_text().splitlines()[1:]]
+    out = [
+        row.rsplit(",", 1)[1]
+        for row in (tmp_path / "out.csv").read_text().splitlines()[1:]
+    ]
     assert [out[n - 2] for n in asked] == [truth[n - 2] for n in asked]
     assert sum(out[k] != given[k] for k in range(60)) >= 1  # a label fixed
     assert len(tasks(label_studio, project())) >= len(set(asked))
@@ -523,8 +649,13 @@ def test_command_with_labelstudio(label_studio, tmp_path, command):
 @pytest.mark.labelstudio
 def test_a_personal_access_token_works(label_studio):
     token = api(label_studio, "POST", "/api/token/")["token"]
-    oracle = LabelStudioOracle(label_studio.url, token, poll_interval=0.1,
-                               timeout=60, project_title=f"pat {uuid.uuid4().hex}")
+    oracle = LabelStudioOracle(
+        label_studio.url,
+        token,
+        poll_interval=0.1,
+        timeout=60,
+        project_title=f"pat {uuid.uuid4().hex}",
+    )
     with annotator(label_studio, _project(oracle), lambda task: {"label": "1"}):
         assert oracle(_query()).label == 1
     assert token not in repr(oracle)
@@ -532,9 +663,13 @@ def test_a_personal_access_token_works(label_studio):
 
 @pytest.mark.labelstudio
 def test_no_annotation_within_the_timeout(label_studio):
-    oracle = LabelStudioOracle(label_studio.url, label_studio.token,
-                               poll_interval=0.1, timeout=0.5,
-                               project_title=f"timeout {uuid.uuid4().hex[:8]}")
+    oracle = LabelStudioOracle(
+        label_studio.url,
+        label_studio.token,
+        poll_interval=0.1,
+        timeout=0.5,
+        project_title=f"timeout {uuid.uuid4().hex[:8]}",
+    )
     with pytest.raises(OracleError, match="within 0.5 s"):
         oracle(_query())
     (task,) = tasks(label_studio, oracle.project_id_)  # it stays, for later
@@ -543,8 +678,9 @@ def test_no_annotation_within_the_timeout(label_studio):
     assert len(tasks(label_studio, oracle.project_id_)) == 1
 
 
-SCREENSHOT = (Path(__file__).resolve().parents[1] / "docs" / "_static"
-              / "labelstudio_task.png")
+SCREENSHOT = (
+    Path(__file__).resolve().parents[1] / "docs" / "_static" / "labelstudio_task.png"
+)
 
 
 @pytest.mark.labelstudio
@@ -554,28 +690,48 @@ def test_a_person_answers_in_label_studio_itself(label_studio):
     ``CINCER_UPDATE_SCREENSHOT=1`` refreshes the user guide's picture.
     """
     playwright_api = pytest.importorskip("playwright.sync_api")
-    chromium = os.environ.get("CINCER_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium")
+    chromium = (
+        os.environ.get("CINCER_CHROMIUM")
+        or shutil.which("chromium")
+        or ("/usr/bin/chromium")
+    )
     if not os.path.exists(chromium):
         pytest.skip(f"no Chromium at {chromium}")
     from sklearn.datasets import load_breast_cancer
 
     cancer = load_breast_cancer()
     X = cancer.data
-    query = Query(example_id=13, x=X[13], label=1, prediction=0, margin=0.72,
-                  classes=np.array([0, 1]), feature_names=cancer.feature_names,
-                  feature_scale=X.std(0), question=4, round=212, n_rounds=569,
-                  counter_examples=(CounterExample(40, X[40], 0, score=3.1),
-                                    CounterExample(86, X[86], 0, score=2.4)))
-    oracle = _oracle(label_studio, class_names=["malignant", "benign"],
-                     project_title="Breast cancer label check", max_features=8)
+    query = Query(
+        example_id=13,
+        x=X[13],
+        label=1,
+        prediction=0,
+        margin=0.72,
+        classes=np.array([0, 1]),
+        feature_names=cancer.feature_names,
+        feature_scale=X.std(0),
+        question=4,
+        round=212,
+        n_rounds=569,
+        counter_examples=(
+            CounterExample(40, X[40], 0, score=3.1),
+            CounterExample(86, X[86], 0, score=2.4),
+        ),
+    )
+    oracle = _oracle(
+        label_studio,
+        class_names=["malignant", "benign"],
+        project_title="Breast cancer label check",
+        max_features=8,
+    )
     (task_id,) = oracle.push([query])
     got = []
     asking = threading.Thread(target=lambda: got.append(oracle(query)))
     asking.start()
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium,
-                                    args=["--headless", "--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox"]
+        )
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 860})
             page.goto(label_studio.url + "/user/login")
@@ -583,8 +739,10 @@ def test_a_person_answers_in_label_studio_itself(label_studio):
             page.fill("input[name=password]", LEAD[1])
             page.click("button[type=submit]")
             page.wait_for_load_state("networkidle")
-            page.goto(f"{label_studio.url}/projects/{oracle.project_id_}/data"
-                      f"?labeling=1&task={task_id}")
+            page.goto(
+                f"{label_studio.url}/projects/{oracle.project_id_}/data"
+                f"?labeling=1&task={task_id}"
+            )
             page.get_by_text("Counter-example 2 of 2").wait_for(timeout=60000)
             page.mouse.click(1200, 120)  # closes the instructions
             page.wait_for_timeout(1000)

@@ -35,9 +35,15 @@ def _blank_stream():
     return X, y, y_noisy
 
 
-@pytest.mark.parametrize("selector", [None, TopFisherSelector(),
-                                      PracticalFisherSelector(),
-                                      RandomSelector(random_state=0)])
+@pytest.mark.parametrize(
+    "selector",
+    [
+        None,
+        TopFisherSelector(),
+        PracticalFisherSelector(),
+        RandomSelector(random_state=0),
+    ],
+)
 def test_a_blank_row_is_never_offered_as_a_counter_example(selector):
     X, y, y_noisy = _blank_stream()
     blank = set(np.flatnonzero(np.isnan(X).all(axis=1)).tolist())
@@ -50,9 +56,14 @@ def test_a_blank_row_is_never_offered_as_a_counter_example(selector):
 
     options = {} if selector is None else {"selector": selector}
     cleaner = SkepticalCleaner(
-        make_pipeline(SimpleImputer(), LogisticRegression()), oracle=oracle,
-        n_bootstrap=50, random_state=0, candidates="all", n_counter_examples=3,
-        **options).fit(X, y_noisy)
+        make_pipeline(SimpleImputer(), LogisticRegression()),
+        oracle=oracle,
+        n_bootstrap=50,
+        random_state=0,
+        candidates="all",
+        n_counter_examples=3,
+        **options,
+    ).fit(X, y_noisy)
     assert cleaner.n_queries_ >= 5 and len(shown) >= 15
     assert not blank & set(shown)
     # the blank rows still train the model: only the counter-examples skip them
@@ -65,18 +76,26 @@ def test_a_random_pick_would_take_blank_rows_without_the_filter(monkeypatch):
     from sklearn_cincer import _cleaner
 
     X, y, y_noisy = _blank_stream()
-    monkeypatch.setattr(_cleaner._Stream, "blank_rows",
-                        lambda self: np.zeros(self.X.shape[0], dtype=bool))
+    monkeypatch.setattr(
+        _cleaner._Stream,
+        "blank_rows",
+        lambda self: np.zeros(self.X.shape[0], dtype=bool),
+    )
     shown = []
 
     def oracle(query):
         shown.extend(ce.example_id for ce in query.counter_examples)
         return SimulatedOracle(y)(query)
 
-    SkepticalCleaner(make_pipeline(SimpleImputer(), LogisticRegression()),
-                     oracle=oracle, selector=RandomSelector(random_state=0),
-                     n_bootstrap=50, random_state=0, candidates="all",
-                     n_counter_examples=3).fit(X, y_noisy)
+    SkepticalCleaner(
+        make_pipeline(SimpleImputer(), LogisticRegression()),
+        oracle=oracle,
+        selector=RandomSelector(random_state=0),
+        n_bootstrap=50,
+        random_state=0,
+        candidates="all",
+        n_counter_examples=3,
+    ).fit(X, y_noisy)
     assert set(np.flatnonzero(np.isnan(X).all(axis=1))) & set(shown)
 
 
@@ -97,15 +116,20 @@ def test_when_every_candidate_is_blank_no_counter_example_is_shown():
         asked.append(query)
         return Answer(query.label, query.counter_label)
 
-    SkepticalCleaner(make_pipeline(SimpleImputer(), LogisticRegression()),
-                     oracle=keep, n_bootstrap=50, random_state=0,
-                     threshold=0.0).fit(X, y_noisy)
+    SkepticalCleaner(
+        make_pipeline(SimpleImputer(), LogisticRegression()),
+        oracle=keep,
+        n_bootstrap=50,
+        random_state=0,
+        threshold=0.0,
+    ).fit(X, y_noisy)
     empty = 0
     for query in asked:
         # the candidates: earlier rows labeled as predicted, with a value
         earlier = np.arange(query.example_id)
-        candidates = set(earlier[(y_noisy[earlier] == query.prediction)
-                                 & ~blank[earlier]].tolist())
+        candidates = set(
+            earlier[(y_noisy[earlier] == query.prediction) & ~blank[earlier]].tolist()
+        )
         shown = {ce.example_id for ce in query.counter_examples}
         assert shown <= candidates
         assert bool(shown) == bool(candidates)  # none rather than a blank one
@@ -118,15 +142,30 @@ def test_missing_values_read_missing_never_nan():
     import pandas as pd
 
     assert [fmt(v) for v in (np.nan, None, pd.NA, np.float64("nan"), 1.5, "a")] == [
-        "missing", "missing", "missing", "missing", "1.5", "a"]
+        "missing",
+        "missing",
+        "missing",
+        "missing",
+        "1.5",
+        "a",
+    ]
     # a whole number reads whole; others keep four digits
     assert [fmt(v) for v in (77516.0, np.float64(-3.0), 1e12, 0.000123456)] == [
-        "77516", "-3", "1e+12", "0.0001235"]
-    query = Query(example_id=4, x=np.array([np.nan, 2.0, np.nan]), label=0,
-                  prediction=1, margin=0.5, classes=np.array([0, 1]),
-                  feature_names=np.array(["age", "income", "height"]),
-                  counter_examples=(CounterExample(
-                      9, np.array([30.0, 2.0, np.nan]), 1, 0.4),))
+        "77516",
+        "-3",
+        "1e+12",
+        "0.0001235",
+    ]
+    query = Query(
+        example_id=4,
+        x=np.array([np.nan, 2.0, np.nan]),
+        label=0,
+        prediction=1,
+        margin=0.5,
+        classes=np.array([0, 1]),
+        feature_names=np.array(["age", "income", "height"]),
+        counter_examples=(CounterExample(9, np.array([30.0, 2.0, np.nan]), 1, 0.4),),
+    )
     renderer = Renderer(n_highlight=3)
     example, (counter,) = renderer.html_views(query)
     assert "nan" not in (example + counter).lower()
@@ -141,12 +180,20 @@ def test_missing_values_read_missing_never_nan():
 def test_the_terminal_shows_missing_values_as_missing():
     import io
 
-    query = Query(example_id=4, x=np.array([np.nan, 2.0]), label="a",
-                  prediction="b", margin=0.5, classes=np.array(["a", "b"]),
-                  counter_example_id=9, counter_x=np.array([1.0, np.nan]),
-                  counter_label="b")
-    oracle = TerminalOracle(annotator="ana", stdin=io.StringIO("\n\n"),
-                            stdout=io.StringIO())
+    query = Query(
+        example_id=4,
+        x=np.array([np.nan, 2.0]),
+        label="a",
+        prediction="b",
+        margin=0.5,
+        classes=np.array(["a", "b"]),
+        counter_example_id=9,
+        counter_x=np.array([1.0, np.nan]),
+        counter_label="b",
+    )
+    oracle = TerminalOracle(
+        annotator="ana", stdin=io.StringIO("\n\n"), stdout=io.StringIO()
+    )
     oracle(query)
     out = oracle.stdout.getvalue()
     assert "nan" not in out.lower() and out.count("missing") == 2

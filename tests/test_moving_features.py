@@ -59,9 +59,12 @@ class _Reading(SimulatedOracle):
 
 def _cleaner_for(y, oracle=None):
     return SkepticalCleaner(
-        _mlp(), selector=TopFisherSelector(solver="cg"),
+        _mlp(),
+        selector=TopFisherSelector(solver="cg"),
         oracle=SimulatedOracle(y) if oracle is None else oracle,
-        n_bootstrap=300, refit="incremental", random_state=0,
+        n_bootstrap=300,
+        refit="incremental",
+        random_state=0,
     )
 
 
@@ -89,18 +92,21 @@ def _moved(model, X, y, rows):
 
 
 def test_the_same_mlp_picks_with_a_reader_an_instant_oracle_and_no_refresh(
-        monkeypatch, rebuilt):
+    monkeypatch, rebuilt
+):
     X, y, noisy = _data()
     reading = _cleaner_for(y, _Reading(y)).fit(X, noisy)
     questions = len(reading.history_)
     # the factor of earlier features was kept: F is not formed per question
     assert questions > 10 and len(rebuilt) < questions / 2
     instant = _cleaner_for(y).fit(X, noisy)
-    monkeypatch.setattr(_cleaner, "_while_waiting",
-                        lambda selector: _cleaner.contextlib.nullcontext())
+    monkeypatch.setattr(
+        _cleaner, "_while_waiting", lambda selector: _cleaner.contextlib.nullcontext()
+    )
     without = _cleaner_for(y).fit(X, noisy)
-    picks = [[r.counter_example_id for r in c.history_]
-             for c in (reading, instant, without)]
+    picks = [
+        [r.counter_example_id for r in c.history_] for c in (reading, instant, without)
+    ]
     assert picks[0] == picks[1] == picks[2]
     scores = [np.array([r.score for r in c.history_]) for c in (reading, without)]
     np.testing.assert_allclose(scores[0], scores[1], rtol=1e-3, atol=1e-6)
@@ -125,12 +131,14 @@ def test_a_factor_of_earlier_features_gives_the_exact_top_pick(rebuilt):
         exact = TopFisherSelector(solver="cholesky").fit(model, X[:n], noisy[:n])
         for t in rng.choice(n, 12, replace=False):
             label = (noisy[t] + 1) % 4
-            candidates = np.flatnonzero(noisy[:n] == model.predict(X[t:t + 1])[0])
+            candidates = np.flatnonzero(noisy[:n] == model.predict(X[t : t + 1])[0])
             if candidates.size == 0:
                 continue
             asked += 1
-            agree += (selector.select(X[t], label, candidates)[0]
-                      == exact.select(X[t], label, candidates)[0])
+            agree += (
+                selector.select(X[t], label, candidates)[0]
+                == exact.select(X[t], label, candidates)[0]
+            )
     assert kept >= 6  # a stale factor preconditioned most questions
     assert selector.factor_.preconditioner is not None
     assert first is not None and asked >= 80
@@ -155,8 +163,9 @@ def test_the_leverage_kept_follows_the_features():
     # the same rows computed afresh, with no cache at all
     selector._leverage_cache = None
     selector._q[:] = np.nan
-    np.testing.assert_allclose(selector.leave_one_out_probability(rows), q,
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        selector.leave_one_out_probability(rows), q, rtol=1e-10, atol=1e-12
+    )
     exact = CleaningSelector(damping=1e-3).fit(model, X, noisy)
     assert not isinstance(exact.fisher_.factor_, _fisher.ConjugateGradientFactor)
     assert np.max(np.abs(q - exact.leave_one_out_probability(rows))) <= 1e-3
@@ -172,8 +181,12 @@ def test_drift_counts_the_features_move():
     moved_norms = np.einsum("ij,ij->i", moved, moved) + 1.0
     drift = selector_fisher._drift(stale, P, None, moved_norms, moved)
     # the exact sum over every row (all 500 are kept: fewer than _DRIFT_ROWS)
-    want = np.sum(np.linalg.norm(moved - H, axis=1)
-                  * (np.sqrt(moved_norms) + np.sqrt(norms))) / moved_norms.sum()
+    want = (
+        np.sum(
+            np.linalg.norm(moved - H, axis=1) * (np.sqrt(moved_norms) + np.sqrt(norms))
+        )
+        / moved_norms.sum()
+    )
     assert drift == pytest.approx(want, rel=1e-12)
     assert selector_fisher._drift(stale, P, None, moved_norms) == 0.0  # linear
     # a factor that kept no features cannot tell: it is too stale to use
@@ -222,10 +235,12 @@ def test_the_inverse_of_a_kept_factor_is_computed_once():
     blocks = kept["inverse_blocks"]
     again = _fisher.leverage(factor, H[100:300], kept=kept)
     assert kept["inverse_blocks"] is blocks
-    np.testing.assert_allclose(first, _fisher.leverage(factor, H[:100]),
-                               rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(again, _fisher.leverage(factor, H[100:300]),
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        first, _fisher.leverage(factor, H[:100]), rtol=1e-12, atol=1e-14
+    )
+    np.testing.assert_allclose(
+        again, _fisher.leverage(factor, H[100:300]), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_new_features_keep_the_inverse_of_the_same_preconditioner():
@@ -252,12 +267,12 @@ def test_an_update_to_a_network_of_another_width_starts_afresh():
     fresh = TopFisherSelector(solver="cg").fit(wider, X, noisy)
     assert selector._state["dense_drift"] == 0.0  # built for this layer
     candidates = np.flatnonzero(noisy == 1)
-    np.testing.assert_allclose(selector.score(X[5], 1, candidates),
-                               fresh.score(X[5], 1, candidates), rtol=1e-6)
+    np.testing.assert_allclose(
+        selector.score(X[5], 1, candidates), fresh.score(X[5], 1, candidates), rtol=1e-6
+    )
 
 
-def test_a_skorch_net_keeps_its_factor_with_the_exact_top_pick(
-        torch_one_thread_if_any):
+def test_a_skorch_net_keeps_its_factor_with_the_exact_top_pick(torch_one_thread_if_any):
     pytest.importorskip("skorch")
     from sklearn_cincer.nets import FCNetClassifier
 
@@ -270,7 +285,7 @@ def test_a_skorch_net_keeps_its_factor_with_the_exact_top_pick(
     kept = agree = asked = 0
     for step in range(4):
         n = 500 + 25 * (step + 1)
-        net.partial_fit(X[n - 25:n], noisy[n - 25:n])
+        net.partial_fit(X[n - 25 : n], noisy[n - 25 : n])
         token = selector._state["features_token"]
         selector.update(net, X[:n], noisy[:n])
         assert selector._state["features_token"] is not token  # features moved
@@ -280,8 +295,10 @@ def test_a_skorch_net_keeps_its_factor_with_the_exact_top_pick(
             label = (noisy[t] + 1) % 3
             candidates = np.flatnonzero(noisy[:n] != label)
             asked += 1
-            agree += (selector.select(X[t], label, candidates)[0]
-                      == exact.select(X[t], label, candidates)[0])
+            agree += (
+                selector.select(X[t], label, candidates)[0]
+                == exact.select(X[t], label, candidates)[0]
+            )
     assert kept >= 3 and asked == 40
     assert agree / asked >= 0.99
 
@@ -294,11 +311,15 @@ def test_a_first_update_by_id_is_the_fit_and_the_next_reuses_it():
     fitted = CleaningSelector().fit(model, X[:600], noisy[:600])
     assert first.fisher_._state["by_id"]  # the features kept by id
     assert first.damping_ == fitted.damping_
-    np.testing.assert_allclose(first.leave_one_out_probability(),
-                               fitted.leave_one_out_probability(), rtol=1e-9)
+    np.testing.assert_allclose(
+        first.leave_one_out_probability(), fitted.leave_one_out_probability(), rtol=1e-9
+    )
     candidates = np.flatnonzero(noisy[:600] == 2)
-    np.testing.assert_allclose(first.score(X[700], 1, candidates),
-                               fitted.score(X[700], 1, candidates), rtol=1e-9)
+    np.testing.assert_allclose(
+        first.score(X[700], 1, candidates),
+        fitted.score(X[700], 1, candidates),
+        rtol=1e-9,
+    )
     token = first.fisher_._state["features_token"]
     first.update(model, X, noisy, rows=np.arange(610))
     assert first.fisher_._state["features_token"] is token  # not recomputed

@@ -43,16 +43,26 @@ def data():
 def _cleaner(oracle, m, **kw):
     params = dict(n_bootstrap=100, random_state=0, threshold=0.1)
     params.update(kw)
-    return SkepticalCleaner(LogisticRegression(), oracle=oracle,
-                            n_counter_examples=m, **params)
+    return SkepticalCleaner(
+        LogisticRegression(), oracle=oracle, n_counter_examples=m, **params
+    )
 
 
 def _query(n=3, strategy="relabel"):
-    shown = tuple(CounterExample(10 + k, np.full(2, float(k)), 1, score=3.0 - k)
-                  for k in range(n))
-    return Query(example_id=5, x=np.zeros(2), label=0, prediction=1, margin=0.7,
-                 classes=np.array([0, 1]), round=4, strategy=strategy,
-                 counter_examples=shown)
+    shown = tuple(
+        CounterExample(10 + k, np.full(2, float(k)), 1, score=3.0 - k) for k in range(n)
+    )
+    return Query(
+        example_id=5,
+        x=np.zeros(2),
+        label=0,
+        prediction=1,
+        margin=0.7,
+        classes=np.array([0, 1]),
+        round=4,
+        strategy=strategy,
+        counter_examples=shown,
+    )
 
 
 class FirstFeature(BaseSelector):
@@ -74,26 +84,65 @@ def test_query_built_from_counter_examples_fills_the_single_fields():
     np.testing.assert_array_equal(query.counter_x, np.zeros(2))
     assert [ce.example_id for ce in query.counter_examples] == [10, 11, 12]
     # the single fields alone make one counter-example, as before
-    single = Query(example_id=5, x=np.zeros(2), label=0, prediction=1, margin=0.7,
-                   classes=np.array([0, 1]), counter_example_id=3,
-                   counter_x=np.ones(2), counter_label=1, score=0.5)
+    single = Query(
+        example_id=5,
+        x=np.zeros(2),
+        label=0,
+        prediction=1,
+        margin=0.7,
+        classes=np.array([0, 1]),
+        counter_example_id=3,
+        counter_x=np.ones(2),
+        counter_label=1,
+        score=0.5,
+    )
     assert single.counter_examples == (CounterExample(3, single.counter_x, 1, 0.5),)
-    assert Query(example_id=5, x=np.zeros(2), label=0, prediction=1, margin=0.7,
-                 classes=np.array([0, 1])).counter_examples == ()
+    assert (
+        Query(
+            example_id=5,
+            x=np.zeros(2),
+            label=0,
+            prediction=1,
+            margin=0.7,
+            classes=np.array([0, 1]),
+        ).counter_examples
+        == ()
+    )
 
 
 def test_query_refuses_counter_examples_that_disagree():
     with pytest.raises(ValueError, match="first of counter_examples is 10"):
-        Query(example_id=5, x=np.zeros(2), label=0, prediction=1, margin=0.7,
-              classes=np.array([0, 1]), counter_example_id=4,
-              counter_examples=_query(2).counter_examples)
+        Query(
+            example_id=5,
+            x=np.zeros(2),
+            label=0,
+            prediction=1,
+            margin=0.7,
+            classes=np.array([0, 1]),
+            counter_example_id=4,
+            counter_examples=_query(2).counter_examples,
+        )
     twice = (CounterExample(3, np.zeros(2), 1), CounterExample(3, np.zeros(2), 1))
     with pytest.raises(ValueError, match="twice"):
-        Query(example_id=5, x=np.zeros(2), label=0, prediction=1, margin=0.7,
-              classes=np.array([0, 1]), counter_examples=twice)
+        Query(
+            example_id=5,
+            x=np.zeros(2),
+            label=0,
+            prediction=1,
+            margin=0.7,
+            classes=np.array([0, 1]),
+            counter_examples=twice,
+        )
     with pytest.raises(TypeError, match="CounterExample"):
-        Query(example_id=5, x=np.zeros(2), label=0, prediction=1, margin=0.7,
-              classes=np.array([0, 1]), counter_examples=((3, np.zeros(2), 1),))
+        Query(
+            example_id=5,
+            x=np.zeros(2),
+            label=0,
+            prediction=1,
+            margin=0.7,
+            classes=np.array([0, 1]),
+            counter_examples=((3, np.zeros(2), 1),),
+        )
 
 
 # ------------------------------------------------------------------ answers
@@ -103,22 +152,27 @@ def test_answer_labels_one_per_counter_example():
     query = _query(3)
     assert answer_labels(Answer(label=1), query) == (1, (1, 1, 1))
     assert answer_labels(Answer(label=1, counter_label=0), query) == (1, (0, 1, 1))
-    assert answer_labels(Answer(label=0, counter_labels=(None, np.int64(0), 1.0)),
-                         query) == (0, (1, 0, 1))
+    assert answer_labels(
+        Answer(label=0, counter_labels=(None, np.int64(0), 1.0)), query
+    ) == (0, (1, 0, 1))
     # the single-counter-example view stays the first one's
     assert check_answer(Answer(label=1, counter_labels=[0, 0, 0]), query) == (1, 0)
-    assert answer_labels(Answer(label=1, counter_label=0, counter_labels=(0, 1, 1)),
-                         query) == (1, (0, 1, 1))
+    assert answer_labels(
+        Answer(label=1, counter_label=0, counter_labels=(0, 1, 1)), query
+    ) == (1, (0, 1, 1))
 
 
-@pytest.mark.parametrize("answer, match", [
-    (Answer(label=1, counter_labels=(0, 1)), "shows 3 counter-example"),
-    (Answer(label=1, counter_labels=(0, 1, 1, 0)), "shows 3 counter-example"),
-    (Answer(label=1, counter_labels="011"), "give a tuple"),
-    (Answer(label=1, counter_labels=(0, 7, 1)), "counter-example 11"),
-    (Answer(label=1, counter_labels=(0, True, 1)), "counter-example 11"),
-    (Answer(label=1, counter_label=1, counter_labels=(0, 1, 1)), "must agree"),
-])
+@pytest.mark.parametrize(
+    "answer, match",
+    [
+        (Answer(label=1, counter_labels=(0, 1)), "shows 3 counter-example"),
+        (Answer(label=1, counter_labels=(0, 1, 1, 0)), "shows 3 counter-example"),
+        (Answer(label=1, counter_labels="011"), "give a tuple"),
+        (Answer(label=1, counter_labels=(0, 7, 1)), "counter-example 11"),
+        (Answer(label=1, counter_labels=(0, True, 1)), "counter-example 11"),
+        (Answer(label=1, counter_label=1, counter_labels=(0, 1, 1)), "must agree"),
+    ],
+)
 def test_bad_counter_labels_are_refused(answer, match):
     with pytest.raises(OracleError, match=match):
         answer_labels(answer, _query(3))
@@ -127,10 +181,11 @@ def test_bad_counter_labels_are_refused(answer, match):
 def test_checked_answer_fills_the_first_from_either_field():
     query = _query(2)
     assert checked_answer(Answer(label=1, counter_labels=(0.0, None)), query) == (
-        Answer(label=1, counter_label=0, counter_labels=(0, None)))
-    assert checked_answer(Answer(label=1, counter_label=0, counter_labels=(None, 0)),
-                          query) == Answer(label=1, counter_label=0,
-                                           counter_labels=(0, 0))
+        Answer(label=1, counter_label=0, counter_labels=(0, None))
+    )
+    assert checked_answer(
+        Answer(label=1, counter_label=0, counter_labels=(None, 0)), query
+    ) == Answer(label=1, counter_label=0, counter_labels=(0, 0))
     assert checked_answer(Answer(label=1), query) == Answer(label=1)
 
 
@@ -144,8 +199,9 @@ def test_simulated_oracle_answers_each_counter_example_by_its_id():
     for n in (1, 2):
         assert answer_labels(noisy(_query(n)), _query(n))[1] == three[:n]
     # one counter-example: the answer is as it always was
-    assert SimulatedOracle(y_true)(_query(1)) == Answer(label=1, counter_label=0,
-                                                        annotator="simulated")
+    assert SimulatedOracle(y_true)(_query(1)) == Answer(
+        label=1, counter_label=0, annotator="simulated"
+    )
 
 
 # --------------------------------------------------------------- the loop
@@ -181,9 +237,13 @@ def test_fewer_candidates_than_m_show_fewer():
     y_noisy[20:] = 1
     spy = SpyOracle(y_true)
     X_all = np.r_[X[:40], [[0.05]]]
-    cleaner = SkepticalCleaner(LogisticRegression(C=100), n_bootstrap=40,
-                               n_counter_examples=5, threshold=0.0,
-                               oracle=spy).fit(X_all, np.r_[y_noisy[:40], [1]])
+    cleaner = SkepticalCleaner(
+        LogisticRegression(C=100),
+        n_bootstrap=40,
+        n_counter_examples=5,
+        threshold=0.0,
+        oracle=spy,
+    ).fit(X_all, np.r_[y_noisy[:40], [1]])
     for query, record in zip(spy.queries, cleaner.history_):
         candidates = int(np.sum(cleaner.y_cleaned_[:40] == query.prediction)) + 5
         assert 1 <= len(query.counter_examples) <= min(5, candidates)
@@ -202,7 +262,8 @@ def test_every_counter_example_is_answered_and_recorded(data):
         assert record.counter_example_id == ids[0]
         assert record.scores == tuple(ce.score for ce in query.counter_examples)
         assert record.counter_labels_before == tuple(
-            ce.label for ce in query.counter_examples)
+            ce.label for ce in query.counter_examples
+        )
         assert record.counter_labels_after == tuple(y[list(ids)])
         assert record.counter_label_after == y[ids[0]]
         n_relabeled += sum(record.relabeled_counter_examples)
@@ -219,8 +280,10 @@ def test_every_counter_example_is_answered_and_recorded(data):
 
 def test_more_counter_examples_clean_more_labels(data):
     X, y, y_noisy = data
-    wrong = [int(np.sum(_cleaner(SimulatedOracle(y), m).fit(X, y_noisy).y_cleaned_
-                        != y)) for m in (1, 3)]
+    wrong = [
+        int(np.sum(_cleaner(SimulatedOracle(y), m).fit(X, y_noisy).y_cleaned_ != y))
+        for m in (1, 3)
+    ]
     assert wrong[1] < wrong[0]
 
 
@@ -247,8 +310,10 @@ def test_drop_removes_every_counter_example_shown(data):
 
 def test_none_ignores_n_counter_examples(data):
     X, y, y_noisy = data
-    one, three = (_cleaner(SimulatedOracle(y), m, counter_examples="none")
-                  .fit(X, y_noisy) for m in (1, 3))
+    one, three = (
+        _cleaner(SimulatedOracle(y), m, counter_examples="none").fit(X, y_noisy)
+        for m in (1, 3)
+    )
     assert one.history_ == three.history_
     assert all(r.counter_example_ids == () for r in three.history_)
 
@@ -262,12 +327,16 @@ def test_oracle_none_records_every_counter_example(data):
     np.testing.assert_array_equal(cleaner.y_cleaned_, y_noisy)
 
 
-@pytest.mark.parametrize("bad", [
-    lambda q: Answer(label=q.label, counter_labels=(q.counter_label,)),
-    lambda q: Answer(label=q.label, counter_labels=(None, "nine")),
-    lambda q: Answer(label=q.label, counter_label=q.prediction,
-                     counter_labels=(q.label, None)),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda q: Answer(label=q.label, counter_labels=(q.counter_label,)),
+        lambda q: Answer(label=q.label, counter_labels=(None, "nine")),
+        lambda q: Answer(
+            label=q.label, counter_label=q.prediction, counter_labels=(q.label, None)
+        ),
+    ],
+)
 def test_a_bad_answer_leaves_the_cleaner_as_it_was(data, bad):
     X, y, y_noisy = data
     cleaner = _cleaner(SimulatedOracle(y), 2).fit(X[:150], y_noisy[:150])
@@ -290,9 +359,17 @@ def test_n_counter_examples_is_validated_before_anything(data, m):
 def test_old_pickled_record_gets_its_counter_example_tuples(data):
     X, y, y_noisy = data
     record = _cleaner(SimulatedOracle(y), 1).fit(X, y_noisy).history_[0]
-    state = {k: v for k, v in vars(record).items()
-             if k not in ("counter_example_ids", "scores", "counter_labels_before",
-                          "counter_labels_after")}
+    state = {
+        k: v
+        for k, v in vars(record).items()
+        if k
+        not in (
+            "counter_example_ids",
+            "scores",
+            "counter_labels_before",
+            "counter_labels_after",
+        )
+    }
     old = object.__new__(type(record))
     old.__setstate__(state)
     assert old == record and old.counter_example_ids == (record.counter_example_id,)
@@ -307,13 +384,23 @@ def test_store_key_of_one_counter_example_is_unchanged():
 
     query = _query(1)
     assert question_key(query) == json.dumps(
-        [5, 10, 0, 1, "relabel", array_fingerprint(query.x),
-         array_fingerprint(query.counter_x)])
+        [
+            5,
+            10,
+            0,
+            1,
+            "relabel",
+            array_fingerprint(query.x),
+            array_fingerprint(query.counter_x),
+        ]
+    )
     # each further counter-example's id, label and features are in the key
     keys = {question_key(_query(2))}
     moved = _query(2)
-    other = (moved.counter_examples[0],
-             CounterExample(11, np.full(2, 9.0), 1, score=2.0))
+    other = (
+        moved.counter_examples[0],
+        CounterExample(11, np.full(2, 9.0), 1, score=2.0),
+    )
     keys.add(question_key(Query(**{**vars(moved), "counter_examples": other})))
     relabeled = (moved.counter_examples[0], CounterExample(11, np.ones(2), 0))
     keys.add(question_key(Query(**{**vars(moved), "counter_examples": relabeled})))
@@ -324,10 +411,15 @@ def test_store_records_and_replays_every_counter_example(tmp_path):
     store = AnnotationStore(tmp_path / "s.sqlite")
     query = _query(3)
     qid = store.record_question(query)
-    store.record_answer(qid, checked_answer(
-        Answer(label=1, counter_labels=(None, 0, None), annotator="ana"), query))
+    store.record_answer(
+        qid,
+        checked_answer(
+            Answer(label=1, counter_labels=(None, 0, None), annotator="ana"), query
+        ),
+    )
     assert store.find_answer(query) == Answer(
-        label=1, counter_label=1, counter_labels=(1, 0, 1), annotator="ana")
+        label=1, counter_label=1, counter_labels=(1, 0, 1), annotator="ana"
+    )
     (row,) = store.records()
     assert row["counter_example_ids"] == [10, 11, 12]
     assert row["scores"] == [3.0, 2.0, 1.0]
@@ -338,9 +430,14 @@ def test_store_records_and_replays_every_counter_example(tmp_path):
     # one counter-example: its row is as before, the lists derived from it
     single = _query(1)
     store.record_answer(store.record_question(single), Answer(label=0))
-    raw = sqlite3.connect(tmp_path / "s.sqlite").execute(
-        "SELECT counter_example_ids, counter_labels_after FROM questions "
-        "WHERE question_id = 2").fetchone()
+    raw = (
+        sqlite3.connect(tmp_path / "s.sqlite")
+        .execute(
+            "SELECT counter_example_ids, counter_labels_after FROM questions "
+            "WHERE question_id = 2"
+        )
+        .fetchone()
+    )
     assert raw == (None, None)
     assert store.records()[1]["counter_labels_after"] == [1]
     # a revision (undo) keeps every label too
@@ -398,8 +495,13 @@ def _version_2_store(path, query, answer):
         "label_after, counter_label_after, annotator, asked_at, answered_at, qkey, "
         "x_fingerprint, counter_x_fingerprint) VALUES ('answered', 4, 5, 10, "
         "'relabel', '0', '1', '1', 0.7, 3.0, ?, ?, 'ana', 't', 't', ?, ?, ?)",
-        (json.dumps(answer.label), json.dumps(answer.counter_label),
-         question_key(query)) + tuple(json.loads(question_key(query))[5:]))
+        (
+            json.dumps(answer.label),
+            json.dumps(answer.counter_label),
+            question_key(query),
+        )
+        + tuple(json.loads(question_key(query))[5:]),
+    )
     conn.commit()
     conn.close()
 
@@ -410,8 +512,9 @@ def test_a_version_2_store_replays_and_is_upgraded(tmp_path):
     _version_2_store(path, query, Answer(label=1, counter_label=0))
     # read-only: replays without the new columns, and leaves the file be
     reader = AnnotationStore(path, read_only=True)
-    assert reader.find_answer(query) == Answer(label=1, counter_label=0,
-                                               annotator="ana")
+    assert reader.find_answer(query) == Answer(
+        label=1, counter_label=0, annotator="ana"
+    )
     assert reader.records()[0]["counter_labels_after"] == [0]
     reader.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
@@ -419,8 +522,7 @@ def test_a_version_2_store_replays_and_is_upgraded(tmp_path):
         store = AnnotationStore(path)  # writable: upgraded in place
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
     assert version == _store_module._SCHEMA_VERSION > 3
-    assert store.find_answer(query) == Answer(label=1, counter_label=0,
-                                              annotator="ana")
+    assert store.find_answer(query) == Answer(label=1, counter_label=0, annotator="ana")
     qid = store.record_question(_query(2))
     store.record_answer(qid, Answer(label=1, counter_labels=(0, 0)))
     assert store.find_answer(_query(2)).counter_labels == (0, 0)
@@ -436,12 +538,23 @@ def test_export_has_columns_for_each_counter_example(tmp_path, data):
     path = tmp_path / "batch.csv"
     export_questions(cleaner.history_, path, rows=[f"r{i}" for i in range(200)])
     header = path.read_text().splitlines()[0].split(",")
-    assert header[header.index("score") + 1:header.index("answer")] == [
-        "counter_example_id_2", "counter_row_2", "counter_label_2", "score_2",
-        "counter_example_id_3", "counter_row_3", "counter_label_3", "score_3"]
-    assert header[header.index("answer"):] == [
-        "answer", "counter_answer", "counter_answer_2", "counter_answer_3",
-        "annotator"]
+    assert header[header.index("score") + 1 : header.index("answer")] == [
+        "counter_example_id_2",
+        "counter_row_2",
+        "counter_label_2",
+        "score_2",
+        "counter_example_id_3",
+        "counter_row_3",
+        "counter_label_3",
+        "score_3",
+    ]
+    assert header[header.index("answer") :] == [
+        "answer",
+        "counter_answer",
+        "counter_answer_2",
+        "counter_answer_3",
+        "annotator",
+    ]
     record = cleaner.history_[0]
     with open(path) as handle:
         first = next(csv.DictReader(handle))
@@ -452,5 +565,6 @@ def test_export_has_columns_for_each_counter_example(tmp_path, data):
 def test_default_selector_is_the_cleaning_selector():
     # the measurements of docs/user_guide/several_ce.rst ran with the default
     cleaner = SkepticalCleaner(LogisticRegression()).fit(
-        np.r_[np.zeros((5, 1)), np.ones((5, 1))], np.r_[np.zeros(5), np.ones(5)])
+        np.r_[np.zeros((5, 1)), np.ones((5, 1))], np.r_[np.zeros(5), np.ones(5)]
+    )
     assert isinstance(cleaner.selector_, CleaningSelector)

@@ -84,7 +84,9 @@ def test_fcnet_architecture():
     net = FCNet(20, 4)
     linear = [m for m in net.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [
-        (20, 64), (64, 32), (32, 4)
+        (20, 64),
+        (64, 32),
+        (32, 4),
     ]
     dropout = [m.p for m in net.modules() if isinstance(m, nn.Dropout)]
     assert dropout == [0.2, 0.2]
@@ -99,7 +101,8 @@ def test_convnet_accepts_the_input_size(n_features, shape, flat):
     net = ConvNet(n_features, 10, image_shape=shape)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.out_channels, c.kernel_size) for c in convs] == [
-        (32, (3, 3)), (64, (3, 3))
+        (32, (3, 3)),
+        (64, (3, 3)),
     ]
     dense = [m for m in net.modules() if isinstance(m, nn.Linear)]
     assert (dense[0].in_features, dense[0].out_features) == (flat, 64)
@@ -167,8 +170,9 @@ def test_warm_start_continues_from_current_weights(digits):
 
 def test_labels_any_values_and_partial_fit_classes(digits):
     X, y = digits
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six",
-                      "seven", "eight", "nine"])
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
     net = LogRegNetClassifier(max_epochs=2, random_state=0).fit(X, names[y])
     assert list(net.classes_) == sorted(names)
     assert set(net.predict(X[:20])) <= set(names)
@@ -306,7 +310,10 @@ def test_cleaner_with_fc_net(digits, refit):
     y[flip] = (y[flip] + 1 + rng.randint(9, size=14)) % 10
     net = FCNetClassifier(max_epochs=5)
     cleaner = SkepticalCleaner(
-        net, oracle=SimulatedOracle(y_true), n_bootstrap=60, refit=refit,
+        net,
+        oracle=SimulatedOracle(y_true),
+        n_bootstrap=60,
+        refit=refit,
         threshold=0.0,
         random_state=0,
     ).fit(X, y)
@@ -324,7 +331,9 @@ def test_cleaner_with_fc_net(digits, refit):
 def test_cleaner_with_cnn_on_digit_images(digits):
     X, y = digits
     cleaner = SkepticalCleaner(
-        ConvNetClassifier(max_epochs=2), n_bootstrap=40, threshold=0.0,
+        ConvNetClassifier(max_epochs=2),
+        n_bootstrap=40,
+        threshold=0.0,
         random_state=0,
     ).fit(X[:44], y[:44])
     assert cleaner.estimator_.module_.image_shape == (1, 8, 8)
@@ -334,7 +343,9 @@ def test_cleaner_with_cnn_on_digit_images(digits):
 def test_incremental_refit_keeps_training_the_same_module(digits):
     X, y = digits
     cleaner = SkepticalCleaner(
-        FCNetClassifier(max_epochs=5), n_bootstrap=60, refit="incremental",
+        FCNetClassifier(max_epochs=5),
+        n_bootstrap=60,
+        refit="incremental",
         random_state=0,
     ).fit(X[:60], y[:60])
     n_epochs = len(cleaner.estimator_.history)

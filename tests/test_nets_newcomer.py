@@ -31,9 +31,14 @@ def to_float32(X):
 
 def _net(**kwargs):
     return skorch.NeuralNetClassifier(
-        FCNet, module__n_features=30, module__n_classes=2,
-        criterion=torch.nn.CrossEntropyLoss, train_split=None, max_epochs=3,
-        verbose=0, **kwargs,
+        FCNet,
+        module__n_features=30,
+        module__n_classes=2,
+        criterion=torch.nn.CrossEntropyLoss,
+        train_split=None,
+        max_epochs=3,
+        verbose=0,
+        **kwargs,
     )
 
 
@@ -41,8 +46,13 @@ def test_docs_plain_skorch_recipe_refits_incrementally(breast):
     X, y, y_noisy = breast
     torch.manual_seed(0)
     recipe = make_pipeline(FunctionTransformer(to_float32), _net(classes=[0, 1]))
-    cleaner = SkepticalCleaner(recipe, oracle=SimulatedOracle(y), threshold=0.0,
-                               refit="incremental", random_state=0)
+    cleaner = SkepticalCleaner(
+        recipe,
+        oracle=SimulatedOracle(y),
+        threshold=0.0,
+        refit="incremental",
+        random_state=0,
+    )
     cleaner.fit(X, y_noisy)
     assert cleaner.refit_method_ == "partial_fit"
     net = cleaner.estimator_[-1]
@@ -54,8 +64,11 @@ def test_docs_plain_skorch_recipe_refits_incrementally(breast):
 def test_float64_rows_into_a_plain_skorch_net_is_a_clear_error(breast):
     X, y, y_noisy = breast
     cleaner = SkepticalCleaner(_net(), oracle=SimulatedOracle(y))
-    with pytest.raises(TypeError, match="float64.*FunctionTransformer"
-                       r"\(to_float32\).*PaperNetClassifier"):
+    with pytest.raises(
+        TypeError,
+        match="float64.*FunctionTransformer"
+        r"\(to_float32\).*PaperNetClassifier",
+    ):
         cleaner.fit(X, y_noisy)
     assert not hasattr(cleaner, "estimator_")
 
@@ -70,7 +83,9 @@ def test_same_seed_same_history_whatever_the_ambient_torch_threads(breast):
         try:
             cleaner = SkepticalCleaner(
                 FCNetClassifier(random_state=0, max_epochs=5),
-                oracle=SimulatedOracle(y), threshold=0.0, refit="incremental",
+                oracle=SimulatedOracle(y),
+                threshold=0.0,
+                refit="incremental",
                 random_state=0,
             ).fit(X[:115], y_noisy[:115])
         finally:

@@ -53,11 +53,17 @@ def noisy_digits():
 
 def _clean(X, y, y_noisy, **net_params):
     CALLS.clear()
-    net = FCNetClassifier(random_state=0, callbacks=[("count", CountTraining())],
-                          **net_params)
-    return SkepticalCleaner(net, oracle=SimulatedOracle(y), n_bootstrap=400,
-                            refit="incremental", threshold=0.0,
-                            random_state=0).fit(X, y_noisy)
+    net = FCNetClassifier(
+        random_state=0, callbacks=[("count", CountTraining())], **net_params
+    )
+    return SkepticalCleaner(
+        net,
+        oracle=SimulatedOracle(y),
+        n_bootstrap=400,
+        refit="incremental",
+        threshold=0.0,
+        random_state=0,
+    ).fit(X, y_noisy)
 
 
 def test_incremental_net_learns_the_rounds_rows_for_a_few_epochs(noisy_digits):
@@ -72,8 +78,9 @@ def test_incremental_net_learns_the_rounds_rows_for_a_few_epochs(noisy_digits):
     for t, (rows, epochs, samples) in enumerate(rounds, start=1):
         # The new row, the relabeled ones, the replay: never the training
         # set (400 + t rows), never max_epochs of anything.
-        assert rows == min(_REPLAY_ROWS, 399 + t - relabeled.get(t, 0)) + 1 + \
-            relabeled.get(t, 0)
+        assert rows == min(
+            _REPLAY_ROWS, 399 + t - relabeled.get(t, 0)
+        ) + 1 + relabeled.get(t, 0)
         assert epochs == _NET_EPOCHS < 40
         assert samples == epochs * rows
     # One module trained on throughout: its history counts every epoch.
@@ -105,12 +112,17 @@ def test_a_plain_net_keeps_its_classes_when_a_round_lacks_some(noisy_digits):
     # skorch's NeuralNetClassifier infers classes_ from every y it is given.
     X, y, _ = noisy_digits
     net = skorch.NeuralNetClassifier(
-        FCNet, module__n_features=64, module__n_classes=10, max_epochs=2,
-        criterion=torch.nn.CrossEntropyLoss, train_split=None, verbose=0)
+        FCNet,
+        module__n_features=64,
+        module__n_classes=10,
+        max_epochs=2,
+        criterion=torch.nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+    )
     model = make_pipeline(FunctionTransformer(to_float32), net).fit(X, y)
     before = [p.detach().clone() for p in net.module_.parameters()]
     refit_partial_fit(model, X[y == 3][:5], y[y == 3][:5])
     np.testing.assert_array_equal(net.classes_, np.arange(10))
     assert len(net.history) == 2 + 2  # min(max_epochs, the bound) epochs
-    assert any(not torch.equal(a, b)
-               for a, b in zip(before, net.module_.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.module_.parameters()))

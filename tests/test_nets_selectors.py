@@ -91,8 +91,11 @@ def test_torch_top_fisher_in_the_cleaner(data):
 
     X, y = data
     cleaner = SkepticalCleaner(
-        FCNetClassifier(max_epochs=3), selector=TorchTopFisherSelector(),
-        n_bootstrap=50, threshold=0.0, random_state=0,
+        FCNetClassifier(max_epochs=3),
+        selector=TorchTopFisherSelector(),
+        n_bootstrap=50,
+        threshold=0.0,
+        random_state=0,
     ).fit(X[:56], y[:56])
     assert all(r.counter_example_id is not None for r in cleaner.history_)
 
@@ -105,11 +108,13 @@ def test_per_example_gradients_equal_an_autograd_loop(data, small_net):
     view = parameter_view(small_net, needs="test")
     assert view.n_params == 64 * 5 + 5 + 5 * 4 + 4 + 4 * 4 + 4
     G = np.concatenate(list(view.gradients(X[:20], y[:20], batch_size=7)))
-    np.testing.assert_allclose(G, _loop_gradients(small_net, X[:20], y[:20]),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        G, _loop_gradients(small_net, X[:20], y[:20]), rtol=1e-4, atol=1e-6
+    )
     v = np.random.RandomState(0).randn(view.n_params)
-    np.testing.assert_allclose(view.gradient_dot(X[:20], y[:20], v, batch_size=6),
-                               G @ v, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(
+        view.gradient_dot(X[:20], y[:20], v, batch_size=6), G @ v, rtol=1e-9, atol=1e-10
+    )
 
 
 def test_last_layer_block_matches_the_numpy_math(data, small_net):
@@ -167,13 +172,13 @@ def test_hvp_equals_the_exact_hessian(data, small_net):
 
 def test_hvp_includes_weight_decay(data):
     X, y = data
-    net = FCNetClassifier(module__hidden=(3,), max_epochs=2, random_state=0,
-                          optimizer__weight_decay=0.1).fit(X[:30], y[:30])
+    net = FCNetClassifier(
+        module__hidden=(3,), max_epochs=2, random_state=0, optimizer__weight_decay=0.1
+    ).fit(X[:30], y[:30])
     view = skorch_parameter_view(net)
     H = _flat_loss_hessian(net, X[:30], y[:30], weight_decay=0.1)
     v = np.random.RandomState(2).randn(view.n_params)
-    np.testing.assert_allclose(view.hvp(X[:30], y[:30], v), H @ v, rtol=1e-6,
-                               atol=1e-9)
+    np.testing.assert_allclose(view.hvp(X[:30], y[:30], v), H @ v, rtol=1e-6, atol=1e-9)
 
 
 def test_fisher_equals_the_expectation_over_labels(data, small_net):
@@ -186,8 +191,9 @@ def test_fisher_equals_the_expectation_over_labels(data, small_net):
         G = _loop_gradients(small_net, X[:15], np.full(15, label))
         F += (G * P[:, a : a + 1]).T @ G
     F /= 15
-    np.testing.assert_allclose(view.fisher(X[:15], batch_size=4), F, rtol=1e-4,
-                               atol=1e-7)
+    np.testing.assert_allclose(
+        view.fisher(X[:15], batch_size=4), F, rtol=1e-4, atol=1e-7
+    )
 
 
 def test_full_fisher_refuses_what_does_not_fit(small_net, monkeypatch):
@@ -214,8 +220,9 @@ def test_all_parameter_selectors_run_on_skorch_nets(data, small_net):
     practical = PracticalFisherSelector().fit(small_net, X, y)
     G = _loop_gradients(small_net, X, y)
     g_t = _loop_gradients(small_net, X[:1], np.array([1]))[0]
-    np.testing.assert_allclose(practical.score(X[0], 1, candidates),
-                               -G[candidates] @ g_t, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        practical.score(X[0], 1, candidates), -G[candidates] @ g_t, rtol=1e-4, atol=1e-7
+    )
     for selector in (FullFisherSelector(), InfluenceSelector(depth=20, random_state=0)):
         scores = selector.fit(small_net, X, y).score(X[0], 1, candidates)
         assert scores.shape == candidates.shape

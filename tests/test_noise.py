@@ -56,8 +56,9 @@ def test_confusion_follows_the_rows_of_the_matrix():
     # 2; class 2 never confused: uniform over the others
     confusion = np.array([[50, 30, 10], [0, 50, 20], [0, 0, 50]])
     y = np.repeat(np.arange(3), 4000)
-    y_noisy, is_noisy = make_label_noise(y, 0.5, kind="confusion",
-                                         confusion=confusion, random_state=0)
+    y_noisy, is_noisy = make_label_noise(
+        y, 0.5, kind="confusion", confusion=confusion, random_state=0
+    )
     assert is_noisy.sum() == 6000
     np.testing.assert_array_equal(is_noisy, y_noisy != y)
     from_0 = np.bincount(y_noisy[is_noisy & (y == 0)], minlength=3)
@@ -72,8 +73,7 @@ def test_confusion_learnt_from_a_model_on_clean_labels():
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
-    y_noisy, is_noisy = make_label_noise(y, 0.2, kind="confusion", X=X,
-                                         random_state=0)
+    y_noisy, is_noisy = make_label_noise(y, 0.2, kind="confusion", X=X, random_state=0)
     assert is_noisy.sum() == round(0.2 * len(y))
     np.testing.assert_array_equal(is_noisy, y_noisy != y)
     # the flips follow what a model confuses: far from uniform, each class
@@ -95,8 +95,9 @@ def test_confusion_bad_input_fails_before_any_draw():
     with pytest.raises(ValueError, match="non-negative"):
         make_label_noise(y, 0.2, kind="confusion", confusion=-np.ones((3, 3)))
     with pytest.raises(ValueError, match="two examples of every class"):
-        make_label_noise(np.array([0, 1, 1, 2, 2]), 0.2, kind="confusion",
-                         X=np.ones((5, 2)))
+        make_label_noise(
+            np.array([0, 1, 1, 2, 2]), 0.2, kind="confusion", X=np.ones((5, 2))
+        )
 
 
 def test_uniform_and_pairwise_draws_unchanged():

@@ -16,9 +16,18 @@ from sklearn_cincer.oracles import (
     read_answers,
 )
 
-KEYS = ("round", "example_id", "counter_example_id", "label_before", "label_after",
-        "counter_label_before", "counter_label_after", "dropped",
-        "counter_example_ids", "counter_labels_after")
+KEYS = (
+    "round",
+    "example_id",
+    "counter_example_id",
+    "label_before",
+    "label_after",
+    "counter_label_before",
+    "counter_label_after",
+    "dropped",
+    "counter_example_ids",
+    "counter_labels_after",
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +39,13 @@ def data():
 
 
 def _cleaner(oracle, strategy="relabel", m=1):
-    return SkepticalCleaner(LogisticRegression(), oracle=oracle, random_state=0,
-                            counter_examples=strategy, n_counter_examples=m)
+    return SkepticalCleaner(
+        LogisticRegression(),
+        oracle=oracle,
+        random_state=0,
+        counter_examples=strategy,
+        n_counter_examples=m,
+    )
 
 
 def _team_answers(path, y_true):
@@ -58,12 +72,20 @@ def _team_answers(path, y_true):
             writer.writerows(rows)
 
 
-@pytest.mark.parametrize("suffix, strategy, m", [
-    (".csv", "relabel", 1), (".json", "drop", 1),
-    # several counter-examples per question: a column group each
-    (".csv", "relabel", 2), (".json", "relabel", 3), (".csv", "drop", 2)])
+@pytest.mark.parametrize(
+    "suffix, strategy, m",
+    [
+        (".csv", "relabel", 1),
+        (".json", "drop", 1),
+        # several counter-examples per question: a column group each
+        (".csv", "relabel", 2),
+        (".json", "relabel", 3),
+        (".csv", "drop", 2),
+    ],
+)
 def test_batches_until_nothing_is_left_equal_the_interactive_run(
-        tmp_path, data, suffix, strategy, m):
+    tmp_path, data, suffix, strategy, m
+):
     X, y, y_noisy = data
     interactive = _cleaner(SimulatedOracle(y), strategy, m).fit(X, y_noisy)
 
@@ -92,8 +114,7 @@ def test_batches_until_nothing_is_left_equal_the_interactive_run(
     assert len(batches) > 1
     assert {len(r.counter_example_ids) for r in cleaner.history_} == {m}
     if m > 1:
-        assert all(len(row["counter_answers"]) == m
-                   for row in read_answers(batches[0]))
+        assert all(len(row["counter_answers"]) == m for row in read_answers(batches[0]))
 
 
 def test_first_batch_alone_cleans_what_it_answers(tmp_path, data):
@@ -136,13 +157,20 @@ def test_fallback_answers_what_the_files_do_not(tmp_path, data):
 
 def test_read_answers_skips_empty_answers_and_checks_columns(tmp_path):
     path = tmp_path / "a.csv"
-    path.write_text("example_id,counter_example_id,label,counter_label,answer\n"
-                    "5,,a,,b\n6,2,a,b,\n")
-    assert read_answers(path) == [{
-        "example_id": 5, "counter_example_id": None, "label": "a",
-        "counter_label": None, "answer": "b", "counter_answer": None,
-        "annotator": None,
-    }]
+    path.write_text(
+        "example_id,counter_example_id,label,counter_label,answer\n5,,a,,b\n6,2,a,b,\n"
+    )
+    assert read_answers(path) == [
+        {
+            "example_id": 5,
+            "counter_example_id": None,
+            "label": "a",
+            "counter_label": None,
+            "answer": "b",
+            "counter_answer": None,
+            "annotator": None,
+        }
+    ]
     bad = tmp_path / "bad.csv"
     bad.write_text("id,label\n1,a\n")
     with pytest.raises(ValueError, match="lacks the column"):

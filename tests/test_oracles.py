@@ -7,8 +7,13 @@ from sklearn_cincer.oracles import Answer, OracleError, Query, check_answer
 
 def make_query(example_id=3, counter_example_id=1, classes=(0, 1, 2)):
     return Query(
-        example_id=example_id, x=np.zeros(2), label=0, prediction=1, margin=0.5,
-        classes=np.array(classes), counter_example_id=counter_example_id,
+        example_id=example_id,
+        x=np.zeros(2),
+        label=0,
+        prediction=1,
+        margin=0.5,
+        classes=np.array(classes),
+        counter_example_id=counter_example_id,
         counter_x=None if counter_example_id is None else np.ones(2),
         counter_label=None if counter_example_id is None else 1,
     )
@@ -18,7 +23,9 @@ def test_perfect_oracle_answers_true_labels_by_id():
     oracle = SimulatedOracle([2, 0, 1, 1])
     answer = oracle(make_query(example_id=3, counter_example_id=0))
     assert answer == Answer(label=1, counter_label=2, annotator="simulated")
-    assert oracle(make_query(example_id=2, counter_example_id=None)).counter_label is None
+    assert (
+        oracle(make_query(example_id=2, counter_example_id=None)).counter_label is None
+    )
 
 
 def test_error_rate_one_is_always_wrong_and_within_classes():
@@ -62,8 +69,19 @@ def test_check_answer():
 
 
 @pytest.mark.parametrize(
-    "bad", [[0, 1], np.array([1]), [[1]], (1,), np.array([[2]]), {1}, None, "1",
-            1.5, float("nan")],
+    "bad",
+    [
+        [0, 1],
+        np.array([1]),
+        [[1]],
+        (1,),
+        np.array([[2]]),
+        {1},
+        None,
+        "1",
+        1.5,
+        float("nan"),
+    ],
 )
 def test_check_answer_refuses_what_is_not_one_class(bad):
     query = make_query(example_id=11)
@@ -132,9 +150,13 @@ def test_simulated_oracle_across_partial_fit():
     y, _ = make_label_noise(y_true, 0.3, random_state=0)
 
     def cleaner(oracle):
-        return SkepticalCleaner(make_pipeline(StandardScaler(), LogisticRegression()),
-                                oracle=oracle, n_bootstrap=100, random_state=0,
-                                verbose=0).fit(X[:300], y[:300])
+        return SkepticalCleaner(
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            oracle=oracle,
+            n_bootstrap=100,
+            random_state=0,
+            verbose=0,
+        ).fit(X[:300], y[:300])
 
     # the true labels of fit's rows only: asked about a later id, it says how
     short = cleaner(SimulatedOracle(y_true[:300]))

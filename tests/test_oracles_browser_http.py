@@ -28,10 +28,18 @@ PAYLOAD = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1
 
 
 def _query(example_id=42, counter_id=7, **kw):
-    params = dict(x=np.array([1.0, 5.0, 0.5]), label="spam", prediction="ham",
-                  margin=0.6, classes=np.array(["ham", "spam", "eggs"]),
-                  counter_x=np.array([1.0, 2.0, 0.6]), counter_label="ham",
-                  score=2.5, round=3, feature_names=np.array(["a", "b", "c"]))
+    params = dict(
+        x=np.array([1.0, 5.0, 0.5]),
+        label="spam",
+        prediction="ham",
+        margin=0.6,
+        classes=np.array(["ham", "spam", "eggs"]),
+        counter_x=np.array([1.0, 2.0, 0.6]),
+        counter_label="ham",
+        score=2.5,
+        round=3,
+        feature_names=np.array(["a", "b", "c"]),
+    )
     params.update(kw)
     return Query(example_id=example_id, counter_example_id=counter_id, **params)
 
@@ -62,13 +70,16 @@ def request(oracle, method, path, body=None, headers=None, token=True):
     full = (parts.path if token else "/") + path
     hdrs = {}
     if method == "POST":
-        hdrs = {"Content-Type": "application/json",
-                "X-Cincer-Token": parts.path.strip("/"),
-                "Origin": f"http://127.0.0.1:{parts.port}"}
+        hdrs = {
+            "Content-Type": "application/json",
+            "X-Cincer-Token": parts.path.strip("/"),
+            "Origin": f"http://127.0.0.1:{parts.port}",
+        }
     hdrs.update(headers or {})
     hdrs = {k: v for k, v in hdrs.items() if v is not None}
-    conn.request(method, full, body=None if body is None else json.dumps(body),
-                 headers=hdrs)
+    conn.request(
+        method, full, body=None if body is None else json.dumps(body), headers=hdrs
+    )
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
@@ -142,8 +153,12 @@ def test_refuses_foreign_host_and_cross_origin_writes(oracle):
     for headers in refusals:
         status, _, _ = request(oracle, "POST", "answer", body=good, headers=headers)
         assert status in (403, 415), headers
-    assert request(oracle, "POST", "undo", headers={"Origin": "http://evil.example"},
-                   body={})[0] == 403
+    assert (
+        request(
+            oracle, "POST", "undo", headers={"Origin": "http://evil.example"}, body={}
+        )[0]
+        == 403
+    )
     assert asker.thread.is_alive()  # nothing got through
     assert request(oracle, "POST", "answer", body=dict(good, qid=999))[0] == 409
     assert request(oracle, "POST", "answer", body=dict(good, label=3))[0] == 400
@@ -181,8 +196,9 @@ def test_state_shows_the_pair(oracle):
     # b differs most (5 vs 2), then a is equal: only differing ones highlighted
     assert re.search(r'<tr class="diff"><th>b</th><td>5</td>', state["example"]["html"])
     assert '<tr class="diff"><th>a</th>' not in state["example"]["html"]
-    request(oracle, "POST", "answer", body={"qid": state["qid"], "skip": True,
-                                            "label": 0})
+    request(
+        oracle, "POST", "answer", body={"qid": state["qid"], "skip": True, "label": 0}
+    )
     answer = asker.join()
     assert answer == Answer("spam", "ham", "ana", skipped=True)
 
@@ -191,8 +207,11 @@ def test_long_poll_returns_when_the_question_changes(oracle):
     _, _, first = request(oracle, "GET", "state")
     assert first["status"] == "waiting"
     result = {}
-    poll = threading.Thread(target=lambda: result.update(
-        request(oracle, "GET", f"state?since={first['version']}")[2]))
+    poll = threading.Thread(
+        target=lambda: result.update(
+            request(oracle, "GET", f"state?since={first['version']}")[2]
+        )
+    )
     poll.start()
     time.sleep(0.3)
     assert poll.is_alive()  # waiting for news
@@ -210,8 +229,12 @@ def test_undo_revises_the_last_answer_into_the_store(oracle, tmp_path):
     s1 = wait_state(oracle, "question")
     assert s1["can_undo"] is False
     assert request(oracle, "POST", "undo", body={})[0] == 409  # nothing to undo
-    request(oracle, "POST", "answer", body={"qid": s1["qid"], "label": 0,
-                                            "counter_label": 0})
+    request(
+        oracle,
+        "POST",
+        "answer",
+        body={"qid": s1["qid"], "label": 0, "counter_label": 0},
+    )
     assert asker.join() == Answer("ham", "ham", "ana")
     asker = Asker(session, q2)
     s2 = wait_state(oracle, "question", qid=s1["qid"] + 1)
@@ -220,11 +243,18 @@ def test_undo_revises_the_last_answer_into_the_store(oracle, tmp_path):
     rev = reply["state"]
     assert rev["status"] == "revising" and rev["qid"] == s1["qid"]
     assert rev["example"]["id"] == 42 and rev["preset"] == {
-        "label": 0, "counter": 0, "counters": [0]}
+        "label": 0,
+        "counter": 0,
+        "counters": [0],
+    }
     assert "revising your last answer" in rev["message"]
     # the revised question's answer is a revision; the current question still waits
-    request(oracle, "POST", "answer", body={"qid": rev["qid"], "label": 2,
-                                            "counter_label": 2})
+    request(
+        oracle,
+        "POST",
+        "answer",
+        body={"qid": rev["qid"], "label": 2, "counter_label": 2},
+    )
     back = wait_state(oracle, "question", qid=s2["qid"])
     assert back["example"]["id"] == 43 and "Revision saved" in back["message"]
     # no cleaner runs here to apply it: the page says it waits for a rerun
@@ -268,8 +298,11 @@ def test_close_and_timeout_raise_oracle_errors(oracle):
 
 
 def test_everything_is_escaped(oracle):
-    q = _query(label=PAYLOAD, classes=np.array(["ham", PAYLOAD]),
-               feature_names=np.array([PAYLOAD, "b", "c"]))
+    q = _query(
+        label=PAYLOAD,
+        classes=np.array(["ham", PAYLOAD]),
+        feature_names=np.array([PAYLOAD, "b", "c"]),
+    )
     texts = {42: PAYLOAD + " & more", 7: "plain"}
     text_oracle = BrowserOracle(open_browser=False, texts=texts)
     text_oracle.start()
@@ -300,8 +333,10 @@ def test_images_are_drawn_as_png():
 
 def test_user_renderer_and_bad_parameters():
     oracle = BrowserOracle(render=lambda x, i: f"<b>#{i}: {x.sum():g}</b>")
-    assert oracle._renderer.html_views(_query()) == ("<b>#42: 6.5</b>",
-                                                     ("<b>#7: 3.6</b>",))
+    assert oracle._renderer.html_views(_query()) == (
+        "<b>#42: 6.5</b>",
+        ("<b>#7: 3.6</b>",),
+    )
     with pytest.raises(TypeError, match="must return a str"):
         BrowserOracle(render=lambda x, i: 3)._renderer.html_views(_query())
     with pytest.raises(ValueError, match="open_browser"):
@@ -367,10 +402,19 @@ def test_opens_in_a_notebook_cell_or_the_browser(monkeypatch):
 def _three_counter_examples():
     from sklearn_cincer.oracles import CounterExample
 
-    shown = tuple(CounterExample(110 + k, np.array([float(k), 1.0]), 4)
-                  for k in range(3))
-    return Query(example_id=1, x=np.array([1.0, 1.0]), label=3, prediction=4,
-                 margin=0.5, classes=np.arange(10), round=2, counter_examples=shown)
+    shown = tuple(
+        CounterExample(110 + k, np.array([float(k), 1.0]), 4) for k in range(3)
+    )
+    return Query(
+        example_id=1,
+        x=np.array([1.0, 1.0]),
+        label=3,
+        prediction=4,
+        margin=0.5,
+        classes=np.arange(10),
+        round=2,
+        counter_examples=shown,
+    )
 
 
 def test_a_posted_list_of_the_wrong_length_is_refused():
@@ -385,16 +429,32 @@ def test_a_posted_list_of_the_wrong_length_is_refused():
         state = wait_state(oracle, "question")
         assert [c["id"] for c in state["counters"]] == [110, 111, 112]
         for bad in ([4, 4], [4, 4, 4, 4], [4, "4", 4], [4, 10, 4], "444", [4, True, 4]):
-            status, _, reply = request(oracle, "POST", "answer", body={
-                "qid": state["qid"], "label": 4, "counter_labels": bad})
+            status, _, reply = request(
+                oracle,
+                "POST",
+                "answer",
+                body={"qid": state["qid"], "label": 4, "counter_labels": bad},
+            )
             assert status == 400 and "counter_labels" in reply["error"], bad
-        status, _, reply = request(oracle, "POST", "answer", body={
-            "qid": state["qid"], "label": 4, "counter_label": 5,
-            "counter_labels": [6, None, None]})
+        status, _, reply = request(
+            oracle,
+            "POST",
+            "answer",
+            body={
+                "qid": state["qid"],
+                "label": 4,
+                "counter_label": 5,
+                "counter_labels": [6, None, None],
+            },
+        )
         assert status == 400 and "disagree" in reply["error"]
         assert asker.is_alive()
-        status, _, _ = request(oracle, "POST", "answer", body={
-            "qid": state["qid"], "label": 4, "counter_labels": [None, 9, None]})
+        status, _, _ = request(
+            oracle,
+            "POST",
+            "answer",
+            body={"qid": state["qid"], "label": 4, "counter_labels": [None, 9, None]},
+        )
         assert status == 200
         asker.join(10)
     finally:

@@ -22,41 +22,75 @@ from sklearn_cincer.oracles import (
 )
 
 DIGITS = np.arange(10)
-DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven",
-               "eight", "nine"]
+DIGIT_NAMES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+]
 
 
 def _query(example_id=42, counter_id=7, strategy="relabel", **kw):
-    params = dict(x=np.array([1.0, 5.0, 0.5, 9.0]), label="spam", prediction="ham",
-                  margin=0.6, classes=np.array(["ham", "spam", "eggs"]),
-                  counter_x=np.array([1.0, 2.0, 0.6, 1.0]), counter_label="ham",
-                  score=2.5, round=3,
-                  feature_names=np.array(["links", "words", "caps", "exclaims"]))
+    params = dict(
+        x=np.array([1.0, 5.0, 0.5, 9.0]),
+        label="spam",
+        prediction="ham",
+        margin=0.6,
+        classes=np.array(["ham", "spam", "eggs"]),
+        counter_x=np.array([1.0, 2.0, 0.6, 1.0]),
+        counter_label="ham",
+        score=2.5,
+        round=3,
+        feature_names=np.array(["links", "words", "caps", "exclaims"]),
+    )
     params.update(kw)
     if counter_id is None:
         params.update(counter_x=None, counter_label=None, score=None)
-    return Query(example_id=example_id, counter_example_id=counter_id,
-                 strategy=strategy, **params)
+    return Query(
+        example_id=example_id,
+        counter_example_id=counter_id,
+        strategy=strategy,
+        **params,
+    )
 
 
 def _oracle(keys, **kw):
-    return TerminalOracle(stdin=io.StringIO("".join(k + "\n" for k in keys)),
-                          stdout=io.StringIO(), annotator="ana", **kw)
+    return TerminalOracle(
+        stdin=io.StringIO("".join(k + "\n" for k in keys)),
+        stdout=io.StringIO(),
+        annotator="ana",
+        **kw,
+    )
 
 
 def _digit_query(label=3, prediction=4, counter_label=4, classes=DIGITS, **kw):
-    return _query(label=label, prediction=prediction, counter_label=counter_label,
-                  classes=classes, **kw)
+    return _query(
+        label=label,
+        prediction=prediction,
+        counter_label=counter_label,
+        classes=classes,
+        **kw,
+    )
 
 
 def test_shows_the_pair_in_plain_words_and_the_most_different_features():
     oracle = _oracle(["", ""], n_highlight=2)
     oracle(_query())
     out = oracle.stdout.getvalue()
-    assert ("#42 (suspicious): label 'spam', the model says 'ham', how sure the "
-            "model is: 0.60 (0 = unsure, 1 = certain)") in out
-    assert ("#7 (counter-example): label 'ham', how much it supports the doubt: "
-            "2.5 (higher = more)") in out
+    assert (
+        "#42 (suspicious): label 'spam', the model says 'ham', how sure the "
+        "model is: 0.60 (0 = unsure, 1 = certain)"
+    ) in out
+    assert (
+        "#7 (counter-example): label 'ham', how much it supports the doubt: "
+        "2.5 (higher = more)"
+    ) in out
     assert "supports the model's doubt" in out
     assert "margin" not in out and "score" not in out  # no jargon
     lines = out.splitlines()
@@ -84,8 +118,9 @@ def test_progress_shows_the_question_the_round_and_a_guess_of_what_is_left():
     oracle = _oracle(["", ""])
     oracle(_query(round=30, question=4, n_rounds=300))
     # 4 questions in 30 rounds, 270 rounds left: about 36 more
-    assert ("Question 4 \u00b7 30 of 300 examples seen \u00b7 about 36 more "
-            "questions") in oracle.stdout.getvalue()
+    assert (
+        "Question 4 \u00b7 30 of 300 examples seen \u00b7 about 36 more questions"
+    ) in oracle.stdout.getvalue()
     oracle = _oracle(["", ""])
     oracle(_query(round=3, question=2, n_rounds=300))  # too early to guess
     assert "Question 2 \u00b7 3 of 300 examples seen\n" in oracle.stdout.getvalue()
@@ -109,11 +144,13 @@ def test_the_digit_typed_is_the_class_itself(digit):
 
 
 def test_a_subset_of_the_digits_and_string_digits_are_typed_as_themselves():
-    query = _digit_query(label=3, prediction=7, counter_label=7,
-                         classes=np.array([3, 7, 9]))
+    query = _digit_query(
+        label=3, prediction=7, counter_label=7, classes=np.array([3, 7, 9])
+    )
     assert _oracle(["9", "3"])(query) == Answer(9, 3, "ana")
-    query = _digit_query(label="3", prediction="7", counter_label="7",
-                         classes=np.array(["3", "7", "9"]))
+    query = _digit_query(
+        label="3", prediction="7", counter_label="7", classes=np.array(["3", "7", "9"])
+    )
     assert _oracle(["9", ""])(query) == Answer("9", "7", "ana")
     oracle = _oracle(["1", "7", ""])  # 1 is no class here: refused, not the 1st
     assert oracle(query) == Answer("7", "7", "ana")
@@ -125,15 +162,15 @@ def test_labels_are_typed_out_or_by_an_unambiguous_first_part():
     assert _oracle(["EG", "Sp"])(_query()) == Answer("eggs", "spam", "ana")
     classes = np.array(["cat", "cow", "dog"])
     oracle = _oracle(["c", "co", ""])
-    query = _query(label="cat", prediction="dog", counter_label="dog",
-                   classes=classes)
+    query = _query(label="cat", prediction="dog", counter_label="dog", classes=classes)
     assert oracle(query) == Answer("cow", "dog", "ana")
     assert "'c' could be cat, cow: type more of it" in oracle.stdout.getvalue()
 
 
 def test_numbers_are_never_completed():
-    query = _query(label=42, prediction=7, counter_label=7,
-                   classes=np.array([7, 42, 420]))
+    query = _query(
+        label=42, prediction=7, counter_label=7, classes=np.array([7, 42, 420])
+    )
     oracle = _oracle(["4", "42", "420"])
     assert oracle(query) == Answer(42, 420, "ana")
     assert "'4' is not one of the classes (7, 42, 420)" in oracle.stdout.getvalue()
@@ -149,7 +186,8 @@ def test_the_choice_is_echoed_as_read():
     oracle = _oracle(["s"])
     oracle(_digit_query())
     assert oracle.stdout.getvalue().endswith(
-        "[s skip, u undo, ? help]: skipped: both labels stay as they are\n")
+        "[s skip, u undo, ? help]: skipped: both labels stay as they are\n"
+    )
 
 
 def test_class_names_are_shown_and_both_names_and_codes_are_typed():
@@ -160,32 +198,39 @@ def test_class_names_are_shown_and_both_names_and_codes_are_typed():
     assert "Classes: 0 zero  1 one  2 two" in out
     assert "label 'three', the model says 'four'" in out
     assert out.splitlines()[-1] == (
-        "answer: #12 -> four (was three), #77 -> nine (was four)")
+        "answer: #12 -> four (was three), #77 -> nine (was four)"
+    )
     names = {"ham": "Ham (fine)", "spam": "Spam!", "eggs": "Eggs"}
     oracle = _oracle(["spam!", "ham"], class_names=names)
     assert oracle(_query()) == Answer("spam", "ham", "ana")
     assert "Classes: Ham (fine) (ham)  Spam! (spam)  Eggs (eggs)" in (
-        oracle.stdout.getvalue())
+        oracle.stdout.getvalue()
+    )
 
 
-@pytest.mark.parametrize("class_names, error, match", [
-    ("abc", TypeError, "a dict"),
-    (["a", ""], ValueError, "non-empty strings"),
-    (["a", 2], ValueError, "non-empty strings"),
-    (["Cat", "cat"], ValueError, "same name"),
-])
+@pytest.mark.parametrize(
+    "class_names, error, match",
+    [
+        ("abc", TypeError, "a dict"),
+        (["a", ""], ValueError, "non-empty strings"),
+        (["a", 2], ValueError, "non-empty strings"),
+        (["Cat", "cat"], ValueError, "same name"),
+    ],
+)
 def test_class_names_are_checked_when_the_oracle_is_made(class_names, error, match):
     with pytest.raises(error, match=match):
         TerminalOracle(class_names=class_names)
 
 
-@pytest.mark.parametrize("class_names, match", [
-    (["a", "b"], "2 names for 3 classes"),
-    ({"ham": "h", "spam": "s"}, r"no name for the classes \['eggs'\]"),
-    ({"ham": "spam", "spam": "ham", "eggs": "e"}, "code of class"),
-])
-def test_class_names_that_do_not_fit_the_classes_fail_before_asking(class_names,
-                                                                    match):
+@pytest.mark.parametrize(
+    "class_names, match",
+    [
+        (["a", "b"], "2 names for 3 classes"),
+        ({"ham": "h", "spam": "s"}, r"no name for the classes \['eggs'\]"),
+        ({"ham": "spam", "spam": "ham", "eggs": "e"}, "code of class"),
+    ],
+)
+def test_class_names_that_do_not_fit_the_classes_fail_before_asking(class_names, match):
     oracle = _oracle([""], class_names=class_names)
     with pytest.raises(ValueError, match=match):
         oracle(_query())
@@ -223,14 +268,16 @@ def test_no_counter_example_and_drop_strategy_ask_one_label():
 def test_end_of_input_stops_with_one_line():
     oracle = _oracle(["ham", ""])
     oracle(_query())
-    with pytest.raises(AnnotationStopped, match="stopped at question 2 .end of input.: "
-                       "1 answer given") as info:
+    with pytest.raises(
+        AnnotationStopped, match="stopped at question 2 .end of input.: 1 answer given"
+    ) as info:
         oracle(_query(example_id=43))
     assert isinstance(info.value, OracleError)
     assert info.value.__suppress_context__  # no traceback of the reading code
     assert str(info.value).startswith(
         "The annotator stopped at question 2 (end of input): 1 answer given, "
-        "kept in oracle.answers_; with an AnnotationSession")
+        "kept in oracle.answers_; with an AnnotationSession"
+    )
     # said once, by the exception: the oracle only ends the prompt's line
     out = oracle.stdout.getvalue()
     assert "stopped" not in out.lower() and out.endswith("help]: \n")
@@ -241,28 +288,36 @@ def test_end_of_input_stops_the_cleaner_cleanly_and_a_session_resumes(tmp_path):
     with threadpool_limits(1):
         X, y = make_classification(n_samples=70, n_features=4, random_state=3)
         y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=3)
-        reference = SkepticalCleaner(LogisticRegression(), oracle=SimulatedOracle(y),
-                                     n_bootstrap=30, random_state=0).fit(X, y_noisy)
+        reference = SkepticalCleaner(
+            LogisticRegression(),
+            oracle=SimulatedOracle(y),
+            n_bootstrap=30,
+            random_state=0,
+        ).fit(X, y_noisy)
         assert reference.n_queries_ >= 3
         # two questions answered (Enter keeps both labels), then Ctrl-D
         oracle = _oracle(["", "", "", ""])
         session = AnnotationSession(oracle, tmp_path / "s.sqlite")
-        cleaner = SkepticalCleaner(LogisticRegression(), oracle=session,
-                                   n_bootstrap=30, random_state=0)
+        cleaner = SkepticalCleaner(
+            LogisticRegression(), oracle=session, n_bootstrap=30, random_state=0
+        )
         with pytest.raises(AnnotationStopped) as info:
             cleaner.fit(X, y_noisy)
         message = str(info.value)
-        assert message.startswith("The annotator stopped at question 3 (end of "
-                                  "input): 2 answers given, kept in the session's "
-                                  "store: run the same fit again to resume here.")
+        assert message.startswith(
+            "The annotator stopped at question 3 (end of "
+            "input): 2 answers given, kept in the session's "
+            "store: run the same fit again to resume here."
+        )
         assert message.endswith("This fit changed nothing; the cleaner is as it was.")
         assert "\n" not in message
         # the cleaner's error hides the oracle's internals: no chained traceback
         assert info.value.__cause__ is None and info.value.__suppress_context__
         assert not hasattr(cleaner, "history_")  # left as it was
         again = AnnotationSession(_oracle([""] * 40), tmp_path / "s.sqlite")
-        resumed = SkepticalCleaner(LogisticRegression(), oracle=again,
-                                   n_bootstrap=30, random_state=0).fit(X, y_noisy)
+        resumed = SkepticalCleaner(
+            LogisticRegression(), oracle=again, n_bootstrap=30, random_state=0
+        ).fit(X, y_noisy)
     assert again.n_replayed_ == 2 and again.n_asked_ == resumed.n_queries_ - 2
 
 
@@ -320,19 +375,25 @@ def test_terminal_oracle_drives_a_cleaner_and_pickles():
         y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=3)
         truth = SimulatedOracle(y)
         # answer every question with the truth, typed as the class itself
-        reference = SkepticalCleaner(LogisticRegression(), oracle=truth,
-                                     n_bootstrap=30, random_state=0).fit(X, y_noisy)
+        reference = SkepticalCleaner(
+            LogisticRegression(), oracle=truth, n_bootstrap=30, random_state=0
+        ).fit(X, y_noisy)
         keys = []
         for r in reference.history_:
-            answer = truth(_query(example_id=r.example_id,
-                                  counter_id=r.counter_example_id,
-                                  classes=np.array([0, 1])))
+            answer = truth(
+                _query(
+                    example_id=r.example_id,
+                    counter_id=r.counter_example_id,
+                    classes=np.array([0, 1]),
+                )
+            )
             keys.append(str(answer.label))
             if r.counter_example_id is not None:
                 keys.append(str(answer.counter_label))
         oracle = _oracle(keys)
-        cleaner = SkepticalCleaner(LogisticRegression(), oracle=oracle, n_bootstrap=30,
-                                   random_state=0).fit(X, y_noisy)
+        cleaner = SkepticalCleaner(
+            LogisticRegression(), oracle=oracle, n_bootstrap=30, random_state=0
+        ).fit(X, y_noisy)
     assert cleaner.n_queries_ == reference.n_queries_ > 0
     np.testing.assert_array_equal(cleaner.y_, reference.y_)
     assert [r.annotator for r in cleaner.history_] == ["ana"] * cleaner.n_queries_
@@ -352,8 +413,9 @@ def test_the_cleaner_tells_people_the_progress_and_the_features_spread():
         X, y = make_classification(n_samples=90, n_features=4, random_state=3)
         X[:, 0] *= 1000  # a large-unit feature
         y_noisy, _ = make_label_noise(y, noise_rate=0.3, random_state=3)
-        cleaner = SkepticalCleaner(LogisticRegression(), oracle=record,
-                                   n_bootstrap=30, random_state=0)
+        cleaner = SkepticalCleaner(
+            LogisticRegression(), oracle=record, n_bootstrap=30, random_state=0
+        )
         cleaner.fit(X[:70], y_noisy[:70])
         n_fit = len(asked)
         cleaner.partial_fit(X[70:], y_noisy[70:])
@@ -373,7 +435,8 @@ def _two(example_id=42, strategy="relabel"):
 
     base = _query(example_id=example_id, strategy=strategy)
     shown = base.counter_examples + (
-        CounterExample(9, np.array([0.0, 5.0, 0.4, 3.0]), "ham", score=1.5),)
+        CounterExample(9, np.array([0.0, 5.0, 0.4, 3.0]), "ham", score=1.5),
+    )
     return Query(**{**vars(base), "counter_examples": shown})
 
 
@@ -387,11 +450,15 @@ def test_two_counter_examples_are_asked_in_turn():
     assert "#9 (counter-example 2 of 2): label 'ham', how much it supports" in out
     header = next(line for line in out.splitlines() if "feature" in line)
     assert header.split() == ["feature", "#42", "#7", "apart", "#9", "apart"]
-    prompts = [line.split(" - ")[0] for line in out.splitlines()
-               if line.startswith("Label for")]
+    prompts = [
+        line.split(" - ")[0]
+        for line in out.splitlines()
+        if line.startswith("Label for")
+    ]
     assert prompts == ["Label for #42", "Label for #7", "Label for #9"]
     assert out.splitlines()[-1] == (
-        "answer: #42 -> ham (was spam), #7 -> ham (kept), #9 -> eggs (was ham)")
+        "answer: #42 -> ham (was spam), #7 -> ham (kept), #9 -> eggs (was ham)"
+    )
 
 
 def test_skip_at_any_counter_example_keeps_every_label():
@@ -405,7 +472,8 @@ def test_skip_at_any_counter_example_keeps_every_label():
 def test_drop_with_two_asks_only_the_example():
     oracle = _oracle(["spam"])
     assert oracle(_two(strategy="drop")) == Answer(
-        "spam", "ham", "ana", counter_labels=("ham", "ham"))
+        "spam", "ham", "ana", counter_labels=("ham", "ham")
+    )
     assert "those 2 examples leave the training set" in oracle.stdout.getvalue()
 
 
@@ -418,5 +486,6 @@ def test_undo_revises_every_counter_example_into_the_store(tmp_path):
     out = oracle.stdout.getvalue()
     assert "Revising your answer about #42 (was 'ham', #7 'eggs', #9 'ham')" in out
     store = AnnotationStore(tmp_path / "s.sqlite")
-    assert store.find_answer(q1) == Answer("eggs", "ham", "ana",
-                                           counter_labels=("ham", "spam"))
+    assert store.find_answer(q1) == Answer(
+        "eggs", "ham", "ana", counter_labels=("ham", "spam")
+    )

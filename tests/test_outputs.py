@@ -20,7 +20,9 @@ def data():
 def cleaner(request, data):
     X, y, y_noisy = data
     return SkepticalCleaner(
-        LogisticRegression(), oracle=SimulatedOracle(y), random_state=0,
+        LogisticRegression(),
+        oracle=SimulatedOracle(y),
+        random_state=0,
         counter_examples=request.param,
     ).fit(X[:200], y_noisy[:200])
 
@@ -44,8 +46,9 @@ def test_y_cleaned_is_the_current_label_of_every_row(cleaner, data):
 
 def test_y_cleaned_grows_with_partial_fit(data):
     X, y, y_noisy = data
-    cleaner = SkepticalCleaner(LogisticRegression(), oracle=SimulatedOracle(y),
-                               random_state=0).fit(X[:200], y_noisy[:200])
+    cleaner = SkepticalCleaner(
+        LogisticRegression(), oracle=SimulatedOracle(y), random_state=0
+    ).fit(X[:200], y_noisy[:200])
     cleaner.partial_fit(X[200:], y_noisy[200:])
     assert cleaner.y_cleaned_.shape == (220,)
     np.testing.assert_array_equal(cleaner.y_cleaned_[cleaner.ids_], cleaner.y_)
@@ -53,8 +56,11 @@ def test_y_cleaned_grows_with_partial_fit(data):
 
 def test_cleaned_dataset_keeps_a_dataframes_index_and_columns(cleaner, data):
     X, y, y_noisy = data
-    frame = pd.DataFrame(X[:200], columns=[f"f{i}" for i in range(X.shape[1])],
-                         index=[f"row{i}" for i in range(200)])
+    frame = pd.DataFrame(
+        X[:200],
+        columns=[f"f{i}" for i in range(X.shape[1])],
+        index=[f"row{i}" for i in range(200)],
+    )
     with pytest.raises(KeyError):
         frame[cleaner.ids_]  # what the docs used to say
     X_clean, y_clean = cleaner.cleaned_dataset(frame)
@@ -79,11 +85,17 @@ def test_label_changes_lists_every_change_and_replays_to_y_cleaned(cleaner, data
     table = cleaner.label_changes()
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == [
-        "round", "example_id", "role", "change", "label_before", "label_after",
+        "round",
+        "example_id",
+        "role",
+        "change",
+        "label_before",
+        "label_after",
         "annotator",
     ]
     assert len(table) == (
-        cleaner.n_relabeled_examples_ + cleaner.n_relabeled_counter_examples_
+        cleaner.n_relabeled_examples_
+        + cleaner.n_relabeled_counter_examples_
         + cleaner.n_dropped_
     )
     assert table["round"].is_monotonic_increasing
@@ -104,14 +116,25 @@ def test_label_changes_without_pandas(cleaner, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas fails
     rows = cleaner.label_changes()
     assert isinstance(rows, list) and rows and isinstance(rows[0], dict)
-    assert set(rows[0]) == {"round", "example_id", "role", "change",
-                            "label_before", "label_after", "annotator"}
+    assert set(rows[0]) == {
+        "round",
+        "example_id",
+        "role",
+        "change",
+        "label_before",
+        "label_after",
+        "annotator",
+    }
 
 
 def test_silent_stream_warns_with_the_largest_margin(data):
     X, y, y_noisy = data
-    with pytest.warns(UserWarning, match=r"no question in 100 rounds.*largest "
-                      r"margin.*0\.\d\d.*threshold 1"):
+    with pytest.warns(
+        UserWarning,
+        match=r"no question in 100 rounds.*largest "
+        r"margin.*0\.\d\d.*threshold 1",
+    ):
         cleaner = SkepticalCleaner(LogisticRegression(), threshold=1.0).fit(
-            X[:200], y_noisy[:200])
+            X[:200], y_noisy[:200]
+        )
     assert cleaner.n_queries_ == 0

@@ -12,9 +12,14 @@ import sklearn_cincer
 
 def test_public_names():
     expected = {
-        "SkepticalCleaner", "TopFisherSelector", "FullFisherSelector",
-        "PracticalFisherSelector", "InfluenceSelector", "NearestNeighborSelector",
-        "RandomSelector", "SimulatedOracle",
+        "SkepticalCleaner",
+        "TopFisherSelector",
+        "FullFisherSelector",
+        "PracticalFisherSelector",
+        "InfluenceSelector",
+        "NearestNeighborSelector",
+        "RandomSelector",
+        "SimulatedOracle",
     }
     assert expected <= set(sklearn_cincer.__all__)
     for name in sklearn_cincer.__all__:
@@ -126,8 +131,11 @@ def test_no_import_cycle():
 
 def test_core_modules_load_without_nets_or_torch():
     # (a __main__ module runs its command when imported: not a library module)
-    core = sorted(name for name in MODULES
-                  if not _is_nets(name) and not name.endswith(".__main__"))
+    core = sorted(
+        name
+        for name in MODULES
+        if not _is_nets(name) and not name.endswith(".__main__")
+    )
     code = (
         "import importlib, sys\n"
         f"for name in {core!r}:\n"
@@ -154,9 +162,13 @@ def _code_lines(text, tree):
             lines.update(range(token.start[0], token.end[0] + 1))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             lines -= set(range(body[0].lineno, body[0].end_lineno + 1))
     return lines
 
@@ -181,7 +193,9 @@ def test_no_function_over_80_lines_of_code():
 def test_the_line_count_sees_code_only(tmp_path):
     path = tmp_path / "example.py"
     body = "\n".join(f"    x{i} = {i}  # a comment" for i in range(81))
-    path.write_text(f'def f():\n    """Doc.\n\n    More.\n    """\n    # why\n\n{body}\n')
+    path.write_text(
+        f'def f():\n    """Doc.\n\n    More.\n    """\n    # why\n\n{body}\n'
+    )
     found = list(_long_functions(path, 80))
     assert len(found) == 1 and found[0].endswith("f 82")  # def line + 81
     assert list(_long_functions(path, 82)) == []
@@ -204,8 +218,11 @@ def _private_imports(name, path):
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level:
-            package = name.split(".") if path.name == "__init__.py" else (
-                name.split(".")[:-1])
+            package = (
+                name.split(".")
+                if path.name == "__init__.py"
+                else (name.split(".")[:-1])
+            )
             package = package[: len(package) - node.level + 1]
             base = ".".join(package + ([node.module] if node.module else []))
         else:
@@ -215,32 +232,46 @@ def _private_imports(name, path):
         target = _folder(base) if MODULES[base].name != "__init__.py" else base
         if target == folder:
             continue
-        found += [f"{name}: from {base} import {a.name}" for a in node.names
-                  if a.name.startswith("_") and not a.name.startswith("__")]
+        found += [
+            f"{name}: from {base} import {a.name}"
+            for a in node.names
+            if a.name.startswith("_") and not a.name.startswith("__")
+        ]
     return found
 
 
 def test_no_private_name_crosses_a_package_folder():
     # A package's __init__ or sklearn_cincer.extend is the way across.
-    offenders = [line for name, path in sorted(MODULES.items())
-                 for line in _private_imports(name, path)]
+    offenders = [
+        line
+        for name, path in sorted(MODULES.items())
+        for line in _private_imports(name, path)
+    ]
     assert offenders == []
 
 
 def test_the_numpy_core_imports_nothing_above_it():
-    core = {name: path for name, path in MODULES.items()
-            if name.startswith("sklearn_cincer._core")}
+    core = {
+        name: path
+        for name, path in MODULES.items()
+        if name.startswith("sklearn_cincer._core")
+    }
     assert "sklearn_cincer._core.fisher_math" in core
-    above = {name: sorted(m for m in _imports(name, path)
-                          if not m.startswith("sklearn_cincer._core"))
-             for name, path in core.items()}
+    above = {
+        name: sorted(
+            m for m in _imports(name, path) if not m.startswith("sklearn_cincer._core")
+        )
+        for name, path in core.items()
+    }
     assert {k: v for k, v in above.items() if v} == {}
 
 
 def test_the_cleaner_and_the_auditor_ask_through_one_engine():
     # neither borrows the other's code: both import the question engine
-    for name, other in (("sklearn_cincer._cleaner", "sklearn_cincer._auditor"),
-                        ("sklearn_cincer._auditor", "sklearn_cincer._cleaner")):
+    for name, other in (
+        ("sklearn_cincer._cleaner", "sklearn_cincer._auditor"),
+        ("sklearn_cincer._auditor", "sklearn_cincer._cleaner"),
+    ):
         imported = _imports(name, MODULES[name])
         assert other not in imported
         assert "sklearn_cincer._questions" in imported

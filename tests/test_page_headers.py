@@ -19,8 +19,7 @@ def oracle():
 
 def _framing(headers):
     """``(frame-ancestors sources, X-Frame-Options)`` of a response."""
-    policies = [v for k, v in headers.items()
-                if k.lower() == "content-security-policy"]
+    policies = [v for k, v in headers.items() if k.lower() == "content-security-policy"]
     assert len(policies) == 1, headers  # one policy, the page's own extended
     rules = [r.strip() for r in policies[0].split(";")]
     ancestors = [r for r in rules if r.startswith("frame-ancestors")]
@@ -38,8 +37,9 @@ def _every_response(oracle):
         "no token": request(oracle, "GET", "", token=False),
         "unknown path": request(oracle, "GET", "nothing/here"),
         "bad write": request(oracle, "POST", "answer", body={"qid": "x"}),
-        "cross-origin": request(oracle, "POST", "undo",
-                                headers={"Origin": "http://evil.example"}),
+        "cross-origin": request(
+            oracle, "POST", "undo", headers={"Origin": "http://evil.example"}
+        ),
         "answer": request(oracle, "POST", "answer", body={"qid": qid, "label": 0}),
     }
     asker.join()

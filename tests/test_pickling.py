@@ -80,8 +80,9 @@ def _skorch(kind):
 
 ESTIMATORS = {
     "logistic": lambda: LogisticRegression(max_iter=500),
-    "sgd": lambda: SGDClassifier(loss="log_loss", max_iter=20, tol=None,
-                                 random_state=0),
+    "sgd": lambda: SGDClassifier(
+        loss="log_loss", max_iter=20, tol=None, random_state=0
+    ),
     "mlp": lambda: MLPClassifier((6,), max_iter=40, random_state=0),
     "pipeline_lr": lambda: make_pipeline(StandardScaler(), LogisticRegression()),
     "pipeline_mlp": lambda: make_pipeline(
@@ -271,8 +272,11 @@ def test_a_failed_call_leaves_the_pickled_state_byte_identical(
 
     X, y_true, y_noisy = stream
     cleaner = SkepticalCleaner(
-        ESTIMATORS[estimator](), oracle=SimulatedOracle(y_true), threshold=0.0,
-        n_bootstrap=40, random_state=0,
+        ESTIMATORS[estimator](),
+        oracle=SimulatedOracle(y_true),
+        threshold=0.0,
+        n_bootstrap=40,
+        random_state=0,
     )
     _seed_torch()
     cleaner.fit(X[:N_FIT], y_noisy[:N_FIT])
@@ -285,16 +289,20 @@ def test_a_failed_call_leaves_the_pickled_state_byte_identical(
 
 
 @pytest.mark.parametrize("gone", ["deleted", "moved"])
-def test_a_cleaner_whose_store_is_gone_still_loads_and_says_so(
-        tmp_path, stream, gone):
+def test_a_cleaner_whose_store_is_gone_still_loads_and_says_so(tmp_path, stream, gone):
     # issue 18: loading failed when the session's store had been removed
     from sklearn_cincer.oracles import AnnotationSession, AnnotationStore, OracleError
 
     X, y_true, y_noisy = stream
     path = tmp_path / "answers.sqlite"
     session = AnnotationSession(SimulatedOracle(y_true), path)
-    cleaner = SkepticalCleaner(LogisticRegression(max_iter=500), oracle=session,
-                               n_bootstrap=20, threshold=0.0, random_state=0)
+    cleaner = SkepticalCleaner(
+        LogisticRegression(max_iter=500),
+        oracle=session,
+        n_bootstrap=20,
+        threshold=0.0,
+        random_state=0,
+    )
     cleaner.fit(X[:N_FIT], y_noisy[:N_FIT])
     assert cleaner.n_queries_ > 0
     blob = pickle.dumps(cleaner)
@@ -307,8 +315,10 @@ def test_a_cleaner_whose_store_is_gone_still_loads_and_says_so(
     np.testing.assert_array_equal(loaded.predict(X), cleaner.predict(X))
     assert loaded.history_ == cleaner.history_
     # using the session says the store is missing, naming it, and makes none
-    for call in (lambda: loaded.partial_fit(X[N_FIT:], y_noisy[N_FIT:]),
-                 lambda: loaded.fit(X[:N_FIT], y_noisy[:N_FIT])):
+    for call in (
+        lambda: loaded.partial_fit(X[N_FIT:], y_noisy[N_FIT:]),
+        lambda: loaded.fit(X[:N_FIT], y_noisy[:N_FIT]),
+    ):
         with pytest.raises(OracleError, match=rf"store {path} is missing"):
             call()
         assert not path.exists()

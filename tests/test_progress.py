@@ -35,7 +35,10 @@ def test_plain_lines_every_tenth_or_every_step(no_tqdm, capsys):
         for q in range(3):
             bar.update(queries=q)
     assert capsys.readouterr().out.splitlines() == [
-        "[fit] 1/3: queries 0", "[fit] 2/3: queries 1", "[fit] 3/3: queries 2"]
+        "[fit] 1/3: queries 0",
+        "[fit] 2/3: queries 1",
+        "[fit] 3/3: queries 2",
+    ]
     # unknown total: a line per step
     with progress(desc="open", verbose=1) as bar:
         bar.update()
@@ -53,8 +56,11 @@ def test_tqdm_bar_on_stderr(capsys):
 
 
 def test_tqdm_is_not_imported_at_module_load():
-    saved = {name: mod for name, mod in sys.modules.items()
-             if name == "tqdm" or name.startswith("tqdm.")}
+    saved = {
+        name: mod
+        for name, mod in sys.modules.items()
+        if name == "tqdm" or name.startswith("tqdm.")
+    }
     for name in saved:
         del sys.modules[name]
     try:
@@ -72,8 +78,9 @@ def test_cleaner_fit_shows_its_rounds(no_tqdm, capsys):
     y = np.r_[np.zeros(30, int), np.ones(30, int)]
     order = np.random.RandomState(0).permutation(60)
     X, y = X[order], y[order]
-    SkepticalCleaner(LogisticRegression(), n_bootstrap=20, verbose=1,
-                     oracle=SimulatedOracle(y)).fit(X, y)
+    SkepticalCleaner(
+        LogisticRegression(), n_bootstrap=20, verbose=1, oracle=SimulatedOracle(y)
+    ).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 10
     assert lines[-1].startswith("[SkepticalCleaner] 40/40: queries ")

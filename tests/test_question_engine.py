@@ -53,9 +53,11 @@ class FlipEverything:
             return classes[(classes.index(label) + 1) % len(classes)]
 
         counter = tuple(other(ce.label) for ce in query.counter_examples)
-        answer = Answer(label=other(query.label),
-                        counter_label=counter[0] if counter else None,
-                        counter_labels=counter if len(counter) > 1 else None)
+        answer = Answer(
+            label=other(query.label),
+            counter_label=counter[0] if counter else None,
+            counter_labels=counter if len(counter) > 1 else None,
+        )
         # a mutating oracle: nothing it does to its copy may be recorded
         query.x[:] = -1
         query.classes[:] = -1
@@ -66,12 +68,12 @@ class FlipEverything:
 
 def test_the_auditor_shows_several_counter_examples(digits):
     X, y_true, y_noisy = digits
-    kw = dict(budget=40, refit_every=10, random_state=0, explain_issues=False,
-              cv=3)
+    kw = dict(budget=40, refit_every=10, random_state=0, explain_issues=False, cv=3)
     one = LabelAuditor(lr(), oracle=SimulatedOracle(y_true), **kw).fit(X, y_noisy)
     oracle = FlipEverything()
     three = LabelAuditor(lr(), oracle=oracle, n_counter_examples=3, **kw).fit(
-        X, y_noisy)
+        X, y_noisy
+    )
     assert three.n_queries_ > 0
     several = 0
     for query, record in zip(oracle.queries, three.history_):
@@ -85,8 +87,9 @@ def test_the_auditor_shows_several_counter_examples(digits):
         assert set(record.counter_labels_before) <= {record.prediction}
         offered = query.strategy == "relabel"
         assert offered == record.counter_offered
-        for before, after in zip(record.counter_labels_before,
-                                 record.counter_labels_after):
+        for before, after in zip(
+            record.counter_labels_before, record.counter_labels_after
+        ):
             if not offered:  # "explain": the answer's counter labels ignored
                 assert after == before
         # the budget counts the example and each counter-example offered
@@ -99,15 +102,25 @@ def test_the_auditor_shows_several_counter_examples(digits):
     # the oracle's scribbles on its copies reached nothing the auditor keeps
     assert np.isin(three.y_, three.classes_).all()
     np.testing.assert_array_equal(three.classes_, np.unique(y_noisy))
-    assert all(isinstance(label, int) and label >= 0
-               for record in three.history_ for label in record.counter_labels_after)
+    assert all(
+        isinstance(label, int) and label >= 0
+        for record in three.history_
+        for label in record.counter_labels_after
+    )
 
 
 def test_several_offers_spend_one_label_each(digits):
     X, y_true, y_noisy = digits
-    auditor = LabelAuditor(lr(), oracle=SimulatedOracle(y_true), budget=60,
-                           n_counter_examples=4, counter_threshold=0.0, cv=3,
-                           random_state=0, explain_issues=False).fit(X, y_noisy)
+    auditor = LabelAuditor(
+        lr(),
+        oracle=SimulatedOracle(y_true),
+        budget=60,
+        n_counter_examples=4,
+        counter_threshold=0.0,
+        cv=3,
+        random_state=0,
+        explain_issues=False,
+    ).fit(X, y_noisy)
     spent = 0
     n_offers = 0
     for record in auditor.history_:
@@ -134,12 +147,21 @@ def test_both_ask_through_the_one_place(digits, monkeypatch):
         return original(oracle, query, asker, **kw)
 
     monkeypatch.setattr(_questions, "hand_over", spy)
-    cleaner = SkepticalCleaner(lr(), n_bootstrap=100, refit_every=20,
-                               oracle=SimulatedOracle(y_true),
-                               random_state=0).fit(X, y_noisy)
-    auditor = LabelAuditor(lr(), oracle=SimulatedOracle(y_true), budget=10,
-                           cv=3, random_state=0,
-                           explain_issues=False).fit(X, y_noisy)
+    cleaner = SkepticalCleaner(
+        lr(),
+        n_bootstrap=100,
+        refit_every=20,
+        oracle=SimulatedOracle(y_true),
+        random_state=0,
+    ).fit(X, y_noisy)
+    auditor = LabelAuditor(
+        lr(),
+        oracle=SimulatedOracle(y_true),
+        budget=10,
+        cv=3,
+        random_state=0,
+        explain_issues=False,
+    ).fit(X, y_noisy)
     assert handed.count("cleaner") == cleaner.n_queries_ > 0
     assert handed.count("auditor") == auditor.n_queries_ > 0
 
@@ -176,8 +198,9 @@ def test_a_session_refuses_a_cleaners_store_for_an_audit(digits, tmp_path):
     X, y_true, y_noisy = digits
     store = AnnotationStore(tmp_path / "run.sqlite")
     session = AnnotationSession(SimulatedOracle(y_true), store)
-    SkepticalCleaner(lr(), n_bootstrap=100, refit_every=50, oracle=session,
-                     random_state=0).fit(X, y_noisy)
+    SkepticalCleaner(
+        lr(), n_bootstrap=100, refit_every=50, oracle=session, random_state=0
+    ).fit(X, y_noisy)
     session.close()
     again = AnnotationSession(SimulatedOracle(y_true), store)
     with pytest.raises(OracleError, match="other data or settings"):
@@ -188,21 +211,31 @@ def test_a_session_refuses_a_cleaners_store_for_an_audit(digits, tmp_path):
 def test_read_answer_keeps_what_is_not_offered():
     from sklearn_cincer.oracles import CounterExample, Query
 
-    query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1, margin=0.5,
-                  classes=np.array([0, 1]), counter_examples=(
-                      CounterExample(3, np.zeros(2), 1),
-                      CounterExample(4, np.ones(2), 1)))
+    query = Query(
+        example_id=7,
+        x=np.zeros(2),
+        label=0,
+        prediction=1,
+        margin=0.5,
+        classes=np.array([0, 1]),
+        counter_examples=(
+            CounterExample(3, np.zeros(2), 1),
+            CounterExample(4, np.ones(2), 1),
+        ),
+    )
     answer = Answer(label=1, counter_labels=(0, 0))
     outcome = _questions.read_answer(answer, query, [False, True])
     assert (outcome.label, outcome.counter_labels) == (1, (1, 0))
     skipped = Answer(label=1, counter_labels=(0, 0), skipped=True)
     outcome = _questions.read_answer(skipped, query, [True, True])
-    assert (outcome.label, outcome.counter_labels, outcome.skipped) == (
-        0, (1, 1), True)
+    assert (outcome.label, outcome.counter_labels, outcome.skipped) == (0, (1, 1), True)
     labels = np.array([0, 0, 0, 1, 1, 0, 0, 0])
     changed = _questions.apply_answer(
-        labels, query.classes, query,
-        _questions.read_answer(answer, query, [True, False]))
+        labels,
+        query.classes,
+        query,
+        _questions.read_answer(answer, query, [True, False]),
+    )
     assert changed == [3] and labels.tolist() == [0, 0, 0, 0, 1, 0, 0, 1]
     with pytest.raises(OracleError, match="not one of the classes"):
         _questions.read_answer(Answer(label=5), query, [True, True])

@@ -48,8 +48,10 @@ def test_pipeline_updates_its_last_step(final, method):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         cleaner = SkepticalCleaner(
-            make_pipeline(CountingScaler(), final), oracle=SimulatedOracle(y),
-            refit="incremental", random_state=0,
+            make_pipeline(CountingScaler(), final),
+            oracle=SimulatedOracle(y),
+            refit="incremental",
+            random_state=0,
             # GaussianNB has no last layer for the Fisher selectors to read
             selector=NearestNeighborSelector() if method == "partial_fit" else None,
         ).fit(X, y_noisy)
@@ -72,7 +74,10 @@ def test_pipeline_warm_start_equals_warm_starting_the_last_step_by_hand():
     X, y, y_noisy = _stream(1)
     pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     cleaner = SkepticalCleaner(
-        pipe, oracle=SimulatedOracle(y), refit="incremental", random_state=0,
+        pipe,
+        oracle=SimulatedOracle(y),
+        refit="incremental",
+        random_state=0,
         counter_examples="none",
     ).fit(X, y_noisy)
     # Replay: the bootstrap pipeline, then the last step warm-started on each
@@ -92,22 +97,28 @@ def test_pipeline_warm_start_equals_warm_starting_the_last_step_by_hand():
 
 def test_nested_pipeline_is_incremental_too():
     X, y, y_noisy = _stream(2)
-    inner = Pipeline([("scale", StandardScaler()),
-                      ("lr", LogisticRegression(max_iter=1000))])
+    inner = Pipeline(
+        [("scale", StandardScaler()), ("lr", LogisticRegression(max_iter=1000))]
+    )
     outer = Pipeline([("id", "passthrough"), ("model", inner)])
-    cleaner = SkepticalCleaner(outer, refit="incremental",
-                               oracle=SimulatedOracle(y)).fit(X, y_noisy)
+    cleaner = SkepticalCleaner(
+        outer, refit="incremental", oracle=SimulatedOracle(y)
+    ).fit(X, y_noisy)
     assert cleaner.refit_method_ == "warm_start"
     assert cleaner.estimator_.get_params()["model__lr__warm_start"] is True
 
 
 def test_falling_back_to_scratch_warns_once():
     X, y, y_noisy = _stream(3)
-    for estimator in (KNeighborsClassifier(),
-                      make_pipeline(StandardScaler(), KNeighborsClassifier())):
+    for estimator in (
+        KNeighborsClassifier(),
+        make_pipeline(StandardScaler(), KNeighborsClassifier()),
+    ):
         with pytest.warns(UserWarning, match="from scratch") as record:
             cleaner = SkepticalCleaner(
-                estimator, refit="incremental", selector=NearestNeighborSelector(),
+                estimator,
+                refit="incremental",
+                selector=NearestNeighborSelector(),
                 oracle=SimulatedOracle(y),
             ).fit(X, y_noisy)
         assert cleaner.refit_method_ == "fit"
@@ -118,8 +129,11 @@ def test_falling_back_to_scratch_warns_once():
     # "scratch" asked for scratch: nothing to warn about.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        SkepticalCleaner(KNeighborsClassifier(), selector=NearestNeighborSelector(),
-                         oracle=SimulatedOracle(y)).fit(X, y_noisy)
+        SkepticalCleaner(
+            KNeighborsClassifier(),
+            selector=NearestNeighborSelector(),
+            oracle=SimulatedOracle(y),
+        ).fit(X, y_noisy)
 
 
 def test_rounds_refit_from_scratch_for_a_missing_class_are_counted_in_a_warning():
@@ -130,8 +144,9 @@ def test_rounds_refit_from_scratch_for_a_missing_class_are_counted_in_a_warning(
     X, y = load_iris(return_X_y=True)
     X = minmax_scale(X)
     with pytest.warns(UserWarning, match=r"from scratch in \d+ of 50 rounds"):
-        SkepticalCleaner(LogisticRegression(max_iter=500), refit="incremental",
-                         n_bootstrap=100).fit(X, y)
+        SkepticalCleaner(
+            LogisticRegression(max_iter=500), refit="incremental", n_bootstrap=100
+        ).fit(X, y)
 
 
 def _expected_rows(t, relabeled, n_bootstrap=100):
@@ -163,8 +178,10 @@ def test_incremental_sgd_learns_only_the_rows_each_round_changed():
     X, y, y_noisy = _stream(4)
     RowCountingSGD.calls = []
     cleaner = SkepticalCleaner(
-        RowCountingSGD(loss="log_loss", random_state=0), oracle=SimulatedOracle(y),
-        refit="incremental", random_state=0,
+        RowCountingSGD(loss="log_loss", random_state=0),
+        oracle=SimulatedOracle(y),
+        refit="incremental",
+        random_state=0,
     ).fit(X, y_noisy)
     assert cleaner.refit_method_ == "partial_fit"
     calls = RowCountingSGD.calls
@@ -189,8 +206,10 @@ def test_incremental_sgd_learns_only_the_rows_each_round_changed():
     "estimator, method",
     [
         (SGDClassifier(loss="log_loss"), "partial_fit"),
-        (make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss")),
-         "partial_fit"),
+        (
+            make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss")),
+            "partial_fit",
+        ),
         # partial_fit refuses class_weight="balanced": a warm start does not.
         (SGDClassifier(loss="log_loss", class_weight="balanced"), "warm_start"),
         (LogisticRegression(), "warm_start"),
@@ -210,7 +229,9 @@ def test_mlp_updates_with_partial_fit_unless_its_solver_has_none():
     for solver, method in (("adam", "partial_fit"), ("lbfgs", "warm_start")):
         cleaner = SkepticalCleaner(
             MLPClassifier((8,), solver=solver, max_iter=300, random_state=0),
-            oracle=SimulatedOracle(y), refit="incremental", random_state=0,
+            oracle=SimulatedOracle(y),
+            refit="incremental",
+            random_state=0,
             counter_examples="none",
         ).fit(X[:130], y_noisy[:130])
         assert cleaner.refit_method_ == method
@@ -219,9 +240,13 @@ def test_mlp_updates_with_partial_fit_unless_its_solver_has_none():
     # replayed ones) per round (t_ counts the rows the solver has seen).
     mlp = MLPClassifier((8,), max_iter=50, random_state=0)
     bootstrap = clone(mlp).fit(X[:100], y_noisy[:100])
-    cleaned = SkepticalCleaner(
-        mlp, refit="incremental", random_state=0, counter_examples="none"
-    ).fit(X[:130], y_noisy[:130]).estimator_
+    cleaned = (
+        SkepticalCleaner(
+            mlp, refit="incremental", random_state=0, counter_examples="none"
+        )
+        .fit(X[:130], y_noisy[:130])
+        .estimator_
+    )
     assert cleaned.t_ == bootstrap.t_ + sum(_expected_rows(t, 0) for t in range(1, 31))
 
 
@@ -237,8 +262,10 @@ def test_partial_fit_bootstrap_without_every_class_declares_them_all():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "from scratch" warning
         cleaner = SkepticalCleaner(
-            RowCountingSGD(loss="log_loss", random_state=0), refit="incremental",
-            n_bootstrap=100, counter_examples="none",
+            RowCountingSGD(loss="log_loss", random_state=0),
+            refit="incremental",
+            n_bootstrap=100,
+            counter_examples="none",
         ).fit(minmax_scale(X), y)
     assert cleaner.refit_method_ == "partial_fit"
     assert RowCountingSGD.calls[0][:2] == ("partial_fit", 100)
@@ -259,5 +286,6 @@ def test_rows_to_learn_replays_recent_rows_for_gradient_learners_only():
     # naive Bayes accumulates counts: a replayed row would count twice.
     np.testing.assert_array_equal(rows_to_learn(GaussianNB(), train, [198]), [198])
     # fewer training rows than the replay
-    np.testing.assert_array_equal(rows_to_learn(SGDClassifier(), train[:3], [4]),
-                                  [0, 2, 4])
+    np.testing.assert_array_equal(
+        rows_to_learn(SGDClassifier(), train[:3], [4]), [0, 2, 4]
+    )

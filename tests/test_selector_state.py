@@ -50,8 +50,7 @@ MAKERS = {
 
 
 def _data(seed):
-    X, y = make_classification(60, 4, n_informative=3, n_redundant=0,
-                               random_state=seed)
+    X, y = make_classification(60, 4, n_informative=3, n_redundant=0, random_state=seed)
     X = StandardScaler().fit_transform(X)
     return LogisticRegression().fit(X, y), X, y
 
@@ -122,8 +121,7 @@ def test_bad_inputs_leave_a_fitted_selector_as_it_was():
 def test_a_failed_update_keeps_the_earlier_state(monkeypatch):
     model, X, y = _data(0)
     rows = np.arange(50)
-    for make, hook in ((TopFisherSelector, "_refreshed"),
-                       (CleaningSelector, "_keep")):
+    for make, hook in ((TopFisherSelector, "_refreshed"), (CleaningSelector, "_keep")):
         selector = make().fit(model, X[rows], y[rows])
         before = selector.score(X[0], 1 - y[0])
         state = dict(vars(selector))
@@ -157,8 +155,9 @@ def test_a_boolean_mask_is_read_as_a_mask(name):
     rows = np.flatnonzero(mask)
     assert rows.size > 2
     x, label = X[0], 1 - model.predict(X[:1])[0]
-    np.testing.assert_allclose(fitted().score(x, label, mask),
-                               fitted().score(x, label, rows))
+    np.testing.assert_allclose(
+        fitted().score(x, label, mask), fitted().score(x, label, rows)
+    )
     row, _ = fitted().select(x, label, mask)
     assert mask[row] and row == fitted().select(x, label, rows)[0]
 
@@ -167,8 +166,9 @@ def test_a_mask_of_another_length_is_refused_not_read_as_rows_0_and_1():
     model, X, y = _data(0)
     selector = TopFisherSelector().fit(model, X, y)
     for mask in ([True, False], np.ones(61, dtype=bool), np.ones((6, 10), bool)):
-        with pytest.raises(ValueError,
-                           match="boolean mask of shape .* 60 training rows"):
+        with pytest.raises(
+            ValueError, match="boolean mask of shape .* 60 training rows"
+        ):
             selector.select(X[0], 1 - y[0], mask)
     with pytest.raises(ValueError, match="boolean mask"):
         CleaningSelector().fit(model, X, y).leave_one_out_probability([True])

@@ -28,8 +28,9 @@ from sklearn_cincer._core.parameter_views import parameter_view
 
 
 def _data(n_classes, n=90, seed=0):
-    X, y = make_classification(n, 5, n_informative=4, n_redundant=0,
-                               n_classes=n_classes, random_state=seed)
+    X, y = make_classification(
+        n, 5, n_informative=4, n_redundant=0, n_classes=n_classes, random_state=seed
+    )
     return StandardScaler().fit_transform(X), y
 
 
@@ -39,11 +40,18 @@ def _estimators():
         X, y = _data(n_classes)
         out += [
             (f"lr-{n_classes}", LogisticRegression().fit(X, y), X, y),
-            (f"sgd-{n_classes}",
-             SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0).fit(X, y),
-             X, y),
-            (f"mlp-{n_classes}",
-             MLPClassifier((8,), max_iter=300, random_state=0).fit(X, y), X, y),
+            (
+                f"sgd-{n_classes}",
+                SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0).fit(X, y),
+                X,
+                y,
+            ),
+            (
+                f"mlp-{n_classes}",
+                MLPClassifier((8,), max_iter=300, random_state=0).fit(X, y),
+                X,
+                y,
+            ),
         ]
     X, y = _data(3)
     pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X * 10 + 3, y)
@@ -62,8 +70,15 @@ SELECTORS = [
     PerceptualSelector(InfluenceSelector(depth=50), radius=1.5, n_neighbors=None),
     CleaningSelector(),
 ]
-SEL_IDS = ["top", "full", "practical", "influence", "perceptual", "perceptual-if",
-           "cleaning"]
+SEL_IDS = [
+    "top",
+    "full",
+    "practical",
+    "influence",
+    "perceptual",
+    "perceptual-if",
+    "cleaning",
+]
 
 
 @pytest.mark.parametrize("selector", SELECTORS, ids=SEL_IDS)
@@ -88,8 +103,9 @@ def test_every_selector_scores_every_estimator(name, model, X, y, selector):
         every = selector.score(x_t, y_t)
         assert np.allclose(every[candidates], scores, rtol=1e-5, atol=1e-8)
         reverse = np.arange(len(X))[::-1]
-        assert np.allclose(selector.score(x_t, y_t, reverse), every[reverse],
-                           rtol=1e-5, atol=1e-8)
+        assert np.allclose(
+            selector.score(x_t, y_t, reverse), every[reverse], rtol=1e-5, atol=1e-8
+        )
 
 
 def _explicit(model, X, y, x_t, y_t):
@@ -116,16 +132,22 @@ def test_full_fisher_is_the_damped_fisher_kernel(name, model, X, y):
     assert np.allclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
 
 
-@pytest.mark.parametrize("name, model, X, y", ESTIMATORS[:2] + ESTIMATORS[3:5],
-                         ids=EST_IDS[:2] + EST_IDS[3:5])
+@pytest.mark.parametrize(
+    "name, model, X, y",
+    ESTIMATORS[:2] + ESTIMATORS[3:5],
+    ids=EST_IDS[:2] + EST_IDS[3:5],
+)
 def test_full_fisher_equals_top_fisher_for_linear_models(name, model, X, y):
     full = FullFisherSelector().fit(model, X, y).score(X[4], y[5])
     top = TopFisherSelector().fit(model, X, y).score(X[4], y[5])
     assert np.allclose(full, top)
 
 
-@pytest.mark.parametrize("name, model, X, y", ESTIMATORS[:2] + ESTIMATORS[3:5],
-                         ids=EST_IDS[:2] + EST_IDS[3:5])
+@pytest.mark.parametrize(
+    "name, model, X, y",
+    ESTIMATORS[:2] + ESTIMATORS[3:5],
+    ids=EST_IDS[:2] + EST_IDS[3:5],
+)
 def test_exact_influence_is_the_pseudo_inverse_hessian_kernel(name, model, X, y):
     view, G, g = _explicit(model, X, y, X[1], y[2])
     H = view.hessian(X, y)
@@ -134,8 +156,11 @@ def test_exact_influence_is_the_pseudo_inverse_hessian_kernel(name, model, X, y)
     assert np.allclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
 
 
-@pytest.mark.parametrize("name, model, X, y", ESTIMATORS[2:3] + ESTIMATORS[5:6],
-                         ids=EST_IDS[2:3] + EST_IDS[5:6])
+@pytest.mark.parametrize(
+    "name, model, X, y",
+    ESTIMATORS[2:3] + ESTIMATORS[5:6],
+    ids=EST_IDS[2:3] + EST_IDS[5:6],
+)
 def test_lissa_on_an_mlp_solves_the_damped_hessian(name, model, X, y):
     view = parameter_view(model)
     eye = np.eye(view.n_params)
@@ -204,11 +229,19 @@ def test_selectors_work_inside_the_cleaner():
     noisy = y.copy()
     flip = rng.random(len(y)) < 0.2
     noisy[flip] = (noisy[flip] + 1) % 3
-    for selector in [InfluenceSelector(), FullFisherSelector(),
-                     PracticalFisherSelector(), PerceptualSelector()]:
-        cleaner = SkepticalCleaner(LogisticRegression(), selector=selector,
-                                   oracle=SimulatedOracle(y), n_bootstrap=35,
-                                   random_state=0)
+    for selector in [
+        InfluenceSelector(),
+        FullFisherSelector(),
+        PracticalFisherSelector(),
+        PerceptualSelector(),
+    ]:
+        cleaner = SkepticalCleaner(
+            LogisticRegression(),
+            selector=selector,
+            oracle=SimulatedOracle(y),
+            n_bootstrap=35,
+            random_state=0,
+        )
         cleaner.fit(X, noisy)
         assert cleaner.predict(X).shape == y.shape
 
@@ -217,9 +250,16 @@ def test_selectors_work_inside_the_cleaner():
 
 
 @pytest.mark.parametrize(
-    "selector", [TopFisherSelector(), FullFisherSelector(), PracticalFisherSelector(),
-                 InfluenceSelector(), CleaningSelector()],
-    ids=["top", "full", "practical", "influence", "cleaning"])
+    "selector",
+    [
+        TopFisherSelector(),
+        FullFisherSelector(),
+        PracticalFisherSelector(),
+        InfluenceSelector(),
+        CleaningSelector(),
+    ],
+    ids=["top", "full", "practical", "influence", "cleaning"],
+)
 def test_unsupported_estimators_get_a_clear_error(selector):
     X, y = _data(2)
     with pytest.raises(TypeError, match="log_loss"):
@@ -254,8 +294,12 @@ def test_influence_errors_name_what_is_needed():
 def test_parameters_are_validated_in_fit():
     X, y = _data(2)
     model = LogisticRegression().fit(X, y)
-    for selector in (FullFisherSelector(damping=-1), InfluenceSelector(depth=0),
-                     InfluenceSelector(method="newton"), PerceptualSelector(radius=0)):
+    for selector in (
+        FullFisherSelector(damping=-1),
+        InfluenceSelector(depth=0),
+        InfluenceSelector(method="newton"),
+        PerceptualSelector(radius=0),
+    ):
         with pytest.raises(ValueError):
             selector.fit(model, X, y)
 
@@ -305,16 +349,27 @@ def test_overflowing_models_are_refused_never_ranked_by_nan(kind, selector):
         "nearest": NearestNeighborSelector,
         "perceptual": lambda: PerceptualSelector(n_neighbors=3),
     }[selector]
-    with np.errstate(all="ignore"), pytest.raises(
-        ValueError, match=r"(values up to 3e\+155|NaN or infinite).*Scale"
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(
+            ValueError, match=r"(values up to 3e\+155|NaN or infinite).*Scale"
+        ),
     ):
         make().fit(model, X, y).select(X[0], 1 - y[0], np.arange(1, len(y)))
 
 
 @pytest.mark.parametrize("kind", ["lr_dual", "lr_primal"])
-@pytest.mark.parametrize("make", [TopFisherSelector, CleaningSelector,
-                                  FullFisherSelector, InfluenceSelector,
-                                  PracticalFisherSelector, NearestNeighborSelector])
+@pytest.mark.parametrize(
+    "make",
+    [
+        TopFisherSelector,
+        CleaningSelector,
+        FullFisherSelector,
+        InfluenceSelector,
+        PracticalFisherSelector,
+        NearestNeighborSelector,
+    ],
+)
 def test_overflow_errors_name_the_inputs_not_a_damping(kind, make):
     # The default CleaningSelector used to fail on a damping of 0.0 that the
     # user never set (its penalty over an infinite eigenvalue).

@@ -34,8 +34,18 @@ def test_bench_round_times_the_real_path(scripts, capsys):
 
 def test_bench_round_times_sklearns_estimators_inside_the_cleaner(scripts, capsys):
     bench_round, _ = scripts
-    rows = bench_round.main(["--size", "2000,8,3", "--questions", "4",
-                             "--estimator", "sgd", "--estimator", "logistic"])
+    rows = bench_round.main(
+        [
+            "--size",
+            "2000,8,3",
+            "--questions",
+            "4",
+            "--estimator",
+            "sgd",
+            "--estimator",
+            "logistic",
+        ]
+    )
     by = {r["estimator"]: r for r in rows}
     assert by["sgd"]["method"] == "partial_fit"
     assert by["logistic"]["method"] == "warm_start"
@@ -48,9 +58,22 @@ def test_bench_round_times_sklearns_estimators_inside_the_cleaner(scripts, capsy
 def test_bench_round_writes_the_estimators_table(scripts, tmp_path, capsys):
     bench_round, _ = scripts
     table = tmp_path / "estimators.txt"
-    rows = bench_round.main(["--size", "1500,8,3", "--size", "1000000,512,10",
-                             "--questions", "4", "--estimator", "skorch",
-                             "--estimator", "head", "--table", str(table)])
+    rows = bench_round.main(
+        [
+            "--size",
+            "1500,8,3",
+            "--size",
+            "1000000,512,10",
+            "--questions",
+            "4",
+            "--estimator",
+            "skorch",
+            "--estimator",
+            "head",
+            "--table",
+            str(table),
+        ]
+    )
     by = {(r["estimator"], r["n"]): r for r in rows}
     assert by["skorch", 1500]["method"] == "partial_fit"
     for name in ("skorch", "head"):
@@ -87,27 +110,53 @@ def test_refit_quality_counts_the_labels_cleaned():
         import refit_quality
     finally:
         sys.path.remove(str(BENCHMARKS))
-    rows = refit_quality.main(["--data", "breast", "--estimator", "sgd",
-                               "--refit", "incremental", "--refit", "warm_start",
-                               "--seeds", "1"])
+    rows = refit_quality.main(
+        [
+            "--data",
+            "breast",
+            "--estimator",
+            "sgd",
+            "--refit",
+            "incremental",
+            "--refit",
+            "warm_start",
+            "--seeds",
+            "1",
+        ]
+    )
     # The warm start mode hides partial_fit from the cleaner, for this run only.
     assert [row["method"] for row in rows] == ["partial_fit", "warm_start"]
     for row in rows:
         assert 0 < row["cleaned"] <= row["noisy"] == 80
         assert row["questions"] > 0 and 0.5 < row["f1"] <= 1
-    assert rows[0]["cleaned"] != rows[1]["cleaned"] or \
-        rows[0]["f1"] != rows[1]["f1"]  # two different updates
+    assert (
+        rows[0]["cleaned"] != rows[1]["cleaned"] or rows[0]["f1"] != rows[1]["f1"]
+    )  # two different updates
     from sklearn_cincer._refit import refit_method
 
     for name in ("fc", "lr_net"):
-        assert refit_method(refit_quality.ESTIMATORS[name](0), "incremental") \
+        assert (
+            refit_method(refit_quality.ESTIMATORS[name](0), "incremental")
             == "partial_fit"
+        )
 
 
 def test_fisher_agreement_study_writes_its_tables(scripts, tmp_path):
     _, study = scripts
-    study.main(["--only", "synthetic", "--sizes", "2000,8,4", "--seeds", "1",
-                "--queries", "6", "--output", str(tmp_path)])
+    study.main(
+        [
+            "--only",
+            "synthetic",
+            "--sizes",
+            "2000,8,4",
+            "--seeds",
+            "1",
+            "--queries",
+            "6",
+            "--output",
+            str(tmp_path),
+        ]
+    )
     import pandas as pd
 
     frame = pd.read_csv(tmp_path / "agreement.csv")
@@ -121,15 +170,38 @@ def test_fisher_agreement_study_writes_its_tables(scripts, tmp_path):
 
 def test_gpu_check_dry_run_on_the_cpu():
     pytest.importorskip("skorch")
-    command = [sys.executable, str(BENCHMARKS / "gpu_check.py"), "--device", "cpu",
-               "--size", "1500,8,3", "--questions", "3", "--n", "2000",
-               "--n-compare", "600", "--d", "16", "--estimator-size", "1200,8,3",
-               "--estimator-questions", "3", "--time-limit", "240"]
+    command = [
+        sys.executable,
+        str(BENCHMARKS / "gpu_check.py"),
+        "--device",
+        "cpu",
+        "--size",
+        "1500,8,3",
+        "--questions",
+        "3",
+        "--n",
+        "2000",
+        "--n-compare",
+        "600",
+        "--d",
+        "16",
+        "--estimator-size",
+        "1200,8,3",
+        "--estimator-questions",
+        "3",
+        "--time-limit",
+        "240",
+    ]
     out = subprocess.run(command, capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "real path check: PASS" in out.stdout and "ALL PASS" in out.stdout
     assert "same pick 1.00" in out.stdout
     assert "estimators check: PASS" in out.stdout
-    for cell in ("logistic on cpu", "sgd on cpu", "mlp on cpu", "skorch on cpu",
-                 "skorch on cpu, TorchTopFisherSelector on cpu"):
+    for cell in (
+        "logistic on cpu",
+        "sgd on cpu",
+        "mlp on cpu",
+        "skorch on cpu",
+        "skorch on cpu, TorchTopFisherSelector on cpu",
+    ):
         assert f"  {cell}: " in out.stdout

@@ -22,12 +22,21 @@ from sklearn_cincer.oracles import (
 )
 
 
-def _query(example_id=5, counter_id=2, label=0, counter_label=1, classes=(0, 1),
-           **kw):
-    return Query(example_id=example_id, x=np.zeros(2), label=label, prediction=1,
-                 margin=0.7, classes=np.array(classes), counter_example_id=counter_id,
-                 counter_x=None if counter_id is None else np.ones(2),
-                 counter_label=counter_label, score=3.5, round=4, **kw)
+def _query(example_id=5, counter_id=2, label=0, counter_label=1, classes=(0, 1), **kw):
+    return Query(
+        example_id=example_id,
+        x=np.zeros(2),
+        label=label,
+        prediction=1,
+        margin=0.7,
+        classes=np.array(classes),
+        counter_example_id=counter_id,
+        counter_x=None if counter_id is None else np.ones(2),
+        counter_label=counter_label,
+        score=3.5,
+        round=4,
+        **kw,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -112,8 +121,10 @@ def test_pending_question_reuses_its_row_and_answers_once(tmp_path):
     # the database itself refuses a second live answer to one question
     conn = sqlite3.connect(store.path)
     with pytest.raises(sqlite3.IntegrityError):
-        conn.execute("INSERT INTO questions (status, example_id, asked_at, qkey) "
-                     "SELECT 'answered', example_id, asked_at, qkey FROM questions")
+        conn.execute(
+            "INSERT INTO questions (status, example_id, asked_at, qkey) "
+            "SELECT 'answered', example_id, asked_at, qkey FROM questions"
+        )
     conn.close()
 
 
@@ -133,8 +144,9 @@ def test_csv_audit_log(tmp_path):
     store = AnnotationStore(tmp_path / "s.sqlite")
     q1, q2 = _query(), _query(example_id=6, label="<b>", classes=(0, 1, "<b>"))
     store.record_answer(store.record_question(q1), Answer(label=1, annotator="ana"))
-    store.record_answer(store.record_question(q2),
-                        Answer(label="<b>", counter_label=1, skipped=True))
+    store.record_answer(
+        store.record_question(q2), Answer(label="<b>", counter_label=1, skipped=True)
+    )
     store.record_question(_query(example_id=7))  # pending: in the log too
     path = tmp_path / "audit.csv"
     store.to_csv(path)
@@ -255,8 +267,12 @@ def test_skip_is_recorded_and_keeps_labels(tmp_path, data):
     X, y, y_noisy = data
 
     def skipper(query):
-        return Answer(label=query.label, counter_label=query.counter_label,
-                      annotator="ana", skipped=True)
+        return Answer(
+            label=query.label,
+            counter_label=query.counter_label,
+            annotator="ana",
+            skipped=True,
+        )
 
     path = tmp_path / "s.sqlite"
     cleaner = _cleaner(AnnotationSession(skipper, path)).fit(X, y_noisy)
@@ -271,12 +287,17 @@ def test_skip_is_recorded_and_keeps_labels(tmp_path, data):
 
 def cleaner_query_from(row, X):
     counter_id = row["counter_example_id"]
-    return Query(example_id=row["example_id"], x=X[row["example_id"]],
-                 label=row["label_before"], prediction=row["prediction"],
-                 margin=row["margin"], classes=np.array([0, 1]),
-                 counter_example_id=counter_id,
-                 counter_x=None if counter_id is None else X[counter_id],
-                 counter_label=row["counter_label_before"])
+    return Query(
+        example_id=row["example_id"],
+        x=X[row["example_id"]],
+        label=row["label_before"],
+        prediction=row["prediction"],
+        margin=row["margin"],
+        classes=np.array([0, 1]),
+        counter_example_id=counter_id,
+        counter_x=None if counter_id is None else X[counter_id],
+        counter_label=row["counter_label_before"],
+    )
 
 
 class RevisingOracle:
@@ -299,8 +320,14 @@ class RevisingOracle:
             q, a = self.first
             flipped = [c for c in q.classes if c != a.label][0]
             for listener in self.listeners:
-                listener(q, Answer(label=flipped.item(), counter_label=a.counter_label,
-                                   annotator="reviser"))
+                listener(
+                    q,
+                    Answer(
+                        label=flipped.item(),
+                        counter_label=a.counter_label,
+                        annotator="reviser",
+                    ),
+                )
             self.first = False
         return answer
 
@@ -316,14 +343,21 @@ def test_revision_applies_in_the_run_and_a_resume_retraces_it(tmp_path, data):
     truth = y[record.example_id]
     # revised during the second question: applied before the round after it
     assert record.label_after != truth and record.revised_round == (
-        first.history_[1].round + 1)
+        first.history_[1].round + 1
+    )
     assert first.n_revised_ == 1 and all(
-        r.revised_round is None for r in first.history_[1:])
+        r.revised_round is None for r in first.history_[1:]
+    )
     changes = first.label_changes()
     assert changes.iloc[0].to_dict() == {
-        "round": record.round, "example_id": record.example_id, "role": "example",
-        "change": "relabeled", "label_before": truth,
-        "label_after": record.label_after, "annotator": "reviser"}
+        "round": record.round,
+        "example_id": record.example_id,
+        "role": "example",
+        "change": "relabeled",
+        "label_before": truth,
+        "label_after": record.label_after,
+        "annotator": "reviser",
+    }
     # the relabels in order still give y_cleaned_ (a later question may show
     # the revised example again, and the simulated truth relabels it back)
     labels = y_noisy.copy()
@@ -345,7 +379,8 @@ def test_revision_applies_in_the_run_and_a_resume_retraces_it(tmp_path, data):
 
 
 def test_a_revision_stored_before_its_point_was_recorded_replays_at_its_question(
-        tmp_path, data):
+    tmp_path, data
+):
     # stores of earlier versions (and runs that stopped before applying a
     # revision) know no point: the revised answer replaces the first, as then
     X, y, y_noisy = data
@@ -380,15 +415,22 @@ def test_cleaner_with_a_session_pickles(tmp_path, data):
 def test_summary_counts(tmp_path):
     store = AnnotationStore(tmp_path / "s.sqlite")
     q1, q2, q3 = _query(), _query(example_id=6), _query(example_id=7)
-    store.record_answer(store.record_question(q1),
-                        Answer(label=1, counter_label=0, annotator="ana"))
-    store.record_answer(store.record_question(q2),
-                        Answer(label=0, counter_label=1, annotator="bo", skipped=True))
+    store.record_answer(
+        store.record_question(q1), Answer(label=1, counter_label=0, annotator="ana")
+    )
+    store.record_answer(
+        store.record_question(q2),
+        Answer(label=0, counter_label=1, annotator="bo", skipped=True),
+    )
     store.record_question(q3)
     store.record_revision(q1, Answer(label=1, counter_label=1, annotator="bo"))
     assert store.summary() == {
-        "answered": 2, "skipped": 1, "relabeled_examples": 1,
-        "relabeled_counter_examples": 0, "revised": 1, "pending": 1,
+        "answered": 2,
+        "skipped": 1,
+        "relabeled_examples": 1,
+        "relabeled_counter_examples": 0,
+        "revised": 1,
+        "pending": 1,
         "annotators": {"bo": 2},
     }
 
@@ -428,11 +470,13 @@ def test_a_changed_revision_is_refused_where_it_would_replay(tmp_path, data):
     X, y, y_noisy = data
     path = tmp_path / "s.sqlite"
     _cleaner(AnnotationSession(RevisingOracle(SimulatedOracle(y)), path)).fit(
-        X, y_noisy)
+        X, y_noisy
+    )
     conn = sqlite3.connect(path)
     n = conn.execute(
         "UPDATE questions SET label_after = CASE label_after WHEN '0' THEN '1' "
-        "ELSE '0' END WHERE revises IS NOT NULL").rowcount
+        "ELSE '0' END WHERE revises IS NOT NULL"
+    ).rowcount
     conn.commit()
     conn.close()
     assert n == 1

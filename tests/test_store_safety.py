@@ -35,11 +35,20 @@ _one_blas_thread, data = test_store._one_blas_thread, test_store.data  # fixture
 
 
 def _query(example_id=5, x=(0.0, 0.0), counter_x=(1.0, 1.0), **kw):
-    params = dict(label=0, prediction=1, margin=0.7, classes=np.array([0, 1]),
-                  counter_example_id=2, counter_label=1, score=3.5, round=4)
+    params = dict(
+        label=0,
+        prediction=1,
+        margin=0.7,
+        classes=np.array([0, 1]),
+        counter_example_id=2,
+        counter_label=1,
+        score=3.5,
+        round=4,
+    )
     params.update(kw)
-    return Query(example_id=example_id, x=np.array(x), counter_x=np.array(counter_x),
-                 **params)
+    return Query(
+        example_id=example_id, x=np.array(x), counter_x=np.array(counter_x), **params
+    )
 
 
 def _first_session(path, X, y, y_noisy, **kw):
@@ -52,6 +61,7 @@ def _first_session(path, X, y, y_noisy, **kw):
 
 # ----------------------------------------------------------- question keys
 
+
 def test_an_answer_is_not_replayed_onto_other_features(tmp_path):
     store = AnnotationStore(tmp_path / "s.sqlite")
     q = _query()
@@ -62,12 +72,15 @@ def test_an_answer_is_not_replayed_onto_other_features(tmp_path):
     assert store.find_answer(_query(counter_x=(1.0, 2.0))) is None
     assert store.find_answer(_query(x=(0.0, 0.0), strategy="drop")) is None
     # the same numbers in another dtype are the same example
-    same = _query(x=np.array([0, 0], dtype=np.int32),
-                  counter_x=np.array([1, 1], dtype=np.float32))
+    same = _query(
+        x=np.array([0, 0], dtype=np.int32), counter_x=np.array([1, 1], dtype=np.float32)
+    )
     assert store.find_answer(same) == Answer(label=1, counter_label=1)
     row = store.records()[0]
-    assert len(row["x_fingerprint"]) == 64 and row["x_fingerprint"] != (
-        row["counter_x_fingerprint"])
+    assert (
+        len(row["x_fingerprint"]) == 64
+        and row["x_fingerprint"] != (row["counter_x_fingerprint"])
+    )
 
 
 def test_changed_data_is_refused_naming_what_differs(tmp_path, data):
@@ -86,8 +99,9 @@ def test_changed_data_is_refused_naming_what_differs(tmp_path, data):
         _cleaner(AnnotationSession(later, path)).fit(X * 10, y_noisy)
     # another strategy: refused, naming the parameter and both values
     with pytest.raises(OracleError, match="counter_examples.*'relabel'.*'drop'"):
-        _cleaner(AnnotationSession(later, path),
-                 counter_examples="drop").fit(X, y_noisy)
+        _cleaner(AnnotationSession(later, path), counter_examples="drop").fit(
+            X, y_noisy
+        )
     with pytest.raises(OracleError, match="threshold"):
         _cleaner(AnnotationSession(later, path), threshold=0.3).fit(X, y_noisy)
     assert later.calls == []
@@ -146,6 +160,7 @@ def test_partial_fit_checks_the_parameters_not_the_new_rows(tmp_path, data):
 
 
 # ------------------------------------------------------------- bad files
+
 
 def test_an_empty_file_is_not_silently_a_new_store(tmp_path):
     path = tmp_path / "empty.sqlite"
@@ -206,8 +221,7 @@ def test_a_store_of_the_previous_version_opens_and_replays(tmp_path):
     oracle = Counting(lambda q: Answer(label=0))
     session = AnnotationSession(oracle, path)
     with pytest.warns(UserWarning, match=rf"(?s){path}.*without fingerprints"):
-        assert session(_query()) == Answer(label=1, counter_label=0,
-                                           annotator="ana")
+        assert session(_query()) == Answer(label=1, counter_label=0, annotator="ana")
     assert oracle.calls == [] and session.n_replayed_ == 1
     # from now on the answer carries the fingerprints of what was replayed
     store = AnnotationStore(path)
@@ -227,15 +241,22 @@ def _read_only_store(tmp_path):
 
 @pytest.mark.parametrize("how", ["detected", "asked"])
 def test_a_read_only_store_replays_and_refuses_new_answers_before_asking(
-        tmp_path, monkeypatch, how):
+    tmp_path, monkeypatch, how
+):
     path = _read_only_store(tmp_path)
     if how == "detected":
         # as for a file without write permission (tests run as root, who may
         # write anything: the permission check is what is simulated)
         real_access = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode, **kw: (
-            False if mode == os.W_OK and os.fspath(p) == str(path)
-            else real_access(p, mode, **kw)))
+        monkeypatch.setattr(
+            os,
+            "access",
+            lambda p, mode, **kw: (
+                False
+                if mode == os.W_OK and os.fspath(p) == str(path)
+                else real_access(p, mode, **kw)
+            ),
+        )
         store = AnnotationStore(path)
     else:
         store = AnnotationStore(path, read_only=True)
@@ -254,6 +275,7 @@ def test_a_read_only_store_replays_and_refuses_new_answers_before_asking(
 
 # ------------------------------------------------------- two processes
 
+
 def _holder_script():
     """The script of benchmarks/store_damage.py that holds a store and sleeps."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "store_damage.py"
@@ -266,10 +288,18 @@ def _holder_script():
 def test_two_processes_on_one_store_get_a_clear_in_use_error(tmp_path, data):
     X, y, y_noisy = data
     path = str(tmp_path / "s.sqlite")
-    env = dict(os.environ, PYTHONPATH=os.getcwd(), OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1")
-    holder = subprocess.Popen([sys.executable, "-c", _holder_script(), path],
-                              stdout=subprocess.PIPE, text=True, env=env)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.getcwd(),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _holder_script(), path],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         oracle = Counting(SimulatedOracle(y))
@@ -316,10 +346,14 @@ def test_a_dropped_session_gives_back_the_store(tmp_path):
 
 # ------------------------------------------- links and foreign files (issue 18)
 
+
 def _files_beside(path):
     """The names in the store's folder that start with its name."""
-    return sorted(p.name for p in Path(path).parent.iterdir()
-                  if p.name.startswith(Path(path).name))
+    return sorted(
+        p.name
+        for p in Path(path).parent.iterdir()
+        if p.name.startswith(Path(path).name)
+    )
 
 
 @pytest.mark.parametrize("link", ["symbolic", "hard"])
@@ -341,10 +375,18 @@ def test_a_link_planted_at_the_old_lock_path_is_never_written(tmp_path, link):
 
 
 def _hold_in_another_process(path):
-    env = dict(os.environ, PYTHONPATH=os.getcwd(), OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1")
-    holder = subprocess.Popen([sys.executable, "-c", _holder_script(), str(path)],
-                              stdout=subprocess.PIPE, text=True, env=env)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.getcwd(),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _holder_script(), str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert holder.stdout.readline().strip() == "holding"
     return holder
 
@@ -357,8 +399,7 @@ def test_two_names_of_one_store_still_exclude_each_other(tmp_path, link):
     try:
         (os.symlink if link == "symbolic" else os.link)(path, other)
         asked = []
-        session = AnnotationSession(lambda q: asked.append(q) or Answer(label=0),
-                                    other)
+        session = AnnotationSession(lambda q: asked.append(q) or Answer(label=0), other)
         with pytest.raises(OracleError, match=rf"(?s){other}.*in use.*{holder.pid}"):
             session(_query(example_id=7))
         assert asked == []
@@ -391,9 +432,16 @@ def _foreign_database(path, journal_mode="delete", application_id=0):
     conn.close()
 
 
-@pytest.mark.parametrize("kind", ["runs and questions", "WAL mode",
-                                  "other application id", "exact schema, extra table",
-                                  "no tables"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "runs and questions",
+        "WAL mode",
+        "other application id",
+        "exact schema, extra table",
+        "no tables",
+    ],
+)
 def test_another_applications_database_is_refused_untouched(tmp_path, kind):
     from sklearn_cincer.oracles import _store
 
@@ -445,7 +493,8 @@ def test_a_store_through_a_link_to_it_is_the_same_store(tmp_path):
     store.close()
     os.symlink(path, tmp_path / "link.sqlite")
     assert AnnotationStore(tmp_path / "link.sqlite").find_answer(_query()) == (
-        Answer(label=1, counter_label=1))
+        Answer(label=1, counter_label=1)
+    )
 
 
 def _marker(path):
@@ -455,8 +504,11 @@ def _marker(path):
     try:
         app = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        info = dict(conn.execute(f"SELECT key, value FROM {_schema.INFO_TABLE}")
-                    ) if app else {}
+        info = (
+            dict(conn.execute(f"SELECT key, value FROM {_schema.INFO_TABLE}"))
+            if app
+            else {}
+        )
     finally:
         conn.close()
     return app == _schema.APPLICATION_ID, version, info.get("format")
@@ -467,8 +519,11 @@ def test_a_new_store_carries_its_marker(tmp_path):
     AnnotationStore(path).close()
     from sklearn_cincer.oracles import _store
 
-    assert _marker(path) == (True, _store._SCHEMA_VERSION,
-                             "sklearn-cincer annotation store")
+    assert _marker(path) == (
+        True,
+        _store._SCHEMA_VERSION,
+        "sklearn-cincer annotation store",
+    )
 
 
 def test_an_earlier_store_read_only_is_left_as_it_was_then_upgraded(tmp_path):
@@ -503,17 +558,21 @@ def test_a_version_3_store_is_upgraded_and_replays(tmp_path):
         "INSERT INTO questions (status, example_id, counter_example_id, "
         "label_before, counter_label_before, label_after, counter_label_after, "
         "annotator, asked_at, qkey, x_fingerprint) VALUES ('answered', 5, 2, '0', "
-        "'1', '1', '0', 'ana', 't', ?, 'f')", (key,))
+        "'1', '1', '0', 'ana', 't', ?, 'f')",
+        (key,),
+    )
     conn.commit()
     conn.close()
     with pytest.warns(UserWarning, match="checksum"):
         store = AnnotationStore(path)
-    assert store.find_answer(_query()) == Answer(label=1, counter_label=0,
-                                                 annotator="ana")
+    assert store.find_answer(_query()) == Answer(
+        label=1, counter_label=0, annotator="ana"
+    )
     assert _marker(path)[:2] == (True, _store._SCHEMA_VERSION)
 
 
 # ------------------------------------------------------ checksums (issue 18)
+
 
 def _tamper(path, sql, params=()):
     conn = sqlite3.connect(path)
@@ -522,9 +581,16 @@ def _tamper(path, sql, params=()):
     conn.close()
 
 
-@pytest.mark.parametrize("column, value", [
-    ("label_after", "0"), ("counter_label_after", "0"), ("skipped", 1),
-    ("annotator", "mallory"), ("checksum", None)])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("label_after", "0"),
+        ("counter_label_after", "0"),
+        ("skipped", 1),
+        ("annotator", "mallory"),
+        ("checksum", None),
+    ],
+)
 def test_a_changed_answer_is_refused_not_replayed(tmp_path, column, value):
     path = tmp_path / "s.sqlite"
     store = AnnotationStore(path)
@@ -534,8 +600,11 @@ def test_a_changed_answer_is_refused_not_replayed(tmp_path, column, value):
     _tamper(path, f"UPDATE questions SET {column} = ?", (value,))
     asked = []
     session = AnnotationSession(lambda q: asked.append(q) or Answer(label=1), path)
-    with pytest.raises(OracleError, match=rf"(?s){path}.*damaged answer to "
-                       rf"question {qid} \(about example 5\).*checksum"):
+    with pytest.raises(
+        OracleError,
+        match=rf"(?s){path}.*damaged answer to "
+        rf"question {qid} \(about example 5\).*checksum",
+    ):
         session(_query())
     assert asked == [] and session.n_replayed_ == 0  # never a silent replay
 
@@ -543,9 +612,12 @@ def test_a_changed_answer_is_refused_not_replayed(tmp_path, column, value):
 def test_one_flipped_byte_in_the_file_is_found(tmp_path):
     path = tmp_path / "s.sqlite"
     store = AnnotationStore(path)
-    store.record_answer(store.record_question(_query(label="cat", counter_label="cat",
-                                                     classes=("cat", "cow"))),
-                        Answer(label="cow"))
+    store.record_answer(
+        store.record_question(
+            _query(label="cat", counter_label="cat", classes=("cat", "cow"))
+        ),
+        Answer(label="cow"),
+    )
     store.close()
     data = bytearray(path.read_bytes())
     where = data.index(b'"cow"')  # label_after, as the file holds it
@@ -553,7 +625,8 @@ def test_one_flipped_byte_in_the_file_is_found(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(OracleError, match="damaged answer to question 1"):
         AnnotationStore(path).find_answer(
-            _query(label="cat", counter_label="cat", classes=("cat", "cow")))
+            _query(label="cat", counter_label="cat", classes=("cat", "cow"))
+        )
 
 
 def test_a_revision_and_an_adopted_answer_carry_checksums(tmp_path):
@@ -562,8 +635,9 @@ def test_a_revision_and_an_adopted_answer_carry_checksums(tmp_path):
     store.record_answer(store.record_question(_query()), Answer(label=1))
     new = store.record_revision(_query(), Answer(label=0, counter_label=0))
     assert store.find_answer(_query()) == Answer(label=0, counter_label=0)
-    _tamper(path, "UPDATE questions SET label_after = '1' WHERE question_id = ?",
-            (new,))
+    _tamper(
+        path, "UPDATE questions SET label_after = '1' WHERE question_id = ?", (new,)
+    )
     with pytest.raises(OracleError, match=f"question {new}"):
         store.find_answer(_query())
     # a first-schema row: tampered before it is adopted, it is refused too
@@ -610,8 +684,20 @@ def test_the_command_refuses_a_foreign_store_in_one_line(tmp_path, capsys):
     _foreign_database(theirs)
     before = theirs.read_bytes()
     out = tmp_path / "out.csv"
-    code = main(["clean", str(data), "--label", "label", "--oracle", "terminal",
-                 "--store", str(theirs), "--output", str(out)])
+    code = main(
+        [
+            "clean",
+            str(data),
+            "--label",
+            "label",
+            "--oracle",
+            "terminal",
+            "--store",
+            str(theirs),
+            "--output",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
     assert f"error: {theirs} is an SQLite database but not an annotation" in err

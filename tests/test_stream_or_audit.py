@@ -34,8 +34,12 @@ def test_replaying_a_stream_gives_the_cleaned_labels(script):
     X, y = script.load("wine", 0)
     y_noisy, _ = make_label_noise(y, 0.2, random_state=0)
     cleaner = SkepticalCleaner(
-        make_model("lr", random_state=0), oracle=SimulatedOracle(y),
-        threshold=0.2, n_bootstrap=71, refit="incremental", random_state=0,
+        make_model("lr", random_state=0),
+        oracle=SimulatedOracle(y),
+        threshold=0.2,
+        n_bootstrap=71,
+        refit="incremental",
+        random_state=0,
     ).fit(X, y_noisy)
     history = cleaner.history_
     assert history
@@ -51,8 +55,9 @@ def test_replaying_a_stream_gives_the_cleaned_labels(script):
 
 def test_a_task_measures_the_three_ways_at_equal_labels(script):
     X, y = script.load("wine", 0)
-    rows = pd.DataFrame(script.run_task("wine", "pairwise", 0, budgets=(0.1, 0.2),
-                                        data=(X, y)))
+    rows = pd.DataFrame(
+        script.run_task("wine", "pairwise", 0, budgets=(0.1, 0.2), data=(X, y))
+    )
     assert set(rows["method"]) == set(script.METHODS)
     for budget, at in rows.groupby("budget"):
         at = at.set_index("method")
@@ -64,13 +69,13 @@ def test_a_task_measures_the_three_ways_at_equal_labels(script):
         assert (at["errors_fixed"] <= at["labels_inspected"]).all()
         assert (at["errors_fixed"] <= at["n_noisy"]).all()
         np.testing.assert_allclose(
-            at["noise_removed"], 100 * at["errors_fixed"] / at["n_noisy"])
+            at["noise_removed"], 100 * at["errors_fixed"] / at["n_noisy"]
+        )
 
 
 def test_the_report_is_written_from_the_tasks_done(script, tmp_path, capsys):
     script.run(["wine"], ["uniform"], [0], (0.1,), tmp_path)
-    assert [p.name for p in (tmp_path / "runs").iterdir()] == [
-        "wine__uniform__0.csv"]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["wine__uniform__0.csv"]
     summary = script.report(tmp_path)
     assert (tmp_path / "stream_or_audit.png").stat().st_size > 0
     text = (tmp_path / "summary.rst").read_text()

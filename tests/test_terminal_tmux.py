@@ -23,7 +23,8 @@ from sklearn_cincer.oracles import AnnotationStore, Answer
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(
-    TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+    TMUX is None, reason="tmux is not installed (apt-get install tmux)"
+)
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip(reason="tmux and readline need a POSIX system")
 
@@ -93,17 +94,38 @@ class Pane:
         path = tmp_path / "script.py"
         path.write_text(script)
         self.socket = f"cincer-{uuid.uuid4().hex[:12]}"
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                   MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1", TERM="xterm")
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS="1",
+            OPENBLAS_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            PYTHONUNBUFFERED="1",
+            TERM="xterm",
+        )
         env.pop("TMUX", None)
         command = " ".join([sys.executable, str(path)] + [str(a) for a in args])
-        self._tmux("new-session", "-d", "-s", "t", "-x", "200", "-y", "50",
-                   f"{command}; echo EXIT=$?; sleep 60", env=env)
+        self._tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            f"{command}; echo EXIT=$?; sleep 60",
+            env=env,
+        )
         self._tmux("set-option", "-t", "t", "history-limit", "20000")
 
     def _tmux(self, *args, env=None):
-        return subprocess.run([TMUX, "-L", self.socket, *args], env=env,
-                              check=True, capture_output=True, text=True).stdout
+        return subprocess.run(
+            [TMUX, "-L", self.socket, *args],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
 
     def send(self, *keys):
         self._tmux("send-keys", "-t", "t", *keys)
@@ -186,7 +208,8 @@ def test_class_names_with_tab_completion_and_prefixes(pane_of, tmp_path):
 
 
 def test_ctrl_d_stops_with_a_short_message_and_the_session_keeps_the_answers(
-        pane_of, tmp_path):
+    pane_of, tmp_path
+):
     store = tmp_path / "s.sqlite"
     pane = pane_of(FIT, store)
     pane.wait_for("Label for #")
@@ -200,12 +223,14 @@ def test_ctrl_d_stops_with_a_short_message_and_the_session_keeps_the_answers(
     # said once: in the exception's line, not printed by the oracle too
     assert screen.count("stopped at question") == 1
     assert "Stopped at question" not in screen
-    traceback = screen[screen.index("Traceback"):screen.index("EXIT=")]
+    traceback = screen[screen.index("Traceback") : screen.index("EXIT=")]
     last = traceback.strip().splitlines()[-1]
-    assert last.startswith("sklearn_cincer.oracles._base.AnnotationStopped: The "
-                           "annotator stopped at question 2 (end of input): 1 "
-                           "answer given, kept in the session's store: run the "
-                           "same fit again to resume here.")
+    assert last.startswith(
+        "sklearn_cincer.oracles._base.AnnotationStopped: The "
+        "annotator stopped at question 2 (end of input): 1 "
+        "answer given, kept in the session's store: run the "
+        "same fit again to resume here."
+    )
     assert last.endswith("This fit changed nothing; the cleaner is as it was.")
     # the traceback ends in the cleaner: nothing of the oracle's reading code
     assert "_terminal.py" not in traceback and "EOFError" not in traceback
@@ -259,26 +284,31 @@ def test_two_counter_examples_are_asked_in_turn_and_stored(pane_of, tmp_path):
         pane.type(str(y[example_id]))  # the truth, typed as the class itself
         n += 1
     assert "EXIT=0" in screen
-    questions = [asked[i:i + 3] for i in range(0, len(asked), 3)]
+    questions = [asked[i : i + 3] for i in range(0, len(asked), 3)]
     assert len(questions) >= 3 and all(len(q) == 3 for q in questions)
     # each question shows both counter-examples, in a column pair each
     for example_id, first, second in questions:
         assert f"#{first} (counter-example 1 of 2): label" in screen
         assert f"#{second} (counter-example 2 of 2): label" in screen
-        assert re.search(rf"feature +#{example_id} +#{first} +apart \(SD\) +"
-                         rf"#{second} +apart \(SD\)", screen)
+        assert re.search(
+            rf"feature +#{example_id} +#{first} +apart \(SD\) +"
+            rf"#{second} +apart \(SD\)",
+            screen,
+        )
     rows = AnnotationStore(store, read_only=True).records()
     assert [[r["example_id"]] + r["counter_example_ids"] for r in rows] == questions
     for r in rows:
         assert r["label_after"] == y[r["example_id"]]
         assert r["counter_labels_after"] == [y[i] for i in r["counter_example_ids"]]
-    relabeled = sum(after != before for r in rows for before, after in zip(
-        r["counter_labels_before"], r["counter_labels_after"]))
+    relabeled = sum(
+        after != before
+        for r in rows
+        for before, after in zip(r["counter_labels_before"], r["counter_labels_after"])
+    )
     assert relabeled > 0 and f"RELABELED {relabeled}" in screen
 
 
-def test_ctrl_c_and_ctrl_d_after_a_resume_say_what_stopped_and_where(
-        pane_of, tmp_path):
+def test_ctrl_c_and_ctrl_d_after_a_resume_say_what_stopped_and_where(pane_of, tmp_path):
     # Before: Ctrl-C gave a KeyboardInterrupt traceback; Ctrl-D after a resume
     # named the question by this run's count (1), not the cleaner's.
     store = tmp_path / "s.sqlite"
@@ -291,10 +321,12 @@ def test_ctrl_c_and_ctrl_d_after_a_resume_say_what_stopped_and_where(
     pane.send("C-c")
     screen = pane.wait_for("EXIT=")
     assert "EXIT=1" in screen and "KeyboardInterrupt" not in screen
-    last = screen[:screen.index("EXIT=")].strip().splitlines()[-1]
-    assert last.startswith("sklearn_cincer.oracles._base.AnnotationStopped: The "
-                           "annotator stopped at question 2 (interrupted: "
-                           "Ctrl-C): 1 answer given, kept in the session's store")
+    last = screen[: screen.index("EXIT=")].strip().splitlines()[-1]
+    assert last.startswith(
+        "sklearn_cincer.oracles._base.AnnotationStopped: The "
+        "annotator stopped at question 2 (interrupted: "
+        "Ctrl-C): 1 answer given, kept in the session's store"
+    )
     assert screen.count("stopped at question") == 1
     pane.close()
 
@@ -304,8 +336,10 @@ def test_ctrl_c_and_ctrl_d_after_a_resume_say_what_stopped_and_where(
     again.send("C-d")
     screen = again.wait_for("EXIT=")
     assert "EXIT=1" in screen and screen.count("stopped at question") == 1
-    assert ("stopped at question 2 (end of input): 0 answers given in this "
-            "run, kept in the session's store") in screen
+    assert (
+        "stopped at question 2 (end of input): 0 answers given in this "
+        "run, kept in the session's store"
+    ) in screen
     assert AnnotationStore(store).n_answered == 1
 
 
@@ -361,8 +395,12 @@ def test_undo_at_a_real_terminal_applies_in_the_same_fit(pane_of, tmp_path):
     n = screen.count("Enter keeps")
     while "No more questions in this fit" not in screen:
         pane.type("")  # keep every other label
-        screen = _wait(pane, lambda s, n=n: s.count("Enter keeps") > n
-                       or "No more questions in this fit" in s)
+        screen = _wait(
+            pane,
+            lambda s, n=n: (
+                s.count("Enter keeps") > n or "No more questions in this fit" in s
+            ),
+        )
         n = screen.count("Enter keeps")
     pane.type("")  # Enter finishes
     screen = pane.wait_for("EXIT=0")

@@ -15,8 +15,9 @@ from sklearn_cincer._threads import limit_threads
 
 
 def _blas_threads():
-    return {pool["num_threads"] for pool in threadpool_info()
-            if pool["user_api"] == "blas"}
+    return {
+        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+    }
 
 
 # What the spies saw (the cleaner clones its estimator, copying any list
@@ -32,9 +33,9 @@ class ThreadSpy(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         torch = sys.modules.get("torch")
-        SEEN.append((
-            _blas_threads(), None if torch is None else torch.get_num_threads()
-        ))
+        SEEN.append(
+            (_blas_threads(), None if torch is None else torch.get_num_threads())
+        )
         if self.fail_after is not None and len(SEEN) > self.fail_after:
             raise RuntimeError("spy fails on purpose")
         self.model_ = LogisticRegression().fit(X, y)
@@ -56,8 +57,9 @@ def test_fit_runs_on_n_threads_and_restores_them():
     X, y = _data()
     seen = SEEN
     seen.clear()
-    cleaner = SkepticalCleaner(ThreadSpy(), n_bootstrap=40, n_threads=1,
-                               selector=NearestNeighborSelector())
+    cleaner = SkepticalCleaner(
+        ThreadSpy(), n_bootstrap=40, n_threads=1, selector=NearestNeighborSelector()
+    )
     with threadpool_limits(limits=2, user_api="blas"):
         cleaner.fit(X, y)
         assert _blas_threads() == {2}
@@ -73,8 +75,12 @@ def test_n_threads_none_leaves_the_libraries_alone():
     seen = SEEN
     seen.clear()
     with threadpool_limits(limits=2, user_api="blas"):
-        SkepticalCleaner(ThreadSpy(), n_bootstrap=40, n_threads=None,
-                         selector=NearestNeighborSelector()).fit(X, y)
+        SkepticalCleaner(
+            ThreadSpy(),
+            n_bootstrap=40,
+            n_threads=None,
+            selector=NearestNeighborSelector(),
+        ).fit(X, y)
     assert all(blas == {2} for blas, _ in seen)
 
 
@@ -82,8 +88,12 @@ def test_limit_is_restored_when_fit_fails():
     X, y = _data()
     seen = SEEN
     seen.clear()
-    cleaner = SkepticalCleaner(ThreadSpy(fail_after=3), n_bootstrap=40,
-                               selector=NearestNeighborSelector(), n_threads=1)
+    cleaner = SkepticalCleaner(
+        ThreadSpy(fail_after=3),
+        n_bootstrap=40,
+        selector=NearestNeighborSelector(),
+        n_threads=1,
+    )
     with threadpool_limits(limits=2, user_api="blas"):
         with pytest.raises(RuntimeError, match="on purpose"):
             cleaner.fit(X, y)
@@ -98,14 +108,18 @@ def test_torch_threads_are_limited_and_restored(torch_one_thread):
     torch.set_num_threads(3)
     try:
         with pytest.raises(RuntimeError):
-            SkepticalCleaner(ThreadSpy(fail_after=2), n_bootstrap=40,
-                             n_threads=1,
-                             selector=NearestNeighborSelector()).fit(X, y)
+            SkepticalCleaner(
+                ThreadSpy(fail_after=2),
+                n_bootstrap=40,
+                n_threads=1,
+                selector=NearestNeighborSelector(),
+            ).fit(X, y)
         assert [t for _, t in seen] == [1, 1, 1]
         assert torch.get_num_threads() == 3
         seen.clear()
-        SkepticalCleaner(ThreadSpy(), n_bootstrap=40, n_threads=2,
-                         selector=NearestNeighborSelector()).fit(X, y)
+        SkepticalCleaner(
+            ThreadSpy(), n_bootstrap=40, n_threads=2, selector=NearestNeighborSelector()
+        ).fit(X, y)
         assert {t for _, t in seen} == {2}
         assert torch.get_num_threads() == 3
     finally:
@@ -162,8 +176,16 @@ def test_benchmark_threads_reach_torch_in_the_first_repeat(tmp_path):
         "               n_rounds=2)\n"
         "run_experiment(spec, n_repeats=1, threads=1, verbose=0)\n"
     )
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=300,
-                          capture_output=True, text=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -52,8 +52,9 @@ def _first_epoch_at(net, threshold):
 
 def test_code_trains_every_epoch_whatever_the_accuracy(easy):
     X, y = easy
-    net = FCNetClassifier(training="code", target_accuracy=0.6, max_epochs=25,
-                          random_state=0).fit(X, y)
+    net = FCNetClassifier(
+        training="code", target_accuracy=0.6, max_epochs=25, random_state=0
+    ).fit(X, y)
     assert len(net.history) == 25
     # the threshold was passed long before the last epoch: the text would stop
     assert _first_epoch_at(net, 0.6) < 24
@@ -61,8 +62,9 @@ def test_code_trains_every_epoch_whatever_the_accuracy(easy):
 
 def test_text_stops_at_the_threshold(easy):
     X, y = easy
-    net = FCNetClassifier(training="text", target_accuracy=0.6, max_epochs=25,
-                          random_state=0).fit(X, y)
+    net = FCNetClassifier(
+        training="text", target_accuracy=0.6, max_epochs=25, random_state=0
+    ).fit(X, y)
     assert len(net.history) < 25
     assert _first_epoch_at(net, 0.6) == len(net.history) - 1
 
@@ -107,16 +109,18 @@ def test_code_uses_keras_adam_epsilon_unless_given(easy):
     X, y = easy
     code = FCNetClassifier(training="code", max_epochs=1, random_state=0).fit(X, y)
     text = FCNetClassifier(training="text", max_epochs=1, random_state=0).fit(X, y)
-    own = FCNetClassifier(training="code", max_epochs=1, random_state=0,
-                          optimizer__eps=1e-3).fit(X, y)
+    own = FCNetClassifier(
+        training="code", max_epochs=1, random_state=0, optimizer__eps=1e-3
+    ).fit(X, y)
     assert code.optimizer_.defaults["eps"] == 1e-7
     assert text.optimizer_.defaults["eps"] == 1e-8
     assert own.optimizer_.defaults["eps"] == 1e-3
     assert code.optimizer_.defaults["lr"] == text.optimizer_.defaults["lr"] == 1e-3
     assert code.optimizer_.defaults["fused"] and not text.optimizer_.defaults["fused"]
     # a user's choice of Adam's implementation is kept, not contradicted
-    foreach = FCNetClassifier(training="code", max_epochs=1, random_state=0,
-                              optimizer__foreach=True).fit(X, y)
+    foreach = FCNetClassifier(
+        training="code", max_epochs=1, random_state=0, optimizer__foreach=True
+    ).fit(X, y)
     assert foreach.optimizer_.defaults["foreach"]
     assert not foreach.optimizer_.defaults["fused"]
     assert code.batch_size == text.batch_size == 32
@@ -131,12 +135,14 @@ def test_lean_epoch_learns_what_skorch_loop_learns(easy, training):
     lean.fit(X, y)
     slow.fit(X, y)
     assert len(lean.history) == len(slow.history)
-    np.testing.assert_allclose(lean.history[:, "train_loss"],
-                               slow.history[:, "train_loss"], rtol=1e-6)
+    np.testing.assert_allclose(
+        lean.history[:, "train_loss"], slow.history[:, "train_loss"], rtol=1e-6
+    )
     assert lean.history[:, "train_acc"] == slow.history[:, "train_acc"]
     assert lean.history[-1, "train_batch_count"] == 4  # 120 rows, batches of 32
-    np.testing.assert_allclose(lean.predict_proba(X), slow.predict_proba(X),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        lean.predict_proba(X), slow.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_subclass_with_its_own_batch_hook_keeps_skorch_loop(easy):
@@ -157,8 +163,10 @@ def test_bad_training_fails_before_any_change(easy, bad):
     before = net.predict_proba(X)
     n_epochs = len(net.history)
     net.set_params(training=bad)
-    for call in (lambda: net.fit(X[:50], y[:50]),
-                 lambda: net.partial_fit(X[:50], y[:50])):
+    for call in (
+        lambda: net.fit(X[:50], y[:50]),
+        lambda: net.partial_fit(X[:50], y[:50]),
+    ):
         with pytest.raises(ValueError, match="training must be one of"):
             call()
     assert len(net.history) == n_epochs
@@ -177,11 +185,12 @@ def test_training_is_a_parameter_that_clones(easy):
 def test_cleaner_refits_code_nets_for_every_epoch(easy):
     X, y = easy
     net = FCNetClassifier(training="code", max_epochs=6, random_state=0)
-    cleaner = SkepticalCleaner(net, oracle=SimulatedOracle(y), n_bootstrap=60,
-                               random_state=0)
+    cleaner = SkepticalCleaner(
+        net, oracle=SimulatedOracle(y), n_bootstrap=60, random_state=0
+    )
     cleaner.partial_fit(X[:60], y[:60], classes=[0, 1])
     for t in range(60, 64):
-        cleaner.partial_fit(X[t:t + 1], y[t:t + 1])
+        cleaner.partial_fit(X[t : t + 1], y[t : t + 1])
     assert len(cleaner.estimator_.history) == 6
 
 
@@ -207,8 +216,9 @@ def test_runspec_default_is_code_and_names_it():
     assert spec.training == "code"
     assert spec.name.endswith("__scratch__code")
     assert RunSpec("breast", "fc", training="text").name.endswith("__scratch__text")
-    assert RunSpec("breast", "fc", noise_kind="pairwise",
-                   training="text").name.endswith("__text__pairwise")
+    assert RunSpec(
+        "breast", "fc", noise_kind="pairwise", training="text"
+    ).name.endswith("__text__pairwise")
     lr = RunSpec("breast", "lr", training="text")  # LR has no training
     assert lr.training is None and lr.name == "breast__lr__cincer__cleaning__scratch"
 
@@ -223,8 +233,12 @@ def test_runspec_rejects_bad_training(bad):
 
 
 def test_grid_specs_cross_trainings_once_for_lr():
-    specs = grid_specs([("mnist", "lr"), ("breast", "fc")], questions=("q1",),
-                       authors_ranking=False, trainings=("code", "text"))
+    specs = grid_specs(
+        [("mnist", "lr"), ("breast", "fc")],
+        questions=("q1",),
+        authors_ranking=False,
+        trainings=("code", "text"),
+    )
     names = [s.name for s in specs]
     assert len(names) == len(set(names))
     assert sum(n.startswith("mnist__lr__") for n in names) == 3
@@ -232,10 +246,19 @@ def test_grid_specs_cross_trainings_once_for_lr():
 
 
 def test_run_experiment_writes_cpu_seconds_and_runs_chosen_repeats(tmp_path):
-    spec = RunSpec("wine", "lr_net", "cincer", "nearest", n_bootstrap=40,
-                   n_rounds=2, training="code", model_params={"max_epochs": 3})
-    frame = run_experiment(spec, n_repeats=3, repeats=[1], output_dir=tmp_path,
-                           verbose=0)
+    spec = RunSpec(
+        "wine",
+        "lr_net",
+        "cincer",
+        "nearest",
+        n_bootstrap=40,
+        n_rounds=2,
+        training="code",
+        model_params={"max_epochs": 3},
+    )
+    frame = run_experiment(
+        spec, n_repeats=3, repeats=[1], output_dir=tmp_path, verbose=0
+    )
     assert frame["repeat"].unique().tolist() == [1]
     folder = tmp_path / spec.name
     assert sorted(p.name for p in folder.glob("trace_*.csv")) == ["trace_1.csv"]
@@ -243,21 +266,43 @@ def test_run_experiment_writes_cpu_seconds_and_runs_chosen_repeats(tmp_path):
     assert (trace["cpu_seconds"] > 0).all()
     assert json.loads((folder / "config.json").read_text())["training"] == "code"
     with pytest.raises(ValueError, match="repeats must lie"):
-        run_experiment(spec, n_repeats=2, repeats=[2], output_dir=tmp_path / "x",
-                       verbose=0)
+        run_experiment(
+            spec, n_repeats=2, repeats=[2], output_dir=tmp_path / "x", verbose=0
+        )
     assert not (tmp_path / "x").exists()
 
 
 def test_cli_training_reaches_the_runs(tmp_path, capsys):
     out = tmp_path / "bench"
-    status = main(["benchmark", "--dataset", "wine", "--model", "lr_net",
-                   "--selector", "nearest", "--training", "text", "code",
-                   "--rounds", "2", "--repeats", "1", "--bootstrap", "40",
-                   "--output", str(out), "--quiet"])
+    status = main(
+        [
+            "benchmark",
+            "--dataset",
+            "wine",
+            "--model",
+            "lr_net",
+            "--selector",
+            "nearest",
+            "--training",
+            "text",
+            "code",
+            "--rounds",
+            "2",
+            "--repeats",
+            "1",
+            "--bootstrap",
+            "40",
+            "--output",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert status == 0
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    assert runs == ["wine__lr_net__cincer__nearest__scratch__code",
-                    "wine__lr_net__cincer__nearest__scratch__text"]
+    assert runs == [
+        "wine__lr_net__cincer__nearest__scratch__code",
+        "wine__lr_net__cincer__nearest__scratch__text",
+    ]
     printed = capsys.readouterr().out
     assert "text training" in printed
 
@@ -270,15 +315,23 @@ def test_cli_rejects_a_bad_training(capsys):
     args = parser.parse_args(["reproduce"])
     assert args.training == ["code"]
     with pytest.raises(SystemExit):
-        parser.parse_args(["benchmark", "--dataset", "wine", "--model", "fc",
-                           "--training", "keras"])
+        parser.parse_args(
+            ["benchmark", "--dataset", "wine", "--model", "fc", "--training", "keras"]
+        )
     assert "invalid choice: 'keras'" in capsys.readouterr().err
 
 
 def _trace(dataset, model, f1):
-    return pd.DataFrame({"repeat": [0, 0], "round": [0, 1], "f1": [f1 - .1, f1],
-                         "n_cleaned": [0, 1], "n_queried": [0, 1],
-                         "seconds": [.1, .1]})
+    return pd.DataFrame(
+        {
+            "repeat": [0, 0],
+            "round": [0, 1],
+            "f1": [f1 - 0.1, f1],
+            "n_cleaned": [0, 1],
+            "n_queried": [0, 1],
+            "seconds": [0.1, 0.1],
+        }
+    )
 
 
 def test_old_folders_read_as_text_and_rows_stay_apart(tmp_path):
@@ -291,13 +344,20 @@ def test_old_folders_read_as_text_and_rows_stay_apart(tmp_path):
         model = name.split("__")[1]
         folder = runs / name
         folder.mkdir(parents=True)
-        config.update(dataset="breast", model=model, strategy="no_ce",
-                      selector="none", refit="scratch")
+        config.update(
+            dataset="breast",
+            model=model,
+            strategy="no_ce",
+            selector="none",
+            refit="scratch",
+        )
         (folder / "config.json").write_text(json.dumps(config))
         _trace("breast", model, f1).to_csv(folder / "trace_0.csv", index=False)
     traces = collect_traces(tmp_path)
-    seen = {(m, t if isinstance(t, str) else None)
-            for m, t in zip(traces["model"], traces["training"])}
+    seen = {
+        (m, t if isinstance(t, str) else None)
+        for m, t in zip(traces["model"], traces["training"])
+    }
     assert seen == {("fc", "text"), ("fc", "code"), ("lr", None)}
     table = compare_with_paper(traces, paper=None)
     assert len(table) == 3
@@ -319,10 +379,17 @@ def test_fcnet_module_is_untouched_by_text(easy):
 def test_reproduce_runs_each_training_on_its_own_row(tmp_path):
     from sklearn_cincer.benchmark._reproduce import reproduce
 
-    table = reproduce(tmp_path, pairs=[("wine", "lr_net"), ("wine", "lr")],
-                      questions=("q1",), trainings=("code", "text"),
-                      n_repeats=1, n_rounds=2, authors_ranking=False,
-                      figures=False, verbose=0)
+    table = reproduce(
+        tmp_path,
+        pairs=[("wine", "lr_net"), ("wine", "lr")],
+        questions=("q1",),
+        trainings=("code", "text"),
+        n_repeats=1,
+        n_rounds=2,
+        authors_ranking=False,
+        figures=False,
+        verbose=0,
+    )
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert "wine__lr_net__no_ce__none__scratch__code" in runs
     assert "wine__lr_net__no_ce__none__scratch__text" in runs

@@ -22,13 +22,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_trial(script, *args, timeout=300):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(
-               [str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+        ),
+    }
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,
-        env=env, capture_output=True, text=True, timeout=timeout)
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return out.returncode, out.stdout + out.stderr
 
 
@@ -58,7 +68,16 @@ def test_the_page_holds_against_a_hostile_local_process():
 def test_crash_trials_from_the_command_line():
     # tests/test_crash.py runs single trials in this process; this is the
     # script's own loop and summary, with two kills a trial
-    code, out = run_trial("crash_trials.py", "--trials", "2", "--kills", "2",
-                          "--n-samples", "80", "--max-delay", "1.0")
+    code, out = run_trial(
+        "crash_trials.py",
+        "--trials",
+        "2",
+        "--kills",
+        "2",
+        "--n-samples",
+        "80",
+        "--max-delay",
+        "1.0",
+    )
     assert code == 0, out
     assert "2/2 trials passed" in out

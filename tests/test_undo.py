@@ -39,19 +39,24 @@ def _cleaner(oracle, **kw):
 def _keep(query, annotator="keeper"):
     """The answer that keeps every label the question shows."""
     labels = tuple(ce.label for ce in query.counter_examples)
-    return Answer(label=query.label, counter_label=labels[0] if labels else None,
-                  counter_labels=labels if len(labels) > 1 else None,
-                  annotator=annotator)
+    return Answer(
+        label=query.label,
+        counter_label=labels[0] if labels else None,
+        counter_labels=labels if len(labels) > 1 else None,
+        annotator=annotator,
+    )
 
 
 def _flip(query, classes):
     """The answer that changes every label the question shows."""
     other = {c: [d for d in classes if d != c][0] for c in classes}
     labels = tuple(other[ce.label] for ce in query.counter_examples)
-    return Answer(label=other[query.label],
-                  counter_label=labels[0] if labels else None,
-                  counter_labels=labels if len(labels) > 1 else None,
-                  annotator="hasty")
+    return Answer(
+        label=other[query.label],
+        counter_label=labels[0] if labels else None,
+        counter_labels=labels if len(labels) > 1 else None,
+        annotator="hasty",
+    )
 
 
 class UndoingOracle:
@@ -114,11 +119,13 @@ def test_a_revision_applies_in_the_run(data, strategy, m):
     np.testing.assert_array_equal(cleaner.y_cleaned_, y_noisy)
     np.testing.assert_array_equal(cleaner.y_, y_noisy[cleaner.ids_])
     assert len(cleaner.label_changes()) == (
-        sum(len(r.counter_example_ids) for r in cleaner.history_ if r.dropped))
+        sum(len(r.counter_example_ids) for r in cleaner.history_ if r.dropped)
+    )
     if strategy == "drop":
         # keeping the example's label drops every counter-example shown
         assert first.dropped and first.counter_labels_after == (None,) * len(
-            first.counter_example_ids)
+            first.counter_example_ids
+        )
         assert not np.isin(first.counter_example_ids, cleaner.ids_).any()
     else:
         assert first.counter_labels_after == first.counter_labels_before
@@ -143,8 +150,9 @@ class KeepThenRelabel(UndoingOracle):
 def test_a_revision_to_another_label_brings_dropped_examples_back(data):
     X, _, y_noisy = data
     oracle = KeepThenRelabel(revision=lambda q: _flip(q, q.classes.tolist()))
-    cleaner = _cleaner(oracle, counter_examples="drop",
-                       n_counter_examples=2).fit(X, y_noisy)
+    cleaner = _cleaner(oracle, counter_examples="drop", n_counter_examples=2).fit(
+        X, y_noisy
+    )
     record = cleaner.history_[0]
     # the first answer kept the label and dropped the counter-examples; the
     # revision relabels the example, so they come back into the training set
@@ -154,14 +162,18 @@ def test_a_revision_to_another_label_brings_dropped_examples_back(data):
     assert cleaner.y_cleaned_[record.example_id] == record.label_after
     for ce_id in record.counter_example_ids:  # back, unless a later question dropped it
         assert ce_id in cleaner.ids_ or any(
-            r.dropped and ce_id in r.counter_example_ids
-            for r in cleaner.history_[1:])
+            r.dropped and ce_id in r.counter_example_ids for r in cleaner.history_[1:]
+        )
     assert record.counter_labels_after == record.counter_labels_before
     changes = cleaner.label_changes()
     assert changes.iloc[0][["example_id", "change", "label_after"]].tolist() == [
-        record.example_id, "relabeled", record.label_after]
+        record.example_id,
+        "relabeled",
+        record.label_after,
+    ]
     assert cleaner.n_dropped_ == sum(
-        len(r.counter_example_ids) for r in cleaner.history_ if r.dropped)
+        len(r.counter_example_ids) for r in cleaner.history_ if r.dropped
+    )
 
 
 def test_the_last_answer_of_a_fit_can_be_revised(data):
@@ -219,12 +231,14 @@ def test_a_revision_of_a_question_never_asked_is_refused(data):
         revise()
 
     oracle._revise = elsewhere
-    with pytest.raises(OracleError, match="example 1000000, which this cleaner "
-                       "never asked about"):
+    with pytest.raises(
+        OracleError, match="example 1000000, which this cleaner never asked about"
+    ):
         _cleaner(oracle, counter_examples="none").fit(X, y_noisy)
 
 
 # ------------------------------------------------------------- the store
+
 
 def test_a_resumed_run_retraces_the_live_one(tmp_path, data):
     X, _, y_noisy = data
@@ -245,8 +259,9 @@ def test_a_resumed_run_retraces_the_live_one(tmp_path, data):
     np.testing.assert_array_equal(rerun.ids_, live.ids_)
     # the store keeps both answers, and where the revision was applied
     store = AnnotationStore(path, read_only=True)
-    rows = [r for r in store.records()
-            if r["example_id"] == live.history_[1].example_id]
+    rows = [
+        r for r in store.records() if r["example_id"] == live.history_[1].example_id
+    ]
     assert [r["status"] for r in rows] == ["revised", "answered"]
     assert rows[0]["annotator"] == "hasty" and rows[1]["annotator"] == "keeper"
 
@@ -265,8 +280,7 @@ def test_a_read_only_copy_of_an_old_store_still_replays(tmp_path, data):
         conn.execute("DROP TABLE revisions_applied")
     try:
         store = AnnotationStore(path, read_only=True)
-        replayed = _cleaner(AnnotationSession(_keep_everything, store)).fit(
-            X, y_noisy)
+        replayed = _cleaner(AnnotationSession(_keep_everything, store)).fit(X, y_noisy)
     finally:
         store.close()
     first = replayed.history_[0]
@@ -275,6 +289,7 @@ def test_a_read_only_copy_of_an_old_store_still_replays(tmp_path, data):
 
 
 # ----------------------------------------------- what the oracle may edit
+
 
 class Vandal:
     """Writes into every field of its query, then answers."""
@@ -304,8 +319,12 @@ def test_the_auditor_checks_against_its_own_classes(data):
     from sklearn_cincer import LabelAuditor
 
     X, _, y_noisy = data
-    auditor = LabelAuditor(LogisticRegression(), budget=4, random_state=0,
-                           oracle=Vandal(lambda q: Answer(label=-5)))
+    auditor = LabelAuditor(
+        LogisticRegression(),
+        budget=4,
+        random_state=0,
+        oracle=Vandal(lambda q: Answer(label=-5)),
+    )
     with pytest.raises(OracleError, match=r"-5 .*not one of the classes \[0, 1\]"):
         auditor.fit(X, y_noisy)
     assert not hasattr(auditor, "history_")
@@ -333,7 +352,8 @@ def test_nothing_the_oracle_does_to_its_query_is_recorded(tmp_path, data):
     assert {r.label_before for r in cleaner.history_} <= {0, 1}
     expected = reference.history_
     assert [(r.example_id, r.label_after) for r in cleaner.history_][:3] == [
-        (r.example_id, r.label_after) for r in expected][:3]
+        (r.example_id, r.label_after) for r in expected
+    ][:3]
     stored = session.store.records()
     assert {r["label_after"] for r in stored} <= {0, 1}
     assert {r["label_before"] for r in stored} <= {0, 1}
@@ -343,10 +363,17 @@ def test_nothing_the_oracle_does_to_its_query_is_recorded(tmp_path, data):
 def test_a_session_checks_against_the_question_it_was_asked(tmp_path):
     from sklearn_cincer.oracles import Query
 
-    query = Query(example_id=7, x=np.zeros(2), label=0, prediction=1,
-                  margin=0.6, classes=np.array([0, 1]))
-    session = AnnotationSession(Vandal(lambda q: Answer(label=-5)),
-                                tmp_path / "s.sqlite")
+    query = Query(
+        example_id=7,
+        x=np.zeros(2),
+        label=0,
+        prediction=1,
+        margin=0.6,
+        classes=np.array([0, 1]),
+    )
+    session = AnnotationSession(
+        Vandal(lambda q: Answer(label=-5)), tmp_path / "s.sqlite"
+    )
     assert session(query) == Answer(label=-5)  # unchecked: the cleaner refuses it
     assert query.classes.tolist() == [0, 1] and query.example_id == 7
     records = session.store.records()
@@ -354,6 +381,7 @@ def test_a_session_checks_against_the_question_it_was_asked(tmp_path):
 
 
 # ------------------------------------------------------------ threads
+
 
 class SlowOracle:
     """Keeps every label; once ``hold`` is set, blocks until released."""
@@ -408,6 +436,7 @@ def test_a_second_call_while_one_runs_is_refused(data, second):
 
 # ------------------------------------------------------------ terminal
 
+
 def _first_question(X, y_noisy, **kw):
     seen = []
     _cleaner(lambda q: seen.append(q) or _keep(q), **kw).fit(X, y_noisy)
@@ -418,12 +447,17 @@ def test_terminal_wrong_answer_undo_right_answer(data):
     X, _, y_noisy = data
     first = _first_question(X, y_noisy)
     wrong = 1 - first.label
-    lines = [str(wrong), "",  # question 1: a wrong label, the counter-example kept
-             "u", str(first.label), "",  # question 2: undo, question 1 again
-             ] + [""] * 300  # then keep every label; Enter finishes
+    lines = [
+        str(wrong),
+        "",  # question 1: a wrong label, the counter-example kept
+        "u",
+        str(first.label),
+        "",  # question 2: undo, question 1 again
+    ] + [""] * 300  # then keep every label; Enter finishes
     out = io.StringIO()
-    oracle = TerminalOracle(annotator="ana", stdin=io.StringIO("\n".join(lines)),
-                            stdout=out)
+    oracle = TerminalOracle(
+        annotator="ana", stdin=io.StringIO("\n".join(lines)), stdout=out
+    )
     cleaner = _cleaner(oracle).fit(X, y_noisy)
     record = cleaner.history_[0]
     assert record.example_id == first.example_id
@@ -439,13 +473,22 @@ def test_terminal_wrong_answer_undo_right_answer(data):
 def test_terminal_u_at_a_counter_example_goes_back_one_label():
     from sklearn_cincer.oracles import Query
 
-    query = Query(example_id=42, x=np.zeros(2), label="ham", prediction="spam",
-                  margin=0.6, classes=np.array(["eggs", "ham", "spam"]),
-                  counter_example_id=7, counter_x=np.ones(2), counter_label="spam")
+    query = Query(
+        example_id=42,
+        x=np.zeros(2),
+        label="ham",
+        prediction="spam",
+        margin=0.6,
+        classes=np.array(["eggs", "ham", "spam"]),
+        counter_example_id=7,
+        counter_x=np.ones(2),
+        counter_label="spam",
+    )
     # the example typed as eggs, u at the counter-example's prompt, then spam
     out = io.StringIO()
-    oracle = TerminalOracle(annotator="ana", stdin=io.StringIO("eggs\nu\nspam\n\n"),
-                            stdout=out)
+    oracle = TerminalOracle(
+        annotator="ana", stdin=io.StringIO("eggs\nu\nspam\n\n"), stdout=out
+    )
     assert oracle(query) == Answer("spam", "spam", "ana")
     assert "Back to #42." in out.getvalue()
     assert oracle.revisions_ == []
@@ -457,12 +500,17 @@ def test_terminal_revises_the_last_answer_at_the_end_of_a_fit(data):
     _cleaner(lambda q: seen.append(q) or _keep(q)).fit(X, y_noisy)
     last = seen[-1]
     lines = ["", ""] * (len(seen) - 1) + [
-        str(1 - last.label), "",  # the last question, answered wrongly
-        "u", str(last.label), "",  # at the last prompt: revised
-        ""]  # Enter finishes
+        str(1 - last.label),
+        "",  # the last question, answered wrongly
+        "u",
+        str(last.label),
+        "",  # at the last prompt: revised
+        "",
+    ]  # Enter finishes
     out = io.StringIO()
-    oracle = TerminalOracle(annotator="ana", stdin=io.StringIO("\n".join(lines)),
-                            stdout=out)
+    oracle = TerminalOracle(
+        annotator="ana", stdin=io.StringIO("\n".join(lines)), stdout=out
+    )
     cleaner = _cleaner(oracle).fit(X, y_noisy)
     assert cleaner.history_[-1].example_id == last.example_id
     assert cleaner.history_[-1].revised_round is not None
@@ -473,11 +521,16 @@ def test_a_revision_to_a_skip_keeps_the_labels_the_question_showed(data):
     X, _, y_noisy = data
 
     def skip(query):
-        return Answer(label=query.label, counter_label=query.counter_label,
-                      annotator="skipper", skipped=True)
+        return Answer(
+            label=query.label,
+            counter_label=query.counter_label,
+            annotator="skipper",
+            skipped=True,
+        )
 
-    cleaner = _cleaner(UndoingOracle(revision=skip),
-                       counter_examples="drop").fit(X, y_noisy)
+    cleaner = _cleaner(UndoingOracle(revision=skip), counter_examples="drop").fit(
+        X, y_noisy
+    )
     record = cleaner.history_[0]
     assert record.skipped and record.annotator == "skipper"
     assert record.label_after == record.label_before and not record.dropped

@@ -26,8 +26,13 @@ def _data():
 
 
 def _cleaner(oracle):
-    return SkepticalCleaner(LogisticRegression(), oracle=oracle, n_bootstrap=40,
-                            random_state=0, threshold=0.1)
+    return SkepticalCleaner(
+        LogisticRegression(),
+        oracle=oracle,
+        n_bootstrap=40,
+        random_state=0,
+        threshold=0.1,
+    )
 
 
 class Fit:
@@ -72,8 +77,9 @@ def test_wrong_answer_undo_right_answer_on_the_page(tmp_path):
         second = _next_question(page, fit, first["qid"])
         _, _, reply = request(page, "POST", "undo", body={})
         assert reply["state"]["qid"] == first["qid"]
-        status, _, reply = request(page, "POST", "answer",
-                                   body={"qid": first["qid"], "label": right})
+        status, _, reply = request(
+            page, "POST", "answer", body={"qid": first["qid"], "label": right}
+        )
         assert status == 200
         assert "The cleaner applies it before it goes on." in reply["state"]["message"]
         state = second

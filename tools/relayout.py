@@ -85,8 +85,18 @@ sys.exit(main())
 
 TEXT_ROOTS = ("sklearn_cincer", "tests", "benchmarks", "docs", "examples")
 TEXT_FILES = ("README.md", "CONTRIBUTING.md", "conftest.py")
-TEXT_SUFFIXES = {".py", ".rst", ".md", ".txt", ".toml", ".cfg", ".ini", ".yaml",
-                 ".yml", ".json"}
+TEXT_SUFFIXES = {
+    ".py",
+    ".rst",
+    ".md",
+    ".txt",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".yaml",
+    ".yml",
+    ".json",
+}
 SELF = Path("tools/relayout.py")
 
 
@@ -111,8 +121,9 @@ def git(*args, dry_run=False, check=True):
     if dry_run:
         print("would run: git " + " ".join(args))
         return ""
-    return subprocess.run(["git", *args], check=check, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *args], check=check, capture_output=True, text=True
+    ).stdout
 
 
 def move_files(dry_run):
@@ -123,12 +134,16 @@ def move_files(dry_run):
         if not old.exists():
             if new.exists():
                 continue  # moved by an earlier run
-            sys.exit(f"relayout: neither {old} nor {new} exists; is this the "
-                     "repository's root?")
+            sys.exit(
+                f"relayout: neither {old} nor {new} exists; is this the "
+                "repository's root?"
+            )
         if new.exists():
-            sys.exit(f"relayout: both {old} and {new} exist: a branch added the "
-                     "old module back after the move; merge it into the new one "
-                     "by hand, then run again.")
+            sys.exit(
+                f"relayout: both {old} and {new} exist: a branch added the "
+                "old module back after the move; merge it into the new one "
+                "by hand, then run again."
+            )
         if not dry_run:
             new.parent.mkdir(parents=True, exist_ok=True)
         if old.parent == new.parent.parent and old.stem == new.parent.name:
@@ -182,8 +197,11 @@ def split_module(dry_run):
     text = source.read_text(encoding="utf-8")
     tree = ast.parse(text)
     body = [n for n in tree.body]
-    first_def = next(i for i, n in enumerate(body)
-                     if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Assign)))
+    first_def = next(
+        i
+        for i, n in enumerate(body)
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Assign))
+    )
     header, defs = body[:first_def], body[first_def:]
     names = {i: top_level_names(n) for i, n in enumerate(defs)}
     moving = {i for i, ns in names.items() if ns & set(SPLIT_NAMES)}
@@ -194,11 +212,17 @@ def split_module(dry_run):
     while changed:
         changed = False
         for i in range(len(defs)):
-            if i in moving or not all(n.startswith("_") for n in names[i]) \
-                    or not names[i]:
+            if (
+                i in moving
+                or not all(n.startswith("_") for n in names[i])
+                or not names[i]
+            ):
                 continue
-            users = [j for j, other in enumerate(defs)
-                     if j != i and names[i] & used_names(other)]
+            users = [
+                j
+                for j, other in enumerate(defs)
+                if j != i and names[i] & used_names(other)
+            ]
             if users and all(j in moving for j in users):
                 moving.add(i)
                 changed = True
@@ -206,13 +230,14 @@ def split_module(dry_run):
     leaving = [n for i, n in enumerate(defs) if i in moving]
     needed = set().union(*(used_names(n) for n in leaving))
     from_staying = sorted(
-        name for node in staying for name in top_level_names(node)
-        if name in needed)
+        name for node in staying for name in top_level_names(node) if name in needed
+    )
     lines = text.splitlines(keepends=True)
 
     def segment(node):
-        start = min([d.lineno for d in getattr(node, "decorator_list", [])]
-                    + [node.lineno])
+        start = min(
+            [d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno]
+        )
         # comments right above a definition go with it
         while start > 1 and lines[start - 2].lstrip().startswith("#"):
             start -= 1
@@ -222,12 +247,14 @@ def split_module(dry_run):
     header_text = "".join(lines[: segment(defs[0])[0] - 1])
     docstring = ast.get_docstring(tree)
     imports = "".join(
-        "".join(lines[n.lineno - 1 : n.end_lineno]) for n in header
-        if isinstance(n, (ast.Import, ast.ImportFrom)))
+        "".join(lines[n.lineno - 1 : n.end_lineno])
+        for n in header
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+    )
     own = SPLIT_FROM.rsplit(".", 1)[1]
     new_text = (
         '"""The selectors by the Fisher over every parameter of the model.\n\n'
-        f'{", ".join(n for n in SPLIT_NAMES if not n.startswith("_"))}; the\n'
+        f"{', '.join(n for n in SPLIT_NAMES if not n.startswith('_'))}; the\n"
         f'last-layer one is in :mod:`{SPLIT_FROM}`.\n"""\n\n'
         + imports
         + (f"from .{own} import {', '.join(from_staying)}\n" if from_staying else "")
@@ -280,7 +307,7 @@ def new_module(dotted, name_moved):
     tells the split's destination of one name."""
     for old, new in sorted(MOVES.items(), key=lambda kv: -len(kv[0])):
         if dotted == old or dotted.startswith(old + "."):
-            return new + dotted[len(old):]
+            return new + dotted[len(old) :]
     return dotted
 
 
@@ -315,7 +342,7 @@ class Rewriter:
         if dotted in self.modules:
             return True
         path = Path(*dotted.split("."))
-        return (path.with_suffix(".py").exists() or (path / "__init__.py").exists())
+        return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
     def target_of(self, module, name):
         """Where ``name`` imported from ``module`` (old dotted) lives now:
@@ -341,8 +368,7 @@ class Rewriter:
         edits = []
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                replacement = self._import_from(node, old_package, new_package,
-                                                lines)
+                replacement = self._import_from(node, old_package, new_package, lines)
             elif isinstance(node, ast.Import):
                 replacement = self._import(node, lines)
             else:
@@ -359,9 +385,12 @@ class Rewriter:
             text = ("\n" + indent + "from ").join(statements)
             if comment:
                 text = "\n".join(
-                    line + comment.group(0) if line.startswith(indent + "from ")
-                    or line.startswith(indent + "import ") else line
-                    for line in text.split("\n"))
+                    line + comment.group(0)
+                    if line.startswith(indent + "from ")
+                    or line.startswith(indent + "import ")
+                    else line
+                    for line in text.split("\n")
+                )
             lines[start - 1 : end] = [text + "\n"]
         return "".join(lines)
 
@@ -396,7 +425,8 @@ class Rewriter:
         def replacement(indent):
             return "\n".join(
                 import_line(indent, mod, names, relative_import, new_package)
-                for mod, names in groups.items())
+                for mod, names in groups.items()
+            )
 
         return replacement
 
@@ -422,28 +452,38 @@ def dotted_patterns(split_names):
         if old == "sklearn_cincer.selectors._fisher":
             # a name after the module says which half it went to
             names = "|".join(sorted(split_names, key=len, reverse=True))
-            patterns.append((re.compile(rf"\b{escaped}\.({names})\b"),
-                             SPLIT_TO + r".\1"))
+            patterns.append(
+                (re.compile(rf"\b{escaped}\.({names})\b"), SPLIT_TO + r".\1")
+            )
         patterns.append((re.compile(rf"\b{escaped}(?![\w])"), new))
         # file paths: sklearn_cincer/_fisher.py
         old_file = module_path(old).as_posix()
         new_file = module_path(new).as_posix()
         patterns.append((re.compile(rf"(?<![\w/]){re.escape(old_file)}\b"), new_file))
-    patterns.append((re.compile(r"\bfrom sklearn_cincer import _fisher\b"),
-                     "from sklearn_cincer._core import fisher_math as _fisher"))
+    patterns.append(
+        (
+            re.compile(r"\bfrom sklearn_cincer import _fisher\b"),
+            "from sklearn_cincer._core import fisher_math as _fisher",
+        )
+    )
     return patterns
 
 
 def rename_patterns():
-    return [(re.compile(rf"(?<!\w){re.escape(old)}\b"), new)
-            for old, new in RENAMES.items()]
+    return [
+        (re.compile(rf"(?<!\w){re.escape(old)}\b"), new) for old, new in RENAMES.items()
+    ]
 
 
 def text_files():
     for root in TEXT_ROOTS:
         for path in sorted(Path(root).rglob("*")):
-            if path.is_file() and path.suffix in TEXT_SUFFIXES \
-                    and "__pycache__" not in path.parts and "_build" not in path.parts:
+            if (
+                path.is_file()
+                and path.suffix in TEXT_SUFFIXES
+                and "__pycache__" not in path.parts
+                and "_build" not in path.parts
+            ):
                 yield path
     for name in TEXT_FILES:
         if Path(name).is_file():
@@ -480,17 +520,23 @@ def rewrite(split_names, reverse, dry_run):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--force", action="store_true",
-                        help="run on a work tree with uncommitted changes")
-    parser.add_argument("--format", action="store_true",
-                        help="run 'ruff format .' at the end")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run on a work tree with uncommitted changes",
+    )
+    parser.add_argument(
+        "--format", action="store_true", help="run 'ruff format .' at the end"
+    )
     args = parser.parse_args(argv)
     if not Path(PACKAGE, "__init__.py").exists():
         sys.exit("relayout: run it from the repository's root.")
     dirty = git("status", "--porcelain", "--untracked-files=no").strip()
     if dirty and not args.force and not args.dry_run:
-        sys.exit("relayout: the work tree has uncommitted changes; commit them "
-                 "first (or pass --force).")
+        sys.exit(
+            "relayout: the work tree has uncommitted changes; commit them "
+            "first (or pass --force)."
+        )
     done, moved = move_files(args.dry_run)
     # only a file moved now has relative imports written for its old place
     reverse = {new.as_posix(): old for old, new in moved}
@@ -507,9 +553,11 @@ def main(argv=None):
         return 0
     if args.dry_run:
         return 0
-    python = [p for p in changed if p.suffix == ".py"] + [
-        Path(p) for p in NEW_FILES if p.endswith(".py")] + [module_path(SPLIT_TO),
-                                                            module_path(SPLIT_FROM)]
+    python = (
+        [p for p in changed if p.suffix == ".py"]
+        + [Path(p) for p in NEW_FILES if p.endswith(".py")]
+        + [module_path(SPLIT_TO), module_path(SPLIT_FROM)]
+    )
     python = sorted({str(p) for p in python if Path(p).exists()})
     ruff = [sys.executable, "-m", "ruff"]
     try:
@@ -518,11 +566,22 @@ def main(argv=None):
         ruff = ["ruff"]
     # the imports rewritten sort differently; the split module's header
     # was copied whole, and loses what it does not use
-    subprocess.run(ruff + ["check", "--fix", "--select", "I", "--quiet", *python],
-                   check=False)
-    subprocess.run(ruff + ["check", "--fix", "--select", "F401", "--quiet",
-                           str(module_path(SPLIT_TO)), str(module_path(SPLIT_FROM))],
-                   check=False)
+    subprocess.run(
+        ruff + ["check", "--fix", "--select", "I", "--quiet", *python], check=False
+    )
+    subprocess.run(
+        ruff
+        + [
+            "check",
+            "--fix",
+            "--select",
+            "F401",
+            "--quiet",
+            str(module_path(SPLIT_TO)),
+            str(module_path(SPLIT_FROM)),
+        ],
+        check=False,
+    )
     if args.format:
         subprocess.run(ruff + ["format", "."], check=False)
     # only what the script touched: an untracked file of the user's stays so
@@ -530,8 +589,10 @@ def main(argv=None):
     touched |= {p for p in NEW_FILES if Path(p).exists()}
     touched |= {str(module_path(SPLIT_TO)), str(module_path(SPLIT_FROM))}
     git("add", "--", *sorted(p for p in touched if Path(p).exists()))
-    print(f"relayout: {len(done)} moves, {len(changed)} files rewritten; "
-          "review with 'git diff --cached --stat', then run the tests.")
+    print(
+        f"relayout: {len(done)} moves, {len(changed)} files rewritten; "
+        "review with 'git diff --cached --stat', then run the tests."
+    )
     return 0
 
 

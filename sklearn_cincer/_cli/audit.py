@@ -30,9 +30,18 @@ from . import clean as _clean
 from .clean import CommandError, row_name
 
 # The columns of the issues table, in order.
-ISSUE_COLUMNS = ["rank", "line", "given_label", "predicted_label",
-                 "label_quality", "is_label_issue", "inspected", "cleaned_label",
-                 "counter_example_line", "counter_example_score"]
+ISSUE_COLUMNS = [
+    "rank",
+    "line",
+    "given_label",
+    "predicted_label",
+    "label_quality",
+    "is_label_issue",
+    "inspected",
+    "cleaned_label",
+    "counter_example_line",
+    "counter_example_score",
+]
 
 
 def _budget(text):
@@ -50,7 +59,8 @@ def _budget(text):
     if value is None:
         raise argparse.ArgumentTypeError(
             f"expected a count of labels (an integer >= 1) or a percentage of "
-            f"the rows (such as 10%), got {text!r}")
+            f"the rows (such as 10%), got {text!r}"
+        )
     return value
 
 
@@ -62,8 +72,10 @@ def _at_least(minimum):
             value = minimum - 1
         if value < minimum:
             raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}, got {text!r}")
+                f"expected an integer >= {minimum}, got {text!r}"
+            )
         return value
+
     return parse
 
 
@@ -87,29 +99,49 @@ def add_parser(subparsers):
             "audit?'); 'clean' is for rows that come over time."
         ),
     )
-    _clean.add_file_arguments(parser, seed_help="seed of the model and of the "
-                              "selector")
-    parser.add_argument("--issues", metavar="FILE", default=None,
-                        help="the ranked table of every labeled row, most "
-                        "suspicious first (default: OUTPUT with the suffix "
-                        ".issues.csv)")
-    parser.add_argument("--budget", type=_budget, default=None,
-                        metavar="N|P%",
-                        help="labels to inspect at most: a count, or a "
-                        "percentage of the rows such as 10%% (default: until "
-                        "no suspicious label is left)")
-    parser.add_argument("--cv", type=_at_least(2), default=5, metavar="K",
-                        help="folds of the cross-validation that ranks the "
-                        "labels (default: %(default)s)")
-    parser.add_argument("--refit-every", type=_at_least(1), default=10,
-                        metavar="N",
-                        help="labels inspected between two rankings; each "
-                        "ranking learns the answers so far (default: "
-                        "%(default)s)")
-    parser.add_argument("--threshold", type=_clean._fraction, default=0.0,
-                        help="out-of-sample margin that makes a label "
-                        "suspicious; 0 flags every disagreement (default: "
-                        "%(default)s)")
+    _clean.add_file_arguments(parser, seed_help="seed of the model and of the selector")
+    parser.add_argument(
+        "--issues",
+        metavar="FILE",
+        default=None,
+        help="the ranked table of every labeled row, most "
+        "suspicious first (default: OUTPUT with the suffix "
+        ".issues.csv)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=_budget,
+        default=None,
+        metavar="N|P%",
+        help="labels to inspect at most: a count, or a "
+        "percentage of the rows such as 10%% (default: until "
+        "no suspicious label is left)",
+    )
+    parser.add_argument(
+        "--cv",
+        type=_at_least(2),
+        default=5,
+        metavar="K",
+        help="folds of the cross-validation that ranks the "
+        "labels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--refit-every",
+        type=_at_least(1),
+        default=10,
+        metavar="N",
+        help="labels inspected between two rankings; each "
+        "ranking learns the answers so far (default: "
+        "%(default)s)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_clean._fraction,
+        default=0.0,
+        help="out-of-sample margin that makes a label "
+        "suspicious; 0 flags every disagreement (default: "
+        "%(default)s)",
+    )
     # the ranking is by row, not by arrival: the file's order is kept
     parser.set_defaults(func=run, no_shuffle=True)
     return parser
@@ -134,12 +166,16 @@ def _run(args):
     except (OSError, ValueError, OracleError) as exc:  # e.g. not a store
         raise CommandError(str(exc)) from None
     if session is not None:
-        print(f"Answers are saved in {store_path} as you give them; run the "
-              "same command again to resume.", flush=True)
+        print(
+            f"Answers are saved in {store_path} as you give them; run the "
+            "same command again to resume.",
+            flush=True,
+        )
     recorder = _LineNotes(oracle, table)
     auditor = _auditor(args, table, recorder, verbose=int(session is None))
-    return _fit_and_write(args, table, auditor, recorder,
-                          (human, offline, session), outputs, store_path)
+    return _fit_and_write(
+        args, table, auditor, recorder, (human, offline, session), outputs, store_path
+    )
 
 
 def _auditor(args, table, oracle, verbose=0):
@@ -147,9 +183,14 @@ def _auditor(args, table, oracle, verbose=0):
     from .. import LabelAuditor
 
     return LabelAuditor(
-        _clean.default_model(table, args.seed, args.model), oracle=oracle,
-        cv=args.cv, budget=args.budget, refit_every=args.refit_every,
-        threshold=args.threshold, random_state=args.seed, verbose=verbose,
+        _clean.default_model(table, args.seed, args.model),
+        oracle=oracle,
+        cv=args.cv,
+        budget=args.budget,
+        refit_every=args.refit_every,
+        threshold=args.threshold,
+        random_state=args.seed,
+        verbose=verbose,
     )
 
 
@@ -167,19 +208,28 @@ def _check_folds(args, table):
         raise CommandError(f"--cv {args.cv}: {exc} Pass a smaller --cv.") from None
     _, counts = np.unique(table.y, return_counts=True)
     if counts.min() < args.cv:
-        print(f"sklearn-cincer audit: warning: a class has {counts.min()} rows, "
-              f"fewer than the {args.cv} folds: some folds' models never see "
-              "it, and doubt its labels more.", file=sys.stderr)
+        print(
+            f"sklearn-cincer audit: warning: a class has {counts.min()} rows, "
+            f"fewer than the {args.cv} folds: some folds' models never see "
+            "it, and doubt its labels more.",
+            file=sys.stderr,
+        )
 
 
 def _describe(args, table):
     n = len(table.y)
     _clean.describe_table(args, table)
-    budget = ("until no suspicious label is left" if args.budget is None
-              else f"up to {_n_budget(args.budget, n)} labels")
-    print(f"Ranking the {n} labels by {args.cv}-fold cross-validation; "
-          f"questions {budget}, most suspicious first, ranked again every "
-          f"{args.refit_every} labels.", flush=True)
+    budget = (
+        "until no suspicious label is left"
+        if args.budget is None
+        else f"up to {_n_budget(args.budget, n)} labels"
+    )
+    print(
+        f"Ranking the {n} labels by {args.cv}-fold cross-validation; "
+        f"questions {budget}, most suspicious first, ranked again every "
+        f"{args.refit_every} labels.",
+        flush=True,
+    )
 
 
 def _n_budget(budget, n):
@@ -218,14 +268,22 @@ def _fit_and_write(args, table, auditor, recorder, oracles, outputs, store_path)
         _end_of_questions(recorder.oracle)
 
     def issues(files, y_cleaned):
-        _write_issues(files, table,
-                      _issues_so_far(args, table, recorder, y_cleaned),
-                      outputs["--issues"])
+        _write_issues(
+            files,
+            table,
+            _issues_so_far(args, table, recorder, y_cleaned),
+            outputs["--issues"],
+        )
 
     status = _clean.fit_or_stop(
-        fit, recorder, human, again,
-        lambda stop: _clean.write_stopped(table, recorder.answers, "relabel",
-                                          outputs, again, stop, more=issues))
+        fit,
+        recorder,
+        human,
+        again,
+        lambda stop: _clean.write_stopped(
+            table, recorder.answers, "relabel", outputs, again, stop, more=issues
+        ),
+    )
     if status is not None:
         return status
     return _write_results(args, table, auditor, recorder, oracles, outputs)
@@ -261,12 +319,12 @@ def _fit_checked(auditor, table, recorder):
         lines = str(exc).split("\n")
         if recorder.answers or len(lines) < 2:  # in use by another process...
             raise
-        what = [line.strip().rstrip(".") for line in lines[1:]
-                if line.startswith("  ")]
+        what = [line.strip().rstrip(".") for line in lines[1:] if line.startswith("  ")]
         raise CommandError(
             f"{lines[0]} {'; '.join(what)}. Replaying its answers could apply "
             "them to other questions: name another --store, or run with the "
-            "data and settings of the store.") from None
+            "data and settings of the store."
+        ) from None
 
 
 def _write_results(args, table, auditor, recorder, oracles, outputs):
@@ -278,19 +336,22 @@ def _write_results(args, table, auditor, recorder, oracles, outputs):
         _clean._write_cleaned(files, table, auditor.y_, changes, outputs)
         _write_issues(files, table, auditor.label_issues_, outputs["--issues"])
         if unanswered and "--questions" in outputs:
-            _clean._write_questions(files, table, unanswered,
-                                    outputs["--questions"])
+            _clean._write_questions(files, table, unanswered, outputs["--questions"])
     issues = auditor.label_issues_
-    print(f"\n{auditor.n_queries_} questions ({auditor.n_inspected_} labels of "
-          f"the budget); {len(changes)} labels changed "
-          f"({auditor.n_relabeled_examples_} suspicious rows, "
-          f"{auditor.n_relabeled_counter_examples_} counter-examples). "
-          f"{int(issues['is_label_issue'].sum())} of {len(issues)} labels are "
-          "label issues.")
+    print(
+        f"\n{auditor.n_queries_} questions ({auditor.n_inspected_} labels of "
+        f"the budget); {len(changes)} labels changed "
+        f"({auditor.n_relabeled_examples_} suspicious rows, "
+        f"{auditor.n_relabeled_counter_examples_} counter-examples). "
+        f"{int(issues['is_label_issue'].sum())} of {len(issues)} labels are "
+        "label issues."
+    )
     _say_sources(session, offline)
-    print(f"Wrote {outputs['--output']} (cleaned labels), {outputs['--changes']} "
-          f"(what changed) and {outputs['--issues']} (every label, most "
-          "suspicious first).")
+    print(
+        f"Wrote {outputs['--output']} (cleaned labels), {outputs['--changes']} "
+        f"(what changed) and {outputs['--issues']} (every label, most "
+        "suspicious first)."
+    )
     if unanswered:
         _clean._say_unanswered(args, unanswered)
     return 0
@@ -299,12 +360,16 @@ def _write_results(args, table, auditor, recorder, oracles, outputs):
 def _say_sources(session, offline):
     """Say where the answers came from: the store, the person, the files."""
     if session is not None:
-        print(f"  {session.n_replayed_} answers came from {session.store.path}, "
-              f"{session.n_asked_} were asked now.")
+        print(
+            f"  {session.n_replayed_} answers came from {session.store.path}, "
+            f"{session.n_asked_} were asked now."
+        )
         if session.needs_rerun_:
-            print(f"  An answer was revised (undo): the revision is in "
-                  f"{session.store.path}; run the same command again to apply "
-                  "it.")
+            print(
+                f"  An answer was revised (undo): the revision is in "
+                f"{session.store.path}; run the same command again to apply "
+                "it."
+            )
     if offline is not None:
         print(f"  {offline.n_answered_} answers came from the --answers files.")
 
@@ -327,18 +392,21 @@ def issues_frame(table, issues):
     counter_line = pd.array([pd.NA] * len(ids), dtype="Int64")
     if has_counter.any():
         counter_line[has_counter] = table.line(counter[has_counter])
-    return pd.DataFrame({
-        "rank": np.arange(1, len(ids) + 1),
-        "line": table.line(ids).astype(int),
-        "given_label": ranked["given_label"].to_numpy(),
-        "predicted_label": ranked["predicted_label"].to_numpy(),
-        "label_quality": ranked["label_quality"].to_numpy(),
-        "is_label_issue": ranked["is_label_issue"].to_numpy(),
-        "inspected": ranked["inspected"].to_numpy(),
-        "cleaned_label": ranked["cleaned_label"].to_numpy(),
-        "counter_example_line": counter_line,
-        "counter_example_score": ranked["counter_example_score"].to_numpy(),
-    }, columns=ISSUE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, len(ids) + 1),
+            "line": table.line(ids).astype(int),
+            "given_label": ranked["given_label"].to_numpy(),
+            "predicted_label": ranked["predicted_label"].to_numpy(),
+            "label_quality": ranked["label_quality"].to_numpy(),
+            "is_label_issue": ranked["is_label_issue"].to_numpy(),
+            "inspected": ranked["inspected"].to_numpy(),
+            "cleaned_label": ranked["cleaned_label"].to_numpy(),
+            "counter_example_line": counter_line,
+            "counter_example_score": ranked["counter_example_score"].to_numpy(),
+        },
+        columns=ISSUE_COLUMNS,
+    )
 
 
 def _write_issues(files, table, issues, path):
@@ -357,8 +425,11 @@ def _issues_so_far(args, table, recorder, y_cleaned):
 
     splits, _ = check_splits(args.cv, table.X, table.y)
     params = {"cv": splits, "oracle": None}
-    ranking = _auditor(args, table, None).set_params(**params).fit(
-        table.X, np.asarray(y_cleaned).astype(table.y.dtype))
+    ranking = (
+        _auditor(args, table, None)
+        .set_params(**params)
+        .fit(table.X, np.asarray(y_cleaned).astype(table.y.dtype))
+    )
     issues = ranking.label_issues_.copy()
     # the answers may have relabeled every row of a class: its probability,
     # against the labels as given, is then 0
@@ -366,8 +437,7 @@ def _issues_so_far(args, table, recorder, y_cleaned):
     proba = np.zeros((len(table.y), len(classes)))
     proba[:, np.searchsorted(classes, ranking.classes_)] = ranking.proba_
     issues["given_label"] = table.y
-    issues["label_quality"] = label_quality(proba,
-                                            np.searchsorted(classes, table.y))
+    issues["label_quality"] = label_quality(proba, np.searchsorted(classes, table.y))
     inspected = np.zeros(len(table.y), dtype=bool)
     for query, answer in recorder.answers:
         if answer.skipped:
@@ -376,11 +446,12 @@ def _issues_so_far(args, table, recorder, y_cleaned):
         if query.strategy != "explain" and query.counter_example_id is not None:
             inspected[query.counter_example_id] = True
         if query.counter_example_id is not None:
-            issues.loc[query.example_id, "counter_example"] = \
-                query.counter_example_id
+            issues.loc[query.example_id, "counter_example"] = query.counter_example_id
             issues.loc[query.example_id, "counter_example_score"] = query.score
     issues["inspected"] = inspected
     issues["is_label_issue"] = np.where(
-        inspected, issues["cleaned_label"].to_numpy() != table.y,
-        issues["is_label_issue"].to_numpy())
+        inspected,
+        issues["cleaned_label"].to_numpy() != table.y,
+        issues["is_label_issue"].to_numpy(),
+    )
     return issues

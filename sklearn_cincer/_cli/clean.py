@@ -89,24 +89,42 @@ def add_parser(subparsers):
         ),
     )
     add_file_arguments(parser)
-    parser.add_argument("--threshold", type=_fraction, default=0.2,
-                        help="margin that makes a label suspicious; lower asks "
-                        "more (default: %(default)s)")
-    parser.add_argument("--n-bootstrap", type=_positive, default=None,
-                        help="rows that train the first model without questions "
-                        "(default: 100, or half the rows when fewer than 200)")
-    parser.add_argument("--counter-examples", choices=("relabel", "none"),
-                        default="relabel",
-                        help="show the counter-example and let you relabel it "
-                        "too (CINCER), or show the suspicious row alone "
-                        "(default: %(default)s)")
-    parser.add_argument("--n-counter-examples", type=_positive, default=1,
-                        metavar="M",
-                        help="counter-examples shown with each question, best "
-                        "first; you label each (default: %(default)s)")
-    parser.add_argument("--no-shuffle", action="store_true",
-                        help="stream the rows in the file's order (shuffle when "
-                        "the file is sorted, e.g. by label)")
+    parser.add_argument(
+        "--threshold",
+        type=_fraction,
+        default=0.2,
+        help="margin that makes a label suspicious; lower asks "
+        "more (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-bootstrap",
+        type=_positive,
+        default=None,
+        help="rows that train the first model without questions "
+        "(default: 100, or half the rows when fewer than 200)",
+    )
+    parser.add_argument(
+        "--counter-examples",
+        choices=("relabel", "none"),
+        default="relabel",
+        help="show the counter-example and let you relabel it "
+        "too (CINCER), or show the suspicious row alone "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-counter-examples",
+        type=_positive,
+        default=1,
+        metavar="M",
+        help="counter-examples shown with each question, best "
+        "first; you label each (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-shuffle",
+        action="store_true",
+        help="stream the rows in the file's order (shuffle when "
+        "the file is sorted, e.g. by label)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -119,68 +137,137 @@ def add_file_arguments(parser, seed_help="seed of the row order and the model"):
     annotator: ``clean`` and ``audit`` read them alike, so that a file
     cleaned by one can be audited by the other with the same words.
     """
-    parser.add_argument("data", help="the CSV file (a header line, then one row "
-                        "per example)")
-    parser.add_argument("--label", required=True, metavar="COLUMN",
-                        help="the column holding the labels to clean")
-    parser.add_argument("--output", required=True, metavar="FILE",
-                        help="where to write the CSV file with cleaned labels "
-                        "(DATA byte for byte but for the changed labels); a "
-                        "symbolic link there is replaced, not followed")
-    parser.add_argument("--oracle", choices=("terminal", "browser", "labelstudio",
-                                             "none"),
-                        default="terminal",
-                        help="who answers: a prompt here, a page in the web "
-                        "browser, a team in a Label Studio project (--ls-url), "
-                        "or nobody (the answers of the store and of "
-                        "--answers are applied; the questions left go to "
-                        "--questions) (default: %(default)s)")
+    parser.add_argument(
+        "data", help="the CSV file (a header line, then one row per example)"
+    )
+    parser.add_argument(
+        "--label",
+        required=True,
+        metavar="COLUMN",
+        help="the column holding the labels to clean",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="where to write the CSV file with cleaned labels "
+        "(DATA byte for byte but for the changed labels); a "
+        "symbolic link there is replaced, not followed",
+    )
+    _add_answer_arguments(parser)
+    parser.add_argument(
+        "--changes",
+        metavar="FILE",
+        default=None,
+        help="the table of changed labels (default: OUTPUT with "
+        "the suffix .changes.csv)",
+    )
+    _add_model_arguments(parser, seed_help)
+    parser.add_argument(
+        "--annotator",
+        default=None,
+        help="your name, for the record (default: login name)",
+    )
+
+
+def _add_answer_arguments(parser):
+    """The options that say who answers and where the answers are kept."""
+    parser.add_argument(
+        "--oracle",
+        choices=("terminal", "browser", "labelstudio", "none"),
+        default="terminal",
+        help="who answers: a prompt here, a page in the web "
+        "browser, a team in a Label Studio project (--ls-url), "
+        "or nobody (the answers of the store and of "
+        "--answers are applied; the questions left go to "
+        "--questions) (default: %(default)s)",
+    )
     add_labelstudio_arguments(parser)
-    parser.add_argument("--store", metavar="FILE", default=None,
-                        help="SQLite file of the answers; running again with "
-                        "it resumes (default: OUTPUT with the suffix "
-                        ".answers.sqlite)")
-    parser.add_argument("--answers", nargs="+", metavar="FILE", default=[],
-                        help="batch files answered offline (written by "
-                        "--questions, 'answer' column filled in): their answers "
-                        "are used first")
-    parser.add_argument("--questions", metavar="FILE", default=None,
-                        help="write the questions nobody answered to this CSV "
-                        "or JSON file, for a team to answer (with --oracle none)")
-    parser.add_argument("--changes", metavar="FILE", default=None,
-                        help="the table of changed labels (default: OUTPUT with "
-                        "the suffix .changes.csv)")
-    parser.add_argument("--ignore", nargs="+", metavar="COLUMN", default=[],
-                        help="columns that are not features (ids, free text...)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help=f"{seed_help} (default: 0)")
-    parser.add_argument("--sep", default=",", help="field separator, one "
-                        "character; \\t for a tab (default: ,)")
-    parser.add_argument("--model", choices=tuple(MODELS), default="logistic",
-                        help="the classifier after the encoding of the columns: "
-                        "logistic regression, a linear model trained by "
-                        "stochastic gradient descent (faster on large files), or "
-                        "a small neural network (default: %(default)s)")
-    parser.add_argument("--annotator", default=None,
-                        help="your name, for the record (default: login name)")
+    parser.add_argument(
+        "--store",
+        metavar="FILE",
+        default=None,
+        help="SQLite file of the answers; running again with "
+        "it resumes (default: OUTPUT with the suffix "
+        ".answers.sqlite)",
+    )
+    parser.add_argument(
+        "--answers",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="batch files answered offline (written by "
+        "--questions, 'answer' column filled in): their answers "
+        "are used first",
+    )
+    parser.add_argument(
+        "--questions",
+        metavar="FILE",
+        default=None,
+        help="write the questions nobody answered to this CSV "
+        "or JSON file, for a team to answer (with --oracle none)",
+    )
+
+
+def _add_model_arguments(parser, seed_help):
+    """The options of the features, the seed and the model that reads them."""
+    parser.add_argument(
+        "--ignore",
+        nargs="+",
+        metavar="COLUMN",
+        default=[],
+        help="columns that are not features (ids, free text...)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help=f"{seed_help} (default: 0)")
+    parser.add_argument(
+        "--sep",
+        default=",",
+        help="field separator, one character; \\t for a tab (default: ,)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        default="logistic",
+        help="the classifier after the encoding of the columns: "
+        "logistic regression, a linear model trained by "
+        "stochastic gradient descent (faster on large files), or "
+        "a small neural network (default: %(default)s)",
+    )
 
 
 def add_labelstudio_arguments(parser):
     """The options of ``--oracle labelstudio``: the server, key, project, team."""
     group = parser.add_argument_group("Label Studio (--oracle labelstudio)")
-    group.add_argument("--ls-url", metavar="URL", default=None,
-                       help="the Label Studio server, e.g. http://127.0.0.1:8080")
-    group.add_argument("--ls-token", metavar="TOKEN", default=None,
-                       help="an access token of a Label Studio account (default: "
-                       "the environment variable LABEL_STUDIO_API_KEY, which "
-                       "keeps it out of the list of processes)")
-    group.add_argument("--ls-project", metavar="ID", type=_positive, default=None,
-                       help="the id of the project to put the questions in "
-                       "(default: the project titled 'sklearn-cincer: DATA', "
-                       "created if missing)")
-    group.add_argument("--ls-annotations", metavar="K", type=_positive, default=1,
-                       help="annotators per question; the majority answers "
-                       "(default: 1)")
+    group.add_argument(
+        "--ls-url",
+        metavar="URL",
+        default=None,
+        help="the Label Studio server, e.g. http://127.0.0.1:8080",
+    )
+    group.add_argument(
+        "--ls-token",
+        metavar="TOKEN",
+        default=None,
+        help="an access token of a Label Studio account (default: "
+        "the environment variable LABEL_STUDIO_API_KEY, which "
+        "keeps it out of the list of processes)",
+    )
+    group.add_argument(
+        "--ls-project",
+        metavar="ID",
+        type=_positive,
+        default=None,
+        help="the id of the project to put the questions in "
+        "(default: the project titled 'sklearn-cincer: DATA', "
+        "created if missing)",
+    )
+    group.add_argument(
+        "--ls-annotations",
+        metavar="K",
+        type=_positive,
+        default=1,
+        help="annotators per question; the majority answers (default: 1)",
+    )
 
 
 # ------------------------------------------------------------------- data
@@ -242,7 +329,8 @@ class Table:
                 text_values = frame[name].astype("string").fillna(MISSING)
                 categories = sorted(text_values.unique())
                 codes = np.searchsorted(
-                    categories, text_values.iloc[self.order].to_numpy())
+                    categories, text_values.iloc[self.order].to_numpy()
+                )
                 values = codes.astype(float)
                 self.categorical.append(i)
                 self.categories.append(list(range(len(categories))))
@@ -262,28 +350,30 @@ class Table:
         if unknown:
             raise ValueError(f"--ignore names columns the file lacks: {unknown}.")
         if not [c for c in frame.columns if c != label and c not in ignore]:
-            raise ValueError("The file has no feature column besides the label"
-                             f"{_sep_hint(frame)}.")
+            raise ValueError(
+                f"The file has no feature column besides the label{_sep_hint(frame)}."
+            )
 
     def _check_labels(self, labels):
         if len(self.frame) == 0:
             raise ValueError("The file has a header but no row.")
         if len(self.labeled) == 0:
-            raise ValueError(f"The label column {self.label!r} is empty in "
-                             "every row.")
+            raise ValueError(f"The label column {self.label!r} is empty in every row.")
         classes = labels.iloc[self.labeled].unique()
         if len(classes) < 2:
             raise ValueError(
                 f"The label column {self.label!r} holds one class "
-                f"({str(classes[0])!r}); cleaning needs at least two.")
+                f"({str(classes[0])!r}); cleaning needs at least two."
+            )
 
     def _numbers(self, name):
         column = self.frame[name].iloc[self.order]
         values = np.array(column.to_numpy(dtype=float, na_value=np.nan))
         missing = np.isnan(values)
         if missing.all():
-            raise ValueError(f"Column {name!r} has no value at all; pass "
-                             f"--ignore {name}.")
+            raise ValueError(
+                f"Column {name!r} has no value at all; pass --ignore {name}."
+            )
         self.n_filled += int(missing.sum())
         values[missing] = np.nanmedian(values)
         return values
@@ -302,8 +392,11 @@ class Table:
         position = int(self.order[stream_id])
         if self.text is None:
             row = self.frame.iloc[position]
-            return {str(c): "" if _isna(row[c]) else str(row[c])
-                    for c in self.frame.columns if c != self.label}
+            return {
+                str(c): "" if _isna(row[c]) else str(row[c])
+                for c in self.frame.columns
+                if c != self.label
+            }
         values = self.text.values(position + 1)
         names = [str(c) for c in self.frame.columns]
         return {n: v for n, v in zip(names, values) if n != str(self.label)}
@@ -324,12 +417,15 @@ class Table:
         table's ``text``.
         """
         if self.text is None:
-            raise ValueError("cleaned_bytes needs the file's text (Table(..., "
-                             "text=CsvText(...))); use cleaned_frame.")
+            raise ValueError(
+                "cleaned_bytes needs the file's text (Table(..., "
+                "text=CsvText(...))); use cleaned_frame."
+            )
         column = list(self.frame.columns).index(self.label)
         spelling, replacements = {}, {}
-        for k in np.flatnonzero(np.asarray(y_cleaned, dtype=object)
-                                != self.y.astype(object)):
+        for k in np.flatnonzero(
+            np.asarray(y_cleaned, dtype=object) != self.y.astype(object)
+        ):
             new = y_cleaned[k]
             if new not in spelling:
                 first = int(np.flatnonzero(self.y == new)[0])
@@ -365,10 +461,14 @@ def _sep_hint(frame):
     for sep in (";", "\t", "|", ","):
         if sep in header:
             shown = "\\t" if sep == "\t" else sep
-            return (f" (the file was read as one column: is the separator "
-                    f"{shown!r}? pass --sep '{shown}')")
-    return " (the file was read as one column: pass --sep if fields are " \
-           "separated by another character)"
+            return (
+                f" (the file was read as one column: is the separator "
+                f"{shown!r}? pass --sep '{shown}')"
+            )
+    return (
+        " (the file was read as one column: pass --sep if fields are "
+        "separated by another character)"
+    )
 
 
 def _is_numeric(series):
@@ -396,30 +496,46 @@ def read_table(args):
 
     text = CsvText(Path(args.data).read_bytes(), args.sep)
     if len(text) == 0:
-        raise ValueError("the file is empty; a CSV file starts with a header "
-                         "line naming its columns.")
+        raise ValueError(
+            "the file is empty; a CSV file starts with a header "
+            "line naming its columns."
+        )
     try:
         frame = pd.read_csv(io.StringIO(text.text), sep=args.sep)
     except pd.errors.ParserError as exc:
-        raise ValueError(f"cannot read it as CSV ({' '.join(str(exc).split())}); "
-                         "check --sep, and that quotes are closed.") from None
+        raise ValueError(
+            f"cannot read it as CSV ({' '.join(str(exc).split())}); "
+            "check --sep, and that quotes are closed."
+        ) from None
     if len(frame) + 1 != len(text):
         raise ValueError(
             f"its {len(text) - 1} records do not match the {len(frame)} rows "
-            "pandas read; check --sep, and that quotes are closed.")
-    return Table(frame, args.label, ignore=args.ignore,
-                 shuffle=not args.no_shuffle, seed=args.seed, text=text)
+            "pandas read; check --sep, and that quotes are closed."
+        )
+    return Table(
+        frame,
+        args.label,
+        ignore=args.ignore,
+        shuffle=not args.no_shuffle,
+        seed=args.seed,
+        text=text,
+    )
 
 
 # ----------------------------------------------------------------- models
 
 MODELS = {
-    "logistic": ("sklearn.linear_model", "LogisticRegression",
-                 {"max_iter": 1000}),
-    "sgd": ("sklearn.linear_model", "SGDClassifier",
-            {"loss": "log_loss", "max_iter": 1000, "tol": 1e-4}),
-    "mlp": ("sklearn.neural_network", "MLPClassifier",
-            {"hidden_layer_sizes": (32,), "max_iter": 500}),
+    "logistic": ("sklearn.linear_model", "LogisticRegression", {"max_iter": 1000}),
+    "sgd": (
+        "sklearn.linear_model",
+        "SGDClassifier",
+        {"loss": "log_loss", "max_iter": 1000, "tol": 1e-4},
+    ),
+    "mlp": (
+        "sklearn.neural_network",
+        "MLPClassifier",
+        {"hidden_layer_sizes": (32,), "max_iter": 500},
+    ),
 }
 
 
@@ -448,19 +564,29 @@ def default_model(table, seed=0, model="logistic"):
 
     parts = []
     if table.categorical:
-        parts.append(("text", OneHotEncoder(categories=table.categories,
-                                            handle_unknown="ignore",
-                                            sparse_output=False),
-                      table.categorical))
+        parts.append(
+            (
+                "text",
+                OneHotEncoder(
+                    categories=table.categories,
+                    handle_unknown="ignore",
+                    sparse_output=False,
+                ),
+                table.categorical,
+            )
+        )
     if table.numeric:
         parts.append(("numbers", StandardScaler(), table.numeric))
     module, name, options = MODELS[model]
     classifier = getattr(importlib.import_module(module), name)(
-        random_state=seed, **options)
-    return Pipeline([
-        ("features", ColumnTransformer(parts, sparse_threshold=0)),
-        ("model", classifier),
-    ])
+        random_state=seed, **options
+    )
+    return Pipeline(
+        [
+            ("features", ColumnTransformer(parts, sparse_threshold=0)),
+            ("model", classifier),
+        ]
+    )
 
 
 def row_name(table, example_id):
@@ -484,14 +610,17 @@ class RowView:
     def __call__(self, x, example_id):
         position = self.table.order[example_id]
         row = self.table.frame.iloc[position]
-        items = [(_inert(str(c)),
-                  "missing" if _isna(row[c]) else _inert(str(row[c])))
-                 for c in self.table.features]
+        items = [
+            (_inert(str(c)), "missing" if _isna(row[c]) else _inert(str(row[c])))
+            for c in self.table.features
+        ]
         if not self.as_html:
             width = max(len(name) for name, _ in items)
             return "\n".join(f"{n:>{width}}: {v}" for n, v in items)
-        cells = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(v)}</td></tr>"
-                        for n, v in items)
+        cells = "".join(
+            f"<tr><th>{html.escape(n)}</th><td>{html.escape(v)}</td></tr>"
+            for n, v in items
+        )
         return f'<table class="features">{cells}</table>'
 
 
@@ -586,9 +715,11 @@ def _oracle(args, table, store_path):
         if store_path.is_file():
             return _StoredAnswers(store_path, offline), None, offline, None
         return offline, None, offline, None
-    options = {"feature_names": [_inert(str(c)) for c in table.features],
-               # a row is its line in the file, wherever it is named
-               "example_name": functools.partial(row_name, table)}
+    options = {
+        "feature_names": [_inert(str(c)) for c in table.features],
+        # a row is its line in the file, wherever it is named
+        "example_name": functools.partial(row_name, table),
+    }
     if table.categorical:  # codes mean nothing to people: show the file's row
         options["render"] = RowView(table, as_html=args.oracle != "terminal")
     human = _human(args, options)
@@ -611,32 +742,42 @@ def _human(args, options):
         return kind(annotator=args.annotator, **options)
     # the token is never printed: errors name the server and the variable only
     return LabelStudioOracle(
-        args.ls_url, args.ls_token, project=args.ls_project,
+        args.ls_url,
+        args.ls_token,
+        project=args.ls_project,
         project_title=f"sklearn-cincer: {Path(args.data).name}"[:50],
-        annotations_per_question=args.ls_annotations, **options)
+        annotations_per_question=args.ls_annotations,
+        **options,
+    )
 
 
 def _check_labelstudio(args):
     """``--ls-*`` go with ``--oracle labelstudio``, which needs ``--ls-url``."""
-    given = [name for name in ("ls_url", "ls_token", "ls_project")
-             if getattr(args, name, None) is not None]
+    given = [
+        name
+        for name in ("ls_url", "ls_token", "ls_project")
+        if getattr(args, name, None) is not None
+    ]
     if getattr(args, "ls_annotations", 1) != 1:
         given.append("ls_annotations")
     if args.oracle != "labelstudio":
         if given:
             raise CommandError(
-                f"--{given[0].replace('_', '-')} is an option of --oracle "
-                "labelstudio.")
+                f"--{given[0].replace('_', '-')} is an option of --oracle labelstudio."
+            )
         return
     if args.ls_url is None:
-        raise CommandError("--oracle labelstudio needs --ls-url, the address of "
-                           "the Label Studio server.")
+        raise CommandError(
+            "--oracle labelstudio needs --ls-url, the address of "
+            "the Label Studio server."
+        )
     from ..oracles._labelstudio import API_KEY_VARIABLE
 
     if args.ls_token is None and not os.environ.get(API_KEY_VARIABLE):
         raise CommandError(
             "--oracle labelstudio needs an access token: set the environment "
-            f"variable {API_KEY_VARIABLE} (or pass --ls-token).")
+            f"variable {API_KEY_VARIABLE} (or pass --ls-token)."
+        )
 
 
 # ---------------------------------------------------------------- command
@@ -659,8 +800,7 @@ def run_command(body, args):
     except (CommandError, OSError, ValueError) as exc:
         # one line, whatever the message (and whatever the data put in it):
         # the person reads an error, not a traceback
-        print(f"{name}: error: {_inert(' '.join(str(exc).split()))}",
-              file=sys.stderr)
+        print(f"{name}: error: {_inert(' '.join(str(exc).split()))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # before the questions, or while writing
         print(f"\n{name}: interrupted; no output was changed.", file=sys.stderr)
@@ -673,14 +813,16 @@ def _paths(args, more=()):
     ``more``: ``(option, suffix)`` of further outputs, at the option's value
     or else at OUTPUT with that suffix.
     """
-    if args.questions and Path(args.questions).suffix.lower() not in (".csv",
-                                                                       ".json"):
-        raise CommandError(f"--questions {args.questions}: write the questions "
-                           "to a .csv or .json file.")
+    if args.questions and Path(args.questions).suffix.lower() not in (".csv", ".json"):
+        raise CommandError(
+            f"--questions {args.questions}: write the questions "
+            "to a .csv or .json file."
+        )
     output = Path(args.output)
     outputs = {
         "--output": output,
-        "--changes": Path(args.changes) if args.changes
+        "--changes": Path(args.changes)
+        if args.changes
         else output.with_suffix(".changes.csv"),
     }
     for option, suffix in more:
@@ -689,8 +831,9 @@ def _paths(args, more=()):
     if args.questions:
         outputs["--questions"] = Path(args.questions)
     store = Path(args.store) if args.store else output.with_suffix(".answers.sqlite")
-    inputs = [("DATA", Path(args.data))] + [("--answers", Path(a))
-                                             for a in args.answers]
+    inputs = [("DATA", Path(args.data))] + [
+        ("--answers", Path(a)) for a in args.answers
+    ]
     for name, path in inputs:
         if path.is_dir():
             raise CommandError(f"{name} {path} is a folder; name a CSV file.")
@@ -721,16 +864,20 @@ def _check_options(args):
     if args.sep in ("\\t", "tab"):
         args.sep = "\t"
     if len(args.sep) != 1 or args.sep in ('"', "\r", "\n"):
-        raise CommandError(f"--sep {args.sep!r}: the separator is one character "
-                           "(other than a quote or a line break).")
+        raise CommandError(
+            f"--sep {args.sep!r}: the separator is one character "
+            "(other than a quote or a line break)."
+        )
     try:
         import bottle  # noqa: F401  (the browser page's server)
         import pandas  # noqa: F401
     except ImportError as exc:
         # both are dependencies of the package: an install that lacks one
         # was made without them (pip install --no-deps...)
-        raise CommandError(f"{exc.name} is missing: pip install {exc.name} (or "
-                           "reinstall sklearn-cincer with its dependencies).") from None
+        raise CommandError(
+            f"{exc.name} is missing: pip install {exc.name} (or "
+            "reinstall sklearn-cincer with its dependencies)."
+        ) from None
 
 
 def _run(args):
@@ -748,21 +895,29 @@ def _run(args):
     except (OSError, ValueError, OracleError) as exc:  # e.g. not a store
         raise CommandError(str(exc)) from None
     if session is not None:
-        print(f"Answers are saved in {store_path} as you give them; run the "
-              "same command again to resume.", flush=True)
+        print(
+            f"Answers are saved in {store_path} as you give them; run the "
+            "same command again to resume.",
+            flush=True,
+        )
     from .. import SkepticalCleaner
 
     recorder = _Recorder(oracle)
     cleaner = SkepticalCleaner(
-        default_model(table, args.seed, args.model), oracle=recorder,
-        threshold=args.threshold, counter_examples=args.counter_examples,
-        n_bootstrap=n_bootstrap, n_counter_examples=args.n_counter_examples,
-        refit="incremental", random_state=args.seed,
+        default_model(table, args.seed, args.model),
+        oracle=recorder,
+        threshold=args.threshold,
+        counter_examples=args.counter_examples,
+        n_bootstrap=n_bootstrap,
+        n_counter_examples=args.n_counter_examples,
+        refit="incremental",
+        random_state=args.seed,
         verbose=1 if session is None else 0,
         refit_every=_refit_every(args, store_path),
     )
-    return _fit_and_write(args, table, cleaner, recorder, (human, offline, session),
-                          outputs, store_path)
+    return _fit_and_write(
+        args, table, cleaner, recorder, (human, offline, session), outputs, store_path
+    )
 
 
 def _refit_every(args, store_path):
@@ -783,8 +938,9 @@ def _refit_every(args, store_path):
         from ..oracles import AnnotationStore, OracleError
 
         try:
-            with contextlib.closing(AnnotationStore(store_path,
-                                                    read_only=True)) as store:
+            with contextlib.closing(
+                AnnotationStore(store_path, read_only=True)
+            ) as store:
                 stored = store.last_fingerprint()
         except (OSError, ValueError, OracleError):
             stored = None  # opening it for the run says what is wrong
@@ -801,10 +957,13 @@ def _read(args):
     except (OSError, ValueError) as exc:
         raise CommandError(f"{args.data}: {exc}") from None
     for name in table.id_like_columns():
-        print(f"{name}: warning: column {str(name)!r} holds a "
-              "different value in every row, like an id: the model could learn "
-              f"the rows by heart from it; pass --ignore {_inert(str(name))} if "
-              "it is not a feature.", file=sys.stderr)
+        print(
+            f"{name}: warning: column {str(name)!r} holds a "
+            "different value in every row, like an id: the model could learn "
+            f"the rows by heart from it; pass --ignore {_inert(str(name))} if "
+            "it is not a feature.",
+            file=sys.stderr,
+        )
     return table
 
 
@@ -812,36 +971,54 @@ def _describe(args, table, n_bootstrap):
     n = len(table.y)
     describe_table(args, table)
     order = "the file's" if args.no_shuffle else "a shuffled"
-    print(f"The first {min(n_bootstrap, n)} rows (in {order} order) train the "
-          f"model; the other {max(0, n - n_bootstrap)} are checked one at a "
-          "time.", flush=True)
-    print("For a finished file, 'sklearn-cincer audit' checks every row, the "
-          "first ones too, and fixes more errors for the labels you inspect; "
-          "'clean' is for rows that come over time.", flush=True)
+    print(
+        f"The first {min(n_bootstrap, n)} rows (in {order} order) train the "
+        f"model; the other {max(0, n - n_bootstrap)} are checked one at a "
+        "time.",
+        flush=True,
+    )
+    print(
+        "For a finished file, 'sklearn-cincer audit' checks every row, the "
+        "first ones too, and fixes more errors for the labels you inspect; "
+        "'clean' is for rows that come over time.",
+        flush=True,
+    )
 
 
 def describe_table(args, table):
     """Say what was read: rows, features, classes, and what the run skips."""
-    print(f"{args.data}: {len(table.frame)} rows, {len(table.features)} features "
-          f"({len(table.categorical)} text, {len(table.numeric)} numeric), "
-          f"label {args.label!r} with {len(np.unique(table.y))} classes.")
+    print(
+        f"{args.data}: {len(table.frame)} rows, {len(table.features)} features "
+        f"({len(table.categorical)} text, {len(table.numeric)} numeric), "
+        f"label {args.label!r} with {len(np.unique(table.y))} classes."
+    )
     for line in describe_variants(spelling_variants(table.y)):
-        print(f"  Labels that differ only in case or spaces: {_inert(line)}. The "
-              "model takes each for a class of its own; merge them in the file.")
+        print(
+            f"  Labels that differ only in case or spaces: {_inert(line)}. The "
+            "model takes each for a class of its own; merge them in the file."
+        )
     if len(table.labeled) < len(table.frame):
-        print(f"  {len(table.frame) - len(table.labeled)} rows without a label "
-              "are written back unchanged.")
+        print(
+            f"  {len(table.frame) - len(table.labeled)} rows without a label "
+            "are written back unchanged."
+        )
     if table.n_filled:
-        print(f"  Missing numbers ({table.n_filled}) are read as their "
-              "column's median (the output keeps them missing).")
+        print(
+            f"  Missing numbers ({table.n_filled}) are read as their "
+            "column's median (the output keeps them missing)."
+        )
 
 
 def _fit_and_write(args, table, cleaner, recorder, oracles, outputs, store_path):
     human, offline, session = oracles
     again = again_sentence(session, store_path)
     status = fit_or_stop(
-        lambda: cleaner.fit(table.X, table.y), recorder, human, again,
-        lambda stop: _write_stopped(table, cleaner, recorder, outputs, again, stop))
+        lambda: cleaner.fit(table.X, table.y),
+        recorder,
+        human,
+        again,
+        lambda stop: _write_stopped(table, cleaner, recorder, outputs, again, stop),
+    )
     if status is not None:
         return status
     return _write_results(args, table, cleaner, offline, session, outputs)
@@ -851,8 +1028,10 @@ def again_sentence(session, store_path):
     """The sentence that says how to go on after a stop."""
     if session is None:
         return "run the same command again to finish."
-    return (f"the answers are kept in {store_path}: run the same command again "
-            "to go on from there.")
+    return (
+        f"the answers are kept in {store_path}: run the same command again "
+        "to go on from there."
+    )
 
 
 def fit_or_stop(fit, recorder, human, again, on_stop):
@@ -873,8 +1052,11 @@ def fit_or_stop(fit, recorder, human, again, on_stop):
     except OracleError as exc:
         if not recorder.answers:  # refused before a question: a mistake
             raise CommandError(str(exc)) from None
-        print(f"\nStopped before the end ({_inert(' '.join(str(exc).split()))}); "
-              f"no output was written; {again}", file=sys.stderr)
+        print(
+            f"\nStopped before the end ({_inert(' '.join(str(exc).split()))}); "
+            f"no output was written; {again}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         if hasattr(human, "close"):
@@ -884,7 +1066,8 @@ def fit_or_stop(fit, recorder, human, again, on_stop):
 
 def _write_results(args, table, cleaner, offline, session, outputs):
     unanswered = (
-        [r for r in cleaner.history_ if not r.answered] if offline is None
+        [r for r in cleaner.history_ if not r.answered]
+        if offline is None
         else offline.unanswered_
     )
     changes = _changes_frame(table, cleaner.label_changes())
@@ -893,23 +1076,33 @@ def _write_results(args, table, cleaner, offline, session, outputs):
         if unanswered and "--questions" in outputs:
             _write_questions(files, table, unanswered, outputs["--questions"])
     output, changes_path = outputs["--output"], outputs["--changes"]
-    print(f"\n{cleaner.n_queries_} questions; {len(changes)} labels changed "
-          f"({cleaner.n_relabeled_examples_} suspicious rows, "
-          f"{cleaner.n_relabeled_counter_examples_} counter-examples).")
+    print(
+        f"\n{cleaner.n_queries_} questions; {len(changes)} labels changed "
+        f"({cleaner.n_relabeled_examples_} suspicious rows, "
+        f"{cleaner.n_relabeled_counter_examples_} counter-examples)."
+    )
     if cleaner.n_revised_:
         revised = cleaner.n_revised_
-        print(f"  {revised} answer{'s' * (revised != 1)} revised by an undo, "
-              "applied in this run.")
+        print(
+            f"  {revised} answer{'s' * (revised != 1)} revised by an undo, "
+            "applied in this run."
+        )
     if session is not None:
-        print(f"  {session.n_replayed_} answers came from {session.store.path}, "
-              f"{session.n_asked_} were asked now.")
+        print(
+            f"  {session.n_replayed_} answers came from {session.store.path}, "
+            f"{session.n_asked_} were asked now."
+        )
         if session.needs_rerun_:
-            print(f"  A revision was made after the fit ended: it is in "
-                  f"{session.store.path}; run the same command again to apply it.")
+            print(
+                f"  A revision was made after the fit ended: it is in "
+                f"{session.store.path}; run the same command again to apply it."
+            )
     replayed = getattr(cleaner.oracle.oracle, "n_replayed_", 0)
     if replayed:
-        print(f"  {replayed} answers came from the store "
-              f"{cleaner.oracle.oracle.store.path}.")
+        print(
+            f"  {replayed} answers came from the store "
+            f"{cleaner.oracle.oracle.store.path}."
+        )
     if offline is not None:
         print(f"  {offline.n_answered_} answers came from the --answers files.")
     print(f"Wrote {output} (cleaned labels) and {changes_path} (what changed).")
@@ -926,36 +1119,49 @@ def _writing():
         yield files
         files.commit()
     except OSError as exc:
-        raise CommandError(f"writing the outputs failed ({exc}); no output "
-                           "was changed.") from None
+        raise CommandError(
+            f"writing the outputs failed ({exc}); no output was changed."
+        ) from None
     finally:
         files.discard()
 
 
 def _say_unanswered(args, unanswered):
     if args.questions:
-        print(f"{len(unanswered)} questions are unanswered: wrote them to "
-              f"{args.questions}, with the values of each row. Fill in its "
-              "'answer' column (and 'counter_answer' to relabel the "
-              "counter-example; 'counter_answer_2'... for the others), then run "
-              f"again with --answers {' '.join(args.answers + [args.questions])}"
-              ". Answers change later questions: repeat until none is left.")
+        print(
+            f"{len(unanswered)} questions are unanswered: wrote them to "
+            f"{args.questions}, with the values of each row. Fill in its "
+            "'answer' column (and 'counter_answer' to relabel the "
+            "counter-example; 'counter_answer_2'... for the others), then run "
+            f"again with --answers {' '.join(args.answers + [args.questions])}"
+            ". Answers change later questions: repeat until none is left."
+        )
     else:
-        print(f"{len(unanswered)} questions are unanswered; --questions FILE "
-              "writes them to a file for a team to answer.")
+        print(
+            f"{len(unanswered)} questions are unanswered; --questions FILE "
+            "writes them to a file for a team to answer."
+        )
 
 
 def _changes_frame(table, changes):
     import pandas as pd
 
     changes = pd.DataFrame(changes, columns=CHANGE_COLUMNS)
-    changes.insert(1, "line", table.line(changes["example_id"]).astype(int)
-                   if len(changes) else [])
+    changes.insert(
+        1, "line", table.line(changes["example_id"]).astype(int) if len(changes) else []
+    )
     return changes
 
 
-CHANGE_COLUMNS = ["round", "example_id", "role", "change", "label_before",
-                  "label_after", "annotator"]
+CHANGE_COLUMNS = [
+    "round",
+    "example_id",
+    "role",
+    "change",
+    "label_before",
+    "label_after",
+    "annotator",
+]
 
 
 def _write_cleaned(files, table, y_cleaned, changes, outputs):
@@ -971,8 +1177,9 @@ def _write_stopped(table, cleaner, recorder, outputs, again, stop):
     KeyboardInterrupt or AnnotationStopped that stopped the run, whose
     message (the question it stopped at) is said once, here.
     """
-    return write_stopped(table, recorder.answers, cleaner.counter_examples,
-                         outputs, again, stop)
+    return write_stopped(
+        table, recorder.answers, cleaner.counter_examples, outputs, again, stop
+    )
 
 
 def write_stopped(table, answers, strategy, outputs, again, stop, more=None):
@@ -984,7 +1191,8 @@ def write_stopped(table, answers, strategy, outputs, again, stop, more=None):
     y_cleaned, changes = _answers_so_far(table, answers, strategy)
     n = sum(not answer.skipped for _, answer in answers)
     interrupted = isinstance(stop, KeyboardInterrupt) or getattr(
-        stop, "interrupted", False)
+        stop, "interrupted", False
+    )
     status = 130 if interrupted else 1  # 130: a shell's code for Ctrl-C
     why = " ".join(str(stop).split()) or "Ctrl-C"  # Ctrl-C says nothing itself
     # the oracle's line names the question and how it stopped; what follows
@@ -999,9 +1207,12 @@ def write_stopped(table, answers, strategy, outputs, again, stop, more=None):
         _write_cleaned(files, table, y_cleaned, changes, outputs)
         if more is not None:
             more(files, y_cleaned)
-    print(f"Stopped after {n} answers; wrote {outputs['--output']} with the "
-          f"{len(changes)} labels they changed, and {outputs['--changes']}; "
-          f"{again}", file=sys.stderr)
+    print(
+        f"Stopped after {n} answers; wrote {outputs['--output']} with the "
+        f"{len(changes)} labels they changed, and {outputs['--changes']}; "
+        f"{again}",
+        file=sys.stderr,
+    )
     return status
 
 
@@ -1022,15 +1233,28 @@ def _answers_so_far(table, answers, strategy):
                 given = (answer.counter_label,)
             for k, ce in enumerate(query.counter_examples):
                 new = given[k] if k < len(given) else None
-                decided.append((ce.example_id, "counter-example", ce.label,
-                                ce.label if new is None else new))
+                decided.append(
+                    (
+                        ce.example_id,
+                        "counter-example",
+                        ce.label,
+                        ce.label if new is None else new,
+                    )
+                )
         for example_id, role, before, after in decided:
             if after != before:
                 y[example_id] = after
-                changes.append({"round": query.round, "example_id": example_id,
-                                "role": role, "change": "relabeled",
-                                "label_before": before, "label_after": after,
-                                "annotator": answer.annotator})
+                changes.append(
+                    {
+                        "round": query.round,
+                        "example_id": example_id,
+                        "role": role,
+                        "change": "relabeled",
+                        "label_before": before,
+                        "label_after": after,
+                        "annotator": answer.annotator,
+                    }
+                )
     return y, changes
 
 
@@ -1054,12 +1278,10 @@ def _question_values(table, question):
     ids = getattr(question, "counter_example_ids", None)
     if ids is None:
         ids = [ce.example_id for ce in question.counter_examples]
-    out = {f"example: {k}": v
-           for k, v in table.row_values(question.example_id).items()}
+    out = {f"example: {k}": v for k, v in table.row_values(question.example_id).items()}
     for number, ce_id in enumerate(ids, start=1):
         prefix = "counter-example" + ("" if number == 1 else f" {number}")
-        out.update({f"{prefix}: {k}": v
-                    for k, v in table.row_values(ce_id).items()})
+        out.update({f"{prefix}: {k}": v for k, v in table.row_values(ce_id).items()})
     return out
 
 

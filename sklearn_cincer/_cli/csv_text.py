@@ -48,7 +48,7 @@ class CsvText:
 
     def __init__(self, data, sep):
         self.bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
-        data = data[len(self.bom):]
+        data = data[len(self.bom) :]
         try:
             self.text, self.encoding = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
@@ -81,7 +81,7 @@ class CsvText:
 
     def record(self, k):
         """The text of record ``k`` (0 is the header), without its line break."""
-        return self.text[self.starts[k]:self.ends[k]]
+        return self.text[self.starts[k] : self.ends[k]]
 
     def values(self, k):
         """The fields of record ``k`` as values (quotes taken off)."""
@@ -121,8 +121,9 @@ class CsvText:
         data : bytes
             Everything else byte for byte as read, the byte order mark too.
         """
-        spans = sorted((self.field_span(k, j), text)
-                       for (k, j), text in replacements.items())
+        spans = sorted(
+            (self.field_span(k, j), text) for (k, j), text in replacements.items()
+        )
         pieces, pos = [], 0
         for (start, end), text in spans:
             pieces += [self.text[pos:start], text]
@@ -134,7 +135,6 @@ class CsvText:
 def quoted(value, sep):
     """``value`` as a CSV field: in double quotes when it needs them."""
     value = str(value)
-    if (any(c in value for c in (sep, '"', "\r", "\n"))
-            or value != value.strip()):
+    if any(c in value for c in (sep, '"', "\r", "\n")) or value != value.strip():
         return '"' + value.replace('"', '""') + '"'
     return value

@@ -24,24 +24,36 @@ def add_parser(subparsers):
             "seeds (each its own split, noise and stream)."
         ),
     )
-    parser.add_argument("--seed", type=int, default=0,
-                        help="first seed of the noise and stream (default: 0)")
-    parser.add_argument("--seeds", type=int, default=5,
-                        help="number of seeds: --seed, --seed+1, ... (default: 5)")
-    parser.add_argument("--noise", type=float, default=0.2,
-                        help="fraction of flipped labels")
-    parser.add_argument("--n-bootstrap", type=int, default=100,
-                        help="bootstrap examples")
-    parser.add_argument("--n-stream", type=int, default=100,
-                        help="streamed examples")
-    parser.add_argument("--threshold", type=float, default=0.2,
-                        help="margin threshold")
     parser.add_argument(
-        "--model", choices=("lr", "mlp"), default="lr",
+        "--seed",
+        type=int,
+        default=0,
+        help="first seed of the noise and stream (default: 0)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="number of seeds: --seed, --seed+1, ... (default: 5)",
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.2, help="fraction of flipped labels"
+    )
+    parser.add_argument(
+        "--n-bootstrap", type=int, default=100, help="bootstrap examples"
+    )
+    parser.add_argument("--n-stream", type=int, default=100, help="streamed examples")
+    parser.add_argument("--threshold", type=float, default=0.2, help="margin threshold")
+    parser.add_argument(
+        "--model",
+        choices=("lr", "mlp"),
+        default="lr",
         help="logistic regression or a small MLP (default: lr)",
     )
     parser.add_argument(
-        "--show", type=int, default=12,
+        "--show",
+        type=int,
+        default=12,
         help="how many of CINCER's questions (first seed) to print",
     )
     parser.set_defaults(func=run)
@@ -53,8 +65,9 @@ def _model(name, seed):
     from sklearn.neural_network import MLPClassifier
 
     if name == "mlp":
-        return MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=300,
-                             random_state=seed)
+        return MLPClassifier(
+            hidden_layer_sizes=(64, 32), max_iter=300, random_state=seed
+        )
     return LogisticRegression()
 
 
@@ -131,20 +144,26 @@ def _one_run(args, seed, strategy, data, prefix):
         "labels cleaned": int(is_noisy.sum() - wrong.sum()),
         "noisy labels left": int(wrong.sum()),
         "in the bootstrap": int(wrong[: args.n_bootstrap].sum()),
-        "test F1 (weighted)": f1_score(y_test, cleaner.predict(X_test),
-                                       average="weighted"),
+        "test F1 (weighted)": f1_score(
+            y_test, cleaner.predict(X_test), average="weighted"
+        ),
         "ms per round": 1000 * seconds / max(args.n_stream, 1),
     }
-    print(f"  done in {seconds:.1f} s: {result['questions asked']} questions, "
-          f"{result['labels cleaned']} labels cleaned, test F1 "
-          f"{result['test F1 (weighted)']:.3f}", flush=True)
+    print(
+        f"  done in {seconds:.1f} s: {result['questions asked']} questions, "
+        f"{result['labels cleaned']} labels cleaned, test F1 "
+        f"{result['test F1 (weighted)']:.3f}",
+        flush=True,
+    )
     return result
 
 
 def run(args):
     seeds = list(range(args.seed, args.seed + max(1, args.seeds)))
-    datasets = {seed: load_demo_data(seed, args.noise, args.n_bootstrap,
-                                     args.n_stream) for seed in seeds}
+    datasets = {
+        seed: load_demo_data(seed, args.noise, args.n_bootstrap, args.n_stream)
+        for seed in seeds
+    }
     print(
         f"CINCER demo: breast cancer, {args.noise:.0%} label noise, "
         f"{args.n_bootstrap} bootstrap + {args.n_stream} streamed examples, "
@@ -156,17 +175,22 @@ def run(args):
     width = max(len(title) for title, _ in _STRATEGIES)
     for seed in seeds:
         is_noisy = datasets[seed][3]
-        print(f"Seed {seed}: {is_noisy.sum()} noisy labels of {len(is_noisy)} "
-              f"({is_noisy[:args.n_bootstrap].sum()} in the bootstrap, "
-              f"{is_noisy[args.n_bootstrap:].sum()} in the stream).", flush=True)
+        print(
+            f"Seed {seed}: {is_noisy.sum()} noisy labels of {len(is_noisy)} "
+            f"({is_noisy[: args.n_bootstrap].sum()} in the bootstrap, "
+            f"{is_noisy[args.n_bootstrap :].sum()} in the stream).",
+            flush=True,
+        )
         for title, strategy in _STRATEGIES:
             prefix = f"  {title:<{width}} streaming:"
             results[title].append(
-                _one_run(args, seed, strategy, datasets[seed], prefix))
+                _one_run(args, seed, strategy, datasets[seed], prefix)
+            )
     print()
     first = results["CINCER"][0]["cleaner"]
-    _print_questions(first, datasets[seeds[0]][1], datasets[seeds[0]][6],
-                     args.show, seeds[0])
+    _print_questions(
+        first, datasets[seeds[0]][1], datasets[seeds[0]][6], args.show, seeds[0]
+    )
     n_noisy = [int(datasets[s][3].sum()) for s in seeds]
     _print_summary(results, n_noisy)
     _print_verdict(results, args.n_bootstrap)
@@ -175,8 +199,9 @@ def run(args):
 
 def _print_questions(cleaner, y_true, names, show, seed):
     shown = min(show, cleaner.n_queries_)
-    print(f"Seed {seed}: CINCER asked {cleaner.n_queries_} questions; the first "
-          f"{shown}:")
+    print(
+        f"Seed {seed}: CINCER asked {cleaner.n_queries_} questions; the first {shown}:"
+    )
     header = (
         f"{'round':>5}  {'example':>7}  {'label':>9} -> {'answer':<10} "
         f"{'counter-ex.':>11}  {'label':>9} -> {'answer':<10} {'margin':>6}"
@@ -223,8 +248,10 @@ def _mean_sd(values):
 def _print_summary(results, n_noisy):
     titles = list(results)
     n_seeds = len(results[titles[0]])
-    print(f"Mean ± standard deviation over {n_seeds} seed(s) "
-          f"({np.mean(n_noisy):.1f} noisy labels per seed):")
+    print(
+        f"Mean ± standard deviation over {n_seeds} seed(s) "
+        f"({np.mean(n_noisy):.1f} noisy labels per seed):"
+    )
     width = max(len(name) for name, _ in _ROWS) + 2
     print(f"{'':<{width}}" + "".join(f"{t:>16}" for t in titles))
     for name, fmt in _ROWS:
@@ -260,8 +287,10 @@ def _print_verdict(results, n_bootstrap):
         f"and No CE {np.mean([r['in the bootstrap'] for r in none]):.1f}."
     )
     if n < 2:
-        print("Test F1: one seed cannot tell a difference from chance; run "
-              "more seeds (--seeds).")
+        print(
+            "Test F1: one seed cannot tell a difference from chance; run "
+            "more seeds (--seeds)."
+        )
         return
     if abs(f1_mean) <= 2 * f1_se:
         verdict = (
@@ -270,8 +299,11 @@ def _print_verdict(results, n_bootstrap):
             "model on this data"
         )
     else:
-        verdict = "higher with counter-examples" if f1_mean > 0 else (
-            "lower with counter-examples")
+        verdict = (
+            "higher with counter-examples"
+            if f1_mean > 0
+            else ("lower with counter-examples")
+        )
     print(
         f"Test F1: CINCER minus No CE is {f1_mean:+.3f} ± {f1_se:.3f} "
         f"(mean ± standard error; CINCER higher in {(f1 > 0).sum()} of {n} "

@@ -49,19 +49,18 @@ def check_paths(inputs, outputs):
     for k, (name, path) in enumerate(outputs):
         for j, (other_name, other) in enumerate(inputs + outputs[:k]):
             if other is not path and _same_file(path, other):
-                why = (" (an input is never overwritten)" if j < len(inputs)
-                       else "")
+                why = " (an input is never overwritten)" if j < len(inputs) else ""
                 raise CommandError(
                     f"{name} {path} is the same file as {other_name} {other}; "
-                    f"name another file{why}.")
+                    f"name another file{why}."
+                )
     for name, path in outputs:
         if path.is_dir():
             raise CommandError(f"{name} {path} is a folder; name a file in it.")
         if path.exists() and not path.is_file():
             # a device, a pipe (/dev/stdout...): renaming a file over it
             # would replace the system's entry, not write to it
-            raise CommandError(f"{name} {path} is not a regular file; name a "
-                               "file.")
+            raise CommandError(f"{name} {path} is not a regular file; name a file.")
 
 
 def check_folder(name, path):
@@ -76,19 +75,21 @@ def check_folder(name, path):
     folder = path.parent
     for above in [folder, *folder.parents]:
         if above.exists() and not above.is_dir():
-            raise CommandError(f"cannot write {name} {path}: {above} is a file, "
-                               "not a folder.")
+            raise CommandError(
+                f"cannot write {name} {path}: {above} is a file, not a folder."
+            )
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.",
-                                         suffix=".tmp")
+        handle, probe = tempfile.mkstemp(
+            dir=folder, prefix=f".{path.name}.", suffix=".tmp"
+        )
         os.close(handle)
         os.unlink(probe)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CommandError(
-            f"cannot write {name} {path}: {reason} (in the folder "
-            f"{folder}).") from None
+            f"cannot write {name} {path}: {reason} (in the folder {folder})."
+        ) from None
 
 
 class OutputFiles:
@@ -119,8 +120,9 @@ class OutputFiles:
         the file there, if any).
         """
         path = Path(path)
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                        suffix=f".tmp{path.suffix}")
+        handle, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+        )
         os.close(handle)
         self._pending.append((Path(name), path))
         os.chmod(name, _mode_for(path))

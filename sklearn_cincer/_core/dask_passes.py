@@ -66,8 +66,10 @@ def _tree_sum(parts):
 
     add = dask.delayed(np.add, pure=True)
     while len(parts) > 1:
-        parts = [add(a, b) if b is not None else a
-                 for a, b in zip(parts[::2], parts[1::2] + [None])]
+        parts = [
+            add(a, b) if b is not None else a
+            for a, b in zip(parts[::2], parts[1::2] + [None])
+        ]
     return parts[0]
 
 
@@ -104,8 +106,7 @@ def row_sum(function, H, *others, **kwargs):
     columns = [_blocks(a) for a in arrays]
     call = dask.delayed(function, pure=True)
     parts = [
-        call(*(None if column is None else column[i] for column in columns),
-             **kwargs)
+        call(*(None if column is None else column[i] for column in columns), **kwargs)
         for i in range(len(columns[0]))
     ]
     return np.asarray(_tree_sum(parts).compute())

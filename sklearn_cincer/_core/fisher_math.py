@@ -109,8 +109,9 @@ def residuals(P, y, link):
     """
     if _dask.is_dask(P, y):
         y = y if _dask.is_dask(y) else np.asarray(y)
-        return _dask.row_map(_residuals_chunk, P, y, width=P.shape[1], dtype=float,
-                             link=link)
+        return _dask.row_map(
+            _residuals_chunk, P, y, width=P.shape[1], dtype=float, link=link
+        )
     return targets(y, P.shape[1], link) - P
 
 
@@ -198,8 +199,9 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
     _check_link(link)
     if _dask.is_dask(H, P, weights):
         total = H.shape[0] if weights is None else float(np.sum(weights))
-        F = _dask.row_sum(_fisher_sum_chunk, H, P, weights, link=link,
-                          fit_intercept=fit_intercept)
+        F = _dask.row_sum(
+            _fisher_sum_chunk, H, P, weights, link=link, fit_intercept=fit_intercept
+        )
         return F / total if total > 0 else F
     H = _pass_array(H)
     P = np.asarray(P, dtype=float)
@@ -212,8 +214,7 @@ def fisher_matrix(H, P, link, fit_intercept=True, weights=None):
         return F
     rows = _batch_rows(k * m, 8)
     for start in range(0, n, rows):
-        Hb = with_bias(H[start : start + rows].astype(float, copy=False),
-                        fit_intercept)
+        Hb = with_bias(H[start : start + rows].astype(float, copy=False), fit_intercept)
         Pb = P[start : start + rows]
         # Rows q_i = w_i kron h~_i with w = p (softmax) or p(1-p).
         W = Pb if link == "softmax" else Pb * (1.0 - Pb)
@@ -276,8 +277,9 @@ def non_finite_error(what):
 _LARGE_FEATURE = 1e100
 
 
-def scale_error(features, what="The Fisher information matrix",
-                name="The features of X"):
+def scale_error(
+    features, what="The Fisher information matrix", name="The features of X"
+):
     """The ValueError when ``what`` overflowed: names the inputs' largest value.
 
     Parameters
@@ -494,9 +496,15 @@ def kernel_scores(V, H, R, fit_intercept=True, rows=None, gathered=False):
         # Each chunk of candidates scored where it lives; a lazy Dask array.
         if rows is not None:
             H, R = H[rows], R if gathered else R[rows]
-        return _dask.row_map(_scores_chunk, H, R, width=None,
-                             dtype=np.result_type(H.dtype, np.float32),
-                             V=np.asarray(V), fit_intercept=fit_intercept)
+        return _dask.row_map(
+            _scores_chunk,
+            H,
+            R,
+            width=None,
+            dtype=np.result_type(H.dtype, np.float32),
+            V=np.asarray(V),
+            fit_intercept=fit_intercept,
+        )
     H = np.asarray(H)
     if H.dtype not in (np.float32, np.float64):
         H = H.astype(float)
@@ -733,8 +741,9 @@ def _inverse_blocks(C, trans, lower, k):
     """``blocks[a] = W[:, a-block]^T`` for ``W = L^-1``: ``Ht @ blocks[a]`` is
     ``L^-1 (e_a kron h~)^T``; contiguous, for the products of every call."""
     dim = C.shape[0]
-    W = linalg.solve_triangular(C, np.eye(dim), trans=trans, lower=lower,
-                                check_finite=False)
+    W = linalg.solve_triangular(
+        C, np.eye(dim), trans=trans, lower=lower, check_finite=False
+    )
     return np.ascontiguousarray(W.reshape(dim, k, dim // k).transpose(1, 2, 0))
 
 
@@ -754,8 +763,9 @@ def _blocks(n, rows, weights, dtype):
     """``(slice, weights of the slice)`` over ``n`` rows, ``rows`` at a time."""
     for start in range(0, n, rows):
         block = slice(start, min(n, start + rows))
-        yield block, None if weights is None else np.asarray(
-            weights[block], dtype=dtype
+        yield (
+            block,
+            None if weights is None else np.asarray(weights[block], dtype=dtype),
         )
 
 
@@ -783,8 +793,15 @@ def outputs(H, coef, intercept, link):
     """
     _check_link(link)
     if _dask.is_dask(H):
-        return _dask.row_map(outputs, H, width=np.shape(coef)[0], dtype=float,
-                             coef=coef, intercept=intercept, link=link)
+        return _dask.row_map(
+            outputs,
+            H,
+            width=np.shape(coef)[0],
+            dtype=float,
+            coef=coef,
+            intercept=intercept,
+            link=link,
+        )
     H = _pass_array(H)
     Z = (H @ np.asarray(coef, dtype=H.dtype).T).astype(float, copy=False)
     if intercept is not None:
@@ -824,8 +841,9 @@ def feature_moment(H, fit_intercept=True, weights=None):
            [3., 2.]])
     """
     if _dask.is_dask(H, weights):
-        return _dask.row_sum(_feature_moment_chunk, H, weights,
-                             fit_intercept=fit_intercept)
+        return _dask.row_sum(
+            _feature_moment_chunk, H, weights, fit_intercept=fit_intercept
+        )
     H = _pass_array(H)
     n, d = H.shape
     m = d + bool(fit_intercept)
@@ -915,8 +933,17 @@ def fisher_trace(H, P, link, fit_intercept=True, weights=None, norms=None):
     """
     _check_link(link)
     if _dask.is_dask(H, P, weights, norms):
-        return float(_dask.row_sum(_trace_chunk, H, P, weights, norms, link=link,
-                                   fit_intercept=fit_intercept))
+        return float(
+            _dask.row_sum(
+                _trace_chunk,
+                H,
+                P,
+                weights,
+                norms,
+                link=link,
+                fit_intercept=fit_intercept,
+            )
+        )
     H = _pass_array(H)
     P = _pass_array(P)
     total = 0.0
@@ -977,8 +1004,16 @@ def ekfac_eigenvalues(H, P, link, QA, QG, fit_intercept=True, weights=None):
     """
     _check_link(link)
     if _dask.is_dask(H, P, weights):
-        return _dask.row_sum(_ekfac_chunk, H, P, weights, link=link, QA=QA, QG=QG,
-                             fit_intercept=fit_intercept)
+        return _dask.row_sum(
+            _ekfac_chunk,
+            H,
+            P,
+            weights,
+            link=link,
+            QA=QA,
+            QG=QG,
+            fit_intercept=fit_intercept,
+        )
     H = _pass_array(H)
     P = np.asarray(P)
     n, d = H.shape
@@ -1046,8 +1081,15 @@ def fisher_vector_product(H, P, V, link, fit_intercept=True, weights=None):
     """
     _check_link(link)
     if _dask.is_dask(H, P, weights):
-        return _dask.row_sum(_fvp_chunk, H, P, weights, V=np.asarray(V, float),
-                             link=link, fit_intercept=fit_intercept)
+        return _dask.row_sum(
+            _fvp_chunk,
+            H,
+            P,
+            weights,
+            V=np.asarray(V, float),
+            link=link,
+            fit_intercept=fit_intercept,
+        )
     H = _pass_array(H)
     P = np.asarray(P)
     n, d = H.shape
@@ -1217,8 +1259,18 @@ class ConjugateGradientFactor:
     True
     """
 
-    def __init__(self, H, P, link, fit_intercept, weights, lam, preconditioner,
-                 tol=1e-4, max_iter=200):
+    def __init__(
+        self,
+        H,
+        P,
+        link,
+        fit_intercept,
+        weights,
+        lam,
+        preconditioner,
+        tol=1e-4,
+        max_iter=200,
+    ):
         self.H, self.P, self.link = H, P, link
         self.fit_intercept, self.weights = fit_intercept, weights
         n = getattr(H, "array", H).shape[0]

@@ -170,9 +170,7 @@ def _check_shapes(view):
     elif view.link == "logistic" and len(classes) != 2:
         problem = f"the 'logistic' link needs 2 classes, got {len(classes)}"
     elif intercept is not None and intercept.shape != (coef.shape[0],):
-        problem = (
-            f"intercept must have shape ({coef.shape[0]},), got {intercept.shape}"
-        )
+        problem = f"intercept must have shape ({coef.shape[0]},), got {intercept.shape}"
     if problem is not None:
         raise ValueError(f"LastLayerView: {problem}.")
 
@@ -375,12 +373,17 @@ def last_layer_view(estimator, needs="This selector"):
     # Families read by an extension (skorch nets: sklearn_cincer.nets).
     factory = find_last_layer_view(estimator)
     if factory is not None:
-        return checked_view(factory(estimator, needs=needs), estimator, factory,
-                            LastLayerView)
+        return checked_view(
+            factory(estimator, needs=needs), estimator, factory, LastLayerView
+        )
     if hasattr(estimator, "last_layer_view"):
         # Third-party models can describe their last layer themselves.
-        return checked_view(estimator.last_layer_view(), estimator,
-                            type(estimator).last_layer_view, LastLayerView)
+        return checked_view(
+            estimator.last_layer_view(),
+            estimator,
+            type(estimator).last_layer_view,
+            LastLayerView,
+        )
     raise _unsupported(estimator, needs)
 
 

@@ -300,8 +300,12 @@ def _sklearn_parameter_view(estimator, needs):
         return MLPParameterView(estimator)
     if hasattr(estimator, "parameter_view"):
         # Third-party models can describe their parameters themselves.
-        return checked_view(estimator.parameter_view(), estimator,
-                            type(estimator).parameter_view, ParameterView)
+        return checked_view(
+            estimator.parameter_view(),
+            estimator,
+            type(estimator).parameter_view,
+            ParameterView,
+        )
     raise _unsupported(estimator, needs)
 
 
@@ -498,7 +502,7 @@ class LinearParameterView(ParameterView):
         if self.link != "softmax":
             return np.zeros((self.n_params, 0))
         k, m = self._shape
-        free = np.flatnonzero(self._regularization(1) .reshape(k, m)[0] == 0)
+        free = np.flatnonzero(self._regularization(1).reshape(k, m)[0] == 0)
         N = np.zeros((k, m, free.size))
         N[:, free, np.arange(free.size)] = 1.0 / np.sqrt(k)
         return N.reshape(self.n_params, free.size)
@@ -606,8 +610,11 @@ class MLPParameterView(ParameterView):
                 )
                 parts.append(np.hstack([gW, delta]))
             else:
-                parts.append(np.concatenate([(A[layer].T @ delta).reshape(-1),
-                                             delta.sum(axis=0)]))
+                parts.append(
+                    np.concatenate(
+                        [(A[layer].T @ delta).reshape(-1), delta.sum(axis=0)]
+                    )
+                )
             if layer:
                 delta = (delta @ W.T) * derivative(A[layer], Zs[layer - 1])
         parts.reverse()

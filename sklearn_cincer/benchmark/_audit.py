@@ -20,6 +20,7 @@ many labels as the auditor asked questions (an auditor's question may
 inspect two labels).
 """
 
+import functools
 import json
 import os
 import time
@@ -47,17 +48,34 @@ AUDIT_NOISE = ("uniform", "pairwise")
 AUDIT_SELECTORS = ("top_fisher",)
 
 AUDIT_COLUMNS = (
-    "dataset", "noise", "seed", "budget", "method", "selector", "labels_budget",
-    "labels_inspected", "questions", "n_noisy", "errors_fixed", "noise_removed",
-    "precision", "f1", "counter_offers", "follow_ups", "seconds",
+    "dataset",
+    "noise",
+    "seed",
+    "budget",
+    "method",
+    "selector",
+    "labels_budget",
+    "labels_inspected",
+    "questions",
+    "n_noisy",
+    "errors_fixed",
+    "noise_removed",
+    "precision",
+    "f1",
+    "counter_offers",
+    "follow_ups",
+    "seconds",
 )
 
 
 def _pool_images(X, side, factor=2):
     """Average-pool flattened ``side x side`` images by ``factor``."""
     small = side // factor
-    return X.reshape(-1, small, factor, small, factor).mean(axis=(2, 4)).reshape(
-        X.shape[0], -1)
+    return (
+        X.reshape(-1, small, factor, small, factor)
+        .mean(axis=(2, 4))
+        .reshape(X.shape[0], -1)
+    )
 
 
 def load_audit_data(name, seed, *, data_home=None):
@@ -139,12 +157,14 @@ def cleanlab_ranking(labels, proba):
             "'cleanlab==2.9.*' (a benchmark dependency only)."
         ) from exc
     # n_jobs=1: cleanlab's own process pool breaks inside joblib's workers
-    issues = np.asarray(find_label_issues(
-        labels, proba, return_indices_ranked_by="self_confidence", n_jobs=1),
-        dtype=int)
+    issues = np.asarray(
+        find_label_issues(
+            labels, proba, return_indices_ranked_by="self_confidence", n_jobs=1
+        ),
+        dtype=int,
+    )
     quality = get_label_quality_scores(labels, proba)
-    rest = np.setdiff1d(np.argsort(quality, kind="stable"), issues,
-                        assume_unique=True)
+    rest = np.setdiff1d(np.argsort(quality, kind="stable"), issues, assume_unique=True)
     # setdiff1d sorts: restore the quality order of the rest
     rest = rest[np.argsort(quality[rest], kind="stable")]
     return np.concatenate([issues, rest])
@@ -158,27 +178,61 @@ def _f1(model, X, y, X_test, y_test):
     return 100 * f1_score(y_test, fitted.predict(X_test), average="weighted")
 
 
-def _row(dataset, noise, seed, budget, method, n_budget, y_noisy, y_clean, y_true,
-         inspected, questions, f1, seconds, offers=0, follow_ups=0,
-         selector="top_fisher"):
+def _row(
+    dataset,
+    noise,
+    seed,
+    budget,
+    method,
+    n_budget,
+    y_noisy,
+    y_clean,
+    y_true,
+    inspected,
+    questions,
+    f1,
+    seconds,
+    offers=0,
+    follow_ups=0,
+    selector="top_fisher",
+):
     noisy = y_noisy != y_true
     fixed = int((noisy & (y_clean == y_true)).sum())
     found = int(noisy[inspected].sum())
     return {
-        "dataset": dataset, "noise": noise, "seed": seed, "budget": budget,
-        "method": method, "selector": selector, "labels_budget": int(n_budget),
-        "labels_inspected": int(inspected.sum()), "questions": int(questions),
-        "n_noisy": int(noisy.sum()), "errors_fixed": fixed,
+        "dataset": dataset,
+        "noise": noise,
+        "seed": seed,
+        "budget": budget,
+        "method": method,
+        "selector": selector,
+        "labels_budget": int(n_budget),
+        "labels_inspected": int(inspected.sum()),
+        "questions": int(questions),
+        "n_noisy": int(noisy.sum()),
+        "errors_fixed": fixed,
         "noise_removed": 100 * fixed / max(1, int(noisy.sum())),
         "precision": 100 * found / max(1, int(inspected.sum())),
-        "f1": f1, "counter_offers": int(offers), "follow_ups": int(follow_ups),
+        "f1": f1,
+        "counter_offers": int(offers),
+        "follow_ups": int(follow_ups),
         "seconds": seconds,
     }
 
 
-def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.2,
-                   model="lr", data=None, data_home=None, auditor_params=None,
-                   selector="top_fisher"):
+def run_audit_task(
+    dataset,
+    noise,
+    seed,
+    *,
+    budgets=AUDIT_BUDGETS,
+    noise_rate=0.2,
+    model="lr",
+    data=None,
+    data_home=None,
+    auditor_params=None,
+    selector="top_fisher",
+):
     """Audit one noisy copy of a data set with cleanlab and with LabelAuditor.
 
     Parameters
@@ -219,28 +273,20 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
     >>> sorted({r["method"] for r in rows})  # doctest: +SKIP
     ['auditor', 'cleanlab', 'cleanlab_per_question']
     """
-    from .._auditor import LabelAuditor
-    from .._crossval import check_splits, cross_val_proba
-    from ..datasets import make_label_noise
-    from ..oracles import SimulatedOracle
-    from ._registry import make_model, make_selector
+    from ._registry import make_model
 
     if data is None:
         data = load_audit_data(dataset, seed, data_home=data_home)
     X, y_true, X_test, y_test = data
-    classes = np.unique(np.concatenate([y_true, y_test]))
-    y_noisy, _ = make_label_noise(y_true, noise_rate, kind=noise, classes=classes,
-                                  random_state=seed,
-                                  X=X if noise == "confusion" else None)
+    y_noisy = _noisy_labels(X, y_true, y_test, noise, noise_rate, seed)
     estimator = make_model(model, random_state=seed)
     n = y_true.shape[0]
 
     started = time.perf_counter()
-    splits, _ = check_splits(5, X, y_noisy)
-    proba = cross_val_proba(estimator, X, y_noisy, np.unique(y_noisy),
-                            splits=splits).proba
-    order = cleanlab_ranking(np.searchsorted(np.unique(y_noisy), y_noisy), proba)
+    order, splits = _cleanlab_order(estimator, X, y_noisy)
     ranking_seconds = time.perf_counter() - started
+    # what every row of this task says about it
+    task_row = functools.partial(_row, dataset, noise, seed, selector=selector)
 
     def cleanlab_row(budget, n_labels, method):
         t0 = time.perf_counter()
@@ -248,36 +294,113 @@ def run_audit_task(dataset, noise, seed, *, budgets=AUDIT_BUDGETS, noise_rate=0.
         inspected[order[:n_labels]] = True
         y_clean = np.where(inspected, y_true, y_noisy)
         f1 = _f1(estimator, X, y_clean, X_test, y_test)
-        return _row(dataset, noise, seed, budget, method, n_labels, y_noisy,
-                    y_clean, y_true, inspected, n_labels, f1,
-                    ranking_seconds + time.perf_counter() - t0,
-                    selector=selector)
+        return task_row(
+            budget,
+            method,
+            n_labels,
+            y_noisy,
+            y_clean,
+            y_true,
+            inspected,
+            n_labels,
+            f1,
+            ranking_seconds + time.perf_counter() - t0,
+        )
 
     rows = []
     for budget in budgets:
         n_labels = int(round(budget * n))
         rows.append(cleanlab_row(budget, n_labels, "cleanlab"))
         t0 = time.perf_counter()
-        params = dict(oracle=SimulatedOracle(y_true), budget=n_labels, cv=splits,
-                      random_state=seed, explain_issues=False,
-                      selector=make_selector(selector))
-        params.update(auditor_params or {})
-        auditor = LabelAuditor(estimator, **params).fit(X, y_noisy)
-        inspected = np.array(auditor.label_issues_["inspected"], dtype=bool)
-        for r in auditor.history_:  # a skipped question is asked, not inspected
-            inspected[r.example_id] = True
-            if r.counter_offered:
-                inspected[r.counter_example_id] = True
+        auditor = _fit_auditor(
+            estimator,
+            X,
+            y_noisy,
+            y_true,
+            n_labels,
+            splits,
+            seed,
+            selector,
+            auditor_params,
+        )
+        inspected = _inspected(auditor)
         f1 = _f1(estimator, X, auditor.y_, X_test, y_test)
-        rows.append(_row(
-            dataset, noise, seed, budget, "auditor", n_labels, y_noisy, auditor.y_,
-            y_true, inspected, auditor.n_queries_, f1, time.perf_counter() - t0,
-            offers=sum(r.counter_offered for r in auditor.history_),
-            follow_ups=sum(r.follow_up for r in auditor.history_),
-            selector=selector,
-        ))
+        rows.append(
+            task_row(
+                budget,
+                "auditor",
+                n_labels,
+                y_noisy,
+                auditor.y_,
+                y_true,
+                inspected,
+                auditor.n_queries_,
+                f1,
+                time.perf_counter() - t0,
+                offers=sum(r.counter_offered for r in auditor.history_),
+                follow_ups=sum(r.follow_up for r in auditor.history_),
+            )
+        )
         rows.append(cleanlab_row(budget, auditor.n_queries_, "cleanlab_per_question"))
     return rows
+
+
+def _noisy_labels(X, y_true, y_test, noise, noise_rate, seed):
+    """The labels of the noisy copy that the task audits."""
+    from ..datasets import make_label_noise
+
+    classes = np.unique(np.concatenate([y_true, y_test]))
+    y_noisy, _ = make_label_noise(
+        y_true,
+        noise_rate,
+        kind=noise,
+        classes=classes,
+        random_state=seed,
+        X=X if noise == "confusion" else None,
+    )
+    return y_noisy
+
+
+def _cleanlab_order(estimator, X, y_noisy):
+    """cleanlab's ranking of the examples from 5-fold predictions, and the folds."""
+    from .._crossval import check_splits, cross_val_proba
+
+    splits, _ = check_splits(5, X, y_noisy)
+    proba = cross_val_proba(
+        estimator, X, y_noisy, np.unique(y_noisy), splits=splits
+    ).proba
+    order = cleanlab_ranking(np.searchsorted(np.unique(y_noisy), y_noisy), proba)
+    return order, splits
+
+
+def _fit_auditor(
+    estimator, X, y_noisy, y_true, n_labels, splits, seed, selector, auditor_params
+):
+    """A LabelAuditor fit with a simulated oracle and a budget of ``n_labels``."""
+    from .._auditor import LabelAuditor
+    from ..oracles import SimulatedOracle
+    from ._registry import make_selector
+
+    params = dict(
+        oracle=SimulatedOracle(y_true),
+        budget=n_labels,
+        cv=splits,
+        random_state=seed,
+        explain_issues=False,
+        selector=make_selector(selector),
+    )
+    params.update(auditor_params or {})
+    return LabelAuditor(estimator, **params).fit(X, y_noisy)
+
+
+def _inspected(auditor):
+    """Which labels a fitted auditor inspected, the questions it asked included."""
+    inspected = np.array(auditor.label_issues_["inspected"], dtype=bool)
+    for r in auditor.history_:  # a skipped question is asked, not inspected
+        inspected[r.example_id] = True
+        if r.counter_offered:
+            inspected[r.counter_example_id] = True
+    return inspected
 
 
 def _write_rows(rows, path):
@@ -304,24 +427,52 @@ def _read_rows(path, selector):
     return frame
 
 
-def _task(dataset, noise, seed, selector, budgets, noise_rate, data_home, folder,
-          threads, auditor_params):
+def _task(
+    dataset,
+    noise,
+    seed,
+    selector,
+    budgets,
+    noise_rate,
+    data_home,
+    folder,
+    threads,
+    auditor_params,
+):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
-        rows = run_audit_task(dataset, noise, seed, budgets=budgets,
-                              noise_rate=noise_rate, data_home=data_home,
-                              auditor_params=auditor_params, selector=selector)
+        rows = run_audit_task(
+            dataset,
+            noise,
+            seed,
+            budgets=budgets,
+            noise_rate=noise_rate,
+            data_home=data_home,
+            auditor_params=auditor_params,
+            selector=selector,
+        )
     if folder is not None:
         _write_rows(rows, _task_path(folder, dataset, noise, seed, selector))
     return rows
 
 
-def run_audit_benchmark(*, datasets=AUDIT_DATASETS, noises=AUDIT_NOISE,
-                        budgets=AUDIT_BUDGETS, n_repeats=5, noise_rate=0.2,
-                        random_state=0, data_home=None, output_dir=None, n_jobs=1,
-                        threads=1, auditor_params=None, verbose=1,
-                        selectors=AUDIT_SELECTORS):
+def run_audit_benchmark(
+    *,
+    datasets=AUDIT_DATASETS,
+    noises=AUDIT_NOISE,
+    budgets=AUDIT_BUDGETS,
+    n_repeats=5,
+    noise_rate=0.2,
+    random_state=0,
+    data_home=None,
+    output_dir=None,
+    n_jobs=1,
+    threads=1,
+    auditor_params=None,
+    verbose=1,
+    selectors=AUDIT_SELECTORS,
+):
     """Run the audit benchmark; resumable, tasks in parallel.
 
     Parameters
@@ -372,37 +523,61 @@ def run_audit_benchmark(*, datasets=AUDIT_DATASETS, noises=AUDIT_NOISE,
     if output_dir is not None:
         folder = Path(output_dir) / "runs"
         folder.mkdir(parents=True, exist_ok=True)
-        config = dict(datasets=list(datasets), noises=list(noises),
-                      budgets=list(budgets), n_repeats=n_repeats,
-                      noise_rate=noise_rate, random_state=random_state,
-                      auditor_params=auditor_params or {},
-                      selectors=list(selectors))
+        config = dict(
+            datasets=list(datasets),
+            noises=list(noises),
+            budgets=list(budgets),
+            n_repeats=n_repeats,
+            noise_rate=noise_rate,
+            random_state=random_state,
+            auditor_params=auditor_params or {},
+            selectors=list(selectors),
+        )
         (Path(output_dir) / "config.json").write_text(json.dumps(config, indent=2))
     done, todo = [], []
     for dataset in datasets:
         for noise in noises:
             for seed in range(random_state, random_state + n_repeats):
                 for selector in selectors:
-                    path = None if folder is None else _task_path(
-                        folder, dataset, noise, seed, selector)
+                    path = (
+                        None
+                        if folder is None
+                        else _task_path(folder, dataset, noise, seed, selector)
+                    )
                     if path is not None and path.is_file():
                         done.append(_read_rows(path, selector))
                     else:
                         todo.append((dataset, noise, seed, selector))
     if verbose and done:
-        print(f"[audit-benchmark] {len(done)} task(s) already done, {len(todo)} "
-              "to run.", flush=True)
-    jobs = (delayed(_task)(d, k, s, sel, budgets, noise_rate, data_home, folder,
-                           threads, auditor_params) for d, k, s, sel in todo)
+        print(
+            f"[audit-benchmark] {len(done)} task(s) already done, {len(todo)} to run.",
+            flush=True,
+        )
+    jobs = (
+        delayed(_task)(
+            d,
+            k,
+            s,
+            sel,
+            budgets,
+            noise_rate,
+            data_home,
+            folder,
+            threads,
+            auditor_params,
+        )
+        for d, k, s, sel in todo
+    )
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
-    bar = progress(results, total=len(todo), desc="audit-benchmark",
-                   verbose=verbose, unit="task")
+    bar = progress(
+        results, total=len(todo), desc="audit-benchmark", verbose=verbose, unit="task"
+    )
     for rows in bar:
         done.append(pd.DataFrame(rows, columns=list(AUDIT_COLUMNS)))
     frame = pd.concat(done, ignore_index=True)
     return frame.sort_values(
-        ["dataset", "noise", "seed", "budget", "selector", "method"],
-        kind="stable").reset_index(drop=True)
+        ["dataset", "noise", "seed", "budget", "selector", "method"], kind="stable"
+    ).reset_index(drop=True)
 
 
 def summarize_audit(results, *, per="label"):
@@ -461,8 +636,11 @@ def summarize_audit(results, *, per="label"):
         row["cleanlab_labels"] = float(theirs.loc[seeds, "labels_inspected"].mean())
         for metric in ("noise_removed", "precision", "f1"):
             a, c = ours.loc[seeds, metric], theirs.loc[seeds, metric]
-            for col, values in ((f"auditor_{metric}", a), (f"cleanlab_{metric}", c),
-                                (f"{metric}_diff", a - c)):
+            for col, values in (
+                (f"auditor_{metric}", a),
+                (f"cleanlab_{metric}", c),
+                (f"{metric}_diff", a - c),
+            ):
                 row[col] = float(values.mean())
                 row[col + "_se"] = float(values.std(ddof=0) / np.sqrt(len(values)))
         rows.append(row)
@@ -471,11 +649,16 @@ def summarize_audit(results, *, per="label"):
         return table
     order = {name: i for i, name in enumerate(AUDIT_DATASETS)}
     noise = {name: i for i, name in enumerate(AUDIT_NOISE)}
-    keys = (table["dataset"].map(order).fillna(len(order)) * 100
-            + table["noise"].map(noise).fillna(len(noise)) * 10)
-    return table.assign(_key=keys).sort_values(
-        ["selector", "_key", "budget"], kind="stable").drop(
-        columns="_key").reset_index(drop=True)
+    keys = (
+        table["dataset"].map(order).fillna(len(order)) * 100
+        + table["noise"].map(noise).fillna(len(noise)) * 10
+    )
+    return (
+        table.assign(_key=keys)
+        .sort_values(["selector", "_key", "budget"], kind="stable")
+        .drop(columns="_key")
+        .reset_index(drop=True)
+    )
 
 
 def audit_verdict(summary):
@@ -530,17 +713,28 @@ def format_audit_table(summary):
     | wine | uniform | 10% | 14 / 14 | 12.0 | 50.0 ± 0.0 | 50.0
     """
     rows = _table_cells(summary)
-    lines = ["| " + " | ".join(_HEADER) + " |",
-             "|" + "|".join("---" for _ in _HEADER) + "|"]
+    lines = [
+        "| " + " | ".join(_HEADER) + " |",
+        "|" + "|".join("---" for _ in _HEADER) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 _HEADER = (
-    "data set", "noise", "budget", "labels (auditor / cleanlab)",
-    "questions (auditor)", "noise removed, cleanlab", "noise removed, auditor",
-    "difference", "precision, cleanlab", "precision, auditor", "F1, cleanlab",
-    "F1, auditor", "F1 difference",
+    "data set",
+    "noise",
+    "budget",
+    "labels (auditor / cleanlab)",
+    "questions (auditor)",
+    "noise removed, cleanlab",
+    "noise removed, auditor",
+    "difference",
+    "precision, cleanlab",
+    "precision, auditor",
+    "F1, cleanlab",
+    "F1, auditor",
+    "F1 difference",
 )
 
 
@@ -551,13 +745,21 @@ def _table_cells(summary):
         return mean_se_text(row[col], row[col + "_se"], fmt)
 
     return [
-        [str(r["dataset"]), str(r["noise"]), f"{r['budget']:.0%}",
-         f"{r['auditor_labels']:.0f} / {r['cleanlab_labels']:.0f}",
-         f"{r['auditor_questions']:.1f}", cell(r, "cleanlab_noise_removed"),
-         cell(r, "auditor_noise_removed"), cell(r, "noise_removed_diff"),
-         cell(r, "cleanlab_precision"), cell(r, "auditor_precision"),
-         cell(r, "cleanlab_f1", ".2f"), cell(r, "auditor_f1", ".2f"),
-         cell(r, "f1_diff", ".2f")]
+        [
+            str(r["dataset"]),
+            str(r["noise"]),
+            f"{r['budget']:.0%}",
+            f"{r['auditor_labels']:.0f} / {r['cleanlab_labels']:.0f}",
+            f"{r['auditor_questions']:.1f}",
+            cell(r, "cleanlab_noise_removed"),
+            cell(r, "auditor_noise_removed"),
+            cell(r, "noise_removed_diff"),
+            cell(r, "cleanlab_precision"),
+            cell(r, "auditor_precision"),
+            cell(r, "cleanlab_f1", ".2f"),
+            cell(r, "auditor_f1", ".2f"),
+            cell(r, "f1_diff", ".2f"),
+        ]
         for _, r in summary.iterrows()
     ]
 
@@ -577,6 +779,7 @@ def format_audit_rst(summary, title):
     .. csv-table:: T
        :header: "data set", "noise"
     """
+
     def quoted(values):
         return ", ".join('"' + v.replace('"', '""') + '"' for v in values)
 
@@ -611,20 +814,28 @@ def write_audit_report(results, output_dir, *, figures=True):
     per_label = summarize_audit(results, per="label")
     per_question = summarize_audit(results, per="question")
     selectors = list(dict.fromkeys(per_label["selector"]))
-    parts = ["# Audit benchmark: LabelAuditor against cleanlab",
-             "Mean ± standard error over seeds; noise removed, precision and "
-             "F1 in %. Differences are paired by seed (auditor minus cleanlab)."]
+    parts = [
+        "# Audit benchmark: LabelAuditor against cleanlab",
+        "Mean ± standard error over seeds; noise removed, precision and "
+        "F1 in %. Differences are paired by seed (auditor minus cleanlab).",
+    ]
     rst = []
     for i, name in enumerate(selectors):
         label = per_label[per_label["selector"] == name]
         question = per_question[per_question["selector"] == name]
         parts += _report_parts(label, question, name, len(selectors) > 1)
         rst += [
-            format_audit_rst(label, "Per label: at equal labels inspected "
-                             f"(auditor with {name}; mean ± SE over seeds, in %)"),
-            format_audit_rst(question, "Per question: cleanlab inspects as many "
-                             "labels as the auditor asked questions (auditor "
-                             f"with {name})"),
+            format_audit_rst(
+                label,
+                "Per label: at equal labels inspected "
+                f"(auditor with {name}; mean ± SE over seeds, in %)",
+            ),
+            format_audit_rst(
+                question,
+                "Per question: cleanlab inspects as many "
+                "labels as the auditor asked questions (auditor "
+                f"with {name})",
+            ),
         ]
         if figures:
             suffix = "" if i == 0 else f"_{name}"
@@ -637,9 +848,12 @@ def write_audit_report(results, output_dir, *, figures=True):
         compared = compare_selectors(results)
         (output_dir / "selectors.md").write_text(
             "# The auditor's selectors, cell by cell\n\n"
-            + format_selectors(compared) + "\n")
+            + format_selectors(compared)
+            + "\n"
+        )
         (output_dir / "selectors.rst").write_text(
-            format_selectors(compared, rst=True) + "\n")
+            format_selectors(compared, rst=True) + "\n"
+        )
         compared.to_csv(output_dir / "selectors.csv", index=False)
     per_label.to_csv(output_dir / "summary_per_label.csv", index=False)
     per_question.to_csv(output_dir / "summary_per_question.csv", index=False)
@@ -706,16 +920,21 @@ def compare_selectors(results):
         if not seeds:
             continue
         g = g[g["seed"].isin(seeds)]
-        cleanlab = g[(g["method"] == "cleanlab")
-                     & (g["selector"] == selectors[0])]["noise_removed"]
-        row = dict(zip(keys, key), n_seeds=len(seeds),
-                   cleanlab=float(cleanlab.mean()),
-                   cleanlab_se=float(cleanlab.std(ddof=0) / np.sqrt(len(seeds))))
+        cleanlab = g[(g["method"] == "cleanlab") & (g["selector"] == selectors[0])][
+            "noise_removed"
+        ]
+        row = dict(
+            zip(keys, key),
+            n_seeds=len(seeds),
+            cleanlab=float(cleanlab.mean()),
+            cleanlab_se=float(cleanlab.std(ddof=0) / np.sqrt(len(seeds))),
+        )
         for name in selectors:
             mine = g[(g["method"] == "auditor") & (g["selector"] == name)]
             row[name] = float(mine["noise_removed"].mean())
             row[f"{name}_se"] = float(
-                mine["noise_removed"].std(ddof=0) / np.sqrt(len(seeds)))
+                mine["noise_removed"].std(ddof=0) / np.sqrt(len(seeds))
+            )
             row[f"{name}_questions"] = float(mine["questions"].mean())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -725,29 +944,41 @@ def format_selectors(compared, *, rst=False):
     """:func:`compare_selectors`' table as markdown, or an rst ``csv-table``."""
     from ._report import mean_se_text
 
-    names = [c[:-len("_questions")] for c in compared.columns
-             if c.endswith("_questions")]
+    names = [
+        c[: -len("_questions")] for c in compared.columns if c.endswith("_questions")
+    ]
     header = ["data set", "noise", "budget", "cleanlab"]
     header += [f"auditor, {n}" for n in names]
     header += [f"questions, {n}" for n in names] + ["seeds"]
     body = []
     for _, r in compared.iterrows():
         body.append(
-            [str(r["dataset"]), str(r["noise"]), f"{r['budget']:.0%}",
-             mean_se_text(r["cleanlab"], r["cleanlab_se"], ".1f")]
+            [
+                str(r["dataset"]),
+                str(r["noise"]),
+                f"{r['budget']:.0%}",
+                mean_se_text(r["cleanlab"], r["cleanlab_se"], ".1f"),
+            ]
             + [mean_se_text(r[n], r[f"{n}_se"], ".1f") for n in names]
             + [f"{r[f'{n}_questions']:.1f}" for n in names]
-            + [str(int(r["n_seeds"]))])
+            + [str(int(r["n_seeds"]))]
+        )
     if rst:
+
         def quoted(values):
             return ", ".join('"' + v.replace('"', '""') + '"' for v in values)
 
-        lines = [".. csv-table:: Noise removed (%, mean ± SE over seeds) at "
-                 "equal labels inspected, by the auditor's selector",
-                 f"   :header: {quoted(header)}", ""]
+        lines = [
+            ".. csv-table:: Noise removed (%, mean ± SE over seeds) at "
+            "equal labels inspected, by the auditor's selector",
+            f"   :header: {quoted(header)}",
+            "",
+        ]
         return "\n".join(lines + ["   " + quoted(row) for row in body])
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
 
 
@@ -768,19 +999,26 @@ def plot_audit(summary):
     groups = list(summary.groupby(["dataset", "noise"], sort=False))
     ncols = min(5, len(groups)) or 1
     nrows = int(np.ceil(len(groups) / ncols)) or 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False, sharey=True
+    )
     for ax, ((dataset, noise), g) in zip(axes.ravel(), groups):
         g = g.sort_values("budget")
         x = 100 * g["budget"]
         for who, style in (("cleanlab", "--o"), ("auditor", "-s")):
-            ax.errorbar(x, g[f"{who}_noise_removed"], g[f"{who}_noise_removed_se"],
-                        fmt=style, label=who, capsize=2)
+            ax.errorbar(
+                x,
+                g[f"{who}_noise_removed"],
+                g[f"{who}_noise_removed_se"],
+                fmt=style,
+                label=who,
+                capsize=2,
+            )
         ax.set_title(f"{dataset}, {noise}", fontsize="small")
         ax.set_xlabel("labels inspected (% of rows)")
     for ax in axes[:, 0]:
         ax.set_ylabel("noise removed (%)")
-    for ax in axes.ravel()[len(groups):]:
+    for ax in axes.ravel()[len(groups) :]:
         ax.set_visible(False)
     axes[0, 0].legend(fontsize="small")
     fig.tight_layout()

@@ -126,8 +126,14 @@ class AuthorsTopFisherSelector(BaseSelector):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_samples=30, rcond=1e-15, precision="float32",
-                 solver="auto", random_state=None):
+    def __init__(
+        self,
+        n_samples=30,
+        rcond=1e-15,
+        precision="float32",
+        solver="auto",
+        random_state=None,
+    ):
         self.n_samples = n_samples
         self.rcond = rcond
         self.precision = precision
@@ -162,8 +168,13 @@ class AuthorsTopFisherSelector(BaseSelector):
         if solver == "svd" and view.link == "softmax":
             # Rows sqrt(p_y / n) g(x_i, y) for every sampled x_i and label y.
             labels = np.tile(np.arange(c), n)
-            A = _fisher.gradients(np.repeat(H, c, axis=0), np.repeat(P, c, axis=0),
-                                  labels, view.link, view.fit_intercept)
+            A = _fisher.gradients(
+                np.repeat(H, c, axis=0),
+                np.repeat(P, c, axis=0),
+                labels,
+                view.link,
+                view.fit_intercept,
+            )
             A *= np.sqrt(P.reshape(-1) / n)[:, None]
             try:
                 _, S, Vt = np.linalg.svd(A, full_matrices=False)

@@ -25,8 +25,12 @@ NET_MODELS = frozenset({"lr_net", "fc", "cnn"})
 TRAININGS = ("text", "code")
 
 #: The paper's names of our models (for the comparison table).
-PAPER_MODEL_NAMES = {"lr": "logreg", "lr_net": "logreg", "fc": "fullnet",
-                     "cnn": "convnet"}
+PAPER_MODEL_NAMES = {
+    "lr": "logreg",
+    "lr_net": "logreg",
+    "fc": "fullnet",
+    "cnn": "convnet",
+}
 
 #: Selector name -> class name, looked up in sklearn_cincer then its selectors.
 SELECTORS = {
@@ -125,13 +129,17 @@ def check_training(model, training):
     if training is None:
         return
     if not isinstance(training, str) or training not in TRAININGS:
-        raise ValueError(f"Unknown training {training!r}; choose one of "
-                         f"{list(TRAININGS)} (the paper's text or the authors' "
-                         "code).")
+        raise ValueError(
+            f"Unknown training {training!r}; choose one of "
+            f"{list(TRAININGS)} (the paper's text or the authors' "
+            "code)."
+        )
     if model not in NET_MODELS:
-        raise ValueError(f"Model {model!r} has no training option (only the "
-                         f"networks {sorted(NET_MODELS)} have); leave training "
-                         "out.")
+        raise ValueError(
+            f"Model {model!r} has no training option (only the "
+            f"networks {sorted(NET_MODELS)} have); leave training "
+            "out."
+        )
 
 
 def selector_class(name):
@@ -253,9 +261,19 @@ def split_selector_label(label):
 
 #: Parameters of SkepticalCleaner that a run sets itself, from its RunSpec or
 #: the experiment: a ``cleaner_params`` entry may not set them.
-RUN_SETS = frozenset({"estimator", "selector", "oracle", "threshold",
-                      "counter_examples", "n_bootstrap", "refit",
-                      "random_state", "n_threads"})
+RUN_SETS = frozenset(
+    {
+        "estimator",
+        "selector",
+        "oracle",
+        "threshold",
+        "counter_examples",
+        "n_bootstrap",
+        "refit",
+        "random_state",
+        "n_threads",
+    }
+)
 
 
 def checked_cleaner_params(params):
@@ -285,10 +303,14 @@ def checked_cleaner_params(params):
     allowed = sorted(set(SkepticalCleaner._get_param_names()) - RUN_SETS)
     for name in params:
         if name in RUN_SETS or name not in allowed:
-            what = ("sets {} itself (an option or field of its own)" if name in
-                    RUN_SETS else "knows no cleaner parameter {}").format(name)
-            raise ValueError(f"The benchmark {what}; cleaner parameters may set "
-                             f"only {allowed}.")
+            what = (
+                "sets {} itself (an option or field of its own)"
+                if name in RUN_SETS
+                else "knows no cleaner parameter {}"
+            ).format(name)
+            raise ValueError(
+                f"The benchmark {what}; cleaner parameters may set only {allowed}."
+            )
     try:
         SkepticalCleaner(LogisticRegression(), **params)._validate_params()
     except (TypeError, ValueError) as exc:

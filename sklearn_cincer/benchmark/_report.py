@@ -63,8 +63,9 @@ def competitor_label(strategy, selector, refit="scratch", training=None):
     base, params = split_selector_label(selector)
     label = _LABELS.get((strategy, base), f"{strategy} / {base}")
     if params:
-        label = (f"{label[:-1]}; {params})" if label.endswith(")")
-                 else f"{label} ({params})")
+        label = (
+            f"{label[:-1]}; {params})" if label.endswith(")") else f"{label} ({params})"
+        )
     tags = [refit] if refit != "scratch" else []
     if training == "text":
         tags.append("text training")
@@ -114,8 +115,7 @@ def summarize_traces(traces, metrics=("n_cleaned", "f1")):
     >>> float(s["n_cleaned_mean"].iloc[0]), round(float(s["n_cleaned_se"].iloc[0]), 4)
     (2.0, 0.7071)
     """
-    keys = _keys(traces, ["dataset", "model", "strategy", "selector", "refit",
-                          "round"])
+    keys = _keys(traces, ["dataset", "model", "strategy", "selector", "refit", "round"])
     grouped = traces.groupby(keys, dropna=False)
     out = {}
     for metric in metrics:
@@ -166,8 +166,11 @@ def plot_traces(traces, *, metrics=("n_cleaned", "f1"), axes=None, title=None):
         axes = np.atleast_1d(axes)
     else:
         fig = axes[0].figure
-    names = {"n_cleaned": "# cleaned examples", "f1": "F1 (clean test set)",
-             "n_queried": "# queries"}
+    names = {
+        "n_cleaned": "# cleaned examples",
+        "f1": "F1 (clean test set)",
+        "n_queried": "# queries",
+    }
     keys = _keys(summary, ["strategy", "selector", "refit"])
     groups = summary.groupby(keys, sort=False, dropna=False)
     for ax, metric in zip(axes, metrics):
@@ -177,12 +180,21 @@ def plot_traces(traces, *, metrics=("n_cleaned", "f1"), axes=None, title=None):
             g = g[g[f"{metric}_mean"].notna()]
             mean, se = g[f"{metric}_mean"].to_numpy(), g[f"{metric}_se"].to_numpy()
             base = split_selector_label(selector)[0]
-            line, = ax.plot(g["round"], mean, color=_COLORS.get((strategy, base)),
-                            linestyle="-" if refit == "scratch" else "--",
-                            label=competitor_label(strategy, selector, refit,
-                                                   _training(key, keys)))
-            ax.fill_between(g["round"], mean - se, mean + se, alpha=0.25,
-                            color=line.get_color(), linewidth=0)
+            (line,) = ax.plot(
+                g["round"],
+                mean,
+                color=_COLORS.get((strategy, base)),
+                linestyle="-" if refit == "scratch" else "--",
+                label=competitor_label(strategy, selector, refit, _training(key, keys)),
+            )
+            ax.fill_between(
+                g["round"],
+                mean - se,
+                mean + se,
+                alpha=0.25,
+                color=line.get_color(),
+                linewidth=0,
+            )
         ax.set_xlabel("round")
         ax.set_ylabel(names.get(metric, metric))
         ax.grid(alpha=0.3)
@@ -235,8 +247,14 @@ def plot_precision(precision, *, ks=(5, 10), ax=None, title=None):
         g = precision.groupby("selector", sort=False)[col]
         mean = g.mean().reindex(selectors)
         se = (g.std(ddof=0) / np.sqrt(g.count())).reindex(selectors)
-        ax.bar(np.arange(len(selectors)) + (i - (len(ks) - 1) / 2) * width, mean,
-               width, yerr=se, capsize=3, label=f"Pr@{k}")
+        ax.bar(
+            np.arange(len(selectors)) + (i - (len(ks) - 1) / 2) * width,
+            mean,
+            width,
+            yerr=se,
+            capsize=3,
+            label=f"Pr@{k}",
+        )
     ax.set_xticks(np.arange(len(selectors)))
     ax.set_xticklabels(selectors, rotation=20)
     ax.set_ylabel("fraction of noisy counter-examples")
@@ -247,8 +265,7 @@ def plot_precision(precision, *, ks=(5, 10), ax=None, title=None):
     return fig
 
 
-def plot_counter_examples(image, label, counter_examples, *, axes=None,
-                          cmap="gray_r"):
+def plot_counter_examples(image, label, counter_examples, *, axes=None, cmap="gray_r"):
     """A suspicious example next to the counter-examples of several selectors (Figure 1).
 
     Parameters
@@ -444,70 +461,88 @@ def compare_with_paper(traces, paper=None, *, inspector="margin", paper_models=N
         per_round = g[g["round"] > 0]["seconds"]
         names = dict(PAPER_MODEL_NAMES, **(paper_models or {}))
         row = {
-            "dataset": dataset, "model": model,
+            "dataset": dataset,
+            "model": model,
             "paper_model": names.get(model, model),
             "competitor": competitor_label(strategy, selector, refit, training),
             "paper_method": paper_method(strategy, selector),
             "n_repeats": n,
             "ours_n_cleaned": float(last["n_cleaned"].mean()),
             "ours_n_cleaned_se": se(last["n_cleaned"]),
-            "paper_n_cleaned": np.nan, "paper_n_cleaned_se": np.nan,
-            "ours_n_cleaned_ce": (float(last["n_cleaned_ce"].mean())
-                                  if "n_cleaned_ce" in last else np.nan),
-            "ours_n_cleaned_ce_se": (se(last["n_cleaned_ce"])
-                                     if "n_cleaned_ce" in last else np.nan),
+            "paper_n_cleaned": np.nan,
+            "paper_n_cleaned_se": np.nan,
+            "ours_n_cleaned_ce": (
+                float(last["n_cleaned_ce"].mean()) if "n_cleaned_ce" in last else np.nan
+            ),
+            "ours_n_cleaned_ce_se": (
+                se(last["n_cleaned_ce"]) if "n_cleaned_ce" in last else np.nan
+            ),
             "paper_n_cleaned_ce": np.nan,
             **_ce_mislabeled(last),
             "paper_ce_mislabeled": np.nan,
             "ours_n_queried": float(last["n_queried"].mean()),
             "paper_n_queried": np.nan,
-            "ours_f1": float(last["f1"].mean()), "ours_f1_se": se(last["f1"]),
-            "paper_f1": np.nan, "paper_f1_se": np.nan,
-            "ours_f1_r0": float(first["f1"].mean()), "paper_f1_r0": np.nan,
+            "ours_f1": float(last["f1"].mean()),
+            "ours_f1_se": se(last["f1"]),
+            "paper_f1": np.nan,
+            "paper_f1_se": np.nan,
+            "ours_f1_r0": float(first["f1"].mean()),
+            "paper_f1_r0": np.nan,
             "seconds_per_round": float(per_round.mean()) if len(per_round) else np.nan,
-            "strategy": strategy, "selector": selector, "refit": refit,
+            "strategy": strategy,
+            "selector": selector,
+            "refit": refit,
             "training": training,
         }
         if paper is not None:
-            match = paper[
-                (paper["dataset"] == dataset)
-                & (paper["model"] == row["paper_model"])
-                & (paper["method"] == row["paper_method"])
-                & (paper["inspector"] == inspector)
-                & (paper["cepr"] == 0)
-            ]
-            if len(match):
-                m = match.iloc[0]
-                row.update(
-                    paper_n_cleaned=float(m["final_n_cleaned_mean"]),
-                    paper_n_cleaned_se=float(m["final_n_cleaned_se"]),
-                    paper_n_cleaned_ce=float(m.get("final_n_cleaned_ce_mean", np.nan)),
-                    paper_ce_mislabeled=(
-                        float(m.get("final_n_cleaned_ce_mean", np.nan)
-                              / m["final_n_queried_mean"])
-                        if strategy != "no_ce" and m["final_n_queried_mean"] > 0
-                        else np.nan),
-                    paper_n_queried=float(m["final_n_queried_mean"]),
-                    paper_f1=float(m["final_f1_mean"]),
-                    paper_f1_se=float(m["final_f1_se"]),
-                    paper_f1_r0=float(m["f1_r0_mean"]),
-                )
+            row.update(_paper_numbers(paper, row, inspector))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _paper_numbers(paper, row, inspector):
+    """The paper's numbers for the competitor of ``row`` ({} when it has none)."""
+    match = paper[
+        (paper["dataset"] == row["dataset"])
+        & (paper["model"] == row["paper_model"])
+        & (paper["method"] == row["paper_method"])
+        & (paper["inspector"] == inspector)
+        & (paper["cepr"] == 0)
+    ]
+    if not len(match):
+        return {}
+    m = match.iloc[0]
+    return dict(
+        paper_n_cleaned=float(m["final_n_cleaned_mean"]),
+        paper_n_cleaned_se=float(m["final_n_cleaned_se"]),
+        paper_n_cleaned_ce=float(m.get("final_n_cleaned_ce_mean", np.nan)),
+        paper_ce_mislabeled=(
+            float(m.get("final_n_cleaned_ce_mean", np.nan) / m["final_n_queried_mean"])
+            if row["strategy"] != "no_ce" and m["final_n_queried_mean"] > 0
+            else np.nan
+        ),
+        paper_n_queried=float(m["final_n_queried_mean"]),
+        paper_f1=float(m["final_f1_mean"]),
+        paper_f1_se=float(m["final_f1_se"]),
+        paper_f1_r0=float(m["f1_r0_mean"]),
+    )
 
 
 def _ce_mislabeled(last):
     """Mean and SE over repeats of the fraction of counter-examples shown
     that were mislabeled (NaN for runs without counter-examples, or traces
     written before ``n_ce_shown`` was recorded)."""
-    if not {"n_ce_shown", "n_noisy_ce"} <= set(last) or not (
-            last["n_ce_shown"] > 0).any():
+    if (
+        not {"n_ce_shown", "n_noisy_ce"} <= set(last)
+        or not (last["n_ce_shown"] > 0).any()
+    ):
         return {"ours_ce_mislabeled": np.nan, "ours_ce_mislabeled_se": np.nan}
     shown = last["n_ce_shown"].where(last["n_ce_shown"] > 0)
     fraction = (last["n_noisy_ce"] / shown).dropna()
-    return {"ours_ce_mislabeled": float(fraction.mean()),
-            "ours_ce_mislabeled_se": float(fraction.std(ddof=0)
-                                           / np.sqrt(len(fraction)))}
+    return {
+        "ours_ce_mislabeled": float(fraction.mean()),
+        "ours_ce_mislabeled_se": float(fraction.std(ddof=0) / np.sqrt(len(fraction))),
+    }
 
 
 def competitor_row(table, strategy, selector):
@@ -532,8 +567,9 @@ def mean_se_text(mean, se, fmt=".1f", missing=""):
 
 def readable(table):
     """The comparison table without the key columns its labels already show."""
-    return table.drop(columns=["strategy", "selector", "refit", "training"],
-                      errors="ignore")
+    return table.drop(
+        columns=["strategy", "selector", "refit", "training"], errors="ignore"
+    )
 
 
 def summarize_pairs(table):
@@ -602,28 +638,40 @@ def summarize_pairs(table):
         drop, none = pick(g, "drop_ce", default), pick(g, "no_ce", "none")
         has_paper = not pd.isna(cincer["paper_n_cleaned"])
         baselines = [r["ours_n_cleaned"] for r in (drop, none) if r is not None]
-        rows.append({
-            "dataset": dataset, "model": model, "refit": refit,
-            **({"training": _training(key, keys)} if "training" in keys else {}),
-            "n_repeats": int(cincer["n_repeats"]),
-            "paper_cleaned": mean_se(cincer, "paper_n_cleaned", ".1f"),
-            "cincer_cleaned": mean_se(cincer, "ours_n_cleaned", ".1f"),
-            "top_fisher_cleaned": mean_se(top, "ours_n_cleaned", ".1f"),
-            "authors_ranking_cleaned": mean_se(authors, "ours_n_cleaned", ".1f"),
-            "drop_ce_cleaned": mean_se(drop, "ours_n_cleaned", ".1f"),
-            "no_ce_cleaned": mean_se(none, "ours_n_cleaned", ".1f"),
-            "cleaned_ok": (cincer["ours_n_cleaned"] >= cincer["paper_n_cleaned"]
-                           - cincer["paper_n_cleaned_se"]) if has_paper else None,
-            "paper_f1": mean_se(cincer, "paper_f1", ".3f"),
-            "cincer_f1": mean_se(cincer, "ours_f1", ".3f"),
-            "top_fisher_f1": mean_se(top, "ours_f1", ".3f"),
-            "authors_ranking_f1": mean_se(authors, "ours_f1", ".3f"),
-            "f1_ok": (cincer["ours_f1"] >= cincer["paper_f1"] - cincer["paper_f1_se"])
-            if has_paper else None,
-            "ahead_of_baselines": (bool(baselines) and cincer["ours_n_cleaned"]
-                                   > max(baselines)),
-            "seconds_per_round": cincer["seconds_per_round"],
-        })
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "refit": refit,
+                **({"training": _training(key, keys)} if "training" in keys else {}),
+                "n_repeats": int(cincer["n_repeats"]),
+                "paper_cleaned": mean_se(cincer, "paper_n_cleaned", ".1f"),
+                "cincer_cleaned": mean_se(cincer, "ours_n_cleaned", ".1f"),
+                "top_fisher_cleaned": mean_se(top, "ours_n_cleaned", ".1f"),
+                "authors_ranking_cleaned": mean_se(authors, "ours_n_cleaned", ".1f"),
+                "drop_ce_cleaned": mean_se(drop, "ours_n_cleaned", ".1f"),
+                "no_ce_cleaned": mean_se(none, "ours_n_cleaned", ".1f"),
+                "cleaned_ok": (
+                    cincer["ours_n_cleaned"]
+                    >= cincer["paper_n_cleaned"] - cincer["paper_n_cleaned_se"]
+                )
+                if has_paper
+                else None,
+                "paper_f1": mean_se(cincer, "paper_f1", ".3f"),
+                "cincer_f1": mean_se(cincer, "ours_f1", ".3f"),
+                "top_fisher_f1": mean_se(top, "ours_f1", ".3f"),
+                "authors_ranking_f1": mean_se(authors, "ours_f1", ".3f"),
+                "f1_ok": (
+                    cincer["ours_f1"] >= cincer["paper_f1"] - cincer["paper_f1_se"]
+                )
+                if has_paper
+                else None,
+                "ahead_of_baselines": (
+                    bool(baselines) and cincer["ours_n_cleaned"] > max(baselines)
+                ),
+                "seconds_per_round": cincer["seconds_per_round"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -650,17 +698,25 @@ def compare_precision_with_paper(precision, paper=None, ks=(5, 10), paper_models
             paper = load_paper_results()
         except FileNotFoundError:
             paper = pd.DataFrame()
-    names = {"cleaning": "cincer_top_fisher",
-             "top_fisher": "cincer_top_fisher", "influence": "if",
-             "nearest": "nn_1", "authors_top_fisher": "cincer_top_fisher"}
+    names = {
+        "cleaning": "cincer_top_fisher",
+        "top_fisher": "cincer_top_fisher",
+        "influence": "if",
+        "nearest": "nn_1",
+        "authors_top_fisher": "cincer_top_fisher",
+    }
     models = dict(PAPER_MODEL_NAMES, **(paper_models or {}))
     rows = []
     for (dataset, model, selector), g in precision.groupby(
         ["dataset", "model", "selector"], sort=False
     ):
-        row = {"dataset": dataset, "model": model,
-               "paper_model": models.get(model, model), "selector": selector,
-               "n_queries": int(g.shape[0])}
+        row = {
+            "dataset": dataset,
+            "model": model,
+            "paper_model": models.get(model, model),
+            "selector": selector,
+            "n_queries": int(g.shape[0]),
+        }
         match = None
         if len(paper):
             match = paper[
@@ -675,7 +731,8 @@ def compare_precision_with_paper(precision, paper=None, ks=(5, 10), paper_models
             row[f"ours_{col}_se"] = float(g[col].std(ddof=0) / np.sqrt(g[col].count()))
             row[f"paper_{col}"] = (
                 float(match.iloc[0][f"{col}_mean"])
-                if match is not None and len(match) else np.nan
+                if match is not None and len(match)
+                else np.nan
             )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -36,8 +36,7 @@ from ._runner import (
 
 #: Selectors compared in Q2 (on the same queries); full_fisher only where the
 #: model is small, and the authors' ranking unless ``authors_ranking=False``.
-Q2_SELECTORS = ("cleaning", "top_fisher", "practical_fisher", "influence",
-                "nearest")
+Q2_SELECTORS = ("cleaning", "top_fisher", "practical_fisher", "influence", "nearest")
 #: Q2 pairs where the dense Fisher of all parameters is affordable: the
 #: paper's FC net on breast cancer has 4,130 parameters (a 136 MB matrix
 #: factorized per query, about a second); on adult it has 8,866 (629 MB,
@@ -49,9 +48,15 @@ _FULL_FISHER_OK = {"wine", "digits"}
 _Q2_LEFT_OUT = {("mnist", "lr"): {"influence"}}
 
 
-def grid_specs(pairs=PAPER_PAIRS, questions=("q1", "q3"), refits=("scratch",),
-               authors_ranking=True, n_rounds=100, eval_every=1,
-               trainings=("code",)):
+def grid_specs(
+    pairs=PAPER_PAIRS,
+    questions=("q1", "q3"),
+    refits=("scratch",),
+    authors_ranking=True,
+    n_rounds=100,
+    eval_every=1,
+    trainings=("code",),
+):
     """The competitors of the grid, without duplicates.
 
     Examples
@@ -76,9 +81,18 @@ def grid_specs(pairs=PAPER_PAIRS, questions=("q1", "q3"), refits=("scratch",),
     for refit, training in itertools.product(refits, trainings):
         for dataset, model in pairs:
             for strategy, selector in runs:
-                specs.append(RunSpec(dataset, model, strategy, selector, refit=refit,
-                                     n_rounds=n_rounds, eval_every=eval_every,
-                                     training=training))
+                specs.append(
+                    RunSpec(
+                        dataset,
+                        model,
+                        strategy,
+                        selector,
+                        refit=refit,
+                        n_rounds=n_rounds,
+                        eval_every=eval_every,
+                        training=training,
+                    )
+                )
     # "lr" has no training: its runs are the same under every training
     return list({spec.name: spec for spec in specs}.values())
 
@@ -105,11 +119,14 @@ def collect_traces(output_dir):
                 frame[key] = spec[key]
             # runs written before the option trained the networks as the
             # paper's text says; "lr" has no training
-            frame["training"] = spec.get("training", (
-                "text" if spec["model"] in NET_MODELS else None))
-            frame["selector"] = selector_label(spec["selector"],
-                                               spec.get("selector_params"),
-                                               spec.get("cleaner_params"))
+            frame["training"] = spec.get(
+                "training", ("text" if spec["model"] in NET_MODELS else None)
+            )
+            frame["selector"] = selector_label(
+                spec["selector"],
+                spec.get("selector_params"),
+                spec.get("cleaner_params"),
+            )
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -128,10 +145,16 @@ def collect_precision(output_dir):
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def counter_example_figure(dataset, model="lr", *, selectors=("cleaning",
-                           "top_fisher", "nearest", "influence"), data=None,
-                           data_home=None,
-                           random_state=0, n_bootstrap=None):
+def counter_example_figure(
+    dataset,
+    model="lr",
+    *,
+    selectors=("cleaning", "top_fisher", "nearest", "influence"),
+    data=None,
+    data_home=None,
+    random_state=0,
+    n_bootstrap=None,
+):
     """Figure 1: a suspicious image next to the counter-examples of several selectors.
 
     The model is fit on the noisy bootstrap set of repeat 0; the first
@@ -154,14 +177,20 @@ def counter_example_figure(dataset, model="lr", *, selectors=("cleaning",
     shape = data.images_train.shape[1:]
     n_bootstrap = paper_bootstrap(dataset) if n_bootstrap is None else n_bootstrap
     seed = repeat_seed(random_state, 0)
-    s = make_stream(data.X_train, data.y_train, n_bootstrap=n_bootstrap,
-                    n_rounds=100, random_state=seed)
+    s = make_stream(
+        data.X_train,
+        data.y_train,
+        n_bootstrap=n_bootstrap,
+        n_rounds=100,
+        random_state=seed,
+    )
     B = n_bootstrap
     fitted = make_model(model, random_state=seed).fit(s.X[:B], s.y_noisy[:B])
     proba = fitted.predict_proba(s.X[B:])
     top = proba.max(axis=1)
-    own = proba[np.arange(proba.shape[0]), np.searchsorted(fitted.classes_,
-                                                           s.y_noisy[B:])]
+    own = proba[
+        np.arange(proba.shape[0]), np.searchsorted(fitted.classes_, s.y_noisy[B:])
+    ]
     suspicious = np.flatnonzero(top - own >= 0.2)
     if suspicious.size == 0:
         return None
@@ -172,8 +201,9 @@ def counter_example_figure(dataset, model="lr", *, selectors=("cleaning",
             chosen[name] = make_selector(name)
         except ImportError:
             continue
-    picks = pick_counter_examples(fitted, s.X[:B], s.y_noisy[:B], s.X[t],
-                                  s.y_noisy[t], chosen)
+    picks = pick_counter_examples(
+        fitted, s.X[:B], s.y_noisy[:B], s.X[t], s.y_noisy[t], chosen
+    )
     names = data.target_names
     prediction = fitted.predict(s.X[t : t + 1])[0]
 
@@ -182,7 +212,8 @@ def counter_example_figure(dataset, model="lr", *, selectors=("cleaning",
         return f"label {names[s.y_noisy[i]]} (true {truth})"
 
     return plot_counter_examples(
-        s.X[t].reshape(shape), caption(t) + f"\npredicted {names[prediction]}",
+        s.X[t].reshape(shape),
+        caption(t) + f"\npredicted {names[prediction]}",
         {name: (s.X[i].reshape(shape), caption(i)) for name, i in picks.items()},
     )
 
@@ -222,8 +253,7 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
     if not traces.empty:
         table = compare_with_paper(traces, paper, paper_models=paper_models)
         table.to_csv(output_dir / "comparison.csv", index=False)
-        (output_dir / "comparison.md").write_text(format_table(readable(table))
-                                                  + "\n")
+        (output_dir / "comparison.md").write_text(format_table(readable(table)) + "\n")
         summary = summarize_pairs(table)
         if not summary.empty:
             summary.to_csv(output_dir / "summary.csv", index=False)
@@ -241,7 +271,10 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
         fig_dir = output_dir / "figures"
         fig_dir.mkdir(exist_ok=True)
         if not traces.empty:
-            groups = {"q1": Q1_RUNS, "q3": Q3_RUNS + (("cincer", "authors_top_fisher"),)}
+            groups = {
+                "q1": Q1_RUNS,
+                "q3": Q3_RUNS + (("cincer", "authors_top_fisher"),),
+            }
             known = set().union(*groups.values())
             for (dataset, model, refit), g in traces.groupby(
                 ["dataset", "model", "refit"]
@@ -257,8 +290,10 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
                     if keep.empty:
                         continue
                     fig = plot_traces(keep, title=f"{dataset} / {model} ({refit})")
-                    fig.savefig(fig_dir / f"{question}__{dataset}__{model}__{refit}.png",
-                                dpi=120)
+                    fig.savefig(
+                        fig_dir / f"{question}__{dataset}__{model}__{refit}.png",
+                        dpi=120,
+                    )
                     plt.close(fig)
         if not precision.empty:
             for (dataset, model), g in precision.groupby(["dataset", "model"]):
@@ -268,11 +303,25 @@ def write_report(output_dir, *, paper=None, figures=True, paper_models=None):
     return table
 
 
-def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
-              refits=("scratch",), trainings=("code",), n_repeats=5, n_rounds=100,
-              authors_ranking=True,
-              q2_pairs=Q2_PAIRS, random_state=0, data_home=None, n_jobs=1,
-              threads=1, figures=True, eval_every=1, verbose=1):
+def reproduce(
+    output_dir,
+    *,
+    pairs=PAPER_PAIRS,
+    questions=("q1", "q2", "q3"),
+    refits=("scratch",),
+    trainings=("code",),
+    n_repeats=5,
+    n_rounds=100,
+    authors_ranking=True,
+    q2_pairs=Q2_PAIRS,
+    random_state=0,
+    data_home=None,
+    n_jobs=1,
+    threads=1,
+    figures=True,
+    eval_every=1,
+    verbose=1,
+):
     """Run the paper's grid and write results, figures and the comparison table.
 
     Competitors whose model or selector is unavailable (e.g. the networks
@@ -309,80 +358,127 @@ def reproduce(output_dir, *, pairs=PAPER_PAIRS, questions=("q1", "q2", "q3"),
     table : pandas.DataFrame or None
         The comparison table.
     """
-    from ..datasets import load_dataset
-
     output_dir = Path(output_dir)
     runs_dir = output_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    cache = {}
     skipped = []
-
-    def data_for(dataset):
-        if dataset not in cache:
-            cache.clear()  # one data set in memory at a time
-            cache[dataset] = load_dataset(dataset, data_home=data_home,
-                                          random_state=random_state)
-        return cache[dataset]
-
+    data_for = _data_loader(data_home, random_state)
     started = time.perf_counter()
-    specs = grid_specs(pairs, [q for q in questions if q != "q2"], refits,
-                       authors_ranking, n_rounds, eval_every, trainings)
-    bar = progress(specs, desc="reproduce", verbose=verbose, unit="run")
-    for spec in bar:
-        bar.set_postfix(run=spec.name)
-        try:
-            run_experiment(spec, n_repeats=n_repeats, random_state=random_state,
-                           data=data_for(spec.dataset), output_dir=runs_dir,
-                           n_jobs=n_jobs, threads=threads, verbose=verbose)
-        except ImportError as exc:
-            skipped.append((spec.name, str(exc)))
-            bar.write(f"[reproduce] skipped {spec.name}: {exc}")
+    # the same for every run of the grid, Q2 included
+    run_kw = dict(
+        n_repeats=n_repeats,
+        random_state=random_state,
+        output_dir=runs_dir,
+        n_jobs=n_jobs,
+        threads=threads,
+        verbose=verbose,
+    )
+    specs = grid_specs(
+        pairs,
+        [q for q in questions if q != "q2"],
+        refits,
+        authors_ranking,
+        n_rounds,
+        eval_every,
+        trainings,
+    )
+    _run_grid(specs, data_for, skipped, run_kw)
     if "q2" in questions:
         for dataset, model in q2_pairs:
-            left_out = _Q2_LEFT_OUT.get((dataset, model), set())
-            selectors = [name for name in Q2_SELECTORS if name not in left_out]
-            params = {}
-            if (dataset, model) in _FULL_FISHER_MAX_PARAMS:
-                selectors.append("full_fisher")
-                params["full_fisher"] = {
-                    "max_params": _FULL_FISHER_MAX_PARAMS[dataset, model]}
-            elif dataset in _FULL_FISHER_OK:  # for LR it equals Top Fisher anyway
-                selectors.append("full_fisher")
-            if authors_ranking:
-                selectors.append("authors_top_fisher")
-            available = []
-            for name in selectors:
-                try:
-                    from ._registry import selector_class
-
-                    selector_class(name)
-                    available.append(name)
-                except ImportError as exc:
-                    skipped.append((f"{dataset}__{model}__q2__{name}", str(exc)))
+            available, params = _q2_selectors(dataset, model, authors_ranking, skipped)
             try:
                 run_precision_experiment(
-                    dataset, model, available, n_repeats=n_repeats,
+                    dataset,
+                    model,
+                    available,
                     training=trainings[0] if model in NET_MODELS else None,
-                    n_rounds=n_rounds, random_state=random_state,
-                    data=data_for(dataset), output_dir=runs_dir, n_jobs=n_jobs,
-                    threads=threads, selector_params=params, verbose=verbose,
+                    n_rounds=n_rounds,
+                    data=data_for(dataset),
+                    selector_params=params,
+                    **run_kw,
                 )
             except ImportError as exc:
                 skipped.append((f"{dataset}__{model}__q2", str(exc)))
     (output_dir / "skipped.json").write_text(json.dumps(skipped, indent=2))
     table = write_report(output_dir, figures=figures)
     if figures:
-        import matplotlib.pyplot as plt
-
-        fig_dir = output_dir / "figures"
-        for dataset, model in pairs:
-            if dataset in ("mnist", "fashion_mnist", "digits") and model == "lr":
-                fig = counter_example_figure(dataset, model, data=data_for(dataset),
-                                             random_state=random_state)
-                if fig is not None:
-                    fig.savefig(fig_dir / f"fig1__{dataset}__{model}.png", dpi=120)
-                    plt.close(fig)
+        _write_counter_example_figures(
+            output_dir / "figures", pairs, data_for, random_state
+        )
     if verbose:
-        print(f"[reproduce] done in {time.perf_counter() - started:.0f} s; "
-              f"{len(skipped)} skipped; see {output_dir}", flush=True)
+        print(
+            f"[reproduce] done in {time.perf_counter() - started:.0f} s; "
+            f"{len(skipped)} skipped; see {output_dir}",
+            flush=True,
+        )
     return table
+
+
+def _data_loader(data_home, random_state):
+    """A function that loads a data set, keeping the last one in memory."""
+    from ..datasets import load_dataset
+
+    cache = {}
+
+    def data_for(dataset):
+        if dataset not in cache:
+            cache.clear()  # one data set in memory at a time
+            cache[dataset] = load_dataset(
+                dataset, data_home=data_home, random_state=random_state
+            )
+        return cache[dataset]
+
+    return data_for
+
+
+def _run_grid(specs, data_for, skipped, run_kw):
+    """Run the Q1/Q3 competitors of ``specs``, appending the skipped to ``skipped``."""
+    bar = progress(specs, desc="reproduce", verbose=run_kw["verbose"], unit="run")
+    for spec in bar:
+        bar.set_postfix(run=spec.name)
+        try:
+            run_experiment(spec, data=data_for(spec.dataset), **run_kw)
+        except ImportError as exc:
+            skipped.append((spec.name, str(exc)))
+            bar.write(f"[reproduce] skipped {spec.name}: {exc}")
+
+
+def _q2_selectors(dataset, model, authors_ranking, skipped):
+    """The Q2 selectors of a pair that can run here, and their parameters.
+
+    Those that cannot be imported are appended to ``skipped``.
+    """
+    left_out = _Q2_LEFT_OUT.get((dataset, model), set())
+    selectors = [name for name in Q2_SELECTORS if name not in left_out]
+    params = {}
+    if (dataset, model) in _FULL_FISHER_MAX_PARAMS:
+        selectors.append("full_fisher")
+        params["full_fisher"] = {"max_params": _FULL_FISHER_MAX_PARAMS[dataset, model]}
+    elif dataset in _FULL_FISHER_OK:  # for LR it equals Top Fisher anyway
+        selectors.append("full_fisher")
+    if authors_ranking:
+        selectors.append("authors_top_fisher")
+    available = []
+    for name in selectors:
+        try:
+            from ._registry import selector_class
+
+            selector_class(name)
+            available.append(name)
+        except ImportError as exc:
+            skipped.append((f"{dataset}__{model}__q2__{name}", str(exc)))
+    return available, params
+
+
+def _write_counter_example_figures(fig_dir, pairs, data_for, random_state):
+    """Save Figure 1 (counter-examples shown as images) for the image pairs."""
+    import matplotlib.pyplot as plt
+
+    for dataset, model in pairs:
+        if dataset in ("mnist", "fashion_mnist", "digits") and model == "lr":
+            fig = counter_example_figure(
+                dataset, model, data=data_for(dataset), random_state=random_state
+            )
+            if fig is not None:
+                fig.savefig(fig_dir / f"fig1__{dataset}__{model}.png", dpi=120)
+                plt.close(fig)

@@ -50,9 +50,14 @@ PAPER_BOOTSTRAP = {"20ng": 500}
 
 #: The (data set, model) pairs of the paper.
 PAPER_PAIRS = (
-    ("mnist", "lr"), ("mnist", "fc"), ("mnist", "cnn"),
-    ("fashion_mnist", "fc"), ("fashion_mnist", "cnn"),
-    ("adult", "fc"), ("breast", "fc"), ("20ng", "fc"),
+    ("mnist", "lr"),
+    ("mnist", "fc"),
+    ("mnist", "cnn"),
+    ("fashion_mnist", "fc"),
+    ("fashion_mnist", "cnn"),
+    ("adult", "fc"),
+    ("breast", "fc"),
+    ("20ng", "fc"),
 )
 
 #: Q2 is run on these pairs by default (the issue asks for at least these).
@@ -62,14 +67,30 @@ Q2_PAIRS = (("breast", "fc"), ("adult", "fc"), ("mnist", "lr"))
 #: use the library's default selector ("cleaning"); Q3 also runs the paper's
 #: Top Fisher (Eq. 14 alone).
 Q1_RUNS = (("cincer", "cleaning"), ("drop_ce", "cleaning"), ("no_ce", "none"))
-Q3_RUNS = (("cincer", "cleaning"), ("cincer", "top_fisher"),
-           ("cincer", "practical_fisher"), ("cincer", "nearest"))
+Q3_RUNS = (
+    ("cincer", "cleaning"),
+    ("cincer", "top_fisher"),
+    ("cincer", "practical_fisher"),
+    ("cincer", "nearest"),
+)
 
 TRACE_COLUMNS = (
-    "repeat", "round", "f1", "n_cleaned", "n_cleaned_ex", "n_cleaned_ce",
-    "n_queried", "n_mistakes_seen", "n_ce_shown", "n_noisy_ce", "n_dropped",
+    "repeat",
+    "round",
+    "f1",
+    "n_cleaned",
+    "n_cleaned_ex",
+    "n_cleaned_ce",
+    "n_queried",
+    "n_mistakes_seen",
+    "n_ce_shown",
+    "n_noisy_ce",
+    "n_dropped",
     "n_train",
-    "n_noisy_train", "seconds", "cpu_seconds", "eval_seconds",
+    "n_noisy_train",
+    "seconds",
+    "cpu_seconds",
+    "eval_seconds",
 )
 
 
@@ -107,12 +128,22 @@ def repeat_seed(random_state, repeat):
     >>> repeat_seed(0, 1) == repeat_seed(0, 1) != repeat_seed(0, 2)
     True
     """
-    return int(np.random.SeedSequence([int(random_state), int(repeat)])
-               .generate_state(1)[0] % (2**31 - 1))
+    return int(
+        np.random.SeedSequence([int(random_state), int(repeat)]).generate_state(1)[0]
+        % (2**31 - 1)
+    )
 
 
-def make_stream(X, y, *, n_bootstrap=100, n_rounds=100, noise_rate=0.2,
-                noise_kind="uniform", random_state=None):
+def make_stream(
+    X,
+    y,
+    *,
+    n_bootstrap=100,
+    n_rounds=100,
+    noise_rate=0.2,
+    noise_kind="uniform",
+    random_state=None,
+):
     """Corrupt a training pool and draw a bootstrap set and a stream from it.
 
     As in the paper: ``noise_rate`` of the labels of the whole pool are
@@ -164,13 +195,21 @@ def make_stream(X, y, *, n_bootstrap=100, n_rounds=100, noise_rate=0.2,
             f"n_rounds = {n}."
         )
     y_noisy, is_noisy = make_label_noise(
-        y, noise_rate, kind=noise_kind, classes=np.unique(y), random_state=rng,
+        y,
+        noise_rate,
+        kind=noise_kind,
+        classes=np.unique(y),
+        random_state=rng,
         X=X if noise_kind == "confusion" else None,
     )
     indices = rng.permutation(y.shape[0])[:n]
     return Bunch(
-        X=np.asarray(X)[indices], y_true=y[indices], y_noisy=y_noisy[indices],
-        is_noisy=is_noisy[indices], indices=indices, n_bootstrap=n_bootstrap,
+        X=np.asarray(X)[indices],
+        y_true=y[indices],
+        y_noisy=y_noisy[indices],
+        is_noisy=is_noisy[indices],
+        indices=indices,
+        n_bootstrap=n_bootstrap,
     )
 
 
@@ -249,10 +288,14 @@ class RunSpec:
         if self.model not in NET_MODELS:
             object.__setattr__(self, "training", None)  # "lr" has no such option
         elif self.training is None:
-            raise ValueError(f"A network's run needs a training, one of "
-                             f"{list(TRAININGS)}; got None.")
-        if isinstance(self.eval_every, bool) or not isinstance(
-                self.eval_every, numbers.Integral) or self.eval_every < 1:
+            raise ValueError(
+                f"A network's run needs a training, one of {list(TRAININGS)}; got None."
+            )
+        if (
+            isinstance(self.eval_every, bool)
+            or not isinstance(self.eval_every, numbers.Integral)
+            or self.eval_every < 1
+        ):
             raise ValueError(
                 f"eval_every must be a positive integer, got {self.eval_every!r}."
             )
@@ -270,9 +313,15 @@ class RunSpec:
             object.__setattr__(self, "selector", "none")
             object.__setattr__(self, "selector_params", {})
             # shows no counter-example: the run is the plain No CE run
-            object.__setattr__(self, "cleaner_params", {
-                k: v for k, v in self.cleaner_params.items()
-                if k != "n_counter_examples"})
+            object.__setattr__(
+                self,
+                "cleaner_params",
+                {
+                    k: v
+                    for k, v in self.cleaner_params.items()
+                    if k != "n_counter_examples"
+                },
+            )
         elif self.selector_params:
             # a misspelt or out-of-range parameter fails here, before any data
             # is loaded, rather than in the middle of a grid
@@ -291,8 +340,7 @@ class RunSpec:
     @property
     def label(self):
         """The selector's label with its and the cleaner's parameters."""
-        return selector_label(self.selector, self.selector_params,
-                              self.cleaner_params)
+        return selector_label(self.selector, self.selector_params, self.cleaner_params)
 
     @property
     def name(self):
@@ -317,8 +365,11 @@ def _counts(history, y_true):
         if r.label_after != r.label_before and r.label_after == y_true[r.example_id]:
             ex += 1
         for ce_id, before, after, relabeled in zip(
-                r.counter_example_ids, r.counter_labels_before,
-                r.counter_labels_after, r.relabeled_counter_examples):
+            r.counter_example_ids,
+            r.counter_labels_before,
+            r.counter_labels_after,
+            r.relabeled_counter_examples,
+        ):
             truth = y_true[ce_id]
             noisy_ce += before != truth
             ce += bool(relabeled and after == truth)
@@ -327,9 +378,23 @@ def _counts(history, y_true):
     return ex, ce, shown, noisy_ce, dropped
 
 
-def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cincer",
-                 threshold=0.2, refit="scratch", classes=None, random_state=None,
-                 repeat=0, eval_every=1, cleaner_params=None, verbose=0):
+def run_cleaning(
+    stream,
+    X_test,
+    y_test,
+    *,
+    model,
+    selector=None,
+    strategy="cincer",
+    threshold=0.2,
+    refit="scratch",
+    classes=None,
+    random_state=None,
+    repeat=0,
+    eval_every=1,
+    cleaner_params=None,
+    verbose=0,
+):
     """Run one competitor on one stream, measuring after every round.
 
     The cleaner is fit on the bootstrap set, then streamed one example per
@@ -389,9 +454,14 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
     if classes is None:
         classes = np.unique(np.concatenate([y_true, np.asarray(y_test)]))
     cleaner = SkepticalCleaner(
-        model, selector=selector, oracle=SimulatedOracle(y_true),
-        threshold=threshold, counter_examples=STRATEGIES[strategy],
-        n_bootstrap=B, refit=refit, random_state=random_state,
+        model,
+        selector=selector,
+        oracle=SimulatedOracle(y_true),
+        threshold=threshold,
+        counter_examples=STRATEGIES[strategy],
+        n_bootstrap=B,
+        refit=refit,
+        random_state=random_state,
         n_threads=None,  # the caller's limit (``threads`` of the experiment)
         **(cleaner_params or {}),
     )
@@ -405,18 +475,26 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
         if round_ % eval_every == 0 or round_ == last_round:
             f1 = f1_score(y_test, cleaner.predict(X_test), average="weighted")
         ex, ce, shown, noisy_ce, dropped = _counts(cleaner.history_, y_true)
-        trace.append({
-            "repeat": repeat, "round": round_, "f1": float(f1),
-            "n_cleaned": ex + ce, "n_cleaned_ex": ex, "n_cleaned_ce": ce,
-            "n_queried": cleaner.n_queries_,
-            "n_mistakes_seen": int(stream.is_noisy[B : B + round_].sum()),
-            "n_ce_shown": int(shown), "n_noisy_ce": int(noisy_ce),
-            "n_dropped": int(dropped),
-            "n_train": int(cleaner.ids_.shape[0]),
-            "n_noisy_train": int((cleaner.y_ != y_true[cleaner.ids_]).sum()),
-            "seconds": seconds, "cpu_seconds": cpu_seconds,
-            "eval_seconds": time.perf_counter() - t0,
-        })
+        trace.append(
+            {
+                "repeat": repeat,
+                "round": round_,
+                "f1": float(f1),
+                "n_cleaned": ex + ce,
+                "n_cleaned_ex": ex,
+                "n_cleaned_ce": ce,
+                "n_queried": cleaner.n_queries_,
+                "n_mistakes_seen": int(stream.is_noisy[B : B + round_].sum()),
+                "n_ce_shown": int(shown),
+                "n_noisy_ce": int(noisy_ce),
+                "n_dropped": int(dropped),
+                "n_train": int(cleaner.ids_.shape[0]),
+                "n_noisy_train": int((cleaner.y_ != y_true[cleaner.ids_]).sum()),
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "eval_seconds": time.perf_counter() - t0,
+            }
+        )
 
     # CPU seconds of the process, as well as wall seconds: with one thread
     # they do not count the time other jobs on the machine took
@@ -429,9 +507,11 @@ def run_cleaning(stream, X_test, y_test, *, model, selector=None, strategy="cinc
         record(t - B + 1, time.perf_counter() - t0, time.process_time() - c0)
         if verbose > 1:
             row = trace[-1]
-            print(f"  round {row['round']}: f1={row['f1']:.3f} "
-                  f"cleaned={row['n_cleaned']} queried={row['n_queried']}",
-                  flush=True)
+            print(
+                f"  round {row['round']}: f1={row['f1']:.3f} "
+                f"cleaned={row['n_cleaned']} queried={row['n_queried']}",
+                flush=True,
+            )
     return trace, cleaner
 
 
@@ -452,7 +532,8 @@ def _query_rows(cleaner, stream, repeat):
         # whether each counter-example shown (best first) was mislabeled
         row["counter_examples_noisy"] = tuple(
             bool(before != stream.y_true[i])
-            for i, before in zip(r.counter_example_ids, r.counter_labels_before))
+            for i, before in zip(r.counter_example_ids, r.counter_labels_before)
+        )
         rows.append(row)
     return rows
 
@@ -468,30 +549,44 @@ def _write_csv(rows, path, columns=None):
     return frame
 
 
-def _one_repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose,
-                threads=None):
+def _one_repeat(
+    spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose, threads=None
+):
     # The model is made before the thread limit is entered: making a network
     # imports torch, and a library loaded inside the limit escapes it (the
     # first repeat of a process then ran torch on every core).
-    model = make_model(spec.model, random_state=seed, training=spec.training,
-                       **spec.model_params)
+    model = make_model(
+        spec.model, random_state=seed, training=spec.training, **spec.model_params
+    )
     with limit_threads(threads):
-        return _repeat(spec, repeat, stream, X_test, y_test, classes, seed,
-                       folder, verbose, model)
+        return _repeat(
+            spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose, model
+        )
 
 
-def _repeat(spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose,
-            model):
+def _repeat(
+    spec, repeat, stream, X_test, y_test, classes, seed, folder, verbose, model
+):
     started = time.perf_counter()
     selector = (
-        None if spec.strategy == "no_ce"
+        None
+        if spec.strategy == "no_ce"
         else make_selector(spec.selector, **spec.selector_params)
     )
     trace, cleaner = run_cleaning(
-        stream, X_test, y_test, model=model, selector=selector,
-        strategy=spec.strategy, threshold=spec.threshold, refit=spec.refit,
-        classes=classes, random_state=seed, repeat=repeat,
-        eval_every=spec.eval_every, cleaner_params=spec.cleaner_params,
+        stream,
+        X_test,
+        y_test,
+        model=model,
+        selector=selector,
+        strategy=spec.strategy,
+        threshold=spec.threshold,
+        refit=spec.refit,
+        classes=classes,
+        random_state=seed,
+        repeat=repeat,
+        eval_every=spec.eval_every,
+        cleaner_params=spec.cleaner_params,
         verbose=verbose,
     )
     queries = _query_rows(cleaner, stream, repeat)
@@ -518,8 +613,19 @@ def _load_data(dataset, data, data_home, random_state):
     return load_dataset(dataset, data_home=data_home, random_state=random_state)
 
 
-def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=None,
-                   output_dir=None, n_jobs=1, threads=1, verbose=1, repeats=None):
+def run_experiment(
+    spec,
+    *,
+    n_repeats=5,
+    random_state=0,
+    data=None,
+    data_home=None,
+    output_dir=None,
+    n_jobs=1,
+    threads=1,
+    verbose=1,
+    repeats=None,
+):
     """Run one competitor over several repeats; resumable, repeats in parallel.
 
     Parameters
@@ -573,43 +679,53 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
         repeats = range(n_repeats)
     repeats = sorted({int(r) for r in repeats})
     if any(r < 0 or r >= n_repeats for r in repeats):
-        raise ValueError(f"repeats must lie in range(n_repeats={n_repeats}), "
-                         f"got {repeats}.")
+        raise ValueError(
+            f"repeats must lie in range(n_repeats={n_repeats}), got {repeats}."
+        )
     data = _load_data(spec.dataset, data, data_home, random_state)
     classes = np.unique(np.concatenate([data.y_train, data.y_test]))
-    folder = None
-    if output_dir is not None:
-        folder = Path(output_dir) / spec.name
-        folder.mkdir(parents=True, exist_ok=True)
-        config = {k: v for k, v in asdict(spec).items()}
-        config.update(n_repeats=n_repeats, random_state=random_state)
-        (folder / "config.json").write_text(json.dumps(config, indent=2))
-    done, todo = {}, []
-    for r in repeats:
-        path = None if folder is None else folder / f"trace_{r}.csv"
-        if path is not None and path.is_file():
-            done[r] = pd.read_csv(path)
-        else:
-            todo.append(r)
+    folder = _experiment_folder(output_dir, spec, n_repeats, random_state)
+    done, todo = _saved_repeats(folder, repeats, "trace")
     if verbose and done:
-        print(f"[{spec.name}] {len(done)} repeat(s) already done, "
-              f"{len(todo)} to run.", flush=True)
+        print(
+            f"[{spec.name}] {len(done)} repeat(s) already done, {len(todo)} to run.",
+            flush=True,
+        )
     jobs = []
     for r in todo:
         seed = repeat_seed(random_state, r)
         stream = make_stream(
-            data.X_train, data.y_train, n_bootstrap=spec.n_bootstrap,
-            n_rounds=spec.n_rounds, noise_rate=spec.noise_rate, random_state=seed,
+            data.X_train,
+            data.y_train,
+            n_bootstrap=spec.n_bootstrap,
+            n_rounds=spec.n_rounds,
+            noise_rate=spec.noise_rate,
+            random_state=seed,
             noise_kind=spec.noise_kind,
         )
-        jobs.append(delayed(_one_repeat)(
-            spec, r, stream, data.X_test, data.y_test, classes, seed, folder, verbose,
-            threads,
-        ))
+        jobs.append(
+            delayed(_one_repeat)(
+                spec,
+                r,
+                stream,
+                data.X_test,
+                data.y_test,
+                classes,
+                seed,
+                folder,
+                verbose,
+                threads,
+            )
+        )
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    bar = progress(results, total=len(jobs), desc=spec.name,
-                   verbose=verbose if len(jobs) > 1 else 0, unit="repeat",
-                   leave=False)
+    bar = progress(
+        results,
+        total=len(jobs),
+        desc=spec.name,
+        verbose=verbose if len(jobs) > 1 else 0,
+        unit="repeat",
+        leave=False,
+    )
     for r, trace in zip(todo, bar):
         done[r] = pd.DataFrame(trace, columns=list(TRACE_COLUMNS))
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
@@ -619,7 +735,49 @@ def run_experiment(spec, *, n_repeats=5, random_state=0, data=None, data_home=No
     return frame
 
 
+def _experiment_folder(output_dir, spec, n_repeats, random_state):
+    """Make the folder of a competitor's results and write its config (None: none)."""
+    if output_dir is None:
+        return None
+    folder = Path(output_dir) / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in asdict(spec).items()}
+    config.update(n_repeats=n_repeats, random_state=random_state)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    return folder
+
+
+def _saved_repeats(folder, repeats, prefix):
+    """The repeats already saved in ``folder`` (read back) and those left to run.
+
+    Repeat ``r`` is saved as ``<prefix>_<r>.csv``; a None folder saves nothing.
+    """
+    import pandas as pd
+
+    done, todo = {}, []
+    for r in repeats:
+        path = None if folder is None else folder / f"{prefix}_{r}.csv"
+        if path is not None and path.is_file():
+            done[r] = pd.read_csv(path)
+        else:
+            todo.append(r)
+    return done, todo
+
+
 # ------------------------------------------------------------------ Q2
+
+_PRECISION_COLUMNS = [
+    "repeat",
+    "round",
+    "selector",
+    "n_candidates",
+    "n_noisy_candidates",
+    "pr_at_5",
+    "pr_at_10",
+    "pr_at_25",
+    "ce_noisy",
+    "seconds",
+]
 
 
 def precision_at_k(scores, is_noisy, ks=(5, 10, 25)):
@@ -711,22 +869,41 @@ def run_precision(stream, *, model, selectors, ks=(5, 10, 25), repeat=0):
             seconds = time.perf_counter() - t0
             pr = precision_at_k(scores, noisy, ks)
             top = int(np.argmax(scores))
-            rows.append({
-                "repeat": repeat, "round": t - B + 1, "selector": name,
-                "n_candidates": int(candidates.size),
-                "n_noisy_candidates": int(noisy.sum()),
-                **{f"pr_at_{k}": v for k, v in pr.items()},
-                "ce_noisy": bool(noisy[top]), "seconds": seconds,
-            })
+            rows.append(
+                {
+                    "repeat": repeat,
+                    "round": t - B + 1,
+                    "selector": name,
+                    "n_candidates": int(candidates.size),
+                    "n_noisy_candidates": int(noisy.sum()),
+                    **{f"pr_at_{k}": v for k, v in pr.items()},
+                    "ce_noisy": bool(noisy[top]),
+                    "seconds": seconds,
+                }
+            )
             own[candidates[top]] = y_true[candidates[top]]  # the oracle cleans it
     return rows
 
 
-def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
-                             n_rounds=100, n_bootstrap=None, noise_rate=0.2,
-                             random_state=0, data=None, data_home=None,
-                             output_dir=None, n_jobs=1, threads=1,
-                             selector_params=None, verbose=1, training=None):
+def run_precision_experiment(
+    dataset,
+    model,
+    selectors,
+    *,
+    n_repeats=5,
+    n_rounds=100,
+    n_bootstrap=None,
+    noise_rate=0.2,
+    random_state=0,
+    data=None,
+    data_home=None,
+    output_dir=None,
+    n_jobs=1,
+    threads=1,
+    selector_params=None,
+    verbose=1,
+    training=None,
+):
     """Q2 over several repeats: Pr@k of each selector, same queries for all.
 
     Parameters
@@ -775,48 +952,70 @@ def run_precision_experiment(dataset, model, selectors, *, n_repeats=5,
         suffix = "" if training is None else f"__{training}"
         folder = Path(output_dir) / f"{dataset}__{model}__precision{suffix}"
         folder.mkdir(parents=True, exist_ok=True)
-    done, todo = {}, []
-    for r in range(n_repeats):
-        path = None if folder is None else folder / f"precision_{r}.csv"
-        if path is not None and path.is_file():
-            done[r] = pd.read_csv(path)
-        else:
-            todo.append(r)
+    done, todo = _saved_repeats(folder, range(n_repeats), "precision")
+    label = f"{dataset}__{model}__precision"
 
     def one(r):
         # As in _one_repeat: make the model (importing torch) before the limit.
         seed = repeat_seed(random_state, r)
         estimator = make_model(model, random_state=seed, training=training)
         with limit_threads(threads):
-            return _one(r, seed, estimator)
-
-    def _one(r, seed, estimator):
-        stream = make_stream(data.X_train, data.y_train, n_bootstrap=n_bootstrap,
-                             n_rounds=n_rounds, noise_rate=noise_rate,
-                             random_state=seed)
-        rows = run_precision(
-            stream, model=estimator,
-            selectors={name: make_selector(name, **params.get(name, {}))
-                       for name in selectors},
-            repeat=r,
-        )
-        columns = ["repeat", "round", "selector", "n_candidates",
-                   "n_noisy_candidates", "pr_at_5", "pr_at_10", "pr_at_25",
-                   "ce_noisy", "seconds"]
-        if folder is not None:
-            _write_csv(rows, folder / f"precision_{r}.csv", columns)
-        if verbose:
-            print(f"[{dataset}__{model}__precision] repeat {r} done: "
-                  f"{len(rows) // max(1, len(selectors))} queries", flush=True)
-        return pd.DataFrame(rows, columns=columns)
+            stream = make_stream(
+                data.X_train,
+                data.y_train,
+                n_bootstrap=n_bootstrap,
+                n_rounds=n_rounds,
+                noise_rate=noise_rate,
+                random_state=seed,
+            )
+            return _precision_repeat(
+                r,
+                stream,
+                estimator,
+                selectors,
+                params,
+                folder,
+                label if verbose else None,
+            )
 
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(one)(r) for r in todo)
-    bar = progress(results, total=len(todo), desc=f"{dataset}__{model}__precision",
-                   verbose=verbose if len(todo) > 1 else 0, unit="repeat",
-                   leave=False)
+        delayed(one)(r) for r in todo
+    )
+    bar = progress(
+        results,
+        total=len(todo),
+        desc=f"{dataset}__{model}__precision",
+        verbose=verbose if len(todo) > 1 else 0,
+        unit="repeat",
+        leave=False,
+    )
     for r, frame in zip(todo, bar):
         done[r] = frame
     frame = pd.concat([done[r] for r in sorted(done)], ignore_index=True)
     frame["dataset"], frame["model"] = dataset, model
     return frame
+
+
+def _precision_repeat(r, stream, estimator, selectors, params, folder, label):
+    """One repeat of Q2 as a frame, saved in ``folder`` and told under ``label``.
+
+    A None ``folder`` saves nothing; a None ``label`` prints nothing.
+    """
+    import pandas as pd
+
+    rows = run_precision(
+        stream,
+        model=estimator,
+        selectors={
+            name: make_selector(name, **params.get(name, {})) for name in selectors
+        },
+        repeat=r,
+    )
+    if folder is not None:
+        _write_csv(rows, folder / f"precision_{r}.csv", _PRECISION_COLUMNS)
+    if label is not None:
+        print(
+            f"[{label}] repeat {r} done: {len(rows) // max(1, len(selectors))} queries",
+            flush=True,
+        )
+    return pd.DataFrame(rows, columns=_PRECISION_COLUMNS)

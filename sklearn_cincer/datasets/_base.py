@@ -99,7 +99,12 @@ def file_checksums(path):
 def _check(remote, path, source):
     sha256, md5 = file_checksums(path)
     if remote.sha256:
-        ok, expected, got, kind = sha256 in remote.sha256, remote.sha256, sha256, "SHA-256"
+        ok, expected, got, kind = (
+            sha256 in remote.sha256,
+            remote.sha256,
+            sha256,
+            "SHA-256",
+        )
     elif remote.md5:
         ok, expected, got, kind = md5 in remote.md5, remote.md5, md5, "MD5"
     else:  # pragma: no cover - every registered file has a checksum
@@ -112,8 +117,9 @@ def _check(remote, path, source):
         )
 
 
-def fetch_file(remote, data_home=None, *, download_if_missing=False, mirror=None,
-               timeout=60):
+def fetch_file(
+    remote, data_home=None, *, download_if_missing=False, mirror=None, timeout=60
+):
     """The local path of a data file, downloading it when allowed.
 
     Parameters
@@ -161,7 +167,8 @@ def fetch_file(remote, data_home=None, *, download_if_missing=False, mirror=None
         url = remote.url
     if not download_if_missing or url is None:
         how = (
-            "it cannot be downloaded" if url is None
+            "it cannot be downloaded"
+            if url is None
             else f"pass download_if_missing=True to download it from {url}"
         )
         raise FileNotFoundError(
@@ -171,7 +178,10 @@ def fetch_file(remote, data_home=None, *, download_if_missing=False, mirror=None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout) as r,
+        ):
             shutil.copyfileobj(r, out, _CHUNK)
         _check(remote, tmp, url)
         os.replace(tmp, path)

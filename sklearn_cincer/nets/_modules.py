@@ -123,8 +123,7 @@ class ConvNet(nn.Module):
         h, w = (height - 2) // 2 - 2, (width - 2) // 2 - 2
         if h < 1 or w < 1:
             raise ValueError(
-                f"ConvNet needs images of at least 8x8 pixels, got "
-                f"{height}x{width}."
+                f"ConvNet needs images of at least 8x8 pixels, got {height}x{width}."
             )
         self.features = nn.Sequential(
             nn.Conv2d(channels, 32, 3),

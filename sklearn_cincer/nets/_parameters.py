@@ -114,8 +114,9 @@ class TorchParameterView(ParameterView):
     (8, (20, 8))
     """
 
-    def __init__(self, estimator, needs="This selector", device=None,
-                 dtype=torch.float64):
+    def __init__(
+        self, estimator, needs="This selector", device=None, dtype=torch.float64
+    ):
         if not getattr(estimator, "initialized_", False):
             raise TypeError(
                 f"{needs} needs a fitted skorch net; {type(estimator).__name__} "
@@ -337,7 +338,8 @@ class TorchParameterView(ParameterView):
             yb = labels[start : start + batch_size]
             _, Hv = jvp(
                 grad(lambda p: self._mean_loss(p, xb, yb)),  # noqa: B023 (now)
-                (self._params,), (tangent,)
+                (self._params,),
+                (tangent,),
             )
             out += self._flat(Hv, batched=False).double() * (xb.shape[0] / n)
         if self.weight_decay:

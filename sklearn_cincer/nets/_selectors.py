@@ -154,7 +154,8 @@ class TorchTopFisherSelector(BaseSelector):
         view = self.view_
         self._W = torch.as_tensor(view.coef, dtype=torch.float64, device=self.device_)
         self._b = (
-            None if view.intercept is None
+            None
+            if view.intercept is None
             else torch.as_tensor(
                 view.intercept, dtype=torch.float64, device=self.device_
             )

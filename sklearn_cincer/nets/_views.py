@@ -197,9 +197,7 @@ def check_outputs(Z, P, link, name, module, needs, atol=1e-4):
         p = torch.sigmoid(Z[:, 0])
         Q = torch.stack([1 - p, p], dim=1)
     if Q.shape != P.shape or not torch.allclose(Q, P.double(), atol=atol, rtol=0):
-        gap = (
-            float((Q - P.double()).abs().max()) if Q.shape == P.shape else "shape"
-        )
+        gap = float((Q - P.double()).abs().max()) if Q.shape == P.shape else "shape"
         raise TypeError(
             f"{needs}: the {link} of the outputs of layer {name!r} does not give "
             f"the net's predict_proba (largest difference {gap}), so {name!r} is "

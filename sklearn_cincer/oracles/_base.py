@@ -167,14 +167,22 @@ class Query:
                     f"{type(ce).__name__}."
                 )
         if not shown and self.counter_example_id is not None:
-            shown = (CounterExample(self.counter_example_id, self.counter_x,
-                                    self.counter_label, self.score),)
+            shown = (
+                CounterExample(
+                    self.counter_example_id,
+                    self.counter_x,
+                    self.counter_label,
+                    self.score,
+                ),
+            )
         elif shown and self.counter_example_id is None:
             first = shown[0]
-            for name, value in (("counter_example_id", first.example_id),
-                                ("counter_x", first.x),
-                                ("counter_label", first.label),
-                                ("score", first.score)):
+            for name, value in (
+                ("counter_example_id", first.example_id),
+                ("counter_x", first.x),
+                ("counter_label", first.label),
+                ("score", first.score),
+            ):
                 object.__setattr__(self, name, value)
         elif shown and shown[0].example_id != self.counter_example_id:
             raise ValueError(
@@ -245,10 +253,15 @@ class Answer:
     counter_labels: tuple | None = field(default=None, repr=False)
 
     def __repr__(self):
-        labels = ("" if self.counter_labels is None
-                  else f"counter_labels={self.counter_labels!r}, ")
-        return (f"Answer(label={self.label!r}, counter_label={self.counter_label!r}, "
-                f"{labels}annotator={self.annotator!r})")
+        labels = (
+            ""
+            if self.counter_labels is None
+            else f"counter_labels={self.counter_labels!r}, "
+        )
+        return (
+            f"Answer(label={self.label!r}, counter_label={self.counter_label!r}, "
+            f"{labels}annotator={self.annotator!r})"
+        )
 
 
 class OracleError(RuntimeError):
@@ -363,9 +376,13 @@ def detached_copy(query):
     shown = tuple(replace(ce, x=_copied(ce.x)) for ce in query.counter_examples)
     first = shown[0] if shown else None
     return replace(
-        query, x=_copied(query.x), classes=_copied(query.classes),
+        query,
+        x=_copied(query.x),
+        classes=_copied(query.classes),
         counter_x=None if first is None else first.x,
-        feature_names=_copied(query.feature_names), counter_examples=shown)
+        feature_names=_copied(query.feature_names),
+        counter_examples=shown,
+    )
 
 
 def ask(oracle, handed, asker, example_id):
@@ -598,9 +615,13 @@ def checked_answer(answer, query):
     labels = answer.counter_labels
     if labels is not None:
         labels = tuple(
-            None if value is None and not (k == 0 and counter_label is not None)
-            else decided[k] for k, value in enumerate(labels))
+            None
+            if value is None and not (k == 0 and counter_label is not None)
+            else decided[k]
+            for k, value in enumerate(labels)
+        )
         if labels and labels[0] is not None:
             counter_label = labels[0]
-    return replace(answer, label=label, counter_label=counter_label,
-                   counter_labels=labels)
+    return replace(
+        answer, label=label, counter_label=counter_label, counter_labels=labels
+    )

@@ -28,8 +28,9 @@ _MAX_BODY = 65536  # bytes of a request's body; the page's answers are < 200
 
 def _same_secret(given, token):
     """Constant-time comparison of any text with the token (non-ASCII is no match)."""
-    return hmac.compare_digest(str(given).encode("utf-8", "surrogatepass"),
-                               token.encode("ascii"))
+    return hmac.compare_digest(
+        str(given).encode("utf-8", "surrogatepass"), token.encode("ascii")
+    )
 
 
 def _in_notebook():
@@ -46,9 +47,10 @@ def _in_notebook():
 def _refusal(bottle, status, text):
     """The JSON refusal of a request, never cached."""
     return bottle.HTTPResponse(
-        status=status, body=json.dumps({"error": text}),
-        headers={"Content-Type": "application/json",
-                 "Cache-Control": "no-store"})
+        status=status,
+        body=json.dumps({"error": text}),
+        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
+    )
 
 
 def _guarded(bottle, oracle, token, write=False):
@@ -76,8 +78,7 @@ def _guarded(bottle, oracle, token, write=False):
     site = request.get_header("Sec-Fetch-Site")
     if site is not None and site not in ("same-origin", "none"):
         return _refusal(bottle, 403, "Cross-site writes are refused.")
-    if not _same_secret(request.get_header("X-Cincer-Token", ""),
-                        oracle._token):
+    if not _same_secret(request.get_header("X-Cincer-Token", ""), oracle._token):
         return _refusal(bottle, 403, "Missing session token header.")
     if not request.content_type.startswith("application/json"):
         return _refusal(bottle, 415, "Send JSON.")
@@ -247,15 +248,35 @@ class BrowserOracle(_HumanOracle):
     >>> cleaner.fit(X, y)  # doctest: +SKIP
     """
 
-    def __init__(self, *, display="auto", render=None, texts=None,
-                 image_shape=None, feature_names=None, n_highlight=3,
-                 max_features=20, class_names=None, annotator=None,
-                 example_name=None, port=0, open_browser="auto", timeout=None):
-        super().__init__(display=display, render=render, texts=texts,
-                         image_shape=image_shape, feature_names=feature_names,
-                         n_highlight=n_highlight, max_features=max_features,
-                         annotator=annotator, class_names=class_names,
-                         example_name=example_name)
+    def __init__(
+        self,
+        *,
+        display="auto",
+        render=None,
+        texts=None,
+        image_shape=None,
+        feature_names=None,
+        n_highlight=3,
+        max_features=20,
+        class_names=None,
+        annotator=None,
+        example_name=None,
+        port=0,
+        open_browser="auto",
+        timeout=None,
+    ):
+        super().__init__(
+            display=display,
+            render=render,
+            texts=texts,
+            image_shape=image_shape,
+            feature_names=feature_names,
+            n_highlight=n_highlight,
+            max_features=max_features,
+            annotator=annotator,
+            class_names=class_names,
+            example_name=example_name,
+        )
         if open_browser not in ("auto", True, False):
             raise ValueError(
                 f"open_browser must be 'auto', True or False, got {open_browser!r}."
@@ -289,13 +310,22 @@ class BrowserOracle(_HumanOracle):
         self._in_cell = False  # shown in a notebook's cell: local frames allowed
 
     def __repr__(self):
-        return (f"BrowserOracle(annotator={self.annotator!r}, "
-                f"url={self.url!r})")
+        return f"BrowserOracle(annotator={self.annotator!r}, url={self.url!r})"
 
     def __getstate__(self):
         state = super().__getstate__()
-        for key in ("_server", "_thread", "_cv", "_token", "_nonce", "url",
-                    "_current", "_last", "_delivered", "_views"):
+        for key in (
+            "_server",
+            "_thread",
+            "_cv",
+            "_token",
+            "_nonce",
+            "url",
+            "_current",
+            "_last",
+            "_delivered",
+            "_views",
+        ):
             state.pop(key, None)
         return state
 
@@ -325,17 +355,22 @@ class BrowserOracle(_HumanOracle):
         self._closed = False
         self._token = secrets.token_urlsafe(24)
         # no other site may frame the page; a notebook's cell (show()) may
-        app = refuse_framing(self._make_app(bottle), lambda: (
-            LOCAL_FRAMES if self._in_cell else NO_FRAMES))
-        self._server = make_server("127.0.0.1", self.port, app,
-                                   server_class=Server, handler_class=QuietHandler)
+        app = refuse_framing(
+            self._make_app(bottle), lambda: LOCAL_FRAMES if self._in_cell else NO_FRAMES
+        )
+        self._server = make_server(
+            "127.0.0.1", self.port, app, server_class=Server, handler_class=QuietHandler
+        )
         port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{port}/{self._token}/"
         self._origins = {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
         self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="BrowserOracle", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="BrowserOracle",
+            daemon=True,
+        )
         self._thread.start()
         print(f"BrowserOracle: answer the questions at {self.url}", flush=True)
         self._open()
@@ -418,15 +453,22 @@ class BrowserOracle(_HumanOracle):
             while qid not in self._delivered:
                 if self._closed:
                     self._current = None
-                    raise OracleError("The BrowserOracle was closed before the "
-                                      f"question about example {query.example_id} "
-                                      "was answered.")
-                if (deadline is not None and time.monotonic() > deadline
-                        and self._saving != qid):  # an answer being saved wins
+                    raise OracleError(
+                        "The BrowserOracle was closed before the "
+                        f"question about example {query.example_id} "
+                        "was answered."
+                    )
+                if (
+                    deadline is not None
+                    and time.monotonic() > deadline
+                    and self._saving != qid
+                ):  # an answer being saved wins
                     self._current = None
                     self._bump()
-                    raise OracleError(f"No answer within {self.timeout} s about "
-                                      f"example {query.example_id}.")
+                    raise OracleError(
+                        f"No answer within {self.timeout} s about "
+                        f"example {query.example_id}."
+                    )
                 self._cv.wait(0.25)
             answer = self._delivered.pop(qid)
             # keep the last two views: the current question and the one undo reopens
@@ -443,19 +485,25 @@ class BrowserOracle(_HumanOracle):
     def _state(self):
         """The page's view of the session, as JSON-able data (lock held)."""
         answered, skipped = self._tally()  # a skip is not an answer
-        base = {"version": self._version, "n_answered": answered,
-                "n_skipped": skipped, "annotator": self.annotator,
-                "message": self._message, "can_undo": self._last is not None,
-                "saving": self._saving is not None,
-                "waiting_text": self._waiting_text()}
+        base = {
+            "version": self._version,
+            "n_answered": answered,
+            "n_skipped": skipped,
+            "annotator": self.annotator,
+            "message": self._message,
+            "can_undo": self._last is not None,
+            "saving": self._saving is not None,
+            "waiting_text": self._waiting_text(),
+        }
         if self._closed:
             return dict(base, status="closed")
         if self._revising:
             qid, query, answer = self._last
             preset = answer_labels(answer, query)
             status = "revising"
-            progress = ("revising your answer about "
-                        f"{self._naming.noun(query.example_id)}")
+            progress = (
+                f"revising your answer about {self._naming.noun(query.example_id)}"
+            )
         elif self._current is not None:
             qid, query = self._current
             preset = (query.label, tuple(ce.label for ce in query.counter_examples))
@@ -468,39 +516,65 @@ class BrowserOracle(_HumanOracle):
 
         example_html, counter_htmls = self._views[qid]
         naming = self._naming
-        counters = [
-            {"id": int(ce.example_id), "label": name(ce.label),
-             "label_index": index(ce.label), "html": html,
-             "name": naming.short(ce.example_id),
-             "title": naming.titled(counter_title(query, k).capitalize(),
-                                    ce.example_id),
-             "score": None if ce.score is None else float(ce.score),
-             "support": support_text(ce.score, ce.score_text)}
-            for k, (ce, html) in enumerate(zip(query.counter_examples,
-                                               counter_htmls))]
+        counters = self._counter_views(query, counter_htmls, choices)
         return dict(
-            base, status=status, qid=qid, round=int(query.round),
+            base,
+            status=status,
+            qid=qid,
+            round=int(query.round),
             progress=progress[0].upper() + progress[1:],
-            why=why_sentence(query, name, naming), classes=choices.names,
-            keys=choices.keys, digit_keys=choices.digits,
+            why=why_sentence(query, name, naming),
+            classes=choices.names,
+            keys=choices.keys,
+            digit_keys=choices.digits,
             prediction=name(query.prediction),
             prediction_index=index(query.prediction),
-            margin=float(query.margin), sure=sure_text(query.margin),
+            margin=float(query.margin),
+            sure=sure_text(query.margin),
             score=None if query.score is None else float(query.score),
-            support=support_text(query.score, query.counter_examples[0].score_text
-                                 if query.counter_examples else None),
+            support=support_text(
+                query.score,
+                query.counter_examples[0].score_text
+                if query.counter_examples
+                else None,
+            ),
             counter_editable=self._asks_counter_label(query),
-            example={"id": int(query.example_id), "label": name(query.label),
-                     "label_index": index(query.label), "html": example_html,
-                     "name": naming.short(query.example_id),
-                     "title": naming.titled("Suspicious example",
-                                            query.example_id)},
+            example={
+                "id": int(query.example_id),
+                "label": name(query.label),
+                "label_index": index(query.label),
+                "html": example_html,
+                "name": naming.short(query.example_id),
+                "title": naming.titled("Suspicious example", query.example_id),
+            },
             # the first counter-example as ever; every one in "counters"
-            counter=counters[0] if counters else None, counters=counters,
-            preset={"label": index(preset[0]),
-                    "counter": index(preset[1][0]) if preset[1] else None,
-                    "counters": [index(label) for label in preset[1]]},
+            counter=counters[0] if counters else None,
+            counters=counters,
+            preset={
+                "label": index(preset[0]),
+                "counter": index(preset[1][0]) if preset[1] else None,
+                "counters": [index(label) for label in preset[1]],
+            },
         )
+
+    def _counter_views(self, query, counter_htmls, choices):
+        """The page's view of each counter-example of ``query``."""
+        name, index, naming = choices.name, choices.index, self._naming
+        return [
+            {
+                "id": int(ce.example_id),
+                "label": name(ce.label),
+                "label_index": index(ce.label),
+                "html": html,
+                "name": naming.short(ce.example_id),
+                "title": naming.titled(
+                    counter_title(query, k).capitalize(), ce.example_id
+                ),
+                "score": None if ce.score is None else float(ce.score),
+                "support": support_text(ce.score, ce.score_text),
+            }
+            for k, (ce, html) in enumerate(zip(query.counter_examples, counter_htmls))
+        ]
 
     def _waiting_text(self):
         """What the page says between questions: "Saved." only when it is."""
@@ -508,8 +582,10 @@ class BrowserOracle(_HumanOracle):
             return "Waiting for the first question\u2026"
         if self.durable:
             return "Saved. Waiting for the next question\u2026"
-        return ("Sent. Waiting for the next question\u2026 (answers are not saved "
-                "to a file: no AnnotationSession records them)")
+        return (
+            "Sent. Waiting for the next question\u2026 (answers are not saved "
+            "to a file: no AnnotationSession records them)"
+        )
 
     def end_of_questions(self):
         """Called by the cleaner when its fit has no more questions: the page
@@ -553,7 +629,8 @@ class BrowserOracle(_HumanOracle):
                 "Content-Security-Policy",
                 f"default-src 'none'; script-src 'nonce-{nonce}'; "
                 f"style-src 'nonce-{nonce}' 'unsafe-inline'; img-src data:; "
-                "connect-src 'self'; base-uri 'none'; form-action 'none'")
+                "connect-src 'self'; base-uri 'none'; form-action 'none'",
+            )
             response.content_type = "text/html; charset=utf-8"
             return PAGE.replace("__NONCE__", nonce)
 
@@ -568,8 +645,11 @@ class BrowserOracle(_HumanOracle):
                 since = -1
             deadline = time.monotonic() + _POLL_SECONDS
             with oracle._cv:
-                while (oracle._version == since and not oracle._closed
-                       and time.monotonic() < deadline):
+                while (
+                    oracle._version == since
+                    and not oracle._closed
+                    and time.monotonic() < deadline
+                ):
                     oracle._cv.wait(min(1.0, deadline - time.monotonic()))
                 return oracle._state()
 
@@ -593,31 +673,39 @@ class BrowserOracle(_HumanOracle):
             refused = guard(token, write=True)
             if refused is not None:
                 return refused
-            with oracle._cv:
-                if oracle._saving is not None:
-                    return refuse(409, _BEING_SAVED)
-                if oracle._last is None:
-                    return refuse(409, "There is no answer to undo yet.")
-                oracle._revising = True
-                # once saved, the page says whether the running fit applies it
-                oracle._message = "You are revising your last answer. Esc goes back."
-                oracle._bump()
-                return {"state": oracle._state()}
+            return oracle._start_revising(refuse)
 
         @app.post("/<token>/cancel")
         def cancel(token):
             refused = guard(token, write=True)
             if refused is not None:
                 return refused
-            with oracle._cv:
-                if oracle._saving is not None:
-                    return refuse(409, _BEING_SAVED)
-                oracle._revising = False
-                oracle._message = None
-                oracle._bump()
-                return {"state": oracle._state()}
+            return oracle._stop_revising(refuse)
 
         return app
+
+    def _start_revising(self, refuse):
+        """Reopen the last answer for revision (``/undo``); the new state or the refusal."""
+        with self._cv:
+            if self._saving is not None:
+                return refuse(409, _BEING_SAVED)
+            if self._last is None:
+                return refuse(409, "There is no answer to undo yet.")
+            self._revising = True
+            # once saved, the page says whether the running fit applies it
+            self._message = "You are revising your last answer. Esc goes back."
+            self._bump()
+            return {"state": self._state()}
+
+    def _stop_revising(self, refuse):
+        """Leave the revision (``/cancel``); the new state or the refusal."""
+        with self._cv:
+            if self._saving is not None:
+                return refuse(409, _BEING_SAVED)
+            self._revising = False
+            self._message = None
+            self._bump()
+            return {"state": self._state()}
 
     def _take_answer(self, data, refuse):
         """Check a posted answer (lock held).
@@ -640,8 +728,11 @@ class BrowserOracle(_HumanOracle):
         def label_at(value, default, key):
             if value is None:
                 return default
-            if not isinstance(value, int) or isinstance(value, bool) or not (
-                    0 <= value < len(classes)):
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not (0 <= value < len(classes))
+            ):
                 raise ValueError(key)
             return classes[value]
 
@@ -650,25 +741,29 @@ class BrowserOracle(_HumanOracle):
             label = label_at(data.get("label"), plain(query.label), "label")
             counters = list(current)
             if current:
-                counters[0] = label_at(data.get("counter_label"), current[0],
-                                       "counter_label")
+                counters[0] = label_at(
+                    data.get("counter_label"), current[0], "counter_label"
+                )
             given = data.get("counter_labels")
             if given is not None:
                 # one index (or null: keep) per counter-example, in order
                 if not isinstance(given, list) or len(given) != len(current):
                     raise ValueError("counter_labels")
-                every = [label_at(v, c, "counter_labels")
-                         for v, c in zip(given, current)]
+                every = [
+                    label_at(v, c, "counter_labels") for v, c in zip(given, current)
+                ]
                 if data.get("counter_label") is not None and every[0] != counters[0]:
-                    return refuse(400, "counter_label and counter_labels[0] "
-                                  "disagree.")
+                    return refuse(400, "counter_label and counter_labels[0] disagree.")
                 counters = every
         except ValueError as exc:
             what = exc.args[0]
             if what == "counter_labels":
-                return refuse(400, "counter_labels must be a list with the index "
-                              f"of a class (or null) for each of the "
-                              f"{len(current)} counter-examples.")
+                return refuse(
+                    400,
+                    "counter_labels must be a list with the index "
+                    f"of a class (or null) for each of the "
+                    f"{len(current)} counter-examples.",
+                )
             return refuse(400, f"{what} must be the index of a class.")
         skip = data.get("skip", False)
         if not isinstance(skip, bool):  # "false" or null is not a boolean
@@ -698,9 +793,12 @@ class BrowserOracle(_HumanOracle):
             with self._cv:
                 self._saving = None  # the page keeps the person's choice
             what = "revision" if revising else "answer"
-            return refuse(503, f"Your {what} was not saved ({exc}). It is still "
-                          "open: submit it again (or stop the session and resume "
-                          "it later: nothing unsaved was used).")
+            return refuse(
+                503,
+                f"Your {what} was not saved ({exc}). It is still "
+                "open: submit it again (or stop the session and resume "
+                "it later: nothing unsaved was used).",
+            )
         with self._cv:
             self._saving = None
             self._last = (qid, query, answer)
@@ -718,5 +816,7 @@ class BrowserOracle(_HumanOracle):
 
 
 _BEING_SAVED = "An answer is being saved; wait a moment and try again."
-_FINISHING = ("No more questions in this fit: it is finishing. An undo from now "
-              "on applies when the session is run again from its store.")
+_FINISHING = (
+    "No more questions in this fit: it is finishing. An undo from now "
+    "on applies when the session is run again from its store."
+)

@@ -37,8 +37,7 @@ def array_fingerprint(values):
         digest.update(np.ascontiguousarray(a, dtype="<f8").ravel() + 0.0)
     else:
         digest.update(b"json")
-        digest.update(json.dumps([plain(v) for v in a.ravel()],
-                                 default=repr).encode())
+        digest.update(json.dumps([plain(v) for v in a.ravel()], default=repr).encode())
     return digest.hexdigest()
 
 
@@ -49,8 +48,10 @@ def describe(value):
         return value
     if hasattr(value, "get_params") and isinstance(value, type) is False:
         params = value.get_params(deep=False)
-        return {"class": _qualname(type(value)),
-                "params": {k: describe(v) for k, v in sorted(params.items())}}
+        return {
+            "class": _qualname(type(value)),
+            "params": {k: describe(v) for k, v in sorted(params.items())},
+        }
     if isinstance(value, np.ndarray):
         return f"array{value.shape} sha256:{array_fingerprint(value)[:16]}"
     if isinstance(value, np.random.RandomState):
@@ -75,11 +76,17 @@ def run_fingerprint(cleaner, X, y):
     """What decides a run's questions: the cleaner's settings and its data."""
     params = cleaner.get_params(deep=False)
     return {
-        "params": {k: describe(v) for k, v in sorted(params.items())
-                   if k not in _NOT_DECISIVE
-                   and not (k in _ADDED_LATER and _ADDED_LATER[k] == v)},
-        "data": {"n_samples": int(np.shape(X)[0]), "X": array_fingerprint(X),
-                 "y": array_fingerprint(y)},
+        "params": {
+            k: describe(v)
+            for k, v in sorted(params.items())
+            if k not in _NOT_DECISIVE
+            and not (k in _ADDED_LATER and _ADDED_LATER[k] == v)
+        },
+        "data": {
+            "n_samples": int(np.shape(X)[0]),
+            "X": array_fingerprint(X),
+            "y": array_fingerprint(y),
+        },
     }
 
 
@@ -87,8 +94,10 @@ def differences(stored, current, prefix=""):
     """Readable lines ``what: <stored> in the store, <current> now``."""
     if isinstance(stored, dict) and isinstance(current, dict):
         if "class" in stored and stored.get("class") != current.get("class"):
-            return [f"{prefix.rstrip('.')}: {stored['class']} in the store, "
-                    f"{current.get('class')} now"]
+            return [
+                f"{prefix.rstrip('.')}: {stored['class']} in the store, "
+                f"{current.get('class')} now"
+            ]
         lines = []
         for key in sorted(set(stored) | set(current)):
             if key == "class":
@@ -98,8 +107,9 @@ def differences(stored, current, prefix=""):
         return lines
     if stored == current:
         return []
-    return [f"{prefix.rstrip('.')}: {_short(stored)} in the store, "
-            f"{_short(current)} now"]
+    return [
+        f"{prefix.rstrip('.')}: {_short(stored)} in the store, {_short(current)} now"
+    ]
 
 
 def _short(value):

@@ -39,9 +39,20 @@ class _HumanOracle:
         oracles do not say "Saved.".
     """
 
-    def __init__(self, *, display, render, texts, image_shape, feature_names,
-                 n_highlight, max_features, annotator, class_names,
-                 example_name=None):
+    def __init__(
+        self,
+        *,
+        display,
+        render,
+        texts,
+        image_shape,
+        feature_names,
+        n_highlight,
+        max_features,
+        annotator,
+        class_names,
+        example_name=None,
+    ):
         self._class_names = check_class_names(class_names)
         self.class_names = class_names
         self.display = display
@@ -53,12 +64,16 @@ class _HumanOracle:
         self.max_features = max_features
         self.annotator = annotator
         self.example_name = example_name
-        self._renderer = Renderer(display=display, render=render, texts=texts,
-                                  image_shape=image_shape,
-                                  feature_names=feature_names,
-                                  n_highlight=n_highlight,
-                                  max_features=max_features,
-                                  example_name=example_name)
+        self._renderer = Renderer(
+            display=display,
+            render=render,
+            texts=texts,
+            image_shape=image_shape,
+            feature_names=feature_names,
+            n_highlight=n_highlight,
+            max_features=max_features,
+            example_name=example_name,
+        )
         self._naming = self._renderer.naming
         self._listeners = []
         self._answer_listeners = []
@@ -108,16 +123,22 @@ class _HumanOracle:
 
     def _revision_text(self, live):
         """What the person reads once a revision is taken."""
-        saved = "Revision saved." if self.durable else (
-            "Revision noted (not saved to a file: no AnnotationSession "
-            "records it).")
+        saved = (
+            "Revision saved."
+            if self.durable
+            else (
+                "Revision noted (not saved to a file: no AnnotationSession records it)."
+            )
+        )
         if live:
             return f"{saved} The cleaner applies it before it goes on."
         # after the fit ended, or an asker that does not apply revisions (the
         # auditor)
         if self.durable:
-            return (f"{saved} No running fit applies it now: it applies when "
-                    "the session is run again from its store.")
+            return (
+                f"{saved} No running fit applies it now: it applies when "
+                "the session is run again from its store."
+            )
         return f"{saved} No running fit applies it now: fit again to use it."
 
     def add_answer_listener(self, listener):
@@ -178,13 +199,21 @@ class _HumanOracle:
         """The answer, from the label of the example and those of each
         counter-example (``counter_labels``, in order; missing ones keep)."""
         shown = query.counter_examples
-        labels = [plain(ce.label) if skipped or k >= len(counter_labels)
-                  else plain(counter_labels[k]) for k, ce in enumerate(shown)]
+        labels = [
+            plain(ce.label)
+            if skipped or k >= len(counter_labels)
+            else plain(counter_labels[k])
+            for k, ce in enumerate(shown)
+        ]
         if skipped:
             label = query.label
-        return Answer(label=plain(label), counter_label=labels[0] if labels else None,
-                      counter_labels=tuple(labels) if len(labels) > 1 else None,
-                      annotator=self._who(), skipped=skipped)
+        return Answer(
+            label=plain(label),
+            counter_label=labels[0] if labels else None,
+            counter_labels=tuple(labels) if len(labels) > 1 else None,
+            annotator=self._who(),
+            skipped=skipped,
+        )
 
     def _who(self):
         """The annotator's name: as given, else the login name."""

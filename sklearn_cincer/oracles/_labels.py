@@ -21,8 +21,14 @@ from ._render import label_text
 #: Letters the page gives to classes, in order; "s" and "u" stay skip and undo.
 LETTERS = "abcdefghijklmnopqrtvwxyz"
 #: What the terminal reads as commands rather than labels.
-COMMANDS = {"s": "skip", "skip": "skip", "u": "undo", "undo": "undo",
-            "?": "help", "help": "help"}
+COMMANDS = {
+    "s": "skip",
+    "skip": "skip",
+    "u": "undo",
+    "undo": "undo",
+    "?": "help",
+    "help": "help",
+}
 
 
 def check_class_names(class_names):
@@ -37,7 +43,8 @@ def check_class_names(class_names):
         pairs = list(class_names.items())
         names = [name for _, name in pairs]
     elif isinstance(class_names, (list, tuple)) or (
-            hasattr(class_names, "__array__") and hasattr(class_names, "__len__")):
+        hasattr(class_names, "__array__") and hasattr(class_names, "__len__")
+    ):
         names = list(class_names)
     else:
         raise TypeError(
@@ -69,7 +76,8 @@ def _digit(value):
     if isinstance(value, str):
         return int(value) if len(value) == 1 and value in "0123456789" else None
     if isinstance(value, Integral) or (
-            isinstance(value, Real) and float(value).is_integer()):
+        isinstance(value, Real) and float(value).is_integer()
+    ):
         number = int(value)
         return number if 0 <= number <= 9 else None
     return None
@@ -116,8 +124,10 @@ class Choices:
         if self.digits:
             self.keys = [str(d) for d in digits]
         else:
-            self.keys = [LETTERS[i] if i < len(LETTERS) else None
-                         for i in range(len(self.classes))]
+            self.keys = [
+                LETTERS[i] if i < len(LETTERS) else None
+                for i in range(len(self.classes))
+            ]
 
     def _names(self, class_names):
         if class_names is None:
@@ -183,13 +193,13 @@ class Choices:
         exact = [i for i, n in enumerate(self.names) if n.casefold() == folded]
         if len(exact) == 1:
             return "class", exact[0]
-        unknown = (f"{text!r} is not one of the classes "
-                   f"({', '.join(self.names)})")
+        unknown = f"{text!r} is not one of the classes ({', '.join(self.names)})"
         if _is_number(text):
             # a number is a class only when it is one exactly: 4 never means 42
             return "error", unknown
-        starts = [i for i, n in enumerate(self.names)
-                  if n.casefold().startswith(folded)]
+        starts = [
+            i for i, n in enumerate(self.names) if n.casefold().startswith(folded)
+        ]
         if len(starts) == 1:
             return "class", starts[0]
         if starts:
@@ -205,7 +215,11 @@ class Choices:
     def listing(self):
         """The classes on one line, each with its code where a name hides it."""
         if self.digits:
-            return "  ".join(key if name == key else f"{key} {name}"
-                             for key, name in zip(self.keys, self.names))
-        return "  ".join(name if code == name else f"{name} ({code})"
-                         for code, name in zip(self.codes, self.names))
+            return "  ".join(
+                key if name == key else f"{key} {name}"
+                for key, name in zip(self.keys, self.names)
+            )
+        return "  ".join(
+            name if code == name else f"{name} ({code})"
+            for code, name in zip(self.codes, self.names)
+        )

@@ -18,7 +18,8 @@ _INSTRUCTIONS = (
     "<p>A model trained by sklearn-cincer doubts the label of the example on the "
     "left. The examples beside it are training examples that support its doubt "
     "(counter-examples). Pick the right label of each example; a counter-example "
-    "left blank keeps its label. Skip a task you cannot decide.</p>")
+    "left blank keeps its label. Skip a task you cannot decide.</p>"
+)
 
 
 class LabelStudioOracle:
@@ -107,16 +108,39 @@ class LabelStudioOracle:
     LabelStudioOracle(url='http://127.0.0.1:8080', project=None)
     """
 
-    def __init__(self, url, api_key=None, *, project=None,
-                 project_title="sklearn-cincer label check", class_names=None,
-                 annotations_per_question=1, poll_interval=2.0, timeout=None,
-                 display="auto", render=None, texts=None, image_shape=None,
-                 feature_names=None, n_highlight=3, max_features=20,
-                 example_name=None, request_timeout=30.0, verbose=1):
+    def __init__(
+        self,
+        url,
+        api_key=None,
+        *,
+        project=None,
+        project_title="sklearn-cincer label check",
+        class_names=None,
+        annotations_per_question=1,
+        poll_interval=2.0,
+        timeout=None,
+        display="auto",
+        render=None,
+        texts=None,
+        image_shape=None,
+        feature_names=None,
+        n_highlight=3,
+        max_features=20,
+        example_name=None,
+        request_timeout=30.0,
+        verbose=1,
+    ):
         api_key = os.environ.get(API_KEY_VARIABLE) if api_key is None else api_key
-        _check_arguments(url, api_key, project, project_title,
-                         annotations_per_question, poll_interval, timeout,
-                         request_timeout)
+        _check_arguments(
+            url,
+            api_key,
+            project,
+            project_title,
+            annotations_per_question,
+            poll_interval,
+            timeout,
+            request_timeout,
+        )
         self._class_names = check_class_names(class_names)
         self.url = url
         self.project = project
@@ -127,9 +151,15 @@ class LabelStudioOracle:
         self.timeout = timeout
         self.verbose = verbose
         self._renderer = Renderer(
-            display=display, render=render, texts=texts, image_shape=image_shape,
-            feature_names=feature_names, n_highlight=n_highlight,
-            max_features=max_features, example_name=example_name)
+            display=display,
+            render=render,
+            texts=texts,
+            image_shape=image_shape,
+            feature_names=feature_names,
+            n_highlight=n_highlight,
+            max_features=max_features,
+            example_name=example_name,
+        )
         self._client = LabelStudioClient(url, api_key, timeout=request_timeout)
         self.project_id_ = None
         self._config = None  # (names, n_counter) of the project's interface
@@ -153,8 +183,9 @@ class LabelStudioOracle:
         timeout = state.pop("_request_timeout", None) or 30.0
         self.__dict__.update(state)
         key = os.environ.get(API_KEY_VARIABLE)
-        self._client = (LabelStudioClient(self.url, key, timeout=timeout)
-                        if key else None)
+        self._client = (
+            LabelStudioClient(self.url, key, timeout=timeout) if key else None
+        )
 
     @property
     def _server(self):
@@ -162,7 +193,8 @@ class LabelStudioOracle:
             raise OracleError(
                 "This LabelStudioOracle was unpickled without its API key (a "
                 f"pickle never holds it): set {API_KEY_VARIABLE} before "
-                "unpickling it.")
+                "unpickling it."
+            )
         return self._client
 
     # ----------------------------------------------------------- questions
@@ -170,13 +202,16 @@ class LabelStudioOracle:
     def __call__(self, query):
         choices = self._choices(query)
         task_id = self.push([query])[0]
-        self._say(f"Waiting for {self.annotations_per_question} annotation(s) of "
-                  f"task {task_id} (example {int(query.example_id)}).")
+        self._say(
+            f"Waiting for {self.annotations_per_question} annotation(s) of "
+            f"task {task_id} (example {int(query.example_id)})."
+        )
         annotations = self._wait(task_id, query)
         answer, votes = self._decide(query, choices, annotations)
         self.answers_.append((query, answer))
-        self.votes_.append({"task": task_id, "example_id": int(query.example_id),
-                            **votes})
+        self.votes_.append(
+            {"task": task_id, "example_id": int(query.example_id), **votes}
+        )
         return answer
 
     def push(self, queries):
@@ -204,15 +239,24 @@ class LabelStudioOracle:
         self._ensure_project(queries)
         tasks = self._known_tasks()
         keys = [task_key(query) for query in queries]
-        new = [(key, query, view) for key, query, view in zip(keys, queries, views)
-               if key not in tasks]
+        new = [
+            (key, query, view)
+            for key, query, view in zip(keys, queries, views)
+            if key not in tasks
+        ]
         names, n_counter = self._config
         for key, query, view in dict((item[0], item) for item in new).values():
-            data = task_data(query, view, self._choices(query),
-                             self._renderer.naming, n_counter,
-                             asked=len(self.answers_) + 1)
+            data = task_data(
+                query,
+                view,
+                self._choices(query),
+                self._renderer.naming,
+                n_counter,
+                asked=len(self.answers_) + 1,
+            )
             created = self._server.request(
-                "POST", "/api/tasks", {"project": self.project_id_, "data": data})
+                "POST", "/api/tasks", {"project": self.project_id_, "data": data}
+            )
             tasks[key] = int(created["id"])
         return [tasks[key] for key in keys]
 
@@ -221,13 +265,13 @@ class LabelStudioOracle:
         if len(set(choices.names)) != len(choices.names):
             raise ValueError(
                 f"The classes {choices.classes} read the same as text "
-                f"({choices.names}); give class_names that tell them apart.")
+                f"({choices.names}); give class_names that tell them apart."
+            )
         return choices
 
     def _views(self, query):
         if self._renderer.kind == "text":
-            ids = [query.example_id] + [ce.example_id
-                                        for ce in query.counter_examples]
+            ids = [query.example_id] + [ce.example_id for ce in query.counter_examples]
             return [self._renderer.text_of(i) for i in ids]
         example, counters = self._renderer.html_views(query)
         return [example, *counters]
@@ -251,22 +295,35 @@ class LabelStudioOracle:
         else:
             have = {}
         wanted = label_config(names, n_counter, self._renderer.kind)
-        settings = {"label_config": wanted,
-                    "maximum_annotations": self.annotations_per_question}
+        settings = {
+            "label_config": wanted,
+            "maximum_annotations": self.annotations_per_question,
+        }
         if self.project_id_ is None:
-            body = self._server.request("POST", "/api/projects", {
-                "title": self.project_title, "expert_instruction": _INSTRUCTIONS,
-                "show_instruction": True, "show_skip_button": True,
-                "sampling": "Sequential sampling", **settings})
+            body = self._server.request(
+                "POST",
+                "/api/projects",
+                {
+                    "title": self.project_title,
+                    "expert_instruction": _INSTRUCTIONS,
+                    "show_instruction": True,
+                    "show_skip_button": True,
+                    "sampling": "Sequential sampling",
+                    **settings,
+                },
+            )
             self.project_id_ = int(body["id"])
-            self._say(f"Created the Label Studio project {self.project_id_} "
-                      f"{inert(self.project_title, keep='')!r}.")
+            self._say(
+                f"Created the Label Studio project {self.project_id_} "
+                f"{inert(self.project_title, keep='')!r}."
+            )
         elif any(have.get(name) != value for name, value in settings.items()):
-            self._server.request("PATCH", f"/api/projects/{self.project_id_}",
-                                 settings)
+            self._server.request("PATCH", f"/api/projects/{self.project_id_}", settings)
         if self._config is None:
-            self._say("The questions go to "
-                      f"{self.url.rstrip('/')}/projects/{self.project_id_}/")
+            self._say(
+                "The questions go to "
+                f"{self.url.rstrip('/')}/projects/{self.project_id_}/"
+            )
         self._config = (names, n_counter)
 
     def _say(self, text):
@@ -282,10 +339,14 @@ class LabelStudioOracle:
                 raise OracleError(
                     f"Label Studio at {self.url} has no project {self.project}: "
                     "give the id of an existing project, or none to create "
-                    "one.") from None
+                    "one."
+                ) from None
             return int(body["id"]), body
-        found = [p for p in self._server.pages("/api/projects")
-                 if p.get("title") == self.project_title]
+        found = [
+            p
+            for p in self._server.pages("/api/projects")
+            if p.get("title") == self.project_title
+        ]
         if not found:
             return None, {}
         first = min(found, key=lambda p: p["id"])
@@ -296,7 +357,8 @@ class LabelStudioOracle:
         if self._tasks is None:
             self._tasks = {}
             for task in self._server.pages(
-                    "/api/tasks", {"project": self.project_id_}, key="tasks"):
+                "/api/tasks", {"project": self.project_id_}, key="tasks"
+            ):
                 key = (task.get("data") or {}).get("cincer_key")
                 if isinstance(key, str):
                     self._tasks.setdefault(key, int(task["id"]))
@@ -316,22 +378,29 @@ class LabelStudioOracle:
                     raise OracleError(
                         f"The Label Studio task {task_id} about example "
                         f"{query.example_id} was deleted before it was answered; "
-                        "run again to create it anew.") from None
-                done = [a for a in task.get("annotations") or []
-                        if a.get("result") or a.get("was_cancelled")]
+                        "run again to create it anew."
+                    ) from None
+                done = [
+                    a
+                    for a in task.get("annotations") or []
+                    if a.get("result") or a.get("was_cancelled")
+                ]
                 if len(done) >= self.annotations_per_question:
                     return done[: self.annotations_per_question]
                 if deadline is not None and time.monotonic() >= deadline:
                     raise OracleError(
                         f"No annotation of the Label Studio task {task_id} about "
                         f"example {query.example_id} within {self.timeout} s; the "
-                        "task stays there, and a later run picks up its answer.")
+                        "task stays there, and a later run picks up its answer."
+                    )
                 time.sleep(self.poll_interval)
         except KeyboardInterrupt:
             raise AnnotationStopped(
                 f"Stopped waiting for the Label Studio task {task_id} (question "
                 f"about example {query.example_id}); it stays there, and a later "
-                "run picks up its answer.", interrupted=True) from None
+                "run picks up its answer.",
+                interrupted=True,
+            ) from None
 
     def _decide(self, query, choices, annotations):
         """The majority answer of ``annotations``, and the votes behind it."""
@@ -342,10 +411,13 @@ class LabelStudioOracle:
         if not voted:
             who = ", ".join(b["user"] for b in ballots)
             labels = tuple(plain(ce.label) for ce in shown)
-            return Answer(label=plain(query.label),
-                          counter_label=labels[0] if labels else None,
-                          counter_labels=labels if len(labels) > 1 else None,
-                          annotator=who + " (skipped)", skipped=True), votes
+            return Answer(
+                label=plain(query.label),
+                counter_label=labels[0] if labels else None,
+                counter_labels=labels if len(labels) > 1 else None,
+                annotator=who + " (skipped)",
+                skipped=True,
+            ), votes
         who = ", ".join(b["user"] + " (skipped)" * b["skipped"] for b in ballots)
         current = [plain(query.label)] + [plain(ce.label) for ce in shown]
         relabel = query.strategy == "relabel"
@@ -357,10 +429,12 @@ class LabelStudioOracle:
             picks = [b["labels"][k] for b in voted]
             decided.append(_majority(picks, keep, k, votes, voted))
         labels = tuple(decided[1:])
-        answer = Answer(label=decided[0],
-                        counter_label=labels[0] if labels else None,
-                        counter_labels=labels if len(labels) > 1 else None,
-                        annotator=who + _disagreement_text(votes, choices, query))
+        answer = Answer(
+            label=decided[0],
+            counter_label=labels[0] if labels else None,
+            counter_labels=labels if len(labels) > 1 else None,
+            annotator=who + _disagreement_text(votes, choices, query),
+        )
         return answer, votes
 
 
@@ -384,12 +458,14 @@ def _ballot(annotation, choices, n_counter, query):
             raise OracleError(
                 f"{user} answered {picked[0]!r} about example {query.example_id}, "
                 f"which is not one of the classes ({', '.join(choices.names)}): "
-                "was the project's interface edited?")
+                "was the project's interface edited?"
+            )
         labels[k] = choices.classes[choices.names.index(picked[0])]
     if labels[0] is None:
         raise OracleError(
             f"{user}'s annotation about example {query.example_id} gives no "
-            "label for it: the project's interface must require one.")
+            "label for it: the project's interface must require one."
+        )
     return {"user": user, "skipped": False, "labels": labels}
 
 
@@ -399,7 +475,8 @@ def _majority(picks, keep, k, votes, voted):
     counts = Counter(picks).most_common()
     if len(counts) > 1:
         votes["disagreements"].append(
-            {"example": k, "labels": {b["user"]: p for b, p in zip(voted, picks)}})
+            {"example": k, "labels": {b["user"]: p for b, p in zip(voted, picks)}}
+        )
     top = [label for label, n in counts if n == counts[0][1]]
     if len(top) > 1:
         votes["ties"].append({"example": k, "labels": top, "kept": keep})
@@ -413,43 +490,72 @@ def _disagreement_text(votes, choices, query):
     ties = {t["example"]: t for t in votes["ties"]}
     for item in votes["disagreements"]:
         k = item["example"]
-        what = "the example" if k == 0 else (
-            f"counter-example {query.counter_examples[k - 1].example_id}")
-        said = ", ".join(f"{user} '{choices.name(label)}'"
-                         for user, label in item["labels"].items())
+        what = (
+            "the example"
+            if k == 0
+            else (f"counter-example {query.counter_examples[k - 1].example_id}")
+        )
+        said = ", ".join(
+            f"{user} '{choices.name(label)}'" for user, label in item["labels"].items()
+        )
         tie = f"; tie, kept '{choices.name(ties[k]['kept'])}'" if k in ties else ""
         parts.append(f"{what}: {said}{tie}")
     return f" (disagreed on {'; '.join(parts)})" if parts else ""
 
 
-def _check_arguments(url, api_key, project, project_title, per_question,
-                     poll_interval, timeout, request_timeout):
+def _check_arguments(
+    url,
+    api_key,
+    project,
+    project_title,
+    per_question,
+    poll_interval,
+    timeout,
+    request_timeout,
+):
     """One clear error for a bad argument, before anything is sent."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(
             f"url must be the http:// or https:// address of a Label Studio "
-            f"server, got {url!r}.")
+            f"server, got {url!r}."
+        )
     if not isinstance(api_key, str) or not api_key.strip():
         raise ValueError(
             "No Label Studio API key: pass api_key=..., or set the environment "
-            f"variable {API_KEY_VARIABLE} (the token under Account & Settings).")
-    if project is not None and (not isinstance(project, Integral)
-                                or isinstance(project, bool) or project < 1):
-        raise ValueError(f"project must be a project id (an int >= 1), got "
-                         f"{project!r}.")
+            f"variable {API_KEY_VARIABLE} (the token under Account & Settings)."
+        )
+    if project is not None and (
+        not isinstance(project, Integral) or isinstance(project, bool) or project < 1
+    ):
+        raise ValueError(
+            f"project must be a project id (an int >= 1), got {project!r}."
+        )
     if not isinstance(project_title, str) or len(project_title.strip()) < 3:
-        raise ValueError("project_title must be a str of at least 3 characters, "
-                         f"got {project_title!r}.")
-    if (not isinstance(per_question, Integral) or isinstance(per_question, bool)
-            or per_question < 1):
-        raise ValueError("annotations_per_question must be an int >= 1, got "
-                         f"{per_question!r}.")
-    for name, value, none_ok in (("poll_interval", poll_interval, False),
-                                 ("timeout", timeout, True),
-                                 ("request_timeout", request_timeout, False)):
+        raise ValueError(
+            "project_title must be a str of at least 3 characters, "
+            f"got {project_title!r}."
+        )
+    if (
+        not isinstance(per_question, Integral)
+        or isinstance(per_question, bool)
+        or per_question < 1
+    ):
+        raise ValueError(
+            f"annotations_per_question must be an int >= 1, got {per_question!r}."
+        )
+    for name, value, none_ok in (
+        ("poll_interval", poll_interval, False),
+        ("timeout", timeout, True),
+        ("request_timeout", request_timeout, False),
+    ):
         if value is None and none_ok:
             continue
-        if (not isinstance(value, Real) or isinstance(value, bool)
-                or not value > 0 or value != value):
-            raise ValueError(f"{name} must be a positive number of seconds, got "
-                             f"{value!r}.")
+        if (
+            not isinstance(value, Real)
+            or isinstance(value, bool)
+            or not value > 0
+            or value != value
+        ):
+            raise ValueError(
+                f"{name} must be a positive number of seconds, got {value!r}."
+            )

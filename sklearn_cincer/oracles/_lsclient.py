@@ -54,23 +54,22 @@ class LabelStudioClient:
         if key.count(".") != 2:  # a legacy token
             return f"Token {key}"
         if self._access is None:  # a personal access token: a JWT refresh token
-            body = self._send("POST", "/api/token/refresh", {"refresh": key},
-                              auth=None)
+            body = self._send("POST", "/api/token/refresh", {"refresh": key}, auth=None)
             self._access = body.get("access")
         return f"Bearer {self._access}"
 
     def request(self, method, path, body=None, params=None):
         """The decoded JSON of ``method path``; raises OracleError (NotFound)."""
         try:
-            return self._send(method, path, body, params=params,
-                              auth=self._authorization())
+            return self._send(
+                method, path, body, params=params, auth=self._authorization()
+            )
         except _Refused:
             if self._access is None:
                 raise
         # a personal access token's short-lived access token expired: once more
         self._access = None
-        return self._send(method, path, body, params=params,
-                          auth=self._authorization())
+        return self._send(method, path, body, params=params, auth=self._authorization())
 
     def _send(self, method, path, body, params=None, auth=None):
         url = self.url + path
@@ -102,7 +101,8 @@ class LabelStudioClient:
         except ValueError:
             raise OracleError(
                 f"{self.url}{path} did not answer JSON: is {self.url} a Label "
-                "Studio server?") from None
+                "Studio server?"
+            ) from None
 
     def _http_error(self, exc, method, path):
         try:
@@ -115,11 +115,13 @@ class LabelStudioClient:
                 f"Label Studio at {self.url} refused the API key (HTTP {exc.code} "
                 f"on {where}): give the access token of a Label Studio account "
                 "(Account & Settings, or LABEL_STUDIO_API_KEY), with legacy "
-                "tokens enabled for a legacy one.")
+                "tokens enabled for a legacy one."
+            )
         if exc.code == 404:
             return NotFound(f"Label Studio has no {path} (HTTP 404 on {where}).")
         return OracleError(
-            f"Label Studio answered HTTP {exc.code} on {where}: {text.strip()}")
+            f"Label Studio answered HTTP {exc.code} on {where}: {text.strip()}"
+        )
 
     def pages(self, path, params=None, key="results"):
         """Every item of a paginated listing, page after page."""
@@ -132,11 +134,15 @@ class LabelStudioClient:
                 body = self.request("GET", path, params=params)
             except NotFound:  # past the last page
                 return
-            items = body.get(key, body.get("tasks", [])) if isinstance(body, dict) \
-                else body
+            items = (
+                body.get(key, body.get("tasks", [])) if isinstance(body, dict) else body
+            )
             yield from items
-            if not isinstance(body, dict) or not items or (
-                    key == "results" and not body.get("next")):
+            if (
+                not isinstance(body, dict)
+                or not items
+                or (key == "results" and not body.get("next"))
+            ):
                 return
             total = body.get("total")
             if total is not None and page * params["page_size"] >= total:

@@ -59,11 +59,14 @@ def label_config(names, n_counter, kind):
             f'<{tag} name="{view_name(k)}" value="${view_name(k)}"{extra}/>'
             f'<Choices name="{control_name(k)}" toName="{view_name(k)}" '
             f'choice="single-radio" showInline="true"{required}>{choices}'
-            "</Choices></View>")
-    return ("<View><Style>" + escape(_STYLE) + "</Style>"
-            '<Header value="$why" size="5"/>'
-            '<Text name="progress" value="$progress"/>'
-            '<View className="cincer-row">' + "".join(columns) + "</View></View>")
+            "</Choices></View>"
+        )
+    return (
+        "<View><Style>" + escape(_STYLE) + "</Style>"
+        '<Header value="$why" size="5"/>'
+        '<Text name="progress" value="$progress"/>'
+        '<View className="cincer-row">' + "".join(columns) + "</View></View>"
+    )
 
 
 def task_key(query):
@@ -87,19 +90,20 @@ def task_data(query, views, choices, naming, n_counter, asked):
     shown = query.counter_examples
     data = {
         "example_id": int(query.example_id),
-        "counter_example_id": (None if query.counter_example_id is None
-                               else int(query.counter_example_id)),
+        "counter_example_id": (
+            None if query.counter_example_id is None else int(query.counter_example_id)
+        ),
         "counter_example_ids": [int(ce.example_id) for ce in shown],
         "cincer_key": task_key(query),
         "strategy": query.strategy,
-        "why": why_sentence(query, name=choices.name, naming=naming)
-        + _asking(query),
+        "why": why_sentence(query, name=choices.name, naming=naming) + _asking(query),
         "progress": progress_text(query, asked),
         "example": views[0],
         "example_title": (
             f"Suspicious {naming.noun(query.example_id)}: labeled "
             f"'{choices.name(query.label)}', the model says "
-            f"'{choices.name(query.prediction)}' ({float(query.margin):.2f})"),
+            f"'{choices.name(query.prediction)}' ({float(query.margin):.2f})"
+        ),
     }
     for k in range(1, n_counter + 1):
         name = view_name(k)
@@ -108,7 +112,8 @@ def task_data(query, views, choices, naming, n_counter, asked):
             data[name] = views[k]
             data[name + "_title"] = (
                 f"{counter_title(query, k - 1).capitalize()}: "
-                f"{naming.noun(ce.example_id)}, labeled '{choices.name(ce.label)}'")
+                f"{naming.noun(ce.example_id)}, labeled '{choices.name(ce.label)}'"
+            )
         else:
             data[name], data[name + "_title"] = "", ""
     return data
@@ -118,8 +123,11 @@ def _asking(query):
     """What to pick, in words: the control of a counter-example is not read
     unless the strategy relabels it."""
     if query.strategy == "relabel" and query.has_counter_example:
-        return (" Pick the right label of each example; a counter-example "
-                "left blank keeps its label.")
-    return (" Pick the right label of the suspicious example (left); the "
-            "counter-examples' labels are not changed by this question.")
-
+        return (
+            " Pick the right label of each example; a counter-example "
+            "left blank keeps its label."
+        )
+    return (
+        " Pick the right label of the suspicious example (left); the "
+        "counter-examples' labels are not changed by this question."
+    )

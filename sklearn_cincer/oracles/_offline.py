@@ -19,15 +19,23 @@ from ._base import Answer, OracleError, plain
 
 # The columns of a batch file: the question, then what the team fills in.
 QUESTION_COLUMNS = (
-    "question", "round", "example_id", "row", "label", "prediction", "margin",
-    "counter_example_id", "counter_row", "counter_label", "score",
+    "question",
+    "round",
+    "example_id",
+    "row",
+    "label",
+    "prediction",
+    "margin",
+    "counter_example_id",
+    "counter_row",
+    "counter_label",
+    "score",
 )
 ANSWER_COLUMNS = ("answer", "counter_answer", "annotator")
 # With several counter-examples per question, the k-th (k >= 2) has these,
 # suffixed "_k": its question columns after "score", its answer after
 # "counter_answer". The first keeps the columns above.
-MORE_QUESTION_COLUMNS = ("counter_example_id", "counter_row", "counter_label",
-                         "score")
+MORE_QUESTION_COLUMNS = ("counter_example_id", "counter_row", "counter_label", "score")
 MORE_ANSWER_COLUMNS = ("counter_answer",)
 
 
@@ -39,12 +47,18 @@ def _fields(question):
     """
     if hasattr(question, "label_before"):  # a QueryRecord
         label, counter_label = question.label_before, question.counter_label_before
-        shown = list(zip(question.counter_example_ids,
-                         question.counter_labels_before, question.scores))
+        shown = list(
+            zip(
+                question.counter_example_ids,
+                question.counter_labels_before,
+                question.scores,
+            )
+        )
     else:
         label, counter_label = question.label, question.counter_label
-        shown = [(ce.example_id, ce.label, ce.score)
-                 for ce in question.counter_examples]
+        shown = [
+            (ce.example_id, ce.label, ce.score) for ce in question.counter_examples
+        ]
     return {
         "round": int(question.round),
         "example_id": int(question.example_id),
@@ -52,13 +66,16 @@ def _fields(question):
         "prediction": plain(question.prediction),
         "margin": float(question.margin),
         "counter_example_id": (
-            None if question.counter_example_id is None
+            None
+            if question.counter_example_id is None
             else int(question.counter_example_id)
         ),
         "counter_label": plain(counter_label),
         "score": None if question.score is None else float(question.score),
-        "more": [(int(i), plain(lab), None if sc is None else float(sc))
-                 for i, lab, sc in shown[1:]],
+        "more": [
+            (int(i), plain(lab), None if sc is None else float(sc))
+            for i, lab, sc in shown[1:]
+        ],
     }
 
 
@@ -79,10 +96,12 @@ def _key(example_id, counter_example_id, label, counter_label, more=()):
     is text) finds the questions again. ``more``: ``(id, label)`` of the
     counter-examples after the first.
     """
-    return (int(example_id),
-            None if counter_example_id in (None, "") else int(counter_example_id),
-            _text(label), _text(counter_label)) + tuple(
-                (int(i), _text(lab)) for i, lab in more)
+    return (
+        int(example_id),
+        None if counter_example_id in (None, "") else int(counter_example_id),
+        _text(label),
+        _text(counter_label),
+    ) + tuple((int(i), _text(lab)) for i, lab in more)
 
 
 def export_questions(questions, path, *, rows=None):
@@ -139,8 +158,11 @@ def export_questions(questions, path, *, rows=None):
     fields = [_fields(question) for question in questions]
     n_more = max([len(f["more"]) for f in fields], default=0)
     question_columns = QUESTION_COLUMNS + _more_columns(MORE_QUESTION_COLUMNS, n_more)
-    answer_columns = (ANSWER_COLUMNS[:2] + _more_columns(MORE_ANSWER_COLUMNS, n_more)
-                      + ANSWER_COLUMNS[2:])
+    answer_columns = (
+        ANSWER_COLUMNS[:2]
+        + _more_columns(MORE_ANSWER_COLUMNS, n_more)
+        + ANSWER_COLUMNS[2:]
+    )
     records = []
     for number, field in enumerate(fields, start=1):
         record = {"question": number, **field}
@@ -148,9 +170,14 @@ def export_questions(questions, path, *, rows=None):
         counter = field["counter_example_id"]
         record["counter_row"] = None if counter is None else _row_name(rows, counter)
         for k, (ce_id, label, score) in enumerate(field["more"], start=2):
-            record.update({f"counter_example_id_{k}": ce_id,
-                           f"counter_row_{k}": _row_name(rows, ce_id),
-                           f"counter_label_{k}": label, f"score_{k}": score})
+            record.update(
+                {
+                    f"counter_example_id_{k}": ce_id,
+                    f"counter_row_{k}": _row_name(rows, ce_id),
+                    f"counter_label_{k}": label,
+                    f"score_{k}": score,
+                }
+            )
         record = {key: record.get(key) for key in question_columns}
         record.update({key: None for key in answer_columns})
         records.append(record)
@@ -160,7 +187,8 @@ def export_questions(questions, path, *, rows=None):
     else:
         with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(
-                handle, fieldnames=question_columns + answer_columns)
+                handle, fieldnames=question_columns + answer_columns
+            )
             writer.writeheader()
             for record in records:
                 writer.writerow({k: _text(v) for k, v in record.items()})
@@ -221,9 +249,16 @@ def read_answers(path):
                 "'answer' column filled in."
             )
         more = _more_of(row)
-        row = {key: _blank_to_none(row.get(key)) for key in
-               ("example_id", "counter_example_id", "label", "counter_label",
-                *ANSWER_COLUMNS)}
+        row = {
+            key: _blank_to_none(row.get(key))
+            for key in (
+                "example_id",
+                "counter_example_id",
+                "label",
+                "counter_label",
+                *ANSWER_COLUMNS,
+            )
+        }
         if row["answer"] is None:
             continue
         ids = [row["counter_example_id"]] + [ce_id for ce_id, _, _ in more]
@@ -249,8 +284,12 @@ def _more_of(row):
     """``(id, label, answer)`` of the counter-examples after the first."""
     more, k = [], 2
     while _blank_to_none(row.get(f"counter_example_id_{k}")) is not None:
-        more.append(tuple(_blank_to_none(row.get(f"{c}_{k}")) for c in (
-            "counter_example_id", "counter_label", "counter_answer")))
+        more.append(
+            tuple(
+                _blank_to_none(row.get(f"{c}_{k}"))
+                for c in ("counter_example_id", "counter_label", "counter_answer")
+            )
+        )
         k += 1
     return more
 
@@ -348,10 +387,19 @@ class OfflineAnswers:
         self.annotator = annotator
         self._table = {}
         for row in self._rows(answers):
-            more = list(zip(row.get("counter_example_ids", [])[1:],
-                            row.get("counter_labels", [])[1:]))
-            key = _key(row["example_id"], row.get("counter_example_id"),
-                       row.get("label"), row.get("counter_label"), more)
+            more = list(
+                zip(
+                    row.get("counter_example_ids", [])[1:],
+                    row.get("counter_labels", [])[1:],
+                )
+            )
+            key = _key(
+                row["example_id"],
+                row.get("counter_example_id"),
+                row.get("label"),
+                row.get("counter_label"),
+                more,
+            )
             self._table[key] = row
         self._used = set()
         self.unanswered_ = []
@@ -363,8 +411,7 @@ class OfflineAnswers:
             return read_answers(answers)
         rows = []
         for item in answers:
-            rows.extend(read_answers(item) if isinstance(item, (str, Path))
-                        else [item])
+            rows.extend(read_answers(item) if isinstance(item, (str, Path)) else [item])
         return rows
 
     @property
@@ -372,29 +419,39 @@ class OfflineAnswers:
         return len(self._table) - len(self._used)
 
     def __call__(self, query):
-        key = _key(query.example_id, query.counter_example_id, query.label,
-                   query.counter_label,
-                   [(ce.example_id, ce.label) for ce in query.counter_examples[1:]])
+        key = _key(
+            query.example_id,
+            query.counter_example_id,
+            query.label,
+            query.counter_label,
+            [(ce.example_id, ce.label) for ce in query.counter_examples[1:]],
+        )
         row = self._table.get(key)
         if row is None:
             if self.fallback is not None:
                 return self.fallback(query)
             self.unanswered_.append(query)
-            return Answer(label=query.label, counter_label=query.counter_label,
-                          skipped=True)
+            return Answer(
+                label=query.label, counter_label=query.counter_label, skipped=True
+            )
         self._used.add(key)
         self.n_answered_ += 1
         label = _as_class(row["answer"], query.classes, "label", query)
         given = row.get("counter_answers") or [row.get("counter_answer")]
         decided = [
-            None if value is None else _as_class(
-                value, query.classes, "counter-example label", query)
-            for value in given[:len(query.counter_examples)]]
+            None
+            if value is None
+            else _as_class(value, query.classes, "counter-example label", query)
+            for value in given[: len(query.counter_examples)]
+        ]
         counter_label = decided[0] if decided else None
         counter_labels = tuple(decided) if len(decided) > 1 else None
-        return Answer(label=label, counter_label=counter_label,
-                      counter_labels=counter_labels,
-                      annotator=row.get("annotator") or self.annotator)
+        return Answer(
+            label=label,
+            counter_label=counter_label,
+            counter_labels=counter_labels,
+            annotator=row.get("annotator") or self.annotator,
+        )
 
     # A session wrapping this oracle registers listeners on it; they belong to
     # the person behind ``fallback`` (revisions, answers to save at once).

@@ -28,8 +28,9 @@ def inert(text, keep="\n\t"):
     breaks and tabs) written as escapes (``\\x1b``), so that what the data
     holds cannot move the cursor, clear the screen or retitle the person's
     terminal; ``keep=""`` escapes line breaks too, for one-line messages."""
-    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1]
-                   for c in str(text))
+    return "".join(
+        c if c.isprintable() or c in keep else repr(c)[1:-1] for c in str(text)
+    )
 
 
 #: What a person sees for a value that is not there (NaN, None, pandas' NA).
@@ -131,22 +132,28 @@ def why_sentence(query, name=label_text, naming=None):
     naming = Naming() if naming is None else naming
     label, pred = name(query.label), name(query.prediction)
     example = naming.noun(query.example_id)
-    doubt = (f"The model thinks {example} is '{pred}', but it is labeled "
-             f"'{label}'.")
+    doubt = f"The model thinks {example} is '{pred}', but it is labeled '{label}'."
     shown = query.counter_examples
     if not shown:
-        return (doubt + " No counter-example is shown, so only this label is in "
-                "question." + _note(query))
+        return (
+            doubt + " No counter-example is shown, so only this label is in "
+            "question." + _note(query)
+        )
     if len(shown) == 1:
         ce = shown[0]
-        sentence = (f"{doubt} {_capital(naming.noun(ce.example_id))}, "
-                    f"{_labeled(ce, query, name)}, is a training example that "
-                    "supports the model's doubt")
+        sentence = (
+            f"{doubt} {_capital(naming.noun(ce.example_id))}, "
+            f"{_labeled(ce, query, name)}, is a training example that "
+            "supports the model's doubt"
+        )
     else:
-        listing = ", ".join(f"{naming.short(ce.example_id)} ('{name(ce.label)}')"
-                            for ce in shown)
-        sentence = (f"{doubt} Examples {listing}, best first, are {len(shown)} "
-                    "training examples that support the model's doubt")
+        listing = ", ".join(
+            f"{naming.short(ce.example_id)} ('{name(ce.label)}')" for ce in shown
+        )
+        sentence = (
+            f"{doubt} Examples {listing}, best first, are {len(shown)} "
+            "training examples that support the model's doubt"
+        )
     return sentence + _asked(query, naming) + _note(query)
 
 
@@ -166,10 +173,15 @@ def _asked(query, naming):
     if query.strategy == "relabel":
         return ": check both labels." if n == 1 else ": check every label."
     # "drop": only the example's label is asked; the answer decides the rest
-    them = (f"{naming.short(query.counter_examples[0].example_id)} leaves"
-            if n == 1 else f"those {n} examples leave")
-    return (f". Check the label of {naming.short(query.example_id)}: if you "
-            f"keep it, {them} the training set.")
+    them = (
+        f"{naming.short(query.counter_examples[0].example_id)} leaves"
+        if n == 1
+        else f"those {n} examples leave"
+    )
+    return (
+        f". Check the label of {naming.short(query.example_id)}: if you "
+        f"keep it, {them} the training set."
+    )
 
 
 def _note(query):
@@ -216,12 +228,17 @@ def spread_note(query, n_hot):
     """How the highlighted features were chosen, for a person."""
     if not n_hot:
         return ""
-    what = (f"the {n_hot} features that differ most" if n_hot > 1
-            else "the feature that differs most")
+    what = (
+        f"the {n_hot} features that differ most"
+        if n_hot > 1
+        else "the feature that differs most"
+    )
     if query.feature_scale is None:
         return f"Highlighted: {what} (raw differences)."
-    return (f"Highlighted: {what}, counted in standard deviations (SD) of each "
-            "feature over the training data, not in its own units.")
+    return (
+        f"Highlighted: {what}, counted in standard deviations (SD) of each "
+        "feature over the training data, not in its own units."
+    )
 
 
 class Renderer:
@@ -255,9 +272,17 @@ class Renderer:
         :class:`Naming`).
     """
 
-    def __init__(self, display="auto", render=None, texts=None, image_shape=None,
-                 feature_names=None, n_highlight=3, max_features=20,
-                 example_name=None):
+    def __init__(
+        self,
+        display="auto",
+        render=None,
+        texts=None,
+        image_shape=None,
+        feature_names=None,
+        n_highlight=3,
+        max_features=20,
+        example_name=None,
+    ):
         if display not in _DISPLAYS:
             raise ValueError(
                 f"display must be one of {list(_DISPLAYS)}, got {display!r}."
@@ -276,15 +301,19 @@ class Renderer:
             raise ValueError("display='image' needs image_shape=(height, width).")
         if image_shape is not None:
             image_shape = tuple(int(s) for s in image_shape)
-            if len(image_shape) not in (2, 3) or min(image_shape) < 1 or (
-                len(image_shape) == 3 and image_shape[2] not in (1, 3, 4)
+            if (
+                len(image_shape) not in (2, 3)
+                or min(image_shape) < 1
+                or (len(image_shape) == 3 and image_shape[2] not in (1, 3, 4))
             ):
                 raise ValueError(
                     "image_shape must be (height, width) or (height, width, c) "
                     f"with c in 1, 3, 4; got {image_shape}."
                 )
-        for name, value in (("n_highlight", n_highlight),
-                            ("max_features", max_features)):
+        for name, value in (
+            ("n_highlight", n_highlight),
+            ("max_features", max_features),
+        ):
             if not isinstance(value, Integral) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}.")
         self.display = display
@@ -333,9 +362,7 @@ class Renderer:
             return [f"x[{j}]" for j in range(n_features)]
         names = [str(n) for n in names]
         if len(names) != n_features:
-            raise ValueError(
-                f"{len(names)} feature names for {n_features} features."
-            )
+            raise ValueError(f"{len(names)} feature names for {n_features} features.")
         return names
 
     def feature_order(self, query):
@@ -356,8 +383,10 @@ class Renderer:
         if not query.has_counter_example:
             order = np.arange(n)[: self.max_features]
             return [int(j) for j in order], set(), []
-        diffs = [_differences(x, np.asarray(ce.x).ravel(), query.feature_scale)
-                 for ce in query.counter_examples]
+        diffs = [
+            _differences(x, np.asarray(ce.x).ravel(), query.feature_scale)
+            for ce in query.counter_examples
+        ]
         order, hot = self._ranked(np.fmax.reduce(diffs))  # fmax: NaN only if all
         return order, hot, diffs
 
@@ -380,18 +409,33 @@ class Renderer:
         """
         kind = self.kind
         ids = [(query.example_id, query.x)] + [
-            (ce.example_id, ce.x) for ce in query.counter_examples]
+            (ce.example_id, ce.x) for ce in query.counter_examples
+        ]
         if kind == "tabular":
             order, hot, diffs = self.feature_order(query)
             names = self.names(query, np.asarray(query.x).size)
-            out = [self._html_table(np.asarray(query.x).ravel(), names, order, hot,
-                                    head=query.has_counter_example)]
+            out = [
+                self._html_table(
+                    np.asarray(query.x).ravel(),
+                    names,
+                    order,
+                    hot,
+                    head=query.has_counter_example,
+                )
+            ]
             for ce, diff in zip(query.counter_examples, diffs):
                 own = self._ranked(diff)[1] if len(diffs) > 1 else hot
-                out.append(self._html_table(
-                    np.asarray(ce.x).ravel(), names, order, own,
-                    diff=diff, note=spread_note(query, len(own)),
-                    unit=query.feature_scale is not None))
+                out.append(
+                    self._html_table(
+                        np.asarray(ce.x).ravel(),
+                        names,
+                        order,
+                        own,
+                        diff=diff,
+                        note=spread_note(query, len(own)),
+                        unit=query.feature_scale is not None,
+                    )
+                )
         elif kind == "text":
             out = [_html_text(self.text_of(i)) for i, _ in ids]
         elif kind == "image":
@@ -408,8 +452,9 @@ class Renderer:
                 out.append(rendered)
         return out[0], tuple(out[1:])
 
-    def _html_table(self, x, names, order, hot, diff=None, note="", unit=True,
-                    head=True):
+    def _html_table(
+        self, x, names, order, hot, diff=None, note="", unit=True, head=True
+    ):
         """A table of features; the counter-example's says how far apart.
 
         Both tables of a pair have a head row, so that their rows line up.
@@ -431,12 +476,18 @@ class Renderer:
             )
         more = ""
         if len(order) < x.shape[0]:
-            more = (f'<p class="more">{len(order)} of {x.shape[0]} features '
-                    "shown, those that differ most first.</p>")
+            more = (
+                f'<p class="more">{len(order)} of {x.shape[0]} features '
+                "shown, those that differ most first.</p>"
+            )
         if note:
             more += f'<p class="more">{html.escape(note)}</p>'
-        return ('<table class="features"><tbody>' + "".join(rows)
-                + "</tbody></table>" + more)
+        return (
+            '<table class="features"><tbody>'
+            + "".join(rows)
+            + "</tbody></table>"
+            + more
+        )
 
     def _html_image(self, x, example_id):
         x = np.asarray(x, dtype=float)
@@ -452,9 +503,11 @@ class Renderer:
         data = base64.b64encode(png_bytes(pixels)).decode("ascii")
         h, w = self.image_shape[:2]
         scale = max(1, 224 // max(h, w))
-        return (f'<img class="image" alt="example {int(example_id)}" '
-                f'width="{w * scale}" height="{h * scale}" '
-                f'src="data:image/png;base64,{data}">')
+        return (
+            f'<img class="image" alt="example {int(example_id)}" '
+            f'width="{w * scale}" height="{h * scale}" '
+            f'src="data:image/png;base64,{data}">'
+        )
 
     # ----------------------------------------------------------------- text
 
@@ -472,7 +525,8 @@ class Renderer:
                 "render=... to describe an example in text."
             )
         ids = [(query.example_id, query.x)] + [
-            (ce.example_id, ce.x) for ce in query.counter_examples]
+            (ce.example_id, ce.x) for ce in query.counter_examples
+        ]
         if kind == "text":
             out = [_shorten(self.text_of(i), _TERMINAL_CHARS) for i, _ in ids]
         elif kind == "custom":
@@ -498,8 +552,11 @@ class Renderer:
             vals = [fmt(x[j])]
             for cx, diff in zip(counters, diffs):
                 vals += [fmt(cx[j]), _apart(diff[j])]
-            lines.append(mark + names[j][:30].ljust(name_w)
-                         + "".join(v[:11].rjust(12) for v in vals))
+            lines.append(
+                mark
+                + names[j][:30].ljust(name_w)
+                + "".join(v[:11].rjust(12) for v in vals)
+            )
         if hot:
             lines.append("  * " + spread_note(query, len(hot)))
         if len(order) < x.shape[0]:
@@ -528,9 +585,16 @@ def _differences(x, cx, scale):
     try:
         x, cx = x.astype(float), cx.astype(float)
     except (TypeError, ValueError):
-        return np.array([0.0 if is_missing(a) and is_missing(b) else
-                         np.nan if is_missing(a) or is_missing(b) else float(a != b)
-                         for a, b in zip(x, cx)])
+        return np.array(
+            [
+                0.0
+                if is_missing(a) and is_missing(b)
+                else np.nan
+                if is_missing(a) or is_missing(b)
+                else float(a != b)
+                for a, b in zip(x, cx)
+            ]
+        )
     # missing on both sides: no difference; on one: unknown (NaN)
     diff = np.where(np.isnan(x) & np.isnan(cx), 0.0, np.abs(x - cx))
     if scale is None:
@@ -543,8 +607,9 @@ def _differences(x, cx, scale):
         )
     with np.errstate(divide="ignore", invalid="ignore"):
         scaled = diff / scale
-    return np.where(diff == 0, 0.0, np.where(
-        np.isnan(diff) | (scale > 0), scaled, np.inf))
+    return np.where(
+        diff == 0, 0.0, np.where(np.isnan(diff) | (scale > 0), scaled, np.inf)
+    )
 
 
 #: Characters of a text shown at once: on the page (the rest one click away)
@@ -571,9 +636,15 @@ def _html_text(text, n=_PAGE_CHARS):
     cut = text.rfind(" ", n - 200, n)
     cut = n if cut < 0 else cut
     head, rest = text[:cut], text[cut:]
-    return ('<div class="text">' + html.escape(head)
-            + '<details class="more-text"><summary>' + html.escape(_more(len(rest)))
-            + " show all</summary>" + html.escape(rest) + "</details></div>")
+    return (
+        '<div class="text">'
+        + html.escape(head)
+        + '<details class="more-text"><summary>'
+        + html.escape(_more(len(rest)))
+        + " show all</summary>"
+        + html.escape(rest)
+        + "</details></div>"
+    )
 
 
 def _shorten(text, n):
@@ -597,9 +668,15 @@ def png_bytes(pixels):
 
     def chunk(kind, data):
         body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(
-            ">I", zlib.crc32(body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + body
+            + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        )
 
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )

@@ -32,8 +32,13 @@ SCHEMA_VERSION = 6
 # Columns of a question with several counter-examples (n_counter_examples >
 # 1): JSON lists, one entry per counter-example, in order. NULL for a
 # question with at most one, whose row is as it was before they existed.
-LIST_COLUMNS = ("counter_example_ids", "scores", "counter_labels_before",
-                "counter_labels_after", "counter_x_fingerprints")
+LIST_COLUMNS = (
+    "counter_example_ids",
+    "scores",
+    "counter_labels_before",
+    "counter_labels_after",
+    "counter_x_fingerprints",
+)
 
 # The tables of schema 3; later versions add to them (_UPGRADES).
 SCHEMA = """
@@ -78,9 +83,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_live_row_per_question
 
 # How many leading columns of each table the earlier versions had: their
 # columns are a prefix of SCHEMA's, since each upgrade appended its own.
-_EARLIER = {0: {"runs": 2, "questions": 20},
-            2: {"runs": 4, "questions": 22},
-            3: {"runs": 4, "questions": 27}}
+_EARLIER = {
+    0: {"runs": 2, "questions": 20},
+    2: {"runs": 4, "questions": 22},
+    3: {"runs": 4, "questions": 27},
+}
 
 # What schemas 0 and 2 lack, added in place when such a store is opened.
 _MIGRATION = (
@@ -91,21 +98,36 @@ _MIGRATION = (
 ) + tuple(("questions", column, "TEXT") for column in LIST_COLUMNS)
 
 # The answer's columns a checksum covers, after the question's key.
-ANSWER_FIELDS = ("label_after", "counter_label_after", "counter_labels_after",
-                 "skipped", "annotator")
+ANSWER_FIELDS = (
+    "label_after",
+    "counter_label_after",
+    "counter_labels_after",
+    "skipped",
+    "annotator",
+)
 
 
-def answer_checksum(qkey, label_after, counter_label_after, counter_labels_after,
-                    skipped, annotator):
+def answer_checksum(
+    qkey, label_after, counter_label_after, counter_labels_after, skipped, annotator
+):
     """SHA-256 of an answer's stored columns and its question's key.
 
     The labels are their stored JSON text, so that the checksum covers the
     bytes that are replayed; the key ties the answer to its question.
     """
-    text = json.dumps(["sklearn-cincer answer 1", qkey, label_after,
-                       counter_label_after, counter_labels_after,
-                       int(bool(skipped)), annotator],
-                      separators=(",", ":"), ensure_ascii=True)
+    text = json.dumps(
+        [
+            "sklearn-cincer answer 1",
+            qkey,
+            label_after,
+            counter_label_after,
+            counter_labels_after,
+            int(bool(skipped)),
+            annotator,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
@@ -140,7 +162,8 @@ def check_header(path):
     if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
         raise ValueError(
             f"{path} is not an SQLite database, so not an annotation store; it "
-            "was left as it was.")
+            "was left as it was."
+        )
     app = int.from_bytes(header[68:72], "big")
     if app == APPLICATION_ID:
         return True
@@ -150,7 +173,8 @@ def check_header(path):
             f"{path} is an SQLite database of another application (application "
             f"id {app:#x}{', WAL mode' if header[18] == 2 else ''}), not an "
             "annotation store; it was left as it was. Give the path of a store, "
-            "or a new file.")
+            "or a new file."
+        )
     journal = path + "-journal"
     if os.path.exists(journal) and os.path.getsize(journal) > 0:
         raise ValueError(
@@ -158,7 +182,8 @@ def check_header(path):
             "an annotation store: it cannot be checked without changing it, so it "
             "was left as it was. If it is a store of an earlier version of "
             "sklearn-cincer, open it once with that version to finish the "
-            "transaction.")
+            "transaction."
+        )
     return False
 
 
@@ -167,8 +192,10 @@ def _expected_columns():
     conn = sqlite3.connect(":memory:")
     try:
         conn.executescript(SCHEMA)
-        return {t: [tuple(r[1:]) for r in conn.execute(f"PRAGMA table_info({t})")]
-                for t in ("runs", "questions")}
+        return {
+            t: [tuple(r[1:]) for r in conn.execute(f"PRAGMA table_info({t})")]
+            for t in ("runs", "questions")
+        }
     finally:
         conn.close()
 
@@ -194,13 +221,17 @@ def identify(conn, path):
     """
     app = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    objects = {(r[0], r[1]) for r in conn.execute(
-        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
-        "ESCAPE '\\'")}
+    objects = {
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+            "ESCAPE '\\'"
+        )
+    }
     if app == APPLICATION_ID:
         if ("table", INFO_TABLE) in objects and conn.execute(
-                f"SELECT 1 FROM {INFO_TABLE} WHERE key = 'format' AND value = ?",
-                (FORMAT,)).fetchone():
+            f"SELECT 1 FROM {INFO_TABLE} WHERE key = 'format' AND value = ?", (FORMAT,)
+        ).fetchone():
             return "ours", version
     elif app == 0 and not objects:
         return "empty", version
@@ -210,24 +241,29 @@ def identify(conn, path):
     raise ValueError(
         f"{path} is an SQLite database but not an annotation store (its tables: "
         f"{tables}); it was left as it was. Give the path of a store, or a new "
-        "file.")
+        "file."
+    )
 
 
 def _is_earlier_store(conn, objects, version):
     """Whether the schema is exactly that of a store of an earlier version."""
     if version not in _EARLIER or objects != {
-            ("table", "runs"), ("table", "questions"),
-            ("index", "one_live_row_per_question")}:
+        ("table", "runs"),
+        ("table", "questions"),
+        ("index", "one_live_row_per_question"),
+    }:
         return False
     for table, n in _EARLIER[version].items():
         have = [tuple(r[1:]) for r in conn.execute(f"PRAGMA table_info({table})")]
         if have != _COLUMNS_OF_SCHEMA[table][:n]:
             return False
     indexes = [tuple(r[1:]) for r in conn.execute("PRAGMA index_list(questions)")]
-    columns = [r[2] for r in conn.execute(
-        "PRAGMA index_info(one_live_row_per_question)")]
+    columns = [
+        r[2] for r in conn.execute("PRAGMA index_info(one_live_row_per_question)")
+    ]
     return indexes == [("one_live_row_per_question", 1, "c", 1)] and (
-        columns == ["qkey"])
+        columns == ["qkey"]
+    )
 
 
 # ----------------------------------------------------------- upgrades
@@ -268,8 +304,9 @@ def _add_columns(conn):
 
 
 def _add_marker(conn):
-    conn.execute(f"CREATE TABLE {INFO_TABLE} (key TEXT PRIMARY KEY, "
-                 "value TEXT NOT NULL)")
+    conn.execute(
+        f"CREATE TABLE {INFO_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    )
     conn.execute(f"INSERT INTO {INFO_TABLE} VALUES ('format', ?)", (FORMAT,))
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
@@ -283,7 +320,8 @@ def _add_applied_table(conn):
     """
     conn.execute(
         "CREATE TABLE revisions_applied (question_id INTEGER PRIMARY KEY "
-        "REFERENCES questions (question_id), applied_round INTEGER NOT NULL)")
+        "REFERENCES questions (question_id), applied_round INTEGER NOT NULL)"
+    )
 
 
 def _add_checksums(conn):
@@ -295,8 +333,10 @@ def _add_checksums(conn):
     conn.execute("ALTER TABLE questions ADD COLUMN checksum TEXT")
     rows = conn.execute(
         f"SELECT question_id, qkey, {', '.join(ANSWER_FIELDS)} FROM questions "
-        "WHERE status != 'pending'").fetchall()
+        "WHERE status != 'pending'"
+    ).fetchall()
     conn.executemany(
         "UPDATE questions SET checksum = ? WHERE question_id = ?",
-        [(answer_checksum(r[1], *r[2:]), r[0]) for r in rows])
+        [(answer_checksum(r[1], *r[2:]), r[0]) for r in rows],
+    )
     return len(rows)

@@ -58,8 +58,10 @@ class Server(ThreadingMixIn, WSGIServer):
         with self._connections_lock:
             self._connections[sock] = [time.monotonic(), False]
             while len(self._connections) > _MAX_CONNECTIONS:
-                victim = next((s for s, (_, trusted) in self._connections.items()
-                               if not trusted), None)
+                victim = next(
+                    (s for s, (_, trusted) in self._connections.items() if not trusted),
+                    None,
+                )
                 if victim is None:
                     break
                 self._drop(victim)
@@ -84,8 +86,11 @@ class Server(ThreadingMixIn, WSGIServer):
         super().service_actions()
         deadline = time.monotonic() - _HEADER_TIMEOUT
         with self._connections_lock:
-            late = [s for s, (at, trusted) in self._connections.items()
-                    if not trusted and at < deadline]
+            late = [
+                s
+                for s, (at, trusted) in self._connections.items()
+                if not trusted and at < deadline
+            ]
             for sock in late:
                 self._drop(sock)
 
@@ -116,8 +121,10 @@ class QuietHandler(WSGIRequestHandler):
 #: Who may show the page in a frame: nobody, or only this computer's own
 #: pages (a Jupyter notebook's output cell, which frames it by design).
 NO_FRAMES = "'none'"
-LOCAL_FRAMES = ("'self' http://localhost:* http://127.0.0.1:* https://localhost:* "
-                "https://127.0.0.1:* vscode-webview:")
+LOCAL_FRAMES = (
+    "'self' http://localhost:* http://127.0.0.1:* https://localhost:* "
+    "https://127.0.0.1:* vscode-webview:"
+)
 
 
 def refuse_framing(app, ancestors):
@@ -149,8 +156,12 @@ def refuse_framing(app, ancestors):
                 elif lower != "x-frame-options":
                     kept.append((name, value))
             rule = f"frame-ancestors {allowed}"
-            kept.append(("Content-Security-Policy",
-                         rule if policy is None else f"{policy}; {rule}"))
+            kept.append(
+                (
+                    "Content-Security-Policy",
+                    rule if policy is None else f"{policy}; {rule}",
+                )
+            )
             if allowed == NO_FRAMES:
                 kept.append(("X-Frame-Options", "DENY"))
             return start_response(status, kept, exc_info)

@@ -188,9 +188,16 @@ class AnnotationSession:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        for key in ("_lock", "_pending", "_committed", "_answered_keys",
-                    "_revision_listeners", "_asked", "_revision_rows",
-                    "_scheduled"):
+        for key in (
+            "_lock",
+            "_pending",
+            "_committed",
+            "_answered_keys",
+            "_revision_listeners",
+            "_asked",
+            "_revision_rows",
+            "_scheduled",
+        ):
             state.pop(key, None)
         return state
 
@@ -207,7 +214,8 @@ class AnnotationSession:
         if name == "push" and "oracle" in self.__dict__:
             return self.oracle.push
         raise AttributeError(
-            f"{type(self).__name__!r} object has no attribute {name!r}")
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
 
     def close(self):
         """Close the store, giving back its hold for writing."""
@@ -218,8 +226,10 @@ class AnnotationSession:
     def _begin(self):
         """Hold the store and listen to the oracle (once; idempotent)."""
         self.store.hold()
-        for name, listener in (("add_revision_listener", self._on_revision),
-                               ("add_answer_listener", self._on_answer)):
+        for name, listener in (
+            ("add_revision_listener", self._on_revision),
+            ("add_answer_listener", self._on_answer),
+        ):
             register = getattr(self.oracle, name, None)
             if register is not None:
                 register(listener)
@@ -266,9 +276,12 @@ class AnnotationSession:
                 "ask the rest."
             )
         if lines:
-            print(f"The store {self.store.path} was written by a run with other "
-                  "data or settings (" + "; ".join(lines) + "): only the answers "
-                  "to identical questions replay.", flush=True)
+            print(
+                f"The store {self.store.path} was written by a run with other "
+                "data or settings (" + "; ".join(lines) + "): only the answers "
+                "to identical questions replay.",
+                flush=True,
+            )
         self._replayed_this_fit = 0
         self._announced = 0
         if current != self._fingerprint and not self.store.read_only:
@@ -279,8 +292,11 @@ class AnnotationSession:
         """Called by the cleaner when a ``fit`` or ``partial_fit`` ends."""
         if self._announced and self._replayed_this_fit > self._announced:
             # with on_change="ask", replays may come between questions
-            print(f"Replayed {_answers(self._replayed_this_fit)} in all from "
-                  f"{self.store.path}.", flush=True)
+            print(
+                f"Replayed {_answers(self._replayed_this_fit)} in all from "
+                f"{self.store.path}.",
+                flush=True,
+            )
         self._announce()
 
     def _announce(self):
@@ -288,8 +304,10 @@ class AnnotationSession:
         if self._announced or self._replayed_this_fit == 0:
             return
         self._announced = self._replayed_this_fit
-        text = (f"Resumed: replayed {_answers(self._replayed_this_fit)} from "
-                f"{self.store.path}.")
+        text = (
+            f"Resumed: replayed {_answers(self._replayed_this_fit)} from "
+            f"{self.store.path}."
+        )
         print(text, flush=True)
         notify = getattr(self.oracle, "notify", None)
         if notify is not None:
@@ -332,8 +350,7 @@ class AnnotationSession:
         oracle to tell the person.
         """
         with self._lock:
-            own = next((mine for handed, mine in self._asked if handed is query),
-                       query)
+            own = next((mine for handed, mine in self._asked if handed is query), query)
             listeners = list(self._revision_listeners)
         answer = checked_answer(answer, own)  # the question as it was asked
         row = self.store.record_revision(own, answer, run_id=self._run_id)
@@ -379,8 +396,7 @@ class AnnotationSession:
         saved": the question stays open.
         """
         with self._lock:
-            own = next((mine for handed, mine in self._asked if handed is query),
-                       None)
+            own = next((mine for handed, mine in self._asked if handed is query), None)
             key = question_key(own) if own is not None else None
             question_id = self._pending.get(key)
         if question_id is None:
@@ -397,8 +413,9 @@ class AnnotationSession:
         if found is not None:
             stored, revisions = found
             with self._lock:
-                self._scheduled += [(query, answer, round_)
-                                    for answer, round_ in revisions]
+                self._scheduled += [
+                    (query, answer, round_) for answer, round_ in revisions
+                ]
         if stored is None:
             legacy = self.store.find_legacy_answer(query)
             if legacy is None:
@@ -413,7 +430,9 @@ class AnnotationSession:
                     "examples: its answers are matched by ids and labels only, as "
                     "then (the features cannot be checked), and take the "
                     "fingerprints of the examples they are replayed on.",
-                    UserWarning, stacklevel=3)
+                    UserWarning,
+                    stacklevel=3,
+                )
             self._n_legacy += 1
         return stored
 

@@ -82,10 +82,13 @@ class SimulatedOracle:
         label = self._answer(query.example_id, query.classes, 0)
         # every counter-example by its own id, so that its answer does not
         # depend on its place among those shown
-        shown = tuple(plain(self._answer(ce.example_id, query.classes, 1))
-                      for ce in query.counter_examples)
+        shown = tuple(
+            plain(self._answer(ce.example_id, query.classes, 1))
+            for ce in query.counter_examples
+        )
         return Answer(
-            label=plain(label), counter_label=shown[0] if shown else None,
+            label=plain(label),
+            counter_label=shown[0] if shown else None,
             counter_labels=shown if len(shown) > 1 else None,
             annotator="simulated",
         )

@@ -18,20 +18,53 @@ from ._schema import SCHEMA as _SCHEMA  # noqa: F401 (tests build old stores)
 from ._schema import SCHEMA_VERSION as _SCHEMA_VERSION  # noqa: F401
 
 _COLUMNS = (
-    "question_id", "run_id", "status", "round", "example_id",
-    "counter_example_id", "strategy", "label_before", "counter_label_before",
-    "prediction", "margin", "score", "label_after", "counter_label_after",
-    "skipped", "annotator", "asked_at", "answered_at", "revises",
-    "x_fingerprint", "counter_x_fingerprint", "counter_example_ids", "scores",
-    "counter_labels_before", "counter_labels_after", "counter_x_fingerprints",
+    "question_id",
+    "run_id",
+    "status",
+    "round",
+    "example_id",
+    "counter_example_id",
+    "strategy",
+    "label_before",
+    "counter_label_before",
+    "prediction",
+    "margin",
+    "score",
+    "label_after",
+    "counter_label_after",
+    "skipped",
+    "annotator",
+    "asked_at",
+    "answered_at",
+    "revises",
+    "x_fingerprint",
+    "counter_x_fingerprint",
+    "counter_example_ids",
+    "scores",
+    "counter_labels_before",
+    "counter_labels_after",
+    "counter_x_fingerprints",
 )
 
 # The columns of a question that record_question writes, in order.
 _QUESTION_FIELDS = (
-    "run_id", "round", "example_id", "counter_example_id", "strategy",
-    "label_before", "counter_label_before", "prediction", "margin", "score",
-    "asked_at", "qkey", "x_fingerprint", "counter_x_fingerprint",
-    "counter_example_ids", "scores", "counter_labels_before",
+    "run_id",
+    "round",
+    "example_id",
+    "counter_example_id",
+    "strategy",
+    "label_before",
+    "counter_label_before",
+    "prediction",
+    "margin",
+    "score",
+    "asked_at",
+    "qkey",
+    "x_fingerprint",
+    "counter_x_fingerprint",
+    "counter_example_ids",
+    "scores",
+    "counter_labels_before",
     "counter_x_fingerprints",
 )
 
@@ -40,14 +73,18 @@ _QUESTION_FIELDS = (
 # person waits that long for "Saved." or "not saved", so not SQLite's 30 s.
 _BUSY_TIMEOUT = 10.0
 
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="milliseconds")
+        timespec="milliseconds"
+    )
 
 
 def _fingerprints(query):
-    return (array_fingerprint(query.x),
-            None if query.counter_x is None else array_fingerprint(query.counter_x))
+    return (
+        array_fingerprint(query.x),
+        None if query.counter_x is None else array_fingerprint(query.counter_x),
+    )
 
 
 def _question_params(run_id, query, key):
@@ -57,26 +94,37 @@ def _question_params(run_id, query, key):
     if len(shown) > 1:
         lists = (
             json.dumps([int(ce.example_id) for ce in shown]),
-            json.dumps([None if ce.score is None else float(ce.score)
-                        for ce in shown]),
+            json.dumps([None if ce.score is None else float(ce.score) for ce in shown]),
             json.dumps([plain(ce.label) for ce in shown]),
             json.dumps([array_fingerprint(ce.x) for ce in shown]),
         )
     return (
-        run_id, int(query.round), int(query.example_id),
-        None if query.counter_example_id is None else int(query.counter_example_id),
-        query.strategy, _dump(query.label), _dump(query.counter_label),
-        _dump(query.prediction), float(query.margin),
-        None if query.score is None else float(query.score),
-        _now(), key,
-    ) + _fingerprints(query) + lists
+        (
+            run_id,
+            int(query.round),
+            int(query.example_id),
+            None if query.counter_example_id is None else int(query.counter_example_id),
+            query.strategy,
+            _dump(query.label),
+            _dump(query.counter_label),
+            _dump(query.prediction),
+            float(query.margin),
+            None if query.score is None else float(query.score),
+            _now(),
+            key,
+        )
+        + _fingerprints(query)
+        + lists
+    )
 
 
 def _insert_question(status, extra=()):
     """``INSERT`` of a question's fields (and the ``extra`` columns)."""
     columns = ("status",) + _QUESTION_FIELDS + tuple(extra)
-    return (f"INSERT INTO questions ({', '.join(columns)}) VALUES "
-            f"('{status}', {', '.join('?' * (len(columns) - 1))})")
+    return (
+        f"INSERT INTO questions ({', '.join(columns)}) VALUES "
+        f"('{status}', {', '.join('?' * (len(columns) - 1))})"
+    )
 
 
 def _dump(value):
@@ -115,19 +163,25 @@ def question_key(query):
     ]
     others = query.counter_examples[1:]
     if others:
-        key.append([[int(ce.example_id), plain(ce.label), array_fingerprint(ce.x)]
-                    for ce in others])
+        key.append(
+            [
+                [int(ce.example_id), plain(ce.label), array_fingerprint(ce.x)]
+                for ce in others
+            ]
+        )
     return json.dumps(key)
 
 
 def _legacy_key(query):
     """The key of the first schema: ids and labels only."""
-    return json.dumps([
-        int(query.example_id),
-        None if query.counter_example_id is None else int(query.counter_example_id),
-        plain(query.label),
-        plain(query.counter_label),
-    ])
+    return json.dumps(
+        [
+            int(query.example_id),
+            None if query.counter_example_id is None else int(query.counter_example_id),
+            plain(query.label),
+            plain(query.counter_label),
+        ]
+    )
 
 
 class AnnotationStore:
@@ -257,8 +311,9 @@ class AnnotationStore:
         try:
             conn = self._open(read_only)
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{self.path} could not be opened as an SQLite "
-                             f"database ({exc}).") from exc
+            raise ValueError(
+                f"{self.path} could not be opened as an SQLite database ({exc})."
+            ) from exc
         try:
             self._prepare(conn, read_only, mine)
         except BaseException:
@@ -277,25 +332,29 @@ class AnnotationStore:
         _check_beside(path)
         if os.path.exists(path):
             if not os.path.isfile(path):
-                raise ValueError(f"{path} is not a regular file, so not an "
-                                 "annotation store.")
+                raise ValueError(
+                    f"{path} is not a regular file, so not an annotation store."
+                )
             if os.path.getsize(path) == 0:
                 raise ValueError(
                     f"The store file {path} is empty (0 bytes): it holds no "
                     "answers and is not a store (a copy or a download that "
                     "failed?). Remove it to start a new store, or give the path "
-                    "of the real one.")
+                    "of the real one."
+                )
             return _schema.check_header(path)
         if os.path.lexists(path):
             raise ValueError(
                 f"{path} is a link to {os.readlink(path)}, which does not exist: "
                 "a new store is not made through a link. Give the path of the "
-                "file itself.")
+                "file itself."
+            )
         if self._opened:
             raise OracleError(
                 f"The store {path} is missing: it was deleted or moved since it "
                 "was opened. Put it back, or give the session the store where it "
-                "is now (session.store = AnnotationStore(new_path)).")
+                "is now (session.store = AnnotationStore(new_path))."
+            )
         if read_only:
             raise FileNotFoundError(f"No store at {path} to open read-only.")
         # O_EXCL: never a file (or a link's target) that appeared meanwhile
@@ -305,11 +364,20 @@ class AnnotationStore:
     def _open(self, read_only):
         if read_only:
             uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=_BUSY_TIMEOUT,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         else:
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=_BUSY_TIMEOUT,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -320,23 +388,29 @@ class AnnotationStore:
             if kind == "empty" and (read_only or not mine):
                 raise ValueError(
                     f"{self.path} is an SQLite database without tables, not an "
-                    "annotation store; it was left as it was.")
+                    "annotation store; it was left as it was."
+                )
             if not read_only:
                 conn.execute("PRAGMA synchronous = FULL")
                 if kind != "ours" or version < _schema.SCHEMA_VERSION:
                     self._upgrade(conn)
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{self.path} is not an SQLite database, so not an "
-                             f"annotation store ({exc}).") from exc
+            raise ValueError(
+                f"{self.path} is not an SQLite database, so not an "
+                f"annotation store ({exc})."
+            ) from exc
         self._columns = {
             table: {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
-            for table in ("questions", "runs", "revisions_applied")}
+            for table in ("questions", "runs", "revisions_applied")
+        }
         if not self._columns["revisions_applied"]:  # a read-only earlier store
             del self._columns["revisions_applied"]
         # rows of the first schema, matched by ids and labels (find_legacy_answer)
         self._legacy = "x_fingerprint" not in self._columns["questions"] or bool(
-            conn.execute("SELECT 1 FROM questions WHERE x_fingerprint IS NULL "
-                         "LIMIT 1").fetchone())
+            conn.execute(
+                "SELECT 1 FROM questions WHERE x_fingerprint IS NULL LIMIT 1"
+            ).fetchone()
+        )
 
     def _upgrade(self, conn):
         """Make a new store, or upgrade an earlier one, in one transaction."""
@@ -354,18 +428,23 @@ class AnnotationStore:
             conn.execute("ROLLBACK")
             raise
         if n_checked:
-            given = ("its answer was" if n_checked == 1
-                     else f"its {n_checked} answers were")
+            given = (
+                "its answer was" if n_checked == 1 else f"its {n_checked} answers were"
+            )
             warnings.warn(
                 f"The store {self.path} was written before answers carried a "
                 f"checksum: {given} given one now, as stored (they were trusted "
                 "before). From now on an answer changed in the file is refused "
-                "instead of replayed.", UserWarning, stacklevel=5)
+                "instead of replayed.",
+                UserWarning,
+                stacklevel=5,
+            )
 
     def __getstate__(self):
         if self.path == ":memory:":
-            raise TypeError("An in-memory AnnotationStore cannot be pickled; "
-                            "give it a file path.")
+            raise TypeError(
+                "An in-memory AnnotationStore cannot be pickled; give it a file path."
+            )
         return {"path": self.path, "read_only": self._read_only_param}
 
     def __setstate__(self, state):
@@ -448,8 +527,10 @@ class AnnotationStore:
                 if held != self._identity:  # the lock is on another file now
                     self._check_writable("the hold for writing")
                 # for the "in use by" message of a session that is refused
-                self._execute(f"INSERT OR REPLACE INTO {_schema.INFO_TABLE} "
-                              "VALUES ('holder', ?)", (note,))
+                self._execute(
+                    f"INSERT OR REPLACE INTO {_schema.INFO_TABLE} VALUES ('holder', ?)",
+                    (note,),
+                )
             except BaseException:
                 _lockfile.release(held)
                 raise
@@ -458,8 +539,9 @@ class AnnotationStore:
     def _holder(self):
         """Who holds the store, as its holder noted it."""
         try:
-            row = self._execute(f"SELECT value FROM {_schema.INFO_TABLE} WHERE "
-                                "key = 'holder'").fetchone()
+            row = self._execute(
+                f"SELECT value FROM {_schema.INFO_TABLE} WHERE key = 'holder'"
+            ).fetchone()
         except OracleError:
             row = None
         return "another process" if row is None else row["value"]
@@ -476,7 +558,8 @@ class AnnotationStore:
             raise OracleError(
                 f"The store {self.path} was deleted, moved or replaced since it "
                 f"was opened: {what} is not recorded. Put it back (or close this "
-                "session and give it the store where it is now).")
+                "session and give it the store where it is now)."
+            )
 
     def _execute(self, sql, params=()):
         with self._lock:
@@ -521,8 +604,12 @@ class AnnotationStore:
         self._check_writable("a new run")
         cur = self._execute(
             "INSERT INTO runs (started_at, fingerprint, pid) VALUES (?, ?, ?)",
-            (_now(), None if fingerprint is None else json.dumps(fingerprint),
-             os.getpid()))
+            (
+                _now(),
+                None if fingerprint is None else json.dumps(fingerprint),
+                os.getpid(),
+            ),
+        )
         return cur.lastrowid
 
     def last_fingerprint(self):
@@ -532,7 +619,8 @@ class AnnotationStore:
             return None
         row = self._execute(
             "SELECT fingerprint FROM runs WHERE fingerprint IS NOT NULL "
-            "ORDER BY run_id DESC LIMIT 1").fetchone()
+            "ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
         return None if row is None else json.loads(row["fingerprint"])
 
     def record_question(self, query, run_id=None):
@@ -546,11 +634,14 @@ class AnnotationStore:
         with self._lock:
             row = self._execute(
                 "SELECT question_id FROM questions WHERE qkey = ? AND status = "
-                "'pending'", (key,)).fetchone()
+                "'pending'",
+                (key,),
+            ).fetchone()
             if row is not None:
                 return row["question_id"]
-            cur = self._execute(_insert_question("pending"),
-                                _question_params(run_id, query, key))
+            cur = self._execute(
+                _insert_question("pending"), _question_params(run_id, query, key)
+            )
             return cur.lastrowid
 
     def record_answer(self, question_id, answer):
@@ -560,19 +651,22 @@ class AnnotationStore:
             row = self._execute(
                 "SELECT qkey, counter_label_before, counter_labels_before FROM "
                 "questions WHERE question_id = ? AND status = 'pending'",
-                (question_id,)).fetchone()
+                (question_id,),
+            ).fetchone()
             cur = None
             if row is not None:
                 params = self._answer_params(
-                    answer, row["counter_label_before"],
-                    before=_load(row["counter_labels_before"]))
+                    answer,
+                    row["counter_label_before"],
+                    before=_load(row["counter_labels_before"]),
+                )
                 cur = self._execute(
                     "UPDATE questions SET status = 'answered', label_after = ?, "
                     "counter_label_after = ?, skipped = ?, annotator = ?, "
                     "answered_at = ?, counter_labels_after = ?, checksum = ? "
                     "WHERE question_id = ? AND status = 'pending' AND qkey = ?",
-                    params + (_checksum(row["qkey"], params), question_id,
-                              row["qkey"]))
+                    params + (_checksum(row["qkey"], params), question_id, row["qkey"]),
+                )
         # another connection may have answered it between the two statements
         if cur is None or cur.rowcount != 1:
             raise OracleError(
@@ -592,14 +686,23 @@ class AnnotationStore:
         labels = None
         if before is not None:
             given = answer.counter_labels or (answer.counter_label,)
-            labels = json.dumps([plain(b) if k >= len(given) or given[k] is None
-                                 else plain(given[k]) for k, b in enumerate(before)])
+            labels = json.dumps(
+                [
+                    plain(b) if k >= len(given) or given[k] is None else plain(given[k])
+                    for k, b in enumerate(before)
+                ]
+            )
         counter = counter_default
         if answer.counter_label is not None:
             counter = _dump(answer.counter_label)
-        return (_dump(answer.label), counter,
-                int(bool(getattr(answer, "skipped", False))), answer.annotator,
-                _now(), labels)
+        return (
+            _dump(answer.label),
+            counter,
+            int(bool(getattr(answer, "skipped", False))),
+            answer.annotator,
+            _now(),
+            labels,
+        )
 
     def record_revision(self, query, answer, run_id=None):
         """Replace the answer to ``query`` by ``answer`` (an "undo").
@@ -613,27 +716,47 @@ class AnnotationStore:
         with self._lock:
             old = self._execute(
                 "SELECT question_id FROM questions WHERE qkey = ? AND status IN "
-                "('pending', 'answered')", (key,)).fetchone()
+                "('pending', 'answered')",
+                (key,),
+            ).fetchone()
             statements = []
             revises = None
             if old is not None:
                 revises = old["question_id"]
-                statements.append((
-                    "UPDATE questions SET status = 'revised' WHERE question_id = ?",
-                    (revises,)))
+                statements.append(
+                    (
+                        "UPDATE questions SET status = 'revised' WHERE question_id = ?",
+                        (revises,),
+                    )
+                )
             before = None
             if len(query.counter_examples) > 1:
                 before = [ce.label for ce in query.counter_examples]
-            counter = None if query.counter_label is None else _dump(
-                query.counter_label)
+            counter = (
+                None if query.counter_label is None else _dump(query.counter_label)
+            )
             params = self._answer_params(answer, counter, before)
-            statements.append((
-                _insert_question("answered", (
-                    "revises", "label_after", "counter_label_after", "skipped",
-                    "annotator", "answered_at", "counter_labels_after",
-                    "checksum")),
-                _question_params(run_id, query, key) + (revises,) + params
-                + (_checksum(key, params),)))
+            statements.append(
+                (
+                    _insert_question(
+                        "answered",
+                        (
+                            "revises",
+                            "label_after",
+                            "counter_label_after",
+                            "skipped",
+                            "annotator",
+                            "answered_at",
+                            "counter_labels_after",
+                            "checksum",
+                        ),
+                    ),
+                    _question_params(run_id, query, key)
+                    + (revises,)
+                    + params
+                    + (_checksum(key, params),),
+                )
+            )
             return self._transaction(statements).lastrowid
 
     def mark_revision_applied(self, question_id, round_):
@@ -645,7 +768,9 @@ class AnnotationStore:
         self._check_writable(f"where the revision {question_id} was applied")
         self._execute(
             "INSERT OR IGNORE INTO revisions_applied (question_id, applied_round) "
-            "VALUES (?, ?)", (int(question_id), int(round_)))
+            "VALUES (?, ?)",
+            (int(question_id), int(round_)),
+        )
 
     # ------------------------------------------------------------ reading
 
@@ -666,18 +791,21 @@ class AnnotationStore:
             f"SELECT status, {columns}, "
             + ("a.applied_round" if applied else "NULL AS applied_round")
             + " FROM questions"
-            + (" LEFT JOIN revisions_applied a USING (question_id)" if applied
-               else "")
+            + (" LEFT JOIN revisions_applied a USING (question_id)" if applied else "")
             + " WHERE qkey = ? AND status IN ('answered', 'revised') ORDER BY "
-            "question_id", (question_key(query),)).fetchall()
+            "question_id",
+            (question_key(query),),
+        ).fetchall()
         if not rows or rows[-1]["status"] != "answered":
             return None
-        base = max(k for k, row in enumerate(rows)
-                   if k == 0 or row["applied_round"] is None)
+        base = max(
+            k for k, row in enumerate(rows) if k == 0 or row["applied_round"] is None
+        )
         # every row that feeds the replay matches its checksum, or none replays
         return _answer(self._verified(rows[base])), [
             (_answer(self._verified(row)), row["applied_round"])
-            for row in rows[base + 1:]]
+            for row in rows[base + 1 :]
+        ]
 
     def find_answer(self, query):
         """The recorded answer to this question, or None.
@@ -694,7 +822,9 @@ class AnnotationStore:
         """
         row = self._execute(
             f"SELECT {self._answer_columns()} FROM questions WHERE qkey = ? AND "
-            "status = 'answered'", (question_key(query),)).fetchone()
+            "status = 'answered'",
+            (question_key(query),),
+        ).fetchone()
         return None if row is None else _answer(self._verified(row))
 
     def _answer_columns(self):
@@ -705,14 +835,16 @@ class AnnotationStore:
         self._ensure()
         have = self._columns["questions"]
         return ", ".join(
-            c if c in have else f"NULL AS {c}" for c in (
-                "question_id", "example_id", "qkey", "checksum")
-            + _schema.ANSWER_FIELDS)
+            c if c in have else f"NULL AS {c}"
+            for c in ("question_id", "example_id", "qkey", "checksum")
+            + _schema.ANSWER_FIELDS
+        )
 
     def _verified(self, row):
         """The row, once its answer matches its checksum."""
         if "checksum" in self._columns["questions"] and (
-                row["checksum"] != _schema.row_checksum(row)):
+            row["checksum"] != _schema.row_checksum(row)
+        ):
             raise OracleError(
                 f"The store {self.path} has a damaged answer to question "
                 f"{row['question_id']} (about example {row['example_id']}): it does "
@@ -741,9 +873,11 @@ class AnnotationStore:
         row = self._execute(
             f"SELECT {self._answer_columns()} FROM questions WHERE "
             "qkey = ? AND status = 'answered' AND (strategy IS NULL OR strategy = ?)",
-            (_legacy_key(query), query.strategy)).fetchone()
-        return None if row is None else (row["question_id"],
-                                         _answer(self._verified(row)))
+            (_legacy_key(query), query.strategy),
+        ).fetchone()
+        return (
+            None if row is None else (row["question_id"], _answer(self._verified(row)))
+        )
 
     def adopt(self, question_id, query):
         """Give a row of the first schema the key and fingerprints of ``query``.
@@ -755,15 +889,25 @@ class AnnotationStore:
         fingerprint, counter_fingerprint = _fingerprints(query)
         key = question_key(query)
         with self._lock:
-            row = self._verified(self._execute(
-                f"SELECT {self._answer_columns()} FROM questions WHERE "
-                "question_id = ?", (question_id,)).fetchone())
+            row = self._verified(
+                self._execute(
+                    f"SELECT {self._answer_columns()} FROM questions WHERE "
+                    "question_id = ?",
+                    (question_id,),
+                ).fetchone()
+            )
             fields = tuple(row[c] for c in _schema.ANSWER_FIELDS)
             self._execute(
                 "UPDATE questions SET qkey = ?, x_fingerprint = ?, "
                 "counter_x_fingerprint = ?, checksum = ? WHERE question_id = ?",
-                (key, fingerprint, counter_fingerprint,
-                 _schema.answer_checksum(key, *fields), question_id))
+                (
+                    key,
+                    fingerprint,
+                    counter_fingerprint,
+                    _schema.answer_checksum(key, *fields),
+                    question_id,
+                ),
+            )
 
     def records(self, status=None):
         """Every row, oldest first, as dicts (``pandas.DataFrame(...)`` works).
@@ -779,8 +923,11 @@ class AnnotationStore:
         """
         self._ensure()
         have = self._columns["questions"]
-        sql = "SELECT " + ", ".join(
-            c if c in have else f"NULL AS {c}" for c in _COLUMNS) + " FROM questions"
+        sql = (
+            "SELECT "
+            + ", ".join(c if c in have else f"NULL AS {c}" for c in _COLUMNS)
+            + " FROM questions"
+        )
         params = ()
         if status is not None:
             sql += " WHERE status = ?"
@@ -788,8 +935,13 @@ class AnnotationStore:
         out = []
         for row in self._execute(sql + " ORDER BY question_id", params).fetchall():
             rec = dict(row)
-            for col in ("label_before", "counter_label_before", "prediction",
-                        "label_after", "counter_label_after") + _LIST_COLUMNS:
+            for col in (
+                "label_before",
+                "counter_label_before",
+                "prediction",
+                "label_after",
+                "counter_label_after",
+            ) + _LIST_COLUMNS:
                 rec[col] = _load(rec[col])
             rec["skipped"] = bool(rec["skipped"])
             if rec["counter_example_ids"] is None:
@@ -801,7 +953,8 @@ class AnnotationStore:
     def n_answered(self):
         """Number of questions with a live answer."""
         return self._execute(
-            "SELECT COUNT(*) FROM questions WHERE status = 'answered'").fetchone()[0]
+            "SELECT COUNT(*) FROM questions WHERE status = 'answered'"
+        ).fetchone()[0]
 
     def summary(self):
         """Counts for a team lead: questions by status, skips, relabels, annotators.
@@ -827,9 +980,15 @@ class AnnotationStore:
         >>> store.summary()["relabeled_examples"], store.summary()["annotators"]
         (1, {'ana': 1})
         """
-        out = {"answered": 0, "skipped": 0, "relabeled_examples": 0,
-               "relabeled_counter_examples": 0, "revised": 0, "pending": 0,
-               "annotators": {}}
+        out = {
+            "answered": 0,
+            "skipped": 0,
+            "relabeled_examples": 0,
+            "relabeled_counter_examples": 0,
+            "revised": 0,
+            "pending": 0,
+            "annotators": {},
+        }
         for r in self.records():
             if r["status"] != "answered":
                 out[r["status"]] += 1
@@ -838,8 +997,11 @@ class AnnotationStore:
             out["skipped"] += r["skipped"]
             out["relabeled_examples"] += r["label_after"] != r["label_before"]
             out["relabeled_counter_examples"] += sum(
-                after != before for before, after in zip(
-                    r["counter_labels_before"], r["counter_labels_after"] or ()))
+                after != before
+                for before, after in zip(
+                    r["counter_labels_before"], r["counter_labels_after"] or ()
+                )
+            )
             who = r["annotator"]
             out["annotators"][who] = out["annotators"].get(who, 0) + 1
         return out
@@ -853,11 +1015,17 @@ class AnnotationStore:
             Where to write; a file-like object must be opened in text mode
             with ``newline=""``.
         """
-        if not hasattr(path_or_buf, "write") and self.path != ":memory:" and (
-                os.path.exists(path_or_buf)
-                and os.path.samefile(path_or_buf, self.path)):
-            raise ValueError(f"{os.fspath(path_or_buf)} is the store itself: the "
-                             "audit log would overwrite it. Give another path.")
+        if (
+            not hasattr(path_or_buf, "write")
+            and self.path != ":memory:"
+            and (
+                os.path.exists(path_or_buf) and os.path.samefile(path_or_buf, self.path)
+            )
+        ):
+            raise ValueError(
+                f"{os.fspath(path_or_buf)} is the store itself: the "
+                "audit log would overwrite it. Give another path."
+            )
         rows = self.records()
         if hasattr(path_or_buf, "write"):
             self._write_csv(path_or_buf, rows)
@@ -870,23 +1038,28 @@ class AnnotationStore:
         writer = csv.DictWriter(fh, fieldnames=_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({
-                k: "" if v is None else json.dumps(v) if k in _LIST_COLUMNS else v
-                for k, v in row.items()})
+            writer.writerow(
+                {
+                    k: "" if v is None else json.dumps(v) if k in _LIST_COLUMNS else v
+                    for k, v in row.items()
+                }
+            )
 
 
 def _single_as_lists(rec):
     """Fill the list columns of a row with at most one counter-example."""
     one = rec["counter_example_id"] is not None
-    for col, single in (("counter_example_ids", "counter_example_id"),
-                        ("scores", "score"),
-                        ("counter_labels_before", "counter_label_before"),
-                        ("counter_x_fingerprints", "counter_x_fingerprint")):
+    for col, single in (
+        ("counter_example_ids", "counter_example_id"),
+        ("scores", "score"),
+        ("counter_labels_before", "counter_label_before"),
+        ("counter_x_fingerprints", "counter_x_fingerprint"),
+    ):
         rec[col] = [rec[single]] if one else []
     answered = rec["status"] != "pending"
     rec["counter_labels_after"] = (
-        [rec["counter_label_after"]] if one and answered else [] if answered
-        else None)
+        [rec["counter_label_after"]] if one and answered else [] if answered else None
+    )
 
 
 def _identity(path):
@@ -913,7 +1086,8 @@ def _check_beside(path):
             raise ValueError(
                 f"{beside} is a link (to {os.readlink(beside)}) where SQLite keeps "
                 f"the journal of the store {path}: the store is not opened, so "
-                "that nothing is written through it. Remove the link.")
+                "that nothing is written through it. Remove the link."
+            )
 
 
 def _checksum(key, params):
@@ -924,16 +1098,20 @@ def _checksum(key, params):
 
 def _answer(row):
     labels = _load(row["counter_labels_after"])
-    return Answer(label=_load(row["label_after"]),
-                  counter_label=_load(row["counter_label_after"]),
-                  annotator=row["annotator"], skipped=bool(row["skipped"]),
-                  counter_labels=None if labels is None else tuple(labels))
+    return Answer(
+        label=_load(row["label_after"]),
+        counter_label=_load(row["counter_label_after"]),
+        annotator=row["annotator"],
+        skipped=bool(row["skipped"]),
+        counter_labels=None if labels is None else tuple(labels),
+    )
 
 
 def _store_error(store, exc):
     """An SQLite error as an OracleError that names the store's file."""
     text = str(exc)
     if "readonly" in text or "read-only" in text:
-        return OracleError(f"The store {store.path} cannot be written: it is "
-                           f"read-only ({text}).")
+        return OracleError(
+            f"The store {store.path} cannot be written: it is read-only ({text})."
+        )
     return OracleError(f"The store {store.path} failed: {text}.")

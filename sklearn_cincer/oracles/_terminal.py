@@ -152,20 +152,38 @@ class TerminalOracle(_HumanOracle):
     'answer: #3 -> five (was three)'
     """
 
-    def __init__(self, *, display="auto", render=None, texts=None,
-                 feature_names=None, n_highlight=3, max_features=20,
-                 class_names=None, annotator=None, example_name=None,
-                 stdin=None, stdout=None):
+    def __init__(
+        self,
+        *,
+        display="auto",
+        render=None,
+        texts=None,
+        feature_names=None,
+        n_highlight=3,
+        max_features=20,
+        class_names=None,
+        annotator=None,
+        example_name=None,
+        stdin=None,
+        stdout=None,
+    ):
         if display == "image":
             raise ValueError(
                 "TerminalOracle shows tabular and text data; use BrowserOracle "
                 "for images, or pass render=... to describe an image in text."
             )
-        super().__init__(display=display, render=render, texts=texts,
-                         image_shape=None, feature_names=feature_names,
-                         n_highlight=n_highlight, max_features=max_features,
-                         annotator=annotator, class_names=class_names,
-                         example_name=example_name)
+        super().__init__(
+            display=display,
+            render=render,
+            texts=texts,
+            image_shape=None,
+            feature_names=feature_names,
+            n_highlight=n_highlight,
+            max_features=max_features,
+            annotator=annotator,
+            class_names=class_names,
+            example_name=example_name,
+        )
         self.stdin = stdin
         self.stdout = stdout
         self._n_questions = 0
@@ -228,13 +246,17 @@ class TerminalOracle(_HumanOracle):
             progress = progress_text(query, self._n_questions)
             self._write(progress[0].upper() + progress[1:])
         self._write(why_sentence(query, name, self._naming))
-        self._write(f"  {short(query.example_id)} (suspicious): label "
-                    f"'{name(query.label)}', the model says "
-                    f"'{name(query.prediction)}', {sure_text(query.margin)}")
+        self._write(
+            f"  {short(query.example_id)} (suspicious): label "
+            f"'{name(query.label)}', the model says "
+            f"'{name(query.prediction)}', {sure_text(query.margin)}"
+        )
         for k, ce in enumerate(query.counter_examples):
             support = support_text(ce.score, ce.score_text)
-            self._write(f"  {short(ce.example_id)} ({counter_title(query, k)}): label "
-                        f"'{name(ce.label)}'" + (f", {support}" if support else ""))
+            self._write(
+                f"  {short(ce.example_id)} ({counter_title(query, k)}): label "
+                f"'{name(ce.label)}'" + (f", {support}" if support else "")
+            )
         if not counter_texts:
             self._write(_indent(example_text))
         else:
@@ -243,8 +265,7 @@ class TerminalOracle(_HumanOracle):
             for ce, text in zip(query.counter_examples, counter_texts):
                 self._write(f"--- {short(ce.example_id)}:")
                 self._write(_indent(text))
-        self._write(f"Classes: {choices.listing()}   "
-                    f"(type {_how_to_type(choices)})")
+        self._write(f"Classes: {choices.listing()}   (type {_how_to_type(choices)})")
 
     def _help(self, choices):
         self._write(
@@ -258,8 +279,10 @@ class TerminalOracle(_HumanOracle):
         """One label; returns a label, _SKIP or _UNDO."""
         choices = self._choices(query)
         tag = self._naming.short(who)
-        prompt = (f"Label for {tag} - Enter keeps '{choices.name(current)}' "
-                  "[s skip, u undo, ? help]: ")
+        prompt = (
+            f"Label for {tag} - Enter keeps '{choices.name(current)}' "
+            "[s skip, u undo, ? help]: "
+        )
         while True:
             key = self._readline(prompt, choices)
             if key == "":
@@ -312,12 +335,19 @@ class TerminalOracle(_HumanOracle):
         if _SKIP in typed:
             label = _SKIP
         if label is _SKIP:
-            self._write("skipped: " + ("both labels stay as they are" if len(
-                query.counter_examples) < 2 else "every label stays as it is"))
+            self._write(
+                "skipped: "
+                + (
+                    "both labels stay as they are"
+                    if len(query.counter_examples) < 2
+                    else "every label stays as it is"
+                )
+            )
             return self._make_answer(query, None, skipped=True)
         answer = self._make_answer(query, label, counters)
-        self._write("answer: " + _answer_text(self._choices(query), query, answer,
-                                              self._naming))
+        self._write(
+            "answer: " + _answer_text(self._choices(query), query, answer, self._naming)
+        )
         return answer
 
     def __call__(self, query):
@@ -337,20 +367,24 @@ class TerminalOracle(_HumanOracle):
                 self._revise()
                 self._show(query)
         except _EndOfInput as end:
-            raise AnnotationStopped(self._stopped(query, end.args[0]),
-                                    interrupted=end.interrupted) from None
+            raise AnnotationStopped(
+                self._stopped(query, end.args[0]), interrupted=end.interrupted
+            ) from None
 
     def _revise(self):
         last_query, last_answer = self._last()
         choices = self._choices(last_query)
         labels = answer_labels(last_answer, last_query)[1]
         short = self._naming.short  # the one name the person reads a row by
-        self._write(f"Revising your answer about {short(last_query.example_id)} "
-                    f"(was '{choices.name(last_answer.label)}'"
-                    + "".join(f", {short(ce.example_id)} '{choices.name(label)}'"
-                              for ce, label in zip(last_query.counter_examples,
-                                                   labels))
-                    + "); u here cancels.")
+        self._write(
+            f"Revising your answer about {short(last_query.example_id)} "
+            f"(was '{choices.name(last_answer.label)}'"
+            + "".join(
+                f", {short(ce.example_id)} '{choices.name(label)}'"
+                for ce, label in zip(last_query.counter_examples, labels)
+            )
+            + "); u here cancels."
+        )
         self._show(last_query, revision=True)
         revised = self._ask(last_query, can_undo=True)
         if revised is _UNDO:
@@ -359,8 +393,9 @@ class TerminalOracle(_HumanOracle):
             try:
                 live = self._revised(last_query, revised)
             except Exception as exc:
-                self._write(f"Your revision was not saved ({exc}); type u to "
-                            "try again.")
+                self._write(
+                    f"Your revision was not saved ({exc}); type u to try again."
+                )
             else:
                 self._write(self._revision_text(live))
 
@@ -373,8 +408,10 @@ class TerminalOracle(_HumanOracle):
         if not (self._open_answer and self.answers_):
             return
         self._open_answer = False
-        prompt = ("No more questions in this fit. Enter finishes, u revises "
-                  "your last answer: ")
+        prompt = (
+            "No more questions in this fit. Enter finishes, u revises "
+            "your last answer: "
+        )
         while True:
             try:
                 key = self._readline(prompt, self._choices(self._last()[0]))
@@ -385,8 +422,9 @@ class TerminalOracle(_HumanOracle):
             if key.lower() in ("u", "undo"):
                 self._revise()
                 continue
-            self._write("  Press Enter to finish, or type u to revise your last "
-                        "answer.")
+            self._write(
+                "  Press Enter to finish, or type u to revise your last answer."
+            )
 
     def _stopped(self, query, how):
         """The one line that says the session stopped, how, and where.
@@ -398,15 +436,18 @@ class TerminalOracle(_HumanOracle):
         """
         answered, skipped = self._tally()
         given = f"{answered} answer{'s' * (answered != 1)} given" + (
-            f", {skipped} skipped" if skipped else "")
+            f", {skipped} skipped" if skipped else ""
+        )
         if query.question and query.question != self._n_questions:
             given += " in this run"  # the others came from the store
         with self._listeners_lock:
             in_store = bool(self._listeners)  # an AnnotationSession listens
-        where = ("kept in the session's store: run the same fit again to resume "
-                 "here." if in_store else
-                 "kept in oracle.answers_; with an AnnotationSession they would "
-                 "be kept in a file, and the same fit run again would resume here.")
+        where = (
+            "kept in the session's store: run the same fit again to resume here."
+            if in_store
+            else "kept in oracle.answers_; with an AnnotationSession they would "
+            "be kept in a file, and the same fit run again would resume here."
+        )
         question = query.question or self._n_questions
         return f"The annotator stopped at question {question} ({how}): {given}, {where}"
 
@@ -415,8 +456,9 @@ class TerminalOracle(_HumanOracle):
         try:
             self._commit(query, answer)
         except Exception as exc:
-            self._write(f"Your answer was not saved ({exc}); the question is "
-                        "asked again.")
+            self._write(
+                f"Your answer was not saved ({exc}); the question is asked again."
+            )
             return False
         if self.durable:
             self._write("Saved.")
@@ -431,8 +473,11 @@ class TerminalOracle(_HumanOracle):
 
 def _how_to_type(choices):
     if choices.digits:
-        return ("the class's digit or name" if choices.names != choices.codes
-                else "the class's digit")
+        return (
+            "the class's digit or name"
+            if choices.names != choices.codes
+            else "the class's digit"
+        )
     return "a label or its first letters; Tab completes"
 
 
@@ -446,8 +491,7 @@ def _change(choices, label, before):
 def _answer_text(choices, query, answer, naming):
     """``"#12 -> 4 (was 3), #7 -> 4 (kept)"``, every counter-example listed."""
     short = naming.short
-    text = (f"{short(query.example_id)} -> "
-            f"{_change(choices, answer.label, query.label)}")
+    text = f"{short(query.example_id)} -> {_change(choices, answer.label, query.label)}"
     if answer.counter_label is None and answer.counter_labels is None:
         return text
     for ce, label in zip(query.counter_examples, answer_labels(answer, query)[1]):

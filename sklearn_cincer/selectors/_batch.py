@@ -33,10 +33,13 @@ def batch_ready(selector, cls, fisher, fisher_cls):
     one-at-a-time scoring, as are features kept out of memory (Dask).
     """
     kind, inner = type(selector), type(fisher)
-    same = (kind.score is cls.score and kind.select is BaseSelector.select
-            and inner.score is fisher_cls.score
-            and inner.query_direction is fisher_cls.query_direction
-            and inner._kernel_scores is fisher_cls._kernel_scores)
+    same = (
+        kind.score is cls.score
+        and kind.select is BaseSelector.select
+        and inner.score is fisher_cls.score
+        and inner.query_direction is fisher_cls.query_direction
+        and inner._kernel_scores is fisher_cls._kernel_scores
+    )
     H = getattr(fisher._state["H"], "array", fisher._state["H"])
     return same and isinstance(H, np.ndarray)
 
@@ -114,8 +117,9 @@ class _SupportScan:
         rows = self.candidates[positions]
         ids = rows if selector._rows is None else selector._rows[rows]
         R = selector._candidate_residuals(ids)
-        Ht = with_bias(np.asarray(self.H[ids], dtype=float),
-                        selector.view_.fit_intercept)
+        Ht = with_bias(
+            np.asarray(self.H[ids], dtype=float), selector.view_.fit_intercept
+        )
         J = (R[:, :, None] * Ht[:, None, :]).reshape(R.shape[0], -1)
         S = J @ self.Vt[columns].T
         np.negative(S, out=S)
@@ -166,5 +170,6 @@ class _Kept:
         """The picks, from the contenders' one-at-a-time scores."""
         positions = np.sort(self.positions)  # candidates' order breaks ties
         exact = scan.exact(t, positions)
-        return top_candidates(exact, scan.candidates[positions], n,
-                              type(scan.selector).__name__)
+        return top_candidates(
+            exact, scan.candidates[positions], n, type(scan.selector).__name__
+        )

@@ -150,9 +150,9 @@ class _FreeIntercept:
         if isinstance(factor, tuple):
             U = linalg.cho_solve(factor, G, check_finite=False)
         else:
-            U = np.column_stack([
-                factor.solve(G[:, j].reshape(shape)).reshape(-1) for j in range(q)
-            ])
+            U = np.column_stack(
+                [factor.solve(G[:, j].reshape(shape)).reshape(-1) for j in range(q)]
+            )
         S = np.eye(q) / (lam - beta) - G.T @ U
         self.S_inv = np.linalg.inv((S + S.T) / 2.0)
         self.U = U.reshape(k, m, q)
@@ -174,8 +174,12 @@ def _free_intercept(fisher, penalties):
     """
     view, factor = fisher.view_, fisher.factor_
     lam = fisher._state.get("lam")
-    if (penalties is None or not view.fit_intercept or not lam
-            or isinstance(factor, _fisher.ConjugateGradientFactor)):
+    if (
+        penalties is None
+        or not view.fit_intercept
+        or not lam
+        or isinstance(factor, _fisher.ConjugateGradientFactor)
+    ):
         return None
     lam_model, penalty = penalties
     # The factor's damping is the model's penalty up to the estimate of F's
@@ -207,8 +211,9 @@ def _label_probability(view, Z, y):
     return out
 
 
-def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None,
-                              leverage=None):
+def leave_one_out_probability(
+    view, factor, H, y, n_train, free_intercept=None, leverage=None
+):
     """Each row's probability of its own label once it leaves the training set.
 
     One Newton step on the last layer, from the fitted weights, with the
@@ -252,8 +257,11 @@ def leave_one_out_probability(view, factor, H, y, n_train, free_intercept=None,
     Z = view.logits(H)
     P = view.outputs(H)
     R = _fisher.residuals(P, y, view.link)
-    M = _fisher.leverage(factor, H, view.fit_intercept) if leverage is None else (
-        np.array(leverage, dtype=float))
+    M = (
+        _fisher.leverage(factor, H, view.fit_intercept)
+        if leverage is None
+        else (np.array(leverage, dtype=float))
+    )
     if free_intercept is not None:
         M = M + free_intercept.leverage(np.hstack([H, np.ones((H.shape[0], 1))]))
     M /= max(int(n_train), 1)
@@ -438,9 +446,9 @@ class CleaningSelector(BaseSelector):
         self._validate_params()
         last_layer_view(estimator, needs=type(self).__name__)  # a clear error
         self.damping_, self._penalties = self._damping(estimator, X)
-        self.fisher_ = TopFisherSelector(
-            damping=self.damping_, fisher=self.fisher
-        ).fit(estimator, X, y)
+        self.fisher_ = TopFisherSelector(damping=self.damping_, fisher=self.fisher).fit(
+            estimator, X, y
+        )
         self._keep(X, y)
 
     def _damping(self, estimator, X, rows=None):
@@ -516,8 +524,9 @@ class CleaningSelector(BaseSelector):
         # A new damping (a linear model's penalty is divided by n) only
         # refactors F; the features and sums it has are still reused. A
         # first update keeps them by id too, so that the next one reuses them.
-        fisher = copy.copy(self.fisher_) if fitted else TopFisherSelector(
-            fisher=self.fisher)
+        fisher = (
+            copy.copy(self.fisher_) if fitted else TopFisherSelector(fisher=self.fisher)
+        )
         fisher.set_params(damping=damping)
         fisher.update(estimator, X, y, rows)
         # As fit: the state is taken only once all of it is computed.
@@ -569,8 +578,13 @@ class CleaningSelector(BaseSelector):
                 self._free = (_free_intercept(fisher, penalties),)
             H = self._row_features(todo)
             self._q[todo] = leave_one_out_probability(
-                fisher.view_, fisher.factor_, H, self._y[todo], self.n_train_,
-                self._free[0], leverage=self._leverage(todo, H),
+                fisher.view_,
+                fisher.factor_,
+                H,
+                self._y[todo],
+                self.n_train_,
+                self._free[0],
+                leverage=self._leverage(todo, H),
             )
         return self._q[rows]
 
@@ -597,8 +611,11 @@ class CleaningSelector(BaseSelector):
         if cache is None or len(cache) != 4 or cache[0] is not base:
             # what depends on the factor alone (its inverse), then by row
             cache = self._leverage_cache = (base, features, {}, {})
-        if (features is None or cache[1] is not features
-                or len(cache[2]) > _LEVERAGE_KEPT):
+        if (
+            features is None
+            or cache[1] is not features
+            or len(cache[2]) > _LEVERAGE_KEPT
+        ):
             cache = self._leverage_cache = (base, features, {}, cache[3])
         kept = cache[2]
         ids = (rows if self._rows is None else self._rows[rows]).tolist()
@@ -654,8 +671,7 @@ class CleaningSelector(BaseSelector):
         text : str
         """
         if score > 0:
-            return (f"how likely its own label is wrong, judged without it: "
-                    f"{score:.0%}")
+            return f"how likely its own label is wrong, judged without it: {score:.0%}"
         return "it does not support the doubt (no training example does)"
 
     def select_many(self, X, y, candidates=None, n=1):
@@ -698,10 +714,11 @@ class CleaningSelector(BaseSelector):
         if candidates.size == 0:
             raise ValueError("There is no candidate counter-example to select.")
         picks = [None] * len(y)
-        if (self.shortlist is None
-                or self.fisher_.view_.n_outputs > _MAX_LOO_OUTPUTS
-                or not batch_ready(self, CleaningSelector, self.fisher_,
-                                    TopFisherSelector)):
+        if (
+            self.shortlist is None
+            or self.fisher_.view_.n_outputs > _MAX_LOO_OUTPUTS
+            or not batch_ready(self, CleaningSelector, self.fisher_, TopFisherSelector)
+        ):
             return picks
         p = self.in_sample_probability(candidates)
         if not np.isfinite(p).all():
@@ -709,8 +726,9 @@ class CleaningSelector(BaseSelector):
         # Most passes end within the least likely rows: those are sorted
         # first, the rest only for an example that needs them.
         head = _stable_smallest(p, _HEAD_ROWS)
-        scan = support_scan(self.fisher_, np.asarray(X), y, candidates,
-                            order=head, first=1024)
+        scan = support_scan(
+            self.fisher_, np.asarray(X), y, candidates, order=head, first=1024
+        )
         found = self._supporters(scan, [[] for _ in picks])
         if scan.active.any() and head.size < p.size:
             scan.order = np.argsort(p, kind="stable")[head.size :]
@@ -723,7 +741,10 @@ class CleaningSelector(BaseSelector):
         for t, supporters in enumerate(found):
             if supporters is not None:
                 picks[t] = self._best_supporters(
-                    candidates, supporters, n, scan.H.dtype,
+                    candidates,
+                    supporters,
+                    n,
+                    scan.H.dtype,
                     complete=len(supporters) <= self.shortlist,
                 )
         return picks

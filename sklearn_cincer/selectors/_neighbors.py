@@ -51,8 +51,9 @@ class NearestNeighborSelector(BaseSelector):
         x = as_row(np.asarray(x, dtype=float))
         distances = pairwise_distances(x, self._X[candidates], metric=self.metric)
         if not np.all(np.isfinite(distances)):
-            raise _fisher.scale_error(np.vstack([x, self._X[candidates]]),
-                                      "The distance between examples")
+            raise _fisher.scale_error(
+                np.vstack([x, self._X[candidates]]), "The distance between examples"
+            )
         return -distances[0]
 
 

@@ -89,7 +89,8 @@ class FactorRefresh:
             return
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._work, name="sklearn-cincer-factor-refresh",
+                target=self._work,
+                name="sklearn-cincer-factor-refresh",
                 daemon=True,
             )
             self._thread.start()
@@ -134,7 +135,8 @@ class FactorRefresh:
                 count = block.stop - block.start if w is None else float(np.sum(w))
                 if count > 0:
                     total[...] += count * _fisher.fisher_matrix(
-                        H[block], P[block], link, bias, w)
+                        H[block], P[block], link, bias, w
+                    )
 
             for start in range(0, n, rows):
                 if not self._step(add, slice(start, min(start + rows, n))):
@@ -146,8 +148,13 @@ class FactorRefresh:
                 found["factor"] = _fisher.factorize(total / max(count, 1), damping)
 
             if self._step(factorize):
-                self.result = dict(factor=found["factor"], P=P, weights=weights,
-                                   n=P.shape[0], **self._keep)
+                self.result = dict(
+                    factor=found["factor"],
+                    P=P,
+                    weights=weights,
+                    n=P.shape[0],
+                    **self._keep,
+                )
         except Exception as exc:  # noqa: BLE001 - kept for the caller, see Notes
             self.error = exc
         finally:

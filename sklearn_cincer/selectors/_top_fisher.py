@@ -65,8 +65,12 @@ _FINGERPRINT_ROWS = 64
 
 def _model_key(view):
     """What the outputs ``P`` depend on, besides the features."""
-    return (view.link, view.classes.copy(), view.coef.copy(),
-            None if view.intercept is None else view.intercept.copy())
+    return (
+        view.link,
+        view.classes.copy(),
+        view.coef.copy(),
+        None if view.intercept is None else view.intercept.copy(),
+    )
 
 
 def _same_key(a, b):
@@ -293,8 +297,17 @@ class TopFisherSelector(BaseSelector):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, damping=1e-3, *, fisher="auto", solver="auto",
-                 subsample="auto", dtype="auto", tol=1e-4, random_state=None):
+    def __init__(
+        self,
+        damping=1e-3,
+        *,
+        fisher="auto",
+        solver="auto",
+        subsample="auto",
+        dtype="auto",
+        tol=1e-4,
+        random_state=None,
+    ):
         self.damping = damping
         self.fisher = fisher
         self.solver = solver
@@ -420,8 +433,9 @@ class TopFisherSelector(BaseSelector):
         dtype = self._pass_dtype(n_ids, view.coef.shape[1])
         identity = _identity_features(view)
         old = self._reusable(X, rows, n_ids, dtype, reuse)
-        key, H, same_features = self._features_by_id(view, X, n_ids, dtype,
-                                                     identity, old)
+        key, H, same_features = self._features_by_id(
+            view, X, n_ids, dtype, identity, old
+        )
         # names these features: what is computed from them stays valid with it
         token = (same_features and old.get("features_token")) or object()
         H_array = getattr(H, "array", H)
@@ -440,25 +454,63 @@ class TopFisherSelector(BaseSelector):
         k, m = view.n_outputs, view.coef.shape[1] + view.fit_intercept
         form, solver, sample = self._plan(n_train, k, m)
         state = dict(
-            X=X, by_id=rows is not None, n_ids=n_ids, dtype=dtype, key=key, H=H,
+            X=X,
+            by_id=rows is not None,
+            n_ids=n_ids,
+            dtype=dtype,
+            key=key,
+            H=H,
             features_token=token,
-            model=model, P=P, weights=weights, params=self._estimate_params(),
+            model=model,
+            P=P,
+            weights=weights,
+            params=self._estimate_params(),
             damping=self.damping,
-            plan=(form, solver, sample), sample=None, A=None, A_all=None,
-            A_eig=None, G_eig=None, fisher_sum=None, dense=None, norms=None,
-            lam=None, refresh=None, dense_drift=None,
+            plan=(form, solver, sample),
+            sample=None,
+            A=None,
+            A_all=None,
+            A_eig=None,
+            G_eig=None,
+            fisher_sum=None,
+            dense=None,
+            norms=None,
+            lam=None,
+            refresh=None,
+            dense_drift=None,
             prepares=bool(old is not None and old.get("prepares")),
         )
         if same_features:
             state["norms"] = old["norms"]  # of the same features, by id
+        factor = self._new_factor(
+            view,
+            state,
+            old,
+            same_features,
+            same_model,
+            H_array,
+            labels,
+            n_train,
+            identity,
+        )
+        self._publish(view, factor, state, labels, rows, n_train)
+
+    def _new_factor(
+        self, view, state, old, same_features, same_model, H, labels, n_train, identity
+    ):
+        """The factor for the new ``state``: kept, or rebuilt where it changed."""
+        weights, n_ids = state["weights"], state["n_ids"]
+        form, solver, sample = state["plan"]
         plan_same = same_model and old["plan"] == state["plan"]
         same_factor = plan_same and old["damping"] == self.damping
         if same_factor and sample is None and _same_rows(old, weights, n_ids):
             # The same model on the same rows (relabels aside): nothing to do.
             state.update((name, old[name]) for name in _SUMS)
-            factor = self.factor_
-        elif same_factor and sample is not None and self._sample_still_valid(
-            old, weights, n_ids
+            return self.factor_
+        if (
+            same_factor
+            and sample is not None
+            and self._sample_still_valid(old, weights, n_ids)
         ):
             # Nothing the estimate depends on changed: keep it as it is (a
             # linear model's A over every row follows the rows, for later).
@@ -466,29 +518,45 @@ class TopFisherSelector(BaseSelector):
                 (name, old[name]) for name in ("sample", "A_eig", "G_eig", "lam")
             )
             if identity and old["A_all"] is not None:
-                self._moment(state, "A_all", old, H_array, weights, n_ids,
-                             view.fit_intercept, n_train)
-            factor = self.factor_
-        else:
-            drawn = None if old is None or old["plan"] != state["plan"] else (
-                old["sample"]
-            )
-            # stale=old: a factor of earlier features still preconditions
-            factor = self._build(
-                view, state, old if same_features else None, plan_same, H_array,
-                labels, n_train, (form, solver, sample), k, m, drawn, stale=old,
-            )
+                self._moment(
+                    state, "A_all", old, H, weights, n_ids, view.fit_intercept, n_train
+                )
+            return self.factor_
+        drawn = None if old is None or old["plan"] != state["plan"] else (old["sample"])
+        k, m = view.n_outputs, view.coef.shape[1] + view.fit_intercept
+        # stale=old: a factor of earlier features still preconditions
+        return self._build(
+            view,
+            state,
+            old if same_features else None,
+            plan_same,
+            H,
+            labels,
+            n_train,
+            (form, solver, sample),
+            k,
+            m,
+            drawn,
+            stale=old,
+        )
 
+    def _publish(self, view, factor, state, labels, rows, n_train):
+        """Make the new state and factor the selector's own, then call the hook."""
+        form, solver, sample = state["plan"]
+        weights, n_ids = state["weights"], state["n_ids"]
         self.view_ = view
         self.factor_ = factor
         self.fisher_, self.solver_ = form, solver
         self.n_fisher_rows_ = n_train if sample is None else sample
-        self.dtype_ = dtype
+        self.dtype_ = state["dtype"]
         self._state = state
         self._labels = labels
-        self._rows = None if rows is None or (
-            weights is None and rows.shape[0] == n_ids and _all_rows(rows, n_ids)
-        ) else rows
+        self._rows = (
+            None
+            if rows is None
+            or (weights is None and rows.shape[0] == n_ids and _all_rows(rows, n_ids))
+            else rows
+        )
         # the unnormalized dense sum n F, by the name subclasses read
         self._fisher_sum = state["fisher_sum"]
         self._refreshed()
@@ -596,11 +664,14 @@ class TopFisherSelector(BaseSelector):
         """
         if drawn is not None:
             ids, n_then = drawn
-            present = np.ones(ids.shape[0], bool) if weights is None else (
-                weights[ids] > 0
+            present = (
+                np.ones(ids.shape[0], bool) if weights is None else (weights[ids] > 0)
             )
-            if (ids.shape[0] == sample and present.all()
-                    and n_then <= n_train <= 1.1 * n_then):
+            if (
+                ids.shape[0] == sample
+                and present.all()
+                and n_then <= n_train <= 1.1 * n_then
+            ):
                 state["sample"] = drawn
                 return ids
         rng = check_random_state(self.random_state)
@@ -612,8 +683,21 @@ class TopFisherSelector(BaseSelector):
         state["sample"] = (ids, n_train)
         return ids
 
-    def _build(self, view, state, old, plan_same, H, labels, n_train, plan, k, m,
-               drawn=None, stale=None):
+    def _build(
+        self,
+        view,
+        state,
+        old,
+        plan_same,
+        H,
+        labels,
+        n_train,
+        plan,
+        k,
+        m,
+        drawn=None,
+        stale=None,
+    ):
         """The factor of the damped ``F``; reuses ``old`` where still exact.
 
         ``stale`` is the previous state even when the features changed
@@ -635,7 +719,8 @@ class TopFisherSelector(BaseSelector):
         dim = k * m
         lam = _fisher.damping_value(
             _fisher.fisher_trace(Hf, Pf, link, bias, wf, norms=norms) / max(nf, 1),
-            dim, self.damping,
+            dim,
+            self.damping,
         )
         if not np.isfinite(lam):
             # F's trace overflowed: the features are too large, whatever the path.
@@ -643,12 +728,12 @@ class TopFisherSelector(BaseSelector):
         state["lam"] = lam  # the absolute damping of every form below
 
         if solver == "dual":
-            index = np.arange(Hf.shape[0]) if wf is None else np.repeat(
-                np.arange(Hf.shape[0]), wf.astype(np.intp)
+            index = (
+                np.arange(Hf.shape[0])
+                if wf is None
+                else np.repeat(np.arange(Hf.shape[0]), wf.astype(np.intp))
             )
-            return _fisher.DualFactor(
-                Hf[index], Pf[index], link, bias, self.damping
-            )
+            return _fisher.DualFactor(Hf[index], Pf[index], link, bias, self.damping)
         if solver == "cholesky":
             total = state["fisher_sum"] = self._dense_sum(
                 view, state, old, plan_same, Hf, Pf, wf, n_ids
@@ -656,14 +741,40 @@ class TopFisherSelector(BaseSelector):
             return _fisher.factorize(total / max(nf, 1), self.damping)
 
         if solver == "cg":
-            dense = self._dense_preconditioner(view, state, stale, Hf, Pf, wf, nf,
-                                               k * m)
+            dense = self._dense_preconditioner(
+                view, state, stale, Hf, Pf, wf, nf, k * m
+            )
             if dense is not None:
                 return _fisher.ConjugateGradientFactor(
-                    Hf if sample is not None else state["H"], Pf, link, bias, wf,
-                    lam, dense, tol=self.tol,
+                    Hf if sample is not None else state["H"],
+                    Pf,
+                    link,
+                    bias,
+                    wf,
+                    lam,
+                    dense,
+                    tol=self.tol,
                 )
 
+        kron = self._kronecker(view, state, old, H, n_train, Hf, Pf, wf, nf)
+        if solver != "cg":
+            return kron
+        return _fisher.ConjugateGradientFactor(
+            Hf if sample is not None else state["H"],
+            Pf,
+            link,
+            bias,
+            wf,
+            lam,
+            kron,
+            tol=self.tol,
+        )
+
+    def _kronecker(self, view, state, old, H, n_train, Hf, Pf, wf, nf):
+        """The K-FAC (or EK-FAC) factor of the damped ``F``; reuses ``old``'s parts."""
+        link, bias = view.link, view.fit_intercept
+        weights, n_ids = state["weights"], state["n_ids"]
+        _, solver, sample = state["plan"]
         # K-FAC's input factor A: for a linear model over every row, kept up
         # to date row by row (it never depends on the model); else over the
         # rows that estimate F, updated likewise while the features stay.
@@ -680,13 +791,7 @@ class TopFisherSelector(BaseSelector):
             S = _fisher.ekfac_eigenvalues(Hf, Pf, link, QA, QG, bias, wf) / max(nf, 1)
         else:
             S = np.outer(g, a)
-        kron = _fisher.KroneckerFactor(QG, QA, S, lam)
-        if solver != "cg":
-            return kron
-        return _fisher.ConjugateGradientFactor(
-            Hf if sample is not None else state["H"], Pf, link, bias, wf, lam, kron,
-            tol=self.tol,
-        )
+        return _fisher.KroneckerFactor(QG, QA, S, state["lam"])
 
     def _dense_preconditioner(self, view, state, old, Hf, Pf, wf, nf, dim):
         """The exact F of an earlier model, factorized, while it is close enough.
@@ -718,8 +823,11 @@ class TopFisherSelector(BaseSelector):
         if stale is not None and not _fits(stale, Pf, dim):
             stale = None  # of another last layer (new classes, new width)
         moving = None if _identity_features(view) else Hf
-        drift = None if stale is None else _drift(
-            stale, Pf, wf, state["norms"], moving, view.fit_intercept)
+        drift = (
+            None
+            if stale is None
+            else _drift(stale, Pf, wf, state["norms"], moving, view.fit_intercept)
+        )
         if drift is not None and drift <= _STALE_DRIFT:
             state.update(dense=stale, refresh=refresh, dense_drift=drift)
             return stale["factor"]
@@ -730,9 +838,17 @@ class TopFisherSelector(BaseSelector):
             refresh.cancel()  # superseded by the factor built now
         F = _fisher.fisher_matrix(Hf, Pf, view.link, view.fit_intercept, wf)
         factor = _fisher.factorize(F, self.damping)
-        state.update(dense=dict(factor=factor, P=Pf, weights=wf, n=Pf.shape[0],
-                                **_kept_features(moving, Pf.shape[0])),
-                     refresh=None, dense_drift=0.0)
+        state.update(
+            dense=dict(
+                factor=factor,
+                P=Pf,
+                weights=wf,
+                n=Pf.shape[0],
+                **_kept_features(moving, Pf.shape[0]),
+            ),
+            refresh=None,
+            dense_drift=0.0,
+        )
         return factor
 
     @contextlib.contextmanager
@@ -792,8 +908,13 @@ class TopFisherSelector(BaseSelector):
         n = state["P"].shape[0]
         moving = None if _identity_features(view) else H
         refresh = FactorRefresh(
-            H[:n], state["P"], state["weights"], view.link,
-            view.fit_intercept, state["damping"], keep=_kept_features(moving, n),
+            H[:n],
+            state["P"],
+            state["weights"],
+            view.link,
+            view.fit_intercept,
+            state["damping"],
+            keep=_kept_features(moving, n),
         )
         state["refresh"] = refresh
         return refresh
@@ -816,8 +937,12 @@ class TopFisherSelector(BaseSelector):
     def _dense_sum(self, view, state, old, plan_same, Hf, Pf, wf, n_ids):
         """``sum_i w_i F_i``: from ``old`` plus the rows that changed, if valid."""
         link, bias = view.link, view.fit_intercept
-        if not (plan_same and old is not None and old["fisher_sum"] is not None
-                and state["plan"][2] is None):
+        if not (
+            plan_same
+            and old is not None
+            and old["fisher_sum"] is not None
+            and state["plan"][2] is None
+        ):
             total = _fisher.fisher_matrix(Hf, Pf, link, bias, wf)
             return total * (Hf.shape[0] if wf is None else float(np.sum(wf)))
         # The model is the same: F changes by the terms of the rows whose
@@ -884,12 +1009,13 @@ class TopFisherSelector(BaseSelector):
         if hasattr(self.factor_, "solve_outer"):
             # g = r h~^T has rank one: K-FAC rotates r and h~ on their own.
             R = _fisher.residuals(P, labels, view.link)
-            return [self.factor_.solve_outer(R[t], H[t], view.fit_intercept)
-                    for t in range(H.shape[0])]
+            return [
+                self.factor_.solve_outer(R[t], H[t], view.fit_intercept)
+                for t in range(H.shape[0])
+            ]
         G = _fisher.gradients(H, P, labels, view.link, view.fit_intercept)
         # one solve per query: the same numbers as a question asked alone
-        return [_fisher.solve(self.factor_, g.reshape(view.n_outputs, -1))
-                for g in G]
+        return [_fisher.solve(self.factor_, g.reshape(view.n_outputs, -1)) for g in G]
 
     def _candidate_residuals(self, ids):
         """``t(y) - p`` of the rows ``ids`` (all ids when None)."""
@@ -916,8 +1042,12 @@ class TopFisherSelector(BaseSelector):
             ids = rows[candidates]
         H = getattr(self._state["H"], "array", self._state["H"])
         return _fisher.kernel_scores(
-            V, H, self._candidate_residuals(ids), self.view_.fit_intercept,
-            rows=ids, gathered=True,
+            V,
+            H,
+            self._candidate_residuals(ids),
+            self.view_.fit_intercept,
+            rows=ids,
+            gathered=True,
         )
 
     def select_many(self, X, y, candidates=None, n=1):
@@ -972,8 +1102,20 @@ class TopFisherSelector(BaseSelector):
 
 
 # What the Fisher's state keeps across updates (see TopFisherSelector._build).
-_SUMS = ("sample", "A", "A_all", "A_eig", "G_eig", "fisher_sum", "dense", "norms",
-         "lam", "refresh", "dense_drift", "prepares")
+_SUMS = (
+    "sample",
+    "A",
+    "A_all",
+    "A_eig",
+    "G_eig",
+    "fisher_sum",
+    "dense",
+    "norms",
+    "lam",
+    "refresh",
+    "dense_drift",
+    "prepares",
+)
 
 
 def _newest_factor(old):
