@@ -159,18 +159,7 @@ def _run(args):
     _check_folds(args, table)
     _clean._check_folders(args, outputs, store_path)
     _describe(args, table)
-    from ..oracles import OracleError
-
-    try:
-        oracle, human, offline, session = _clean._oracle(args, table, store_path)
-    except (OSError, ValueError, OracleError) as exc:  # e.g. not a store
-        raise CommandError(str(exc)) from None
-    if session is not None:
-        print(
-            f"Answers are saved in {store_path} as you give them; run the "
-            "same command again to resume.",
-            flush=True,
-        )
+    oracle, human, offline, session = _clean.open_oracle(args, table, store_path)
     recorder = _LineNotes(oracle, table)
     auditor = _auditor(args, table, recorder, verbose=int(session is None))
     return _fit_and_write(

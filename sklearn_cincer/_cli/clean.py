@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._outputs import CHANGE_COLUMNS
 from .._spellings import describe_variants, spelling_variants
 from ..oracles._render import inert
 from .output_files import CommandError, OutputFiles, check_folder, check_paths
@@ -706,6 +707,28 @@ class _StoredAnswers:
         return stored
 
 
+def open_oracle(args, table, store_path):
+    """:func:`_oracle` for a command: its errors as one line, the store named.
+
+    Shared by ``clean`` and ``audit``: an option the oracle refuses, or a
+    file that is not a store, ends the command with one line; a session
+    says where the answers go.
+    """
+    from ..oracles import OracleError
+
+    try:
+        opened = _oracle(args, table, store_path)
+    except (OSError, ValueError, OracleError) as exc:  # e.g. not a store
+        raise CommandError(str(exc)) from None
+    if opened[3] is not None:
+        print(
+            f"Answers are saved in {store_path} as you give them; run the "
+            "same command again to resume.",
+            flush=True,
+        )
+    return opened
+
+
 def _oracle(args, table, store_path):
     """``(oracle, human, offline, session)`` for the options given."""
     from ..oracles import AnnotationSession, OfflineAnswers
@@ -888,18 +911,7 @@ def _run(args):
     n = len(table.y)
     n_bootstrap = args.n_bootstrap or (100 if n >= 200 else max(2, n // 2))
     _describe(args, table, n_bootstrap)
-    from ..oracles import OracleError
-
-    try:
-        oracle, human, offline, session = _oracle(args, table, store_path)
-    except (OSError, ValueError, OracleError) as exc:  # e.g. not a store
-        raise CommandError(str(exc)) from None
-    if session is not None:
-        print(
-            f"Answers are saved in {store_path} as you give them; run the "
-            "same command again to resume.",
-            flush=True,
-        )
+    oracle, human, offline, session = open_oracle(args, table, store_path)
     from .. import SkepticalCleaner
 
     recorder = _Recorder(oracle)
@@ -1146,22 +1158,11 @@ def _say_unanswered(args, unanswered):
 def _changes_frame(table, changes):
     import pandas as pd
 
-    changes = pd.DataFrame(changes, columns=CHANGE_COLUMNS)
+    changes = pd.DataFrame(changes, columns=list(CHANGE_COLUMNS))
     changes.insert(
         1, "line", table.line(changes["example_id"]).astype(int) if len(changes) else []
     )
     return changes
-
-
-CHANGE_COLUMNS = [
-    "round",
-    "example_id",
-    "role",
-    "change",
-    "label_before",
-    "label_after",
-    "annotator",
-]
 
 
 def _write_cleaned(files, table, y_cleaned, changes, outputs):
